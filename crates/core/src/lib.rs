@@ -1,0 +1,8 @@
+//! The domain of an MSSanté operator, without I/O: every rule here is a pure function,
+//! so that it can be tested exhaustively and shared by every protocol front.
+
+pub mod address;
+pub mod mailbox;
+
+pub use address::{Address, AddressError};
+pub use mailbox::{MailboxKind, SpecialUse};

@@ -1,0 +1,81 @@
+//! Storage for the operator: the `Store` trait that every backend implements, the SQLite backend
+//! (embedded default) and the content-addressed blob store that holds message bodies.
+//!
+//! Protocol crates never see SQL: they call the `mail` service, which calls this trait. A
+//! PostgreSQL backend implements the same trait and runs the same test suite (`tests/`).
+
+pub mod blobs;
+pub mod model;
+pub mod sqlite;
+
+pub use blobs::BlobStore;
+pub use model::*;
+pub use sqlite::SqliteStore;
+
+/// What every metadata backend offers. Calls block: the mail service runs them on blocking threads.
+pub trait Store: Send + Sync + 'static {
+    // Accounts
+    fn create_account(&self, address: &str, password_hash: &str, quota_bytes: u64) -> Result<AccountId>;
+    fn account_by_address(&self, address: &str) -> Result<Option<Account>>;
+    fn account(&self, id: AccountId) -> Result<Option<Account>>;
+    fn set_password(&self, id: AccountId, password_hash: &str) -> Result<()>;
+    fn set_quota(&self, id: AccountId, quota_bytes: u64) -> Result<()>;
+    fn accounts(&self) -> Result<Vec<Account>>;
+    /// Bytes used by the account's messages (RFC 9208 STORAGE resource).
+    fn usage(&self, id: AccountId) -> Result<u64>;
+
+    // Mailboxes (folders)
+    fn mailboxes(&self, account: AccountId) -> Result<Vec<Mailbox>>;
+    fn mailbox(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>>;
+    fn create_mailbox(&self, account: AccountId, name: &str, special_use: Option<&str>) -> Result<Mailbox>;
+    /// Deletes the folder and its messages; returns the blobs no message refers to any more.
+    fn delete_mailbox(&self, account: AccountId, name: &str) -> Result<Vec<BlobId>>;
+    /// Renames a folder and its children (`a` → `b` also moves `a/x` to `b/x`). Renaming INBOX
+    /// moves its messages to a new folder and leaves INBOX empty (RFC 9051 §6.3.6).
+    fn rename_mailbox(&self, account: AccountId, from: &str, to: &str, delimiter: char) -> Result<()>;
+    fn set_subscribed(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()>;
+    /// Names the account subscribed to, including those of folders that no longer exist.
+    fn subscriptions(&self, account: AccountId) -> Result<Vec<String>>;
+
+    // Messages
+    /// Every message of a folder, in UID order.
+    fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
+    /// What changed in a folder after `modseq`: new or changed messages, and expunged UIDs.
+    fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Changes>;
+    /// Appends messages whose blobs are already durable, in one transaction (the group commit).
+    /// Fails with `QuotaExceeded` for the deliveries that do not fit, leaving the others stored.
+    fn append(&self, deliveries: &[NewMessage]) -> Vec<Result<Appended>>;
+    fn store_flags(&self, mailbox: MailboxId, request: &FlagUpdate) -> Result<FlagOutcome>;
+    /// Copies (or moves) messages; returns (source uid, destination uid) pairs and the destination
+    /// UIDVALIDITY (RFC 4315 COPYUID).
+    fn copy(&self, from: MailboxId, uids: &[u32], to: MailboxId, remove_source: bool) -> Result<CopyOutcome>;
+    /// Expunges the messages flagged \Deleted (restricted to `uids` when given); returns the
+    /// expunged UIDs and the blobs no message refers to any more.
+    fn expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<(Vec<u32>, Vec<BlobId>)>;
+    /// Forgets \Recent for the session that selected the folder read-write (RFC 3501 §2.3.2).
+    fn clear_recent(&self, mailbox: MailboxId) -> Result<()>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such account")]
+    NoSuchAccount,
+    #[error("no such folder")]
+    NoSuchMailbox,
+    #[error("the folder already exists")]
+    MailboxExists,
+    #[error("the account already exists")]
+    AccountExists,
+    #[error("this folder cannot be changed this way: {0}")]
+    Forbidden(&'static str),
+    #[error("over quota: {used} of {limit} bytes used")]
+    QuotaExceeded { used: u64, limit: u64 },
+    #[error("the message was changed since the given modification sequence")]
+    Modified,
+    #[error("database error: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("blob store error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;

@@ -1,0 +1,123 @@
+//! Plain data exchanged with storage backends.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AccountId(pub i64);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MailboxId(pub i64);
+
+/// SHA-256 of a message's bytes, in lower-case hex: the name of its blob file.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BlobId(pub String);
+
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: AccountId,
+    pub address: String,
+    pub password_hash: String,
+    pub quota_bytes: u64,
+    pub created_at: i64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Mailbox {
+    pub id: MailboxId,
+    pub account: AccountId,
+    pub name: String,
+    /// RFC 6154 attribute such as `\Sent`.
+    pub special_use: Option<String>,
+    pub uidvalidity: u32,
+    pub uidnext: u32,
+    pub highest_modseq: u64,
+    pub subscribed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MessageMeta {
+    pub uid: u32,
+    pub blob: BlobId,
+    pub size: u64,
+    /// Seconds since the epoch, with the sender's UTC offset in minutes (IMAP INTERNALDATE).
+    pub internal_date: i64,
+    pub internal_tz_minutes: i32,
+    /// System flags (`\Seen`…) and keywords, sorted, deduplicated.
+    pub flags: Vec<String>,
+    pub recent: bool,
+    pub modseq: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub mailbox: MailboxId,
+    pub blob: BlobId,
+    pub size: u64,
+    pub internal_date: i64,
+    pub internal_tz_minutes: i32,
+    pub flags: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Appended {
+    pub mailbox: MailboxId,
+    pub uidvalidity: u32,
+    pub uid: u32,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Changes {
+    pub changed: Vec<MessageMeta>,
+    pub expunged: Vec<u32>,
+    pub highest_modseq: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagOp {
+    Add,
+    Remove,
+    Replace,
+}
+
+#[derive(Clone, Debug)]
+pub struct FlagUpdate {
+    pub uids: Vec<u32>,
+    pub op: FlagOp,
+    pub flags: Vec<String>,
+    /// RFC 7162 §3.1.3 UNCHANGEDSINCE: messages modified after it are left alone and reported.
+    pub unchanged_since: Option<u64>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct FlagOutcome {
+    /// Messages whose flags or modseq changed, with their new state.
+    pub updated: Vec<MessageMeta>,
+    /// UIDs refused by UNCHANGEDSINCE (the MODIFIED response code).
+    pub modified: Vec<u32>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CopyOutcome {
+    pub uidvalidity: u32,
+    pub pairs: Vec<(u32, u32)>,
+}
+
+/// Canonical order and spelling of flags: system flags in their RFC 9051 §2.3.2 case,
+/// keywords as given, sorted and deduplicated case-insensitively.
+pub fn normalise_flags(flags: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(flags.len());
+    for f in flags {
+        let canon = match f.to_ascii_lowercase().as_str() {
+            "\\seen" => "\\Seen".to_string(),
+            "\\answered" => "\\Answered".to_string(),
+            "\\flagged" => "\\Flagged".to_string(),
+            "\\deleted" => "\\Deleted".to_string(),
+            "\\draft" => "\\Draft".to_string(),
+            "\\recent" => continue, // session state, never stored (RFC 9051 §2.3.2)
+            _ => f.clone(),
+        };
+        if !out.iter().any(|o| o.eq_ignore_ascii_case(&canon)) {
+            out.push(canon);
+        }
+    }
+    out.sort_by_key(|a| a.to_ascii_lowercase());
+    out
+}

@@ -1,0 +1,726 @@
+//! SQLite backend (embedded default): WAL journal with `synchronous=FULL`, so a commit is on disk
+//! when it returns; one writer connection and a few reader connections that never block it.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::*;
+
+const READERS: usize = 4;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE accounts(
+    id INTEGER PRIMARY KEY,
+    address TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    quota_bytes INTEGER NOT NULL,
+    used_bytes INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE TABLE mailboxes(
+    id INTEGER PRIMARY KEY,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    special_use TEXT,
+    uidvalidity INTEGER NOT NULL,
+    uidnext INTEGER NOT NULL,
+    highest_modseq INTEGER NOT NULL,
+    UNIQUE(account_id, name)
+);
+CREATE TABLE subscriptions(
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    PRIMARY KEY(account_id, name)
+) WITHOUT ROWID;
+CREATE TABLE messages(
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid INTEGER NOT NULL,
+    blob TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    internal_date INTEGER NOT NULL,
+    internal_tz INTEGER NOT NULL,
+    flags TEXT NOT NULL,
+    recent INTEGER NOT NULL,
+    modseq INTEGER NOT NULL,
+    PRIMARY KEY(mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX messages_modseq ON messages(mailbox_id, modseq);
+CREATE INDEX messages_blob ON messages(blob);
+CREATE TABLE expunged(
+    mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+    uid INTEGER NOT NULL,
+    modseq INTEGER NOT NULL,
+    PRIMARY KEY(mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE TABLE settings(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"#];
+
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // FULL: the WAL is fsync'd at every commit, so `250` follows durable metadata.
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut writer = open_connection(path)?;
+        migrate(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| open_connection(path).map(Mutex::new))
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(SqliteStore {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let start = self.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..READERS {
+            if let Ok(conn) = self.readers[(start + i) % READERS].try_lock() {
+                return f(&conn);
+            }
+        }
+        let conn = self.readers[start % READERS].lock().unwrap_or_else(|e| e.into_inner());
+        f(&conn)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "applied schema migration");
+    }
+    Ok(())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn join_flags(flags: &[String]) -> String {
+    normalise_flags(flags).join(" ")
+}
+
+fn split_flags(s: &str) -> Vec<String> {
+    s.split_ascii_whitespace().map(str::to_string).collect()
+}
+
+fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
+    Ok(Account {
+        id: AccountId(r.get(0)?),
+        address: r.get(1)?,
+        password_hash: r.get(2)?,
+        quota_bytes: r.get::<_, i64>(3)? as u64,
+        created_at: r.get(4)?,
+    })
+}
+
+const ACCOUNT_COLS: &str = "id, address, password_hash, quota_bytes, created_at";
+const MAILBOX_COLS: &str = "m.id, m.account_id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highest_modseq, \
+     EXISTS(SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name)";
+const MESSAGE_COLS: &str = "uid, blob, size, internal_date, internal_tz, flags, recent, modseq";
+
+fn mailbox_row(r: &rusqlite::Row) -> rusqlite::Result<Mailbox> {
+    Ok(Mailbox {
+        id: MailboxId(r.get(0)?),
+        account: AccountId(r.get(1)?),
+        name: r.get(2)?,
+        special_use: r.get(3)?,
+        uidvalidity: r.get::<_, i64>(4)? as u32,
+        uidnext: r.get::<_, i64>(5)? as u32,
+        highest_modseq: r.get::<_, i64>(6)? as u64,
+        subscribed: r.get(7)?,
+    })
+}
+
+fn message_row(r: &rusqlite::Row) -> rusqlite::Result<MessageMeta> {
+    Ok(MessageMeta {
+        uid: r.get::<_, i64>(0)? as u32,
+        blob: BlobId(r.get(1)?),
+        size: r.get::<_, i64>(2)? as u64,
+        internal_date: r.get(3)?,
+        internal_tz_minutes: r.get(4)?,
+        flags: split_flags(&r.get::<_, String>(5)?),
+        recent: r.get(6)?,
+        modseq: r.get::<_, i64>(7)? as u64,
+    })
+}
+
+/// A new UIDVALIDITY: the current time, but always above the last one handed out, so that a
+/// folder deleted and recreated within a second never reuses one (RFC 9051 §2.3.1.1).
+fn next_uidvalidity(tx: &rusqlite::Transaction) -> Result<u32> {
+    let last: i64 = tx
+        .query_row("SELECT value FROM settings WHERE key = 'last_uidvalidity'", [], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let v = (now() & 0x7fff_ffff).max(last + 1);
+    tx.execute(
+        "INSERT INTO settings(key, value) VALUES('last_uidvalidity', ?1)
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        [v],
+    )?;
+    Ok(v as u32)
+}
+
+/// Bumps the folder's modification sequence (RFC 7162 §3.1) and returns the new value.
+fn bump_modseq(tx: &rusqlite::Transaction, mailbox: MailboxId) -> Result<u64> {
+    let v: i64 = tx.query_row(
+        "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ?1 RETURNING highest_modseq",
+        [mailbox.0],
+        |r| r.get(0),
+    )?;
+    Ok(v as u64)
+}
+
+fn mailbox_by_id(tx: &Connection, id: MailboxId) -> Result<Mailbox> {
+    tx.query_row(
+        &format!("SELECT {MAILBOX_COLS} FROM mailboxes m WHERE m.id = ?1"),
+        [id.0],
+        mailbox_row,
+    )
+    .optional()?
+    .ok_or(StoreError::NoSuchMailbox)
+}
+
+/// Blobs among `candidates` that no message refers to any more.
+fn orphans(tx: &Connection, candidates: Vec<BlobId>) -> Result<Vec<BlobId>> {
+    let mut out = Vec::new();
+    let mut stmt = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1)")?;
+    for b in candidates {
+        if !out.contains(&b) && !stmt.query_row([&b.0], |r| r.get::<_, bool>(0))? {
+            out.push(b);
+        }
+    }
+    Ok(out)
+}
+
+fn add_usage(tx: &Connection, mailbox: MailboxId, delta: i64) -> Result<()> {
+    tx.execute(
+        "UPDATE accounts SET used_bytes = MAX(0, used_bytes + ?2)
+         WHERE id = (SELECT account_id FROM mailboxes WHERE id = ?1)",
+        params![mailbox.0, delta],
+    )?;
+    Ok(())
+}
+
+impl Store for SqliteStore {
+    fn create_account(&self, address: &str, password_hash: &str, quota_bytes: u64) -> Result<AccountId> {
+        self.write(|tx| {
+            let exists: bool =
+                tx.query_row("SELECT EXISTS(SELECT 1 FROM accounts WHERE address = ?1)", [address], |r| r.get(0))?;
+            if exists {
+                return Err(StoreError::AccountExists);
+            }
+            tx.execute(
+                "INSERT INTO accounts(address, password_hash, quota_bytes, created_at) VALUES(?1, ?2, ?3, ?4)",
+                params![address, password_hash, quota_bytes as i64, now()],
+            )?;
+            let id = AccountId(tx.last_insert_rowid());
+            for su in confiance_core::SpecialUse::ALL {
+                let uidvalidity = next_uidvalidity(tx)?;
+                tx.execute(
+                    "INSERT INTO mailboxes(account_id, name, special_use, uidvalidity, uidnext, highest_modseq)
+                     VALUES(?1, ?2, ?3, ?4, 1, 1)",
+                    params![id.0, su.folder_name(), su.attribute(), uidvalidity],
+                )?;
+                tx.execute(
+                    "INSERT INTO subscriptions(account_id, name) VALUES(?1, ?2)",
+                    params![id.0, su.folder_name()],
+                )?;
+            }
+            Ok(id)
+        })
+    }
+
+    fn account_by_address(&self, address: &str) -> Result<Option<Account>> {
+        self.read(|c| {
+            Ok(c.query_row(
+                &format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE address = ?1"),
+                [address],
+                account_row,
+            )
+            .optional()?)
+        })
+    }
+
+    fn account(&self, id: AccountId) -> Result<Option<Account>> {
+        self.read(|c| {
+            Ok(c.query_row(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"), [id.0], account_row)
+                .optional()?)
+        })
+    }
+
+    fn set_password(&self, id: AccountId, password_hash: &str) -> Result<()> {
+        self.write(|tx| {
+            match tx.execute("UPDATE accounts SET password_hash = ?2 WHERE id = ?1", params![id.0, password_hash])? {
+                0 => Err(StoreError::NoSuchAccount),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn set_quota(&self, id: AccountId, quota_bytes: u64) -> Result<()> {
+        self.write(|tx| {
+            match tx.execute("UPDATE accounts SET quota_bytes = ?2 WHERE id = ?1", params![id.0, quota_bytes as i64])? {
+                0 => Err(StoreError::NoSuchAccount),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY address"))?;
+            let rows = stmt.query_map([], account_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn usage(&self, id: AccountId) -> Result<u64> {
+        self.read(|c| {
+            c.query_row("SELECT used_bytes FROM accounts WHERE id = ?1", [id.0], |r| r.get::<_, i64>(0))
+                .optional()?
+                .map(|v| v as u64)
+                .ok_or(StoreError::NoSuchAccount)
+        })
+    }
+
+    fn mailboxes(&self, account: AccountId) -> Result<Vec<Mailbox>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached(&format!("SELECT {MAILBOX_COLS} FROM mailboxes m WHERE m.account_id = ?1 ORDER BY m.name"))?;
+            let rows = stmt.query_map([account.0], mailbox_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn mailbox(&self, account: AccountId, name: &str) -> Result<Option<Mailbox>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {MAILBOX_COLS} FROM mailboxes m WHERE m.account_id = ?1 AND m.name = ?2"
+            ))?;
+            Ok(stmt.query_row(params![account.0, name], mailbox_row).optional()?)
+        })
+    }
+
+    fn create_mailbox(&self, account: AccountId, name: &str, special_use: Option<&str>) -> Result<Mailbox> {
+        self.write(|tx| {
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM mailboxes WHERE account_id = ?1 AND name = ?2)",
+                params![account.0, name],
+                |r| r.get(0),
+            )?;
+            if exists {
+                return Err(StoreError::MailboxExists);
+            }
+            let uidvalidity = next_uidvalidity(tx)?;
+            tx.execute(
+                "INSERT INTO mailboxes(account_id, name, special_use, uidvalidity, uidnext, highest_modseq)
+                 VALUES(?1, ?2, ?3, ?4, 1, 1)",
+                params![account.0, name, special_use, uidvalidity],
+            )?;
+            mailbox_by_id(tx, MailboxId(tx.last_insert_rowid()))
+        })
+    }
+
+    fn delete_mailbox(&self, account: AccountId, name: &str) -> Result<Vec<BlobId>> {
+        if name == "INBOX" {
+            return Err(StoreError::Forbidden("INBOX cannot be deleted"));
+        }
+        self.write(|tx| {
+            let id: i64 = tx
+                .query_row(
+                    "SELECT id FROM mailboxes WHERE account_id = ?1 AND name = ?2",
+                    params![account.0, name],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or(StoreError::NoSuchMailbox)?;
+            let (blobs, bytes) = {
+                let mut stmt = tx.prepare("SELECT blob, size FROM messages WHERE mailbox_id = ?1")?;
+                let rows = stmt
+                    .query_map([id], |r| Ok((BlobId(r.get(0)?), r.get::<_, i64>(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let bytes: i64 = rows.iter().map(|r| r.1).sum();
+                (rows.into_iter().map(|r| r.0).collect::<Vec<_>>(), bytes)
+            };
+            add_usage(tx, MailboxId(id), -bytes)?;
+            tx.execute("DELETE FROM mailboxes WHERE id = ?1", [id])?;
+            orphans(tx, blobs)
+        })
+    }
+
+    fn rename_mailbox(&self, account: AccountId, from: &str, to: &str, delimiter: char) -> Result<()> {
+        self.write(|tx| {
+            let target_exists: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM mailboxes WHERE account_id = ?1 AND name = ?2)",
+                params![account.0, to],
+                |r| r.get(0),
+            )?;
+            if target_exists {
+                return Err(StoreError::MailboxExists);
+            }
+            let source = tx
+                .query_row(
+                    &format!("SELECT {MAILBOX_COLS} FROM mailboxes m WHERE m.account_id = ?1 AND m.name = ?2"),
+                    params![account.0, from],
+                    mailbox_row,
+                )
+                .optional()?
+                .ok_or(StoreError::NoSuchMailbox)?;
+            if from == "INBOX" {
+                // RFC 9051 §6.3.6: renaming INBOX moves its messages to a new folder; INBOX stays, empty.
+                let uidvalidity = next_uidvalidity(tx)?;
+                tx.execute(
+                    "INSERT INTO mailboxes(account_id, name, special_use, uidvalidity, uidnext, highest_modseq)
+                     VALUES(?1, ?2, NULL, ?3, ?4, ?5)",
+                    params![account.0, to, uidvalidity, source.uidnext, source.highest_modseq as i64],
+                )?;
+                let new_id = tx.last_insert_rowid();
+                tx.execute("UPDATE messages SET mailbox_id = ?2 WHERE mailbox_id = ?1", params![source.id.0, new_id])?;
+                tx.execute("DELETE FROM expunged WHERE mailbox_id = ?1", [source.id.0])?;
+                bump_modseq(tx, source.id)?;
+                return Ok(());
+            }
+            let prefix = format!("{from}{delimiter}");
+            let children: Vec<(i64, String)> = {
+                let mut stmt = tx.prepare("SELECT id, name FROM mailboxes WHERE account_id = ?1")?;
+                stmt.query_map([account.0], |r| Ok((r.get(0)?, r.get::<_, String>(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+                    .into_iter()
+                    .filter(|(_, n)| n.starts_with(&prefix))
+                    .collect()
+            };
+            tx.execute("UPDATE mailboxes SET name = ?2 WHERE id = ?1", params![source.id.0, to])?;
+            for (id, name) in children {
+                let renamed = format!("{to}{delimiter}{}", &name[prefix.len()..]);
+                tx.execute("UPDATE mailboxes SET name = ?2 WHERE id = ?1", params![id, renamed])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_subscribed(&self, account: AccountId, name: &str, subscribed: bool) -> Result<()> {
+        self.write(|tx| {
+            if subscribed {
+                tx.execute(
+                    "INSERT OR IGNORE INTO subscriptions(account_id, name) VALUES(?1, ?2)",
+                    params![account.0, name],
+                )?;
+            } else {
+                tx.execute("DELETE FROM subscriptions WHERE account_id = ?1 AND name = ?2", params![account.0, name])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn subscriptions(&self, account: AccountId) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT name FROM subscriptions WHERE account_id = ?1 ORDER BY name")?;
+            let rows = stmt.query_map([account.0], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id = ?1 ORDER BY uid"))?;
+            let rows = stmt.query_map([mailbox.0], message_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Changes> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?; // one snapshot for the three reads
+            let highest_modseq = mailbox_by_id(&tx, mailbox)?.highest_modseq;
+            let changed = {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid"
+                ))?;
+                stmt.query_map(params![mailbox.0, modseq as i64], message_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let expunged = {
+                let mut stmt = tx
+                    .prepare_cached("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")?;
+                stmt.query_map(params![mailbox.0, modseq as i64], |r| r.get::<_, i64>(0).map(|v| v as u32))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            Ok(Changes {
+                changed,
+                expunged,
+                highest_modseq,
+            })
+        })
+    }
+
+    fn append(&self, deliveries: &[NewMessage]) -> Vec<Result<Appended>> {
+        let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let run = |tx: &rusqlite::Transaction| -> Result<Vec<Result<Appended>>> {
+            let mut out = Vec::with_capacity(deliveries.len());
+            for d in deliveries {
+                out.push(append_one(tx, d));
+            }
+            Ok(out)
+        };
+        let result = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(StoreError::from)
+            .and_then(|tx| {
+                let out = run(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            });
+        match result {
+            Ok(out) => out,
+            Err(e) => {
+                let msg = e.to_string();
+                deliveries
+                    .iter()
+                    .map(|_| Err(StoreError::Io(std::io::Error::other(msg.clone()))))
+                    .collect()
+            }
+        }
+    }
+
+    fn store_flags(&self, mailbox: MailboxId, req: &FlagUpdate) -> Result<FlagOutcome> {
+        self.write(|tx| {
+            let mut outcome = FlagOutcome::default();
+            let mut modseq = None;
+            let mut select = tx.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id = ?1 AND uid = ?2"
+            ))?;
+            for &uid in &req.uids {
+                let Some(mut meta) = select.query_row(params![mailbox.0, uid], message_row).optional()? else {
+                    continue;
+                };
+                if let Some(limit) = req.unchanged_since
+                    && meta.modseq > limit
+                {
+                    outcome.modified.push(uid);
+                    continue;
+                }
+                let new_flags = match req.op {
+                    FlagOp::Replace => normalise_flags(&req.flags),
+                    FlagOp::Add => {
+                        let mut all = meta.flags.clone();
+                        all.extend(req.flags.iter().cloned());
+                        normalise_flags(&all)
+                    }
+                    FlagOp::Remove => {
+                        let remove = normalise_flags(&req.flags);
+                        meta.flags
+                            .iter()
+                            .filter(|f| !remove.iter().any(|r| r.eq_ignore_ascii_case(f)))
+                            .cloned()
+                            .collect()
+                    }
+                };
+                // RFC 7162 §3.1.3: with UNCHANGEDSINCE even a no-op store gets a new MODSEQ.
+                if new_flags == meta.flags && req.unchanged_since.is_none() {
+                    continue;
+                }
+                let m = match modseq {
+                    Some(m) => m,
+                    None => {
+                        let m = bump_modseq(tx, mailbox)?;
+                        modseq = Some(m);
+                        m
+                    }
+                };
+                tx.execute(
+                    "UPDATE messages SET flags = ?3, modseq = ?4 WHERE mailbox_id = ?1 AND uid = ?2",
+                    params![mailbox.0, uid, new_flags.join(" "), m as i64],
+                )?;
+                meta.flags = new_flags;
+                meta.modseq = m;
+                outcome.updated.push(meta);
+            }
+            Ok(outcome)
+        })
+    }
+
+    fn copy(&self, from: MailboxId, uids: &[u32], to: MailboxId, remove_source: bool) -> Result<CopyOutcome> {
+        self.write(|tx| {
+            let dest = mailbox_by_id(tx, to)?;
+            let source = mailbox_by_id(tx, from)?;
+            if dest.account != source.account {
+                return Err(StoreError::Forbidden("messages cannot be copied across accounts"));
+            }
+            let mut select = tx.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id = ?1 AND uid = ?2"
+            ))?;
+            let mut metas = Vec::new();
+            for &uid in uids {
+                if let Some(m) = select.query_row(params![from.0, uid], message_row).optional()? {
+                    metas.push(m);
+                }
+            }
+            if metas.is_empty() {
+                return Ok(CopyOutcome {
+                    uidvalidity: dest.uidvalidity,
+                    pairs: vec![],
+                });
+            }
+            let bytes: i64 = metas.iter().map(|m| m.size as i64).sum();
+            if !remove_source {
+                check_quota(tx, dest.account, bytes as u64)?;
+            }
+            let dest_modseq = bump_modseq(tx, to)?;
+            let mut next_uid = dest.uidnext;
+            let mut pairs = Vec::with_capacity(metas.len());
+            for m in &metas {
+                tx.execute(
+                    "INSERT INTO messages(mailbox_id, uid, blob, size, internal_date, internal_tz, flags, recent, modseq)
+                     VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
+                    params![
+                        to.0,
+                        next_uid,
+                        m.blob.0,
+                        m.size as i64,
+                        m.internal_date,
+                        m.internal_tz_minutes,
+                        m.flags.join(" "),
+                        dest_modseq as i64
+                    ],
+                )?;
+                pairs.push((m.uid, next_uid));
+                next_uid += 1;
+            }
+            tx.execute("UPDATE mailboxes SET uidnext = ?2 WHERE id = ?1", params![to.0, next_uid])?;
+            if remove_source {
+                let src_modseq = bump_modseq(tx, from)?;
+                for m in &metas {
+                    remove_message(tx, from, m.uid, src_modseq)?;
+                }
+            } else {
+                add_usage(tx, to, bytes)?;
+            }
+            Ok(CopyOutcome {
+                uidvalidity: dest.uidvalidity,
+                pairs,
+            })
+        })
+    }
+
+    fn expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<(Vec<u32>, Vec<BlobId>)> {
+        self.write(|tx| {
+            let deleted: Vec<(u32, BlobId, i64)> = {
+                let mut stmt = tx.prepare_cached(
+                    "SELECT uid, blob, size FROM messages WHERE mailbox_id = ?1 AND (' ' || flags || ' ') LIKE '% \\Deleted %' ORDER BY uid",
+                )?;
+                stmt.query_map([mailbox.0], |r| Ok((r.get::<_, i64>(0)? as u32, BlobId(r.get(1)?), r.get(2)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            let deleted: Vec<_> = deleted
+                .into_iter()
+                .filter(|(uid, _, _)| uids.is_none_or(|set| set.contains(uid)))
+                .collect();
+            if deleted.is_empty() {
+                return Ok((vec![], vec![]));
+            }
+            let modseq = bump_modseq(tx, mailbox)?;
+            let mut expunged = Vec::with_capacity(deleted.len());
+            let mut blobs = Vec::with_capacity(deleted.len());
+            let mut bytes = 0;
+            for (uid, blob, size) in deleted {
+                remove_message(tx, mailbox, uid, modseq)?;
+                expunged.push(uid);
+                blobs.push(blob);
+                bytes += size;
+            }
+            add_usage(tx, mailbox, -bytes)?;
+            Ok((expunged, orphans(tx, blobs)?))
+        })
+    }
+
+    fn clear_recent(&self, mailbox: MailboxId) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("UPDATE messages SET recent = 0 WHERE mailbox_id = ?1 AND recent = 1", [mailbox.0])?;
+            Ok(())
+        })
+    }
+}
+
+fn remove_message(tx: &rusqlite::Transaction, mailbox: MailboxId, uid: u32, modseq: u64) -> Result<()> {
+    tx.execute("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2", params![mailbox.0, uid])?;
+    tx.execute(
+        "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?1, ?2, ?3)",
+        params![mailbox.0, uid, modseq as i64],
+    )?;
+    Ok(())
+}
+
+fn check_quota(tx: &rusqlite::Transaction, account: AccountId, extra: u64) -> Result<()> {
+    let (used, limit): (i64, i64) = tx.query_row(
+        "SELECT used_bytes, quota_bytes FROM accounts WHERE id = ?1",
+        [account.0],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    let (used, limit) = (used as u64, limit as u64);
+    if used + extra > limit {
+        return Err(StoreError::QuotaExceeded { used, limit });
+    }
+    Ok(())
+}
+
+fn append_one(tx: &rusqlite::Transaction, d: &NewMessage) -> Result<Appended> {
+    let mailbox = mailbox_by_id(tx, d.mailbox)?;
+    check_quota(tx, mailbox.account, d.size)?;
+    let modseq = bump_modseq(tx, d.mailbox)?;
+    let uid = mailbox.uidnext;
+    tx.execute(
+        "INSERT INTO messages(mailbox_id, uid, blob, size, internal_date, internal_tz, flags, recent, modseq)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
+        params![
+            d.mailbox.0,
+            uid,
+            d.blob.0,
+            d.size as i64,
+            d.internal_date,
+            d.internal_tz_minutes,
+            join_flags(&d.flags),
+            modseq as i64
+        ],
+    )?;
+    tx.execute("UPDATE mailboxes SET uidnext = ?2 WHERE id = ?1", params![d.mailbox.0, uid + 1])?;
+    add_usage(tx, d.mailbox, d.size as i64)?;
+    Ok(Appended {
+        mailbox: d.mailbox,
+        uidvalidity: mailbox.uidvalidity,
+        uid,
+    })
+}

@@ -1,0 +1,105 @@
+//! The suite every `Store` backend must pass. Written once, run against SQLite here; a
+//! PostgreSQL backend adds one `#[test]` calling `suite` when `CONFIANCE_TEST_POSTGRES` is set.
+
+use confiance_store::*;
+
+fn new_message(mailbox: MailboxId, blob: &str, size: u64, flags: &[&str]) -> NewMessage {
+    NewMessage {
+        mailbox,
+        blob: BlobId(blob.repeat(64 / blob.len())),
+        size,
+        internal_date: 1_700_000_000,
+        internal_tz_minutes: 60,
+        flags: flags.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+fn suite(store: &dyn Store) {
+    // Accounts get the special-use folders, and addresses are unique.
+    let alice = store.create_account("alice@medecin.test", "hash", 1000).unwrap();
+    let bob = store.create_account("bob@medecin.test", "hash", 10_000).unwrap();
+    assert!(matches!(store.create_account("alice@medecin.test", "h", 1), Err(StoreError::AccountExists)));
+    let names: Vec<_> = store.mailboxes(alice).unwrap().into_iter().map(|m| m.name).collect();
+    assert_eq!(names, ["Drafts", "INBOX", "Junk", "Sent", "Trash"]);
+    let sent = store.mailbox(alice, "Sent").unwrap().unwrap();
+    assert_eq!(sent.special_use.as_deref(), Some("\\Sent"));
+    assert!(sent.subscribed);
+
+    // Append assigns increasing UIDs and modseqs and counts the quota.
+    let inbox = store.mailbox(alice, "INBOX").unwrap().unwrap();
+    let r = store.append(&[
+        new_message(inbox.id, "a", 300, &["\\seen", "$Label"]),
+        new_message(inbox.id, "b", 300, &[]),
+    ]);
+    let uids: Vec<u32> = r.iter().map(|r| r.as_ref().unwrap().uid).collect();
+    assert_eq!(uids, [1, 2]);
+    assert_eq!(store.usage(alice).unwrap(), 600);
+    let msgs = store.messages(inbox.id).unwrap();
+    assert_eq!(msgs[0].flags, ["$Label", "\\Seen"]);
+    assert!(msgs[1].modseq > msgs[0].modseq);
+
+    // Over quota: refused, the others of the batch stored.
+    let r = store.append(&[new_message(inbox.id, "c", 500, &[]), new_message(inbox.id, "d", 100, &[])]);
+    assert!(matches!(r[0], Err(StoreError::QuotaExceeded { used: 600, limit: 1000 })));
+    assert_eq!(r[1].as_ref().unwrap().uid, 3);
+
+    // Flags, with UNCHANGEDSINCE.
+    let before = store.mailbox(alice, "INBOX").unwrap().unwrap().highest_modseq;
+    let out = store
+        .store_flags(
+            inbox.id,
+            &FlagUpdate { uids: vec![1, 2], op: FlagOp::Add, flags: vec!["\\Deleted".into()], unchanged_since: None },
+        )
+        .unwrap();
+    assert_eq!(out.updated.len(), 2);
+    let changes = store.changes_since(inbox.id, before).unwrap();
+    assert_eq!(changes.changed.iter().map(|m| m.uid).collect::<Vec<_>>(), [1, 2]);
+    let out = store
+        .store_flags(
+            inbox.id,
+            &FlagUpdate { uids: vec![3], op: FlagOp::Add, flags: vec!["\\Flagged".into()], unchanged_since: Some(1) },
+        )
+        .unwrap();
+    assert_eq!(out.modified, [3]);
+
+    // Copy within the account, never across accounts.
+    let trash = store.mailbox(alice, "Trash").unwrap().unwrap();
+    let copied = store.copy(inbox.id, &[1], trash.id, false).unwrap();
+    assert_eq!(copied.pairs, [(1, 1)]);
+    let bob_inbox = store.mailbox(bob, "INBOX").unwrap().unwrap();
+    assert!(matches!(store.copy(inbox.id, &[1], bob_inbox.id, false), Err(StoreError::Forbidden(_))));
+
+    // Expunge reports UIDs; a blob still used by the copy is not an orphan.
+    let before = store.mailbox(alice, "INBOX").unwrap().unwrap().highest_modseq;
+    let (expunged, orphans) = store.expunge(inbox.id, None).unwrap();
+    assert_eq!(expunged, [1, 2]);
+    assert_eq!(orphans, [BlobId("b".repeat(64))]);
+    assert_eq!(store.changes_since(inbox.id, before).unwrap().expunged, [1, 2]);
+
+    // Move removes from the source.
+    let moved = store.copy(inbox.id, &[3], trash.id, true).unwrap();
+    assert_eq!(moved.pairs, [(3, 2)]);
+    assert!(store.messages(inbox.id).unwrap().is_empty());
+
+    // Rename with children; INBOX cannot be deleted; recreation changes UIDVALIDITY.
+    store.create_mailbox(alice, "Patients", None).unwrap();
+    store.create_mailbox(alice, "Patients/Dupont", None).unwrap();
+    store.rename_mailbox(alice, "Patients", "Dossiers", '/').unwrap();
+    assert!(store.mailbox(alice, "Dossiers/Dupont").unwrap().is_some());
+    assert!(matches!(store.delete_mailbox(alice, "INBOX"), Err(StoreError::Forbidden(_))));
+    let v1 = store.mailbox(alice, "Dossiers").unwrap().unwrap().uidvalidity;
+    store.delete_mailbox(alice, "Dossiers").unwrap();
+    let v2 = store.create_mailbox(alice, "Dossiers", None).unwrap().uidvalidity;
+    assert!(v2 > v1);
+
+    // Subscriptions survive their folder.
+    store.set_subscribed(alice, "Ghost", true).unwrap();
+    assert!(store.subscriptions(alice).unwrap().contains(&"Ghost".to_string()));
+}
+
+#[test]
+fn sqlite_backend_passes_the_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("meta.db")).unwrap();
+    suite(&store);
+}
