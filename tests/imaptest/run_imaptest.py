@@ -140,8 +140,6 @@ def parse_imap(text, pos=0):
                 break
             if d == ")" and len(stack) > 1:
                 break
-            if d == "(" and j > i and False:
-                break
             j += 1
         atom = text[i:j]
         if up(atom) == "NIL":
@@ -1331,7 +1329,7 @@ class Exec:
             i = missing[0]
             exp = args_to_str(g.untagged[i][1])
             try:
-                expanded = self.expand_all(exp, True)
+                expanded = self.expand_all(args_to_str(_strip_directives(g.untagged[i][1])), True)
             except TestFailure:
                 expanded = exp
             raise TestFailure("Missing %d untagged replies (%d mismatches)\n    first unexpanded: %s\n"
@@ -1509,6 +1507,17 @@ class Exec:
             return "fail", "runner error: %s: %s" % (type(e).__name__, e)
         finally:
             self.teardown()
+
+
+def _strip_directives(args):
+    out = []
+    for a in args:
+        if _is_directive(a):
+            continue
+        if a[0] == "list":
+            a = ("list", _strip_directives(a[1]))
+        out.append(a)
+    return out
 
 
 def _short(s, n=200):

@@ -58,6 +58,7 @@ pub struct NewMessage {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Appended {
+    pub account: AccountId,
     pub mailbox: MailboxId,
     pub uidvalidity: u32,
     pub uid: u32,

@@ -181,7 +181,9 @@ fn message_row(r: &rusqlite::Row) -> rusqlite::Result<MessageMeta> {
 /// folder deleted and recreated within a second never reuses one (RFC 9051 §2.3.1.1).
 fn next_uidvalidity(tx: &rusqlite::Transaction) -> Result<u32> {
     let last: i64 = tx
-        .query_row("SELECT value FROM settings WHERE key = 'last_uidvalidity'", [], |r| r.get(0))
+        .query_row("SELECT value FROM settings WHERE key = 'last_uidvalidity'", [], |r| {
+            r.get(0)
+        })
         .optional()?
         .unwrap_or(0);
     let v = (now() & 0x7fff_ffff).max(last + 1);
@@ -237,8 +239,11 @@ fn add_usage(tx: &Connection, mailbox: MailboxId, delta: i64) -> Result<()> {
 impl Store for SqliteStore {
     fn create_account(&self, address: &str, password_hash: &str, quota_bytes: u64) -> Result<AccountId> {
         self.write(|tx| {
-            let exists: bool =
-                tx.query_row("SELECT EXISTS(SELECT 1 FROM accounts WHERE address = ?1)", [address], |r| r.get(0))?;
+            let exists: bool = tx.query_row(
+                "SELECT EXISTS(SELECT 1 FROM accounts WHERE address = ?1)",
+                [address],
+                |r| r.get(0),
+            )?;
             if exists {
                 return Err(StoreError::AccountExists);
             }
@@ -276,14 +281,21 @@ impl Store for SqliteStore {
 
     fn account(&self, id: AccountId) -> Result<Option<Account>> {
         self.read(|c| {
-            Ok(c.query_row(&format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"), [id.0], account_row)
-                .optional()?)
+            Ok(c.query_row(
+                &format!("SELECT {ACCOUNT_COLS} FROM accounts WHERE id = ?1"),
+                [id.0],
+                account_row,
+            )
+            .optional()?)
         })
     }
 
     fn set_password(&self, id: AccountId, password_hash: &str) -> Result<()> {
         self.write(|tx| {
-            match tx.execute("UPDATE accounts SET password_hash = ?2 WHERE id = ?1", params![id.0, password_hash])? {
+            match tx.execute(
+                "UPDATE accounts SET password_hash = ?2 WHERE id = ?1",
+                params![id.0, password_hash],
+            )? {
                 0 => Err(StoreError::NoSuchAccount),
                 _ => Ok(()),
             }
@@ -292,7 +304,10 @@ impl Store for SqliteStore {
 
     fn set_quota(&self, id: AccountId, quota_bytes: u64) -> Result<()> {
         self.write(|tx| {
-            match tx.execute("UPDATE accounts SET quota_bytes = ?2 WHERE id = ?1", params![id.0, quota_bytes as i64])? {
+            match tx.execute(
+                "UPDATE accounts SET quota_bytes = ?2 WHERE id = ?1",
+                params![id.0, quota_bytes as i64],
+            )? {
                 0 => Err(StoreError::NoSuchAccount),
                 _ => Ok(()),
             }
@@ -309,18 +324,23 @@ impl Store for SqliteStore {
 
     fn usage(&self, id: AccountId) -> Result<u64> {
         self.read(|c| {
-            c.query_row("SELECT used_bytes FROM accounts WHERE id = ?1", [id.0], |r| r.get::<_, i64>(0))
-                .optional()?
-                .map(|v| v as u64)
-                .ok_or(StoreError::NoSuchAccount)
+            c.query_row("SELECT used_bytes FROM accounts WHERE id = ?1", [id.0], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()?
+            .map(|v| v as u64)
+            .ok_or(StoreError::NoSuchAccount)
         })
     }
 
     fn mailboxes(&self, account: AccountId) -> Result<Vec<Mailbox>> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached(&format!("SELECT {MAILBOX_COLS} FROM mailboxes m WHERE m.account_id = ?1 ORDER BY m.name"))?;
-            let rows = stmt.query_map([account.0], mailbox_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {MAILBOX_COLS} FROM mailboxes m WHERE m.account_id = ?1 ORDER BY m.name"
+            ))?;
+            let rows = stmt
+                .query_map([account.0], mailbox_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -408,7 +428,10 @@ impl Store for SqliteStore {
                     params![account.0, to, uidvalidity, source.uidnext, source.highest_modseq as i64],
                 )?;
                 let new_id = tx.last_insert_rowid();
-                tx.execute("UPDATE messages SET mailbox_id = ?2 WHERE mailbox_id = ?1", params![source.id.0, new_id])?;
+                tx.execute(
+                    "UPDATE messages SET mailbox_id = ?2 WHERE mailbox_id = ?1",
+                    params![source.id.0, new_id],
+                )?;
                 tx.execute("DELETE FROM expunged WHERE mailbox_id = ?1", [source.id.0])?;
                 bump_modseq(tx, source.id)?;
                 return Ok(());
@@ -439,7 +462,10 @@ impl Store for SqliteStore {
                     params![account.0, name],
                 )?;
             } else {
-                tx.execute("DELETE FROM subscriptions WHERE account_id = ?1 AND name = ?2", params![account.0, name])?;
+                tx.execute(
+                    "DELETE FROM subscriptions WHERE account_id = ?1 AND name = ?2",
+                    params![account.0, name],
+                )?;
             }
             Ok(())
         })
@@ -448,16 +474,21 @@ impl Store for SqliteStore {
     fn subscriptions(&self, account: AccountId) -> Result<Vec<String>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached("SELECT name FROM subscriptions WHERE account_id = ?1 ORDER BY name")?;
-            let rows = stmt.query_map([account.0], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let rows = stmt
+                .query_map([account.0], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
 
     fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id = ?1 ORDER BY uid"))?;
-            let rows = stmt.query_map([mailbox.0], message_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id = ?1 ORDER BY uid"
+            ))?;
+            let rows = stmt
+                .query_map([mailbox.0], message_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -474,10 +505,12 @@ impl Store for SqliteStore {
                     .collect::<rusqlite::Result<Vec<_>>>()?
             };
             let expunged = {
-                let mut stmt = tx
-                    .prepare_cached("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")?;
-                stmt.query_map(params![mailbox.0, modseq as i64], |r| r.get::<_, i64>(0).map(|v| v as u32))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+                let mut stmt =
+                    tx.prepare_cached("SELECT uid FROM expunged WHERE mailbox_id = ?1 AND modseq > ?2 ORDER BY uid")?;
+                stmt.query_map(params![mailbox.0, modseq as i64], |r| {
+                    r.get::<_, i64>(0).map(|v| v as u32)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?
             };
             Ok(Changes {
                 changed,
@@ -669,14 +702,20 @@ impl Store for SqliteStore {
 
     fn clear_recent(&self, mailbox: MailboxId) -> Result<()> {
         self.write(|tx| {
-            tx.execute("UPDATE messages SET recent = 0 WHERE mailbox_id = ?1 AND recent = 1", [mailbox.0])?;
+            tx.execute(
+                "UPDATE messages SET recent = 0 WHERE mailbox_id = ?1 AND recent = 1",
+                [mailbox.0],
+            )?;
             Ok(())
         })
     }
 }
 
 fn remove_message(tx: &rusqlite::Transaction, mailbox: MailboxId, uid: u32, modseq: u64) -> Result<()> {
-    tx.execute("DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2", params![mailbox.0, uid])?;
+    tx.execute(
+        "DELETE FROM messages WHERE mailbox_id = ?1 AND uid = ?2",
+        params![mailbox.0, uid],
+    )?;
     tx.execute(
         "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq) VALUES(?1, ?2, ?3)",
         params![mailbox.0, uid, modseq as i64],
@@ -716,9 +755,13 @@ fn append_one(tx: &rusqlite::Transaction, d: &NewMessage) -> Result<Appended> {
             modseq as i64
         ],
     )?;
-    tx.execute("UPDATE mailboxes SET uidnext = ?2 WHERE id = ?1", params![d.mailbox.0, uid + 1])?;
+    tx.execute(
+        "UPDATE mailboxes SET uidnext = ?2 WHERE id = ?1",
+        params![d.mailbox.0, uid + 1],
+    )?;
     add_usage(tx, d.mailbox, d.size as i64)?;
     Ok(Appended {
+        account: mailbox.account,
         mailbox: d.mailbox,
         uidvalidity: mailbox.uidvalidity,
         uid,

@@ -18,7 +18,10 @@ fn suite(store: &dyn Store) {
     // Accounts get the special-use folders, and addresses are unique.
     let alice = store.create_account("alice@medecin.test", "hash", 1000).unwrap();
     let bob = store.create_account("bob@medecin.test", "hash", 10_000).unwrap();
-    assert!(matches!(store.create_account("alice@medecin.test", "h", 1), Err(StoreError::AccountExists)));
+    assert!(matches!(
+        store.create_account("alice@medecin.test", "h", 1),
+        Err(StoreError::AccountExists)
+    ));
     let names: Vec<_> = store.mailboxes(alice).unwrap().into_iter().map(|m| m.name).collect();
     assert_eq!(names, ["Drafts", "INBOX", "Junk", "Sent", "Trash"]);
     let sent = store.mailbox(alice, "Sent").unwrap().unwrap();
@@ -39,8 +42,14 @@ fn suite(store: &dyn Store) {
     assert!(msgs[1].modseq > msgs[0].modseq);
 
     // Over quota: refused, the others of the batch stored.
-    let r = store.append(&[new_message(inbox.id, "c", 500, &[]), new_message(inbox.id, "d", 100, &[])]);
-    assert!(matches!(r[0], Err(StoreError::QuotaExceeded { used: 600, limit: 1000 })));
+    let r = store.append(&[
+        new_message(inbox.id, "c", 500, &[]),
+        new_message(inbox.id, "d", 100, &[]),
+    ]);
+    assert!(matches!(
+        r[0],
+        Err(StoreError::QuotaExceeded { used: 600, limit: 1000 })
+    ));
     assert_eq!(r[1].as_ref().unwrap().uid, 3);
 
     // Flags, with UNCHANGEDSINCE.
@@ -48,7 +57,12 @@ fn suite(store: &dyn Store) {
     let out = store
         .store_flags(
             inbox.id,
-            &FlagUpdate { uids: vec![1, 2], op: FlagOp::Add, flags: vec!["\\Deleted".into()], unchanged_since: None },
+            &FlagUpdate {
+                uids: vec![1, 2],
+                op: FlagOp::Add,
+                flags: vec!["\\Deleted".into()],
+                unchanged_since: None,
+            },
         )
         .unwrap();
     assert_eq!(out.updated.len(), 2);
@@ -57,7 +71,12 @@ fn suite(store: &dyn Store) {
     let out = store
         .store_flags(
             inbox.id,
-            &FlagUpdate { uids: vec![3], op: FlagOp::Add, flags: vec!["\\Flagged".into()], unchanged_since: Some(1) },
+            &FlagUpdate {
+                uids: vec![3],
+                op: FlagOp::Add,
+                flags: vec!["\\Flagged".into()],
+                unchanged_since: Some(1),
+            },
         )
         .unwrap();
     assert_eq!(out.modified, [3]);
@@ -67,7 +86,10 @@ fn suite(store: &dyn Store) {
     let copied = store.copy(inbox.id, &[1], trash.id, false).unwrap();
     assert_eq!(copied.pairs, [(1, 1)]);
     let bob_inbox = store.mailbox(bob, "INBOX").unwrap().unwrap();
-    assert!(matches!(store.copy(inbox.id, &[1], bob_inbox.id, false), Err(StoreError::Forbidden(_))));
+    assert!(matches!(
+        store.copy(inbox.id, &[1], bob_inbox.id, false),
+        Err(StoreError::Forbidden(_))
+    ));
 
     // Expunge reports UIDs; a blob still used by the copy is not an orphan.
     let before = store.mailbox(alice, "INBOX").unwrap().unwrap().highest_modseq;
@@ -86,7 +108,10 @@ fn suite(store: &dyn Store) {
     store.create_mailbox(alice, "Patients/Dupont", None).unwrap();
     store.rename_mailbox(alice, "Patients", "Dossiers", '/').unwrap();
     assert!(store.mailbox(alice, "Dossiers/Dupont").unwrap().is_some());
-    assert!(matches!(store.delete_mailbox(alice, "INBOX"), Err(StoreError::Forbidden(_))));
+    assert!(matches!(
+        store.delete_mailbox(alice, "INBOX"),
+        Err(StoreError::Forbidden(_))
+    ));
     let v1 = store.mailbox(alice, "Dossiers").unwrap().unwrap().uidvalidity;
     store.delete_mailbox(alice, "Dossiers").unwrap();
     let v2 = store.create_mailbox(alice, "Dossiers", None).unwrap().uidvalidity;

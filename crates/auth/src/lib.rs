@@ -1,0 +1,7 @@
+//! Authentication shared by every front: password hashing (Argon2id) and SASL messages.
+
+pub mod password;
+pub mod sasl;
+
+pub use password::{PasswordError, check_policy, hash_password, verify_password};
+pub use sasl::{SaslError, decode_plain};

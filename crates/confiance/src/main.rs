@@ -1,0 +1,66 @@
+//! `confiance`: run an MSSanté operator, create its data directory, manage accounts.
+
+mod accounts;
+mod config;
+mod init;
+mod serve;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "confiance",
+    version,
+    about = "Opérateur MSSanté — messagerie sécurisée de santé"
+)]
+struct Cli {
+    /// Configuration file (TOML). Without one, a development operator on loopback ports.
+    #[arg(long, short, global = true, env = "CONFIANCE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Overrides `data_dir` of the configuration.
+    #[arg(long, global = true, env = "CONFIANCE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run IMAP and SMTP submission (does `init` first on an empty data directory).
+    Serve,
+    /// Create the data directory: database, development PKI, demo accounts.
+    Init {
+        /// Skip the demo accounts.
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Manage mail accounts (BAL).
+    #[command(subcommand)]
+    Account(accounts::AccountCmd),
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CONFIANCE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(e) = run(cli) {
+        eprintln!("confiance: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut config = config::Config::load(cli.config.as_deref())?;
+    if let Some(dir) = cli.data_dir {
+        config.data_dir = dir;
+    }
+    match cli.command {
+        Cmd::Serve => serve::run(config),
+        Cmd::Init { no_demo } => init::run(&config, !no_demo).map(|_| ()),
+        Cmd::Account(cmd) => accounts::run(&config, cmd),
+    }
+}

@@ -1,0 +1,29 @@
+//! IMAP4rev2 (RFC 9051) and IMAP4rev1 server over the mailbox service.
+
+pub mod command;
+mod fetch;
+pub mod framing;
+mod messages;
+pub mod mime;
+pub mod render;
+mod search;
+mod section;
+mod server;
+mod session;
+mod view;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use server::serve;
+
+pub struct ImapConfig {
+    pub tls: Arc<rustls::ServerConfig>,
+    /// Largest APPEND accepted (literal size).
+    pub max_message_size: u64,
+    /// Pause after a failed login, to slow password guessing.
+    pub auth_failure_delay: Duration,
+    /// Idle time after which a connection is closed (RFC 9051 §5.4: at least 30 minutes).
+    pub autologout: Duration,
+    pub handshake_timeout: Duration,
+}

@@ -1,0 +1,601 @@
+//! Commands on the messages of the selected folder: FETCH, STORE, SEARCH, SORT, COPY, MOVE,
+//! EXPUNGE (RFC 9051 §6.4), and `refresh`, which reports what other sessions changed.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use confiance_store::{FlagOp, FlagUpdate, MessageMeta, StoreError};
+
+use crate::command::*;
+use crate::fetch;
+use crate::mime::Part;
+use crate::search::{self, Candidate, Context};
+use crate::session::{Session, untagged};
+
+type Reply = (&'static str, String);
+
+fn ok(text: &str) -> Reply {
+    ("OK", text.to_string())
+}
+
+fn no(text: impl Into<String>) -> Reply {
+    ("NO", text.into())
+}
+
+/// Compact UID set for response codes: `1:3,7`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
+/// `uids` listed in the caller's order of a COPYUID/APPENDUID answer.
+fn ordered_set(uids: &[u32]) -> String {
+    uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
+impl Session {
+    /// Indexes (seq - 1) of the messages a set names.
+    fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<usize> {
+        let sel = self.selected.as_ref().expect("selected");
+        if let SequenceSet::Saved = set {
+            return (0..sel.messages.len())
+                .filter(|&i| sel.saved.contains(&sel.messages[i].uid))
+                .collect();
+        }
+        if uid {
+            let max = sel.max_uid();
+            let ranges = set.normalize(max.max(1));
+            // `*` means the highest UID even in an empty range like `5:*` beyond it (RFC 9051 §6.4.8).
+            (0..sel.messages.len())
+                .filter(|&i| {
+                    let u = sel.messages[i].uid;
+                    ranges.iter().any(|(lo, hi)| u >= *lo && u <= *hi)
+                })
+                .collect()
+        } else {
+            set.iter(sel.exists()).map(|s| s as usize - 1).collect()
+        }
+    }
+
+    /// Whether a sequence set names messages that do not exist (RFC 9051 §6.4.5: BAD).
+    fn seq_out_of_range(&self, set: &SequenceSet) -> bool {
+        let SequenceSet::Ranges(ranges) = set else { return false };
+        let max = self.selected.as_ref().map(|s| s.exists()).unwrap_or(0);
+        ranges.iter().any(|r| {
+            [r.start, r.end]
+                .iter()
+                .any(|n| matches!(n, SeqNum::Value(v) if *v > max || *v == 0))
+                || (max == 0 && (r.start == SeqNum::Largest || r.end == SeqNum::Largest))
+        })
+    }
+
+    pub(crate) async fn message_command(&mut self, out: &mut Vec<u8>, body: CommandBody) -> Reply {
+        match body {
+            CommandBody::Fetch {
+                uid,
+                set,
+                attrs,
+                changed_since,
+                ..
+            } => {
+                if !uid && self.seq_out_of_range(&set) {
+                    return ("BAD", "Invalid message sequence number.".into());
+                }
+                self.fetch(out, uid, &set, attrs, changed_since).await
+            }
+            CommandBody::Store {
+                uid,
+                set,
+                unchanged_since,
+                mode,
+                silent,
+                flags,
+            } => {
+                if !uid && self.seq_out_of_range(&set) {
+                    return ("BAD", "Invalid message sequence number.".into());
+                }
+                self.store(out, uid, &set, unchanged_since, mode, silent, flags).await
+            }
+            CommandBody::Search {
+                uid,
+                return_opts,
+                criteria,
+                ..
+            } => self.search(out, uid, return_opts, &criteria).await,
+            CommandBody::Sort {
+                uid, criteria, search, ..
+            } => self.sort(out, uid, &criteria, &search).await,
+            CommandBody::Copy { uid, set, mailbox } => self.copy(out, uid, &set, &mailbox, false).await,
+            CommandBody::Move { uid, set, mailbox } => self.copy(out, uid, &set, &mailbox, true).await,
+            CommandBody::Expunge => self.expunge(out, None).await,
+            CommandBody::UidExpunge { set } => {
+                let uids: Vec<u32> = {
+                    let sel = self.selected.as_ref().expect("selected");
+                    self.resolve(&set, true)
+                        .into_iter()
+                        .map(|i| sel.messages[i].uid)
+                        .collect()
+                };
+                self.expunge(out, Some(uids)).await
+            }
+            _ => ("BAD", "Unexpected command.".into()),
+        }
+    }
+
+    async fn fetch(
+        &mut self,
+        out: &mut Vec<u8>,
+        uid: bool,
+        set: &SequenceSet,
+        mut attrs: Vec<FetchAttr>,
+        changed_since: Option<u64>,
+    ) -> Reply {
+        if uid && !attrs.contains(&FetchAttr::Uid) {
+            attrs.insert(0, FetchAttr::Uid);
+        }
+        if (changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq)) && !self.condstore {
+            // RFC 7162 §3.1: CHANGEDSINCE or MODSEQ enables CONDSTORE for the session.
+            self.condstore = true;
+        }
+        if changed_since.is_some() && !attrs.contains(&FetchAttr::ModSeq) {
+            attrs.push(FetchAttr::ModSeq);
+        }
+        let mut indexes = self.resolve(set, uid);
+        if let Some(since) = changed_since {
+            let sel = self.selected.as_ref().expect("selected");
+            indexes.retain(|&i| sel.messages[i].modseq > since);
+        }
+        // Set \Seen first, so the FLAGS we return are the new ones.
+        let mut seen_changed: HashSet<u32> = HashSet::new();
+        let read_only = self.selected.as_ref().is_some_and(|s| s.read_only);
+        if fetch::sets_seen(&attrs) && !read_only {
+            let sel = self.selected.as_ref().expect("selected");
+            let unseen: Vec<u32> = indexes
+                .iter()
+                .map(|&i| &sel.messages[i])
+                .filter(|m| !m.flags.iter().any(|f| f == "\\Seen"))
+                .map(|m| m.uid)
+                .collect();
+            if !unseen.is_empty() {
+                let id = sel.id;
+                let update = FlagUpdate {
+                    uids: unseen,
+                    op: FlagOp::Add,
+                    flags: vec!["\\Seen".into()],
+                    unchanged_since: None,
+                };
+                if let Ok(outcome) = self.svc.run(move |s| s.store_flags(id, &update)).await {
+                    let sel = self.selected.as_mut().expect("selected");
+                    for m in outcome.updated {
+                        seen_changed.insert(m.uid);
+                        if let Some(seq) = sel.seq_of(m.uid) {
+                            sel.messages[seq as usize - 1] = m;
+                        }
+                    }
+                    self.svc.changed(self.account_id(), id);
+                }
+            }
+        }
+        let want_bytes = fetch::needs_bytes(&attrs);
+        let with_recent = !self.rev2;
+        for i in indexes {
+            let (meta, flags) = {
+                let sel = self.selected.as_ref().expect("selected");
+                let meta = sel.messages[i].clone();
+                let flags = sel.flags_of(&meta, with_recent);
+                (meta, flags)
+            };
+            let bytes = if want_bytes {
+                match self.svc.read(&meta.blob).await {
+                    Ok(b) => Some(b),
+                    Err(e) => {
+                        tracing::error!(uid = meta.uid, error = %e, "message bytes unreadable");
+                        None
+                    }
+                }
+            } else {
+                None
+            };
+            let root = bytes.as_deref().map(|b| Part::parse(b));
+            let mut line = format!("* {} FETCH (", i + 1).into_bytes();
+            let mut first = true;
+            for attr in &attrs {
+                if !first {
+                    line.push(b' ');
+                }
+                first = false;
+                fetch::render_attr(&mut line, attr, &meta, &flags, root.as_ref());
+            }
+            if seen_changed.contains(&meta.uid) && !attrs.contains(&FetchAttr::Flags) {
+                line.extend_from_slice(format!(" FLAGS ({flags})").as_bytes());
+            }
+            line.extend_from_slice(b")\r\n");
+            out.extend_from_slice(&line);
+        }
+        ok(if uid { "UID FETCH completed" } else { "FETCH completed" })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn store(
+        &mut self,
+        out: &mut Vec<u8>,
+        uid: bool,
+        set: &SequenceSet,
+        unchanged_since: Option<u64>,
+        mode: StoreMode,
+        silent: bool,
+        flags: Vec<String>,
+    ) -> Reply {
+        let (id, read_only, uids) = {
+            let sel = self.selected.as_ref().expect("selected");
+            let uids: Vec<u32> = self
+                .resolve(set, uid)
+                .into_iter()
+                .map(|i| sel.messages[i].uid)
+                .collect();
+            (sel.id, sel.read_only, uids)
+        };
+        if read_only {
+            return no("[READ-ONLY] The folder is open read-only.");
+        }
+        if unchanged_since.is_some() {
+            self.condstore = true;
+        }
+        let update = FlagUpdate {
+            uids,
+            op: match mode {
+                StoreMode::Add => FlagOp::Add,
+                StoreMode::Remove => FlagOp::Remove,
+                StoreMode::Replace => FlagOp::Replace,
+            },
+            flags,
+            unchanged_since,
+        };
+        let outcome = match self.svc.run(move |s| s.store_flags(id, &update)).await {
+            Ok(o) => o,
+            Err(e) => return no(format!("[SERVERBUG] {e}")),
+        };
+        let with_recent = !self.rev2;
+        let condstore = self.condstore;
+        let sel = self.selected.as_mut().expect("selected");
+        for m in &outcome.updated {
+            let Some(seq) = sel.seq_of(m.uid) else { continue };
+            sel.messages[seq as usize - 1] = m.clone();
+            // RFC 7162 §3.1.3: with CONDSTORE the new MODSEQ is reported even when silent.
+            if silent && !condstore {
+                continue;
+            }
+            let mut items = Vec::new();
+            if uid {
+                items.push(format!("UID {}", m.uid));
+            }
+            if !silent {
+                items.push(format!("FLAGS ({})", sel.flags_of(m, with_recent)));
+            }
+            if condstore {
+                items.push(format!("MODSEQ ({})", m.modseq));
+            }
+            untagged(out, &format!("{seq} FETCH ({})", items.join(" ")));
+        }
+        if !outcome.updated.is_empty() {
+            let account = self.account_id();
+            self.svc.changed(account, id);
+        }
+        if !outcome.modified.is_empty() {
+            let sel = self.selected.as_ref().expect("selected");
+            let list: Vec<u32> = if uid {
+                outcome.modified.clone()
+            } else {
+                outcome.modified.iter().filter_map(|u| sel.seq_of(*u)).collect()
+            };
+            return ok(&format!(
+                "[MODIFIED {}] Conditional STORE failed for some messages",
+                uid_set(&list)
+            ));
+        }
+        ok(if uid { "UID STORE completed" } else { "STORE completed" })
+    }
+
+    /// Message numbers (or UIDs) matching `key`, in sequence order.
+    async fn matching(&self, key: &SearchKey, uid: bool) -> Vec<(u32, u32)> {
+        let sel = self.selected.as_ref().expect("selected");
+        let ctx = Context {
+            max_seq: sel.exists(),
+            max_uid: sel.max_uid(),
+            saved: &sel.saved,
+            now: chrono::Utc::now().timestamp(),
+        };
+        let load = search::needs_bytes(key);
+        let mut hits = Vec::new();
+        for (i, meta) in sel.messages.iter().enumerate() {
+            let bytes: Option<Arc<Vec<u8>>> = if load {
+                self.svc.read(&meta.blob).await.ok()
+            } else {
+                None
+            };
+            let c = Candidate {
+                seq: i as u32 + 1,
+                meta,
+                recent: sel.recent.contains(&meta.uid),
+                bytes: bytes.as_deref().map(|b| b.as_slice()),
+            };
+            if search::matches(key, &c, &ctx) {
+                hits.push((i as u32 + 1, meta.uid));
+            }
+        }
+        let _ = uid;
+        hits
+    }
+
+    async fn search(
+        &mut self,
+        out: &mut Vec<u8>,
+        uid: bool,
+        return_opts: Option<Vec<ReturnOption>>,
+        key: &SearchKey,
+    ) -> Reply {
+        let hits = self.matching(key, uid).await;
+        let numbers: Vec<u32> = hits.iter().map(|(s, u)| if uid { *u } else { *s }).collect();
+        let modseq = if search_has_modseq(key) {
+            let sel = self.selected.as_ref().expect("selected");
+            hits.iter()
+                .filter_map(|(s, _)| sel.messages.get(*s as usize - 1).map(|m| m.modseq))
+                .max()
+        } else {
+            None
+        };
+        let verb = if uid {
+            "UID SEARCH completed"
+        } else {
+            "SEARCH completed"
+        };
+        let Some(opts) = return_opts else {
+            let mut line = String::from("SEARCH");
+            for n in &numbers {
+                line.push_str(&format!(" {n}"));
+            }
+            if let Some(m) = modseq {
+                line.push_str(&format!(" (MODSEQ {m})"));
+            }
+            untagged(out, &line);
+            return ok(verb);
+        };
+        // RFC 4731 ESEARCH; `RETURN ()` means ALL.
+        let opts = if opts.is_empty() { vec![ReturnOption::All] } else { opts };
+        if opts.contains(&ReturnOption::Save) {
+            let sel = self.selected.as_mut().expect("selected");
+            let saved: HashSet<u32> = hits.iter().map(|(_, u)| *u).collect();
+            sel.saved = saved;
+            // RFC 5182 §2.1: SAVE alone returns nothing but the tagged OK.
+            if opts.iter().all(|o| *o == ReturnOption::Save) {
+                return ok(verb);
+            }
+        }
+        let mut line = String::from("ESEARCH");
+        line.push_str(&format!(" (TAG \"{}\")", self.tag));
+        if uid {
+            line.push_str(" UID");
+        }
+        for o in &opts {
+            match o {
+                ReturnOption::Min if !numbers.is_empty() => line.push_str(&format!(" MIN {}", numbers[0])),
+                ReturnOption::Max if !numbers.is_empty() => {
+                    line.push_str(&format!(" MAX {}", numbers[numbers.len() - 1]))
+                }
+                ReturnOption::All if !numbers.is_empty() => line.push_str(&format!(" ALL {}", uid_set(&numbers))),
+                ReturnOption::Count => line.push_str(&format!(" COUNT {}", numbers.len())),
+                _ => {}
+            }
+        }
+        if let Some(m) = modseq {
+            line.push_str(&format!(" MODSEQ {m}"));
+        }
+        out.extend_from_slice(b"* ");
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        ok(verb)
+    }
+
+    async fn sort(&mut self, out: &mut Vec<u8>, uid: bool, criteria: &[SortCriterion], key: &SearchKey) -> Reply {
+        let hits = self.matching(key, uid).await;
+        let mut values = Vec::with_capacity(hits.len());
+        for (seq, _) in &hits {
+            let meta = self.selected.as_ref().expect("selected").messages[*seq as usize - 1].clone();
+            let bytes = self.svc.read(&meta.blob).await.unwrap_or_default();
+            values.push((search::sort_values(*seq, &meta, &bytes), meta.uid));
+        }
+        values.sort_by(|a, b| search::compare(&a.0, &b.0, criteria));
+        let mut line = String::from("SORT");
+        for (v, u) in &values {
+            line.push_str(&format!(" {}", if uid { *u } else { v.seq }));
+        }
+        untagged(out, &line);
+        ok(if uid { "UID SORT completed" } else { "SORT completed" })
+    }
+
+    async fn copy(
+        &mut self,
+        out: &mut Vec<u8>,
+        uid: bool,
+        set: &SequenceSet,
+        mailbox: &Mailbox,
+        remove: bool,
+    ) -> Reply {
+        if !uid && self.seq_out_of_range(set) {
+            return ("BAD", "Invalid message sequence number.".into());
+        }
+        let target = match self.folder(mailbox).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return no("[TRYCREATE] No such folder."),
+            Err(e) => return no(format!("[CANNOT] {e}.")),
+        };
+        let (source, read_only, uids) = {
+            let sel = self.selected.as_ref().expect("selected");
+            let uids: Vec<u32> = self
+                .resolve(set, uid)
+                .into_iter()
+                .map(|i| sel.messages[i].uid)
+                .collect();
+            (sel.id, sel.read_only, uids)
+        };
+        if remove && read_only {
+            return no("[READ-ONLY] The folder is open read-only.");
+        }
+        if uids.is_empty() {
+            return ok(if remove {
+                "No messages moved"
+            } else {
+                "No messages copied"
+            });
+        }
+        let target_id = target.id;
+        let same = target_id == source;
+        let outcome = match self
+            .svc
+            .run(move |s| s.copy(source, &uids, target_id, remove && !same))
+            .await
+        {
+            Ok(o) => o,
+            Err(confiance_mail::MailError::Store(StoreError::QuotaExceeded { used, limit })) => {
+                return no(format!("[OVERQUOTA] Mailbox full: {used} of {limit} bytes used."));
+            }
+            Err(e) => return no(format!("[SERVERBUG] {e}")),
+        };
+        let account = self.account_id();
+        self.svc.changed(account, target_id);
+        let from: Vec<u32> = outcome.pairs.iter().map(|p| p.0).collect();
+        let to: Vec<u32> = outcome.pairs.iter().map(|p| p.1).collect();
+        let code = format!(
+            "COPYUID {} {} {}",
+            outcome.uidvalidity,
+            ordered_set(&from),
+            ordered_set(&to)
+        );
+        if remove {
+            self.svc.changed(account, source);
+            // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs.
+            untagged(out, &format!("OK [{code}] Moved"));
+            self.refresh(out, true).await;
+            return ok(if uid { "UID MOVE completed" } else { "MOVE completed" });
+        }
+        (
+            "OK",
+            format!("[{code}] {}", if uid { "UID COPY completed" } else { "COPY completed" }),
+        )
+    }
+
+    async fn expunge(&mut self, out: &mut Vec<u8>, uids: Option<Vec<u32>>) -> Reply {
+        let (id, read_only) = {
+            let sel = self.selected.as_ref().expect("selected");
+            (sel.id, sel.read_only)
+        };
+        if read_only {
+            return no("[READ-ONLY] The folder is open read-only.");
+        }
+        let account = self.account_id();
+        if let Err(e) = self.svc.expunge(account, id, uids).await {
+            return no(format!("[SERVERBUG] {e}"));
+        }
+        self.refresh(out, true).await;
+        ok("EXPUNGE completed")
+    }
+
+    /// Brings the view up to date and reports the differences: EXPUNGE (only when allowed),
+    /// EXISTS/RECENT for new messages, FETCH for flags changed elsewhere (RFC 9051 §7.4–7.5).
+    pub(crate) async fn refresh(&mut self, out: &mut Vec<u8>, allow_expunge: bool) {
+        let Some(sel) = self.selected.as_ref() else { return };
+        let (id, since) = (sel.id, sel.modseq);
+        let changes = match self.svc.run(move |s| s.changes_since(id, since)).await {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        let with_recent = !self.rev2;
+        let condstore = self.condstore;
+        let sel = self.selected.as_mut().expect("selected");
+        let mut any_pending_expunge = false;
+        if !changes.expunged.is_empty() {
+            let gone: Vec<u32> = changes
+                .expunged
+                .iter()
+                .copied()
+                .filter(|u| sel.seq_of(*u).is_some())
+                .collect();
+            if allow_expunge {
+                for u in gone {
+                    if let Some(seq) = sel.seq_of(u) {
+                        sel.messages.remove(seq as usize - 1);
+                        sel.recent.remove(&u);
+                        untagged(out, &format!("{seq} EXPUNGE"));
+                    }
+                }
+            } else {
+                any_pending_expunge = !gone.is_empty();
+            }
+        }
+        let max_uid = sel.max_uid();
+        let mut new: Vec<MessageMeta> = Vec::new();
+        for m in changes.changed {
+            if m.uid > max_uid {
+                new.push(m);
+            } else if let Some(seq) = sel.seq_of(m.uid) {
+                let old = &sel.messages[seq as usize - 1];
+                if old.flags != m.flags || (condstore && old.modseq != m.modseq) {
+                    let mut items = format!("FLAGS ({})", sel.flags_of(&m, with_recent));
+                    if condstore {
+                        items = format!("{items} MODSEQ ({})", m.modseq);
+                    }
+                    untagged(out, &format!("{seq} FETCH ({items})"));
+                }
+                sel.messages[seq as usize - 1] = m;
+            }
+        }
+        if !new.is_empty() {
+            let mut took_recent = Vec::new();
+            for m in new {
+                if m.recent && !sel.read_only {
+                    sel.recent.insert(m.uid);
+                    took_recent.push(m.uid);
+                }
+                sel.messages.push(m);
+            }
+            untagged(out, &format!("{} EXISTS", sel.exists()));
+            if with_recent {
+                untagged(out, &format!("{} RECENT", sel.recent.len()));
+            }
+            if !took_recent.is_empty() {
+                let _ = self.svc.run(move |s| s.clear_recent(id)).await;
+            }
+        }
+        let sel = self.selected.as_mut().expect("selected");
+        if !any_pending_expunge {
+            sel.modseq = sel.modseq.max(changes.highest_modseq);
+        }
+    }
+}
+
+fn search_has_modseq(key: &SearchKey) -> bool {
+    match key {
+        SearchKey::ModSeq { .. } => true,
+        SearchKey::Not(k) => search_has_modseq(k),
+        SearchKey::Or(a, b) => search_has_modseq(a) || search_has_modseq(b),
+        SearchKey::And(keys) => keys.iter().any(search_has_modseq),
+        _ => false,
+    }
+}

@@ -1,0 +1,263 @@
+//! Listeners and the connection loop: framing, literals, STARTTLS, IDLE and AUTHENTICATE
+//! continuations, autologout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use confiance_mail::MailService;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::ImapConfig;
+use crate::command::parse_command;
+use crate::framing::{Frame, FrameError, Limits, frame, peek_tag};
+use crate::session::{Control, Session, tagged, untagged};
+
+/// Accepts connections until the listener fails. `implicit_tls` for port 993.
+pub async fn serve(listener: TcpListener, implicit_tls: bool, svc: Arc<MailService>, cfg: Arc<ImapConfig>) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "IMAP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let (svc, cfg) = (svc.clone(), cfg.clone());
+        tokio::spawn(async move {
+            if let Err(e) = connection(tcp, peer.to_string(), implicit_tls, svc, cfg).await {
+                tracing::debug!(peer = %peer, error = %e, "IMAP connection ended");
+            }
+        });
+    }
+}
+
+enum Exit<S> {
+    Closed,
+    StartTls(S),
+}
+
+async fn connection(
+    tcp: TcpStream,
+    peer: String,
+    implicit_tls: bool,
+    svc: Arc<MailService>,
+    cfg: Arc<ImapConfig>,
+) -> std::io::Result<()> {
+    let acceptor = TlsAcceptor::from(cfg.tls.clone());
+    let mut session = Session::new(svc, cfg.clone(), implicit_tls, peer);
+    if implicit_tls {
+        let tls = tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await??;
+        drive(tls, &mut session, true).await?;
+        return Ok(());
+    }
+    if let Exit::StartTls(tcp) = drive(tcp, &mut session, true).await? {
+        let tls = tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await??;
+        session.tls = true;
+        drive(tls, &mut session, false).await?;
+    }
+    Ok(())
+}
+
+async fn read_more<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    timeout: Duration,
+) -> std::io::Result<bool> {
+    let mut chunk = [0u8; 16 * 1024];
+    match tokio::time::timeout(timeout, stream.read(&mut chunk)).await {
+        Ok(Ok(0)) => Ok(false),
+        Ok(Ok(n)) => {
+            buf.extend_from_slice(&chunk[..n]);
+            Ok(true)
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => Ok(false), // autologout (RFC 9051 §5.4)
+    }
+}
+
+async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    session: &mut Session,
+    greet: bool,
+) -> std::io::Result<Exit<S>> {
+    let limits = Limits {
+        max_literal: session.cfg.max_message_size,
+        ..Limits::default()
+    };
+    let timeout = session.cfg.autologout;
+    if greet {
+        stream.write_all(session.greeting().as_bytes()).await?;
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    let mut continuations = 0usize;
+    loop {
+        match frame(&buf, continuations, &limits) {
+            Frame::Complete(n) => {
+                let bytes: Vec<u8> = buf.drain(..n).collect();
+                continuations = 0;
+                let mut out = Vec::new();
+                let control = match parse_command(&bytes) {
+                    Ok(cmd) => session.handle(cmd, &mut out).await,
+                    Err(e) => {
+                        out.extend_from_slice(format!("{e}\r\n").as_bytes());
+                        Control::Continue
+                    }
+                };
+                stream.write_all(&out).await?;
+                match control {
+                    Control::Continue => {}
+                    Control::Logout => {
+                        stream.flush().await?;
+                        let _ = stream.shutdown().await;
+                        return Ok(Exit::Closed);
+                    }
+                    Control::StartTls => {
+                        stream.flush().await?;
+                        // Anything pipelined after STARTTLS was sent in clear: drop it
+                        // (command injection defence, RFC 9051 §6.2.1).
+                        return Ok(Exit::StartTls(stream));
+                    }
+                    Control::Idle(tag) => {
+                        if !idle(&mut stream, &mut buf, session, &tag).await? {
+                            return Ok(Exit::Closed);
+                        }
+                    }
+                    Control::Authenticate(tag, _mechanism) => {
+                        stream.write_all(b"+ \r\n").await?;
+                        let Some(line) = read_line(&mut stream, &mut buf, timeout).await? else {
+                            return Ok(Exit::Closed);
+                        };
+                        let mut out = Vec::new();
+                        if line.trim_ascii() == b"*" {
+                            tagged(&mut out, &tag, "BAD", "Authentication cancelled.");
+                        } else {
+                            match confiance_auth::sasl::decode_base64(line.trim_ascii()) {
+                                Ok(msg) => session.authenticate_plain(&mut out, &tag, &msg).await,
+                                Err(e) => tagged(&mut out, &tag, "BAD", &format!("{e}.")),
+                            }
+                        }
+                        stream.write_all(&out).await?;
+                    }
+                }
+            }
+            Frame::Incomplete { continuation } => {
+                if continuation.is_some() {
+                    stream.write_all(b"+ Ready for literal data\r\n").await?;
+                    continuations += 1;
+                }
+                if !read_more(&mut stream, &mut buf, timeout).await? {
+                    if session.account.is_some() {
+                        let _ = stream.write_all(b"* BYE Autologout\r\n").await;
+                    }
+                    return Ok(Exit::Closed);
+                }
+            }
+            Frame::Error(FrameError::LiteralTooLarge {
+                size,
+                synchronizing: true,
+                header_end,
+            }) => {
+                let tag = peek_tag(&buf).unwrap_or("*").to_string();
+                let mut out = Vec::new();
+                tagged(
+                    &mut out,
+                    &tag,
+                    "NO",
+                    &format!(
+                        "[TOOBIG] The literal of {size} bytes exceeds the limit of {} bytes.",
+                        session.cfg.max_message_size
+                    ),
+                );
+                stream.write_all(&out).await?;
+                buf.drain(..header_end);
+                continuations = 0;
+            }
+            Frame::Error(e) => {
+                let mut out = Vec::new();
+                let reason = match e {
+                    FrameError::LineTooLong => "Command line too long.",
+                    FrameError::BadLiteral => "Invalid literal size.",
+                    FrameError::LiteralTooLarge { .. } | FrameError::CommandTooLarge => "Command too large.",
+                };
+                untagged(&mut out, &format!("BYE {reason}"));
+                stream.write_all(&out).await?;
+                let _ = stream.shutdown().await;
+                return Ok(Exit::Closed);
+            }
+        }
+    }
+}
+
+async fn read_line<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    timeout: Duration,
+) -> std::io::Result<Option<Vec<u8>>> {
+    loop {
+        if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            return Ok(Some(line));
+        }
+        if buf.len() > 64 * 1024 || !read_more(stream, buf, timeout).await? {
+            return Ok(None);
+        }
+    }
+}
+
+/// RFC 2177 IDLE: push changes until the client sends DONE. Returns false when the client left.
+async fn idle<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    session: &mut Session,
+    tag: &str,
+) -> std::io::Result<bool> {
+    stream.write_all(b"+ idling\r\n").await?;
+    let mut out = Vec::new();
+    session.refresh(&mut out, true).await;
+    stream.write_all(&out).await?;
+    let mut changes = session.changes.as_ref().map(|c| c.resubscribe());
+    let deadline = tokio::time::Instant::now() + session.cfg.autologout;
+    loop {
+        if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = buf.drain(..=pos).collect();
+            let mut out = Vec::new();
+            if line.trim_ascii().eq_ignore_ascii_case(b"DONE") {
+                tagged(&mut out, tag, "OK", "IDLE terminated");
+            } else {
+                tagged(&mut out, tag, "BAD", "Expected DONE.");
+            }
+            stream.write_all(&out).await?;
+            return Ok(true);
+        }
+        let mut chunk = [0u8; 1024];
+        tokio::select! {
+            read = stream.read(&mut chunk) => {
+                match read? {
+                    0 => return Ok(false),
+                    n => buf.extend_from_slice(&chunk[..n]),
+                }
+            }
+            changed = async {
+                match changes.as_mut() {
+                    Some(rx) => rx.recv().await.ok(),
+                    None => std::future::pending().await,
+                }
+            } => {
+                let mine = session.selected.as_ref().map(|s| s.id);
+                if changed.is_none() || changed == mine {
+                    let mut out = Vec::new();
+                    session.refresh(&mut out, true).await;
+                    stream.write_all(&out).await?;
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                stream.write_all(b"* BYE Autologout\r\n").await?;
+                return Ok(false);
+            }
+        }
+    }
+}

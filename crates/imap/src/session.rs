@@ -1,0 +1,934 @@
+//! One IMAP connection's state and the commands that do not touch messages one by one:
+//! authentication, folders, STATUS, APPEND, quotas (RFC 9051 §6.1–§6.3, RFC 9208).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use confiance_auth::verify_password;
+use confiance_mail::MailService;
+use confiance_store::{Account, Mailbox as Folder, MailboxId, StoreError};
+use tokio::sync::broadcast;
+
+use crate::ImapConfig;
+use crate::command::*;
+use crate::render;
+use crate::view::Selected;
+
+/// Folder hierarchy delimiter.
+pub const DELIMITER: char = '/';
+
+/// What the connection loop does after a command.
+pub enum Control {
+    Continue,
+    Logout,
+    StartTls,
+    Idle(String),
+    /// AUTHENTICATE without an initial response: ask the client for it.
+    Authenticate(String, String),
+}
+
+pub struct Session {
+    pub(crate) svc: Arc<MailService>,
+    pub(crate) cfg: Arc<ImapConfig>,
+    pub(crate) tls: bool,
+    pub(crate) peer: String,
+    pub(crate) account: Option<Account>,
+    pub(crate) selected: Option<Selected>,
+    pub(crate) rev2: bool,
+    pub(crate) condstore: bool,
+    pub(crate) utf8: bool,
+    pub(crate) changes: Option<broadcast::Receiver<MailboxId>>,
+    /// Tag of the command being run (ESEARCH echoes it).
+    pub(crate) tag: String,
+}
+
+pub(crate) fn tagged(out: &mut Vec<u8>, tag: &str, status: &str, text: &str) {
+    out.extend_from_slice(format!("{tag} {status} {text}\r\n").as_bytes());
+}
+
+pub(crate) fn untagged(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(format!("* {text}\r\n").as_bytes());
+}
+
+fn mailbox_name(m: &Mailbox) -> Result<String, &'static str> {
+    let name = String::from_utf8(m.0.clone()).map_err(|_| "the folder name is not valid UTF-8")?;
+    let name = name.trim_end_matches(DELIMITER).to_string();
+    if name.is_empty() {
+        return Err("the folder name is empty");
+    }
+    if name.split(DELIMITER).any(|p| p.is_empty()) || name.chars().any(|c| c.is_control()) {
+        return Err("the folder name has an empty level or a control character");
+    }
+    if name.eq_ignore_ascii_case("INBOX") {
+        return Ok("INBOX".into());
+    }
+    Ok(name)
+}
+
+/// LIST pattern matching (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the delimiter.
+pub(crate) fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
+    match pattern.first() {
+        None => name.is_empty(),
+        Some(b'*') => (0..=name.len()).any(|i| pattern_matches(&pattern[1..], &name[i..])),
+        Some(b'%') => (0..=name.len())
+            .take_while(|&i| i == 0 || name[i - 1] != DELIMITER as u8)
+            .any(|i| pattern_matches(&pattern[1..], &name[i..])),
+        Some(&c) => name.first() == Some(&c) && pattern_matches(&pattern[1..], &name[1..]),
+    }
+}
+
+/// INBOX matches case-insensitively in patterns (RFC 9051 §5.1).
+fn list_matches(pattern: &[u8], name: &str) -> bool {
+    if name == "INBOX" && pattern.len() >= 5 && pattern[..5].eq_ignore_ascii_case(b"INBOX") {
+        let mut p = b"INBOX".to_vec();
+        p.extend_from_slice(&pattern[5..]);
+        return pattern_matches(&p, name.as_bytes());
+    }
+    pattern_matches(pattern, name.as_bytes())
+}
+
+impl Session {
+    pub fn new(svc: Arc<MailService>, cfg: Arc<ImapConfig>, tls: bool, peer: String) -> Self {
+        Session {
+            svc,
+            cfg,
+            tls,
+            peer,
+            account: None,
+            selected: None,
+            rev2: false,
+            condstore: false,
+            utf8: false,
+            changes: None,
+            tag: String::new(),
+        }
+    }
+
+    pub fn greeting(&self) -> String {
+        format!("* OK [CAPABILITY {}] Confiance IMAP ready\r\n", self.capabilities())
+    }
+
+    pub fn capabilities(&self) -> String {
+        let mut caps = vec!["IMAP4rev1", "IMAP4rev2", "SASL-IR", "ID", "ENABLE", "LITERAL+"];
+        if !self.tls {
+            // RFC 9051 §6.2.3: no password over a clear channel.
+            caps.extend(["STARTTLS", "LOGINDISABLED"]);
+        } else if self.account.is_none() {
+            caps.push("AUTH=PLAIN");
+        }
+        if self.account.is_some() {
+            caps.extend([
+                "IDLE",
+                "NAMESPACE",
+                "UNSELECT",
+                "UIDPLUS",
+                "MOVE",
+                "SPECIAL-USE",
+                "CREATE-SPECIAL-USE",
+                "LIST-EXTENDED",
+                "LIST-STATUS",
+                "CHILDREN",
+                "CONDSTORE",
+                "QUOTA",
+                "QUOTA=RES-STORAGE",
+                "ESEARCH",
+                "SEARCHRES",
+                "SORT",
+                "SORT=DISPLAY",
+                "BINARY",
+                "MULTIAPPEND",
+                "UTF8=ACCEPT",
+                "STATUS=SIZE",
+                "APPENDLIMIT",
+            ]);
+        }
+        caps.join(" ")
+    }
+
+    /// Runs one parsed command, writing its responses to `out`.
+    pub async fn handle(&mut self, cmd: Command, out: &mut Vec<u8>) -> Control {
+        let tag = cmd.tag.clone();
+        self.tag = tag.clone();
+        let authenticated = self.account.is_some();
+        let selected = self.selected.is_some();
+        use CommandBody::*;
+        let needs = match &cmd.body {
+            Capability | Noop | Logout | Id { .. } => 0,
+            StartTls | Login { .. } | Authenticate { .. } => 4, // not authenticated only
+            Check
+            | Close
+            | Unselect
+            | Expunge
+            | UidExpunge { .. }
+            | Search { .. }
+            | Fetch { .. }
+            | Store { .. }
+            | Copy { .. }
+            | Move { .. }
+            | Sort { .. }
+            | Thread { .. } => 2,
+            _ => 1,
+        };
+        let allowed = match needs {
+            0 => true,
+            4 => !authenticated,
+            2 => selected,
+            _ => authenticated,
+        };
+        if !allowed {
+            let why = match needs {
+                4 => "already authenticated",
+                2 => "no folder is selected",
+                _ => "log in first",
+            };
+            tagged(out, &tag, "BAD", &format!("Command not allowed now: {why}."));
+            return Control::Continue;
+        }
+        match cmd.body {
+            Capability => {
+                untagged(out, &format!("CAPABILITY {}", self.capabilities()));
+                tagged(out, &tag, "OK", "CAPABILITY completed");
+                Control::Continue
+            }
+            Noop | Check => {
+                self.refresh(out, true).await;
+                tagged(out, &tag, "OK", "NOOP completed");
+                Control::Continue
+            }
+            Logout => {
+                untagged(out, "BYE Confiance IMAP, au revoir");
+                tagged(out, &tag, "OK", "LOGOUT completed");
+                Control::Logout
+            }
+            StartTls => {
+                if self.tls {
+                    tagged(out, &tag, "BAD", "TLS is already active.");
+                    Control::Continue
+                } else {
+                    tagged(out, &tag, "OK", "Begin TLS negotiation now");
+                    Control::StartTls
+                }
+            }
+            Id { .. } => {
+                untagged(out, "ID (\"name\" \"Confiance\" \"vendor\" \"Confiance\")");
+                tagged(out, &tag, "OK", "ID completed");
+                Control::Continue
+            }
+            Login { username, password } => {
+                let user = String::from_utf8_lossy(&username).into_owned();
+                let pass = String::from_utf8_lossy(&password).into_owned();
+                self.login(out, &tag, user, pass, "LOGIN").await;
+                Control::Continue
+            }
+            Authenticate {
+                mechanism,
+                initial_response,
+            } => {
+                if !mechanism.eq_ignore_ascii_case("PLAIN") {
+                    tagged(out, &tag, "NO", "[CANNOT] Unsupported mechanism; use PLAIN.");
+                    return Control::Continue;
+                }
+                match initial_response {
+                    Some(r) => {
+                        self.authenticate_plain(out, &tag, &r).await;
+                        Control::Continue
+                    }
+                    None => Control::Authenticate(tag, mechanism),
+                }
+            }
+            Enable { capabilities } => {
+                let mut enabled = Vec::new();
+                for c in capabilities {
+                    match c.as_str() {
+                        "IMAP4REV2" => self.rev2 = true,
+                        "CONDSTORE" => self.condstore = true,
+                        "UTF8=ACCEPT" => self.utf8 = true,
+                        _ => continue,
+                    }
+                    enabled.push(c);
+                }
+                untagged(out, format!("ENABLED {}", enabled.join(" ")).trim_end());
+                tagged(out, &tag, "OK", "ENABLE completed");
+                Control::Continue
+            }
+            Namespace => {
+                untagged(out, "NAMESPACE ((\"\" \"/\")) NIL NIL");
+                tagged(out, &tag, "OK", "NAMESPACE completed");
+                Control::Continue
+            }
+            Select { mailbox, params } => {
+                self.select(out, &tag, &mailbox, &params, false).await;
+                Control::Continue
+            }
+            Examine { mailbox, params } => {
+                self.select(out, &tag, &mailbox, &params, true).await;
+                Control::Continue
+            }
+            Create { mailbox, special_use } => {
+                self.create(out, &tag, &mailbox, special_use).await;
+                Control::Continue
+            }
+            Delete { mailbox } => {
+                self.delete(out, &tag, &mailbox).await;
+                Control::Continue
+            }
+            Rename { from, to } => {
+                self.rename(out, &tag, &from, &to).await;
+                Control::Continue
+            }
+            Subscribe { mailbox } => {
+                self.subscribe(out, &tag, &mailbox, true).await;
+                Control::Continue
+            }
+            Unsubscribe { mailbox } => {
+                self.subscribe(out, &tag, &mailbox, false).await;
+                Control::Continue
+            }
+            List {
+                selection,
+                reference,
+                patterns,
+                return_opts,
+            } => {
+                self.list(out, &tag, &selection, &reference, &patterns, &return_opts, "LIST")
+                    .await;
+                Control::Continue
+            }
+            Lsub { reference, pattern } => {
+                self.list(
+                    out,
+                    &tag,
+                    &[ListSelectOption::Subscribed],
+                    &reference,
+                    &[pattern],
+                    &[],
+                    "LSUB",
+                )
+                .await;
+                Control::Continue
+            }
+            Status { mailbox, items } => {
+                self.status(out, &tag, &mailbox, &items).await;
+                Control::Continue
+            }
+            Append { mailbox, messages } => {
+                self.append(out, &tag, &mailbox, messages).await;
+                Control::Continue
+            }
+            GetQuota { root } => {
+                if root.is_empty() {
+                    self.quota(out).await;
+                    tagged(out, &tag, "OK", "GETQUOTA completed");
+                } else {
+                    tagged(out, &tag, "NO", "[NONEXISTENT] The only quota root is \"\".");
+                }
+                Control::Continue
+            }
+            GetQuotaRoot { mailbox } => {
+                match self.folder(&mailbox).await {
+                    Ok(Some(f)) => {
+                        let mut line = b"QUOTAROOT ".to_vec();
+                        render::mailbox_name(&mut line, &f.name);
+                        line.extend_from_slice(b" \"\"");
+                        untagged(out, &String::from_utf8_lossy(&line));
+                        self.quota(out).await;
+                        tagged(out, &tag, "OK", "GETQUOTAROOT completed");
+                    }
+                    _ => tagged(out, &tag, "NO", "[NONEXISTENT] No such folder."),
+                }
+                Control::Continue
+            }
+            SetQuota { .. } => {
+                tagged(
+                    out,
+                    &tag,
+                    "NO",
+                    "[NOPERM] Quotas are set by the operator's administrators.",
+                );
+                Control::Continue
+            }
+            Close => {
+                // RFC 9051 §6.4.1: CLOSE expunges silently, unless the folder is read-only.
+                if let Some(sel) = self.selected.take()
+                    && !sel.read_only
+                {
+                    let _ = self.svc.expunge(self.account_id(), sel.id, None).await;
+                }
+                tagged(out, &tag, "OK", "CLOSE completed");
+                Control::Continue
+            }
+            Unselect => {
+                self.selected = None;
+                tagged(out, &tag, "OK", "UNSELECT completed");
+                Control::Continue
+            }
+            Idle => Control::Idle(tag),
+            CancelUpdate { .. } | Thread { .. } => {
+                tagged(out, &tag, "BAD", "Command not supported by this server.");
+                Control::Continue
+            }
+            body @ (Expunge
+            | UidExpunge { .. }
+            | Search { .. }
+            | Fetch { .. }
+            | Store { .. }
+            | Copy { .. }
+            | Move { .. }
+            | Sort { .. }) => {
+                let no_expunge = matches!(
+                    &body,
+                    Fetch { uid: false, .. }
+                        | Store { uid: false, .. }
+                        | Search { uid: false, .. }
+                        | Sort { uid: false, .. }
+                );
+                let (status, text) = self.message_command(out, body).await;
+                if self.selected.is_some() {
+                    // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number.
+                    self.refresh(out, !no_expunge).await;
+                }
+                tagged(out, &tag, status, &text);
+                Control::Continue
+            }
+        }
+    }
+
+    pub(crate) async fn login(&mut self, out: &mut Vec<u8>, tag: &str, user: String, pass: String, method: &str) {
+        if !self.tls {
+            tagged(
+                out,
+                tag,
+                "NO",
+                "[PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in.",
+            );
+            return;
+        }
+        let address = user.trim().to_lowercase();
+        let svc = self.svc.clone();
+        let lookup = address.clone();
+        let account = self
+            .svc
+            .run(move |s| s.account_by_address(&lookup))
+            .await
+            .ok()
+            .flatten();
+        let verified = match account {
+            Some(account) => {
+                let hash = account.password_hash.clone();
+                let ok = tokio::task::spawn_blocking(move || verify_password(&pass, &hash))
+                    .await
+                    .unwrap_or(false);
+                ok.then_some(account)
+            }
+            None => {
+                // Same work for an unknown address, so timing does not reveal which exist.
+                let _ = tokio::task::spawn_blocking(move || verify_password(&pass, DUMMY_HASH)).await;
+                None
+            }
+        };
+        drop(svc);
+        match verified {
+            Some(account) => {
+                tracing::info!(target: "audit", event = "login", protocol = "imap", method, account = %account.address, peer = %self.peer, outcome = "success");
+                self.changes = Some(self.svc.subscribe(account.id));
+                self.account = Some(account);
+                tagged(
+                    out,
+                    tag,
+                    "OK",
+                    &format!("[CAPABILITY {}] Logged in", self.capabilities()),
+                );
+            }
+            None => {
+                tracing::warn!(target: "audit", event = "login", protocol = "imap", method, account = %address, peer = %self.peer, outcome = "failure");
+                tokio::time::sleep(self.cfg.auth_failure_delay).await;
+                tagged(out, tag, "NO", "[AUTHENTICATIONFAILED] Invalid address or password.");
+            }
+        }
+    }
+
+    pub(crate) async fn authenticate_plain(&mut self, out: &mut Vec<u8>, tag: &str, message: &[u8]) {
+        match confiance_auth::decode_plain(message) {
+            Ok(c) if c.authzid.as_ref().is_none_or(|z| z.eq_ignore_ascii_case(&c.username)) => {
+                self.login(out, tag, c.username, c.password, "AUTHENTICATE PLAIN").await
+            }
+            Ok(_) => tagged(
+                out,
+                tag,
+                "NO",
+                "[AUTHORIZATIONFAILED] Acting as another identity is not allowed.",
+            ),
+            Err(e) => tagged(out, tag, "BAD", &format!("{e}.")),
+        }
+    }
+
+    pub(crate) fn account_id(&self) -> confiance_store::AccountId {
+        self.account.as_ref().expect("authenticated").id
+    }
+
+    pub(crate) async fn folder(&self, mailbox: &Mailbox) -> Result<Option<Folder>, &'static str> {
+        let name = mailbox_name(mailbox)?;
+        let account = self.account_id();
+        self.svc
+            .run(move |s| s.mailbox(account, &name))
+            .await
+            .map_err(|_| "storage error")
+    }
+
+    async fn select(
+        &mut self,
+        out: &mut Vec<u8>,
+        tag: &str,
+        mailbox: &Mailbox,
+        params: &[SelectParam],
+        read_only: bool,
+    ) {
+        if self.selected.take().is_some() {
+            // RFC 9051 §7.1: the previous folder is closed (without expunge).
+            untagged(out, "OK [CLOSED] Previous folder closed.");
+        }
+        if params.iter().any(|p| matches!(p, SelectParam::QResync { .. })) {
+            tagged(out, tag, "BAD", "QRESYNC is not supported.");
+            return;
+        }
+        if params.contains(&SelectParam::CondStore) {
+            self.condstore = true;
+        }
+        let folder = match self.folder(mailbox).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return tagged(out, tag, "NO", "[NONEXISTENT] No such folder."),
+            Err(e) => return tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
+        };
+        let id = folder.id;
+        let messages = match self.svc.run(move |s| s.messages(id)).await {
+            Ok(m) => m,
+            Err(e) => return tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
+        };
+        let recent: HashSet<u32> = messages.iter().filter(|m| m.recent).map(|m| m.uid).collect();
+        if !read_only && !recent.is_empty() {
+            // This session takes \Recent; other sessions will not see it (RFC 3501 §2.3.2).
+            let _ = self.svc.run(move |s| s.clear_recent(id)).await;
+        }
+        let mut keywords: Vec<String> = messages
+            .iter()
+            .flat_map(|m| m.flags.iter())
+            .filter(|f| !f.starts_with('\\'))
+            .cloned()
+            .collect();
+        keywords.sort();
+        keywords.dedup();
+        let kw = keywords.iter().map(|k| format!(" {k}")).collect::<String>();
+        untagged(
+            out,
+            &format!("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})"),
+        );
+        untagged(
+            out,
+            &format!("OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*)] Flags permitted."),
+        );
+        untagged(out, &format!("{} EXISTS", messages.len()));
+        if !self.rev2 {
+            untagged(out, &format!("{} RECENT", recent.len()));
+            if let Some(pos) = messages.iter().position(|m| !m.flags.iter().any(|f| f == "\\Seen")) {
+                untagged(out, &format!("OK [UNSEEN {}] First unseen.", pos + 1));
+            }
+        }
+        untagged(out, &format!("OK [UIDVALIDITY {}] UIDs valid", folder.uidvalidity));
+        untagged(out, &format!("OK [UIDNEXT {}] Predicted next UID", folder.uidnext));
+        if self.condstore {
+            untagged(out, &format!("OK [HIGHESTMODSEQ {}] Highest", folder.highest_modseq));
+        }
+        let mut list = b"LIST () \"/\" ".to_vec();
+        render::mailbox_name(&mut list, &folder.name);
+        if self.rev2 {
+            untagged(out, &String::from_utf8_lossy(&list));
+        }
+        self.selected = Some(Selected {
+            id,
+            name: folder.name.clone(),
+            read_only,
+            messages,
+            recent,
+            modseq: folder.highest_modseq,
+            saved: HashSet::new(),
+        });
+        let (code, verb) = if read_only {
+            ("READ-ONLY", "EXAMINE")
+        } else {
+            ("READ-WRITE", "SELECT")
+        };
+        tagged(out, tag, "OK", &format!("[{code}] {verb} completed"));
+    }
+
+    async fn create(&mut self, out: &mut Vec<u8>, tag: &str, mailbox: &Mailbox, special_use: Vec<String>) {
+        let name = match mailbox_name(mailbox) {
+            Ok(n) => n,
+            Err(e) => return tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
+        };
+        if name == "INBOX" {
+            return tagged(out, tag, "NO", "[ALREADYEXISTS] INBOX always exists.");
+        }
+        let known = [
+            "\\Sent",
+            "\\Drafts",
+            "\\Trash",
+            "\\Junk",
+            "\\Archive",
+            "\\All",
+            "\\Flagged",
+        ];
+        if special_use.len() > 1
+            || special_use
+                .iter()
+                .any(|u| !known.iter().any(|k| k.eq_ignore_ascii_case(u)))
+        {
+            return tagged(
+                out,
+                tag,
+                "NO",
+                "[USEATTR] Only one known special-use attribute is allowed.",
+            );
+        }
+        let account = self.account_id();
+        let use_attr = special_use.first().cloned();
+        let result = self
+            .svc
+            .run(move |s| {
+                // RFC 9051 §6.3.4: create missing parents too.
+                let levels: Vec<&str> = name.split(DELIMITER).collect();
+                for i in 1..levels.len() {
+                    let parent = levels[..i].join("/");
+                    if s.mailbox(account, &parent)?.is_none() {
+                        s.create_mailbox(account, &parent, None)?;
+                    }
+                }
+                s.create_mailbox(account, &name, use_attr.as_deref())
+            })
+            .await;
+        match result {
+            Ok(_) => tagged(out, tag, "OK", "CREATE completed"),
+            Err(confiance_mail::MailError::Store(StoreError::MailboxExists)) => {
+                tagged(out, tag, "NO", "[ALREADYEXISTS] The folder already exists.")
+            }
+            Err(e) => tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
+        }
+    }
+
+    async fn delete(&mut self, out: &mut Vec<u8>, tag: &str, mailbox: &Mailbox) {
+        let name = match mailbox_name(mailbox) {
+            Ok(n) => n,
+            Err(e) => return tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
+        };
+        if name == "INBOX" {
+            return tagged(out, tag, "NO", "[CANNOT] INBOX cannot be deleted.");
+        }
+        let account = self.account_id();
+        let prefix = format!("{name}{DELIMITER}");
+        let folders = self.svc.run(move |s| s.mailboxes(account)).await.unwrap_or_default();
+        if !folders.iter().any(|f| f.name == name) {
+            return tagged(out, tag, "NO", "[NONEXISTENT] No such folder.");
+        }
+        if folders.iter().any(|f| f.name.starts_with(&prefix)) {
+            return tagged(out, tag, "NO", "[HASCHILDREN] Delete the subfolders first.");
+        }
+        if self.selected.as_ref().is_some_and(|s| s.name == name) {
+            self.selected = None;
+        }
+        match self.svc.delete_mailbox(account, name).await {
+            Ok(()) => tagged(out, tag, "OK", "DELETE completed"),
+            Err(e) => tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
+        }
+    }
+
+    async fn rename(&mut self, out: &mut Vec<u8>, tag: &str, from: &Mailbox, to: &Mailbox) {
+        let (from, to) = match (mailbox_name(from), mailbox_name(to)) {
+            (Ok(f), Ok(t)) => (f, t),
+            (Err(e), _) | (_, Err(e)) => return tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
+        };
+        if to == "INBOX" {
+            return tagged(out, tag, "NO", "[ALREADYEXISTS] INBOX always exists.");
+        }
+        if to.starts_with(&format!("{from}{DELIMITER}")) {
+            return tagged(out, tag, "NO", "[CANNOT] A folder cannot be moved into itself.");
+        }
+        let account = self.account_id();
+        let result = self
+            .svc
+            .run(move |s| {
+                let levels: Vec<&str> = to.split(DELIMITER).collect();
+                for i in 1..levels.len() {
+                    let parent = levels[..i].join("/");
+                    if parent != from && s.mailbox(account, &parent)?.is_none() {
+                        s.create_mailbox(account, &parent, None)?;
+                    }
+                }
+                s.rename_mailbox(account, &from, &to, DELIMITER)
+            })
+            .await;
+        match result {
+            Ok(()) => tagged(out, tag, "OK", "RENAME completed"),
+            Err(confiance_mail::MailError::Store(StoreError::MailboxExists)) => {
+                tagged(out, tag, "NO", "[ALREADYEXISTS] The target folder already exists.")
+            }
+            Err(confiance_mail::MailError::Store(StoreError::NoSuchMailbox)) => {
+                tagged(out, tag, "NO", "[NONEXISTENT] No such folder.")
+            }
+            Err(e) => tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
+        }
+    }
+
+    async fn subscribe(&mut self, out: &mut Vec<u8>, tag: &str, mailbox: &Mailbox, on: bool) {
+        let name = match mailbox_name(mailbox) {
+            Ok(n) => n,
+            Err(e) => return tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
+        };
+        let account = self.account_id();
+        match self.svc.run(move |s| s.set_subscribed(account, &name, on)).await {
+            Ok(()) => tagged(
+                out,
+                tag,
+                "OK",
+                if on {
+                    "SUBSCRIBE completed"
+                } else {
+                    "UNSUBSCRIBE completed"
+                },
+            ),
+            Err(e) => tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn list(
+        &mut self,
+        out: &mut Vec<u8>,
+        tag: &str,
+        selection: &[ListSelectOption],
+        reference: &[u8],
+        patterns: &[Vec<u8>],
+        return_opts: &[ListReturnOption],
+        verb: &str,
+    ) {
+        let account = self.account_id();
+        let (folders, subscriptions) = match self
+            .svc
+            .run(move |s| Ok((s.mailboxes(account)?, s.subscriptions(account)?)))
+            .await
+        {
+            Ok(v) => v,
+            Err(e) => return tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
+        };
+        // LIST "" "": the hierarchy delimiter and root (RFC 9051 §6.3.9).
+        if verb == "LIST" && patterns.len() == 1 && patterns[0].is_empty() {
+            untagged(out, "LIST (\\Noselect) \"/\" \"\"");
+            return tagged(out, tag, "OK", "LIST completed");
+        }
+        let subscribed_only = selection.contains(&ListSelectOption::Subscribed);
+        let special_only = selection.contains(&ListSelectOption::SpecialUse);
+        let want_subscribed = subscribed_only || return_opts.contains(&ListReturnOption::Subscribed);
+        let want_special = verb == "LIST";
+        let status_items = return_opts.iter().find_map(|o| match o {
+            ListReturnOption::Status(items) => Some(items.clone()),
+            _ => None,
+        });
+        let mut names: Vec<String> = if subscribed_only {
+            subscriptions.clone()
+        } else {
+            folders.iter().map(|f| f.name.clone()).collect()
+        };
+        names.sort();
+        names.dedup();
+        for name in names {
+            let matched = patterns.iter().any(|p| {
+                let mut full = reference.to_vec();
+                full.extend_from_slice(p);
+                list_matches(&full, &name)
+            });
+            if !matched {
+                continue;
+            }
+            let folder = folders.iter().find(|f| f.name == name);
+            if special_only && folder.and_then(|f| f.special_use.as_ref()).is_none() {
+                continue;
+            }
+            let mut attrs: Vec<String> = Vec::new();
+            if folder.is_none() {
+                attrs.push(if verb == "LSUB" {
+                    "\\Noselect".into()
+                } else {
+                    "\\NonExistent".into()
+                });
+            } else {
+                let prefix = format!("{name}{DELIMITER}");
+                let children = folders.iter().any(|f| f.name.starts_with(&prefix));
+                attrs.push(if children {
+                    "\\HasChildren".into()
+                } else {
+                    "\\HasNoChildren".into()
+                });
+            }
+            if want_subscribed && verb == "LIST" && subscriptions.contains(&name) {
+                attrs.push("\\Subscribed".into());
+            }
+            if want_special && let Some(u) = folder.and_then(|f| f.special_use.clone()) {
+                attrs.push(u);
+            }
+            let mut line = format!("{verb} ({}) \"/\" ", attrs.join(" ")).into_bytes();
+            render::mailbox_name(&mut line, &name);
+            out.extend_from_slice(b"* ");
+            out.extend_from_slice(&line);
+            out.extend_from_slice(b"\r\n");
+            if let (Some(items), Some(f)) = (&status_items, folder) {
+                self.status_line(out, f, items).await;
+            }
+        }
+        tagged(out, tag, "OK", &format!("{verb} completed"));
+    }
+
+    async fn status(&mut self, out: &mut Vec<u8>, tag: &str, mailbox: &Mailbox, items: &[StatusItem]) {
+        match self.folder(mailbox).await {
+            Ok(Some(f)) => {
+                self.status_line(out, &f, items).await;
+                tagged(out, tag, "OK", "STATUS completed");
+            }
+            Ok(None) => tagged(out, tag, "NO", "[NONEXISTENT] No such folder."),
+            Err(e) => tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
+        }
+    }
+
+    async fn status_line(&self, out: &mut Vec<u8>, folder: &Folder, items: &[StatusItem]) {
+        let id = folder.id;
+        let messages = self.svc.run(move |s| s.messages(id)).await.unwrap_or_default();
+        let selected_here = self.selected.as_ref().filter(|s| s.id == id);
+        let mut parts = Vec::new();
+        for item in items {
+            let v = match item {
+                StatusItem::Messages => format!("MESSAGES {}", messages.len()),
+                StatusItem::UidNext => format!("UIDNEXT {}", folder.uidnext),
+                StatusItem::UidValidity => format!("UIDVALIDITY {}", folder.uidvalidity),
+                StatusItem::Unseen => format!(
+                    "UNSEEN {}",
+                    messages
+                        .iter()
+                        .filter(|m| !m.flags.iter().any(|f| f == "\\Seen"))
+                        .count()
+                ),
+                StatusItem::Recent => {
+                    let n = match selected_here {
+                        Some(s) => s.recent.len(),
+                        None => messages.iter().filter(|m| m.recent).count(),
+                    };
+                    format!("RECENT {n}")
+                }
+                StatusItem::Size => format!("SIZE {}", messages.iter().map(|m| m.size).sum::<u64>()),
+                StatusItem::Deleted => format!(
+                    "DELETED {}",
+                    messages
+                        .iter()
+                        .filter(|m| m.flags.iter().any(|f| f == "\\Deleted"))
+                        .count()
+                ),
+                StatusItem::HighestModSeq => format!("HIGHESTMODSEQ {}", folder.highest_modseq),
+            };
+            parts.push(v);
+        }
+        let mut line = b"* STATUS ".to_vec();
+        render::mailbox_name(&mut line, &folder.name);
+        line.extend_from_slice(format!(" ({})\r\n", parts.join(" ")).as_bytes());
+        out.extend_from_slice(&line);
+    }
+
+    async fn quota(&self, out: &mut Vec<u8>) {
+        let account = self.account_id();
+        let limit = self.account.as_ref().map(|a| a.quota_bytes).unwrap_or(0);
+        let used = self.svc.run(move |s| s.usage(account)).await.unwrap_or(0);
+        // RFC 9208 §5.1: STORAGE is counted in units of 1024 octets.
+        untagged(
+            out,
+            &format!("QUOTA \"\" (STORAGE {} {})", used.div_ceil(1024), limit / 1024),
+        );
+    }
+
+    async fn append(&mut self, out: &mut Vec<u8>, tag: &str, mailbox: &Mailbox, messages: Vec<AppendMessage>) {
+        let folder = match self.folder(mailbox).await {
+            Ok(Some(f)) => f,
+            Ok(None) => return tagged(out, tag, "NO", "[TRYCREATE] No such folder."),
+            Err(e) => return tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
+        };
+        let mut uids = Vec::new();
+        let mut uidvalidity = folder.uidvalidity;
+        for m in messages {
+            let AppendData::Literal { data, .. } = m.data else {
+                return tagged(out, tag, "NO", "[CANNOT] CATENATE is not supported.");
+            };
+            if data.is_empty() {
+                return tagged(out, tag, "NO", "[CANNOT] An empty message cannot be stored.");
+            }
+            if data.len() as u64 > self.cfg.max_message_size {
+                return tagged(
+                    out,
+                    tag,
+                    "NO",
+                    &format!("[TOOBIG] The message exceeds {} bytes.", self.cfg.max_message_size),
+                );
+            }
+            let date = match &m.date {
+                Some(d) => (crate::fetch::timestamp(d), d.zone_minutes as i32),
+                None => (chrono::Utc::now().timestamp(), 0),
+            };
+            let flags: Vec<String> = m
+                .flags
+                .iter()
+                .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
+                .cloned()
+                .collect();
+            match self.svc.deliver(vec![folder.id], Arc::new(data), flags, date).await {
+                Ok(mut r) => match r.pop() {
+                    Some(Ok(a)) => {
+                        uidvalidity = a.uidvalidity;
+                        uids.push(a.uid);
+                    }
+                    Some(Err(StoreError::QuotaExceeded { used, limit })) => {
+                        return tagged(
+                            out,
+                            tag,
+                            "NO",
+                            &format!("[OVERQUOTA] Mailbox full: {used} of {limit} bytes used."),
+                        );
+                    }
+                    Some(Err(e)) => return tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
+                    None => return tagged(out, tag, "NO", "[SERVERBUG] nothing stored"),
+                },
+                Err(e) => return tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
+            }
+        }
+        self.refresh(out, true).await;
+        let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        tagged(
+            out,
+            tag,
+            "OK",
+            &format!("[APPENDUID {uidvalidity} {set}] APPEND completed"),
+        );
+    }
+}
+
+/// A valid Argon2id hash of a random string, verified for unknown addresses.
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0bbxoYnBBRNV4fZtj5yr1v2vMrL7F7+9gPbD1JROXJY";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_patterns() {
+        assert!(pattern_matches(b"*", b"a/b"));
+        assert!(pattern_matches(b"%", b"a"));
+        assert!(!pattern_matches(b"%", b"a/b"));
+        assert!(pattern_matches(b"a/%", b"a/b"));
+        assert!(pattern_matches(b"a*b", b"a/x/b"));
+        assert!(list_matches(b"inbox", "INBOX"));
+        assert!(!list_matches(b"inbox", "inbox2"));
+    }
+}

@@ -1,0 +1,7 @@
+//! The mailbox service used by every front (SMTP, IMAP, the webmail): it owns the store and the
+//! blob files, serialises deliveries into group commits, and tells open sessions what changed.
+
+mod commit;
+mod service;
+
+pub use service::{MailError, MailService, StoredMessage};

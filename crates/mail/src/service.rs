@@ -1,0 +1,172 @@
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, mpsc};
+
+use confiance_store::*;
+use tokio::sync::{broadcast, oneshot};
+
+use crate::commit::{self, Job};
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the storage worker stopped")]
+    WorkerGone,
+}
+
+pub type Result<T> = std::result::Result<T, MailError>;
+
+/// A message's bytes and metadata, as read for FETCH or the webmail.
+pub struct StoredMessage {
+    pub meta: MessageMeta,
+    pub bytes: Arc<Vec<u8>>,
+}
+
+/// Changes are announced per account: a session of that account learns which folder changed and
+/// asks the store what changed in it. Sessions of other accounts hear nothing.
+type Hub = Mutex<HashMap<AccountId, broadcast::Sender<MailboxId>>>;
+
+pub struct MailService {
+    store: Arc<dyn Store>,
+    blobs: Arc<BlobStore>,
+    commits: mpsc::Sender<Job>,
+    hub: Arc<Hub>,
+}
+
+impl MailService {
+    /// Opens the SQLite store and blob directory under `data_dir`.
+    pub fn open(data_dir: &Path, fsync: bool) -> Result<Arc<Self>> {
+        std::fs::create_dir_all(data_dir).map_err(StoreError::from)?;
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("confiance.db"))?);
+        let blobs = Arc::new(BlobStore::open(data_dir.join("blobs"), fsync).map_err(StoreError::from)?);
+        Ok(Self::new(store, blobs))
+    }
+
+    pub fn new(store: Arc<dyn Store>, blobs: Arc<BlobStore>) -> Arc<Self> {
+        let hub: Arc<Hub> = Arc::default();
+        let hub2 = hub.clone();
+        let commits = commit::spawn(store.clone(), blobs.clone(), move |appended| {
+            for a in appended {
+                announce(&hub2, a.account, a.mailbox);
+            }
+        });
+        Arc::new(MailService {
+            store,
+            blobs,
+            commits,
+            hub,
+        })
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Runs a blocking store call off the async threads.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> std::result::Result<T, StoreError> + Send + 'static,
+    ) -> Result<T> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&*store))
+            .await
+            .map_err(|_| MailError::WorkerGone)?
+            .map_err(MailError::from)
+    }
+
+    /// Notifications for one account's folders.
+    pub fn subscribe(&self, account: AccountId) -> broadcast::Receiver<MailboxId> {
+        let mut hub = self.hub.lock().unwrap_or_else(|e| e.into_inner());
+        hub.entry(account)
+            .or_insert_with(|| broadcast::channel(256).0)
+            .subscribe()
+    }
+
+    /// Tells the account's sessions that a folder changed.
+    pub fn changed(&self, account: AccountId, mailbox: MailboxId) {
+        announce(&self.hub, account, mailbox);
+    }
+
+    /// Stores one message in several folders (a mail to several local recipients: one blob).
+    /// Returns when the message is durable, or why a folder refused it (quota).
+    pub async fn deliver(
+        &self,
+        mailboxes: Vec<MailboxId>,
+        bytes: Arc<Vec<u8>>,
+        flags: Vec<String>,
+        internal_date: (i64, i32),
+    ) -> Result<Vec<std::result::Result<Appended, StoreError>>> {
+        let blobs = self.blobs.clone();
+        let size = bytes.len() as u64;
+        let blob = tokio::task::spawn_blocking(move || blobs.put(&bytes))
+            .await
+            .map_err(|_| MailError::WorkerGone)?
+            .map_err(StoreError::from)?;
+        let messages = mailboxes
+            .into_iter()
+            .map(|mailbox| NewMessage {
+                mailbox,
+                blob: blob.clone(),
+                size,
+                internal_date: internal_date.0,
+                internal_tz_minutes: internal_date.1,
+                flags: flags.clone(),
+            })
+            .collect();
+        let (reply, wait) = oneshot::channel();
+        self.commits
+            .send(Job { messages, reply })
+            .map_err(|_| MailError::WorkerGone)?;
+        wait.await.map_err(|_| MailError::WorkerGone)
+    }
+
+    /// Reads a message's bytes.
+    pub async fn read(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>> {
+        let blobs = self.blobs.clone();
+        let blob = blob.clone();
+        let bytes = tokio::task::spawn_blocking(move || blobs.get(&blob))
+            .await
+            .map_err(|_| MailError::WorkerGone)?
+            .map_err(StoreError::from)?;
+        Ok(Arc::new(bytes))
+    }
+
+    /// Expunges and removes the blobs nothing refers to any more.
+    pub async fn expunge(&self, account: AccountId, mailbox: MailboxId, uids: Option<Vec<u32>>) -> Result<Vec<u32>> {
+        let (expunged, orphans) = self.run(move |s| s.expunge(mailbox, uids.as_deref())).await?;
+        self.drop_blobs(orphans).await;
+        if !expunged.is_empty() {
+            self.changed(account, mailbox);
+        }
+        Ok(expunged)
+    }
+
+    pub async fn delete_mailbox(&self, account: AccountId, name: String) -> Result<()> {
+        let orphans = self.run(move |s| s.delete_mailbox(account, &name)).await?;
+        self.drop_blobs(orphans).await;
+        Ok(())
+    }
+
+    async fn drop_blobs(&self, orphans: Vec<BlobId>) {
+        if orphans.is_empty() {
+            return;
+        }
+        let blobs = self.blobs.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for b in orphans {
+                if let Err(e) = blobs.delete(&b) {
+                    tracing::warn!(blob = %b.0, error = %e, "cannot remove an unused blob");
+                }
+            }
+        })
+        .await;
+    }
+}
+
+fn announce(hub: &Hub, account: AccountId, mailbox: MailboxId) {
+    let hub = hub.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(tx) = hub.get(&account) {
+        let _ = tx.send(mailbox);
+    }
+}

@@ -1,0 +1,221 @@
+//! Listeners and the line-level I/O of an SMTP connection: pipelined commands, DATA with dot
+//! unstuffing and a size cap, STARTTLS.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use confiance_mail::MailService;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::SmtpConfig;
+use crate::session::{Next, Session};
+
+/// Longest command line accepted (RFC 5321 §4.5.3.1.4 says 512; extensions make it longer).
+const MAX_COMMAND_LINE: usize = 4096;
+
+/// Accepts connections until the listener fails; `implicit_tls` for port 465 (RFC 8314).
+pub async fn serve(listener: TcpListener, implicit_tls: bool, svc: Arc<MailService>, cfg: Arc<SmtpConfig>) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(error = %e, "SMTP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        let (svc, cfg) = (svc.clone(), cfg.clone());
+        tokio::spawn(async move {
+            if let Err(e) = connection(tcp, peer.to_string(), implicit_tls, svc, cfg).await {
+                tracing::debug!(peer = %peer, error = %e, "SMTP connection ended");
+            }
+        });
+    }
+}
+
+async fn connection(
+    tcp: TcpStream,
+    peer: String,
+    implicit_tls: bool,
+    svc: Arc<MailService>,
+    cfg: Arc<SmtpConfig>,
+) -> std::io::Result<()> {
+    let acceptor = TlsAcceptor::from(cfg.tls.clone());
+    let mut session = Session::new(svc, cfg.clone(), peer);
+    if implicit_tls {
+        let tls = tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await??;
+        session.tls = Some(tls_description(tls.get_ref().1));
+        drive(tls, &mut session, true).await?;
+        return Ok(());
+    }
+    if let Some(tcp) = drive(tcp, &mut session, true).await? {
+        let tls = tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await??;
+        session.tls = Some(tls_description(tls.get_ref().1));
+        drive(tls, &mut session, false).await?;
+    }
+    Ok(())
+}
+
+fn tls_description(conn: &rustls::ServerConnection) -> String {
+    let version = conn.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
+    let suite = conn
+        .negotiated_cipher_suite()
+        .map(|s| format!("{:?}", s.suite()))
+        .unwrap_or_default();
+    format!("{version} {suite}")
+}
+
+struct Reader<'a, S> {
+    stream: &'a mut S,
+    buf: Vec<u8>,
+    timeout: Duration,
+}
+
+impl<S: AsyncRead + Unpin> Reader<'_, S> {
+    async fn fill(&mut self) -> std::io::Result<bool> {
+        let mut chunk = [0u8; 64 * 1024];
+        match tokio::time::timeout(self.timeout, self.stream.read(&mut chunk)).await {
+            Ok(Ok(0)) | Err(_) => Ok(false),
+            Ok(Ok(n)) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(true)
+            }
+            Ok(Err(e)) => Err(e),
+        }
+    }
+
+    /// Next line without its end; `Err(())` inside when it is too long.
+    async fn line(&mut self, max: usize) -> std::io::Result<Option<Result<Vec<u8>, ()>>> {
+        loop {
+            if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                let mut line: Vec<u8> = self.buf.drain(..=pos).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(Some(if line.len() > max { Err(()) } else { Ok(line) }));
+            }
+            if self.buf.len() > max {
+                // Skip the rest of the overlong line.
+                self.buf.clear();
+                loop {
+                    if !self.fill().await? {
+                        return Ok(None);
+                    }
+                    if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                        self.buf.drain(..=pos);
+                        return Ok(Some(Err(())));
+                    }
+                    self.buf.clear();
+                }
+            }
+            if !self.fill().await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Reads DATA up to the lone dot (RFC 5321 §4.1.1.4), unstuffing dots and storing lines
+    /// with CRLF. Returns `None` if the peer left, `Some(Err(size))` when over `max` (the rest
+    /// is read and discarded so the session can go on).
+    async fn data(&mut self, max: u64) -> std::io::Result<Option<Result<Vec<u8>, u64>>> {
+        let mut message = Vec::with_capacity(64 * 1024);
+        let mut total: u64 = 0;
+        let mut too_big = false;
+        loop {
+            // Lines in DATA may be long (base64 without wrap): no line cap but the message cap.
+            let Some(line) = self.line(usize::MAX).await? else {
+                return Ok(None);
+            };
+            let line = line.unwrap_or_default();
+            if line == b"." {
+                return Ok(Some(if too_big { Err(total) } else { Ok(message) }));
+            }
+            let line = line.strip_prefix(b".").unwrap_or(&line);
+            total += line.len() as u64 + 2;
+            if total > max {
+                too_big = true;
+                message = Vec::new();
+                continue;
+            }
+            message.extend_from_slice(line);
+            message.extend_from_slice(b"\r\n");
+        }
+    }
+}
+
+/// Runs the session; returns the plain stream when the client asked for STARTTLS.
+async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    session: &mut Session,
+    greet: bool,
+) -> std::io::Result<Option<S>> {
+    if greet {
+        stream.write_all(session.greeting().as_bytes()).await?;
+    }
+    let timeout = session.cfg.command_timeout;
+    let mut reader = Reader {
+        stream: &mut stream,
+        buf: Vec::new(),
+        timeout,
+    };
+    let mut out = String::new();
+    loop {
+        // Pipelining (RFC 2920): answer every complete command, flush when the input is drained.
+        if !reader.buf.contains(&b'\n') && !out.is_empty() {
+            reader.stream.write_all(out.as_bytes()).await?;
+            out.clear();
+        }
+        let Some(line) = reader.line(MAX_COMMAND_LINE).await? else {
+            if !out.is_empty() {
+                let _ = reader.stream.write_all(out.as_bytes()).await;
+            }
+            return Ok(None);
+        };
+        let line = match line {
+            Ok(l) => l,
+            Err(()) => {
+                out.push_str("500 5.5.6 Command line too long\r\n");
+                continue;
+            }
+        };
+        match session.command(&line, &mut out).await {
+            Next::Continue => {}
+            Next::Quit => {
+                reader.stream.write_all(out.as_bytes()).await?;
+                let _ = reader.stream.shutdown().await;
+                return Ok(None);
+            }
+            Next::StartTls => {
+                reader.stream.write_all(out.as_bytes()).await?;
+                // Commands pipelined after STARTTLS came in clear: they are dropped (RFC 3207 §4.2).
+                drop(reader);
+                return Ok(Some(stream));
+            }
+            Next::Data => {
+                reader.stream.write_all(out.as_bytes()).await?;
+                out.clear();
+                match reader.data(session.cfg.max_message_size).await? {
+                    None => return Ok(None),
+                    Some(Ok(message)) => session.deliver(message, &mut out).await,
+                    Some(Err(size)) => session.refuse_size(size, &mut out),
+                }
+            }
+            Next::AuthContinue(mut challenge) => loop {
+                out.push_str(&challenge);
+                reader.stream.write_all(out.as_bytes()).await?;
+                out.clear();
+                let Some(line) = reader.line(MAX_COMMAND_LINE).await? else {
+                    return Ok(None);
+                };
+                match session.auth_response(&line.unwrap_or_default(), &mut out).await {
+                    Next::AuthContinue(next) => challenge = next,
+                    _ => break,
+                }
+            },
+        }
+    }
+}

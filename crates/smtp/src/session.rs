@@ -1,0 +1,475 @@
+//! The SMTP submission dialogue (RFC 5321, RFC 6409): who may send what to whom.
+
+use std::sync::Arc;
+
+use confiance_auth::sasl::{decode_base64, decode_plain};
+use confiance_auth::verify_password;
+use confiance_core::Address;
+use confiance_mail::MailService;
+use confiance_store::{Account, MailboxId, StoreError};
+
+use crate::SmtpConfig;
+use crate::command::{Command, SyntaxError, parse_command};
+
+pub enum Next {
+    Continue,
+    Quit,
+    StartTls,
+    Data,
+    /// Send this challenge line and hand the client's answer to `auth_response`.
+    AuthContinue(String),
+}
+
+enum AuthStep {
+    None,
+    Plain,
+    LoginUser,
+    LoginPassword(String),
+}
+
+/// One accepted recipient: the mailbox INBOX where the message goes.
+struct Recipient {
+    address: String,
+    inbox: MailboxId,
+    /// RFC 3461 NOTIFY and ORCPT, kept for the delivery trace.
+    dsn: Vec<(String, Option<String>)>,
+}
+
+struct Envelope {
+    sender: String,
+    params: Vec<(String, Option<String>)>,
+    recipients: Vec<Recipient>,
+}
+
+pub struct Session {
+    svc: Arc<MailService>,
+    pub(crate) cfg: Arc<SmtpConfig>,
+    peer: String,
+    /// Protocol and suite once TLS is up.
+    pub(crate) tls: Option<String>,
+    helo: Option<String>,
+    account: Option<Account>,
+    envelope: Option<Envelope>,
+    auth: AuthStep,
+}
+
+impl Session {
+    pub fn new(svc: Arc<MailService>, cfg: Arc<SmtpConfig>, peer: String) -> Self {
+        Session {
+            svc,
+            cfg,
+            peer,
+            tls: None,
+            helo: None,
+            account: None,
+            envelope: None,
+            auth: AuthStep::None,
+        }
+    }
+
+    pub fn greeting(&self) -> String {
+        format!(
+            "220 {} ESMTP Confiance, messagerie sécurisée de santé\r\n",
+            self.cfg.hostname
+        )
+    }
+
+    fn ehlo_lines(&self) -> Vec<String> {
+        let mut lines = vec![
+            format!("{} bonjour", self.cfg.hostname),
+            "PIPELINING".into(),
+            "8BITMIME".into(),
+            "SMTPUTF8".into(),
+            "ENHANCEDSTATUSCODES".into(),
+            "DSN".into(),
+            format!("SIZE {}", self.cfg.max_message_size),
+        ];
+        if self.tls.is_none() {
+            lines.push("STARTTLS".into());
+        } else if self.account.is_none() {
+            lines.push("AUTH PLAIN LOGIN".into());
+        }
+        lines
+    }
+
+    pub async fn command(&mut self, line: &[u8], out: &mut String) -> Next {
+        let Ok(text) = std::str::from_utf8(line) else {
+            out.push_str("500 5.5.2 The command is not valid UTF-8\r\n");
+            return Next::Continue;
+        };
+        let cmd = match parse_command(text) {
+            Ok(c) => c,
+            Err(SyntaxError::Unknown) => {
+                out.push_str("500 5.5.1 Unknown command\r\n");
+                return Next::Continue;
+            }
+            Err(SyntaxError::Arguments(why)) => {
+                out.push_str(&format!("501 5.5.4 Syntax error: {why}\r\n"));
+                return Next::Continue;
+            }
+        };
+        match cmd {
+            Command::Ehlo(name) => {
+                self.helo = Some(name);
+                self.envelope = None;
+                let lines = self.ehlo_lines();
+                for (i, l) in lines.iter().enumerate() {
+                    let sep = if i + 1 == lines.len() { ' ' } else { '-' };
+                    out.push_str(&format!("250{sep}{l}\r\n"));
+                }
+            }
+            Command::Helo(name) => {
+                self.helo = Some(name);
+                self.envelope = None;
+                out.push_str(&format!("250 {}\r\n", self.cfg.hostname));
+            }
+            Command::StartTls => {
+                if self.tls.is_some() {
+                    out.push_str("503 5.5.1 TLS is already active\r\n");
+                } else {
+                    out.push_str("220 2.0.0 Ready to start TLS\r\n");
+                    // RFC 3207 §4.2: forget everything learnt before TLS.
+                    self.helo = None;
+                    self.envelope = None;
+                    return Next::StartTls;
+                }
+            }
+            Command::Auth(mechanism, initial) => return self.auth_start(&mechanism, initial, out).await,
+            Command::Mail(sender, params) => self.mail(sender, params, out).await,
+            Command::Rcpt(address, params) => self.rcpt(address, params, out).await,
+            Command::Data => match &self.envelope {
+                None => out.push_str("503 5.5.1 MAIL FROM first\r\n"),
+                Some(e) if e.recipients.is_empty() => out.push_str("554 5.5.1 No valid recipients\r\n"),
+                Some(_) => {
+                    out.push_str("354 Start mail input; end with <CRLF>.<CRLF>\r\n");
+                    return Next::Data;
+                }
+            },
+            Command::Rset => {
+                self.envelope = None;
+                out.push_str("250 2.0.0 OK\r\n");
+            }
+            Command::Noop => out.push_str("250 2.0.0 OK\r\n"),
+            Command::Vrfy => {
+                out.push_str("252 2.5.0 Cannot verify the user; send and the message will be delivered\r\n")
+            }
+            Command::Help => {
+                out.push_str("214 2.0.0 See RFC 5321; commands: EHLO MAIL RCPT DATA RSET NOOP QUIT STARTTLS AUTH\r\n")
+            }
+            Command::Bdat => out.push_str("502 5.5.1 CHUNKING is not offered; use DATA\r\n"),
+            Command::Quit => {
+                out.push_str("221 2.0.0 Au revoir\r\n");
+                return Next::Quit;
+            }
+        }
+        Next::Continue
+    }
+
+    async fn auth_start(&mut self, mechanism: &str, initial: Option<String>, out: &mut String) -> Next {
+        if self.tls.is_none() {
+            out.push_str("538 5.7.11 Encryption required: use STARTTLS before AUTH\r\n");
+            return Next::Continue;
+        }
+        if self.account.is_some() {
+            out.push_str("503 5.5.1 Already authenticated\r\n");
+            return Next::Continue;
+        }
+        if self.envelope.is_some() {
+            out.push_str("503 5.5.1 AUTH is not allowed during a mail transaction\r\n");
+            return Next::Continue;
+        }
+        match (mechanism, initial) {
+            ("PLAIN", Some(ir)) => {
+                self.auth = AuthStep::Plain;
+                self.auth_response(ir.as_bytes(), out).await
+            }
+            ("PLAIN", None) => {
+                self.auth = AuthStep::Plain;
+                Next::AuthContinue("334 \r\n".into())
+            }
+            ("LOGIN", Some(ir)) => {
+                self.auth = AuthStep::LoginUser;
+                self.auth_response(ir.as_bytes(), out).await
+            }
+            ("LOGIN", None) => {
+                self.auth = AuthStep::LoginUser;
+                Next::AuthContinue("334 VXNlcm5hbWU6\r\n".into()) // "Username:"
+            }
+            _ => {
+                out.push_str("504 5.5.4 Unsupported mechanism; use PLAIN or LOGIN\r\n");
+                Next::Continue
+            }
+        }
+    }
+
+    pub async fn auth_response(&mut self, line: &[u8], out: &mut String) -> Next {
+        if line == b"*" {
+            self.auth = AuthStep::None;
+            out.push_str("501 5.0.0 Authentication cancelled\r\n");
+            return Next::Continue;
+        }
+        let Ok(decoded) = decode_base64(line) else {
+            self.auth = AuthStep::None;
+            out.push_str("501 5.5.2 Invalid base64 in the authentication exchange\r\n");
+            return Next::Continue;
+        };
+        match std::mem::replace(&mut self.auth, AuthStep::None) {
+            AuthStep::Plain => match decode_plain(&decoded) {
+                Ok(c) if c.authzid.as_ref().is_none_or(|z| z.eq_ignore_ascii_case(&c.username)) => {
+                    self.login(&c.username, &c.password, "PLAIN", out).await
+                }
+                Ok(_) => out.push_str("535 5.7.8 Acting as another identity is not allowed\r\n"),
+                Err(e) => out.push_str(&format!("501 5.5.2 {e}\r\n")),
+            },
+            AuthStep::LoginUser => {
+                self.auth = AuthStep::LoginPassword(String::from_utf8_lossy(&decoded).into_owned());
+                return Next::AuthContinue("334 UGFzc3dvcmQ6\r\n".into()); // "Password:"
+            }
+            AuthStep::LoginPassword(user) => {
+                let password = String::from_utf8_lossy(&decoded).into_owned();
+                self.login(&user, &password, "LOGIN", out).await
+            }
+            AuthStep::None => out.push_str("503 5.5.1 No authentication in progress\r\n"),
+        }
+        Next::Continue
+    }
+
+    async fn login(&mut self, user: &str, password: &str, method: &str, out: &mut String) {
+        let address = user.trim().to_lowercase();
+        let lookup = address.clone();
+        let account = self
+            .svc
+            .run(move |s| s.account_by_address(&lookup))
+            .await
+            .ok()
+            .flatten();
+        let password = password.to_string();
+        let verified = match account {
+            Some(a) => {
+                let hash = a.password_hash.clone();
+                tokio::task::spawn_blocking(move || verify_password(&password, &hash))
+                    .await
+                    .unwrap_or(false)
+                    .then_some(a)
+            }
+            None => None,
+        };
+        match verified {
+            Some(a) => {
+                tracing::info!(target: "audit", event = "login", protocol = "smtp", method, account = %a.address, peer = %self.peer, outcome = "success");
+                self.account = Some(a);
+                out.push_str("235 2.7.0 Authentication successful\r\n");
+            }
+            None => {
+                tracing::warn!(target: "audit", event = "login", protocol = "smtp", method, account = %address, peer = %self.peer, outcome = "failure");
+                tokio::time::sleep(self.cfg.auth_failure_delay).await;
+                out.push_str("535 5.7.8 Authentication credentials invalid\r\n");
+            }
+        }
+    }
+
+    async fn mail(&mut self, sender: String, params: Vec<(String, Option<String>)>, out: &mut String) {
+        if self.helo.is_none() {
+            return out.push_str("503 5.5.1 Say EHLO first\r\n");
+        }
+        if self.tls.is_none() {
+            return out.push_str("530 5.7.0 Must issue a STARTTLS command first\r\n");
+        }
+        let Some(account) = &self.account else {
+            return out.push_str("530 5.7.0 Authentication required\r\n");
+        };
+        if self.envelope.is_some() {
+            return out.push_str("503 5.5.1 Nested MAIL command\r\n");
+        }
+        for (name, value) in &params {
+            match (name.as_str(), value.as_deref()) {
+                ("SIZE", Some(v)) => match v.parse::<u64>() {
+                    Ok(size) if size > self.cfg.max_message_size => {
+                        return out.push_str(&format!(
+                            "552 5.3.4 Message size {size} exceeds the limit of {} bytes\r\n",
+                            self.cfg.max_message_size
+                        ));
+                    }
+                    Ok(_) => {}
+                    Err(_) => return out.push_str("501 5.5.4 Invalid SIZE value\r\n"),
+                },
+                ("BODY", Some(v)) if ["7BIT", "8BITMIME"].contains(&v.to_ascii_uppercase().as_str()) => {}
+                ("SMTPUTF8", None) | ("RET", Some(_)) | ("ENVID", Some(_)) | ("AUTH", Some(_)) => {}
+                _ => return out.push_str(&format!("555 5.5.4 Unsupported MAIL parameter {name}\r\n")),
+            }
+        }
+        // MSSanté: a professional sends from the mailbox they authenticated for, nothing else.
+        let sender_ok = Address::parse(&sender).is_ok_and(|a| a.to_string() == account.address);
+        if !sender_ok {
+            return out.push_str(&format!(
+                "553 5.7.1 Sender <{sender}> is not the authenticated mailbox <{}>\r\n",
+                account.address
+            ));
+        }
+        self.envelope = Some(Envelope {
+            sender,
+            params,
+            recipients: Vec::new(),
+        });
+        out.push_str("250 2.1.0 Sender OK\r\n");
+    }
+
+    async fn rcpt(&mut self, address: String, params: Vec<(String, Option<String>)>, out: &mut String) {
+        let Some(envelope) = &self.envelope else {
+            return out.push_str("503 5.5.1 MAIL FROM first\r\n");
+        };
+        if envelope.recipients.len() >= self.cfg.max_recipients {
+            return out.push_str(&format!(
+                "452 4.5.3 Too many recipients: at most {} per message\r\n",
+                self.cfg.max_recipients
+            ));
+        }
+        for (name, _) in &params {
+            if name != "NOTIFY" && name != "ORCPT" {
+                return out.push_str(&format!("555 5.5.4 Unsupported RCPT parameter {name}\r\n"));
+            }
+        }
+        let parsed = match Address::parse(&address) {
+            Ok(a) => a,
+            Err(e) => return out.push_str(&format!("501 5.1.3 Bad recipient address <{address}>: {e}\r\n")),
+        };
+        if !self.cfg.domains.iter().any(|d| d.eq_ignore_ascii_case(parsed.domain())) {
+            tracing::info!(target: "audit", event = "rcpt_refused", recipient = %parsed, reason = "domain not hosted");
+            return out.push_str(&format!(
+                "550 5.7.1 Recipient domain {} is not served by this MSSanté operator; \
+                 delivery to other operators of the trust space is not enabled yet\r\n",
+                parsed.domain()
+            ));
+        }
+        let key = parsed.to_string();
+        let inbox = self
+            .svc
+            .run(move |s| {
+                let Some(account) = s.account_by_address(&key)? else {
+                    return Ok(None);
+                };
+                s.mailbox(account.id, "INBOX")
+            })
+            .await;
+        match inbox {
+            Ok(Some(inbox)) => {
+                let envelope = self.envelope.as_mut().expect("checked above");
+                if !envelope.recipients.iter().any(|r| r.address == parsed.to_string()) {
+                    envelope.recipients.push(Recipient {
+                        address: parsed.to_string(),
+                        inbox: inbox.id,
+                        dsn: params,
+                    });
+                }
+                out.push_str("250 2.1.5 Recipient OK\r\n");
+            }
+            Ok(None) => out.push_str(&format!("550 5.1.1 No such mailbox <{parsed}> at this operator\r\n")),
+            Err(e) => {
+                tracing::error!(error = %e, "recipient lookup failed");
+                out.push_str("451 4.3.0 Temporary storage failure, try again later\r\n");
+            }
+        }
+    }
+
+    pub fn refuse_size(&mut self, size: u64, out: &mut String) {
+        self.envelope = None;
+        out.push_str(&format!(
+            "552 5.3.4 Message too big: more than {} bytes (received {size} so far)\r\n",
+            self.cfg.max_message_size
+        ));
+    }
+
+    /// Stores the message in every recipient's INBOX; answers 250 only once it is durable.
+    pub async fn deliver(&mut self, message: Vec<u8>, out: &mut String) {
+        let Some(envelope) = self.envelope.take() else {
+            return out.push_str("503 5.5.1 No transaction\r\n");
+        };
+        let id = queue_id();
+        let message = self.prepend_trace(&envelope, &id, message);
+        let inboxes: Vec<MailboxId> = envelope.recipients.iter().map(|r| r.inbox).collect();
+        let now = chrono::Local::now();
+        let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
+        let result = self.svc.deliver(inboxes, Arc::new(message), Vec::new(), date).await;
+        let results = match result {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(error = %e, id, "delivery failed");
+                return out.push_str("451 4.3.0 Temporary storage failure, try again later\r\n");
+            }
+        };
+        let mut delivered = 0;
+        let mut full = Vec::new();
+        for (r, rcpt) in results.iter().zip(&envelope.recipients) {
+            match r {
+                Ok(a) => {
+                    delivered += 1;
+                    tracing::info!(target: "audit", event = "delivered", id, sender = %envelope.sender, recipient = %rcpt.address, uid = a.uid, dsn = ?rcpt.dsn, params = ?envelope.params);
+                }
+                Err(StoreError::QuotaExceeded { .. }) => full.push(rcpt.address.clone()),
+                Err(e) => tracing::error!(error = %e, id, recipient = %rcpt.address, "delivery failed"),
+            }
+        }
+        if delivered == 0 {
+            if !full.is_empty() {
+                return out.push_str(&format!("552 5.2.2 Mailbox full: {}\r\n", full.join(", ")));
+            }
+            return out.push_str("451 4.3.0 Temporary storage failure, try again later\r\n");
+        }
+        if !full.is_empty() {
+            // Single reply for all recipients after DATA: the refused ones are traced so the
+            // administrator can act; the DSN for them comes with the outbound queue.
+            tracing::warn!(target: "audit", event = "partial_delivery", id, full = ?full);
+        }
+        out.push_str(&format!("250 2.0.0 Ok: queued as {id}\r\n"));
+    }
+
+    /// Adds Return-Path and Received (RFC 5321 §4.4), plus Message-ID and Date when the client
+    /// left them out (RFC 6409 §8; MSSanté requires a Message-ID, Réf. #1 ECO.2.2.1).
+    fn prepend_trace(&self, envelope: &Envelope, id: &str, message: Vec<u8>) -> Vec<u8> {
+        let header_end = message
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|p| p + 2)
+            .unwrap_or(message.len());
+        let header = String::from_utf8_lossy(&message[..header_end]).to_ascii_lowercase();
+        let has = |name: &str| header.starts_with(name) || header.contains(&format!("\n{name}"));
+        let now = chrono::Local::now().to_rfc2822();
+        let mut trace = format!("Return-Path: <{}>\r\n", envelope.sender);
+        let proto = if self.tls.is_some() { "ESMTPSA" } else { "ESMTPA" };
+        trace.push_str(&format!(
+            "Received: from {} ({})\r\n\tby {} (Confiance) with {proto} id {id}\r\n\t({});\r\n\t{now}\r\n",
+            self.helo.as_deref().unwrap_or("unknown"),
+            self.peer,
+            self.cfg.hostname,
+            self.tls.as_deref().unwrap_or("no TLS"),
+        ));
+        let mut extra = String::new();
+        if !has("message-id:") {
+            extra.push_str(&format!("Message-ID: <{id}@{}>\r\n", self.cfg.hostname));
+        }
+        if !has("date:") {
+            extra.push_str(&format!("Date: {now}\r\n"));
+        }
+        let mut out = Vec::with_capacity(trace.len() + extra.len() + message.len());
+        out.extend_from_slice(trace.as_bytes());
+        if header_end == message.len() && !message.contains(&b':') {
+            // No header at all: the whole input is body.
+            out.extend_from_slice(extra.as_bytes());
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(&message);
+        } else {
+            out.extend_from_slice(&message[..header_end]);
+            out.extend_from_slice(extra.as_bytes());
+            out.extend_from_slice(&message[header_end..]);
+        }
+        out
+    }
+}
+
+fn queue_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    (0..16)
+        .map(|_| char::from(b"0123456789ABCDEFGHJKLMNPQRSTVWXZ"[rng.gen_range(0..32)]))
+        .collect()
+}

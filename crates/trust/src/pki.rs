@@ -1,0 +1,147 @@
+//! A development PKI shaped like IGC-Santé: a root CA, an intermediate CA for organisations'
+//! server certificates, and one RSA server certificate for the operator's host names.
+//!
+//! IGC-Santé issues RSA certificates (reference spec §2.2: the client suites are ECDHE-RSA only),
+//! so the keys here are RSA too, generated with the `rsa` crate because `ring` cannot generate
+//! RSA keys; `rcgen` then signs with them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, PKCS_RSA_SHA256,
+};
+use rsa::pkcs8::EncodePrivateKey;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PkiError {
+    #[error("cannot generate an RSA key: {0}")]
+    Key(String),
+    #[error("cannot build a certificate: {0}")]
+    Certificate(#[from] rcgen::Error),
+    #[error("cannot write {path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// Paths of the files `DevPki::create` writes under a directory.
+#[derive(Clone, Debug)]
+pub struct DevPki {
+    pub root_cert: PathBuf,
+    pub intermediate_cert: PathBuf,
+    /// Leaf then intermediate, as a TLS server presents them.
+    pub server_chain: PathBuf,
+    pub server_key: PathBuf,
+}
+
+/// RSA key size: 2048 bits, the IGC-Santé size for server certificates.
+const RSA_BITS: usize = 2048;
+
+fn rsa_key_pair() -> Result<KeyPair, PkiError> {
+    let mut rng = rand::thread_rng();
+    let key = rsa::RsaPrivateKey::new(&mut rng, RSA_BITS).map_err(|e| PkiError::Key(e.to_string()))?;
+    let der = key.to_pkcs8_der().map_err(|e| PkiError::Key(e.to_string()))?;
+    let der = rustls::pki_types::PrivatePkcs8KeyDer::from(der.as_bytes().to_vec());
+    KeyPair::from_pkcs8_der_and_sign_algo(&der, &PKCS_RSA_SHA256).map_err(PkiError::from)
+}
+
+fn dn(organisation: &str, unit: Option<&str>, common_name: &str) -> DistinguishedName {
+    let mut dn = DistinguishedName::new();
+    dn.push(DnType::CountryName, "FR");
+    dn.push(DnType::OrganizationName, organisation);
+    if let Some(unit) = unit {
+        dn.push(DnType::OrganizationalUnitName, unit);
+    }
+    dn.push(DnType::CommonName, common_name);
+    dn
+}
+
+fn write(path: &Path, contents: &str, private: bool) -> Result<(), PkiError> {
+    let io = |source| PkiError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io)?;
+    }
+    fs::write(path, contents).map_err(io)?;
+    #[cfg(unix)]
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).map_err(io)?;
+    }
+    let _ = private;
+    Ok(())
+}
+
+fn ca_params(dn: DistinguishedName, path_len: Option<u8>) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn;
+    params.is_ca = IsCa::Ca(match path_len {
+        Some(n) => BasicConstraints::Constrained(n),
+        None => BasicConstraints::Unconstrained,
+    });
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2045, 1, 1);
+    params
+}
+
+impl DevPki {
+    pub fn paths(dir: &Path) -> DevPki {
+        DevPki {
+            root_cert: dir.join("ca/root.pem"),
+            intermediate_cert: dir.join("ca/intermediate.pem"),
+            server_chain: dir.join("tls/server.pem"),
+            server_key: dir.join("tls/server.key"),
+        }
+    }
+
+    /// Creates the PKI under `dir` for an operator named `organisation` serving `hostnames`.
+    pub fn create(dir: &Path, organisation: &str, hostnames: &[String]) -> Result<DevPki, PkiError> {
+        let paths = Self::paths(dir);
+
+        let root_key = rsa_key_pair()?;
+        let root_params = ca_params(
+            dn("CONFIANCE-DEV", Some("TEST IGC-SANTE"), "TEST AC IGC-SANTE RACINE"),
+            Some(1),
+        );
+        let root_cert = root_params.self_signed(&root_key)?;
+        let root = Issuer::new(root_params, root_key);
+
+        let inter_key = rsa_key_pair()?;
+        let inter_params = ca_params(
+            dn(
+                "CONFIANCE-DEV",
+                Some("TEST IGC-SANTE"),
+                "TEST AC IGC-SANTE ORGANISATIONS",
+            ),
+            Some(0),
+        );
+        let inter_cert = inter_params.signed_by(&inter_key, &root)?;
+        let inter_key_pem = inter_key.serialize_pem();
+        let intermediate = Issuer::new(inter_params, inter_key);
+
+        let server_key = rsa_key_pair()?;
+        let mut params = CertificateParams::new(hostnames.to_vec())?;
+        params.distinguished_name = dn(organisation, Some("MSSANTE"), &hostnames[0]);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        // Server and client auth: the same certificate serves the MX and authenticates our MTA
+        // to peers, as IGC-Santé SSL server certificates do between MSSanté operators.
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2035, 1, 1);
+        let server_cert = params.signed_by(&server_key, &intermediate)?;
+
+        write(&paths.root_cert, &root_cert.pem(), false)?;
+        write(&dir.join("ca/intermediate.key"), &inter_key_pem, true)?;
+        write(&paths.intermediate_cert, &inter_cert.pem(), false)?;
+        write(
+            &paths.server_chain,
+            &format!("{}{}", server_cert.pem(), inter_cert.pem()),
+            false,
+        )?;
+        write(&paths.server_key, &server_key.serialize_pem(), true)?;
+        Ok(paths)
+    }
+}
