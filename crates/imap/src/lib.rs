@@ -1,6 +1,7 @@
 //! IMAP4rev2 (RFC 9051) and IMAP4rev1 server over the mailbox service.
 
 pub mod command;
+mod encoded;
 mod fetch;
 pub mod framing;
 mod messages;

@@ -150,9 +150,9 @@ impl Session {
         if uid && !attrs.contains(&FetchAttr::Uid) {
             attrs.insert(0, FetchAttr::Uid);
         }
-        if (changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq)) && !self.condstore {
+        if changed_since.is_some() || attrs.contains(&FetchAttr::ModSeq) {
             // RFC 7162 §3.1: CHANGEDSINCE or MODSEQ enables CONDSTORE for the session.
-            self.condstore = true;
+            self.enable_condstore(out);
         }
         if changed_since.is_some() && !attrs.contains(&FetchAttr::ModSeq) {
             attrs.push(FetchAttr::ModSeq);
@@ -256,7 +256,7 @@ impl Session {
             return no("[READ-ONLY] The folder is open read-only.");
         }
         if unchanged_since.is_some() {
-            self.condstore = true;
+            self.enable_condstore(out);
         }
         let update = FlagUpdate {
             uids,
@@ -351,6 +351,9 @@ impl Session {
         return_opts: Option<Vec<ReturnOption>>,
         key: &SearchKey,
     ) -> Reply {
+        if search_has_modseq(key) {
+            self.enable_condstore(out);
+        }
         let hits = self.matching(key, uid).await;
         let numbers: Vec<u32> = hits.iter().map(|(s, u)| if uid { *u } else { *s }).collect();
         let modseq = if search_has_modseq(key) {
@@ -404,6 +407,20 @@ impl Session {
                 _ => {}
             }
         }
+        // RFC 7162 §3.1.5: with only MIN and/or MAX, MODSEQ is that of the messages returned.
+        let only_extremes = opts
+            .iter()
+            .all(|o| matches!(o, ReturnOption::Min | ReturnOption::Max | ReturnOption::Save));
+        let modseq = match (modseq, only_extremes, hits.first(), hits.last()) {
+            (Some(_), true, Some(first), Some(last)) => {
+                let sel = self.selected.as_ref().expect("selected");
+                let of = |seq: u32| sel.messages.get(seq as usize - 1).map(|m| m.modseq).unwrap_or(0);
+                let min = opts.contains(&ReturnOption::Min).then(|| of(first.0));
+                let max = opts.contains(&ReturnOption::Max).then(|| of(last.0));
+                min.max(max)
+            }
+            (m, ..) => m,
+        };
         if let Some(m) = modseq {
             line.push_str(&format!(" MODSEQ {m}"));
         }
@@ -466,12 +483,7 @@ impl Session {
             });
         }
         let target_id = target.id;
-        let same = target_id == source;
-        let outcome = match self
-            .svc
-            .run(move |s| s.copy(source, &uids, target_id, remove && !same))
-            .await
-        {
+        let outcome = match self.svc.run(move |s| s.copy(source, &uids, target_id, remove)).await {
             Ok(o) => o,
             Err(confiance_mail::MailError::Store(StoreError::QuotaExceeded { used, limit })) => {
                 return no(format!("[OVERQUOTA] Mailbox full: {used} of {limit} bytes used."));

@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use mail_parser::{Address, MessageParser};
 
 use crate::command::{Date, SearchKey, SequenceSet, SortCriterion, SortKey};
-use crate::mime;
+use crate::{encoded, mime, render};
 use confiance_store::MessageMeta;
 
 /// One message as SEARCH sees it.
@@ -219,31 +219,29 @@ pub struct SortValues {
 
 pub fn sort_values(seq: u32, meta: &MessageMeta, bytes: &[u8]) -> SortValues {
     let header = &bytes[..mime::header_end(bytes)];
-    let parsed = MessageParser::default().parse_headers(header);
-    let first = |a: Option<&Address>| -> (String, String) {
-        let Some(addr) = a.and_then(|a| a.first()) else {
+    // RFC 5256 §3 and RFC 5957: the first address's mailbox (local part), or its display
+    // name (else addr-spec); a group counts by its name.
+    let first = |name: &str| -> (String, String) {
+        let Some(value) = mime::header_field(header, name) else {
             return (String::new(), String::new());
         };
-        let mailbox = addr
-            .address
-            .as_deref()
-            .map(|s| s.split('@').next().unwrap_or("").to_lowercase())
-            .unwrap_or_default();
-        let display = addr
-            .name
-            .as_deref()
-            .map(str::to_lowercase)
-            .filter(|n| !n.is_empty())
-            .unwrap_or_else(|| addr.address.as_deref().unwrap_or("").to_lowercase());
-        (mailbox, display)
+        let Some(a) = render::parse_addresses(&value).into_iter().next() else {
+            return (String::new(), String::new());
+        };
+        let text = |b: &Option<Vec<u8>>| b.as_deref().map(|b| String::from_utf8_lossy(b).into_owned());
+        let mailbox = text(&a.mailbox).unwrap_or_default();
+        let display = match (text(&a.name), text(&a.host)) {
+            (Some(n), _) if !n.trim().is_empty() => encoded::decode(&n),
+            (_, Some(h)) => format!("{mailbox}@{h}"),
+            _ => mailbox.clone(),
+        };
+        (mailbox.to_lowercase(), display.trim().to_lowercase())
     };
-    let (from, display_from) = first(parsed.as_ref().and_then(|m| m.from()));
-    let (to, display_to) = first(parsed.as_ref().and_then(|m| m.to()));
-    let (cc, _) = first(parsed.as_ref().and_then(|m| m.cc()));
-    let subject = parsed
-        .as_ref()
-        .and_then(|m| m.subject())
-        .map(base_subject)
+    let (from, display_from) = first("from");
+    let (to, display_to) = first("to");
+    let (cc, _) = first("cc");
+    let subject = mime::header_field(header, "subject")
+        .map(|s| base_subject(&encoded::decode(&String::from_utf8_lossy(&s))))
         .unwrap_or_default();
     SortValues {
         seq,
@@ -301,9 +299,7 @@ pub fn base_subject(subject: &str) -> String {
             for prefix in ["re", "fwd", "fw"] {
                 if let Some(r) = rest.strip_prefix(prefix) {
                     let mut r = r.trim_start();
-                    if r.starts_with('[')
-                        && let Some(end) = r.find(']')
-                    {
+                    if let Some(end) = blob_end(r) {
                         r = r[end + 1..].trim_start();
                     }
                     if let Some(r) = r.strip_prefix(':') {
@@ -314,8 +310,7 @@ pub fn base_subject(subject: &str) -> String {
                 }
             }
             if !stripped
-                && rest.starts_with('[')
-                && let Some(end) = rest.find(']')
+                && let Some(end) = blob_end(rest)
                 && !rest[end + 1..].trim().is_empty()
             {
                 rest = &rest[end + 1..];
@@ -337,6 +332,13 @@ pub fn base_subject(subject: &str) -> String {
     s.to_ascii_uppercase()
 }
 
+/// End of a leading `[blob]` (RFC 5256 §5: BLOBCHAR excludes `[` and `]`).
+fn blob_end(s: &str) -> Option<usize> {
+    let inner = s.strip_prefix('[')?;
+    let end = inner.find(['[', ']'])?;
+    (inner.as_bytes()[end] == b']').then_some(end + 1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -350,5 +352,7 @@ mod tests {
         assert_eq!(base_subject("re:   hello   world"), "HELLO WORLD");
         assert_eq!(base_subject("[Fwd: x]"), "X");
         assert_eq!(base_subject("[tag]"), "[TAG]");
+        assert_eq!(base_subject("re: [fwd: [fwd: re: [fwd: babylon]]]"), "BABYLON");
+        assert_eq!(base_subject("[foo] Fwd: [bar] Re: fw: b (fWd)  (fwd)"), "B");
     }
 }

@@ -91,31 +91,35 @@ pub fn decode_base64(body: &[u8]) -> Vec<u8> {
         .unwrap_or_default()
 }
 
-/// Quoted-printable (RFC 2045 §6.7), soft line breaks removed.
+/// Quoted-printable (RFC 2045 §6.7): trailing white space of each line dropped, `=` at a line's
+/// end is a soft break, `=XX` an octet; malformed escapes are kept as they are.
 pub fn decode_qp(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        let b = body[i];
-        if b == b'=' {
-            if body[i + 1..].starts_with(b"\r\n") {
-                i += 3;
-                continue;
-            }
-            if body[i + 1..].starts_with(b"\n") {
-                i += 2;
-                continue;
-            }
-            if i + 2 < body.len()
-                && let (Some(h), Some(l)) = (hex(body[i + 1]), hex(body[i + 2]))
+    for raw in body.split_inclusive(|b| *b == b'\n') {
+        let had_newline = raw.ends_with(b"\n");
+        let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = line.trim_ascii_end();
+        let (line, soft) = match line.strip_suffix(b"=") {
+            Some(l) => (l, true),
+            None => (line, false),
+        };
+        let mut i = 0;
+        while i < line.len() {
+            if line[i] == b'='
+                && i + 2 < line.len()
+                && let (Some(h), Some(l)) = (hex(line[i + 1]), hex(line[i + 2]))
             {
                 out.push(h << 4 | l);
                 i += 3;
                 continue;
             }
+            out.push(line[i]);
+            i += 1;
         }
-        out.push(b);
-        i += 1;
+        if had_newline && !soft {
+            out.extend_from_slice(b"\r\n");
+        }
     }
     out
 }
@@ -131,6 +135,10 @@ mod tests {
     #[test]
     fn decoders() {
         assert_eq!(decode_qp(b"a=3Db=\r\nc"), b"a=bc");
+        assert_eq!(
+            decode_qp(b"hello  \r\nbar=\r\n\r\nfoo\t= \r\n=62\r\n"),
+            b"hello\r\nbar\r\nfoob\r\n"
+        );
         assert_eq!(decode_base64(b"aGVs\r\nbG8="), b"hello");
         assert_eq!(decode_base64(b"aGVsbA"), b"hell");
     }

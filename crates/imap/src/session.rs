@@ -241,7 +241,7 @@ impl Session {
                 for c in capabilities {
                     match c.as_str() {
                         "IMAP4REV2" => self.rev2 = true,
-                        "CONDSTORE" => self.condstore = true,
+                        "CONDSTORE" => self.enable_condstore(out),
                         "UTF8=ACCEPT" => self.utf8 = true,
                         _ => continue,
                     }
@@ -459,6 +459,18 @@ impl Session {
                 "[AUTHORIZATIONFAILED] Acting as another identity is not allowed.",
             ),
             Err(e) => tagged(out, tag, "BAD", &format!("{e}.")),
+        }
+    }
+
+    /// RFC 7162 §3.1: the first command that enables CONDSTORE in a selected folder reports
+    /// its HIGHESTMODSEQ.
+    pub(crate) fn enable_condstore(&mut self, out: &mut Vec<u8>) {
+        if self.condstore {
+            return;
+        }
+        self.condstore = true;
+        if let Some(sel) = &self.selected {
+            untagged(out, &format!("OK [HIGHESTMODSEQ {}] Highest", sel.modseq));
         }
     }
 
@@ -726,55 +738,77 @@ impl Session {
         let subscribed_only = selection.contains(&ListSelectOption::Subscribed);
         let special_only = selection.contains(&ListSelectOption::SpecialUse);
         let want_subscribed = subscribed_only || return_opts.contains(&ListReturnOption::Subscribed);
-        let want_special = verb == "LIST";
         let status_items = return_opts.iter().find_map(|o| match o {
             ListReturnOption::Status(items) => Some(items.clone()),
             _ => None,
         });
+        let recursive = selection.contains(&ListSelectOption::RecursiveMatch);
+        let matches = |name: &str| {
+            patterns.iter().any(|p| {
+                let mut full = reference.to_vec();
+                full.extend_from_slice(p);
+                list_matches(&full, name)
+            })
+        };
         let mut names: Vec<String> = if subscribed_only {
             subscriptions.clone()
         } else {
             folders.iter().map(|f| f.name.clone()).collect()
         };
+        names.retain(|n| matches(n));
+        // Unsubscribed parents of subscribed folders the pattern does not reach: LSUB shows them
+        // \Noselect (RFC 3501 §6.3.9), LIST (SUBSCRIBED RECURSIVEMATCH) with CHILDINFO (RFC 5258 §3.5).
+        let mut parents_of_subscribed: Vec<String> = Vec::new();
+        if verb == "LSUB" || (subscribed_only && recursive) {
+            for s in subscriptions.iter().filter(|s| !matches(s)) {
+                let levels: Vec<&str> = s.split(DELIMITER).collect();
+                for i in 1..levels.len() {
+                    let parent = levels[..i].join("/");
+                    if matches(&parent) && !subscriptions.contains(&parent) && !parents_of_subscribed.contains(&parent)
+                    {
+                        parents_of_subscribed.push(parent);
+                    }
+                }
+            }
+        }
+        names.extend(parents_of_subscribed.iter().cloned());
         names.sort();
         names.dedup();
         for name in names {
-            let matched = patterns.iter().any(|p| {
-                let mut full = reference.to_vec();
-                full.extend_from_slice(p);
-                list_matches(&full, &name)
-            });
-            if !matched {
-                continue;
-            }
             let folder = folders.iter().find(|f| f.name == name);
             if special_only && folder.and_then(|f| f.special_use.as_ref()).is_none() {
                 continue;
             }
+            let parent_only = parents_of_subscribed.contains(&name);
             let mut attrs: Vec<String> = Vec::new();
-            if folder.is_none() {
-                attrs.push(if verb == "LSUB" {
-                    "\\Noselect".into()
-                } else {
-                    "\\NonExistent".into()
-                });
+            if verb == "LSUB" {
+                if parent_only || folder.is_none() {
+                    attrs.push("\\Noselect".into());
+                }
             } else {
-                let prefix = format!("{name}{DELIMITER}");
-                let children = folders.iter().any(|f| f.name.starts_with(&prefix));
-                attrs.push(if children {
-                    "\\HasChildren".into()
+                if folder.is_none() {
+                    attrs.push("\\NonExistent".into());
                 } else {
-                    "\\HasNoChildren".into()
-                });
-            }
-            if want_subscribed && verb == "LIST" && subscriptions.contains(&name) {
-                attrs.push("\\Subscribed".into());
-            }
-            if want_special && let Some(u) = folder.and_then(|f| f.special_use.clone()) {
-                attrs.push(u);
+                    let prefix = format!("{name}{DELIMITER}");
+                    let children = folders.iter().any(|f| f.name.starts_with(&prefix));
+                    attrs.push(if children {
+                        "\\HasChildren".into()
+                    } else {
+                        "\\HasNoChildren".into()
+                    });
+                }
+                if want_subscribed && subscriptions.contains(&name) {
+                    attrs.push("\\Subscribed".into());
+                }
+                if let Some(u) = folder.and_then(|f| f.special_use.clone()) {
+                    attrs.push(u);
+                }
             }
             let mut line = format!("{verb} ({}) \"/\" ", attrs.join(" ")).into_bytes();
             render::mailbox_name(&mut line, &name);
+            if parent_only && verb == "LIST" {
+                line.extend_from_slice(b" (CHILDINFO (\"SUBSCRIBED\"))");
+            }
             out.extend_from_slice(b"* ");
             out.extend_from_slice(&line);
             out.extend_from_slice(b"\r\n");

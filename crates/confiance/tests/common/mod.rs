@@ -1,0 +1,213 @@
+//! A real operator for tests: a fresh data directory, free loopback ports, the release or debug
+//! `confiance` binary started as a child process, and helpers to run real clients against it.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "Secret123";
+pub const DOMAIN: &str = "medecin.confiance.test";
+
+pub struct Operator {
+    pub dir: tempfile::TempDir,
+    pub imap: u16,
+    pub imaps: u16,
+    pub submission: u16,
+    pub submissions: u16,
+    child: Option<Child>,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_confiance")
+}
+
+/// The repository root (for test scripts under `tests/`).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// The shared fixtures beside the repository.
+pub fn fixtures() -> PathBuf {
+    repo().join("../shared/fixtures")
+}
+
+impl Operator {
+    /// Initialises a data directory with `accounts` (local parts in the demo domain), and starts.
+    pub fn start(accounts: &[&str]) -> Operator {
+        Self::start_with(accounts, "")
+    }
+
+    pub fn start_with(accounts: &[&str], extra_config: &str) -> Operator {
+        let dir = tempfile::tempdir().unwrap();
+        let mut op = Operator {
+            dir,
+            imap: free_port(),
+            imaps: free_port(),
+            submission: free_port(),
+            submissions: free_port(),
+            child: None,
+        };
+        let config = format!(
+            "data_dir = \"{data}\"\n{extra_config}\n[imap]\nlisten = \"127.0.0.1:{}\"\nlisten_tls = \"127.0.0.1:{}\"\n\
+             [smtp]\nsubmission = \"127.0.0.1:{}\"\nsubmissions = \"127.0.0.1:{}\"\n",
+            op.imap,
+            op.imaps,
+            op.submission,
+            op.submissions,
+            data = op.data_dir().display(),
+        );
+        std::fs::write(op.config_path(), config).unwrap();
+        let out = op.cli(&["init", "--no-demo"], None);
+        assert!(
+            out.status.success(),
+            "init failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for a in accounts {
+            op.add_account(a, PASSWORD);
+        }
+        op.spawn();
+        op
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("confiance.toml")
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.data_dir().join("ca/root.pem")
+    }
+
+    pub fn address(local: &str) -> String {
+        format!("{local}@{DOMAIN}")
+    }
+
+    pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = Command::new(binary());
+        cmd.arg("--config").arg(self.config_path()).args(args);
+        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        if let Some(input) = stdin {
+            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    pub fn add_account(&self, local: &str, password: &str) {
+        let out = self.cli(
+            &["account", "add", &Self::address(local), "--password-stdin"],
+            Some(&format!("{password}\n")),
+        );
+        assert!(
+            out.status.success(),
+            "account add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    pub fn spawn(&mut self) {
+        let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
+        let child = Command::new(binary())
+            .arg("--config")
+            .arg(self.config_path())
+            .arg("serve")
+            .env("CONFIANCE_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for port in [self.imap, self.imaps, self.submission, self.submissions] {
+            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+                assert!(Instant::now() < deadline, "server did not start; log:\n{}", self.log());
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// SIGKILL: no shutdown path runs, as in a power cut of the process.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    /// Runs a Python client script from `tests/clients/` with the operator's coordinates in its
+    /// environment; returns its stdout, panicking with its output on failure.
+    pub fn python(&self, script: &str, args: &[&str]) -> String {
+        let out = self.python_output(script, args);
+        assert!(
+            out.status.success(),
+            "{script} failed:\n--- stdout\n{}\n--- stderr\n{}\n--- server log\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn python_output(&self, script: &str, args: &[&str]) -> Output {
+        Command::new("python3")
+            .arg(repo().join("tests/clients").join(script))
+            .args(args)
+            .envs(self.env())
+            .output()
+            .expect("python3 must be installed")
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("CONFIANCE_HOST".into(), "127.0.0.1".into()),
+            ("CONFIANCE_IMAP".into(), self.imap.to_string()),
+            ("CONFIANCE_IMAPS".into(), self.imaps.to_string()),
+            ("CONFIANCE_SUBMISSION".into(), self.submission.to_string()),
+            ("CONFIANCE_SUBMISSIONS".into(), self.submissions.to_string()),
+            ("CONFIANCE_CA".into(), self.ca().display().to_string()),
+            ("CONFIANCE_DOMAIN".into(), DOMAIN.into()),
+            ("CONFIANCE_PASSWORD".into(), PASSWORD.into()),
+        ]
+    }
+
+    /// Runs an external client (curl, swaks, mbsync) and returns its output.
+    pub fn run(&self, program: &str, args: &[&str]) -> Output {
+        Command::new(program)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("{program} must be installed (.ci/run installs it): {e}"))
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
