@@ -137,7 +137,7 @@ mod tests {
         assert_eq!(decode_qp(b"a=3Db=\r\nc"), b"a=bc");
         assert_eq!(
             decode_qp(b"hello  \r\nbar=\r\n\r\nfoo\t= \r\n=62\r\n"),
-            b"hello\r\nbar\r\nfoob\r\n"
+            b"hello\r\nbar\r\nfoo\tb\r\n"
         );
         assert_eq!(decode_base64(b"aGVs\r\nbG8="), b"hello");
         assert_eq!(decode_base64(b"aGVsbA"), b"hell");
