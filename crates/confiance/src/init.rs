@@ -38,7 +38,11 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
     let paths = DevPki::paths(&config.data_dir);
     if config.tls.certificate.is_none() && !paths.server_chain.exists() {
-        let mut names = vec![config.hostname.clone(), "localhost".to_string()];
+        let mut names = vec![
+            config.hostname.clone(),
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+        ];
         names.extend(config.domains.iter().cloned());
         eprintln!("Création de la PKI de développement (clés RSA 2048)…");
         DevPki::create(&config.data_dir, &config.operator, &names)?;

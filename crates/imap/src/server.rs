@@ -185,6 +185,23 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 };
                 untagged(&mut out, &format!("BYE {reason}"));
                 stream.write_all(&out).await?;
+                stream.flush().await?;
+                // Let the client finish sending the rest of its line (up to a bound) so that it
+                // reads the BYE instead of a connection reset.
+                let mut discarded = 0usize;
+                let mut chunk = [0u8; 64 * 1024];
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                while discarded < 16 * 1024 * 1024 {
+                    match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
+                        Ok(Ok(n)) if n > 0 => {
+                            discarded += n;
+                            if chunk[..n].contains(&b'\n') {
+                                break;
+                            }
+                        }
+                        _ => break,
+                    }
+                }
                 let _ = stream.shutdown().await;
                 return Ok(Exit::Closed);
             }

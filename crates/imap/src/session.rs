@@ -224,6 +224,15 @@ impl Session {
                 mechanism,
                 initial_response,
             } => {
+                if !self.tls {
+                    tagged(
+                        out,
+                        &tag,
+                        "NO",
+                        "[PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in.",
+                    );
+                    return Control::Continue;
+                }
                 if !mechanism.eq_ignore_ascii_case("PLAIN") {
                     tagged(out, &tag, "NO", "[CANNOT] Unsupported mechanism; use PLAIN.");
                     return Control::Continue;

@@ -1,0 +1,253 @@
+//! Real clients against a real operator: Python's imaplib, curl (IMAP and SMTP), swaks and
+//! mbsync, over verified TLS with the development authority.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn imaplib_covers_a_mail_client_day() {
+    let op = Operator::start(&["client"]);
+    op.python("imap_client.py", &["client"]);
+}
+
+fn swaks(op: &Operator, args: &[&str]) -> (bool, String) {
+    let port = op.submission.to_string();
+    let ca = op.ca();
+    let mut all = vec![
+        "--server",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--tls",
+        "--tls-verify",
+        "--tls-ca-path",
+        ca.to_str().unwrap(),
+        "--helo",
+        "cabinet.test",
+    ];
+    all.extend_from_slice(args);
+    let out = op.run("swaks", &all);
+    (out.status.success(), text(&out))
+}
+
+#[test]
+fn swaks_submission_rules() {
+    let op = Operator::start(&["alice", "bob"]);
+    let (alice, bob) = (Operator::address("alice"), Operator::address("bob"));
+    let auth = ["--auth", "PLAIN", "--auth-user", &alice, "--auth-password", PASSWORD];
+
+    // STARTTLS, AUTH, delivery to a local mailbox, with a 10 MB attachment.
+    let dir = tempfile::tempdir().unwrap();
+    let attachment = dir.path().join("irm.pdf");
+    let mut data = vec![0u8; 10 * 1000 * 1000];
+    for (i, b) in data.iter_mut().enumerate() {
+        *b = (i * 7919 % 251) as u8;
+    }
+    std::fs::write(&attachment, &data).unwrap();
+    let attach = format!("@{}", attachment.display());
+    let mut args = vec!["--from", &alice, "--to", &bob, "--h-Subject", "IRM genou"];
+    args.extend_from_slice(&auth);
+    args.extend_from_slice(&["--attach-type", "application/pdf", "--attach", &attach]);
+    let (ok, out) = swaks(&op, &args);
+    assert!(ok && out.contains("250 2.0.0 Ok: queued"), "{out}");
+
+    // Oversized: refused with 552 5.3.4 and the limit.
+    let big = dir.path().join("big.bin");
+    std::fs::write(&big, vec![b'x'; 26 * 1000 * 1000]).unwrap();
+    let big_attach = format!("@{}", big.display());
+    let mut args = vec!["--from", &alice, "--to", &bob];
+    args.extend_from_slice(&auth);
+    args.extend_from_slice(&["--attach", &big_attach]);
+    let (ok, out) = swaks(&op, &args);
+    assert!(!ok && out.contains("552 5.3.4"), "{out}");
+
+    // A recipient outside the hosted domains: 550 5.7.1 naming the rule.
+    let mut args = vec!["--from", &alice, "--to", "jean@gmail.com"];
+    args.extend_from_slice(&auth);
+    let (ok, out) = swaks(&op, &args);
+    assert!(
+        !ok && out.contains("550 5.7.1 Recipient domain gmail.com is not served"),
+        "{out}"
+    );
+
+    // An unknown mailbox of a hosted domain: 550 5.1.1.
+    let nobody = Operator::address("personne");
+    let mut args = vec!["--from", &alice, "--to", &nobody];
+    args.extend_from_slice(&auth);
+    let (ok, out) = swaks(&op, &args);
+    assert!(!ok && out.contains("550 5.1.1"), "{out}");
+
+    // Sending as someone else: 553 5.7.1.
+    let mut args = vec!["--from", &bob, "--to", &alice];
+    args.extend_from_slice(&auth);
+    let (ok, out) = swaks(&op, &args);
+    assert!(!ok && out.contains("553 5.7.1"), "{out}");
+
+    // Wrong password: 535 5.7.8.
+    let (ok, out) = swaks(
+        &op,
+        &[
+            "--from",
+            &alice,
+            "--to",
+            &bob,
+            "--auth",
+            "LOGIN",
+            "--auth-user",
+            &alice,
+            "--auth-password",
+            "Nope1234",
+        ],
+    );
+    assert!(!ok && out.contains("535 5.7.8"), "{out}");
+
+    // Bob received exactly the one accepted message, attachment intact in size.
+    let ids = op.python("message_ids.py", &["bob", "INBOX"]);
+    assert_eq!(ids.lines().count(), 1, "{ids}");
+}
+
+#[test]
+fn smtp_refuses_auth_and_mail_before_starttls() {
+    let op = Operator::start(&["alice"]);
+    let mut s = TcpStream::connect(("127.0.0.1", op.submission)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"EHLO x\r\nAUTH PLAIN AGFsaWNlAFNlY3JldDEyMw==\r\nMAIL FROM:<a@medecin.confiance.test>\r\nQUIT\r\n")
+        .unwrap();
+    let mut reply = String::new();
+    s.read_to_string(&mut reply).unwrap();
+    assert!(reply.contains("250 STARTTLS"), "{reply}");
+    assert!(
+        !reply.contains("AUTH PLAIN"),
+        "AUTH must not be offered in clear: {reply}"
+    );
+    assert!(reply.contains("538 5.7.11"), "{reply}");
+    assert!(reply.contains("530 5.7.0"), "{reply}");
+}
+
+#[test]
+fn curl_speaks_imap_and_smtp() {
+    let op = Operator::start(&["alice", "bob"]);
+    let ca = op.ca();
+    let ca = ca.to_str().unwrap();
+    let (alice, bob) = (Operator::address("alice"), Operator::address("bob"));
+    let dir = tempfile::tempdir().unwrap();
+    let mail = dir.path().join("mail.eml");
+    std::fs::write(
+        &mail,
+        format!("From: {alice}\r\nTo: {bob}\r\nSubject: Lettre de liaison\r\n\r\nBonjour confrere.\r\n"),
+    )
+    .unwrap();
+    let smtp = format!("smtp://127.0.0.1:{}", op.submission);
+    let userpass = format!("{alice}:{PASSWORD}");
+    let out = op.run(
+        "curl",
+        &[
+            "-sS",
+            "--ssl-reqd",
+            "--cacert",
+            ca,
+            &smtp,
+            "--mail-from",
+            &alice,
+            "--mail-rcpt",
+            &bob,
+            "-u",
+            &userpass,
+            "-T",
+            mail.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "curl smtp: {}", text(&out));
+
+    let bob_pass = format!("{bob}:{PASSWORD}");
+    let inbox = format!("imaps://127.0.0.1:{}/INBOX;UID=1", op.imaps);
+    let out = op.run("curl", &["-sS", "--cacert", ca, "-u", &bob_pass, &inbox]);
+    let body = text(&out);
+    assert!(
+        out.status.success() && body.contains("Bonjour confrere."),
+        "curl imap fetch: {body}"
+    );
+    assert!(body.contains("Received: from"), "trace header missing: {body}");
+    assert!(
+        body.contains("Message-ID: <"),
+        "Message-ID must be added when missing: {body}"
+    );
+
+    // STARTTLS on the clear port, required by curl.
+    let plain = format!("imap://127.0.0.1:{}/", op.imap);
+    let out = op.run("curl", &["-sS", "--ssl-reqd", "--cacert", ca, "-u", &bob_pass, &plain]);
+    assert!(
+        out.status.success() && text(&out).contains("INBOX"),
+        "curl imap list: {}",
+        text(&out)
+    );
+}
+
+#[test]
+fn mbsync_syncs_both_ways() {
+    let op = Operator::start(&["sync"]);
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("mail");
+    std::fs::create_dir_all(&local).unwrap();
+    let config = dir.path().join("mbsyncrc");
+    std::fs::write(
+        &config,
+        format!(
+            "IMAPAccount confiance\nHost localhost\nPort {port}\nUser {user}\nPass {PASSWORD}\nSSLType IMAPS\n\
+             CertificateFile {ca}\n\nIMAPStore remote\nAccount confiance\n\nMaildirStore local\nPath {local}/\n\
+             Inbox {local}/INBOX\nSubFolders Verbatim\n\nChannel sync\nFar :remote:\nNear :local:\nPatterns *\n\
+             Create Both\nExpunge Both\nSyncState *\n",
+            port = op.imaps,
+            user = Operator::address("sync"),
+            ca = op.ca().display(),
+            local = local.display(),
+        ),
+    )
+    .unwrap();
+    let mbsync = |op: &Operator| {
+        let out = op.run("mbsync", &["-c", config.to_str().unwrap(), "-a"]);
+        assert!(out.status.success(), "mbsync: {}\n{}", text(&out), op.log());
+    };
+    // Server → local: a message delivered on the server appears in the Maildir.
+    op.python("append.py", &["sync", "INBOX", "<from-server@test>"]);
+    mbsync(&op);
+    let files = |folder: &str| -> Vec<String> {
+        let mut v = Vec::new();
+        for sub in ["cur", "new"] {
+            if let Ok(rd) = std::fs::read_dir(local.join(folder).join(sub)) {
+                for e in rd.flatten() {
+                    v.push(std::fs::read_to_string(e.path()).unwrap());
+                }
+            }
+        }
+        v
+    };
+    assert!(
+        files("INBOX").iter().any(|m| m.contains("<from-server@test>")),
+        "not synced down"
+    );
+    assert!(
+        local.join("Sent").exists() && local.join("Trash").exists(),
+        "special folders not created"
+    );
+
+    // Local → server: a message written into the Maildir reaches the server's Drafts.
+    let name = format!("{}.1.localhost:2,S", 1_700_000_000);
+    std::fs::write(
+        local.join("Drafts/cur").join(name),
+        "From: sync@medecin.confiance.test\r\nSubject: brouillon\r\nMessage-ID: <from-local@test>\r\n\r\ntexte\r\n",
+    )
+    .unwrap();
+    mbsync(&op);
+    let ids = op.python("message_ids.py", &["sync", "Drafts"]);
+    assert_eq!(ids.trim(), "<from-local@test>");
+    // A second run changes nothing and duplicates nothing.
+    mbsync(&op);
+    let ids = op.python("message_ids.py", &["sync", "INBOX"]);
+    assert_eq!(ids.trim(), "<from-server@test>");
+}
