@@ -45,6 +45,9 @@ pub struct SmtpSection {
     /// after base64 (+37 %).
     pub max_message_size: u64,
     pub max_recipients: usize,
+    /// Networks (CIDR) whose clients may submit without TLS or AUTH and with any sender: a
+    /// local application server, a benchmark. Empty by default; never a public network.
+    pub trusted_networks: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -96,6 +99,7 @@ impl Default for SmtpSection {
             submissions: Some("127.0.0.1:1465".parse().expect("valid")),
             max_message_size: 25 * 1000 * 1000,
             max_recipients: 100,
+            trusted_networks: Vec::new(),
         }
     }
 }

@@ -42,6 +42,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         domains: config.domains.clone(),
         max_message_size: config.smtp.max_message_size,
         max_recipients: config.smtp.max_recipients,
+        trusted_networks: config
+            .smtp
+            .trusted_networks
+            .iter()
+            .map(|n| n.parse().map_err(|e| anyhow::anyhow!("smtp.trusted_networks: {e}")))
+            .collect::<anyhow::Result<_>>()?,
         auth_failure_delay: Duration::from_millis(500),
         // RFC 5321 §4.5.3.2: at least 5 minutes between commands.
         command_timeout: Duration::from_secs(300),

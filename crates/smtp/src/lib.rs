@@ -3,6 +3,7 @@
 //! operators of the trust space comes with the whitelist and the outbound queue.
 
 mod command;
+mod network;
 mod server;
 mod session;
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use command::{Command, parse_command};
+pub use network::Network;
 pub use server::serve;
 
 pub struct SmtpConfig {
@@ -21,6 +23,9 @@ pub struct SmtpConfig {
     /// SIZE (RFC 1870): the largest message accepted, in bytes.
     pub max_message_size: u64,
     pub max_recipients: usize,
+    /// Clients that may submit without TLS or AUTH, with any sender (a local application
+    /// server, a benchmark). Empty by default.
+    pub trusted_networks: Vec<Network>,
     pub auth_failure_delay: Duration,
     pub command_timeout: Duration,
     pub handshake_timeout: Duration,

@@ -29,7 +29,7 @@ pub async fn serve(listener: TcpListener, implicit_tls: bool, svc: Arc<MailServi
         let _ = tcp.set_nodelay(true);
         let (svc, cfg) = (svc.clone(), cfg.clone());
         tokio::spawn(async move {
-            if let Err(e) = connection(tcp, peer.to_string(), implicit_tls, svc, cfg).await {
+            if let Err(e) = connection(tcp, peer, implicit_tls, svc, cfg).await {
                 tracing::debug!(peer = %peer, error = %e, "SMTP connection ended");
             }
         });
@@ -38,13 +38,14 @@ pub async fn serve(listener: TcpListener, implicit_tls: bool, svc: Arc<MailServi
 
 async fn connection(
     tcp: TcpStream,
-    peer: String,
+    peer: std::net::SocketAddr,
     implicit_tls: bool,
     svc: Arc<MailService>,
     cfg: Arc<SmtpConfig>,
 ) -> std::io::Result<()> {
     let acceptor = TlsAcceptor::from(cfg.tls.clone());
-    let mut session = Session::new(svc, cfg.clone(), peer);
+    let trusted = cfg.trusted_networks.iter().any(|n| n.contains(peer.ip()));
+    let mut session = Session::new(svc, cfg.clone(), peer.to_string(), trusted);
     if implicit_tls {
         let tls = tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await??;
         session.tls = Some(tls_description(tls.get_ref().1));

@@ -45,6 +45,8 @@ pub struct Session {
     svc: Arc<MailService>,
     pub(crate) cfg: Arc<SmtpConfig>,
     peer: String,
+    /// The peer is in `trusted_networks`: no TLS or AUTH required, any sender.
+    trusted: bool,
     /// Protocol and suite once TLS is up.
     pub(crate) tls: Option<String>,
     helo: Option<String>,
@@ -54,11 +56,12 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(svc: Arc<MailService>, cfg: Arc<SmtpConfig>, peer: String) -> Self {
+    pub fn new(svc: Arc<MailService>, cfg: Arc<SmtpConfig>, peer: String, trusted: bool) -> Self {
         Session {
             svc,
             cfg,
             peer,
+            trusted,
             tls: None,
             helo: None,
             account: None,
@@ -272,12 +275,12 @@ impl Session {
         if self.helo.is_none() {
             return out.push_str("503 5.5.1 Say EHLO first\r\n");
         }
-        if self.tls.is_none() {
+        if self.tls.is_none() && !self.trusted {
             return out.push_str("530 5.7.0 Must issue a STARTTLS command first\r\n");
         }
-        let Some(account) = &self.account else {
+        if self.account.is_none() && !self.trusted {
             return out.push_str("530 5.7.0 Authentication required\r\n");
-        };
+        }
         if self.envelope.is_some() {
             return out.push_str("503 5.5.1 Nested MAIL command\r\n");
         }
@@ -299,12 +302,22 @@ impl Session {
             }
         }
         // MSSanté: a professional sends from the mailbox they authenticated for, nothing else.
-        let sender_ok = Address::parse(&sender).is_ok_and(|a| a.to_string() == account.address);
-        if !sender_ok {
-            return out.push_str(&format!(
-                "553 5.7.1 Sender <{sender}> is not the authenticated mailbox <{}>\r\n",
-                account.address
-            ));
+        match &self.account {
+            Some(account) => {
+                if !Address::parse(&sender).is_ok_and(|a| a.to_string() == account.address) {
+                    return out.push_str(&format!(
+                        "553 5.7.1 Sender <{sender}> is not the authenticated mailbox <{}>\r\n",
+                        account.address
+                    ));
+                }
+            }
+            None => {
+                if !sender.is_empty()
+                    && let Err(e) = Address::parse(&sender)
+                {
+                    return out.push_str(&format!("501 5.1.7 Bad sender address <{sender}>: {e}\r\n"));
+                }
+            }
         }
         self.envelope = Some(Envelope {
             sender,
