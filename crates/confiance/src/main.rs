@@ -41,7 +41,20 @@ enum Cmd {
     Account(accounts::AccountCmd),
 }
 
+/// glibc raises its mmap threshold after freeing a large block, so later Argon2 buffers
+/// (19 MiB each) come from per-thread heaps that never shrink: a few hundred logins left the
+/// server holding gigabytes. A fixed threshold keeps large blocks in mmap, returned on free.
+fn tame_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before any thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+    }
+}
+
 fn main() {
+    tame_allocator();
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CONFIANCE_LOG").unwrap_or_else(|_| "info".into()))
         .with_writer(std::io::stderr)

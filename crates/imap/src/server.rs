@@ -67,13 +67,12 @@ async fn read_more<S: AsyncRead + Unpin>(
     buf: &mut Vec<u8>,
     timeout: Duration,
 ) -> std::io::Result<bool> {
-    let mut chunk = [0u8; 16 * 1024];
-    match tokio::time::timeout(timeout, stream.read(&mut chunk)).await {
+    // Read straight into the buffer's spare room: no per-connection stack buffer lives in the
+    // connection's future while it waits (1,000 idle clients cost what their state costs).
+    buf.reserve(8 * 1024);
+    match tokio::time::timeout(timeout, stream.read_buf(buf)).await {
         Ok(Ok(0)) => Ok(false),
-        Ok(Ok(n)) => {
-            buf.extend_from_slice(&chunk[..n]);
-            Ok(true)
-        }
+        Ok(Ok(_)) => Ok(true),
         Ok(Err(e)) => Err(e),
         Err(_) => Ok(false), // autologout (RFC 9051 §5.4)
     }
@@ -98,6 +97,10 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         match frame(&buf, continuations, &limits) {
             Frame::Complete(n) => {
                 let bytes: Vec<u8> = buf.drain(..n).collect();
+                if buf.is_empty() && buf.capacity() > 64 * 1024 {
+                    // Give back the room a large APPEND took.
+                    buf.shrink_to(8 * 1024);
+                }
                 continuations = 0;
                 let mut out = Vec::new();
                 let control = match parse_command(&bytes) {
@@ -189,7 +192,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 // Let the client finish sending the rest of its line (up to a bound) so that it
                 // reads the BYE instead of a connection reset.
                 let mut discarded = 0usize;
-                let mut chunk = [0u8; 64 * 1024];
+                let mut chunk = vec![0u8; 64 * 1024];
                 let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
                 while discarded < 16 * 1024 * 1024 {
                     match tokio::time::timeout_at(deadline, stream.read(&mut chunk)).await {
@@ -250,12 +253,11 @@ async fn idle<S: AsyncRead + AsyncWrite + Unpin>(
             stream.write_all(&out).await?;
             return Ok(true);
         }
-        let mut chunk = [0u8; 1024];
+        buf.reserve(1024);
         tokio::select! {
-            read = stream.read(&mut chunk) => {
-                match read? {
-                    0 => return Ok(false),
-                    n => buf.extend_from_slice(&chunk[..n]),
+            read = stream.read_buf(buf) => {
+                if read? == 0 {
+                    return Ok(false);
                 }
             }
             changed = async {

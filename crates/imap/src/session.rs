@@ -4,7 +4,6 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use confiance_auth::verify_password;
 use confiance_mail::MailService;
 use confiance_store::{Account, Mailbox as Folder, MailboxId, StoreError};
 use tokio::sync::broadcast;
@@ -412,33 +411,21 @@ impl Session {
             );
             return;
         }
-        let address = user.trim().to_lowercase();
-        let svc = self.svc.clone();
-        let lookup = address.clone();
-        let account = self
-            .svc
-            .run(move |s| s.account_by_address(&lookup))
-            .await
-            .ok()
-            .flatten();
-        let verified = match account {
-            Some(account) => {
-                let hash = account.password_hash.clone();
-                let ok = tokio::task::spawn_blocking(move || verify_password(&pass, &hash))
-                    .await
-                    .unwrap_or(false);
-                ok.then_some(account)
-            }
-            None => {
-                // Same work for an unknown address, so timing does not reveal which exist.
-                let _ = tokio::task::spawn_blocking(move || verify_password(&pass, DUMMY_HASH)).await;
-                None
-            }
+        let attempt = confiance_auth::Attempt {
+            protocol: "imap",
+            method,
+            peer: &self.peer,
         };
-        drop(svc);
+        let verified = confiance_auth::login(
+            self.svc.store().clone(),
+            &user,
+            pass,
+            attempt,
+            self.cfg.auth_failure_delay,
+        )
+        .await;
         match verified {
             Some(account) => {
-                tracing::info!(target: "audit", event = "login", protocol = "imap", method, account = %account.address, peer = %self.peer, outcome = "success");
                 self.changes = Some(self.svc.subscribe(account.id));
                 self.account = Some(account);
                 tagged(
@@ -449,8 +436,6 @@ impl Session {
                 );
             }
             None => {
-                tracing::warn!(target: "audit", event = "login", protocol = "imap", method, account = %address, peer = %self.peer, outcome = "failure");
-                tokio::time::sleep(self.cfg.auth_failure_delay).await;
                 tagged(out, tag, "NO", "[AUTHENTICATIONFAILED] Invalid address or password.");
             }
         }
@@ -955,10 +940,6 @@ impl Session {
         );
     }
 }
-
-/// A valid Argon2id hash of a random string, verified for unknown addresses.
-const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0bbxoYnBBRNV4fZtj5yr1v2vMrL7F7+9gPbD1JROXJY";
 
 #[cfg(test)]
 mod tests {

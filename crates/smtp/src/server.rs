@@ -77,13 +77,10 @@ struct Reader<'a, S> {
 
 impl<S: AsyncRead + Unpin> Reader<'_, S> {
     async fn fill(&mut self) -> std::io::Result<bool> {
-        let mut chunk = [0u8; 64 * 1024];
-        match tokio::time::timeout(self.timeout, self.stream.read(&mut chunk)).await {
+        self.buf.reserve(16 * 1024);
+        match tokio::time::timeout(self.timeout, self.stream.read_buf(&mut self.buf)).await {
             Ok(Ok(0)) | Err(_) => Ok(false),
-            Ok(Ok(n)) => {
-                self.buf.extend_from_slice(&chunk[..n]);
-                Ok(true)
-            }
+            Ok(Ok(_)) => Ok(true),
             Ok(Err(e)) => Err(e),
         }
     }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use confiance_auth::sasl::{decode_base64, decode_plain};
-use confiance_auth::verify_password;
 use confiance_core::Address;
 use confiance_mail::MailService;
 use confiance_store::{Account, MailboxId, StoreError};
@@ -238,34 +237,25 @@ impl Session {
     }
 
     async fn login(&mut self, user: &str, password: &str, method: &str, out: &mut String) {
-        let address = user.trim().to_lowercase();
-        let lookup = address.clone();
-        let account = self
-            .svc
-            .run(move |s| s.account_by_address(&lookup))
-            .await
-            .ok()
-            .flatten();
-        let password = password.to_string();
-        let verified = match account {
-            Some(a) => {
-                let hash = a.password_hash.clone();
-                tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-                    .await
-                    .unwrap_or(false)
-                    .then_some(a)
-            }
-            None => None,
+        let attempt = confiance_auth::Attempt {
+            protocol: "smtp",
+            method,
+            peer: &self.peer,
         };
+        let verified = confiance_auth::login(
+            self.svc.store().clone(),
+            user,
+            password.to_string(),
+            attempt,
+            self.cfg.auth_failure_delay,
+        )
+        .await;
         match verified {
             Some(a) => {
-                tracing::info!(target: "audit", event = "login", protocol = "smtp", method, account = %a.address, peer = %self.peer, outcome = "success");
                 self.account = Some(a);
                 out.push_str("235 2.7.0 Authentication successful\r\n");
             }
             None => {
-                tracing::warn!(target: "audit", event = "login", protocol = "smtp", method, account = %address, peer = %self.peer, outcome = "failure");
-                tokio::time::sleep(self.cfg.auth_failure_delay).await;
                 out.push_str("535 5.7.8 Authentication credentials invalid\r\n");
             }
         }

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# IMAP rates for 20 concurrent clients (LOGIN, SELECT, FETCH, APPEND over TLS) and the server's
+# memory idle and with 1,000 idle connections. Usage: bench/imap.sh  (CLIENTS=20 PHASE_SECONDS=5 IDLE=1000)
+set -euo pipefail
+CLIENTS=${CLIENTS:-20}
+PHASE_SECONDS=${PHASE_SECONDS:-5}
+IDLE=${IDLE:-1000}
+PORT=${PORT:-2993}
+repo=$(cd "$(dirname "$0")/.." && pwd)
+root=$(mktemp -d /tmp/confiance-bench-imap.XXXXXX)
+trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$root"' EXIT
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+
+(cd "$repo" && cargo build --release -q -p confiance -p imap-load)
+bin="$repo/target/release/confiance"
+cat > "$root/confiance.toml" <<CONF
+data_dir = "$root/data"
+[imap]
+listen = "127.0.0.1:0"
+listen_tls = "127.0.0.1:$PORT"
+[smtp]
+submission = "127.0.0.1:0"
+submissions = "127.0.0.1:0"
+CONF
+"$bin" --config "$root/confiance.toml" init --no-demo >/dev/null 2>&1
+for i in $(seq 0 $((CLIENTS - 1))); do
+    echo 'Bench1234' | "$bin" --config "$root/confiance.toml" account add "bench$i@medecin.confiance.test" --password-stdin >/dev/null
+done
+CONFIANCE_LOG=warn "$bin" --config "$root/confiance.toml" serve 2>"$root/server.log" &
+pid=$!
+for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+sleep 1
+"$repo/target/release/imap-load" --port "$PORT" --ca "$root/data/ca/root.pem" --domain medecin.confiance.test \
+    --password Bench1234 --clients "$CLIENTS" --seconds "$PHASE_SECONDS" --idle "$IDLE" --pid "$pid"
