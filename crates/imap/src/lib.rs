@@ -1,5 +1,6 @@
 //! IMAP4rev2 (RFC 9051) and IMAP4rev1 server over the mailbox service.
 
+mod catenate;
 pub mod command;
 mod encoded;
 mod fetch;

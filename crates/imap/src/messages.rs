@@ -45,6 +45,26 @@ pub fn uid_set(uids: &[u32]) -> String {
     parts.join(",")
 }
 
+/// Numbers in their given order, consecutive ascending runs written `a:b` (RFC 5267 §3.2).
+fn ordered_runs(numbers: &[u32]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < numbers.len() {
+        let start = numbers[i];
+        while i + 1 < numbers.len() && numbers[i + 1] == numbers[i] + 1 {
+            i += 1;
+        }
+        let end = numbers[i];
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}:{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
+}
+
 /// `uids` listed in the caller's order of a COPYUID/APPENDUID answer.
 fn ordered_set(uids: &[u32]) -> String {
     uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
@@ -120,8 +140,12 @@ impl Session {
                 ..
             } => self.search(out, uid, return_opts, &criteria).await,
             CommandBody::Sort {
-                uid, criteria, search, ..
-            } => self.sort(out, uid, &criteria, &search).await,
+                uid,
+                return_opts,
+                criteria,
+                search,
+                ..
+            } => self.sort(out, uid, return_opts, &criteria, &search).await,
             CommandBody::Copy { uid, set, mailbox } => self.copy(out, uid, &set, &mailbox, false).await,
             CommandBody::Move { uid, set, mailbox } => self.copy(out, uid, &set, &mailbox, true).await,
             CommandBody::Expunge => self.expunge(out, None).await,
@@ -391,22 +415,7 @@ impl Session {
                 return ok(verb);
             }
         }
-        let mut line = String::from("ESEARCH");
-        line.push_str(&format!(" (TAG \"{}\")", self.tag));
-        if uid {
-            line.push_str(" UID");
-        }
-        for o in &opts {
-            match o {
-                ReturnOption::Min if !numbers.is_empty() => line.push_str(&format!(" MIN {}", numbers[0])),
-                ReturnOption::Max if !numbers.is_empty() => {
-                    line.push_str(&format!(" MAX {}", numbers[numbers.len() - 1]))
-                }
-                ReturnOption::All if !numbers.is_empty() => line.push_str(&format!(" ALL {}", uid_set(&numbers))),
-                ReturnOption::Count => line.push_str(&format!(" COUNT {}", numbers.len())),
-                _ => {}
-            }
-        }
+        let mut line = self.esearch_line(uid, &opts, &numbers);
         // RFC 7162 §3.1.5: with only MIN and/or MAX, MODSEQ is that of the messages returned.
         let only_extremes = opts
             .iter()
@@ -430,7 +439,14 @@ impl Session {
         ok(verb)
     }
 
-    async fn sort(&mut self, out: &mut Vec<u8>, uid: bool, criteria: &[SortCriterion], key: &SearchKey) -> Reply {
+    async fn sort(
+        &mut self,
+        out: &mut Vec<u8>,
+        uid: bool,
+        return_opts: Option<Vec<ReturnOption>>,
+        criteria: &[SortCriterion],
+        key: &SearchKey,
+    ) -> Reply {
         let hits = self.matching(key, uid).await;
         let mut values = Vec::with_capacity(hits.len());
         for (seq, _) in &hits {
@@ -439,12 +455,42 @@ impl Session {
             values.push((search::sort_values(*seq, &meta, &bytes), meta.uid));
         }
         values.sort_by(|a, b| search::compare(&a.0, &b.0, criteria));
-        let mut line = String::from("SORT");
-        for (v, u) in &values {
-            line.push_str(&format!(" {}", if uid { *u } else { v.seq }));
+        let numbers: Vec<u32> = values.iter().map(|(v, u)| if uid { *u } else { v.seq }).collect();
+        match return_opts {
+            // RFC 5267 §3 ESORT: the ESEARCH answer, in sort order.
+            Some(opts) => {
+                let opts = if opts.is_empty() { vec![ReturnOption::All] } else { opts };
+                let line = self.esearch_line(uid, &opts, &numbers);
+                untagged(out, &line);
+            }
+            None => {
+                let mut line = String::from("SORT");
+                for n in &numbers {
+                    line.push_str(&format!(" {n}"));
+                }
+                untagged(out, &line);
+            }
         }
-        untagged(out, &line);
         ok(if uid { "UID SORT completed" } else { "SORT completed" })
+    }
+
+    /// RFC 4731 §3.1 ESEARCH response without its MODSEQ: MIN and MAX are the first and last
+    /// of `numbers` (sort order for ESORT, RFC 5267 §3.2), ALL keeps their order.
+    fn esearch_line(&self, uid: bool, opts: &[ReturnOption], numbers: &[u32]) -> String {
+        let mut line = format!("ESEARCH (TAG \"{}\")", self.tag);
+        if uid {
+            line.push_str(" UID");
+        }
+        for o in opts {
+            match (o, numbers.first(), numbers.last()) {
+                (ReturnOption::Min, Some(first), _) => line.push_str(&format!(" MIN {first}")),
+                (ReturnOption::Max, _, Some(last)) => line.push_str(&format!(" MAX {last}")),
+                (ReturnOption::All, Some(_), _) => line.push_str(&format!(" ALL {}", ordered_runs(numbers))),
+                (ReturnOption::Count, ..) => line.push_str(&format!(" COUNT {}", numbers.len())),
+                _ => {}
+            }
+        }
+        line
     }
 
     async fn copy(

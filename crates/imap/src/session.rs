@@ -134,8 +134,10 @@ impl Session {
                 "SEARCHRES",
                 "SORT",
                 "SORT=DISPLAY",
+                "ESORT",
                 "BINARY",
                 "MULTIAPPEND",
+                "CATENATE",
                 "UTF8=ACCEPT",
                 "STATUS=SIZE",
                 "APPENDLIMIT",
@@ -886,8 +888,17 @@ impl Session {
         let mut uids = Vec::new();
         let mut uidvalidity = folder.uidvalidity;
         for m in messages {
-            let AppendData::Literal { data, .. } = m.data else {
-                return tagged(out, tag, "NO", "[CANNOT] CATENATE is not supported.");
+            let data = match m.data {
+                AppendData::Literal { data, .. } => data,
+                AppendData::Catenate(parts) => match self.catenate(parts).await {
+                    Ok(data) => data,
+                    Err(url) => {
+                        // RFC 4469 §6 url-resp-text: the URL as is, without "]" or line breaks.
+                        let url: String = url.chars().filter(|c| !matches!(c, ']' | '\r' | '\n')).collect();
+                        let text = format!("[BADURL {url}] The URL does not name a message part of this account.");
+                        return tagged(out, tag, "NO", &text);
+                    }
+                },
             };
             if data.is_empty() {
                 return tagged(out, tag, "NO", "[CANNOT] An empty message cannot be stored.");
