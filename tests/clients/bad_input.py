@@ -94,3 +94,26 @@ reply = read_until(s2, b"f ")
 exists = int(reply.split(b" EXISTS")[0].split(b"* ")[-1])
 check(exists == exists_before + 1, f"expected {exists_before + 1} messages, server says {exists}")
 print("bad input: ok")
+
+# SMTP: a NUL byte is refused with a reason; a 1 MB header line is accepted and kept intact.
+import smtplib
+
+smtp = smtplib.SMTP(HOST, SUBMISSION, timeout=30)
+smtp.starttls(context=tls_context())
+smtp.login(address(user), PASSWORD)
+try:
+    smtp.sendmail(address(user), [address(user)], b"Subject: nul\r\n\r\nbad \x00 byte\r\n")
+    raise AssertionError("NUL accepted")
+except smtplib.SMTPDataError as e:
+    check(e.smtp_code == 554 and b"5.6.1" in e.smtp_error, e)
+long_subject = b"Subject: " + b"x" * (1024 * 1024) + b"\r\n"
+smtp.sendmail(address(user), [address(user)], long_subject + b"Message-ID: <long@test>\r\n\r\nbody\r\n")
+smtp.quit()
+c = imap(user)
+c.select("INBOX", readonly=True)
+typ, data = c.search(None, "HEADER", "Message-ID", "<long@test>")
+check(len(data[0].split()) == 1, data)
+typ, data = c.fetch(data[0].decode(), "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+check(len(data[0][1]) >= 1024 * 1024, len(data[0][1]))
+c.logout()
+print("smtp bad input: ok")

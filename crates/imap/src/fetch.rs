@@ -152,9 +152,10 @@ fn render_content(out: &mut Vec<u8>, attr: &FetchAttr, root: &Part) {
                     out.push(b' ');
                     // RFC 3516 §4.3: binary content goes in a literal8 when it holds NUL.
                     if slice.contains(&0) {
-                        out.push(b'~');
+                        render::literal8(out, slice);
+                    } else {
+                        render::literal(out, slice);
                     }
-                    render::literal(out, slice);
                 }
                 _ => out.extend_from_slice(b" NIL"),
             }

@@ -21,6 +21,20 @@ pub fn string(out: &mut Vec<u8>, s: &[u8]) {
 
 pub fn literal(out: &mut Vec<u8>, s: &[u8]) {
     out.extend_from_slice(format!("{{{}}}\r\n", s.len()).as_bytes());
+    let start = out.len();
+    out.extend_from_slice(s);
+    // RFC 9051 §4.3: a literal never carries NUL (a BINARY APPEND may have stored one); like
+    // other servers, send 0x80 in its place so sizes stay what RFC822.SIZE said.
+    for b in &mut out[start..] {
+        if *b == 0 {
+            *b = 0x80;
+        }
+    }
+}
+
+/// RFC 3516 literal8: binary content, NUL included.
+pub fn literal8(out: &mut Vec<u8>, s: &[u8]) {
+    out.extend_from_slice(format!("~{{{}}}\r\n", s.len()).as_bytes());
     out.extend_from_slice(s);
 }
 

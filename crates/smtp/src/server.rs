@@ -198,6 +198,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 out.clear();
                 match reader.data(session.cfg.max_message_size).await? {
                     None => return Ok(None),
+                    Some(Ok(message)) if message.contains(&0) => session.refuse_nul(&mut out),
                     Some(Ok(message)) => session.deliver(message, &mut out).await,
                     Some(Err(size)) => session.refuse_size(size, &mut out),
                 }

@@ -382,6 +382,13 @@ impl Session {
         ));
     }
 
+    /// RFC 5321 §4.1.1.4: mail text is lines of characters, never NUL; IMAP clients could not
+    /// be given such a message intact, so it is refused rather than altered.
+    pub fn refuse_nul(&mut self, out: &mut String) {
+        self.envelope = None;
+        out.push_str("554 5.6.1 The message contains NUL characters, which mail may not carry (RFC 5321)\r\n");
+    }
+
     /// Stores the message in every recipient's INBOX; answers 250 only once it is durable.
     pub async fn deliver(&mut self, message: Vec<u8>, out: &mut String) {
         let Some(envelope) = self.envelope.take() else {
