@@ -12,6 +12,7 @@ mod search;
 mod section;
 mod server;
 mod session;
+mod thread;
 mod view;
 
 use std::sync::Arc;

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use confiance_store::{FlagOp, FlagUpdate, MessageMeta, StoreError};
 
 use crate::command::*;
+use crate::encoded;
 use crate::fetch;
 use crate::mime::Part;
 use crate::search::{self, Candidate, Context};
 use crate::session::{Session, untagged};
+use crate::thread::{self, ThreadMessage};
 
 type Reply = (&'static str, String);
 
@@ -146,6 +148,9 @@ impl Session {
                 search,
                 ..
             } => self.sort(out, uid, return_opts, &criteria, &search).await,
+            CommandBody::Thread {
+                uid, algorithm, search, ..
+            } => self.thread(out, uid, &algorithm, &search).await,
             CommandBody::Copy { uid, set, mailbox } => self.copy(out, uid, &set, &mailbox, false).await,
             CommandBody::Move { uid, set, mailbox } => self.copy(out, uid, &set, &mailbox, true).await,
             CommandBody::Expunge => self.expunge(out, None).await,
@@ -472,6 +477,47 @@ impl Session {
             }
         }
         ok(if uid { "UID SORT completed" } else { "SORT completed" })
+    }
+
+    /// RFC 5256 THREAD: threads of the matching messages by subject or by references.
+    async fn thread(&mut self, out: &mut Vec<u8>, uid: bool, algorithm: &str, key: &SearchKey) -> Reply {
+        let algorithm: thread::Algorithm = match algorithm {
+            "ORDEREDSUBJECT" => thread::ordered_subject,
+            "REFERENCES" => thread::references,
+            _ => {
+                return (
+                    "BAD",
+                    format!("Unknown threading algorithm {algorithm}; use REFERENCES or ORDEREDSUBJECT."),
+                );
+            }
+        };
+        let hits = self.matching(key, uid).await;
+        let mut messages = Vec::with_capacity(hits.len());
+        for (seq, u) in hits {
+            let meta = self.selected.as_ref().expect("selected").messages[seq as usize - 1].clone();
+            let bytes = self.svc.read(&meta.blob).await.unwrap_or_default();
+            let header = &bytes[..crate::mime::header_end(&bytes)];
+            let field =
+                |name: &str| crate::mime::header_field(header, name).map(|v| String::from_utf8_lossy(&v).into_owned());
+            messages.push(ThreadMessage {
+                id: if uid { u } else { seq },
+                message_id: field("message-id"),
+                references: field("references"),
+                in_reply_to: field("in-reply-to"),
+                subject: field("subject").map(|s| encoded::decode(&s)),
+                // RFC 5256 §2.2: the sent date, or the internal date when Date: is unusable.
+                date: search::sent_time(&bytes)
+                    .map(|d| d.timestamp())
+                    .unwrap_or(meta.internal_date),
+            });
+        }
+        let threads = algorithm(&messages, search::base_subject);
+        untagged(out, format!("THREAD {threads}").trim_end());
+        ok(if uid {
+            "UID THREAD completed"
+        } else {
+            "THREAD completed"
+        })
     }
 
     /// RFC 4731 §3.1 ESEARCH response without its MODSEQ: MIN and MAX are the first and last

@@ -135,6 +135,8 @@ impl Session {
                 "SORT",
                 "SORT=DISPLAY",
                 "ESORT",
+                "THREAD=ORDEREDSUBJECT",
+                "THREAD=REFERENCES",
                 "BINARY",
                 "MULTIAPPEND",
                 "CATENATE",
@@ -373,7 +375,7 @@ impl Session {
                 Control::Continue
             }
             Idle => Control::Idle(tag),
-            CancelUpdate { .. } | Thread { .. } => {
+            CancelUpdate { .. } => {
                 tagged(out, &tag, "BAD", "Command not supported by this server.");
                 Control::Continue
             }
@@ -384,13 +386,15 @@ impl Session {
             | Store { .. }
             | Copy { .. }
             | Move { .. }
-            | Sort { .. }) => {
+            | Sort { .. }
+            | Thread { .. }) => {
                 let no_expunge = matches!(
                     &body,
                     Fetch { uid: false, .. }
                         | Store { uid: false, .. }
                         | Search { uid: false, .. }
                         | Sort { uid: false, .. }
+                        | Thread { uid: false, .. }
                 );
                 let (status, text) = self.message_command(out, body).await;
                 if self.selected.is_some() {
