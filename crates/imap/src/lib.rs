@@ -2,6 +2,7 @@
 
 mod catenate;
 pub mod command;
+mod context;
 mod encoded;
 mod fetch;
 pub mod framing;

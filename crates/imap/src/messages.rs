@@ -7,6 +7,7 @@ use std::sync::Arc;
 use confiance_store::{FlagOp, FlagUpdate, MessageMeta, StoreError};
 
 use crate::command::*;
+use crate::context::UpdateContext;
 use crate::encoded;
 use crate::fetch;
 use crate::mime::Part;
@@ -48,7 +49,7 @@ pub fn uid_set(uids: &[u32]) -> String {
 }
 
 /// Numbers in their given order, consecutive ascending runs written `a:b` (RFC 5267 §3.2).
-fn ordered_runs(numbers: &[u32]) -> String {
+pub(crate) fn ordered_runs(numbers: &[u32]) -> String {
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
     while i < numbers.len() {
@@ -65,6 +66,20 @@ fn ordered_runs(numbers: &[u32]) -> String {
         i += 1;
     }
     parts.join(",")
+}
+
+/// RFC 9394 PARTIAL: the results at positions `a:b` (1-based, negative from the end).
+fn partial(a: i64, b: i64, numbers: &[u32]) -> String {
+    let (lo, hi) = (a.min(b), a.max(b));
+    let len = numbers.len() as i64;
+    let index = |p: i64| if p < 0 { len + p } else { p - 1 };
+    let (start, end) = (index(lo).max(0), index(hi).min(len - 1));
+    let picked = if start <= end && start < len {
+        ordered_runs(&numbers[start as usize..=end as usize])
+    } else {
+        "NIL".into()
+    };
+    format!(" PARTIAL ({lo}:{hi} {picked})")
 }
 
 /// `uids` listed in the caller's order of a COPYUID/APPENDUID answer.
@@ -212,6 +227,7 @@ impl Session {
                 };
                 if let Ok(outcome) = self.svc.run(move |s| s.store_flags(id, &update)).await {
                     let sel = self.selected.as_mut().expect("selected");
+                    sel.dirty = true;
                     for m in outcome.updated {
                         seen_changed.insert(m.uid);
                         if let Some(seq) = sel.seq_of(m.uid) {
@@ -326,6 +342,9 @@ impl Session {
         if !outcome.updated.is_empty() {
             let account = self.account_id();
             self.svc.changed(account, id);
+            if let Some(sel) = self.selected.as_mut() {
+                sel.dirty = true;
+            }
         }
         if !outcome.modified.is_empty() {
             let sel = self.selected.as_ref().expect("selected");
@@ -343,7 +362,7 @@ impl Session {
     }
 
     /// Message numbers (or UIDs) matching `key`, in sequence order.
-    async fn matching(&self, key: &SearchKey, uid: bool) -> Vec<(u32, u32)> {
+    pub(crate) async fn matching(&self, key: &SearchKey) -> Vec<(u32, u32)> {
         let sel = self.selected.as_ref().expect("selected");
         let ctx = Context {
             max_seq: sel.exists(),
@@ -369,7 +388,6 @@ impl Session {
                 hits.push((i as u32 + 1, meta.uid));
             }
         }
-        let _ = uid;
         hits
     }
 
@@ -383,7 +401,7 @@ impl Session {
         if search_has_modseq(key) {
             self.enable_condstore(out);
         }
-        let hits = self.matching(key, uid).await;
+        let hits = self.matching(key).await;
         let numbers: Vec<u32> = hits.iter().map(|(s, u)| if uid { *u } else { *s }).collect();
         let modseq = if search_has_modseq(key) {
             let sel = self.selected.as_ref().expect("selected");
@@ -416,9 +434,12 @@ impl Session {
             let saved: HashSet<u32> = hits.iter().map(|(_, u)| *u).collect();
             sel.saved = saved;
             // RFC 5182 §2.1: SAVE alone returns nothing but the tagged OK.
-            if opts.iter().all(|o| *o == ReturnOption::Save) {
+            if opts.iter().all(|o| *o == ReturnOption::Save) && !opts.contains(&ReturnOption::Update) {
                 return ok(verb);
             }
+        }
+        if opts.contains(&ReturnOption::Update) {
+            self.register_context(uid, key, None, &hits);
         }
         let mut line = self.esearch_line(uid, &opts, &numbers);
         // RFC 7162 §3.1.5: with only MIN and/or MAX, MODSEQ is that of the messages returned.
@@ -444,6 +465,19 @@ impl Session {
         ok(verb)
     }
 
+    /// Matching messages as (sequence number, UID), in the order of `criteria` (RFC 5256 §3).
+    pub(crate) async fn sorted(&self, key: &SearchKey, criteria: &[SortCriterion]) -> Vec<(u32, u32)> {
+        let hits = self.matching(key).await;
+        let mut values = Vec::with_capacity(hits.len());
+        for (seq, uid) in hits {
+            let meta = &self.selected.as_ref().expect("selected").messages[seq as usize - 1];
+            let bytes = self.svc.read(&meta.blob).await.unwrap_or_default();
+            values.push((search::sort_values(seq, meta, &bytes), uid));
+        }
+        values.sort_by(|a, b| search::compare(&a.0, &b.0, criteria));
+        values.into_iter().map(|(v, uid)| (v.seq, uid)).collect()
+    }
+
     async fn sort(
         &mut self,
         out: &mut Vec<u8>,
@@ -452,19 +486,15 @@ impl Session {
         criteria: &[SortCriterion],
         key: &SearchKey,
     ) -> Reply {
-        let hits = self.matching(key, uid).await;
-        let mut values = Vec::with_capacity(hits.len());
-        for (seq, _) in &hits {
-            let meta = self.selected.as_ref().expect("selected").messages[*seq as usize - 1].clone();
-            let bytes = self.svc.read(&meta.blob).await.unwrap_or_default();
-            values.push((search::sort_values(*seq, &meta, &bytes), meta.uid));
-        }
-        values.sort_by(|a, b| search::compare(&a.0, &b.0, criteria));
-        let numbers: Vec<u32> = values.iter().map(|(v, u)| if uid { *u } else { v.seq }).collect();
+        let hits = self.sorted(key, criteria).await;
+        let numbers: Vec<u32> = hits.iter().map(|(s, u)| if uid { *u } else { *s }).collect();
         match return_opts {
             // RFC 5267 §3 ESORT: the ESEARCH answer, in sort order.
             Some(opts) => {
                 let opts = if opts.is_empty() { vec![ReturnOption::All] } else { opts };
+                if opts.contains(&ReturnOption::Update) {
+                    self.register_context(uid, key, Some(criteria.to_vec()), &hits);
+                }
                 let line = self.esearch_line(uid, &opts, &numbers);
                 untagged(out, &line);
             }
@@ -479,6 +509,18 @@ impl Session {
         ok(if uid { "UID SORT completed" } else { "SORT completed" })
     }
 
+    fn register_context(&mut self, uid: bool, key: &SearchKey, sort: Option<Vec<SortCriterion>>, hits: &[(u32, u32)]) {
+        let tag = self.tag.clone();
+        let sel = self.selected.as_mut().expect("selected");
+        sel.updates.push(UpdateContext {
+            tag,
+            uid,
+            key: key.clone(),
+            sort,
+            results: hits.iter().map(|(_, u)| *u).collect(),
+        });
+    }
+
     /// RFC 5256 THREAD: threads of the matching messages by subject or by references.
     async fn thread(&mut self, out: &mut Vec<u8>, uid: bool, algorithm: &str, key: &SearchKey) -> Reply {
         let algorithm: thread::Algorithm = match algorithm {
@@ -491,7 +533,7 @@ impl Session {
                 );
             }
         };
-        let hits = self.matching(key, uid).await;
+        let hits = self.matching(key).await;
         let mut messages = Vec::with_capacity(hits.len());
         for (seq, u) in hits {
             let meta = self.selected.as_ref().expect("selected").messages[seq as usize - 1].clone();
@@ -533,6 +575,7 @@ impl Session {
                 (ReturnOption::Max, _, Some(last)) => line.push_str(&format!(" MAX {last}")),
                 (ReturnOption::All, Some(_), _) => line.push_str(&format!(" ALL {}", ordered_runs(numbers))),
                 (ReturnOption::Count, ..) => line.push_str(&format!(" COUNT {}", numbers.len())),
+                (ReturnOption::Partial(a, b), ..) => line.push_str(&partial(*a, *b, numbers)),
                 _ => {}
             }
         }
@@ -632,27 +675,27 @@ impl Session {
         };
         let with_recent = !self.rev2;
         let condstore = self.condstore;
-        let sel = self.selected.as_mut().expect("selected");
-        let mut any_pending_expunge = false;
-        if !changes.expunged.is_empty() {
-            let gone: Vec<u32> = changes
-                .expunged
-                .iter()
-                .copied()
-                .filter(|u| sel.seq_of(*u).is_some())
-                .collect();
-            if allow_expunge {
-                for u in gone {
-                    if let Some(seq) = sel.seq_of(u) {
-                        sel.messages.remove(seq as usize - 1);
-                        sel.recent.remove(&u);
-                        untagged(out, &format!("{seq} EXPUNGE"));
-                    }
+        let gone: Vec<u32> = changes
+            .expunged
+            .iter()
+            .copied()
+            .filter(|u| sel.seq_of(*u).is_some())
+            .collect();
+        let mut changed = false;
+        let any_pending_expunge = !allow_expunge && !gone.is_empty();
+        if allow_expunge && !gone.is_empty() {
+            self.contexts_forget(out, &gone);
+            let sel = self.selected.as_mut().expect("selected");
+            for u in gone {
+                if let Some(seq) = sel.seq_of(u) {
+                    sel.messages.remove(seq as usize - 1);
+                    sel.recent.remove(&u);
+                    untagged(out, &format!("{seq} EXPUNGE"));
                 }
-            } else {
-                any_pending_expunge = !gone.is_empty();
             }
+            changed = true;
         }
+        let sel = self.selected.as_mut().expect("selected");
         let max_uid = sel.max_uid();
         let mut new: Vec<MessageMeta> = Vec::new();
         for m in changes.changed {
@@ -666,11 +709,13 @@ impl Session {
                         items = format!("{items} MODSEQ ({})", m.modseq);
                     }
                     untagged(out, &format!("{seq} FETCH ({items})"));
+                    changed = true;
                 }
                 sel.messages[seq as usize - 1] = m;
             }
         }
         if !new.is_empty() {
+            changed = true;
             let mut took_recent = Vec::new();
             for m in new {
                 if m.recent && !sel.read_only {
@@ -690,6 +735,10 @@ impl Session {
         let sel = self.selected.as_mut().expect("selected");
         if !any_pending_expunge {
             sel.modseq = sel.modseq.max(changes.highest_modseq);
+        }
+        // Changes made by this session's own STORE or FETCH mark the view dirty.
+        if changed || std::mem::take(&mut sel.dirty) {
+            self.contexts_refresh(out).await;
         }
     }
 }

@@ -135,6 +135,9 @@ impl Session {
                 "SORT",
                 "SORT=DISPLAY",
                 "ESORT",
+                "CONTEXT=SEARCH",
+                "CONTEXT=SORT",
+                "PARTIAL",
                 "THREAD=ORDEREDSUBJECT",
                 "THREAD=REFERENCES",
                 "BINARY",
@@ -375,8 +378,9 @@ impl Session {
                 Control::Continue
             }
             Idle => Control::Idle(tag),
-            CancelUpdate { .. } => {
-                tagged(out, &tag, "BAD", "Command not supported by this server.");
+            CancelUpdate { tags } => {
+                self.contexts_cancel(&tags);
+                tagged(out, &tag, "OK", "CANCELUPDATE completed");
                 Control::Continue
             }
             body @ (Expunge
@@ -563,6 +567,8 @@ impl Session {
             recent,
             modseq: folder.highest_modseq,
             saved: HashSet::new(),
+            updates: Vec::new(),
+            dirty: false,
         });
         let (code, verb) = if read_only {
             ("READ-ONLY", "EXAMINE")

@@ -5,6 +5,8 @@ use std::collections::HashSet;
 
 use confiance_store::{MailboxId, MessageMeta};
 
+use crate::context::UpdateContext;
+
 pub struct Selected {
     pub id: MailboxId,
     pub name: String,
@@ -17,6 +19,10 @@ pub struct Selected {
     pub modseq: u64,
     /// UIDs saved by SEARCH RETURN (SAVE) (RFC 5182).
     pub saved: HashSet<u32>,
+    /// Searches kept up to date (RFC 5267 CONTEXT).
+    pub updates: Vec<UpdateContext>,
+    /// This session changed flags since the contexts were last brought up to date.
+    pub dirty: bool,
 }
 
 impl Selected {
