@@ -29,23 +29,8 @@ fn no(text: impl Into<String>) -> Reply {
 pub fn uid_set(uids: &[u32]) -> String {
     let mut sorted = uids.to_vec();
     sorted.sort_unstable();
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let start = sorted[i];
-        let mut end = start;
-        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
-            i += 1;
-            end = sorted[i];
-        }
-        parts.push(if start == end {
-            start.to_string()
-        } else {
-            format!("{start}:{end}")
-        });
-        i += 1;
-    }
-    parts.join(",")
+    sorted.dedup();
+    ordered_runs(&sorted)
 }
 
 /// Numbers in their given order, consecutive ascending runs written `a:b` (RFC 5267 §3.2).

@@ -16,6 +16,42 @@ use crate::view::Selected;
 /// Folder hierarchy delimiter.
 pub const DELIMITER: char = '/';
 
+/// The session state a command needs (RFC 9051 §3).
+enum State {
+    Any,
+    NotAuthenticated,
+    Authenticated,
+    Selected,
+}
+
+/// Commands on the messages of the selected folder, run by `Session::message_command`.
+fn is_message_command(body: &CommandBody) -> bool {
+    use CommandBody::*;
+    matches!(
+        body,
+        Expunge
+            | UidExpunge { .. }
+            | Search { .. }
+            | Fetch { .. }
+            | Store { .. }
+            | Copy { .. }
+            | Move { .. }
+            | Sort { .. }
+            | Thread { .. }
+    )
+}
+
+fn requirement(body: &CommandBody) -> State {
+    use CommandBody::*;
+    match body {
+        Capability | Noop | Logout | Id { .. } => State::Any,
+        StartTls | Login { .. } | Authenticate { .. } => State::NotAuthenticated,
+        Check | Close | Unselect => State::Selected,
+        b if is_message_command(b) => State::Selected,
+        _ => State::Authenticated,
+    }
+}
+
 /// What the connection loop does after a command.
 pub enum Control {
     Continue,
@@ -158,35 +194,14 @@ impl Session {
         let authenticated = self.account.is_some();
         let selected = self.selected.is_some();
         use CommandBody::*;
-        let needs = match &cmd.body {
-            Capability | Noop | Logout | Id { .. } => 0,
-            StartTls | Login { .. } | Authenticate { .. } => 4, // not authenticated only
-            Check
-            | Close
-            | Unselect
-            | Expunge
-            | UidExpunge { .. }
-            | Search { .. }
-            | Fetch { .. }
-            | Store { .. }
-            | Copy { .. }
-            | Move { .. }
-            | Sort { .. }
-            | Thread { .. } => 2,
-            _ => 1,
+        let refusal = match (requirement(&cmd.body), authenticated, selected) {
+            (State::Any, ..) => None,
+            (State::NotAuthenticated, false, _) | (State::Authenticated, true, _) | (State::Selected, _, true) => None,
+            (State::NotAuthenticated, true, _) => Some("already authenticated"),
+            (State::Authenticated, false, _) => Some("log in first"),
+            (State::Selected, ..) => Some("no folder is selected"),
         };
-        let allowed = match needs {
-            0 => true,
-            4 => !authenticated,
-            2 => selected,
-            _ => authenticated,
-        };
-        if !allowed {
-            let why = match needs {
-                4 => "already authenticated",
-                2 => "no folder is selected",
-                _ => "log in first",
-            };
+        if let Some(why) = refusal {
             tagged(out, &tag, "BAD", &format!("Command not allowed now: {why}."));
             return Control::Continue;
         }
@@ -383,15 +398,9 @@ impl Session {
                 tagged(out, &tag, "OK", "CANCELUPDATE completed");
                 Control::Continue
             }
-            body @ (Expunge
-            | UidExpunge { .. }
-            | Search { .. }
-            | Fetch { .. }
-            | Store { .. }
-            | Copy { .. }
-            | Move { .. }
-            | Sort { .. }
-            | Thread { .. }) => {
+            // Every other command is a message command (`is_message_command`).
+            body => {
+                debug_assert!(is_message_command(&body));
                 let no_expunge = matches!(
                     &body,
                     Fetch { uid: false, .. }
