@@ -15,6 +15,12 @@ fn imaplib_covers_a_mail_client_day() {
     op.python("imap_client.py", &["client"]);
 }
 
+#[test]
+fn qresync_and_notify_resynchronise_clients() {
+    let op = Operator::start(&["mobile"]);
+    op.python("resync_notify.py", &["mobile"]);
+}
+
 fn swaks(op: &Operator, args: &[&str]) -> (bool, String) {
     let port = op.submission.to_string();
     let ca = op.ca();

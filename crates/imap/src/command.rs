@@ -171,6 +171,25 @@ pub enum SelectParam {
     },
 }
 
+/// NOTIFY mailbox filters (RFC 5465 §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyFilter {
+    Selected,
+    SelectedDelayed,
+    Inboxes,
+    Personal,
+    Subscribed,
+    Subtree(Vec<Mailbox>),
+    Mailboxes(Vec<Mailbox>),
+}
+
+/// One NOTIFY event group: a filter and its events, upper-cased (empty for NONE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotifyGroup {
+    pub filter: NotifyFilter,
+    pub events: Vec<String>,
+}
+
 /// LIST selection options (RFC 5258 §3.1, RFC 6154 §5.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListSelectOption {
@@ -523,6 +542,11 @@ pub enum CommandBody {
         algorithm: String,
         charset: String,
         search: SearchKey,
+    },
+    /// RFC 5465 NOTIFY: `groups` is `None` for NOTIFY NONE.
+    Notify {
+        status: bool,
+        groups: Option<Vec<NotifyGroup>>,
     },
     /// RFC 5267 §4.3.
     CancelUpdate {
@@ -1154,10 +1178,102 @@ impl<'a> Parser<'a> {
                 }
                 CommandBody::CancelUpdate { tags }
             }
+            "NOTIFY" => {
+                self.sp()?;
+                if self.try_keyword("NONE") {
+                    CommandBody::Notify {
+                        status: false,
+                        groups: None,
+                    }
+                } else if self.try_keyword("SET") {
+                    self.sp()?;
+                    let status = self.try_keyword("STATUS");
+                    if status {
+                        self.sp()?;
+                    }
+                    let mut groups = vec![self.notify_group()?];
+                    while self.more_args() {
+                        self.sp()?;
+                        groups.push(self.notify_group()?);
+                    }
+                    CommandBody::Notify {
+                        status,
+                        groups: Some(groups),
+                    }
+                } else {
+                    return self.err("expected SET or NONE");
+                }
+            }
             _ => return Err(format!("unknown or unsupported command {name}")),
         };
         self.end()?;
         Ok(body)
+    }
+
+    /// `"(" filter-mailboxes SP events ")"` (RFC 5465 §8).
+    fn notify_group(&mut self) -> PResult<NotifyGroup> {
+        self.expect(b'(')?;
+        let filter = match self.keyword()?.as_str() {
+            "SELECTED" => NotifyFilter::Selected,
+            "SELECTED-DELAYED" => NotifyFilter::SelectedDelayed,
+            "INBOXES" => NotifyFilter::Inboxes,
+            "PERSONAL" => NotifyFilter::Personal,
+            "SUBSCRIBED" => NotifyFilter::Subscribed,
+            kw @ ("SUBTREE" | "MAILBOXES") => {
+                self.sp()?;
+                let list = if self.peek() == Some(b'(') {
+                    self.paren_list(false, Self::mailbox)?
+                } else {
+                    vec![self.mailbox()?]
+                };
+                if kw == "SUBTREE" {
+                    NotifyFilter::Subtree(list)
+                } else {
+                    NotifyFilter::Mailboxes(list)
+                }
+            }
+            other => return Err(format!("unknown NOTIFY filter {other}")),
+        };
+        self.sp()?;
+        let mut events = Vec::new();
+        if !self.try_keyword("NONE") {
+            self.expect(b'(')?;
+            loop {
+                let event = self.keyword()?;
+                // MessageNew may carry the FETCH items to push; they are parsed and not used.
+                if event == "MESSAGENEW" && self.peek() == Some(b' ') && self.peek_at(1) == Some(b'(') {
+                    self.sp()?;
+                    self.skip_parenthesised()?;
+                }
+                events.push(event);
+                match self.peek() {
+                    Some(b' ') => self.pos += 1,
+                    Some(b')') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return self.err("expected SP or ')' in NOTIFY events"),
+                }
+            }
+        }
+        self.expect(b')')?;
+        Ok(NotifyGroup { filter, events })
+    }
+
+    /// Skips a balanced `( ... )` group (no literals inside).
+    fn skip_parenthesised(&mut self) -> PResult<()> {
+        self.expect(b'(')?;
+        let mut depth = 1;
+        while depth > 0 {
+            match self.peek() {
+                Some(b'(') => depth += 1,
+                Some(b')') => depth -= 1,
+                Some(b'\r' | b'\n') | None => return self.err("unbalanced parentheses"),
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        Ok(())
     }
 
     fn sp_mailbox(&mut self) -> PResult<Mailbox> {
@@ -2755,7 +2871,7 @@ mod tests {
     }
 
     /// Commands from the scripts that are deliberately not supported.
-    const UNSUPPORTED: [&str; 4] = ["NOTIFY", "GENURLAUTH", "URLFETCH", "RESETKEY"];
+    const UNSUPPORTED: [&str; 3] = ["GENURLAUTH", "URLFETCH", "RESETKEY"];
 
     #[test]
     fn imaptest_scripts() {

@@ -8,6 +8,7 @@ mod fetch;
 pub mod framing;
 mod messages;
 pub mod mime;
+mod notify;
 pub mod render;
 mod search;
 mod section;

@@ -115,10 +115,20 @@ impl Session {
                 set,
                 attrs,
                 changed_since,
-                ..
+                vanished,
             } => {
                 if !uid && self.seq_out_of_range(&set) {
                     return ("BAD", "Invalid message sequence number.".into());
+                }
+                if vanished {
+                    // RFC 7162 §3.2.6: UID FETCH only, with CHANGEDSINCE, after ENABLE QRESYNC.
+                    let (Some(since), true, true) = (changed_since, uid, self.qresync) else {
+                        return (
+                            "BAD",
+                            "VANISHED needs UID FETCH, CHANGEDSINCE and ENABLE QRESYNC.".into(),
+                        );
+                    };
+                    self.vanished_earlier(out, since, Some(&set)).await;
                 }
                 self.fetch(out, uid, &set, attrs, changed_since).await
             }
@@ -649,6 +659,45 @@ impl Session {
         ok("EXPUNGE completed")
     }
 
+    /// `VANISHED (EARLIER)` for the UIDs expunged after `modseq`, within `within` (RFC 7162 §3.2.6).
+    async fn vanished_earlier(&mut self, out: &mut Vec<u8>, modseq: u64, within: Option<&SequenceSet>) {
+        let Some(sel) = self.selected.as_ref() else { return };
+        let (id, max_uid) = (sel.id, sel.max_uid());
+        let Ok(changes) = self.svc.run(move |s| s.changes_since(id, modseq)).await else {
+            return;
+        };
+        let gone: Vec<u32> = changes
+            .expunged
+            .into_iter()
+            // `*` reaches the expunged UIDs above the highest one left.
+            .filter(|u| within.is_none_or(|set| set.contains(*u, max_uid.max(*u))))
+            .collect();
+        if !gone.is_empty() {
+            untagged(out, &format!("VANISHED (EARLIER) {}", uid_set(&gone)));
+        }
+    }
+
+    /// SELECT (QRESYNC ...): what vanished and what changed since the client's `modseq`
+    /// (RFC 7162 §3.2.5).
+    pub(crate) async fn resynchronise(&mut self, out: &mut Vec<u8>, modseq: u64, known: Option<&SequenceSet>) {
+        self.vanished_earlier(out, modseq, known).await;
+        let sel = self.selected.as_ref().expect("selected");
+        for (i, m) in sel.messages.iter().enumerate() {
+            if m.modseq > modseq {
+                untagged(
+                    out,
+                    &format!(
+                        "{} FETCH (UID {} FLAGS ({}) MODSEQ ({}))",
+                        i + 1,
+                        m.uid,
+                        sel.flags_of(m, !self.rev2),
+                        m.modseq
+                    ),
+                );
+            }
+        }
+    }
+
     /// Brings the view up to date and reports the differences: EXPUNGE (only when allowed),
     /// EXISTS/RECENT for new messages, FETCH for flags changed elsewhere (RFC 9051 §7.4–7.5).
     pub(crate) async fn refresh(&mut self, out: &mut Vec<u8>, allow_expunge: bool) {
@@ -670,13 +719,20 @@ impl Session {
         let any_pending_expunge = !allow_expunge && !gone.is_empty();
         if allow_expunge && !gone.is_empty() {
             self.contexts_forget(out, &gone);
+            let qresync = self.qresync;
             let sel = self.selected.as_mut().expect("selected");
-            for u in gone {
+            for &u in &gone {
                 if let Some(seq) = sel.seq_of(u) {
                     sel.messages.remove(seq as usize - 1);
                     sel.recent.remove(&u);
-                    untagged(out, &format!("{seq} EXPUNGE"));
+                    if !qresync {
+                        untagged(out, &format!("{seq} EXPUNGE"));
+                    }
                 }
+            }
+            if qresync {
+                // RFC 7162 §3.2.10: with QRESYNC, expunges are reported by UID.
+                untagged(out, &format!("VANISHED {}", uid_set(&gone)));
             }
             changed = true;
         }

@@ -110,6 +110,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                         Control::Continue
                     }
                 };
+                session.notifications(&mut out).await;
                 stream.write_all(&out).await?;
                 match control {
                     Control::Continue => {}
@@ -239,7 +240,20 @@ async fn idle<S: AsyncRead + AsyncWrite + Unpin>(
     let mut out = Vec::new();
     session.refresh(&mut out, true).await;
     stream.write_all(&out).await?;
-    let mut changes = session.changes.as_ref().map(|c| c.resubscribe());
+    // The session's own receiver, so that nothing seen here is reported again after IDLE.
+    let mut changes = session.changes.take();
+    let result = idle_loop(stream, buf, session, tag, &mut changes).await;
+    session.changes = changes;
+    result
+}
+
+async fn idle_loop<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    session: &mut Session,
+    tag: &str,
+    changes: &mut Option<tokio::sync::broadcast::Receiver<confiance_store::MailboxId>>,
+) -> std::io::Result<bool> {
     let deadline = tokio::time::Instant::now() + session.cfg.autologout;
     loop {
         if let Some(pos) = buf.iter().position(|b| *b == b'\n') {
@@ -267,11 +281,13 @@ async fn idle<S: AsyncRead + AsyncWrite + Unpin>(
                 }
             } => {
                 let mine = session.selected.as_ref().map(|s| s.id);
+                let mut out = Vec::new();
                 if changed.is_none() || changed == mine {
-                    let mut out = Vec::new();
                     session.refresh(&mut out, true).await;
-                    stream.write_all(&out).await?;
+                } else if let (Some(id), Some(_)) = (changed, &session.notify) {
+                    session.push_changed(&mut out, id).await;
                 }
+                stream.write_all(&out).await?;
             }
             _ = tokio::time::sleep_until(deadline) => {
                 stream.write_all(b"* BYE Autologout\r\n").await?;

@@ -71,6 +71,10 @@ pub struct Session {
     pub(crate) selected: Option<Selected>,
     pub(crate) rev2: bool,
     pub(crate) condstore: bool,
+    /// RFC 7162 §3.2: VANISHED instead of EXPUNGE, quick resynchronisation on SELECT.
+    pub(crate) qresync: bool,
+    /// NOTIFY SET in force (RFC 5465).
+    pub(crate) notify: Option<crate::notify::NotifyState>,
     pub(crate) utf8: bool,
     pub(crate) changes: Option<broadcast::Receiver<MailboxId>>,
     /// Tag of the command being run (ESEARCH echoes it).
@@ -133,6 +137,8 @@ impl Session {
             selected: None,
             rev2: false,
             condstore: false,
+            qresync: false,
+            notify: None,
             utf8: false,
             changes: None,
             tag: String::new(),
@@ -164,6 +170,8 @@ impl Session {
                 "LIST-STATUS",
                 "CHILDREN",
                 "CONDSTORE",
+                "QRESYNC",
+                "NOTIFY",
                 "QUOTA",
                 "QUOTA=RES-STORAGE",
                 "ESEARCH",
@@ -213,6 +221,7 @@ impl Session {
             }
             Noop | Check => {
                 self.refresh(out, true).await;
+                self.notifications(out).await;
                 tagged(out, &tag, "OK", "NOOP completed");
                 Control::Continue
             }
@@ -272,6 +281,11 @@ impl Session {
                     match c.as_str() {
                         "IMAP4REV2" => self.rev2 = true,
                         "CONDSTORE" => self.enable_condstore(out),
+                        "QRESYNC" => {
+                            // RFC 7162 §3.2.3: QRESYNC implies CONDSTORE.
+                            self.enable_condstore(out);
+                            self.qresync = true;
+                        }
                         "UTF8=ACCEPT" => self.utf8 = true,
                         _ => continue,
                     }
@@ -393,6 +407,11 @@ impl Session {
                 Control::Continue
             }
             Idle => Control::Idle(tag),
+            Notify { status, groups } => {
+                self.notify_set(out, status, groups).await;
+                tagged(out, &tag, "OK", "NOTIFY completed");
+                Control::Continue
+            }
             CancelUpdate { tags } => {
                 self.contexts_cancel(&tags);
                 tagged(out, &tag, "OK", "CANCELUPDATE completed");
@@ -512,8 +531,18 @@ impl Session {
             // RFC 9051 §7.1: the previous folder is closed (without expunge).
             untagged(out, "OK [CLOSED] Previous folder closed.");
         }
-        if params.iter().any(|p| matches!(p, SelectParam::QResync { .. })) {
-            tagged(out, tag, "BAD", "QRESYNC is not supported.");
+        let resync = params.iter().find_map(|p| match p {
+            SelectParam::QResync {
+                uidvalidity,
+                modseq,
+                known_uids,
+                ..
+            } => Some((*uidvalidity, *modseq, known_uids.clone())),
+            _ => None,
+        });
+        if resync.is_some() && !self.qresync {
+            // RFC 7162 §3.2.5: QRESYNC parameters need ENABLE QRESYNC first.
+            tagged(out, tag, "BAD", "ENABLE QRESYNC before using it in SELECT.");
             return;
         }
         if params.contains(&SelectParam::CondStore) {
@@ -579,6 +608,11 @@ impl Session {
             updates: Vec::new(),
             dirty: false,
         });
+        if let Some((uidvalidity, modseq, known)) = resync
+            && uidvalidity == folder.uidvalidity
+        {
+            self.resynchronise(out, modseq, known.as_ref()).await;
+        }
         let (code, verb) = if read_only {
             ("READ-ONLY", "EXAMINE")
         } else {
@@ -845,7 +879,7 @@ impl Session {
         }
     }
 
-    async fn status_line(&self, out: &mut Vec<u8>, folder: &Folder, items: &[StatusItem]) {
+    pub(crate) async fn status_line(&self, out: &mut Vec<u8>, folder: &Folder, items: &[StatusItem]) {
         let id = folder.id;
         let messages = self.svc.run(move |s| s.messages(id)).await.unwrap_or_default();
         let selected_here = self.selected.as_ref().filter(|s| s.id == id);
