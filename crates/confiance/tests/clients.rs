@@ -21,6 +21,14 @@ fn qresync_and_notify_resynchronise_clients() {
     op.python("resync_notify.py", &["mobile"]);
 }
 
+#[test]
+fn dsn_reports_success_when_asked_and_failure_always() {
+    let op = Operator::start(&["sender", "receiver", "full"]);
+    let out = op.cli(&["account", "quota", &Operator::address("full"), "1000"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    op.python("dsn.py", &["sender", "receiver", "full"]);
+}
+
 fn swaks(op: &Operator, args: &[&str]) -> (bool, String) {
     let port = op.submission.to_string();
     let ca = op.ca();

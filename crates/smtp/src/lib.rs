@@ -3,6 +3,7 @@
 //! operators of the trust space comes with the whitelist and the outbound queue.
 
 mod command;
+mod dsn;
 mod network;
 mod server;
 mod session;

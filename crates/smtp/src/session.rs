@@ -9,6 +9,7 @@ use confiance_store::{Account, MailboxId, StoreError};
 
 use crate::SmtpConfig;
 use crate::command::{Command, SyntaxError, parse_command};
+use crate::dsn;
 
 pub enum Next {
     Continue,
@@ -287,7 +288,8 @@ impl Session {
                     Err(_) => return out.push_str("501 5.5.4 Invalid SIZE value\r\n"),
                 },
                 ("BODY", Some(v)) if ["7BIT", "8BITMIME"].contains(&v.to_ascii_uppercase().as_str()) => {}
-                ("SMTPUTF8", None) | ("RET", Some(_)) | ("ENVID", Some(_)) | ("AUTH", Some(_)) => {}
+                ("RET", Some(v)) if v.eq_ignore_ascii_case("FULL") || v.eq_ignore_ascii_case("HDRS") => {}
+                ("SMTPUTF8", None) | ("ENVID", Some(_)) | ("AUTH", Some(_)) => {}
                 _ => return out.push_str(&format!("555 5.5.4 Unsupported MAIL parameter {name}\r\n")),
             }
         }
@@ -327,9 +329,22 @@ impl Session {
                 self.cfg.max_recipients
             ));
         }
-        for (name, _) in &params {
-            if name != "NOTIFY" && name != "ORCPT" {
-                return out.push_str(&format!("555 5.5.4 Unsupported RCPT parameter {name}\r\n"));
+        for (name, value) in &params {
+            let valid = match (name.as_str(), value.as_deref()) {
+                // RFC 3461 §4.1: NEVER alone, or any of SUCCESS, FAILURE, DELAY.
+                ("NOTIFY", Some(v)) => {
+                    let words: Vec<String> = v.split(',').map(|w| w.to_ascii_uppercase()).collect();
+                    words == ["NEVER"]
+                        || words
+                            .iter()
+                            .all(|w| ["SUCCESS", "FAILURE", "DELAY"].contains(&w.as_str()))
+                }
+                // RFC 3461 §4.2: addr-type ";" xtext.
+                ("ORCPT", Some(v)) => v.split_once(';').is_some_and(|(t, a)| !t.is_empty() && !a.is_empty()),
+                _ => false,
+            };
+            if !valid {
+                return out.push_str(&format!("501 5.5.4 Invalid or unsupported RCPT parameter {name}\r\n"));
             }
         }
         let parsed = match Address::parse(&address) {
@@ -395,11 +410,11 @@ impl Session {
             return out.push_str("503 5.5.1 No transaction\r\n");
         };
         let id = queue_id();
-        let message = self.prepend_trace(&envelope, &id, message);
+        let message = Arc::new(self.prepend_trace(&envelope, &id, message));
         let inboxes: Vec<MailboxId> = envelope.recipients.iter().map(|r| r.inbox).collect();
         let now = chrono::Local::now();
         let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
-        let result = self.svc.deliver(inboxes, Arc::new(message), Vec::new(), date).await;
+        let result = self.svc.deliver(inboxes, message.clone(), Vec::new(), date).await;
         let results = match result {
             Ok(r) => r,
             Err(e) => {
@@ -407,30 +422,88 @@ impl Session {
                 return out.push_str("451 4.3.0 Temporary storage failure, try again later\r\n");
             }
         };
-        let mut delivered = 0;
-        let mut full = Vec::new();
+        let mut outcomes = Vec::with_capacity(results.len());
         for (r, rcpt) in results.iter().zip(&envelope.recipients) {
-            match r {
+            let (delivered, status, diagnostic) = match r {
                 Ok(a) => {
-                    delivered += 1;
                     tracing::info!(target: "audit", event = "delivered", id, sender = %envelope.sender, recipient = %rcpt.address, uid = a.uid, dsn = ?rcpt.dsn, params = ?envelope.params);
+                    (true, "2.0.0", "delivered".to_string())
                 }
-                Err(StoreError::QuotaExceeded { .. }) => full.push(rcpt.address.clone()),
-                Err(e) => tracing::error!(error = %e, id, recipient = %rcpt.address, "delivery failed"),
-            }
+                Err(StoreError::QuotaExceeded { .. }) => {
+                    tracing::warn!(target: "audit", event = "refused", id, recipient = %rcpt.address, reason = "mailbox full");
+                    (false, "5.2.2", "552 5.2.2 boîte pleine / mailbox full".to_string())
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, id, recipient = %rcpt.address, "delivery failed");
+                    (false, "4.3.0", "451 4.3.0 storage failure".to_string())
+                }
+            };
+            outcomes.push((rcpt, delivered, status, diagnostic));
         }
+        let delivered = outcomes.iter().filter(|o| o.1).count();
         if delivered == 0 {
-            if !full.is_empty() {
-                return out.push_str(&format!("552 5.2.2 Mailbox full: {}\r\n", full.join(", ")));
+            // Nothing stored: the client hears it now, no report needed.
+            if let Some(full) = outcomes.iter().find(|o| o.2 == "5.2.2") {
+                return out.push_str(&format!("552 5.2.2 Mailbox full: {}\r\n", full.0.address));
             }
             return out.push_str("451 4.3.0 Temporary storage failure, try again later\r\n");
         }
-        if !full.is_empty() {
-            // Single reply for all recipients after DATA: the refused ones are traced so the
-            // administrator can act; the DSN for them comes with the outbound queue.
-            tracing::warn!(target: "audit", event = "partial_delivery", id, full = ?full);
+        // After DATA one reply serves every recipient: those that failed, and those that asked
+        // NOTIFY=SUCCESS, are told to the sender in a delivery status notification.
+        let reported: Vec<dsn::Outcome> = outcomes
+            .iter()
+            .filter(|(rcpt, ok, ..)| dsn::wanted(param(&rcpt.dsn, "NOTIFY"), *ok))
+            .map(|(rcpt, ok, status, diagnostic)| dsn::Outcome {
+                recipient: rcpt.address.clone(),
+                original: param(&rcpt.dsn, "ORCPT").map(dsn::decode_xtext),
+                delivered: *ok,
+                status,
+                diagnostic: diagnostic.clone(),
+            })
+            .collect();
+        if !reported.is_empty() {
+            self.send_report(&envelope, &reported, &id, &message).await;
         }
         out.push_str(&format!("250 2.0.0 Ok: queued as {id}\r\n"));
+    }
+
+    /// Delivers a DSN into the sender's INBOX (senders are local mailboxes; a sender of a
+    /// trusted network elsewhere is traced, pending the outbound queue).
+    async fn send_report(&self, envelope: &Envelope, outcomes: &[dsn::Outcome], id: &str, message: &[u8]) {
+        let sender = envelope.sender.to_lowercase();
+        let lookup = sender.clone();
+        let inbox = self
+            .svc
+            .run(move |s| match s.account_by_address(&lookup)? {
+                Some(a) => s.mailbox(a.id, "INBOX"),
+                None => Ok(None),
+            })
+            .await;
+        let Ok(Some(inbox)) = inbox else {
+            tracing::warn!(target: "audit", event = "dsn_undeliverable", id, sender = %sender);
+            return;
+        };
+        let request = dsn::Request {
+            reporting_host: &self.cfg.hostname,
+            envelope_id: param(&envelope.params, "ENVID").map(dsn::decode_xtext),
+            return_full: param(&envelope.params, "RET").is_some_and(|r| r.eq_ignore_ascii_case("FULL")),
+            arrival: chrono::Local::now(),
+            original: message,
+        };
+        let mut report = b"Return-Path: <>\r\n".to_vec();
+        report.extend_from_slice(&dsn::report(&request, &sender, outcomes, id));
+        let now = chrono::Local::now();
+        let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
+        match self
+            .svc
+            .deliver(vec![inbox.id], Arc::new(report), Vec::new(), date)
+            .await
+        {
+            Ok(r) if r.iter().all(|x| x.is_ok()) => {
+                tracing::info!(target: "audit", event = "dsn", id, sender = %sender, recipients = outcomes.len())
+            }
+            other => tracing::error!(id, sender = %sender, result = ?other.map(|r| r.len()), "DSN not stored"),
+        }
     }
 
     /// Adds Return-Path and Received (RFC 5321 §4.4), plus Message-ID and Date when the client
@@ -474,6 +547,11 @@ impl Session {
         }
         out
     }
+}
+
+/// Value of an ESMTP parameter (`NOTIFY`, `ORCPT`, `RET`, `ENVID`).
+fn param<'a>(params: &'a [(String, Option<String>)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.as_deref())
 }
 
 fn queue_id() -> String {

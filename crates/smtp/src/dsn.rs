@@ -1,0 +1,199 @@
+//! Delivery status notifications (RFC 3464) for the DSN extension (RFC 3461): a report to the
+//! sender when a recipient asked NOTIFY=SUCCESS got the message, or when one could not be
+//! delivered (NOTIFY=FAILURE, the default). Réf. #1 asks operators to support DSN (ECO.2.3.1).
+
+use chrono::{DateTime, Local};
+
+/// What happened to one recipient.
+pub struct Outcome {
+    pub recipient: String,
+    /// RFC 3461 ORCPT value, decoded (`rfc822;addr`).
+    pub original: Option<String>,
+    pub delivered: bool,
+    /// Enhanced status code (RFC 3463) and the sentence a person reads.
+    pub status: &'static str,
+    pub diagnostic: String,
+}
+
+/// The transaction-wide DSN parameters (RFC 3461 §4.3, §4.4).
+pub struct Request<'a> {
+    pub reporting_host: &'a str,
+    pub envelope_id: Option<String>,
+    /// RET=FULL: the whole message comes back; otherwise only its header (the default here:
+    /// health data goes back in the report only when the sender asked).
+    pub return_full: bool,
+    pub arrival: DateTime<Local>,
+    pub original: &'a [u8],
+}
+
+/// RFC 3461 §4.1: SUCCESS only when asked, FAILURE unless NOTIFY=NEVER or a list without it.
+pub fn wanted(notify: Option<&str>, delivered: bool) -> bool {
+    let Some(notify) = notify else { return !delivered };
+    let words: Vec<String> = notify.split(',').map(|w| w.trim().to_ascii_uppercase()).collect();
+    if words.iter().any(|w| w == "NEVER") {
+        return false;
+    }
+    words.iter().any(|w| w == if delivered { "SUCCESS" } else { "FAILURE" })
+}
+
+/// RFC 3461 §4 xtext: `+XX` stands for the octet XX.
+pub fn decode_xtext(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'+'
+            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn header_of(message: &[u8]) -> &[u8] {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 2)
+        .unwrap_or(message.len());
+    &message[..end]
+}
+
+/// The report message, addressed to `sender`, from the operator's postmaster.
+pub fn report(req: &Request, sender: &str, outcomes: &[Outcome], id: &str) -> Vec<u8> {
+    let failed = outcomes.iter().any(|o| !o.delivered);
+    let boundary = format!("=_dsn_{id}");
+    let subject = if failed {
+        "Échec de remise / Delivery failure"
+    } else {
+        "Accusé de remise / Delivery notification"
+    };
+    let mut m = String::new();
+    m.push_str(&format!(
+        "From: Messagerie {host} <postmaster@{host}>\r\n",
+        host = req.reporting_host
+    ));
+    m.push_str(&format!("To: <{sender}>\r\n"));
+    m.push_str(&format!("Subject: =?utf-8?q?{}?=\r\n", q_encode(subject)));
+    m.push_str(&format!("Date: {}\r\n", Local::now().to_rfc2822()));
+    m.push_str(&format!("Message-ID: <dsn.{id}@{}>\r\n", req.reporting_host));
+    m.push_str("Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n");
+    m.push_str(&format!(
+        "Content-Type: multipart/report; report-type=delivery-status; boundary=\"{boundary}\"\r\n\r\n"
+    ));
+    // 1. For people, French first.
+    m.push_str(&format!(
+        "--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+    ));
+    for o in outcomes {
+        if o.delivered {
+            m.push_str(&format!("Votre message a été remis à {}.\r\n", o.recipient));
+        } else {
+            m.push_str(&format!(
+                "Votre message n'a pas pu être remis à {} : {}\r\n",
+                o.recipient, o.diagnostic
+            ));
+        }
+    }
+    m.push_str("\r\n");
+    for o in outcomes {
+        if o.delivered {
+            m.push_str(&format!("Your message was delivered to {}.\r\n", o.recipient));
+        } else {
+            m.push_str(&format!(
+                "Your message could not be delivered to {}: {}\r\n",
+                o.recipient, o.diagnostic
+            ));
+        }
+    }
+    // 2. For programs (RFC 3464 §2).
+    m.push_str(&format!(
+        "\r\n--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"
+    ));
+    m.push_str(&format!("Reporting-MTA: dns; {}\r\n", req.reporting_host));
+    if let Some(envid) = &req.envelope_id {
+        m.push_str(&format!("Original-Envelope-Id: {envid}\r\n"));
+    }
+    m.push_str(&format!("Arrival-Date: {}\r\n", req.arrival.to_rfc2822()));
+    for o in outcomes {
+        m.push_str("\r\n");
+        if let Some(orcpt) = &o.original {
+            m.push_str(&format!("Original-Recipient: {orcpt}\r\n"));
+        }
+        m.push_str(&format!("Final-Recipient: rfc822; {}\r\n", o.recipient));
+        m.push_str(&format!(
+            "Action: {}\r\n",
+            if o.delivered { "delivered" } else { "failed" }
+        ));
+        m.push_str(&format!("Status: {}\r\n", o.status));
+        if !o.delivered {
+            m.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", o.diagnostic));
+        }
+    }
+    // 3. The message, or its header (RFC 6522 text/rfc822-headers).
+    let mut bytes = m.into_bytes();
+    if req.return_full {
+        bytes.extend_from_slice(format!("\r\n--{boundary}\r\nContent-Type: message/rfc822\r\n\r\n").as_bytes());
+        bytes.extend_from_slice(req.original);
+    } else {
+        bytes.extend_from_slice(format!("\r\n--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n").as_bytes());
+        bytes.extend_from_slice(header_of(req.original));
+    }
+    bytes.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    bytes
+}
+
+fn q_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b' ' => "_".to_string(),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'/' | b'-' => (b as char).to_string(),
+            _ => format!("={b:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_rules() {
+        assert!(wanted(None, false));
+        assert!(!wanted(None, true));
+        assert!(wanted(Some("SUCCESS,FAILURE"), true));
+        assert!(!wanted(Some("NEVER"), false));
+        assert!(!wanted(Some("DELAY"), false));
+        assert!(wanted(Some("failure"), false));
+        assert_eq!(decode_xtext("rfc822;a+2Bb@x.fr"), "rfc822;a+b@x.fr");
+    }
+
+    #[test]
+    fn report_shape() {
+        let req = Request {
+            reporting_host: "mail.test",
+            envelope_id: Some("E1".into()),
+            return_full: false,
+            arrival: Local::now(),
+            original: b"Subject: IRM\r\nFrom: a@b.fr\r\n\r\nsecret body\r\n",
+        };
+        let outcomes = [Outcome {
+            recipient: "b@c.fr".into(),
+            original: Some("rfc822;b@c.fr".into()),
+            delivered: false,
+            status: "5.2.2",
+            diagnostic: "mailbox full".into(),
+        }];
+        let r = String::from_utf8(report(&req, "a@b.fr", &outcomes, "ID1")).unwrap();
+        assert!(r.contains("report-type=delivery-status"));
+        assert!(r.contains("Action: failed\r\nStatus: 5.2.2"));
+        assert!(r.contains("Original-Envelope-Id: E1"));
+        assert!(r.contains("Subject: IRM"));
+        assert!(!r.contains("secret body"), "RET=HDRS must not return the body");
+    }
+}
