@@ -32,6 +32,11 @@ pub struct MailService {
     blobs: Arc<BlobStore>,
     commits: mpsc::Sender<Job>,
     hub: Arc<Hub>,
+    /// Deliveries hold it shared from the moment they find or write their blob until their
+    /// rows are committed; removing a blob takes it exclusively and re-checks that no row uses
+    /// the blob. Without it, a message with the same bytes as one being expunged could find
+    /// the file present, see it deleted, then commit a row that points at nothing.
+    blob_use: tokio::sync::RwLock<()>,
 }
 
 impl MailService {
@@ -56,6 +61,7 @@ impl MailService {
             blobs,
             commits,
             hub,
+            blob_use: tokio::sync::RwLock::new(()),
         })
     }
 
@@ -97,6 +103,7 @@ impl MailService {
         flags: Vec<String>,
         internal_date: (i64, i32),
     ) -> Result<Vec<std::result::Result<Appended, StoreError>>> {
+        let _in_use = self.blob_use.read().await;
         let blobs = self.blobs.clone();
         let size = bytes.len() as u64;
         let blob = tokio::task::spawn_blocking(move || blobs.put(&bytes))
@@ -152,9 +159,20 @@ impl MailService {
         if orphans.is_empty() {
             return;
         }
+        let _exclusive = self.blob_use.write().await;
         let blobs = self.blobs.clone();
+        let store = self.store.clone();
         let _ = tokio::task::spawn_blocking(move || {
             for b in orphans {
+                // A delivery of the same bytes may have committed since the expunge.
+                match store.blob_in_use(&b) {
+                    Ok(false) => {}
+                    Ok(true) => continue,
+                    Err(e) => {
+                        tracing::warn!(blob = %b.0, error = %e, "cannot check a blob; keeping it");
+                        continue;
+                    }
+                }
                 if let Err(e) = blobs.delete(&b) {
                     tracing::warn!(blob = %b.0, error = %e, "cannot remove an unused blob");
                 }

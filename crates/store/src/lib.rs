@@ -52,6 +52,8 @@ pub trait Store: Send + Sync + 'static {
     /// Expunges the messages flagged \Deleted (restricted to `uids` when given); returns the
     /// expunged UIDs and the blobs no message refers to any more.
     fn expunge(&self, mailbox: MailboxId, uids: Option<&[u32]>) -> Result<(Vec<u32>, Vec<BlobId>)>;
+    /// Whether any message refers to the blob.
+    fn blob_in_use(&self, blob: &BlobId) -> Result<bool>;
     /// Forgets \Recent for the session that selected the folder read-write (RFC 3501 §2.3.2).
     fn clear_recent(&self, mailbox: MailboxId) -> Result<()>;
 }

@@ -700,6 +700,16 @@ impl Store for SqliteStore {
         })
     }
 
+    fn blob_in_use(&self, blob: &BlobId) -> Result<bool> {
+        // Read on the writer connection: the newest commit counts, not a reader's snapshot.
+        let conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        Ok(conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1)",
+            [&blob.0],
+            |r| r.get(0),
+        )?)
+    }
+
     fn clear_recent(&self, mailbox: MailboxId) -> Result<()> {
         self.write(|tx| {
             tx.execute(

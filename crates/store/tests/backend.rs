@@ -97,6 +97,11 @@ fn suite(store: &dyn Store) {
     assert_eq!(expunged, [1, 2]);
     assert_eq!(orphans, [BlobId("b".repeat(64))]);
     assert_eq!(store.changes_since(inbox.id, before).unwrap().expunged, [1, 2]);
+    assert!(!store.blob_in_use(&BlobId("b".repeat(64))).unwrap());
+    assert!(
+        store.blob_in_use(&BlobId("a".repeat(64))).unwrap(),
+        "still used by the copy in Trash"
+    );
 
     // Move removes from the source.
     let moved = store.copy(inbox.id, &[3], trash.id, true).unwrap();
