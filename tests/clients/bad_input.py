@@ -117,3 +117,78 @@ typ, data = c.fetch(data[0].decode(), "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
 check(len(data[0][1]) >= 1024 * 1024, len(data[0][1]))
 c.logout()
 print("smtp bad input: ok")
+
+# Review findings, each a regression test.
+import base64
+
+# A hostile address header and an encoded word with a language tag: ENVELOPE, SORT, THREAD answer.
+s3 = session()
+hostile = b"From: a@b.fr\r\nTo: a: b: c\r\nCc: x: y@z, w:v@u;\r\nSubject: =?utf-8*fr?Q?\xc3\xa9?=\r\n\r\nbody\r\n"
+s3.sendall(b"h1 APPEND INBOX {%d+}\r\n" % len(hostile) + hostile + b"\r\n")
+check(b"h1 OK" in read_until(s3, b"h1 "), "hostile APPEND")
+s3.sendall(b"h2 SELECT INBOX\r\n")
+read_until(s3, b"h2 ")
+s3.sendall(b"h3 FETCH * (ENVELOPE)\r\nh4 SORT (SUBJECT TO CC) UTF-8 ALL\r\nh5 THREAD REFERENCES UTF-8 ALL\r\n")
+reply = read_until(s3, b"h5 ")
+for t in [b"h3 OK", b"h4 OK", b"h5 OK"]:
+    check(t in reply, f"{t} missing: {reply[-300:]}")
+
+# Too many FETCH items at once: refused.
+s3.sendall(b"h6 FETCH 1 (" + b" ".join([b"BODY.PEEK[]"] * 65) + b")\r\n")
+check(b"h6 BAD" in read_until(s3, b"h6 "), "65 FETCH items accepted")
+
+# MULTIAPPEND is all or nothing: an empty second message leaves the folder as it was.
+s3.sendall(b"h7 STATUS INBOX (MESSAGES)\r\n")
+before = read_until(s3, b"h7 ")
+first = b"Subject: multi\r\n\r\nx\r\n"
+s3.sendall(b"h8 APPEND INBOX {%d+}\r\n" % len(first) + first + b" {0+}\r\n\r\n")
+check(b"h8 NO" in read_until(s3, b"h8 "), "MULTIAPPEND with an empty message accepted")
+s3.sendall(b"h9 STATUS INBOX (MESSAGES)\r\n")
+after = read_until(s3, b"h9 ")
+check(before.split(b"MESSAGES ")[1].split(b")")[0] == after.split(b"MESSAGES ")[1].split(b")")[0],
+      f"MULTIAPPEND stored part of the set: {before} {after}")
+
+# A folder deleted under a session that has it selected: BYE, never another folder's mail.
+s3.sendall(b"d1 CREATE Tmp\r\nd2 SELECT Tmp\r\n")
+read_until(s3, b"d2 ")
+other = session()
+other.sendall(b"d3 DELETE Tmp\r\n")
+check(b"d3 OK" in read_until(other, b"d3 "), "DELETE")
+other.sendall(b"d4 CREATE Nouveau\r\n")
+read_until(other, b"d4 ")
+s3.sendall(b"d5 NOOP\r\n")
+check(b"* BYE" in read_until(s3, b"BYE"), "no BYE after the selected folder was deleted")
+
+# Before login, literals are small: a big one is refused at once.
+anon = raw_tls(IMAPS)
+read_until(anon, b"\r\n")
+anon.sendall(b"a1 LOGIN {100000}\r\n")
+check(b"a1 NO [TOOBIG]" in read_until(anon, b"a1 "), "a big literal before login was invited")
+
+# SMTP smuggling: a dot between bare LFs does not end the message.
+sub = raw_tls(SUBMISSIONS)
+read_until(sub, b"\r\n")
+creds = base64.b64encode(f"\0{address(user)}\0{PASSWORD}".encode())
+sub.sendall(b"EHLO x\r\n")
+read_until(sub, b"250 ")
+sub.sendall(b"AUTH PLAIN " + creds + b"\r\n")
+check(b"235 " in read_until(sub, b"235"), "AUTH")
+sub.sendall(f"MAIL FROM:<{address(user)}>\r\nRCPT TO:<{address(user)}>\r\nDATA\r\n".encode())
+read_until(sub, b"354")
+sub.sendall(f"From: {address(user)}\r\nMessage-ID: <smuggle@test>\r\n\r\nbody\n.\nMAIL FROM:<other@x.fr>\r\n.\r\n".encode())
+reply = read_until(sub, b"250 2.0.0")
+check(reply.count(b"250 2.0.0") == 1, reply)
+# A From: that is not the authenticated mailbox: refused.
+sub.sendall(f"MAIL FROM:<{address(user)}>\r\nRCPT TO:<{address(user)}>\r\nDATA\r\n".encode())
+read_until(sub, b"354")
+sub.sendall(b"From: Dr B <autre@medecin.confiance.test>\r\n\r\nusurpation\r\n.\r\n")
+check(b"550 5.7.1" in read_until(sub, b"550"), "spoofed From: accepted")
+sub.sendall(b"QUIT\r\n")
+c = imap(user)
+c.select("INBOX", readonly=True)
+typ, data = c.search(None, "HEADER", "Message-ID", "<smuggle@test>")
+check(len(data[0].split()) == 1, data)
+typ, data = c.fetch(data[0].decode(), "(BODY.PEEK[TEXT])")
+check(b"MAIL FROM:<other@x.fr>" in data[0][1], data)
+c.logout()
+print("review regressions: ok")

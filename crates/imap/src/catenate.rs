@@ -6,6 +6,13 @@ use crate::mime::Part;
 use crate::section;
 use crate::session::Session;
 
+pub(crate) enum CatenateError {
+    /// The URL does not name a part of the user's messages (RFC 4469 BADURL).
+    BadUrl(String),
+    /// The result would exceed the message size limit (RFC 4469 TOOBIG).
+    TooBig,
+}
+
 /// A part of an existing message, as an IMAP URL names it.
 struct UrlRef {
     mailbox: String,
@@ -114,17 +121,20 @@ fn parse_url(url: &str) -> Option<UrlRef> {
 }
 
 impl Session {
-    /// The message a CATENATE list builds, or the URL that could not be resolved (BADURL).
-    pub(crate) async fn catenate(&self, parts: Vec<CatPart>) -> Result<Vec<u8>, String> {
+    /// The message a CATENATE list builds, stopping as soon as it outgrows the size limit.
+    pub(crate) async fn catenate(&self, parts: Vec<CatPart>) -> Result<Vec<u8>, CatenateError> {
         let mut message = Vec::new();
         for part in parts {
             match part {
                 CatPart::Text { data, .. } => message.extend_from_slice(&data),
                 CatPart::Url(raw) => {
                     let url = String::from_utf8_lossy(&raw).into_owned();
-                    let bytes = self.resolve_url(&url).await.ok_or(url)?;
+                    let bytes = self.resolve_url(&url).await.ok_or(CatenateError::BadUrl(url))?;
                     message.extend_from_slice(&bytes);
                 }
+            }
+            if message.len() as u64 > self.cfg.max_message_size {
+                return Err(CatenateError::TooBig);
             }
         }
         Ok(message)

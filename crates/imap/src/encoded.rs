@@ -49,12 +49,13 @@ fn word(s: &str) -> Option<(String, usize)> {
         "Q" => q_decode(payload),
         _ => return None,
     };
+    let len = 2 + charset.len() + 1 + encoding.len() + 1 + end + 2;
+    // RFC 2231 §5: `charset*language`; the language is not needed here.
     let charset = charset.split('*').next().unwrap_or("").to_ascii_lowercase();
     let text = match charset.as_str() {
         "utf-8" | "us-ascii" | "utf8" => String::from_utf8_lossy(&bytes).into_owned(),
         _ => bytes.iter().map(|&b| b as char).collect(),
     };
-    let len = 2 + charset.len() + 1 + encoding.len() + 1 + end + 2;
     Some((text, len))
 }
 
@@ -94,5 +95,7 @@ mod tests {
             "Hélène Martin"
         );
         assert_eq!(decode("plain =? text"), "plain =? text");
+        assert_eq!(decode("=?utf-8*fr?Q?=C3=A9t=C3=A9?= x"), "été x");
+        let _ = decode("=?utf-8*fr?Q?é?=");
     }
 }

@@ -17,6 +17,25 @@ use crate::thread::{self, ThreadMessage};
 
 type Reply = (&'static str, String);
 
+/// FETCH items one command may ask for: clients ask a dozen; thousands of BODY[] of one
+/// large message would build gigabytes for a single response line.
+const MAX_FETCH_ITEMS: usize = 64;
+
+/// FETCH output produced before the connection writes it out.
+const FETCH_CHUNK: usize = 1024 * 1024;
+
+/// A FETCH whose responses are still being produced.
+pub(crate) struct PendingFetch {
+    indexes: std::collections::VecDeque<usize>,
+    attrs: Vec<FetchAttr>,
+    seen_changed: HashSet<u32>,
+    unreadable: usize,
+    reply: Reply,
+    pub(crate) tag: String,
+    /// UID FETCH may report expunges at its end; FETCH may not (RFC 9051 §7.5.1).
+    allow_expunge: bool,
+}
+
 fn ok(text: &str) -> Reply {
     ("OK", text.to_string())
 }
@@ -119,6 +138,9 @@ impl Session {
             } => {
                 if !uid && self.seq_out_of_range(&set) {
                     return ("BAD", "Invalid message sequence number.".into());
+                }
+                if attrs.len() > MAX_FETCH_ITEMS {
+                    return ("BAD", format!("At most {MAX_FETCH_ITEMS} FETCH items per command."));
                 }
                 if vanished {
                     // RFC 7162 §3.2.6: UID FETCH only, with CHANGEDSINCE, after ENABLE QRESYNC.
@@ -233,9 +255,34 @@ impl Session {
                 }
             }
         }
-        let want_bytes = fetch::needs_bytes(&attrs);
+        // The responses are produced by `fetch_more`, a bounded chunk at a time, so that
+        // `FETCH 1:* BODY[]` on a large folder never sits whole in memory.
+        self.pending_fetch = Some(PendingFetch {
+            indexes: indexes.into(),
+            attrs,
+            seen_changed,
+            unreadable: 0,
+            reply: ok(if uid { "UID FETCH completed" } else { "FETCH completed" }),
+            tag: String::new(),
+            allow_expunge: uid,
+        });
+        ok("pending")
+    }
+
+    /// Renders FETCH responses until about `FETCH_CHUNK` bytes are out; true when finished.
+    async fn fetch_more(&mut self, out: &mut Vec<u8>) -> bool {
         let with_recent = !self.rev2;
-        for i in indexes {
+        loop {
+            if out.len() >= FETCH_CHUNK {
+                return false;
+            }
+            let Some(pending) = self.pending_fetch.as_mut() else {
+                return true;
+            };
+            let Some(i) = pending.indexes.pop_front() else {
+                return true;
+            };
+            let want_bytes = fetch::needs_bytes(&pending.attrs);
             let (meta, flags) = {
                 let sel = self.selected.as_ref().expect("selected");
                 let meta = sel.messages[i].clone();
@@ -247,29 +294,52 @@ impl Session {
                     Ok(b) => Some(b),
                     Err(e) => {
                         tracing::error!(uid = meta.uid, error = %e, "message bytes unreadable");
-                        None
+                        if let Some(p) = self.pending_fetch.as_mut() {
+                            p.unreadable += 1;
+                        }
+                        continue;
                     }
                 }
             } else {
                 None
             };
+            let pending = self.pending_fetch.as_ref().expect("still pending");
             let root = bytes.as_deref().map(|b| Part::parse(b));
-            let mut line = format!("* {} FETCH (", i + 1).into_bytes();
-            let mut first = true;
-            for attr in &attrs {
-                if !first {
-                    line.push(b' ');
+            out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
+            for (n, attr) in pending.attrs.iter().enumerate() {
+                if n > 0 {
+                    out.push(b' ');
                 }
-                first = false;
-                fetch::render_attr(&mut line, attr, &meta, &flags, root.as_ref());
+                fetch::render_attr(out, attr, &meta, &flags, root.as_ref());
             }
-            if seen_changed.contains(&meta.uid) && !attrs.contains(&FetchAttr::Flags) {
-                line.extend_from_slice(format!(" FLAGS ({flags})").as_bytes());
+            if pending.seen_changed.contains(&meta.uid) && !pending.attrs.contains(&FetchAttr::Flags) {
+                out.extend_from_slice(format!(" FLAGS ({flags})").as_bytes());
             }
-            line.extend_from_slice(b")\r\n");
-            out.extend_from_slice(&line);
+            out.extend_from_slice(b")\r\n");
         }
-        ok(if uid { "UID FETCH completed" } else { "FETCH completed" })
+    }
+
+    /// Goes on with a pending FETCH; when it is done, reports changes and answers the tag.
+    pub(crate) async fn resume(&mut self, out: &mut Vec<u8>) {
+        if !self.fetch_more(out).await {
+            return;
+        }
+        let Some(p) = self.pending_fetch.take() else { return };
+        let (status, text) = if p.unreadable > 0 {
+            (
+                "NO",
+                format!(
+                    "[SERVERBUG] {} message(s) could not be read; the others were sent.",
+                    p.unreadable
+                ),
+            )
+        } else {
+            p.reply
+        };
+        if self.selected.is_some() {
+            self.refresh(out, p.allow_expunge).await;
+        }
+        crate::session::tagged(out, &p.tag, status, &text);
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -705,6 +775,13 @@ impl Session {
         let (id, since) = (sel.id, sel.modseq);
         let changes = match self.svc.run(move |s| s.changes_since(id, since)).await {
             Ok(c) => c,
+            Err(confiance_mail::MailError::Store(StoreError::NoSuchMailbox)) => {
+                // Deleted by another session: nothing sensible can follow (RFC 9051 §7.1.5).
+                self.selected = None;
+                self.closing = true;
+                untagged(out, "BYE The selected folder was deleted.");
+                return;
+            }
             Err(_) => return,
         };
         let with_recent = !self.rev2;

@@ -253,7 +253,11 @@ pub fn parse_addresses(value: &[u8]) -> Vec<EnvelopeAddress> {
                 });
             }
             _ => {
-                // A bare word list without '@': keep it as a mailbox with no host, unless empty.
+                // A bare word list without '@' (or a second ':' inside a group): keep it as a
+                // mailbox with no host, and always move on so that junk cannot loop.
+                if p < tokens.len() && p == start {
+                    p += 1;
+                }
                 let local = join_local(words);
                 if !local.is_empty() {
                     out.push(EnvelopeAddress {
@@ -487,6 +491,21 @@ mod tests {
             e.starts_with(r#"(NIL NIL (("Dr. Jean \"JD\" Dupont" NIL "jean" "medecin.fr"))"#),
             "{e}"
         );
+    }
+
+    #[test]
+    fn hostile_address_lists_terminate() {
+        for v in [
+            "a: b: c",
+            "x: y@z, w:v@u;",
+            ":::",
+            "<<<>>>",
+            "@@@",
+            ";;,,",
+            "a:<b@c>:d;",
+        ] {
+            let _ = parse_addresses(v.as_bytes());
+        }
     }
 
     #[test]

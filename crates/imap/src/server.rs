@@ -83,8 +83,15 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     session: &mut Session,
     greet: bool,
 ) -> std::io::Result<Exit<S>> {
-    let limits = Limits {
+    let authenticated = Limits {
         max_literal: session.cfg.max_message_size,
+        ..Limits::default()
+    };
+    // Before login nobody needs more than credentials (and an ID): small literals and commands,
+    // so that anonymous connections cannot make the server hold megabytes each.
+    let anonymous = Limits {
+        max_literal: 8 * 1024,
+        max_command: 96 * 1024,
         ..Limits::default()
     };
     let timeout = session.cfg.autologout;
@@ -94,7 +101,12 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
     let mut buf: Vec<u8> = Vec::new();
     let mut continuations = 0usize;
     loop {
-        match frame(&buf, continuations, &limits) {
+        let limits = if session.account.is_some() {
+            &authenticated
+        } else {
+            &anonymous
+        };
+        match frame(&buf, continuations, limits) {
             Frame::Complete(n) => {
                 let bytes: Vec<u8> = buf.drain(..n).collect();
                 if buf.is_empty() && buf.capacity() > 64 * 1024 {
@@ -110,8 +122,18 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                         Control::Continue
                     }
                 };
+                while session.pending_fetch.is_some() {
+                    stream.write_all(&out).await?;
+                    out.clear();
+                    session.resume(&mut out).await;
+                }
                 session.notifications(&mut out).await;
                 stream.write_all(&out).await?;
+                if session.closing {
+                    stream.flush().await?;
+                    let _ = stream.shutdown().await;
+                    return Ok(Exit::Closed);
+                }
                 match control {
                     Control::Continue => {}
                     Control::Logout => {
@@ -173,7 +195,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     "NO",
                     &format!(
                         "[TOOBIG] The literal of {size} bytes exceeds the limit of {} bytes.",
-                        session.cfg.max_message_size
+                        limits.max_literal
                     ),
                 );
                 stream.write_all(&out).await?;
@@ -267,6 +289,11 @@ async fn idle_loop<S: AsyncRead + AsyncWrite + Unpin>(
             stream.write_all(&out).await?;
             return Ok(true);
         }
+        if buf.len() > 64 * 1024 {
+            // Only DONE is expected during IDLE.
+            stream.write_all(b"* BYE Expected DONE.\r\n").await?;
+            return Ok(false);
+        }
         buf.reserve(1024);
         tokio::select! {
             read = stream.read_buf(buf) => {
@@ -288,6 +315,9 @@ async fn idle_loop<S: AsyncRead + AsyncWrite + Unpin>(
                     session.push_changed(&mut out, id).await;
                 }
                 stream.write_all(&out).await?;
+                if session.closing {
+                    return Ok(false);
+                }
             }
             _ = tokio::time::sleep_until(deadline) => {
                 stream.write_all(b"* BYE Autologout\r\n").await?;

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use confiance_mail::MailService;
+use confiance_mail::{Incoming, MailService};
 use confiance_store::{Account, Mailbox as Folder, MailboxId, StoreError};
 use tokio::sync::broadcast;
 
@@ -75,6 +75,10 @@ pub struct Session {
     pub(crate) qresync: bool,
     /// NOTIFY SET in force (RFC 5465).
     pub(crate) notify: Option<crate::notify::NotifyState>,
+    /// The connection must end after the pending output (the selected folder vanished).
+    pub(crate) closing: bool,
+    /// A FETCH still producing its responses (see `Session::resume`).
+    pub(crate) pending_fetch: Option<crate::messages::PendingFetch>,
     pub(crate) utf8: bool,
     pub(crate) changes: Option<broadcast::Receiver<MailboxId>>,
     /// Tag of the command being run (ESEARCH echoes it).
@@ -105,15 +109,35 @@ fn mailbox_name(m: &Mailbox) -> Result<String, &'static str> {
 }
 
 /// LIST pattern matching (RFC 9051 §6.3.9): `*` matches anything, `%` anything but the delimiter.
+/// Dynamic programming over (pattern, name) positions: linear in their product whatever the
+/// wildcards, so no pattern can make the server spin.
 pub(crate) fn pattern_matches(pattern: &[u8], name: &[u8]) -> bool {
-    match pattern.first() {
-        None => name.is_empty(),
-        Some(b'*') => (0..=name.len()).any(|i| pattern_matches(&pattern[1..], &name[i..])),
-        Some(b'%') => (0..=name.len())
-            .take_while(|&i| i == 0 || name[i - 1] != DELIMITER as u8)
-            .any(|i| pattern_matches(&pattern[1..], &name[i..])),
-        Some(&c) => name.first() == Some(&c) && pattern_matches(&pattern[1..], &name[1..]),
+    // reach[j]: the pattern prefix seen so far matches name[..j].
+    let mut reach = vec![false; name.len() + 1];
+    reach[0] = true;
+    for &p in pattern {
+        let mut next = vec![false; name.len() + 1];
+        match p {
+            b'*' | b'%' => {
+                let mut open = false;
+                for j in 0..=name.len() {
+                    if reach[j] {
+                        open = true;
+                    } else if p == b'%' && j > 0 && name[j - 1] == DELIMITER as u8 {
+                        open = false;
+                    }
+                    next[j] = open;
+                }
+            }
+            c => {
+                for j in 1..=name.len() {
+                    next[j] = reach[j - 1] && name[j - 1] == c;
+                }
+            }
+        }
+        reach = next;
     }
+    reach[name.len()]
 }
 
 /// INBOX matches case-insensitively in patterns (RFC 9051 §5.1).
@@ -139,6 +163,8 @@ impl Session {
             condstore: false,
             qresync: false,
             notify: None,
+            closing: false,
+            pending_fetch: None,
             utf8: false,
             changes: None,
             tag: String::new(),
@@ -429,6 +455,11 @@ impl Session {
                         | Thread { uid: false, .. }
                 );
                 let (status, text) = self.message_command(out, body).await;
+                if let Some(pending) = self.pending_fetch.as_mut() {
+                    pending.tag = tag;
+                    self.resume(out).await;
+                    return Control::Continue;
+                }
                 if self.selected.is_some() {
                     // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number.
                     self.refresh(out, !no_expunge).await;
@@ -713,6 +744,16 @@ impl Session {
             return tagged(out, tag, "NO", "[CANNOT] A folder cannot be moved into itself.");
         }
         let account = self.account_id();
+        let inbox = if from == "INBOX" {
+            self.svc
+                .run(move |s| s.mailbox(account, "INBOX"))
+                .await
+                .ok()
+                .flatten()
+                .map(|m| m.id)
+        } else {
+            None
+        };
         let result = self
             .svc
             .run(move |s| {
@@ -726,6 +767,10 @@ impl Session {
                 s.rename_mailbox(account, &from, &to, DELIMITER)
             })
             .await;
+        if let (Ok(()), Some(inbox)) = (&result, inbox) {
+            // Sessions with INBOX selected see its messages leave.
+            self.svc.changed(account, inbox);
+        }
         match result {
             Ok(()) => tagged(out, tag, "OK", "RENAME completed"),
             Err(confiance_mail::MailError::Store(StoreError::MailboxExists)) => {
@@ -938,14 +983,22 @@ impl Session {
             Ok(None) => return tagged(out, tag, "NO", "[TRYCREATE] No such folder."),
             Err(e) => return tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
         };
-        let mut uids = Vec::new();
-        let mut uidvalidity = folder.uidvalidity;
+        // Every message is built and checked first, then all are stored or none (RFC 3502).
+        let mut incoming = Vec::with_capacity(messages.len());
         for m in messages {
             let data = match m.data {
                 AppendData::Literal { data, .. } => data,
                 AppendData::Catenate(parts) => match self.catenate(parts).await {
                     Ok(data) => data,
-                    Err(url) => {
+                    Err(crate::catenate::CatenateError::TooBig) => {
+                        return tagged(
+                            out,
+                            tag,
+                            "NO",
+                            &format!("[TOOBIG] The message exceeds {} bytes.", self.cfg.max_message_size),
+                        );
+                    }
+                    Err(crate::catenate::CatenateError::BadUrl(url)) => {
                         // RFC 4469 §6 url-resp-text: the URL as is, without "]" or line breaks.
                         let url: String = url.chars().filter(|c| !matches!(c, ']' | '\r' | '\n')).collect();
                         let text = format!("[BADURL {url}] The URL does not name a message part of this account.");
@@ -974,26 +1027,28 @@ impl Session {
                 .filter(|f| !f.eq_ignore_ascii_case("\\Recent"))
                 .cloned()
                 .collect();
-            match self.svc.deliver(vec![folder.id], Arc::new(data), flags, date).await {
-                Ok(mut r) => match r.pop() {
-                    Some(Ok(a)) => {
-                        uidvalidity = a.uidvalidity;
-                        uids.push(a.uid);
-                    }
-                    Some(Err(StoreError::QuotaExceeded { used, limit })) => {
-                        return tagged(
-                            out,
-                            tag,
-                            "NO",
-                            &format!("[OVERQUOTA] Mailbox full: {used} of {limit} bytes used."),
-                        );
-                    }
-                    Some(Err(e)) => return tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
-                    None => return tagged(out, tag, "NO", "[SERVERBUG] nothing stored"),
-                },
-                Err(e) => return tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
-            }
+            incoming.push(Incoming {
+                mailbox: folder.id,
+                bytes: data,
+                flags,
+                internal_date: date,
+            });
         }
+        let appended = match self.svc.deliver_all(incoming).await {
+            Ok(Ok(a)) => a,
+            Ok(Err(StoreError::QuotaExceeded { used, limit })) => {
+                return tagged(
+                    out,
+                    tag,
+                    "NO",
+                    &format!("[OVERQUOTA] Mailbox full: {used} of {limit} bytes used."),
+                );
+            }
+            Ok(Err(e)) => return tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
+            Err(e) => return tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
+        };
+        let uidvalidity = appended.first().map_or(folder.uidvalidity, |a| a.uidvalidity);
+        let uids: Vec<u32> = appended.iter().map(|a| a.uid).collect();
         self.refresh(out, true).await;
         let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
         tagged(
@@ -1016,7 +1071,15 @@ mod tests {
         assert!(!pattern_matches(b"%", b"a/b"));
         assert!(pattern_matches(b"a/%", b"a/b"));
         assert!(pattern_matches(b"a*b", b"a/x/b"));
+        assert!(!pattern_matches(b"a%", b"a/b"));
+        assert!(pattern_matches(b"%/%", b"a/b"));
+        assert!(pattern_matches(b"", b""));
+        assert!(!pattern_matches(b"", b"a"));
         assert!(list_matches(b"inbox", "INBOX"));
+        // Many wildcards against a long name answer at once.
+        let name = vec![b'a'; 4000];
+        let pattern = b"*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*a*b".repeat(20);
+        assert!(!pattern_matches(&pattern, &name));
         assert!(!list_matches(b"inbox", "inbox2"));
     }
 }

@@ -14,6 +14,8 @@ const MAX_BATCH: usize = 512;
 
 pub(crate) struct Job {
     pub messages: Vec<NewMessage>,
+    /// All the messages or none (MULTIAPPEND); otherwise each on its own (SMTP recipients).
+    pub atomic: bool,
     pub reply: oneshot::Sender<Vec<Result<Appended, StoreError>>>,
 }
 
@@ -54,13 +56,24 @@ fn commit(store: &dyn Store, blobs: &BlobStore, batch: Vec<Job>, on_commit: &imp
         }
         return;
     }
-    let all: Vec<NewMessage> = batch.iter().flat_map(|j| j.messages.iter().cloned()).collect();
+    let (atomic, single): (Vec<Job>, Vec<Job>) = batch.into_iter().partition(|j| j.atomic);
+    let all: Vec<NewMessage> = single.iter().flat_map(|j| j.messages.iter().cloned()).collect();
     let mut results = store.append(&all).into_iter();
     let mut appended: Vec<Appended> = Vec::with_capacity(all.len());
-    tracing::debug!(messages = all.len(), jobs = batch.len(), "group commit");
-    for job in batch {
+    tracing::debug!(messages = all.len(), jobs = single.len(), "group commit");
+    for job in single {
         let mine: Vec<_> = results.by_ref().take(job.messages.len()).collect();
         appended.extend(mine.iter().filter_map(|r| r.as_ref().ok().cloned()));
+        let _ = job.reply.send(mine);
+    }
+    for job in atomic {
+        let mine = match store.append_all(&job.messages) {
+            Ok(done) => {
+                appended.extend(done.iter().cloned());
+                done.into_iter().map(Ok).collect()
+            }
+            Err(e) => job.messages.iter().map(|_| Err(e.replicate())).collect(),
+        };
         let _ = job.reply.send(mine);
     }
     on_commit(&appended);

@@ -4,4 +4,4 @@
 mod commit;
 mod service;
 
-pub use service::{MailError, MailService, StoredMessage};
+pub use service::{Incoming, MailError, MailService, StoredMessage};

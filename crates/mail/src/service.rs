@@ -17,6 +17,15 @@ pub enum MailError {
 
 pub type Result<T> = std::result::Result<T, MailError>;
 
+/// A message to store in a folder.
+pub struct Incoming {
+    pub mailbox: MailboxId,
+    pub bytes: Vec<u8>,
+    pub flags: Vec<String>,
+    /// Seconds since the epoch and UTC offset in minutes (IMAP INTERNALDATE).
+    pub internal_date: (i64, i32),
+}
+
 /// A message's bytes and metadata, as read for FETCH or the webmail.
 pub struct StoredMessage {
     pub meta: MessageMeta,
@@ -123,9 +132,47 @@ impl MailService {
             .collect();
         let (reply, wait) = oneshot::channel();
         self.commits
-            .send(Job { messages, reply })
+            .send(Job {
+                messages,
+                atomic: false,
+                reply,
+            })
             .map_err(|_| MailError::WorkerGone)?;
         wait.await.map_err(|_| MailError::WorkerGone)
+    }
+
+    /// Stores several messages, each in its folder, all or none (RFC 3502 MULTIAPPEND).
+    pub async fn deliver_all(&self, messages: Vec<Incoming>) -> Result<std::result::Result<Vec<Appended>, StoreError>> {
+        let _in_use = self.blob_use.read().await;
+        let blobs = self.blobs.clone();
+        let messages = tokio::task::spawn_blocking(move || {
+            messages
+                .into_iter()
+                .map(|m| {
+                    Ok(NewMessage {
+                        mailbox: m.mailbox,
+                        blob: blobs.put(&m.bytes)?,
+                        size: m.bytes.len() as u64,
+                        internal_date: m.internal_date.0,
+                        internal_tz_minutes: m.internal_date.1,
+                        flags: m.flags,
+                    })
+                })
+                .collect::<std::io::Result<Vec<_>>>()
+        })
+        .await
+        .map_err(|_| MailError::WorkerGone)?
+        .map_err(StoreError::from)?;
+        let (reply, wait) = oneshot::channel();
+        self.commits
+            .send(Job {
+                messages,
+                atomic: true,
+                reply,
+            })
+            .map_err(|_| MailError::WorkerGone)?;
+        let results = wait.await.map_err(|_| MailError::WorkerGone)?;
+        Ok(results.into_iter().collect())
     }
 
     /// Reads a message's bytes.

@@ -69,7 +69,7 @@ type Params = Vec<(String, Option<String>)>;
 
 /// `FROM:<path> PARAM=value ...` (spaces after the colon tolerated, as many clients send them).
 fn path_argument(rest: &str, prefix: &str) -> Result<(String, Params), SyntaxError> {
-    if rest.len() < prefix.len() || !rest[..prefix.len()].eq_ignore_ascii_case(prefix) {
+    if !rest.get(..prefix.len()).is_some_and(|p| p.eq_ignore_ascii_case(prefix)) {
         return Err(SyntaxError::Arguments("expected FROM:<address> or TO:<address>"));
     }
     let rest = rest[prefix.len()..].trim_start();
@@ -131,5 +131,6 @@ mod tests {
             Ok(Command::Auth("PLAIN".into(), Some("AGFAYg==".into())))
         );
         assert!(matches!(parse_command("EHLO"), Err(SyntaxError::Arguments(_))));
+        assert!(matches!(parse_command("MAIL ééé"), Err(SyntaxError::Arguments(_))));
     }
 }

@@ -87,14 +87,21 @@ impl<S: AsyncRead + Unpin> Reader<'_, S> {
 
     /// Next line without its end; `Err(())` inside when it is too long.
     async fn line(&mut self, max: usize) -> std::io::Result<Option<Result<Vec<u8>, ()>>> {
+        Ok(self.line_crlf(max).await?.map(|(line, _)| line))
+    }
+
+    /// Next line without its end, and whether that end was CRLF (not a bare LF). An overlong
+    /// line is skipped up to its end and reported as `Err(())`, never buffered whole.
+    async fn line_crlf(&mut self, max: usize) -> std::io::Result<Option<(Result<Vec<u8>, ()>, bool)>> {
         loop {
             if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
                 let mut line: Vec<u8> = self.buf.drain(..=pos).collect();
                 line.pop();
-                if line.last() == Some(&b'\r') {
+                let crlf = line.last() == Some(&b'\r');
+                if crlf {
                     line.pop();
                 }
-                return Ok(Some(if line.len() > max { Err(()) } else { Ok(line) }));
+                return Ok(Some((if line.len() > max { Err(()) } else { Ok(line) }, crlf)));
             }
             if self.buf.len() > max {
                 // Skip the rest of the overlong line.
@@ -104,8 +111,9 @@ impl<S: AsyncRead + Unpin> Reader<'_, S> {
                         return Ok(None);
                     }
                     if let Some(pos) = self.buf.iter().position(|b| *b == b'\n') {
+                        let crlf = pos > 0 && self.buf[pos - 1] == b'\r';
                         self.buf.drain(..=pos);
-                        return Ok(Some(Err(())));
+                        return Ok(Some((Err(()), crlf)));
                     }
                     self.buf.clear();
                 }
@@ -116,22 +124,31 @@ impl<S: AsyncRead + Unpin> Reader<'_, S> {
         }
     }
 
-    /// Reads DATA up to the lone dot (RFC 5321 §4.1.1.4), unstuffing dots and storing lines
-    /// with CRLF. Returns `None` if the peer left, `Some(Err(size))` when over `max` (the rest
-    /// is read and discarded so the session can go on).
+    /// Reads DATA up to CRLF "." CRLF (RFC 5321 §4.1.1.4), unstuffing dots and storing lines
+    /// with CRLF. A dot line with a bare LF on either side does not end the data: that is how
+    /// SMTP smuggling hides a second message. Returns `None` if the peer left, `Some(Err(size))`
+    /// when over `max` (the rest is read and discarded so the session can go on).
     async fn data(&mut self, max: u64) -> std::io::Result<Option<Result<Vec<u8>, u64>>> {
         let mut message = Vec::with_capacity(64 * 1024);
         let mut total: u64 = 0;
         let mut too_big = false;
+        let mut after_crlf = true; // the DATA command line itself
+        let cap = usize::try_from(max).unwrap_or(usize::MAX).saturating_add(2);
         loop {
-            // Lines in DATA may be long (base64 without wrap): no line cap but the message cap.
-            let Some(line) = self.line(usize::MAX).await? else {
+            let Some((line, crlf)) = self.line_crlf(cap).await? else {
                 return Ok(None);
             };
-            let line = line.unwrap_or_default();
-            if line == b"." {
+            let Ok(line) = line else {
+                too_big = true;
+                message = Vec::new();
+                total = total.saturating_add(cap as u64);
+                after_crlf = crlf;
+                continue;
+            };
+            if line == b"." && crlf && after_crlf {
                 return Ok(Some(if too_big { Err(total) } else { Ok(message) }));
             }
+            after_crlf = crlf;
             let line = line.strip_prefix(b".").unwrap_or(&line);
             total += line.len() as u64 + 2;
             if total > max {

@@ -409,6 +409,16 @@ impl Session {
         let Some(envelope) = self.envelope.take() else {
             return out.push_str("503 5.5.1 No transaction\r\n");
         };
+        if let Some(account) = &self.account
+            && let Some(from) = header_from(&message)
+            && !from.iter().any(|a| a.eq_ignore_ascii_case(&account.address))
+        {
+            // The author a recipient sees must be the authenticated professional.
+            return out.push_str(&format!(
+                "550 5.7.1 The From: header must be your own address <{}>\r\n",
+                account.address
+            ));
+        }
         let id = queue_id();
         let message = Arc::new(self.prepend_trace(&envelope, &id, message));
         let inboxes: Vec<MailboxId> = envelope.recipients.iter().map(|r| r.inbox).collect();
@@ -439,6 +449,11 @@ impl Session {
                 }
             };
             outcomes.push((rcpt, delivered, status, diagnostic));
+        }
+        if outcomes.iter().any(|o| o.2.starts_with('4')) {
+            // A temporary failure: the client must try again. Recipients already served may
+            // get the message twice, which is better than one never getting it.
+            return out.push_str("451 4.3.0 Temporary storage failure, try again later\r\n");
         }
         let delivered = outcomes.iter().filter(|o| o.1).count();
         if delivered == 0 {
@@ -527,6 +542,10 @@ impl Session {
             self.tls.as_deref().unwrap_or("no TLS"),
         ));
         let mut extra = String::new();
+        if !has("from:") {
+            // RFC 6409 §8.2: the submission server may add the From: it knows.
+            extra.push_str(&format!("From: <{}>\r\n", envelope.sender));
+        }
         if !has("message-id:") {
             extra.push_str(&format!("Message-ID: <{id}@{}>\r\n", self.cfg.hostname));
         }
@@ -549,6 +568,56 @@ impl Session {
     }
 }
 
+/// Addresses of the From: header (RFC 5322 §3.6.2), lower-cased; `None` without one.
+fn header_from(message: &[u8]) -> Option<Vec<String>> {
+    let end = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 2)
+        .unwrap_or(message.len());
+    let header = String::from_utf8_lossy(&message[..end]);
+    let mut value: Option<String> = None;
+    for line in header.split("\r\n") {
+        match &mut value {
+            Some(v) if line.starts_with([' ', '\t']) => v.push_str(line),
+            Some(_) => break,
+            None => {
+                if let Some((name, rest)) = line.split_once(':')
+                    && name.trim().eq_ignore_ascii_case("from")
+                {
+                    value = Some(rest.to_string());
+                }
+            }
+        }
+    }
+    let value = value?;
+    // Drop comments and quoted display names, then take what is in <> or the bare address.
+    let mut plain = String::new();
+    let (mut depth, mut quoted) = (0, false);
+    for c in value.chars() {
+        match c {
+            '"' if depth == 0 => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted && depth > 0 => depth -= 1,
+            _ if depth > 0 || quoted => {}
+            c => plain.push(c),
+        }
+    }
+    Some(
+        plain
+            .split(',')
+            .filter_map(|part| {
+                let addr = match (part.find('<'), part.rfind('>')) {
+                    (Some(a), Some(b)) if a < b => &part[a + 1..b],
+                    _ => part,
+                };
+                let addr = addr.trim().to_lowercase();
+                addr.contains('@').then_some(addr)
+            })
+            .collect(),
+    )
+}
+
 /// Value of an ESMTP parameter (`NOTIFY`, `ORCPT`, `RET`, `ENVID`).
 fn param<'a>(params: &'a [(String, Option<String>)], name: &str) -> Option<&'a str> {
     params.iter().find(|(n, _)| n == name).and_then(|(_, v)| v.as_deref())
@@ -560,4 +629,18 @@ fn queue_id() -> String {
     (0..16)
         .map(|_| char::from(b"0123456789ABCDEFGHJKLMNPQRSTVWXZ"[rng.gen_range(0..32)]))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::header_from;
+
+    #[test]
+    fn from_header_addresses() {
+        let m = b"Subject: x\r\nFrom: \"Dupont, Jean\" <Jean@X.fr> (cabinet)\r\n\r\nbody";
+        assert_eq!(header_from(m), Some(vec!["jean@x.fr".to_string()]));
+        let m = b"From: a@b.fr,\r\n c@d.fr\r\n\r\n";
+        assert_eq!(header_from(m), Some(vec!["a@b.fr".to_string(), "c@d.fr".to_string()]));
+        assert_eq!(header_from(b"Subject: none\r\n\r\n"), None);
+    }
 }

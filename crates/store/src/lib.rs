@@ -45,6 +45,8 @@ pub trait Store: Send + Sync + 'static {
     /// Appends messages whose blobs are already durable, in one transaction (the group commit).
     /// Fails with `QuotaExceeded` for the deliveries that do not fit, leaving the others stored.
     fn append(&self, deliveries: &[NewMessage]) -> Vec<Result<Appended>>;
+    /// Appends all the messages or none (RFC 3502 MULTIAPPEND).
+    fn append_all(&self, deliveries: &[NewMessage]) -> Result<Vec<Appended>>;
     fn store_flags(&self, mailbox: MailboxId, request: &FlagUpdate) -> Result<FlagOutcome>;
     /// Copies (or moves) messages; returns (source uid, destination uid) pairs and the destination
     /// UIDVALIDITY (RFC 4315 COPYUID).
@@ -56,6 +58,20 @@ pub trait Store: Send + Sync + 'static {
     fn blob_in_use(&self, blob: &BlobId) -> Result<bool>;
     /// Forgets \Recent for the session that selected the folder read-write (RFC 3501 §2.3.2).
     fn clear_recent(&self, mailbox: MailboxId) -> Result<()>;
+}
+
+impl StoreError {
+    /// The same error again, for every message of a batch it stopped.
+    pub fn replicate(&self) -> StoreError {
+        match self {
+            StoreError::QuotaExceeded { used, limit } => StoreError::QuotaExceeded {
+                used: *used,
+                limit: *limit,
+            },
+            StoreError::NoSuchMailbox => StoreError::NoSuchMailbox,
+            other => StoreError::Io(std::io::Error::other(other.to_string())),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

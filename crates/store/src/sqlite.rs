@@ -14,7 +14,7 @@ const READERS: usize = 4;
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[r#"
 CREATE TABLE accounts(
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     address TEXT NOT NULL UNIQUE,
     password_hash TEXT NOT NULL,
     quota_bytes INTEGER NOT NULL,
@@ -22,7 +22,9 @@ CREATE TABLE accounts(
     created_at INTEGER NOT NULL
 );
 CREATE TABLE mailboxes(
-    id INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: ids are never reused, so a session still holding a deleted folder's id
+    -- can never reach a folder created later, maybe in another account.
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     special_use TEXT,
@@ -428,12 +430,18 @@ impl Store for SqliteStore {
                     params![account.0, to, uidvalidity, source.uidnext, source.highest_modseq as i64],
                 )?;
                 let new_id = tx.last_insert_rowid();
+                // For INBOX the messages are gone: sessions and QRESYNC clients learn it from
+                // the expunge history, as for any expunge.
+                let modseq = bump_modseq(tx, source.id)?;
+                tx.execute(
+                    "INSERT OR REPLACE INTO expunged(mailbox_id, uid, modseq)
+                     SELECT ?1, uid, ?2 FROM messages WHERE mailbox_id = ?1",
+                    params![source.id.0, modseq as i64],
+                )?;
                 tx.execute(
                     "UPDATE messages SET mailbox_id = ?2 WHERE mailbox_id = ?1",
                     params![source.id.0, new_id],
                 )?;
-                tx.execute("DELETE FROM expunged WHERE mailbox_id = ?1", [source.id.0])?;
-                bump_modseq(tx, source.id)?;
                 return Ok(());
             }
             let prefix = format!("{from}{delimiter}");
@@ -547,6 +555,11 @@ impl Store for SqliteStore {
                     .collect()
             }
         }
+    }
+
+    fn append_all(&self, deliveries: &[NewMessage]) -> Result<Vec<Appended>> {
+        // One transaction: the first failure drops it, and nothing was stored.
+        self.write(|tx| deliveries.iter().map(|d| append_one(tx, d)).collect())
     }
 
     fn store_flags(&self, mailbox: MailboxId, req: &FlagUpdate) -> Result<FlagOutcome> {

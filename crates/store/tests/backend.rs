@@ -52,6 +52,15 @@ fn suite(store: &dyn Store) {
     ));
     assert_eq!(r[1].as_ref().unwrap().uid, 3);
 
+    // All or nothing: the second message does not fit, so neither is stored.
+    let before = store.messages(inbox.id).unwrap().len();
+    let r = store.append_all(&[
+        new_message(inbox.id, "f", 10, &[]),
+        new_message(inbox.id, "g", 5000, &[]),
+    ]);
+    assert!(matches!(r, Err(StoreError::QuotaExceeded { .. })));
+    assert_eq!(store.messages(inbox.id).unwrap().len(), before);
+
     // Flags, with UNCHANGEDSINCE.
     let before = store.mailbox(alice, "INBOX").unwrap().unwrap().highest_modseq;
     let out = store
@@ -121,6 +130,27 @@ fn suite(store: &dyn Store) {
     store.delete_mailbox(alice, "Dossiers").unwrap();
     let v2 = store.create_mailbox(alice, "Dossiers", None).unwrap().uidvalidity;
     assert!(v2 > v1);
+
+    // A deleted folder's id is never given again, not even to another account.
+    let last = store.create_mailbox(alice, "Ephemere", None).unwrap().id;
+    store.delete_mailbox(alice, "Ephemere").unwrap();
+    let next = store.create_mailbox(bob, "Nouveau", None).unwrap().id;
+    assert!(next > last, "folder id {} reused", last.0);
+    assert!(matches!(store.changes_since(last, 0), Err(StoreError::NoSuchMailbox)));
+
+    // Renaming INBOX records its messages as expunged there, keeping earlier history.
+    let bob_inbox = store.mailbox(bob, "INBOX").unwrap().unwrap();
+    store.append(&[new_message(bob_inbox.id, "e", 10, &[])]);
+    let before = store.mailbox(bob, "INBOX").unwrap().unwrap().highest_modseq;
+    store.rename_mailbox(bob, "INBOX", "Archives", '/').unwrap();
+    assert_eq!(store.changes_since(bob_inbox.id, before).unwrap().expunged, [1]);
+    assert_eq!(
+        store
+            .messages(store.mailbox(bob, "Archives").unwrap().unwrap().id)
+            .unwrap()
+            .len(),
+        1
+    );
 
     // Subscriptions survive their folder.
     store.set_subscribed(alice, "Ghost", true).unwrap();
