@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use confiance_store::{Appended, BlobStore, NewMessage, Store, StoreError};
+use confiance_store::{AppendGroup, Appended, BlobStore, NewMessage, Store, StoreError};
 use tokio::sync::oneshot;
 
 /// Most deliveries committed in one transaction, so one huge burst cannot delay its first
@@ -56,25 +56,22 @@ fn commit(store: &dyn Store, blobs: &BlobStore, batch: Vec<Job>, on_commit: &imp
         }
         return;
     }
-    let (atomic, single): (Vec<Job>, Vec<Job>) = batch.into_iter().partition(|j| j.atomic);
-    let all: Vec<NewMessage> = single.iter().flat_map(|j| j.messages.iter().cloned()).collect();
-    let mut results = store.append(&all).into_iter();
-    let mut appended: Vec<Appended> = Vec::with_capacity(all.len());
-    tracing::debug!(messages = all.len(), jobs = single.len(), "group commit");
-    for job in single {
-        let mine: Vec<_> = results.by_ref().take(job.messages.len()).collect();
+    tracing::debug!(jobs = batch.len(), "group commit");
+    let (groups, replies): (Vec<AppendGroup>, Vec<_>) = batch
+        .into_iter()
+        .map(|j| {
+            let group = AppendGroup {
+                messages: j.messages,
+                atomic: j.atomic,
+            };
+            (group, j.reply)
+        })
+        .unzip();
+    let results = store.append_groups(&groups);
+    let mut appended: Vec<Appended> = Vec::new();
+    for (reply, mine) in replies.into_iter().zip(results) {
         appended.extend(mine.iter().filter_map(|r| r.as_ref().ok().cloned()));
-        let _ = job.reply.send(mine);
-    }
-    for job in atomic {
-        let mine = match store.append_all(&job.messages) {
-            Ok(done) => {
-                appended.extend(done.iter().cloned());
-                done.into_iter().map(Ok).collect()
-            }
-            Err(e) => job.messages.iter().map(|_| Err(e.replicate())).collect(),
-        };
-        let _ = job.reply.send(mine);
+        let _ = reply.send(mine);
     }
     on_commit(&appended);
 }

@@ -44,9 +44,34 @@ pub trait Store: Send + Sync + 'static {
     fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Changes>;
     /// Appends messages whose blobs are already durable, in one transaction (the group commit).
     /// Fails with `QuotaExceeded` for the deliveries that do not fit, leaving the others stored.
-    fn append(&self, deliveries: &[NewMessage]) -> Vec<Result<Appended>>;
-    /// Appends all the messages or none (RFC 3502 MULTIAPPEND).
-    fn append_all(&self, deliveries: &[NewMessage]) -> Result<Vec<Appended>>;
+    ///
+    /// Each group is either atomic (all its messages or none, RFC 3502 MULTIAPPEND) or not
+    /// (each message stands alone: one SMTP message to several recipients, one over quota).
+    fn append_groups(&self, groups: &[AppendGroup]) -> Vec<Vec<Result<Appended>>>;
+
+    /// Appends messages that each stand alone, in one transaction.
+    fn append(&self, deliveries: &[NewMessage]) -> Vec<Result<Appended>> {
+        let group = AppendGroup {
+            messages: deliveries.to_vec(),
+            atomic: false,
+        };
+        self.append_groups(std::slice::from_ref(&group))
+            .pop()
+            .unwrap_or_default()
+    }
+
+    /// Appends all the messages or none.
+    fn append_all(&self, deliveries: &[NewMessage]) -> Result<Vec<Appended>> {
+        let group = AppendGroup {
+            messages: deliveries.to_vec(),
+            atomic: true,
+        };
+        self.append_groups(std::slice::from_ref(&group))
+            .pop()
+            .unwrap_or_default()
+            .into_iter()
+            .collect()
+    }
     fn store_flags(&self, mailbox: MailboxId, request: &FlagUpdate) -> Result<FlagOutcome>;
     /// Copies (or moves) messages; returns (source uid, destination uid) pairs and the destination
     /// UIDVALIDITY (RFC 4315 COPYUID).

@@ -56,6 +56,13 @@ pub struct NewMessage {
     pub flags: Vec<String>,
 }
 
+/// Messages appended together; see `Store::append_groups`.
+#[derive(Clone, Debug)]
+pub struct AppendGroup {
+    pub messages: Vec<NewMessage>,
+    pub atomic: bool,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Appended {
     pub account: AccountId,

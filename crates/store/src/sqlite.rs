@@ -528,38 +528,26 @@ impl Store for SqliteStore {
         })
     }
 
-    fn append(&self, deliveries: &[NewMessage]) -> Vec<Result<Appended>> {
+    fn append_groups(&self, groups: &[AppendGroup]) -> Vec<Vec<Result<Appended>>> {
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        let run = |tx: &rusqlite::Transaction| -> Result<Vec<Result<Appended>>> {
-            let mut out = Vec::with_capacity(deliveries.len());
-            for d in deliveries {
-                out.push(append_one(tx, d));
-            }
-            Ok(out)
-        };
         let result = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(StoreError::from)
             .and_then(|tx| {
-                let out = run(&tx)?;
+                let out = groups
+                    .iter()
+                    .map(|g| append_group(&tx, g))
+                    .collect::<Result<Vec<_>>>()?;
                 tx.commit()?;
                 Ok(out)
             });
         match result {
             Ok(out) => out,
-            Err(e) => {
-                let msg = e.to_string();
-                deliveries
-                    .iter()
-                    .map(|_| Err(StoreError::Io(std::io::Error::other(msg.clone()))))
-                    .collect()
-            }
+            Err(e) => groups
+                .iter()
+                .map(|g| g.messages.iter().map(|_| Err(e.replicate())).collect())
+                .collect(),
         }
-    }
-
-    fn append_all(&self, deliveries: &[NewMessage]) -> Result<Vec<Appended>> {
-        // One transaction: the first failure drops it, and nothing was stored.
-        self.write(|tx| deliveries.iter().map(|d| append_one(tx, d)).collect())
     }
 
     fn store_flags(&self, mailbox: MailboxId, req: &FlagUpdate) -> Result<FlagOutcome> {
@@ -757,6 +745,26 @@ fn check_quota(tx: &rusqlite::Transaction, account: AccountId, extra: u64) -> Re
         return Err(StoreError::QuotaExceeded { used, limit });
     }
     Ok(())
+}
+
+/// One group inside the batch transaction; an atomic group runs in a savepoint that is rolled
+/// back on its first failure.
+fn append_group(tx: &rusqlite::Transaction, group: &AppendGroup) -> Result<Vec<Result<Appended>>> {
+    if !group.atomic {
+        return Ok(group.messages.iter().map(|d| append_one(tx, d)).collect());
+    }
+    tx.execute_batch("SAVEPOINT atomic_group")?;
+    let outcome: Result<Vec<Appended>> = group.messages.iter().map(|d| append_one(tx, d)).collect();
+    match outcome {
+        Ok(done) => {
+            tx.execute_batch("RELEASE atomic_group")?;
+            Ok(done.into_iter().map(Ok).collect())
+        }
+        Err(e) => {
+            tx.execute_batch("ROLLBACK TO atomic_group; RELEASE atomic_group")?;
+            Ok(group.messages.iter().map(|_| Err(e.replicate())).collect())
+        }
+    }
 }
 
 fn append_one(tx: &rusqlite::Transaction, d: &NewMessage) -> Result<Appended> {
