@@ -27,8 +27,11 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 rate() { python3 -c "print(f'{$1/($3-$2):.0f}')"; }
 
-echo "== building Confiance (release)"
-(cd "$repo" && cargo build --release -q)
+bin=${CONFIANCE_BIN:-$repo/target/release/confiance}   # CONFIANCE_BIN compares another build
+if [ -z "${CONFIANCE_BIN:-}" ]; then
+    echo "== building Confiance (release)"
+    (cd "$repo" && cargo build --release -q -p confiance)
+fi
 
 echo "== Postfix $(postconf -d -h mail_version) → Maildir"
 id bench >/dev/null 2>&1 || useradd -M -d "$root/home" -s /usr/sbin/nologin bench
@@ -83,7 +86,6 @@ fsync = true
 CONF
 sed -i '/^\[imap\]/a listen = "127.0.0.1:0"\nlisten_tls = "127.0.0.1:0"' "$root/confiance.toml"
 sed -i '/^submission = /a submissions = "127.0.0.1:0"' "$root/confiance.toml"
-bin="$repo/target/release/confiance"
 "$bin" --config "$root/confiance.toml" init --no-demo >/dev/null 2>&1
 echo 'Bench1234' | "$bin" --config "$root/confiance.toml" account add bench@medecin.confiance.test --password-stdin >/dev/null
 CONFIANCE_LOG=warn "$bin" --config "$root/confiance.toml" serve 2>"$root/confiance.log" &
