@@ -115,6 +115,15 @@ impl Session {
         }
     }
 
+    /// UIDs of the messages a set names.
+    fn resolve_uids(&self, set: &SequenceSet, uid: bool) -> Vec<u32> {
+        let sel = self.selected.as_ref().expect("selected");
+        self.resolve(set, uid)
+            .into_iter()
+            .map(|i| sel.messages[i].uid)
+            .collect()
+    }
+
     /// Whether a sequence set names messages that do not exist (RFC 9051 §6.4.5: BAD).
     fn seq_out_of_range(&self, set: &SequenceSet) -> bool {
         let SequenceSet::Ranges(ranges) = set else { return false };
@@ -187,13 +196,7 @@ impl Session {
             CommandBody::Move { uid, set, mailbox } => self.copy(out, uid, &set, &mailbox, true).await,
             CommandBody::Expunge => self.expunge(out, None).await,
             CommandBody::UidExpunge { set } => {
-                let uids: Vec<u32> = {
-                    let sel = self.selected.as_ref().expect("selected");
-                    self.resolve(&set, true)
-                        .into_iter()
-                        .map(|i| sel.messages[i].uid)
-                        .collect()
-                };
+                let uids = self.resolve_uids(&set, true);
                 self.expunge(out, Some(uids)).await
             }
             _ => ("BAD", "Unexpected command.".into()),
@@ -353,14 +356,10 @@ impl Session {
         silent: bool,
         flags: Vec<String>,
     ) -> Reply {
-        let (id, read_only, uids) = {
+        let uids = self.resolve_uids(set, uid);
+        let (id, read_only) = {
             let sel = self.selected.as_ref().expect("selected");
-            let uids: Vec<u32> = self
-                .resolve(set, uid)
-                .into_iter()
-                .map(|i| sel.messages[i].uid)
-                .collect();
-            (sel.id, sel.read_only, uids)
+            (sel.id, sel.read_only)
         };
         if read_only {
             return no("[READ-ONLY] The folder is open read-only.");
@@ -663,14 +662,10 @@ impl Session {
             Ok(None) => return no("[TRYCREATE] No such folder."),
             Err(e) => return no(format!("[CANNOT] {e}.")),
         };
-        let (source, read_only, uids) = {
+        let uids = self.resolve_uids(set, uid);
+        let (source, read_only) = {
             let sel = self.selected.as_ref().expect("selected");
-            let uids: Vec<u32> = self
-                .resolve(set, uid)
-                .into_iter()
-                .map(|i| sel.messages[i].uid)
-                .collect();
-            (sel.id, sel.read_only, uids)
+            (sel.id, sel.read_only)
         };
         if remove && read_only {
             return no("[READ-ONLY] The folder is open read-only.");
