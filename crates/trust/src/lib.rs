@@ -1,8 +1,11 @@
 //! The trust space as the operator sees it: certificates (a development PKI shaped like
 //! IGC-Santé for `init`) and the TLS configurations every front uses.
 
+pub mod dn;
 pub mod pki;
 pub mod tls;
+pub mod whitelist;
 
 pub use pki::{DevPki, PkiError};
 pub use tls::{TlsError, server_config};
+pub use whitelist::Whitelist;
