@@ -1,6 +1,7 @@
 //! `confiance`: run an MSSanté operator, create its data directory, manage accounts.
 
 mod accounts;
+mod authority;
 mod config;
 mod init;
 mod serve;
@@ -39,6 +40,10 @@ enum Cmd {
     /// Manage mail accounts (BAL).
     #[command(subcommand)]
     Account(accounts::AccountCmd),
+    /// Trust-space authority: create a test authority, operator MTA certificates and the
+    /// whitelist for them.
+    #[command(subcommand)]
+    Authority(authority::AuthorityCmd),
 }
 
 /// glibc raises its mmap threshold after freeing a large block, so later Argon2 buffers
@@ -76,5 +81,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Serve => serve::run(config),
         Cmd::Init { no_demo } => init::run(&config, !no_demo).map(|_| ()),
         Cmd::Account(cmd) => accounts::run(&config, cmd),
+        Cmd::Authority(cmd) => authority::run(cmd),
     }
 }

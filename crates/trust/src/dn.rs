@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-/// An ordered list of (attribute type, value) pairs, normalised for comparison: types in upper
+/// The (attribute type, value) pairs of a DN, as a sorted set, normalised for comparison: types in upper
 /// case (`EMAILADDRESS` as `E`), values unquoted, white space (no-break space included) collapsed,
 /// case folded as caseIgnoreMatch does (RFC 4517 §4.2.11).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,6 +79,9 @@ impl Dn {
         if attributes.is_empty() {
             return Err(DnError::Empty);
         }
+        // The whitelist writes CN first (RFC 4514 order), certificate tools often C first: the
+        // attributes are compared as a set.
+        attributes.sort();
         Ok(Dn(attributes))
     }
 
@@ -112,6 +115,10 @@ mod tests {
         let comma = Dn::parse("O=\"A, B\",C=FR").unwrap();
         assert_eq!(comma.get("O"), Some("a, b"));
         assert_ne!(Dn::parse("CN=a,C=FR"), Dn::parse("CN=b,C=FR"));
+        assert_eq!(
+            Dn::parse("C=FR, O=OP, CN=mx.op.test"),
+            Dn::parse("CN=mx.op.test,O=OP,C=FR")
+        );
         assert_eq!(Dn::parse(""), Err(DnError::Empty));
         assert!(matches!(Dn::parse("CN=a,garbage"), Err(DnError::NoEquals(_))));
         assert_eq!(Dn::parse("O=\"open"), Err(DnError::Unterminated));

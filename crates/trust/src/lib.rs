@@ -1,6 +1,7 @@
 //! The trust space as the operator sees it: certificates (a development PKI shaped like
 //! IGC-Santé for `init`) and the TLS configurations every front uses.
 
+pub mod authority;
 pub mod dn;
 pub mod pki;
 pub mod tls;

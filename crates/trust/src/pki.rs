@@ -87,6 +87,77 @@ fn ca_params(dn: DistinguishedName, path_len: Option<u8>) -> CertificateParams {
     params
 }
 
+/// A test authority shaped like IGC-Santé: a root and an "organisations" intermediate that signs
+/// server certificates.
+pub struct TestAuthority {
+    pub root_pem: String,
+    pub intermediate_pem: String,
+    intermediate_key_pem: String,
+    intermediate: Issuer<'static, KeyPair>,
+}
+
+/// A server certificate issued by a `TestAuthority`.
+pub struct IssuedServer {
+    /// Leaf then intermediate, as a TLS server presents them.
+    pub chain_pem: String,
+    pub key_pem: String,
+    /// Subject in the whitelist's string form (`CN=…,OU=…,O=…,C=FR`).
+    pub subject: String,
+}
+
+impl TestAuthority {
+    pub fn new(name: &str) -> Result<TestAuthority, PkiError> {
+        let root_key = rsa_key_pair()?;
+        let root_params = ca_params(dn(name, Some("TEST IGC-SANTE"), "TEST AC IGC-SANTE RACINE"), Some(1));
+        let root_cert = root_params.self_signed(&root_key)?;
+        let root = Issuer::new(root_params, root_key);
+        let inter_key = rsa_key_pair()?;
+        let inter_params = ca_params(
+            dn(name, Some("TEST IGC-SANTE"), "TEST AC IGC-SANTE ORGANISATIONS"),
+            Some(0),
+        );
+        let inter_cert = inter_params.signed_by(&inter_key, &root)?;
+        let intermediate_key_pem = inter_key.serialize_pem();
+        Ok(TestAuthority {
+            root_pem: root_cert.pem(),
+            intermediate_pem: inter_cert.pem(),
+            intermediate_key_pem,
+            intermediate: Issuer::new(inter_params, inter_key),
+        })
+    }
+
+    /// An IGC-Santé-like SERV SSL certificate for `hostnames` (the first is the CN), usable
+    /// as server and as client: MSSanté MTAs present the same one both ways.
+    pub fn issue_server(&self, organisation: &str, unit: &str, hostnames: &[String]) -> Result<IssuedServer, PkiError> {
+        let key = rsa_key_pair()?;
+        let mut params = CertificateParams::new(hostnames.to_vec())?;
+        params.distinguished_name = dn(organisation, Some(unit), &hostnames[0]);
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2035, 1, 1);
+        let cert = params.signed_by(&key, &self.intermediate)?;
+        Ok(IssuedServer {
+            chain_pem: format!("{}{}", cert.pem(), self.intermediate_pem),
+            key_pem: key.serialize_pem(),
+            subject: format!("CN={},OU={unit},O={organisation},C=FR", hostnames[0]),
+        })
+    }
+
+    /// Writes the CA certificates (and the intermediate's key) under `dir/ca`.
+    pub fn write_ca(&self, dir: &Path) -> Result<(), PkiError> {
+        write(&dir.join("ca/root.pem"), &self.root_pem, false)?;
+        write(&dir.join("ca/intermediate.pem"), &self.intermediate_pem, false)?;
+        write(&dir.join("ca/intermediate.key"), &self.intermediate_key_pem, true)
+    }
+}
+
+/// Writes a server certificate chain and key.
+pub fn write_server(issued: &IssuedServer, chain: &Path, key: &Path) -> Result<(), PkiError> {
+    write(chain, &issued.chain_pem, false)?;
+    write(key, &issued.key_pem, true)
+}
+
 impl DevPki {
     pub fn paths(dir: &Path) -> DevPki {
         DevPki {
@@ -100,48 +171,10 @@ impl DevPki {
     /// Creates the PKI under `dir` for an operator named `organisation` serving `hostnames`.
     pub fn create(dir: &Path, organisation: &str, hostnames: &[String]) -> Result<DevPki, PkiError> {
         let paths = Self::paths(dir);
-
-        let root_key = rsa_key_pair()?;
-        let root_params = ca_params(
-            dn("CONFIANCE-DEV", Some("TEST IGC-SANTE"), "TEST AC IGC-SANTE RACINE"),
-            Some(1),
-        );
-        let root_cert = root_params.self_signed(&root_key)?;
-        let root = Issuer::new(root_params, root_key);
-
-        let inter_key = rsa_key_pair()?;
-        let inter_params = ca_params(
-            dn(
-                "CONFIANCE-DEV",
-                Some("TEST IGC-SANTE"),
-                "TEST AC IGC-SANTE ORGANISATIONS",
-            ),
-            Some(0),
-        );
-        let inter_cert = inter_params.signed_by(&inter_key, &root)?;
-        let inter_key_pem = inter_key.serialize_pem();
-        let intermediate = Issuer::new(inter_params, inter_key);
-
-        let server_key = rsa_key_pair()?;
-        let mut params = CertificateParams::new(hostnames.to_vec())?;
-        params.distinguished_name = dn(organisation, Some("MSSANTE"), &hostnames[0]);
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
-        // Server and client auth: the same certificate serves the MX and authenticates our MTA
-        // to peers, as IGC-Santé SSL server certificates do between MSSanté operators.
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
-        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2035, 1, 1);
-        let server_cert = params.signed_by(&server_key, &intermediate)?;
-
-        write(&paths.root_cert, &root_cert.pem(), false)?;
-        write(&dir.join("ca/intermediate.key"), &inter_key_pem, true)?;
-        write(&paths.intermediate_cert, &inter_cert.pem(), false)?;
-        write(
-            &paths.server_chain,
-            &format!("{}{}", server_cert.pem(), inter_cert.pem()),
-            false,
-        )?;
-        write(&paths.server_key, &server_key.serialize_pem(), true)?;
+        let authority = TestAuthority::new("CONFIANCE-DEV")?;
+        let server = authority.issue_server(organisation, "MSSANTE", hostnames)?;
+        authority.write_ca(dir)?;
+        write_server(&server, &paths.server_chain, &paths.server_key)?;
         Ok(paths)
     }
 }

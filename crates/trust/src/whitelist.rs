@@ -49,6 +49,41 @@ pub struct Whitelist {
     domains: HashMap<String, BTreeSet<Dn>>,
 }
 
+/// One line of a whitelist to publish.
+pub struct WhitelistEntry {
+    pub domain: String,
+    pub description: String,
+    pub dn: String,
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The ANS format, as `Whitelist::parse` reads it (authority mode publishes with it).
+pub fn to_xml(generated: &str, entries: &[WhitelistEntry]) -> String {
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListeBlancheMSSante xmlns=\"{NAMESPACE}\">\n    \
+         <DateDeGeneration>{}</DateDeGeneration>\n    <ListeDomaines>\n",
+        escape(generated)
+    );
+    for e in entries {
+        xml.push_str(&format!(
+            "        <Domaine>\n            <Nom>{}</Nom>\n            <Description>{}</Description>\n            \
+             <DNCertificatOperateur>{}</DNCertificatOperateur>\n            <DateMAJ>{}</DateMAJ>\n        </Domaine>\n",
+            escape(&e.domain),
+            escape(&e.description),
+            escape(&e.dn),
+            escape(generated)
+        ));
+    }
+    xml.push_str("    </ListeDomaines>\n</ListeBlancheMSSante>\n");
+    xml
+}
+
 #[derive(Default)]
 struct Entry {
     name: Option<String>,
