@@ -4,6 +4,7 @@
 
 use crate::command::{SearchKey, SortCriterion};
 use crate::session::{Session, untagged};
+use crate::view::seq_in;
 
 pub struct UpdateContext {
     pub tag: String,
@@ -47,7 +48,13 @@ impl Session {
             }
             let numbers: Vec<u32> = gone
                 .iter()
-                .map(|(_, u)| if ctx.uid { *u } else { sel_seq(&sel.messages, *u) })
+                .map(|(_, u)| {
+                    if ctx.uid {
+                        *u
+                    } else {
+                        seq_in(&sel.messages, *u).unwrap_or(0)
+                    }
+                })
                 .collect();
             lines.push(update_line(ctx, "REMOVEFROM", gone[0].0 + 1, &numbers));
             ctx.results.retain(|u| !expunged.contains(u));
@@ -85,7 +92,13 @@ impl Session {
                 .filter(|(_, u)| !ctx.results.contains(u))
                 .map(|(i, u)| (i, *u))
                 .collect();
-            let number = |u: u32| if ctx.uid { u } else { sel_seq(&sel.messages, u) };
+            let number = |u: u32| {
+                if ctx.uid {
+                    u
+                } else {
+                    seq_in(&sel.messages, u).unwrap_or(0)
+                }
+            };
             if !removed.is_empty() {
                 let numbers: Vec<u32> = removed.iter().map(|(_, u)| number(*u)).collect();
                 lines.push(update_line(ctx, "REMOVEFROM", removed[0].0 + 1, &numbers));
@@ -108,13 +121,6 @@ impl Session {
                 .retain(|c| !tags.iter().any(|t| t.as_slice() == c.tag.as_bytes()));
         }
     }
-}
-
-fn sel_seq(messages: &[confiance_store::MessageMeta], uid: u32) -> u32 {
-    messages
-        .binary_search_by_key(&uid, |m| m.uid)
-        .map(|i| i as u32 + 1)
-        .unwrap_or(0)
 }
 
 /// `ESEARCH (TAG "t") [UID] ADDTO (position set)` (RFC 5267 §4.4).

@@ -35,10 +35,7 @@ impl Selected {
     }
 
     pub fn seq_of(&self, uid: u32) -> Option<u32> {
-        self.messages
-            .binary_search_by_key(&uid, |m| m.uid)
-            .ok()
-            .map(|i| i as u32 + 1)
+        seq_in(&self.messages, uid)
     }
 
     /// Flags as FETCH shows them, with \Recent for this session when IMAP4rev1 is in use.
@@ -49,4 +46,12 @@ impl Selected {
         }
         flags.join(" ")
     }
+}
+
+/// Sequence number of a UID among messages in UID order.
+pub fn seq_in(messages: &[MessageMeta], uid: u32) -> Option<u32> {
+    messages
+        .binary_search_by_key(&uid, |m| m.uid)
+        .ok()
+        .map(|i| i as u32 + 1)
 }

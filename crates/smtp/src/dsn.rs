@@ -55,7 +55,8 @@ pub fn decode_xtext(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn header_of(message: &[u8]) -> &[u8] {
+/// The header of a message, up to and including the CRLF before the blank line.
+pub(crate) fn header_of(message: &[u8]) -> &[u8] {
     let end = message
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -524,11 +524,7 @@ impl Session {
     /// Adds Return-Path and Received (RFC 5321 §4.4), plus Message-ID and Date when the client
     /// left them out (RFC 6409 §8; MSSanté requires a Message-ID, Réf. #1 ECO.2.2.1).
     fn prepend_trace(&self, envelope: &Envelope, id: &str, message: Vec<u8>) -> Vec<u8> {
-        let header_end = message
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|p| p + 2)
-            .unwrap_or(message.len());
+        let header_end = dsn::header_of(&message).len();
         let header = String::from_utf8_lossy(&message[..header_end]).to_ascii_lowercase();
         let has = |name: &str| header.starts_with(name) || header.contains(&format!("\n{name}"));
         let now = chrono::Local::now().to_rfc2822();
@@ -570,12 +566,7 @@ impl Session {
 
 /// Addresses of the From: header (RFC 5322 §3.6.2), lower-cased; `None` without one.
 fn header_from(message: &[u8]) -> Option<Vec<String>> {
-    let end = message
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|p| p + 2)
-        .unwrap_or(message.len());
-    let header = String::from_utf8_lossy(&message[..end]);
+    let header = String::from_utf8_lossy(dsn::header_of(message));
     let mut value: Option<String> = None;
     for line in header.split("\r\n") {
         match &mut value {
