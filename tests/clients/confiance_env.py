@@ -10,9 +10,12 @@ IMAP = int(os.environ["CONFIANCE_IMAP"])
 IMAPS = int(os.environ["CONFIANCE_IMAPS"])
 SUBMISSION = int(os.environ["CONFIANCE_SUBMISSION"])
 SUBMISSIONS = int(os.environ["CONFIANCE_SUBMISSIONS"])
+MX = int(os.environ.get("CONFIANCE_MX", "25"))
 CA = os.environ["CONFIANCE_CA"]
 DOMAIN = os.environ["CONFIANCE_DOMAIN"]
 PASSWORD = os.environ["CONFIANCE_PASSWORD"]
+# The name the server certificate carries (an operator of a test trust space: its MTA's name).
+TLS_NAME = os.environ.get("CONFIANCE_TLS_NAME", HOST)
 
 
 def address(local):
@@ -26,8 +29,16 @@ def tls_context():
     return ctx
 
 
+class _Imap(imaplib.IMAP4_SSL):
+    """IMAPS to HOST, verifying the certificate for TLS_NAME."""
+
+    def _create_socket(self, timeout):
+        sock = socket.create_connection((HOST, self.port), timeout)
+        return self.ssl_context.wrap_socket(sock, server_hostname=TLS_NAME)
+
+
 def imap(local, password=PASSWORD):
-    conn = imaplib.IMAP4_SSL(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
+    conn = _Imap(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
     conn.login(address(local), password)
     return conn
 
@@ -35,7 +46,7 @@ def imap(local, password=PASSWORD):
 def raw_tls(port):
     """A TLS socket for speaking the protocol by hand."""
     sock = socket.create_connection((HOST, port), timeout=30)
-    return tls_context().wrap_socket(sock, server_hostname=HOST)
+    return tls_context().wrap_socket(sock, server_hostname=TLS_NAME)
 
 
 def check(condition, message):

@@ -1,6 +1,7 @@
 //! Configuration (TOML). Every key has a default, so an empty file — or none — runs a
 //! development operator on loopback ports; `confiance.example.toml` documents each key.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,8 @@ pub struct Config {
     pub imap: ImapSection,
     pub smtp: SmtpSection,
     pub tls: TlsSection,
+    pub trust: TrustSection,
+    pub relay: RelaySection,
     pub storage: StorageSection,
 }
 
@@ -41,6 +44,9 @@ pub struct SmtpSection {
     pub submission: Option<SocketAddr>,
     /// Submission over implicit TLS (RFC 8314; production: 0.0.0.0:465).
     pub submissions: Option<SocketAddr>,
+    /// Inbound MX for the other operators of the trust space, STARTTLS and client certificate
+    /// mandatory (production: 0.0.0.0:25).
+    pub mx: Option<SocketAddr>,
     /// Largest message, in bytes (SIZE, RFC 1870). 25 MB lets 10 MB attachments through
     /// after base64 (+37 %).
     pub max_message_size: u64,
@@ -56,6 +62,61 @@ pub struct TlsSection {
     /// PEM chain (leaf first) and key; default: the development PKI under data_dir/tls.
     pub certificate: Option<PathBuf>,
     pub private_key: Option<PathBuf>,
+}
+
+/// The trust space: whom to trust and who belongs to it.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrustSection {
+    /// PEM file of the trust anchors (IGC-Santé roots); default: the development authority.
+    pub anchors: Option<PathBuf>,
+    /// PEM certificate revocation lists checked on every peer certificate.
+    pub crls: Vec<PathBuf>,
+    /// The ANS whitelist (`listeblanchemssante.xml`, as downloaded); default: a development
+    /// list of this operator's own domains, made at start-up.
+    pub whitelist: Option<PathBuf>,
+    /// Minutes between two readings of the whitelist (a failed reading keeps the list in force).
+    pub refresh_minutes: Option<u64>,
+}
+
+/// Delivery to the other operators.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelaySection {
+    /// Port of the peers' MX.
+    pub port: u16,
+    /// Connections at once to one domain.
+    pub per_domain: usize,
+    /// Seconds between attempts; the last one repeats.
+    pub retry_seconds: Vec<u64>,
+    /// After this many seconds in the queue the sender gets a "delayed" report.
+    pub delay_notice_seconds: u64,
+    /// After this many seconds the message is returned to its sender.
+    pub give_up_seconds: u64,
+    /// Static next hops by domain, before any MX lookup.
+    pub routes: HashMap<String, RouteEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteEntry {
+    /// Name the peer's certificate must carry.
+    pub host: String,
+    /// Address and port to connect to; resolved from `host` if absent.
+    pub address: Option<SocketAddr>,
+}
+
+impl Default for RelaySection {
+    fn default() -> Self {
+        RelaySection {
+            port: 25,
+            per_domain: 4,
+            retry_seconds: vec![60, 300, 900, 1800, 3600, 7200, 14400],
+            delay_notice_seconds: 4 * 3600,
+            give_up_seconds: 5 * 24 * 3600,
+            routes: HashMap::new(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -77,6 +138,8 @@ impl Default for Config {
             imap: ImapSection::default(),
             smtp: SmtpSection::default(),
             tls: TlsSection::default(),
+            trust: TrustSection::default(),
+            relay: RelaySection::default(),
             storage: StorageSection::default(),
         }
     }
@@ -97,6 +160,7 @@ impl Default for SmtpSection {
         SmtpSection {
             submission: Some("127.0.0.1:1587".parse().expect("valid")),
             submissions: Some("127.0.0.1:1465".parse().expect("valid")),
+            mx: Some("127.0.0.1:1025".parse().expect("valid")),
             max_message_size: 25 * 1000 * 1000,
             max_recipients: 100,
             trusted_networks: Vec::new(),
@@ -133,6 +197,20 @@ impl Config {
                 anyhow::bail!("`domains`: {d:?} is not a valid domain name");
             }
         }
+        for (domain, route) in &self.relay.routes {
+            if !confiance_core::address::is_hostname(&domain.to_lowercase()) {
+                anyhow::bail!("`relay.routes`: {domain:?} is not a valid domain name");
+            }
+            if !confiance_core::address::is_hostname(&route.host.to_lowercase()) {
+                anyhow::bail!(
+                    "`relay.routes.\"{domain}\".host`: {:?} is not a valid host name",
+                    route.host
+                );
+            }
+        }
+        if self.relay.retry_seconds.is_empty() || self.relay.retry_seconds.contains(&0) {
+            anyhow::bail!("`relay.retry_seconds` must list at least one wait, none of them 0");
+        }
         if self.imap.autologout_minutes < 30 {
             anyhow::bail!("`imap.autologout_minutes` must be at least 30 (RFC 9051 §5.4)");
         }
@@ -144,6 +222,21 @@ impl Config {
             .certificate
             .clone()
             .unwrap_or_else(|| confiance_trust::DevPki::paths(&self.data_dir).server_chain)
+    }
+
+    pub fn anchors(&self) -> PathBuf {
+        self.trust
+            .anchors
+            .clone()
+            .unwrap_or_else(|| confiance_trust::DevPki::paths(&self.data_dir).root_cert)
+    }
+
+    /// The whitelist source: the configured file, or the development list made at start-up.
+    pub fn whitelist(&self) -> PathBuf {
+        self.trust
+            .whitelist
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("trust/listeblanchemssante-dev.xml"))
     }
 
     pub fn private_key(&self) -> PathBuf {

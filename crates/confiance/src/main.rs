@@ -4,6 +4,7 @@ mod accounts;
 mod authority;
 mod config;
 mod init;
+mod queue;
 mod serve;
 
 use std::path::PathBuf;
@@ -29,7 +30,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run IMAP and SMTP submission (does `init` first on an empty data directory).
+    /// Run IMAP, SMTP submission, the MX and the relay (does `init` first on an empty data directory).
     Serve,
     /// Create the data directory: database, development PKI, demo accounts.
     Init {
@@ -40,6 +41,9 @@ enum Cmd {
     /// Manage mail accounts (BAL).
     #[command(subcommand)]
     Account(accounts::AccountCmd),
+    /// The outbound queue to the other operators of the trust space.
+    #[command(subcommand)]
+    Queue(queue::QueueCmd),
     /// Trust-space authority: create a test authority, operator MTA certificates and the
     /// whitelist for them.
     #[command(subcommand)]
@@ -81,6 +85,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Serve => serve::run(config),
         Cmd::Init { no_demo } => init::run(&config, !no_demo).map(|_| ()),
         Cmd::Account(cmd) => accounts::run(&config, cmd),
+        Cmd::Queue(cmd) => queue::run(&config, cmd),
         Cmd::Authority(cmd) => authority::run(cmd),
     }
 }

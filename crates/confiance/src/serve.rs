@@ -1,11 +1,15 @@
-//! `confiance serve`: IMAP and SMTP submission on the configured addresses.
+//! `confiance serve`: IMAP, SMTP submission, the inbound MX and the relay to the other
+//! operators of the trust space.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use confiance_imap::ImapConfig;
 use confiance_mail::MailService;
-use confiance_smtp::SmtpConfig;
+use confiance_smtp::relay::{RelayConfig, Route, Timeouts};
+use confiance_smtp::{Outbound, Role, SmtpConfig};
+use confiance_store::OutboundQueue;
+use confiance_trust::{MtaTls, WhitelistSource};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
@@ -28,7 +32,20 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListe
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let tls = confiance_trust::server_config(&config.certificate(), &config.private_key())?;
+    let mta = MtaTls {
+        chain: config.certificate(),
+        key: config.private_key(),
+        anchors: config.anchors(),
+        crls: config.trust.crls.clone(),
+    };
+    let whitelist = Arc::new(open_whitelist(&config)?);
     let svc = MailService::open(&config.data_dir, config.storage.fsync)?;
+    let queue = OutboundQueue::open(&config.data_dir.join("queue.sqlite"))
+        .map_err(|e| anyhow::anyhow!("cannot open the outbound queue: {e}"))?;
+    let outbound = Arc::new(Outbound {
+        queue: Arc::new(queue),
+        wake: tokio::sync::Notify::new(),
+    });
     let imap = Arc::new(ImapConfig {
         tls: tls.clone(),
         max_message_size: config.smtp.max_message_size,
@@ -38,6 +55,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let smtp = Arc::new(SmtpConfig {
         tls,
+        mx_tls: mta.server_config()?,
+        whitelist: whitelist.clone(),
+        outbound,
         hostname: config.hostname.clone(),
         domains: config.domains.clone(),
         max_message_size: config.smtp.max_message_size,
@@ -53,7 +73,40 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         command_timeout: Duration::from_secs(300),
         handshake_timeout: Duration::from_secs(30),
     });
+    let relay = Arc::new(RelayConfig {
+        tls: mta.client_config()?,
+        routes: config
+            .relay
+            .routes
+            .iter()
+            .map(|(domain, r)| {
+                let route = Route {
+                    host: r.host.to_lowercase(),
+                    address: r.address,
+                };
+                (domain.to_lowercase(), route)
+            })
+            .collect(),
+        port: config.relay.port,
+        per_domain: config.relay.per_domain,
+        retry: config
+            .relay
+            .retry_seconds
+            .iter()
+            .map(|s| Duration::from_secs(*s))
+            .collect(),
+        delay_notice: Duration::from_secs(config.relay.delay_notice_seconds),
+        give_up: Duration::from_secs(config.relay.give_up_seconds),
+        timeouts: Arc::new(Timeouts {
+            connect: Duration::from_secs(30),
+            command: Duration::from_secs(300),
+            data: Duration::from_secs(600),
+        }),
+    });
     let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(confiance_smtp::relay::run(svc.clone(), smtp.clone(), relay));
+    let minutes = config.trust.refresh_minutes.unwrap_or(60).max(1);
+    tasks.spawn(refresh_whitelist(whitelist, Duration::from_secs(minutes * 60)));
     if let Some(addr) = config.imap.listen {
         tasks.spawn(confiance_imap::serve(
             bind(addr, "IMAP (STARTTLS)").await?,
@@ -73,6 +126,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(addr) = config.smtp.submission {
         tasks.spawn(confiance_smtp::serve(
             bind(addr, "SMTP submission (STARTTLS)").await?,
+            Role::Submission,
             false,
             svc.clone(),
             smtp.clone(),
@@ -81,7 +135,17 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     if let Some(addr) = config.smtp.submissions {
         tasks.spawn(confiance_smtp::serve(
             bind(addr, "SMTP submissions (TLS)").await?,
+            Role::Submission,
             true,
+            svc.clone(),
+            smtp.clone(),
+        ));
+    }
+    if let Some(addr) = config.smtp.mx {
+        tasks.spawn(confiance_smtp::serve(
+            bind(addr, "SMTP MX (trust space, mutual TLS)").await?,
+            Role::Mx,
+            false,
             svc.clone(),
             smtp.clone(),
         ));
@@ -92,6 +156,49 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         _ = tokio::signal::ctrl_c() => {
             tracing::info!("stopping");
             Ok(())
+        }
+    }
+}
+
+/// The whitelist in force. Without a configured one, a development list binds this operator's
+/// own domains to its own certificate, so a fresh `serve` is a trust space of one.
+fn open_whitelist(config: &Config) -> anyhow::Result<WhitelistSource> {
+    let source = config.whitelist();
+    if config.trust.whitelist.is_none() && !source.exists() {
+        let chain = confiance_trust::tls::load_chain(&config.certificate())?;
+        let dn = confiance_trust::subject_dn(&chain[0]).map_err(|e| anyhow::anyhow!("our certificate: {e}"))?;
+        let entries: Vec<_> = config
+            .domains
+            .iter()
+            .map(|d| confiance_trust::whitelist::WhitelistEntry {
+                domain: d.clone(),
+                description: config.operator.clone(),
+                dn: dn.to_string(),
+            })
+            .collect();
+        let generated = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        if let Some(dir) = source.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&source, confiance_trust::whitelist::to_xml(&generated, &entries))?;
+    }
+    let last_good = config.data_dir.join("trust/listeblanchemssante.last-good.xml");
+    let (list, loaded) = WhitelistSource::open(&source, &last_good).map_err(|e| anyhow::anyhow!("whitelist: {e}"))?;
+    tracing::info!(source = %source.display(), generated = ?loaded.generated, domains = loaded.domains,
+        certificates = loaded.dns, problems = loaded.problems, "whitelist loaded");
+    Ok(list)
+}
+
+async fn refresh_whitelist(list: Arc<WhitelistSource>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let l = list.clone();
+        match tokio::task::spawn_blocking(move || l.refresh()).await {
+            Ok(Ok(loaded)) => tracing::info!(generated = ?loaded.generated, domains = loaded.domains,
+                certificates = loaded.dns, problems = loaded.problems, "whitelist refreshed"),
+            Ok(Err(e)) => tracing::warn!(target: "audit", event = "whitelist_refresh_failed", error = %e,
+                "whitelist refresh failed; the list in force is kept"),
+            Err(e) => tracing::error!(error = %e, "whitelist refresh task failed"),
         }
     }
 }

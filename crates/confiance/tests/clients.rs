@@ -80,12 +80,13 @@ fn swaks_submission_rules() {
     let (ok, out) = swaks(&op, &args);
     assert!(!ok && out.contains("552 5.3.4"), "{out}");
 
-    // A recipient outside the hosted domains: 550 5.7.1 naming the rule.
+    // A recipient outside the trust space: 550 5.7.1 naming the rule, in French first.
     let mut args = vec!["--from", &alice, "--to", "jean@gmail.com"];
     args.extend_from_slice(&auth);
     let (ok, out) = swaks(&op, &args);
     assert!(
-        !ok && out.contains("550 5.7.1 Recipient domain gmail.com is not served"),
+        !ok && out.contains("550 5.7.1 gmail.com n'est pas une messagerie sécurisée de santé")
+            && out.contains("gmail.com is not in the MSSanté trust space"),
         "{out}"
     );
 

@@ -4,15 +4,48 @@
 
 use chrono::{DateTime, Local};
 
+/// RFC 3464 §2.3.3 Action.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Delivered,
+    /// Handed to an operator that does not offer DSN: no further report will come.
+    Relayed,
+    /// Still queued after a while; delivery goes on.
+    Delayed,
+    Failed,
+}
+
+impl Action {
+    fn name(self) -> &'static str {
+        match self {
+            Action::Delivered => "delivered",
+            Action::Relayed => "relayed",
+            Action::Delayed => "delayed",
+            Action::Failed => "failed",
+        }
+    }
+
+    /// The RFC 3461 NOTIFY keyword that asks for this report.
+    fn keyword(self) -> &'static str {
+        match self {
+            Action::Delivered | Action::Relayed => "SUCCESS",
+            Action::Delayed => "DELAY",
+            Action::Failed => "FAILURE",
+        }
+    }
+}
+
 /// What happened to one recipient.
 pub struct Outcome {
     pub recipient: String,
     /// RFC 3461 ORCPT value, decoded (`rfc822;addr`).
     pub original: Option<String>,
-    pub delivered: bool,
-    /// Enhanced status code (RFC 3463) and the sentence a person reads.
-    pub status: &'static str,
+    pub action: Action,
+    /// Enhanced status code (RFC 3463) and the reply or sentence a person reads.
+    pub status: String,
     pub diagnostic: String,
+    /// The operator MTA that answered, if any.
+    pub remote_mta: Option<String>,
 }
 
 /// The transaction-wide DSN parameters (RFC 3461 §4.3, §4.4).
@@ -26,14 +59,15 @@ pub struct Request<'a> {
     pub original: &'a [u8],
 }
 
-/// RFC 3461 §4.1: SUCCESS only when asked, FAILURE unless NOTIFY=NEVER or a list without it.
-pub fn wanted(notify: Option<&str>, delivered: bool) -> bool {
-    let Some(notify) = notify else { return !delivered };
-    let words: Vec<String> = notify.split(',').map(|w| w.trim().to_ascii_uppercase()).collect();
-    if words.iter().any(|w| w == "NEVER") {
-        return false;
-    }
-    words.iter().any(|w| w == if delivered { "SUCCESS" } else { "FAILURE" })
+/// RFC 3461 §4.1: SUCCESS only when asked; without NOTIFY, FAILURE and DELAY (the usual
+/// default, §4.1 leaves it to the implementation); never with NOTIFY=NEVER.
+pub fn wanted(notify: Option<&str>, action: Action) -> bool {
+    let Some(notify) = notify else {
+        return matches!(action, Action::Failed | Action::Delayed);
+    };
+    notify
+        .split(',')
+        .any(|w| w.trim().eq_ignore_ascii_case(action.keyword()))
 }
 
 /// RFC 3461 §4 xtext: `+XX` stands for the octet XX.
@@ -67,10 +101,11 @@ pub(crate) fn header_of(message: &[u8]) -> &[u8] {
 
 /// The report message, addressed to `sender`, from the operator's postmaster.
 pub fn report(req: &Request, sender: &str, outcomes: &[Outcome], id: &str) -> Vec<u8> {
-    let failed = outcomes.iter().any(|o| !o.delivered);
     let boundary = format!("=_dsn_{id}");
-    let subject = if failed {
+    let subject = if outcomes.iter().any(|o| o.action == Action::Failed) {
         "Échec de remise / Delivery failure"
+    } else if outcomes.iter().any(|o| o.action == Action::Delayed) {
+        "Remise retardée / Delivery delayed"
     } else {
         "Accusé de remise / Delivery notification"
     };
@@ -92,25 +127,27 @@ pub fn report(req: &Request, sender: &str, outcomes: &[Outcome], id: &str) -> Ve
         "--{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
     ));
     for o in outcomes {
-        if o.delivered {
-            m.push_str(&format!("Votre message a été remis à {}.\r\n", o.recipient));
-        } else {
-            m.push_str(&format!(
-                "Votre message n'a pas pu être remis à {} : {}\r\n",
-                o.recipient, o.diagnostic
-            ));
-        }
+        let r = &o.recipient;
+        let d = &o.diagnostic;
+        m.push_str(&match o.action {
+            Action::Delivered => format!("Votre message a été remis à {r}.\r\n"),
+            Action::Relayed => format!("Votre message a été transmis à l'opérateur de {r}.\r\n"),
+            Action::Delayed => format!(
+                "Votre message n'a pas encore pu être remis à {r} ; de nouvelles tentatives suivront ({d}).\r\n"
+            ),
+            Action::Failed => format!("Votre message n'a pas pu être remis à {r} : {d}\r\n"),
+        });
     }
     m.push_str("\r\n");
     for o in outcomes {
-        if o.delivered {
-            m.push_str(&format!("Your message was delivered to {}.\r\n", o.recipient));
-        } else {
-            m.push_str(&format!(
-                "Your message could not be delivered to {}: {}\r\n",
-                o.recipient, o.diagnostic
-            ));
-        }
+        let r = &o.recipient;
+        let d = &o.diagnostic;
+        m.push_str(&match o.action {
+            Action::Delivered => format!("Your message was delivered to {r}.\r\n"),
+            Action::Relayed => format!("Your message was handed to the operator of {r}.\r\n"),
+            Action::Delayed => format!("Your message could not be delivered to {r} yet; we keep trying ({d}).\r\n"),
+            Action::Failed => format!("Your message could not be delivered to {r}: {d}\r\n"),
+        });
     }
     // 2. For programs (RFC 3464 §2).
     m.push_str(&format!(
@@ -127,12 +164,12 @@ pub fn report(req: &Request, sender: &str, outcomes: &[Outcome], id: &str) -> Ve
             m.push_str(&format!("Original-Recipient: {orcpt}\r\n"));
         }
         m.push_str(&format!("Final-Recipient: rfc822; {}\r\n", o.recipient));
-        m.push_str(&format!(
-            "Action: {}\r\n",
-            if o.delivered { "delivered" } else { "failed" }
-        ));
+        m.push_str(&format!("Action: {}\r\n", o.action.name()));
         m.push_str(&format!("Status: {}\r\n", o.status));
-        if !o.delivered {
+        if let Some(mta) = &o.remote_mta {
+            m.push_str(&format!("Remote-MTA: dns; {mta}\r\n"));
+        }
+        if matches!(o.action, Action::Failed | Action::Delayed) {
             m.push_str(&format!("Diagnostic-Code: smtp; {}\r\n", o.diagnostic));
         }
     }
@@ -165,12 +202,14 @@ mod tests {
 
     #[test]
     fn notify_rules() {
-        assert!(wanted(None, false));
-        assert!(!wanted(None, true));
-        assert!(wanted(Some("SUCCESS,FAILURE"), true));
-        assert!(!wanted(Some("NEVER"), false));
-        assert!(!wanted(Some("DELAY"), false));
-        assert!(wanted(Some("failure"), false));
+        assert!(wanted(None, Action::Failed));
+        assert!(wanted(None, Action::Delayed));
+        assert!(!wanted(None, Action::Delivered));
+        assert!(wanted(Some("SUCCESS,FAILURE"), Action::Delivered));
+        assert!(wanted(Some("SUCCESS"), Action::Relayed));
+        assert!(!wanted(Some("NEVER"), Action::Failed));
+        assert!(!wanted(Some("DELAY"), Action::Failed));
+        assert!(wanted(Some("failure"), Action::Failed));
         assert_eq!(decode_xtext("rfc822;a+2Bb@x.fr"), "rfc822;a+b@x.fr");
     }
 
@@ -186,9 +225,10 @@ mod tests {
         let outcomes = [Outcome {
             recipient: "b@c.fr".into(),
             original: Some("rfc822;b@c.fr".into()),
-            delivered: false,
-            status: "5.2.2",
+            action: Action::Failed,
+            status: "5.2.2".into(),
             diagnostic: "mailbox full".into(),
+            remote_mta: None,
         }];
         let r = String::from_utf8(report(&req, "a@b.fr", &outcomes, "ID1")).unwrap();
         assert!(r.contains("report-type=delivery-status"));

@@ -1,22 +1,31 @@
-//! SMTP of the operator. For now: message submission (RFC 6409) by authenticated professionals
-//! and their software, delivered to the mailboxes this operator hosts. Relaying to the other
-//! operators of the trust space comes with the whitelist and the outbound queue.
+//! SMTP of the operator: message submission (RFC 6409) by authenticated professionals and their
+//! software, the inbound MX where the other operators of the trust space hand over mail (mutual
+//! TLS, whitelist), and the durable outbound queue that relays to them, with delivery status
+//! notifications (RFC 3461, RFC 3464).
 
 mod command;
 mod dsn;
 mod network;
+pub mod relay;
+mod report;
 mod server;
 mod session;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use confiance_store::OutboundQueue;
+use confiance_trust::WhitelistSource;
+
 pub use command::{Command, parse_command};
 pub use network::Network;
-pub use server::serve;
+pub use server::{Role, serve};
 
 pub struct SmtpConfig {
+    /// Submission ports: the server certificate, no client certificate.
     pub tls: Arc<rustls::ServerConfig>,
+    /// Port 25: the same certificate, and the peer operator's certificate asked for.
+    pub mx_tls: Arc<rustls::ServerConfig>,
     /// Name in the greeting and in Received: fields.
     pub hostname: String,
     /// Domains whose mailboxes this operator hosts.
@@ -30,4 +39,21 @@ pub struct SmtpConfig {
     pub auth_failure_delay: Duration,
     pub command_timeout: Duration,
     pub handshake_timeout: Duration,
+    /// The ANS whitelist in force: who belongs to the trust space.
+    pub whitelist: Arc<WhitelistSource>,
+    /// Where mail for other operators waits.
+    pub outbound: Arc<Outbound>,
+}
+
+/// The outbound queue and the bell that wakes its relay when something is queued.
+pub struct Outbound {
+    pub queue: Arc<OutboundQueue>,
+    pub wake: tokio::sync::Notify,
+}
+
+impl SmtpConfig {
+    /// Whether this operator hosts the mailboxes of `domain`.
+    pub fn hosts(&self, domain: &str) -> bool {
+        self.domains.iter().any(|d| d.eq_ignore_ascii_case(domain))
+    }
 }

@@ -15,8 +15,17 @@ use crate::session::{Next, Session};
 /// Longest command line accepted (RFC 5321 §4.5.3.1.4 says 512; extensions make it longer).
 const MAX_COMMAND_LINE: usize = 4096;
 
+/// What a listener is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Ports 587 and 465: professionals and their software (RFC 6409).
+    Submission,
+    /// Port 25: the other operators of the trust space, with mutual TLS.
+    Mx,
+}
+
 /// Accepts connections until the listener fails; `implicit_tls` for port 465 (RFC 8314).
-pub async fn serve(listener: TcpListener, implicit_tls: bool, svc: Arc<MailService>, cfg: Arc<SmtpConfig>) {
+pub async fn serve(listener: TcpListener, role: Role, implicit_tls: bool, svc: Arc<MailService>, cfg: Arc<SmtpConfig>) {
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -29,7 +38,7 @@ pub async fn serve(listener: TcpListener, implicit_tls: bool, svc: Arc<MailServi
         let _ = tcp.set_nodelay(true);
         let (svc, cfg) = (svc.clone(), cfg.clone());
         tokio::spawn(async move {
-            if let Err(e) = connection(tcp, peer, implicit_tls, svc, cfg).await {
+            if let Err(e) = connection(tcp, peer, role, implicit_tls, svc, cfg).await {
                 tracing::debug!(peer = %peer, error = %e, "SMTP connection ended");
             }
         });
@@ -39,24 +48,51 @@ pub async fn serve(listener: TcpListener, implicit_tls: bool, svc: Arc<MailServi
 async fn connection(
     tcp: TcpStream,
     peer: std::net::SocketAddr,
+    role: Role,
     implicit_tls: bool,
     svc: Arc<MailService>,
     cfg: Arc<SmtpConfig>,
 ) -> std::io::Result<()> {
-    let acceptor = TlsAcceptor::from(cfg.tls.clone());
-    let trusted = cfg.trusted_networks.iter().any(|n| n.contains(peer.ip()));
-    let mut session = Session::new(svc, cfg.clone(), peer.to_string(), trusted);
-    if implicit_tls {
-        let tls = tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await??;
-        session.tls = Some(tls_description(tls.get_ref().1));
-        drive(tls, &mut session, true).await?;
-        return Ok(());
+    let acceptor = TlsAcceptor::from(match role {
+        Role::Submission => cfg.tls.clone(),
+        Role::Mx => cfg.mx_tls.clone(),
+    });
+    // Trusted networks skip AUTH on submission only; the MX always wants a certificate.
+    let trusted = role == Role::Submission && cfg.trusted_networks.iter().any(|n| n.contains(peer.ip()));
+    let mut session = Session::new(svc, cfg.clone(), role, peer.to_string(), trusted);
+    let tcp = if implicit_tls {
+        tcp
+    } else {
+        match drive(tcp, &mut session, true).await? {
+            Some(tcp) => tcp,
+            None => return Ok(()),
+        }
+    };
+    let tls = match tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            // A certificate that does not chain to the anchors, expired or revoked ends here.
+            tracing::warn!(target: "audit", event = "tls_refused", ?role, peer = %peer, error = %e);
+            return Err(e);
+        }
+        Err(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "TLS handshake timeout",
+            ));
+        }
+    };
+    let conn = tls.get_ref().1;
+    session.tls = Some(tls_description(conn));
+    if role == Role::Mx {
+        session.peer_dn = conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(confiance_trust::subject_dn);
+        tracing::info!(target: "audit", event = "mx_tls", peer = %peer, tls = session.tls.as_deref().unwrap_or(""),
+            dn = ?session.peer_dn.as_ref().map(|d| d.as_ref().map(|d| d.to_string())));
     }
-    if let Some(tcp) = drive(tcp, &mut session, true).await? {
-        let tls = tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await??;
-        session.tls = Some(tls_description(tls.get_ref().1));
-        drive(tls, &mut session, false).await?;
-    }
+    drive(tls, &mut session, implicit_tls).await?;
     Ok(())
 }
 

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use confiance_auth::sasl::{decode_base64, decode_plain};
 use confiance_core::Address;
 use confiance_mail::MailService;
+use confiance_store::queue::{NewQueued, QueuedAddress};
 use confiance_store::{Account, MailboxId, StoreError};
+use confiance_trust::dn::Dn;
 
-use crate::SmtpConfig;
 use crate::command::{Command, SyntaxError, parse_command};
-use crate::dsn;
+use crate::server::Role;
+use crate::{SmtpConfig, dsn, report};
 
 pub enum Next {
     Continue,
@@ -27,10 +29,11 @@ enum AuthStep {
     LoginPassword(String),
 }
 
-/// One accepted recipient: the mailbox INBOX where the message goes.
+/// One accepted recipient: the mailbox INBOX where the message goes, or none for a recipient
+/// at another operator of the trust space (the message is queued for it).
 struct Recipient {
     address: String,
-    inbox: MailboxId,
+    inbox: Option<MailboxId>,
     /// RFC 3461 NOTIFY and ORCPT, kept for the delivery trace.
     dsn: Vec<(String, Option<String>)>,
 }
@@ -44,7 +47,11 @@ struct Envelope {
 pub struct Session {
     svc: Arc<MailService>,
     pub(crate) cfg: Arc<SmtpConfig>,
+    role: Role,
     peer: String,
+    /// On the MX: the subject of the certificate the peer operator presented, once TLS is up
+    /// (`None`: no certificate; `Err`: unreadable).
+    pub(crate) peer_dn: Option<Result<Dn, String>>,
     /// The peer is in `trusted_networks`: no TLS or AUTH required, any sender.
     trusted: bool,
     /// Protocol and suite once TLS is up.
@@ -56,11 +63,13 @@ pub struct Session {
 }
 
 impl Session {
-    pub fn new(svc: Arc<MailService>, cfg: Arc<SmtpConfig>, peer: String, trusted: bool) -> Self {
+    pub fn new(svc: Arc<MailService>, cfg: Arc<SmtpConfig>, role: Role, peer: String, trusted: bool) -> Self {
         Session {
             svc,
             cfg,
+            role,
             peer,
+            peer_dn: None,
             trusted,
             tls: None,
             helo: None,
@@ -89,7 +98,7 @@ impl Session {
         ];
         if self.tls.is_none() {
             lines.push("STARTTLS".into());
-        } else if self.account.is_none() {
+        } else if self.account.is_none() && self.role == Role::Submission {
             lines.push("AUTH PLAIN LOGIN".into());
         }
         lines
@@ -169,6 +178,10 @@ impl Session {
     }
 
     async fn auth_start(&mut self, mechanism: &str, initial: Option<String>, out: &mut String) -> Next {
+        if self.role == Role::Mx {
+            out.push_str("503 5.5.1 AUTH is not offered here: operators authenticate with their certificate\r\n");
+            return Next::Continue;
+        }
         if self.tls.is_none() {
             out.push_str("538 5.7.11 Encryption required: use STARTTLS before AUTH\r\n");
             return Next::Continue;
@@ -269,7 +282,16 @@ impl Session {
         if self.tls.is_none() && !self.trusted {
             return out.push_str("530 5.7.0 Must issue a STARTTLS command first\r\n");
         }
-        if self.account.is_none() && !self.trusted {
+        if self.role == Role::Mx {
+            if self.envelope.is_some() {
+                return out.push_str("503 5.5.1 Nested MAIL command\r\n");
+            }
+            if let Err(refusal) = self.check_peer_operator(&sender) {
+                tracing::warn!(target: "audit", event = "mx_refused", peer = %self.peer, sender = %sender,
+                    dn = ?self.peer_dn.as_ref().map(|d| d.as_ref().map(|d| d.to_string())), reason = %refusal);
+                return out.push_str(&format!("{refusal}\r\n"));
+            }
+        } else if self.account.is_none() && !self.trusted {
             return out.push_str("530 5.7.0 Authentication required\r\n");
         }
         if self.envelope.is_some() {
@@ -351,13 +373,8 @@ impl Session {
             Ok(a) => a,
             Err(e) => return out.push_str(&format!("501 5.1.3 Bad recipient address <{address}>: {e}\r\n")),
         };
-        if !self.cfg.domains.iter().any(|d| d.eq_ignore_ascii_case(parsed.domain())) {
-            tracing::info!(target: "audit", event = "rcpt_refused", recipient = %parsed, reason = "domain not hosted");
-            return out.push_str(&format!(
-                "550 5.7.1 Recipient domain {} is not served by this MSSanté operator; \
-                 delivery to other operators of the trust space is not enabled yet\r\n",
-                parsed.domain()
-            ));
+        if !self.cfg.hosts(parsed.domain()) {
+            return self.rcpt_remote(parsed.to_string(), parsed.domain(), params, out);
         }
         let key = parsed.to_string();
         let inbox = self
@@ -375,7 +392,7 @@ impl Session {
                 if !envelope.recipients.iter().any(|r| r.address == parsed.to_string()) {
                     envelope.recipients.push(Recipient {
                         address: parsed.to_string(),
-                        inbox: inbox.id,
+                        inbox: Some(inbox.id),
                         dsn: params,
                     });
                 }
@@ -387,6 +404,72 @@ impl Session {
                 out.push_str("451 4.3.0 Temporary storage failure, try again later\r\n");
             }
         }
+    }
+
+    /// A recipient at another operator: only submitted mail is relayed, and only to the trust
+    /// space (reference spec §1.4: no gateway to ordinary e-mail).
+    fn rcpt_remote(&mut self, address: String, domain: &str, params: Vec<(String, Option<String>)>, out: &mut String) {
+        if self.role == Role::Mx {
+            tracing::info!(target: "audit", event = "rcpt_refused", peer = %self.peer, recipient = %address, reason = "relay denied");
+            return out.push_str(&format!(
+                "550 5.7.1 Relaying denied: this operator does not host {domain}\r\n"
+            ));
+        }
+        if !self.cfg.whitelist.current().contains(domain) {
+            tracing::info!(target: "audit", event = "rcpt_refused", recipient = %address, reason = "not in the trust space");
+            return out.push_str(&format!(
+                "550 5.7.1 {domain} n'est pas une messagerie sécurisée de santé : seules les adresses \
+                 de l'espace de confiance MSSanté peuvent être jointes / {domain} is not in the \
+                 MSSanté trust space (ANS whitelist)\r\n"
+            ));
+        }
+        let envelope = self.envelope.as_mut().expect("checked by rcpt");
+        if !envelope.recipients.iter().any(|r| r.address == address) {
+            envelope.recipients.push(Recipient {
+                address,
+                inbox: None,
+                dsn: params,
+            });
+        }
+        out.push_str("250 2.1.5 Recipient OK (another operator of the trust space)\r\n");
+    }
+
+    /// MX: the peer must be an operator of the trust space, speaking for the sender's domain
+    /// (reference spec §1.3: the certificate's DN must be listed for the MAIL FROM domain).
+    fn check_peer_operator(&self, sender: &str) -> Result<(), String> {
+        let dn = match &self.peer_dn {
+            None => {
+                return Err(
+                    "530 5.7.0 A client certificate is required: operators of the MSSanté trust \
+                            space present their IGC-Santé certificate"
+                        .into(),
+                );
+            }
+            Some(Err(e)) => return Err(format!("550 5.7.1 Unreadable client certificate: {e}")),
+            Some(Ok(dn)) => dn,
+        };
+        let whitelist = self.cfg.whitelist.current();
+        if sender.is_empty() {
+            // A delivery report: any operator of the trust space may send one.
+            return if whitelist.lists_dn(dn) {
+                Ok(())
+            } else {
+                Err(format!("550 5.7.1 Certificate {dn} is not in the MSSanté whitelist"))
+            };
+        }
+        let address = Address::parse(sender).map_err(|e| format!("501 5.1.7 Bad sender address <{sender}>: {e}"))?;
+        let domain = address.domain();
+        if !whitelist.contains(domain) {
+            return Err(format!(
+                "550 5.7.1 Sender domain {domain} is not in the MSSanté trust space"
+            ));
+        }
+        if !whitelist.allows(domain, dn) {
+            return Err(format!(
+                "550 5.7.1 Certificate {dn} is not listed for {domain} in the MSSanté whitelist"
+            ));
+        }
+        Ok(())
     }
 
     pub fn refuse_size(&mut self, size: u64, out: &mut String) {
@@ -421,7 +504,12 @@ impl Session {
         }
         let id = queue_id();
         let message = Arc::new(self.prepend_trace(&envelope, &id, message));
-        let inboxes: Vec<MailboxId> = envelope.recipients.iter().map(|r| r.inbox).collect();
+        let (local, remote): (Vec<&Recipient>, Vec<&Recipient>) =
+            envelope.recipients.iter().partition(|r| r.inbox.is_some());
+        if local.is_empty() {
+            return self.enqueue(&envelope, &remote, &id, &message, out).await;
+        }
+        let inboxes: Vec<MailboxId> = local.iter().filter_map(|r| r.inbox).collect();
         let now = chrono::Local::now();
         let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
         let result = self.svc.deliver(inboxes, message.clone(), Vec::new(), date).await;
@@ -433,7 +521,7 @@ impl Session {
             }
         };
         let mut outcomes = Vec::with_capacity(results.len());
-        for (r, rcpt) in results.iter().zip(&envelope.recipients) {
+        for (r, rcpt) in results.iter().zip(&local) {
             let (delivered, status, diagnostic) = match r {
                 Ok(a) => {
                     tracing::info!(target: "audit", event = "delivered", id, sender = %envelope.sender, recipient = %rcpt.address, uid = a.uid, dsn = ?rcpt.dsn, params = ?envelope.params);
@@ -456,7 +544,7 @@ impl Session {
             return out.push_str("451 4.3.0 Temporary storage failure, try again later\r\n");
         }
         let delivered = outcomes.iter().filter(|o| o.1).count();
-        if delivered == 0 {
+        if delivered == 0 && remote.is_empty() {
             // Nothing stored: the client hears it now, no report needed.
             if let Some(full) = outcomes.iter().find(|o| o.2 == "5.2.2") {
                 return out.push_str(&format!("552 5.2.2 Mailbox full: {}\r\n", full.0.address));
@@ -465,59 +553,85 @@ impl Session {
         }
         // After DATA one reply serves every recipient: those that failed, and those that asked
         // NOTIFY=SUCCESS, are told to the sender in a delivery status notification.
+        let action = |ok: bool| {
+            if ok {
+                dsn::Action::Delivered
+            } else {
+                dsn::Action::Failed
+            }
+        };
         let reported: Vec<dsn::Outcome> = outcomes
             .iter()
-            .filter(|(rcpt, ok, ..)| dsn::wanted(param(&rcpt.dsn, "NOTIFY"), *ok))
+            .filter(|(rcpt, ok, ..)| dsn::wanted(param(&rcpt.dsn, "NOTIFY"), action(*ok)))
             .map(|(rcpt, ok, status, diagnostic)| dsn::Outcome {
                 recipient: rcpt.address.clone(),
                 original: param(&rcpt.dsn, "ORCPT").map(dsn::decode_xtext),
-                delivered: *ok,
-                status,
+                action: action(*ok),
+                status: status.to_string(),
                 diagnostic: diagnostic.clone(),
+                remote_mta: None,
             })
             .collect();
         if !reported.is_empty() {
-            self.send_report(&envelope, &reported, &id, &message).await;
+            let request = dsn::Request {
+                reporting_host: &self.cfg.hostname,
+                envelope_id: param(&envelope.params, "ENVID").map(dsn::decode_xtext),
+                return_full: param(&envelope.params, "RET").is_some_and(|r| r.eq_ignore_ascii_case("FULL")),
+                arrival: chrono::Local::now(),
+                original: &message,
+            };
+            report::post(&self.svc, &self.cfg, &request, &envelope.sender, &reported, &id).await;
         }
-        out.push_str(&format!("250 2.0.0 Ok: queued as {id}\r\n"));
+        if remote.is_empty() {
+            out.push_str(&format!("250 2.0.0 Ok: queued as {id}\r\n"));
+        } else {
+            self.enqueue(&envelope, &remote, &id, &message, out).await;
+        }
     }
 
-    /// Delivers a DSN into the sender's INBOX (senders are local mailboxes; a sender of a
-    /// trusted network elsewhere is traced, pending the outbound queue).
-    async fn send_report(&self, envelope: &Envelope, outcomes: &[dsn::Outcome], id: &str, message: &[u8]) {
-        let sender = envelope.sender.to_lowercase();
-        let lookup = sender.clone();
-        let inbox = self
-            .svc
-            .run(move |s| match s.account_by_address(&lookup)? {
-                Some(a) => s.mailbox(a.id, "INBOX"),
-                None => Ok(None),
+    /// Queues the message durably for the recipients at other operators, then answers.
+    async fn enqueue(
+        &self,
+        envelope: &Envelope,
+        remote: &[&Recipient],
+        id: &str,
+        message: &Arc<Vec<u8>>,
+        out: &mut String,
+    ) {
+        let recipients: Vec<QueuedAddress> = remote
+            .iter()
+            .map(|r| QueuedAddress {
+                address: r.address.clone(),
+                orcpt: param(&r.dsn, "ORCPT").map(str::to_string),
+                notify: param(&r.dsn, "NOTIFY").map(str::to_string),
             })
-            .await;
-        let Ok(Some(inbox)) = inbox else {
-            tracing::warn!(target: "audit", event = "dsn_undeliverable", id, sender = %sender);
-            return;
-        };
-        let request = dsn::Request {
-            reporting_host: &self.cfg.hostname,
-            envelope_id: param(&envelope.params, "ENVID").map(dsn::decode_xtext),
-            return_full: param(&envelope.params, "RET").is_some_and(|r| r.eq_ignore_ascii_case("FULL")),
-            arrival: chrono::Local::now(),
-            original: message,
-        };
-        let mut report = b"Return-Path: <>\r\n".to_vec();
-        report.extend_from_slice(&dsn::report(&request, &sender, outcomes, id));
-        let now = chrono::Local::now();
-        let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
-        match self
-            .svc
-            .deliver(vec![inbox.id], Arc::new(report), Vec::new(), date)
-            .await
-        {
-            Ok(r) if r.iter().all(|x| x.is_ok()) => {
-                tracing::info!(target: "audit", event = "dsn", id, sender = %sender, recipients = outcomes.len())
+            .collect();
+        let (queue, qid, message) = (self.cfg.outbound.queue.clone(), id.to_string(), message.clone());
+        let sender = envelope.sender.clone();
+        let envid = param(&envelope.params, "ENVID").map(str::to_string);
+        let ret_full = param(&envelope.params, "RET").is_some_and(|r| r.eq_ignore_ascii_case("FULL"));
+        let count = recipients.len();
+        let queued = tokio::task::spawn_blocking(move || {
+            queue.enqueue(&[NewQueued {
+                id: &qid,
+                sender: &sender,
+                envid: envid.as_deref(),
+                ret_full,
+                body: &message,
+                recipients,
+            }])
+        })
+        .await;
+        match queued {
+            Ok(Ok(())) => {
+                self.cfg.outbound.wake.notify_one();
+                tracing::info!(target: "audit", event = "queued", id, sender = %envelope.sender, recipients = count);
+                out.push_str(&format!("250 2.0.0 Ok: queued as {id}\r\n"));
             }
-            other => tracing::error!(id, sender = %sender, result = ?other.map(|r| r.len()), "DSN not stored"),
+            other => {
+                tracing::error!(id, result = ?other.map(|r| r.map_err(|e| e.to_string())), "queueing failed");
+                out.push_str("451 4.3.0 Temporary queue failure, try again later\r\n");
+            }
         }
     }
 
@@ -529,23 +643,33 @@ impl Session {
         let has = |name: &str| header.starts_with(name) || header.contains(&format!("\n{name}"));
         let now = chrono::Local::now().to_rfc2822();
         let mut trace = format!("Return-Path: <{}>\r\n", envelope.sender);
-        let proto = if self.tls.is_some() { "ESMTPSA" } else { "ESMTPA" };
+        let proto = match (self.role, self.tls.is_some()) {
+            (Role::Mx, _) => "ESMTPS",
+            (Role::Submission, true) => "ESMTPSA",
+            (Role::Submission, false) => "ESMTPA",
+        };
+        let peer_dn = match &self.peer_dn {
+            Some(Ok(dn)) => format!(" peer {dn}"),
+            _ => String::new(),
+        };
         trace.push_str(&format!(
-            "Received: from {} ({})\r\n\tby {} (Confiance) with {proto} id {id}\r\n\t({});\r\n\t{now}\r\n",
+            "Received: from {} ({})\r\n\tby {} (Confiance) with {proto} id {id}\r\n\t({}{peer_dn});\r\n\t{now}\r\n",
             self.helo.as_deref().unwrap_or("unknown"),
             self.peer,
             self.cfg.hostname,
             self.tls.as_deref().unwrap_or("no TLS"),
         ));
         let mut extra = String::new();
-        if !has("from:") {
+        if self.role == Role::Mx {
+            // RFC 5321 §4.4: a relay adds its trace and changes nothing else.
+        } else if !has("from:") {
             // RFC 6409 §8.2: the submission server may add the From: it knows.
             extra.push_str(&format!("From: <{}>\r\n", envelope.sender));
         }
-        if !has("message-id:") {
+        if self.role == Role::Submission && !has("message-id:") {
             extra.push_str(&format!("Message-ID: <{id}@{}>\r\n", self.cfg.hostname));
         }
-        if !has("date:") {
+        if self.role == Role::Submission && !has("date:") {
             extra.push_str(&format!("Date: {now}\r\n"));
         }
         let mut out = Vec::with_capacity(trace.len() + extra.len() + message.len());

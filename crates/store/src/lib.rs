@@ -6,10 +6,12 @@
 
 pub mod blobs;
 pub mod model;
+pub mod queue;
 pub mod sqlite;
 
 pub use blobs::BlobStore;
 pub use model::*;
+pub use queue::OutboundQueue;
 pub use sqlite::SqliteStore;
 
 /// What every metadata backend offers. Calls block: the mail service runs them on blocking threads.

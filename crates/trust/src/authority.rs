@@ -31,6 +31,14 @@ pub struct OperatorSpec {
     pub hosts: Vec<String>,
     /// Mail domains the operator hosts.
     pub domains: Vec<String>,
+    /// Whether the whitelist lists the operator (default). `false` issues its certificates
+    /// only: an operator being admitted, or one the tests expect to be refused.
+    #[serde(default = "listed_by_default")]
+    pub listed: bool,
+}
+
+fn listed_by_default() -> bool {
+    true
 }
 
 /// Where the files of one MTA are.
@@ -102,7 +110,7 @@ pub fn create(dir: &Path, spec: &TrustSpaceSpec, generated: &str) -> Result<Trus
             let folder = dir.join("operators").join(host);
             let (chain, key) = (folder.join("server.pem"), folder.join("server.key"));
             write_server(&issued, &chain, &key)?;
-            for domain in &op.domains {
+            for domain in op.domains.iter().filter(|_| op.listed) {
                 entries.push(WhitelistEntry {
                     domain: domain.to_lowercase(),
                     description: op.name.clone(),

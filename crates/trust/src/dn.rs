@@ -85,6 +85,20 @@ impl Dn {
         Ok(Dn(attributes))
     }
 
+    /// A DN from (type, value) pairs, as a certificate's subject holds them; types may be
+    /// short names or dotted OIDs.
+    pub fn from_attributes<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Result<Dn, DnError> {
+        let mut attributes: Vec<(String, String)> = pairs
+            .into_iter()
+            .map(|(t, v)| (normalise_type(&t), normalise_value(&v)))
+            .collect();
+        if attributes.is_empty() {
+            return Err(DnError::Empty);
+        }
+        attributes.sort();
+        Ok(Dn(attributes))
+    }
+
     /// The value of the first attribute of a type (`CN`, `O`…).
     pub fn get(&self, attribute: &str) -> Option<&str> {
         let t = normalise_type(attribute);

@@ -3,10 +3,14 @@
 
 pub mod authority;
 pub mod dn;
+pub mod mta;
 pub mod pki;
 pub mod tls;
 pub mod whitelist;
+pub mod whitelist_source;
 
+pub use mta::{MtaTls, subject_dn};
 pub use pki::{DevPki, PkiError};
 pub use tls::{TlsError, server_config};
 pub use whitelist::Whitelist;
+pub use whitelist_source::WhitelistSource;

@@ -207,6 +207,11 @@ impl Whitelist {
             .is_some_and(|dns| dns.contains(dn))
     }
 
+    /// Whether `dn` is the certificate of some MTA of the trust space, whatever the domain.
+    pub fn lists_dn(&self, dn: &Dn) -> bool {
+        self.domains.values().any(|dns| dns.contains(dn))
+    }
+
     /// The MTA certificate DNs listed for a domain.
     pub fn dns_for(&self, domain: &str) -> impl Iterator<Item = &Dn> {
         self.domains

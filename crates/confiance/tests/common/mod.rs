@@ -14,15 +14,21 @@ pub const DOMAIN: &str = "medecin.confiance.test";
 
 pub struct Operator {
     pub dir: tempfile::TempDir,
+    /// Loopback address the operator listens on (127.0.0.x: one per operator of a trust space).
+    pub ip: String,
+    pub domain: String,
     pub imap: u16,
     pub imaps: u16,
     pub submission: u16,
     pub submissions: u16,
+    pub mx: u16,
+    /// Trust anchor and TLS name clients use, when not the development PKI of the data dir.
+    pub tls_override: Option<(PathBuf, String)>,
     child: Option<Child>,
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+fn free_port(ip: &str) -> u16 {
+    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
 }
 
 pub fn binary() -> &'static str {
@@ -49,25 +55,49 @@ impl Operator {
     }
 
     pub fn start_with(accounts: &[&str], extra_config: &str) -> Operator {
-        let dir = tempfile::tempdir().unwrap();
-        let mut op = Operator {
-            dir,
-            imap: free_port(),
-            imaps: free_port(),
-            submission: free_port(),
-            submissions: free_port(),
+        let mut op = Operator::new_at("127.0.0.1", DOMAIN);
+        op.launch(accounts, extra_config);
+        op
+    }
+
+    /// An operator on `ip` hosting `domain`, with its ports chosen, not started yet (the peers
+    /// of a trust space need each other's MX port in their routes).
+    pub fn new_at(ip: &str, domain: &str) -> Operator {
+        Operator {
+            dir: tempfile::tempdir().unwrap(),
+            ip: ip.into(),
+            domain: domain.into(),
+            imap: free_port(ip),
+            imaps: free_port(ip),
+            submission: free_port(ip),
+            submissions: free_port(ip),
+            mx: free_port(ip),
+            tls_override: None,
             child: None,
+        }
+    }
+
+    /// Writes the configuration (`extra_config` holds top-level keys, then any tables but
+    /// `[imap]` and `[smtp]`), initialises with `accounts` (local parts) and starts.
+    pub fn launch(&mut self, accounts: &[&str], extra_config: &str) {
+        let ip = &self.ip;
+        let domains = if self.domain == DOMAIN || extra_config.contains("domains") {
+            String::new()
+        } else {
+            format!("domains = [\"{}\"]\n", self.domain)
         };
         let config = format!(
-            "data_dir = \"{data}\"\n{extra_config}\n[imap]\nlisten = \"127.0.0.1:{}\"\nlisten_tls = \"127.0.0.1:{}\"\n\
-             [smtp]\nsubmission = \"127.0.0.1:{}\"\nsubmissions = \"127.0.0.1:{}\"\n",
-            op.imap,
-            op.imaps,
-            op.submission,
-            op.submissions,
-            data = op.data_dir().display(),
+            "data_dir = \"{data}\"\n{domains}{extra_config}\n[imap]\nlisten = \"{ip}:{}\"\nlisten_tls = \"{ip}:{}\"\n\
+             [smtp]\nsubmission = \"{ip}:{}\"\nsubmissions = \"{ip}:{}\"\nmx = \"{ip}:{}\"\n",
+            self.imap,
+            self.imaps,
+            self.submission,
+            self.submissions,
+            self.mx,
+            data = self.data_dir().display(),
         );
-        std::fs::write(op.config_path(), config).unwrap();
+        std::fs::write(self.config_path(), config).unwrap();
+        let op = self;
         let out = op.cli(&["init", "--no-demo"], None);
         assert!(
             out.status.success(),
@@ -78,7 +108,6 @@ impl Operator {
             op.add_account(a, PASSWORD);
         }
         op.spawn();
-        op
     }
 
     pub fn data_dir(&self) -> PathBuf {
@@ -90,11 +119,19 @@ impl Operator {
     }
 
     pub fn ca(&self) -> PathBuf {
-        self.data_dir().join("ca/root.pem")
+        match &self.tls_override {
+            Some((ca, _)) => ca.clone(),
+            None => self.data_dir().join("ca/root.pem"),
+        }
     }
 
     pub fn address(local: &str) -> String {
         format!("{local}@{DOMAIN}")
+    }
+
+    /// An address in this operator's domain.
+    pub fn mailbox(&self, local: &str) -> String {
+        format!("{local}@{}", self.domain)
     }
 
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
@@ -110,7 +147,7 @@ impl Operator {
 
     pub fn add_account(&self, local: &str, password: &str) {
         let out = self.cli(
-            &["account", "add", &Self::address(local), "--password-stdin"],
+            &["account", "add", &self.mailbox(local), "--password-stdin"],
             Some(&format!("{password}\n")),
         );
         assert!(
@@ -133,8 +170,8 @@ impl Operator {
             .unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        for port in [self.imap, self.imaps, self.submission, self.submissions] {
-            while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        for port in [self.imap, self.imaps, self.submission, self.submissions, self.mx] {
+            while TcpStream::connect((self.ip.as_str(), port)).is_err() {
                 assert!(Instant::now() < deadline, "server did not start; log:\n{}", self.log());
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -178,13 +215,21 @@ impl Operator {
 
     pub fn env(&self) -> Vec<(String, String)> {
         vec![
-            ("CONFIANCE_HOST".into(), "127.0.0.1".into()),
+            ("CONFIANCE_HOST".into(), self.ip.clone()),
+            ("CONFIANCE_MX".into(), self.mx.to_string()),
+            (
+                "CONFIANCE_TLS_NAME".into(),
+                self.tls_override
+                    .as_ref()
+                    .map(|t| t.1.clone())
+                    .unwrap_or_else(|| self.ip.clone()),
+            ),
             ("CONFIANCE_IMAP".into(), self.imap.to_string()),
             ("CONFIANCE_IMAPS".into(), self.imaps.to_string()),
             ("CONFIANCE_SUBMISSION".into(), self.submission.to_string()),
             ("CONFIANCE_SUBMISSIONS".into(), self.submissions.to_string()),
             ("CONFIANCE_CA".into(), self.ca().display().to_string()),
-            ("CONFIANCE_DOMAIN".into(), DOMAIN.into()),
+            ("CONFIANCE_DOMAIN".into(), self.domain.clone()),
             ("CONFIANCE_PASSWORD".into(), PASSWORD.into()),
         ]
     }

@@ -1,0 +1,305 @@
+//! A trust space on one machine: three Confiance operators made by `confiance authority`, each
+//! on its own loopback address with its own certificate. A and B are listed in the whitelist;
+//! C has a certificate from the same authority but is not listed.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{Operator, text};
+
+const SPEC: &str = r#"
+name = "ESPACE TEST"
+
+[[operator]]
+name = "OPERATEUR A"
+structure_id = "1750000001"
+hosts = ["mx.a.test"]
+domains = ["a.test"]
+
+[[operator]]
+name = "OPERATEUR B"
+structure_id = "1750000002"
+hosts = ["mx.b.test"]
+domains = ["b.test", "b2.test"]
+
+[[operator]]
+name = "OPERATEUR C"
+structure_id = "1750000003"
+hosts = ["mx.c.test"]
+domains = ["c.test"]
+listed = false
+"#;
+
+struct Space {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    a: Operator,
+    b: Operator,
+    c: Operator,
+}
+
+fn operator_config(space: &Path, host: &str, routes: &[(&str, &str, &Operator)]) -> String {
+    let mut c = format!(
+        "hostname = \"{host}\"\noperator = \"{host}\"\n\
+         [tls]\ncertificate = \"{dir}/operators/{host}/server.pem\"\nprivate_key = \"{dir}/operators/{host}/server.key\"\n\
+         [trust]\nanchors = \"{dir}/ca/root.pem\"\nwhitelist = \"{dir}/listeblanchemssante.xml\"\n\
+         [relay]\nretry_seconds = [1]\n",
+        dir = space.display()
+    );
+    for (domain, peer_host, peer) in routes {
+        c.push_str(&format!(
+            "[relay.routes.\"{domain}\"]\nhost = \"{peer_host}\"\naddress = \"{}:{}\"\n",
+            peer.ip, peer.mx
+        ));
+    }
+    c
+}
+
+/// Creates the space and starts the three operators.
+fn space() -> Space {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), SPEC).unwrap();
+    let out = std::process::Command::new(common::binary())
+        .args(["authority", "create", "--spec"])
+        .arg(dir.path().join("spec.toml"))
+        .arg("--out")
+        .arg(dir.path().join("space"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "authority create: {}", text(&out));
+    let root = dir.path().join("space");
+    let mut a = Operator::new_at("127.0.0.2", "a.test");
+    let mut b = Operator::new_at("127.0.0.3", "b.test");
+    let mut c = Operator::new_at("127.0.0.4", "c.test");
+    for (op, host) in [(&mut a, "mx.a.test"), (&mut b, "mx.b.test"), (&mut c, "mx.c.test")] {
+        op.tls_override = Some((root.join("ca/root.pem"), host.into()));
+    }
+    // A sends b.test to B, and b2.test (also B's, in the whitelist) to C: a hijacked route.
+    let config_a = operator_config(
+        &root,
+        "mx.a.test",
+        &[("b.test", "mx.b.test", &b), ("b2.test", "mx.c.test", &c)],
+    );
+    let config_b = format!(
+        "domains = [\"b.test\", \"b2.test\"]\n{}",
+        operator_config(&root, "mx.b.test", &[("a.test", "mx.a.test", &a)])
+    );
+    let config_c = operator_config(&root, "mx.c.test", &[("a.test", "mx.a.test", &a)]);
+    a.launch(&["alice"], &config_a);
+    b.launch(&["bob"], &config_b);
+    c.launch(&["carole"], &config_c);
+    Space {
+        _dir: dir,
+        root,
+        a,
+        b,
+        c,
+    }
+}
+
+fn wait_for_log(op: &Operator, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = op.log();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(Instant::now() < deadline, "no {needle:?} in the log:\n{log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn operators_exchange_mail_both_ways_and_refuse_strangers() {
+    let s = space();
+    let (alice, bob) = (s.a.mailbox("alice"), s.b.mailbox("bob"));
+
+    // A → B, and B → A: mutual TLS, whitelist checks both ends, X-MSS-* headers intact.
+    s.a.python("trust_space.py", &["send", "alice", "Resultats IRM", &bob]);
+    let got = s.b.python("trust_space.py", &["wait", "bob", "Resultats IRM", "1"]);
+    for h in [
+        "X-MSS-NIL: DEV935997",
+        "X-MSS-CODECDA: 34112-3,PRESC-BIO",
+        "X-MSS-INS: O",
+    ] {
+        assert!(got.contains(h), "{h} lost on the way:\n{got}");
+    }
+    assert!(got.contains("by mx.b.test (Confiance) with ESMTPS"), "{got}");
+    assert!(got.contains("by mx.a.test (Confiance) with ESMTPSA"), "{got}");
+    assert!(
+        got.contains("\r\n..ligne avec point") || got.contains("\r\n.ligne avec point"),
+        "{got}"
+    );
+    assert!(!got.contains("\r\n..ligne"), "dot-stuffing leaked into the message");
+    s.b.python("trust_space.py", &["send", "bob", "Re Resultats IRM", &alice]);
+    s.a.python("trust_space.py", &["send", "alice", "Merci", &bob]);
+    s.a.python("trust_space.py", &["wait", "alice", "Re Resultats IRM", "1"]);
+    s.b.python("trust_space.py", &["wait", "bob", "Merci", "1"]);
+    // Each hop is traced: envelope, Message-ID, peer DN, TLS version and suite, status.
+    let log = wait_for_log(&s.a, "event=\"relayed\"");
+    let hop = log.lines().find(|l| l.contains("event=\"relayed\"")).unwrap();
+    for part in ["<Resultats.IRM@test>", "CN=mx.b.test", "TLSv1_3", "status=250", &bob] {
+        assert!(hop.contains(part), "{part} missing from the trace: {hop}");
+    }
+    assert!(!log.contains("Compte rendu"), "message content in the log");
+
+    // C holds a certificate from the authority but is not in the whitelist: A refuses it, and
+    // C's sender gets a failure report that says why.
+    s.c.python("trust_space.py", &["send", "carole", "Demande de C", &alice]);
+    let report =
+        s.c.python("trust_space.py", &["wait", "carole", "=?utf-8?q?=C3=89chec", "1"]);
+    assert!(report.contains("Action: failed"), "{report}");
+    assert!(
+        report.contains("not in the MSSanté trust space") || report.contains("not in the MSSanté"),
+        "{report}"
+    );
+    assert!(report.contains(&alice), "{report}");
+    let log = wait_for_log(&s.a, "event=\"mx_refused\"");
+    assert!(
+        log.contains("Sender domain c.test is not in the MSSanté trust space"),
+        "{log}"
+    );
+
+    // b2.test is B's in the whitelist, but A's route leads to C: C's certificate is not listed
+    // for b2.test, so nothing is sent and alice learns why.
+    let stranger = "x@b2.test".to_string();
+    s.a.python("trust_space.py", &["send", "alice", "Route detournee", &stranger]);
+    let report =
+        s.a.python("trust_space.py", &["wait", "alice", "=?utf-8?q?=C3=89chec", "1"]);
+    assert!(report.contains("Status: 5.7.1"), "{report}");
+    assert!(report.contains("does not list for b2.test"), "{report}");
+    assert!(
+        report.contains("Subject: Route detournee"),
+        "the report carries the header back"
+    );
+    assert!(!report.contains("Compte rendu"), "RET=HDRS must not return the body");
+    wait_for_log(&s.a, "event=\"relay_peer_refused\"");
+    assert!(!s.c.log().contains("Route detournee"));
+
+    // Recipients outside the trust space are refused at RCPT, in words a professional reads.
+    let out =
+        s.a.python_output("trust_space.py", &["send", "alice", "Vers Gmail", "x@gmail.com"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("550") && text(&out).contains("gmail.com is not in the"),
+        "{}",
+        text(&out)
+    );
+
+    // By hand on B's MX: no certificate, the wrong domain for the certificate, a relay attempt,
+    // a certificate from another authority.
+    let root = s.root.clone();
+    let cert = |h: &str| root.join(format!("operators/{h}/server.pem")).display().to_string();
+    let key = |h: &str| root.join(format!("operators/{h}/server.key")).display().to_string();
+    let probe = s.b.python("trust_space.py", &["mx", "-", "-", &alice, &bob]);
+    assert!(
+        probe.contains("MAIL FROM -> 530 5.7.0 A client certificate is required"),
+        "{probe}"
+    );
+    let probe = s.b.python(
+        "trust_space.py",
+        &["mx", &cert("mx.c.test"), &key("mx.c.test"), &alice, &bob],
+    );
+    assert!(
+        probe.contains("MAIL FROM -> 550 5.7.1 Certificate") && probe.contains("is not listed for a.test"),
+        "{probe}"
+    );
+    let probe = s.b.python(
+        "trust_space.py",
+        &["mx", &cert("mx.a.test"), &key("mx.a.test"), &alice, "z@c.test"],
+    );
+    assert!(probe.contains("MAIL FROM -> 250"), "{probe}");
+    assert!(probe.contains("RCPT TO -> 550 5.7.1 Relaying denied"), "{probe}");
+    let other = Operator::start(&[]);
+    let probe = s.b.python(
+        "trust_space.py",
+        &[
+            "mx",
+            &other.data_dir().join("tls/server.pem").display().to_string(),
+            &other.data_dir().join("tls/server.key").display().to_string(),
+            &alice,
+            &bob,
+        ],
+    );
+    assert!(
+        probe.contains("TLS -> refused") || probe.contains("MAIL FROM -> 530"),
+        "{probe}"
+    );
+    assert!(
+        !probe.contains("MAIL FROM -> 250"),
+        "a foreign authority's certificate was accepted: {probe}"
+    );
+    wait_for_log(&s.b, "event=\"tls_refused\"");
+}
+
+#[test]
+fn a_peer_down_defers_then_delivers_once_even_across_a_crash() {
+    let mut s = space();
+    let bob = s.b.mailbox("bob");
+    s.c.kill();
+    s.b.kill();
+    for i in 0..5 {
+        s.a.python(
+            "trust_space.py",
+            &["send", "alice", &format!("Pendant la panne {i}"), &bob],
+        );
+    }
+    // Deferred, visible to the administrator with the reason.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = s.a.cli(&["queue", "list"], None);
+        let listing = text(&out);
+        if listing.contains("cannot connect") {
+            assert!(listing.contains("5 destinataire(s) en attente"), "{listing}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "not deferred:\n{listing}\n{}", s.a.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The operator is killed with its queue full, and comes back after its peer.
+    s.a.kill();
+    s.b.spawn();
+    s.a.spawn();
+    for i in 0..5 {
+        s.b.python(
+            "trust_space.py",
+            &["wait", "bob", &format!("Pendant la panne {i}"), "1"],
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !text(&s.a.cli(&["queue", "list"], None)).contains("0 destinataire(s)") {
+        assert!(Instant::now() < deadline, "queue not empty");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Administrator's hands: a message to a dead peer is bounced on request, one is deleted.
+    s.b.kill();
+    s.a.python("trust_space.py", &["send", "alice", "A retourner", &bob]);
+    s.a.python("trust_space.py", &["send", "alice", "A supprimer", &bob]);
+    let id_of = |listing: &str, subject_index: usize| -> String {
+        listing
+            .lines()
+            .nth(subject_index)
+            .unwrap()
+            .split('\t')
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let listing = text(&s.a.cli(&["queue", "list"], None));
+    let (first, second) = (id_of(&listing, 0), id_of(&listing, 1));
+    assert!(s.a.cli(&["queue", "bounce", &first], None).status.success());
+    assert!(s.a.cli(&["queue", "delete", &second], None).status.success());
+    let bad = s.a.cli(&["queue", "delete", "NOSUCHID"], None);
+    assert!(!bad.status.success() && text(&bad).contains("no queued message NOSUCHID"));
+    let report =
+        s.a.python("trust_space.py", &["wait", "alice", "=?utf-8?q?=C3=89chec", "1"]);
+    assert!(
+        report.contains("returned to the sender by the operator's administrator"),
+        "{report}"
+    );
+    assert!(text(&s.a.cli(&["queue", "list"], None)).contains("0 destinataire(s)"));
+}
