@@ -1,6 +1,7 @@
 //! A trust space on one machine: three Confiance operators made by `confiance authority`, each
 //! on its own loopback address with its own certificate. A and B are listed in the whitelist;
-//! C has a certificate from the same authority but is not listed.
+//! C has a certificate from the same authority but is not listed. P is Postfix, configured as a
+//! listed operator with its own certificate.
 
 mod common;
 
@@ -30,7 +31,16 @@ structure_id = "1750000003"
 hosts = ["mx.c.test"]
 domains = ["c.test"]
 listed = false
+
+[[operator]]
+name = "OPERATEUR P"
+structure_id = "1750000004"
+hosts = ["mx.p.test"]
+domains = ["p.test"]
 "#;
+
+/// Postfix's address in the space.
+const POSTFIX_IP: &str = "127.0.0.5";
 
 struct Space {
     _dir: tempfile::TempDir,
@@ -38,6 +48,8 @@ struct Space {
     a: Operator,
     b: Operator,
     c: Operator,
+    /// Port Postfix will listen on at POSTFIX_IP (A routes p.test there).
+    postfix_port: u16,
 }
 
 fn operator_config(space: &Path, host: &str, routes: &[(&str, &str, &Operator)]) -> String {
@@ -77,11 +89,19 @@ fn space() -> Space {
         op.tls_override = Some((root.join("ca/root.pem"), host.into()));
     }
     // A sends b.test to B, and b2.test (also B's, in the whitelist) to C: a hijacked route.
-    let config_a = operator_config(
+    let postfix_port = std::net::TcpListener::bind((POSTFIX_IP, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut config_a = operator_config(
         &root,
         "mx.a.test",
         &[("b.test", "mx.b.test", &b), ("b2.test", "mx.c.test", &c)],
     );
+    config_a.push_str(&format!(
+        "[relay.routes.\"p.test\"]\nhost = \"mx.p.test\"\naddress = \"{POSTFIX_IP}:{postfix_port}\"\n"
+    ));
     let config_b = format!(
         "domains = [\"b.test\", \"b2.test\"]\n{}",
         operator_config(&root, "mx.b.test", &[("a.test", "mx.a.test", &a)])
@@ -96,6 +116,7 @@ fn space() -> Space {
         a,
         b,
         c,
+        postfix_port,
     }
 }
 
@@ -302,4 +323,178 @@ fn a_peer_down_defers_then_delivers_once_even_across_a_crash() {
         "{report}"
     );
     assert!(text(&s.a.cli(&["queue", "list"], None)).contains("0 destinataire(s)"));
+}
+
+/// Postfix as the MTA of operator P: its own TLS stack and queue, requiring our client
+/// certificate on the way in and verifying ours (`secure`) on the way out.
+struct Postfix {
+    dir: tempfile::TempDir,
+}
+
+impl Postfix {
+    fn etc(&self) -> PathBuf {
+        self.dir.path().join("etc")
+    }
+
+    fn start(space: &Path, port: u16, a: &Operator) -> Postfix {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let run = |cmd: &mut std::process::Command| {
+            let out = cmd.output().expect("postfix must be installed (.ci/run installs it)");
+            assert!(out.status.success(), "{cmd:?}: {}", text(&out));
+        };
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for sub in ["etc", "spool", "data", "mail"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        run(std::process::Command::new("chown").arg("postfix").arg(d.join("data")));
+        run(std::process::Command::new("chown")
+            .arg("nobody:nogroup")
+            .arg(d.join("mail")));
+        let master = std::fs::read_to_string("/etc/postfix/master.cf").unwrap();
+        let master: Vec<String> = master
+            .lines()
+            .map(|l| {
+                if l.starts_with("smtp      inet") {
+                    format!("{POSTFIX_IP}:{port} inet n - n - - smtpd")
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        std::fs::write(d.join("etc/master.cf"), master.join("\n") + "\n").unwrap();
+        let op = space.join("operators/mx.p.test");
+        let main = format!(
+            "compatibility_level = 3.6\n\
+             queue_directory = {d}/spool\ndata_directory = {d}/data\nmail_owner = postfix\n\
+             inet_interfaces = loopback-only\ninet_protocols = ipv4\n\
+             myhostname = mx.p.test\nmydomain = p.test\nmydestination =\nmynetworks = 127.0.0.5/32\n\
+             alias_maps =\nalias_database =\nbiff = no\nmaillog_file = {d}/maillog\nmaillog_file_prefixes = {d}\n\
+             virtual_mailbox_domains = p.test\nvirtual_mailbox_base = {d}/mail\n\
+             virtual_mailbox_maps = inline:{{ paul@p.test=paul/ }}\n\
+             virtual_uid_maps = static:65534\nvirtual_gid_maps = static:65534\n\
+             smtpd_tls_security_level = encrypt\nsmtpd_tls_cert_file = {op}/server.pem\n\
+             smtpd_tls_key_file = {op}/server.key\nsmtpd_tls_CAfile = {root}\n\
+             smtpd_tls_ask_ccert = yes\nsmtpd_tls_req_ccert = yes\nsmtpd_tls_loglevel = 1\n\
+             smtp_tls_security_level = secure\nsmtp_tls_CAfile = {root}\n\
+             smtp_tls_cert_file = {op}/server.pem\nsmtp_tls_key_file = {op}/server.key\nsmtp_tls_loglevel = 1\n\
+             smtp_tls_policy_maps = inline:{{ {{ [{ip}]:{mx} = secure match=mx.a.test }} }}\n\
+             transport_maps = inline:{{ a.test=smtp:[{ip}]:{mx} }}\n\
+             smtp_dns_support_level = disabled\n",
+            d = d.display(),
+            op = op.display(),
+            root = space.join("ca/root.pem").display(),
+            ip = a.ip,
+            mx = a.mx,
+        );
+        std::fs::write(d.join("etc/main.cf"), main).unwrap();
+        let etc = d.join("etc");
+        run(std::process::Command::new("postconf")
+            .arg("-c")
+            .arg(&etc)
+            .args(["-F", "*/*/chroot = n"]));
+        let _ = std::process::Command::new("postfix")
+            .arg("-c")
+            .arg(&etc)
+            .arg("check")
+            .output();
+        run(std::process::Command::new("postfix").arg("-c").arg(&etc).arg("start"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect((POSTFIX_IP, port)).is_err() {
+            assert!(Instant::now() < deadline, "Postfix did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Postfix { dir }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("maillog")).unwrap_or_default()
+    }
+
+    /// Messages in paul's Maildir.
+    fn mailbox(&self) -> Vec<String> {
+        let new = self.dir.path().join("mail/paul/new");
+        std::fs::read_dir(new)
+            .map(|d| d.filter_map(|e| std::fs::read_to_string(e.ok()?.path()).ok()).collect())
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("postfix")
+            .arg("-c")
+            .arg(self.etc())
+            .arg("stop")
+            .output();
+    }
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[test]
+fn postfix_is_a_peer_over_mutual_tls() {
+    if !is_root() {
+        // Postfix's master must start as root; CI runs as root, so there this test always runs.
+        eprintln!("skipped: running Postfix as a peer needs root");
+        return;
+    }
+    let s = space();
+    let postfix = Postfix::start(&s.root, s.postfix_port, &s.a);
+    let alice = s.a.mailbox("alice");
+
+    // Confiance → Postfix: Postfix demands our certificate and gets it.
+    s.a.python("trust_space.py", &["send", "alice", "Pour Postfix", "paul@p.test"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let delivered = loop {
+        if let Some(m) = postfix
+            .mailbox()
+            .into_iter()
+            .find(|m| m.contains("Subject: Pour Postfix"))
+        {
+            break m;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not at Postfix; its log:\n{}\nA's log:\n{}",
+            postfix.log(),
+            s.a.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        delivered.contains("X-MSS-NIL: DEV935997") && delivered.contains("X-MSS-INS: O"),
+        "{delivered}"
+    );
+    let log = postfix.log();
+    assert!(log.contains("TLS connection established from"), "{log}");
+
+    // Postfix → Confiance: Postfix verifies our certificate (`secure`) and presents its own,
+    // which the whitelist lists for p.test.
+    let message = "From: paul@p.test\nTo: alice@a.test\nSubject: Depuis Postfix\nMessage-ID: <pf1@p.test>\nX-MSS-NIL: PF0001\n\nBonjour.\n";
+    let mut sendmail = std::process::Command::new("/usr/sbin/sendmail")
+        .arg("-C")
+        .arg(postfix.etc())
+        .args(["-f", "paul@p.test", &alice])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    sendmail.stdin.take().unwrap().write_all(message.as_bytes()).unwrap();
+    assert!(sendmail.wait().unwrap().success());
+    let got = s.a.python("trust_space.py", &["wait", "alice", "Depuis Postfix", "1"]);
+    assert!(got.contains("X-MSS-NIL: PF0001"), "{got}");
+    assert!(got.contains("by mx.a.test (Confiance) with ESMTPS"), "{got}");
+    let log = postfix.log();
+    assert!(
+        log.contains("Verified TLS connection established to"),
+        "Postfix did not verify us:\n{log}"
+    );
+    assert!(s.a.log().contains("CN=mx.p.test"), "{}", s.a.log());
 }
