@@ -4,8 +4,10 @@ operator's MX by hand with a chosen client certificate.
   trust_space.py send LOCAL SUBJECT TO...     submit (587, STARTTLS, AUTH) with X-MSS-* headers
   trust_space.py wait LOCAL SUBJECT COUNT     wait until COUNT messages with SUBJECT are in INBOX,
                                               check no more come, print the last one
-  trust_space.py mx CERT KEY SENDER RCPT      MAIL/RCPT on the MX over STARTTLS with that
-                                              certificate ("-" for none); prints each reply
+  trust_space.py mx CERT KEY SENDER RCPT [loop]
+                                              MAIL/RCPT on the MX over STARTTLS with that
+                                              certificate ("-" for none); prints each reply;
+                                              "loop" then sends a message with 60 Received:
 """
 
 import smtplib
@@ -59,7 +61,7 @@ def wait(local, subject, count, timeout=60):
     sys.stdout.write(found[-1].decode("utf-8", "replace") if found else "")
 
 
-def mx(cert, key, sender, rcpt):
+def mx(cert, key, sender, rcpt, data=None):
     ctx = ssl.create_default_context(cafile=CA)
     if cert != "-":
         ctx.load_cert_chain(cert, key)
@@ -99,6 +101,11 @@ def mx(cert, key, sender, rcpt):
         cmd("EHLO probe.test")
         cmd(f"MAIL FROM:<{sender}>")
         cmd(f"RCPT TO:<{rcpt}>")
+        if data == "loop":
+            cmd("DATA")
+            hops = "".join(f"Received: from r{i}.test by r{i + 1}.test; Tue, 24 Nov 2026 10:00:00 +0100\r\n"
+                           for i in range(60))
+            cmd(f"{hops}Subject: boucle\r\n\r\ncorps\r\n.")
         cmd("QUIT")
     except (ssl.SSLError, OSError) as e:
         # TLS 1.3 sends the verdict on a client certificate after the handshake.

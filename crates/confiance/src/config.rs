@@ -65,7 +65,7 @@ pub struct TlsSection {
 }
 
 /// The trust space: whom to trust and who belongs to it.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TrustSection {
     /// PEM file of the trust anchors (IGC-Santé roots); default: the development authority.
@@ -76,7 +76,18 @@ pub struct TrustSection {
     /// list of this operator's own domains, made at start-up.
     pub whitelist: Option<PathBuf>,
     /// Minutes between two readings of the whitelist (a failed reading keeps the list in force).
-    pub refresh_minutes: Option<u64>,
+    pub refresh_minutes: u64,
+}
+
+impl Default for TrustSection {
+    fn default() -> Self {
+        TrustSection {
+            anchors: None,
+            crls: Vec::new(),
+            whitelist: None,
+            refresh_minutes: 60,
+        }
+    }
 }
 
 /// Delivery to the other operators.
@@ -244,5 +255,18 @@ impl Config {
             .private_key
             .clone()
             .unwrap_or_else(|| confiance_trust::DevPki::paths(&self.data_dir).server_key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Config;
+
+    #[test]
+    fn the_example_is_the_defaults() {
+        let example: Config = toml::from_str(include_str!("../../../confiance.example.toml")).unwrap();
+        example.validate().unwrap();
+        let default = Config::default();
+        assert_eq!(format!("{example:?}"), format!("{default:?}"));
     }
 }

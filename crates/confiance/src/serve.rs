@@ -105,7 +105,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(confiance_smtp::relay::run(svc.clone(), smtp.clone(), relay));
-    let minutes = config.trust.refresh_minutes.unwrap_or(60).max(1);
+    let minutes = config.trust.refresh_minutes.max(1);
     tasks.spawn(refresh_whitelist(whitelist, Duration::from_secs(minutes * 60)));
     if let Some(addr) = config.imap.listen {
         tasks.spawn(confiance_imap::serve(

@@ -57,7 +57,7 @@ fn operator_config(space: &Path, host: &str, routes: &[(&str, &str, &Operator)])
         "hostname = \"{host}\"\noperator = \"{host}\"\n\
          [tls]\ncertificate = \"{dir}/operators/{host}/server.pem\"\nprivate_key = \"{dir}/operators/{host}/server.key\"\n\
          [trust]\nanchors = \"{dir}/ca/root.pem\"\nwhitelist = \"{dir}/listeblanchemssante.xml\"\n\
-         [relay]\nretry_seconds = [1]\n",
+         [relay]\nretry_seconds = [1]\ndelay_notice_seconds = 2\n",
         dir = space.display()
     );
     for (domain, peer_host, peer) in routes {
@@ -233,6 +233,12 @@ fn operators_exchange_mail_both_ways_and_refuse_strangers() {
     );
     assert!(probe.contains("MAIL FROM -> 250"), "{probe}");
     assert!(probe.contains("RCPT TO -> 550 5.7.1 Relaying denied"), "{probe}");
+    // A message that went through 60 relays is looping (RFC 5321 §6.3).
+    let probe = s.b.python(
+        "trust_space.py",
+        &["mx", &cert("mx.a.test"), &key("mx.a.test"), &alice, &bob, "loop"],
+    );
+    assert!(probe.contains("554 5.4.6 Mail loop"), "{probe}");
     let other = Operator::start(&[]);
     let probe = s.b.python(
         "trust_space.py",
@@ -279,6 +285,14 @@ fn a_peer_down_defers_then_delivers_once_even_across_a_crash() {
         assert!(Instant::now() < deadline, "not deferred:\n{listing}\n{}", s.a.log());
         std::thread::sleep(Duration::from_millis(200));
     }
+    // After two seconds in the queue (delay_notice_seconds), each sender hears of the delay once.
+    let report =
+        s.a.python("trust_space.py", &["wait", "alice", "=?utf-8?q?Remise_retard", "5"]);
+    assert!(
+        report.contains("Action: delayed") && report.contains("Status: 4.4.1"),
+        "{report}"
+    );
+    assert!(report.contains("nouvelles tentatives suivront"), "{report}");
     // The operator is killed with its queue full, and comes back after its peer.
     s.a.kill();
     s.b.spawn();

@@ -99,6 +99,26 @@ pub(crate) fn header_of(message: &[u8]) -> &[u8] {
     &message[..end]
 }
 
+/// The value of a header field (its first occurrence, unfolded: RFC 5322 §2.2.3), if any.
+pub(crate) fn header_field(message: &[u8], name: &str) -> Option<String> {
+    let header = String::from_utf8_lossy(header_of(message));
+    let mut value: Option<String> = None;
+    for line in header.split("\r\n") {
+        match &mut value {
+            Some(v) if line.starts_with([' ', '\t']) => v.push_str(line),
+            Some(_) => break,
+            None => {
+                if let Some((n, rest)) = line.split_once(':')
+                    && n.trim().eq_ignore_ascii_case(name)
+                {
+                    value = Some(rest.to_string());
+                }
+            }
+        }
+    }
+    value
+}
+
 /// The report message, addressed to `sender`, from the operator's postmaster.
 pub fn report(req: &Request, sender: &str, outcomes: &[Outcome], id: &str) -> Vec<u8> {
     let boundary = format!("=_dsn_{id}");

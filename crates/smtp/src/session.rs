@@ -13,6 +13,9 @@ use crate::command::{Command, SyntaxError, parse_command};
 use crate::server::Role;
 use crate::{SmtpConfig, dsn, report};
 
+/// Received: fields beyond which a message is taken to be looping (RFC 5321 §6.3).
+const MAX_HOPS: usize = 50;
+
 pub enum Next {
     Continue,
     Quit,
@@ -502,6 +505,21 @@ impl Session {
                 account.address
             ));
         }
+        // RFC 5321 §6.3: a message that went round too many relays is in a loop.
+        let hops = String::from_utf8_lossy(dsn::header_of(&message))
+            .split("\r\n")
+            .filter(|l| {
+                l.as_bytes()
+                    .get(..9)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(b"received:"))
+            })
+            .count();
+        if hops >= MAX_HOPS {
+            tracing::warn!(target: "audit", event = "refused", peer = %self.peer, sender = %envelope.sender, reason = "mail loop", hops);
+            return out.push_str(&format!(
+                "554 5.4.6 Mail loop: the message went through {hops} relays\r\n"
+            ));
+        }
         let id = queue_id();
         let message = Arc::new(self.prepend_trace(&envelope, &id, message));
         let (local, remote): (Vec<&Recipient>, Vec<&Recipient>) =
@@ -690,22 +708,7 @@ impl Session {
 
 /// Addresses of the From: header (RFC 5322 §3.6.2), lower-cased; `None` without one.
 fn header_from(message: &[u8]) -> Option<Vec<String>> {
-    let header = String::from_utf8_lossy(dsn::header_of(message));
-    let mut value: Option<String> = None;
-    for line in header.split("\r\n") {
-        match &mut value {
-            Some(v) if line.starts_with([' ', '\t']) => v.push_str(line),
-            Some(_) => break,
-            None => {
-                if let Some((name, rest)) = line.split_once(':')
-                    && name.trim().eq_ignore_ascii_case("from")
-                {
-                    value = Some(rest.to_string());
-                }
-            }
-        }
-    }
-    let value = value?;
+    let value = dsn::header_field(message, "from")?;
     // Drop comments and quoted display names, then take what is in <> or the bare address.
     let mut plain = String::new();
     let (mut depth, mut quoted) = (0, false);

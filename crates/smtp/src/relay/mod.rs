@@ -94,16 +94,18 @@ impl Relay {
             return;
         }
         let mut jobs: Vec<(String, Job)> = Vec::new();
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
         for r in due {
-            match jobs.iter_mut().find(|(d, j)| *d == r.domain && j.message == r.message) {
-                Some((_, job)) => job.recipients.push(r),
-                None => jobs.push((
-                    r.domain.clone(),
-                    Job {
+            match index.entry((r.domain.clone(), r.message.clone())) {
+                std::collections::hash_map::Entry::Occupied(e) => jobs[*e.get()].1.recipients.push(r),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(jobs.len());
+                    let job = Job {
                         message: r.message.clone(),
                         recipients: vec![r],
-                    },
-                )),
+                    };
+                    jobs.push((job.recipients[0].domain.clone(), job));
+                }
             }
         }
         let mut start = Vec::new();
@@ -207,12 +209,7 @@ impl Relay {
                         if f.temporary {
                             self.defer(&rs, &f, Some(&message)).await;
                         } else {
-                            let m = if rs.first().map(|r| &r.message) == Some(&message.id) {
-                                Some(&message)
-                            } else {
-                                None
-                            };
-                            self.fail_by_id(m, &rs, &f).await;
+                            self.fail_by_id(Some(&message), &rs, &f).await;
                         }
                     }
                     return None;
@@ -226,7 +223,9 @@ impl Relay {
             recipients: &recipients,
             body: &message.body,
         };
-        let message_id = header_value(&message.body, "message-id");
+        let message_id = dsn::header_field(&message.body, "message-id")
+            .map(|v| v.trim().to_string())
+            .unwrap_or_default();
         let result = hop.send(&outgoing).await;
         let replies = match result {
             Ok(r) => r,
@@ -345,7 +344,8 @@ impl Relay {
         }
     }
 
-    /// Temporary failure: back off, and warn the sender once when it lasts.
+    /// Temporary failure: back off, and warn the sender once when it lasts. The recipients all
+    /// belong to one message; `message` is used only if it is that one.
     async fn defer(&self, recipients: &[QueuedRecipient], f: &Failure, message: Option<&queue::QueuedMessage>) {
         let now = queue::now();
         let mut delayed = Vec::new();
@@ -372,7 +372,17 @@ impl Relay {
         if delayed.is_empty() {
             return;
         }
-        let Some(message) = message else { return };
+        let loaded;
+        let message = match message.filter(|m| m.id == delayed[0].message) {
+            Some(m) => m,
+            None => {
+                loaded = match self.load(&delayed[0].message).await {
+                    Some(m) => m,
+                    None => return,
+                };
+                &loaded
+            }
+        };
         let outcomes: Vec<dsn::Outcome> = delayed
             .iter()
             .map(|r| outcome(r, dsn::Action::Delayed, &f.status, &f.text, None))
@@ -405,22 +415,30 @@ impl Relay {
         self.finish(recipients.iter().map(|r| r.id).collect()).await;
     }
 
+    /// Fails recipients of one message, `message` being used only if it is theirs.
     async fn fail_by_id(&self, message: Option<&queue::QueuedMessage>, recipients: &[QueuedRecipient], f: &Failure) {
         let Some(first) = recipients.first() else { return };
         let loaded;
-        let message = match message {
+        let message = match message.filter(|m| m.id == first.message) {
             Some(m) => m,
             None => {
-                let queue = self.smtp.outbound.queue.clone();
-                let id = first.message.clone();
-                loaded = match tokio::task::spawn_blocking(move || queue.message(&id)).await {
-                    Ok(Ok(Some(m))) => m,
-                    _ => return,
+                loaded = match self.load(&first.message).await {
+                    Some(m) => m,
+                    None => return,
                 };
                 &loaded
             }
         };
         self.fail(message, recipients, f, None).await;
+    }
+
+    async fn load(&self, id: &str) -> Option<queue::QueuedMessage> {
+        let queue = self.smtp.outbound.queue.clone();
+        let id = id.to_string();
+        match tokio::task::spawn_blocking(move || queue.message(&id)).await {
+            Ok(Ok(m)) => m,
+            _ => None,
+        }
     }
 
     async fn report(&self, message: &queue::QueuedMessage, outcomes: &[dsn::Outcome]) {
@@ -450,24 +468,4 @@ fn outcome(r: &QueuedRecipient, action: dsn::Action, status: &str, text: &str, m
         diagnostic: text.to_string(),
         remote_mta: mta.map(str::to_string),
     }
-}
-
-/// A header's value (first occurrence, unfolded), for traces.
-fn header_value(message: &[u8], name: &str) -> String {
-    let header = String::from_utf8_lossy(dsn::header_of(message));
-    let mut value: Option<String> = None;
-    for line in header.split("\r\n") {
-        match &mut value {
-            Some(v) if line.starts_with([' ', '\t']) => v.push_str(line.trim()),
-            Some(_) => break,
-            None => {
-                if let Some((n, rest)) = line.split_once(':')
-                    && n.trim().eq_ignore_ascii_case(name)
-                {
-                    value = Some(rest.trim().to_string());
-                }
-            }
-        }
-    }
-    value.unwrap_or_default()
 }
