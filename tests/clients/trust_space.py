@@ -2,6 +2,7 @@
 operator's MX by hand with a chosen client certificate.
 
   trust_space.py send LOCAL SUBJECT TO...     submit (587, STARTTLS, AUTH) with X-MSS-* headers
+  trust_space.py rcpt LOCAL ADDRESS            print the reply to RCPT TO (submission)
   trust_space.py wait LOCAL SUBJECT COUNT     wait until COUNT messages with SUBJECT are in INBOX,
                                               check no more come, print the last one
   trust_space.py mx CERT KEY SENDER RCPT [loop]
@@ -35,6 +36,19 @@ def send(local, subject, recipients, notify=None):
     check(not refused, f"refused: {refused}")
     s.quit()
     print("sent")
+
+
+def rcpt(local, recipient):
+    """Prints the reply to RCPT TO for a recipient, then resets."""
+    sender = address(local)
+    s = smtplib.SMTP(HOST, SUBMISSION, timeout=30)
+    s._host = TLS_NAME
+    s.starttls(context=tls_context())
+    s.login(sender, PASSWORD)
+    s.mail(sender)
+    code, text = s.rcpt(recipient)
+    print(code, text.decode())
+    s.quit()
 
 
 def subjects(conn):
@@ -121,6 +135,8 @@ if __name__ == "__main__":
         send(args[0], args[1], args[2:], notify)
     elif what == "wait":
         wait(args[0], args[1], int(args[2]))
+    elif what == "rcpt":
+        rcpt(args[0], args[1])
     elif what == "mx":
         mx(*args)
     else:

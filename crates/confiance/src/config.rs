@@ -72,11 +72,14 @@ pub struct TrustSection {
     pub anchors: Option<PathBuf>,
     /// PEM certificate revocation lists checked on every peer certificate.
     pub crls: Vec<PathBuf>,
-    /// The ANS whitelist (`listeblanchemssante.xml`, as downloaded); default: a development
+    /// The ANS whitelist: a file, or an http(s) URL such as
+    /// `https://espacedeconfiance.mssante.fr/listeblanchemssante.xml`; default: a development
     /// list of this operator's own domains, made at start-up.
-    pub whitelist: Option<PathBuf>,
-    /// Minutes between two readings of the whitelist (a failed reading keeps the list in force).
-    pub refresh_minutes: u64,
+    pub whitelist: Option<String>,
+    /// CA file to verify an https whitelist source; default: the system's roots.
+    pub whitelist_ca: Option<PathBuf>,
+    /// Seconds between two readings of the whitelist (a failed reading keeps the list in force).
+    pub refresh_seconds: u64,
 }
 
 impl Default for TrustSection {
@@ -85,7 +88,8 @@ impl Default for TrustSection {
             anchors: None,
             crls: Vec::new(),
             whitelist: None,
-            refresh_minutes: 60,
+            whitelist_ca: None,
+            refresh_seconds: 3600,
         }
     }
 }
@@ -243,11 +247,18 @@ impl Config {
     }
 
     /// The whitelist source: the configured file, or the development list made at start-up.
-    pub fn whitelist(&self) -> PathBuf {
-        self.trust
-            .whitelist
-            .clone()
-            .unwrap_or_else(|| self.data_dir.join("trust/listeblanchemssante-dev.xml"))
+    pub fn whitelist(&self) -> String {
+        self.trust.whitelist.clone().unwrap_or_else(|| {
+            self.data_dir
+                .join("trust/listeblanchemssante-dev.xml")
+                .to_string_lossy()
+                .into_owned()
+        })
+    }
+
+    /// Where the last whitelist that could be read is kept.
+    pub fn whitelist_last_good(&self) -> PathBuf {
+        self.data_dir.join("trust/listeblanchemssante.last-good.xml")
     }
 
     pub fn private_key(&self) -> PathBuf {

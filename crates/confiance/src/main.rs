@@ -6,6 +6,7 @@ mod config;
 mod init;
 mod queue;
 mod serve;
+mod whitelist;
 
 use std::path::PathBuf;
 
@@ -44,6 +45,9 @@ enum Cmd {
     /// The outbound queue to the other operators of the trust space.
     #[command(subcommand)]
     Queue(queue::QueueCmd),
+    /// The ANS whitelist: check a copy or the configured source.
+    #[command(subcommand)]
+    Whitelist(whitelist::WhitelistCmd),
     /// Trust-space authority: create a test authority, operator MTA certificates and the
     /// whitelist for them.
     #[command(subcommand)]
@@ -86,6 +90,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Init { no_demo } => init::run(&config, !no_demo).map(|_| ()),
         Cmd::Account(cmd) => accounts::run(&config, cmd),
         Cmd::Queue(cmd) => queue::run(&config, cmd),
+        Cmd::Whitelist(cmd) => whitelist::run(&config, cmd),
         Cmd::Authority(cmd) => authority::run(cmd),
     }
 }

@@ -105,8 +105,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(confiance_smtp::relay::run(svc.clone(), smtp.clone(), relay));
-    let minutes = config.trust.refresh_minutes.max(1);
-    tasks.spawn(refresh_whitelist(whitelist, Duration::from_secs(minutes * 60)));
+    let every = Duration::from_secs(config.trust.refresh_seconds.max(1));
+    tasks.spawn(refresh_whitelist(whitelist, every));
     if let Some(addr) = config.imap.listen {
         tasks.spawn(confiance_imap::serve(
             bind(addr, "IMAP (STARTTLS)").await?,
@@ -164,7 +164,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 /// own domains to its own certificate, so a fresh `serve` is a trust space of one.
 fn open_whitelist(config: &Config) -> anyhow::Result<WhitelistSource> {
     let source = config.whitelist();
-    if config.trust.whitelist.is_none() && !source.exists() {
+    if config.trust.whitelist.is_none() && !std::path::Path::new(&source).exists() {
         let chain = confiance_trust::tls::load_chain(&config.certificate())?;
         let dn = confiance_trust::subject_dn(&chain[0]).map_err(|e| anyhow::anyhow!("our certificate: {e}"))?;
         let entries: Vec<_> = config
@@ -177,14 +177,18 @@ fn open_whitelist(config: &Config) -> anyhow::Result<WhitelistSource> {
             })
             .collect();
         let generated = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        if let Some(dir) = source.parent() {
+        if let Some(dir) = std::path::Path::new(&source).parent() {
             std::fs::create_dir_all(dir)?;
         }
         std::fs::write(&source, confiance_trust::whitelist::to_xml(&generated, &entries))?;
     }
-    let last_good = config.data_dir.join("trust/listeblanchemssante.last-good.xml");
-    let (list, loaded) = WhitelistSource::open(&source, &last_good).map_err(|e| anyhow::anyhow!("whitelist: {e}"))?;
-    tracing::info!(source = %source.display(), generated = ?loaded.generated, domains = loaded.domains,
+    let (list, loaded) = WhitelistSource::open(
+        &source,
+        config.trust.whitelist_ca.as_deref(),
+        &config.whitelist_last_good(),
+    )
+    .map_err(|e| anyhow::anyhow!("whitelist: {e}"))?;
+    tracing::info!(source = %source, generated = ?loaded.generated, domains = loaded.domains,
         certificates = loaded.dns, problems = loaded.problems, "whitelist loaded");
     Ok(list)
 }

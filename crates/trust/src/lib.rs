@@ -3,6 +3,7 @@
 
 pub mod authority;
 pub mod dn;
+pub mod fetch;
 pub mod mta;
 pub mod pki;
 pub mod tls;

@@ -1,6 +1,7 @@
-//! The whitelist in force, refreshed from its source on a schedule. A refresh that fails (file
-//! missing, truncated, not the ANS format) keeps the list in force, and the last good copy is
-//! saved next to the data so that a restart during an outage still has one.
+//! The whitelist in force, refreshed from its source (a file, or an http(s) URL such as the
+//! ANS's) on a schedule. A refresh that fails (unreachable, missing, truncated, not the ANS
+//! format) keeps the list in force, and the last good copy is saved next to the data so that a
+//! restart during an outage still has one.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -8,7 +9,10 @@ use std::sync::{Arc, RwLock};
 use crate::whitelist::Whitelist;
 
 pub struct WhitelistSource {
-    source: PathBuf,
+    /// A path, or an `http://` / `https://` URL.
+    source: String,
+    /// CA file for an https source; the system's roots otherwise.
+    ca: Option<PathBuf>,
     last_good: PathBuf,
     current: RwLock<Arc<Whitelist>>,
 }
@@ -33,22 +37,26 @@ impl Loaded {
     }
 }
 
-fn read(path: &Path) -> Result<(Vec<u8>, Whitelist), String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let list = Whitelist::parse(&bytes).map_err(|e| format!("{}: {e}", path.display()))?;
+fn read(source: &str, ca: Option<&Path>) -> Result<(Vec<u8>, Whitelist), String> {
+    let bytes = if crate::fetch::is_url(source) {
+        crate::fetch::get(source, ca)?
+    } else {
+        std::fs::read(source).map_err(|e| format!("cannot read {source}: {e}"))?
+    };
+    let list = Whitelist::parse(&bytes).map_err(|e| format!("{source}: {e}"))?;
     Ok((bytes, list))
 }
 
 impl WhitelistSource {
     /// Loads from `source`, or else from the last good copy kept at `last_good`.
-    pub fn open(source: &Path, last_good: &Path) -> Result<(WhitelistSource, Loaded), String> {
-        let list = match read(source) {
+    pub fn open(source: &str, ca: Option<&Path>, last_good: &Path) -> Result<(WhitelistSource, Loaded), String> {
+        let list = match read(source, ca) {
             Ok((bytes, list)) => {
                 save(last_good, &bytes)?;
                 list
             }
             Err(first) => {
-                let (_, list) = read(last_good)
+                let (_, list) = read(&last_good.to_string_lossy(), None)
                     .map_err(|_| format!("{first}, and there is no last good copy at {}", last_good.display()))?;
                 tracing::warn!(error = %first, copy = %last_good.display(), "whitelist source unusable; last good copy in force");
                 list
@@ -57,7 +65,8 @@ impl WhitelistSource {
         let loaded = Loaded::of(&list);
         Ok((
             WhitelistSource {
-                source: source.to_path_buf(),
+                source: source.to_string(),
+                ca: ca.map(Path::to_path_buf),
                 last_good: last_good.to_path_buf(),
                 current: RwLock::new(Arc::new(list)),
             },
@@ -72,7 +81,7 @@ impl WhitelistSource {
 
     /// Reads the source again; on failure the list in force stays.
     pub fn refresh(&self) -> Result<Loaded, String> {
-        let (bytes, list) = read(&self.source)?;
+        let (bytes, list) = read(&self.source, self.ca.as_deref())?;
         save(&self.last_good, &bytes)?;
         let loaded = Loaded::of(&list);
         *self.current.write().expect("whitelist lock") = Arc::new(list);
@@ -112,7 +121,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (source, copy) = (dir.path().join("lb.xml"), dir.path().join("keep/lb.xml"));
         std::fs::write(&source, list("a.test")).unwrap();
-        let (wl, loaded) = WhitelistSource::open(&source, &copy).unwrap();
+        let (wl, loaded) = WhitelistSource::open(source.to_str().unwrap(), None, &copy).unwrap();
         assert_eq!(loaded.domains, 1);
         std::fs::write(&source, "<ListeBlancheMSSante").unwrap();
         assert!(wl.refresh().is_err());
@@ -122,9 +131,9 @@ mod tests {
         assert!(wl.current().contains("b.test") && !wl.current().contains("a.test"));
         // The source disappears: a restart uses the last good copy.
         std::fs::remove_file(&source).unwrap();
-        let (wl, _) = WhitelistSource::open(&source, &copy).unwrap();
+        let (wl, _) = WhitelistSource::open(source.to_str().unwrap(), None, &copy).unwrap();
         assert!(wl.current().contains("b.test"));
         std::fs::remove_file(&copy).unwrap();
-        assert!(WhitelistSource::open(&source, &copy).is_err());
+        assert!(WhitelistSource::open(source.to_str().unwrap(), None, &copy).is_err());
     }
 }
