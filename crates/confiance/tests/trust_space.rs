@@ -37,10 +37,17 @@ name = "OPERATEUR P"
 structure_id = "1750000004"
 hosts = ["mx.p.test"]
 domains = ["p.test"]
+
+[[operator]]
+name = "OPERATEUR R"
+structure_id = "1750000005"
+hosts = ["mx.r.test"]
+domains = ["r.test"]
+revoked = true
 "#;
 
-/// Postfix's address in the space.
-const POSTFIX_IP: &str = "127.0.0.5";
+/// Postfix's address in the space of the Postfix test.
+const POSTFIX_IP: &str = "127.0.3.5";
 
 struct Space {
     _dir: tempfile::TempDir,
@@ -56,7 +63,7 @@ fn operator_config(space: &Path, host: &str, routes: &[(&str, &str, &Operator)])
     let mut c = format!(
         "hostname = \"{host}\"\noperator = \"{host}\"\n\
          [tls]\ncertificate = \"{dir}/operators/{host}/server.pem\"\nprivate_key = \"{dir}/operators/{host}/server.key\"\n\
-         [trust]\nanchors = \"{dir}/ca/root.pem\"\nwhitelist = \"{dir}/listeblanchemssante.xml\"\n\
+         [trust]\nanchors = \"{dir}/ca/root.pem\"\nwhitelist = \"{dir}/listeblanchemssante.xml\"\ncrls = [\"{dir}/ca/crl.pem\"]\n\
          [relay]\nretry_seconds = [1]\ndelay_notice_seconds = 2\n",
         dir = space.display()
     );
@@ -69,8 +76,9 @@ fn operator_config(space: &Path, host: &str, routes: &[(&str, &str, &Operator)])
     c
 }
 
-/// Creates the space and starts the three operators.
-fn space() -> Space {
+/// Creates the space and starts the three operators on 127.0.`net`.2 to .4: each test has its
+/// own network, so that tests running at once never reach for the same address and port.
+fn space(net: u8) -> Space {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("spec.toml"), SPEC).unwrap();
     let out = std::process::Command::new(common::binary())
@@ -82,9 +90,9 @@ fn space() -> Space {
         .unwrap();
     assert!(out.status.success(), "authority create: {}", text(&out));
     let root = dir.path().join("space");
-    let mut a = Operator::new_at("127.0.0.2", "a.test");
-    let mut b = Operator::new_at("127.0.0.3", "b.test");
-    let mut c = Operator::new_at("127.0.0.4", "c.test");
+    let mut a = Operator::new_at(&format!("127.0.{net}.2"), "a.test");
+    let mut b = Operator::new_at(&format!("127.0.{net}.3"), "b.test");
+    let mut c = Operator::new_at(&format!("127.0.{net}.4"), "c.test");
     for (op, host) in [(&mut a, "mx.a.test"), (&mut b, "mx.b.test"), (&mut c, "mx.c.test")] {
         op.tls_override = Some((root.join("ca/root.pem"), host.into()));
     }
@@ -134,7 +142,7 @@ fn wait_for_log(op: &Operator, needle: &str) -> String {
 
 #[test]
 fn operators_exchange_mail_both_ways_and_refuse_strangers() {
-    let s = space();
+    let s = space(1);
     let (alice, bob) = (s.a.mailbox("alice"), s.b.mailbox("bob"));
 
     // A → B, and B → A: mutual TLS, whitelist checks both ends, X-MSS-* headers intact.
@@ -258,12 +266,24 @@ fn operators_exchange_mail_both_ways_and_refuse_strangers() {
         !probe.contains("MAIL FROM -> 250"),
         "a foreign authority's certificate was accepted: {probe}"
     );
+    // R is listed, but its certificate is revoked in the authority's CRL.
+    let r_sender = "r@r.test".to_string();
+    let probe = s.b.python(
+        "trust_space.py",
+        &["mx", &cert("mx.r.test"), &key("mx.r.test"), &r_sender, &bob],
+    );
+    assert!(
+        probe.contains("TLS -> refused"),
+        "a revoked certificate was accepted: {probe}"
+    );
+    let log = wait_for_log(&s.b, "Revoked");
+    assert!(log.contains("event=\"tls_refused\""), "{log}");
     wait_for_log(&s.b, "event=\"tls_refused\"");
 }
 
 #[test]
 fn a_peer_down_defers_then_delivers_once_even_across_a_crash() {
-    let mut s = space();
+    let mut s = space(2);
     let bob = s.b.mailbox("bob");
     s.c.kill();
     s.b.kill();
@@ -383,7 +403,7 @@ impl Postfix {
             "compatibility_level = 3.6\n\
              queue_directory = {d}/spool\ndata_directory = {d}/data\nmail_owner = postfix\n\
              inet_interfaces = loopback-only\ninet_protocols = ipv4\n\
-             myhostname = mx.p.test\nmydomain = p.test\nmydestination =\nmynetworks = 127.0.0.5/32\n\
+             myhostname = mx.p.test\nmydomain = p.test\nmydestination =\nmynetworks = {POSTFIX_IP}/32\n\
              alias_maps =\nalias_database =\nbiff = no\nmaillog_file = {d}/maillog\nmaillog_file_prefixes = {d}\n\
              virtual_mailbox_domains = p.test\nvirtual_mailbox_base = {d}/mail\n\
              virtual_mailbox_maps = inline:{{ paul@p.test=paul/ }}\n\
@@ -459,7 +479,7 @@ fn postfix_is_a_peer_over_mutual_tls() {
         eprintln!("skipped: running Postfix as a peer needs root");
         return;
     }
-    let s = space();
+    let s = space(3);
     let postfix = Postfix::start(&s.root, s.postfix_port, &s.a);
     let alice = s.a.mailbox("alice");
 

@@ -35,6 +35,9 @@ pub struct OperatorSpec {
     /// only: an operator being admitted, or one the tests expect to be refused.
     #[serde(default = "listed_by_default")]
     pub listed: bool,
+    /// Revoke the operator's certificates in the authority's CRL (`ca/crl.pem`).
+    #[serde(default)]
+    pub revoked: bool,
 }
 
 fn listed_by_default() -> bool {
@@ -104,12 +107,16 @@ pub fn create(dir: &Path, spec: &TrustSpaceSpec, generated: &str) -> Result<Trus
     authority.write_ca(dir)?;
     let mut mtas = Vec::new();
     let mut entries = Vec::new();
+    let mut revoked = Vec::new();
     for op in &spec.operators {
         for host in &op.hosts {
             let issued = authority.issue_server(&op.name, &op.structure_id, std::slice::from_ref(host))?;
             let folder = dir.join("operators").join(host);
             let (chain, key) = (folder.join("server.pem"), folder.join("server.key"));
             write_server(&issued, &chain, &key)?;
+            if op.revoked {
+                revoked.push(issued.serial.clone());
+            }
             for domain in op.domains.iter().filter(|_| op.listed) {
                 entries.push(WhitelistEntry {
                     domain: domain.to_lowercase(),
@@ -126,6 +133,12 @@ pub fn create(dir: &Path, spec: &TrustSpaceSpec, generated: &str) -> Result<Trus
             });
         }
     }
+    // Always published, possibly empty: operators configure it once ([trust] crls).
+    let crl = dir.join("ca/crl.pem");
+    std::fs::write(&crl, authority.crl(&revoked)?).map_err(|source| AuthorityError::Io {
+        path: crl.clone(),
+        source,
+    })?;
     let path = dir.join("listeblanchemssante.xml");
     std::fs::write(&path, whitelist::to_xml(generated, &entries)).map_err(|source| AuthorityError::Io {
         path: path.clone(),

@@ -20,7 +20,9 @@ pub struct MtaTls {
     pub key: PathBuf,
     /// Trust anchors: IGC-Santé roots (Réf. #2 ECO.1.1.10: the only authorised CA).
     pub anchors: PathBuf,
-    /// Certificate revocation lists (PEM), possibly none.
+    /// Certificate revocation lists (PEM), possibly none. Only the peer's own certificate is
+    /// checked, and a certificate whose issuer has no CRL here passes: list the CRL of every CA
+    /// that issues peers' certificates (IGC-Santé's organisations CA).
     pub crls: Vec<PathBuf>,
 }
 
@@ -57,6 +59,8 @@ impl MtaTls {
         let provider = Arc::new(mssante_provider());
         let verifier = WebPkiClientVerifier::builder_with_provider(roots(&self.anchors)?, provider.clone())
             .with_crls(crls(&self.crls)?)
+            .only_check_end_entity_revocation()
+            .allow_unknown_revocation_status()
             .allow_unauthenticated()
             .build()
             .map_err(|e| TlsError::Config(rustls::Error::General(e.to_string())))?;
@@ -73,6 +77,8 @@ impl MtaTls {
         let provider = Arc::new(mssante_provider());
         let verifier = WebPkiServerVerifier::builder_with_provider(roots(&self.anchors)?, provider.clone())
             .with_crls(crls(&self.crls)?)
+            .only_check_end_entity_revocation()
+            .allow_unknown_revocation_status()
             .build()
             .map_err(|e| TlsError::Config(rustls::Error::General(e.to_string())))?;
         let config = rustls::ClientConfig::builder_with_provider(provider)

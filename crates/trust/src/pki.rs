@@ -103,6 +103,8 @@ pub struct IssuedServer {
     pub key_pem: String,
     /// Subject in the whitelist's string form (`CN=…,OU=…,O=…,C=FR`).
     pub subject: String,
+    /// Serial number, to revoke it.
+    pub serial: Vec<u8>,
 }
 
 impl TestAuthority {
@@ -136,12 +138,39 @@ impl TestAuthority {
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
         params.not_before = rcgen::date_time_ymd(2025, 1, 1);
         params.not_after = rcgen::date_time_ymd(2035, 1, 1);
+        // RFC 5280 §4.1.2.2: positive, unique, at most 20 octets.
+        let mut serial: [u8; 16] = rand::random();
+        serial[0] = (serial[0] & 0x7f) | 0x01;
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
         let cert = params.signed_by(&key, &self.intermediate)?;
         Ok(IssuedServer {
             chain_pem: format!("{}{}", cert.pem(), self.intermediate_pem),
             key_pem: key.serialize_pem(),
             subject: format!("CN={},OU={unit},O={organisation},C=FR", hostnames[0]),
+            serial: serial.to_vec(),
         })
+    }
+
+    /// The intermediate's certificate revocation list (PEM) revoking these serial numbers.
+    pub fn crl(&self, revoked: &[Vec<u8>]) -> Result<String, PkiError> {
+        let now = rcgen::date_time_ymd(2026, 1, 1);
+        let params = rcgen::CertificateRevocationListParams {
+            this_update: now,
+            next_update: rcgen::date_time_ymd(2036, 1, 1),
+            crl_number: rcgen::SerialNumber::from(1u64),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|serial| rcgen::RevokedCertParams {
+                    serial_number: rcgen::SerialNumber::from_slice(serial),
+                    revocation_time: now,
+                    reason_code: Some(rcgen::RevocationReason::KeyCompromise),
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.intermediate)?.pem()?)
     }
 
     /// Writes the CA certificates (and the intermediate's key) under `dir/ca`.

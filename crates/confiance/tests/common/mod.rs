@@ -27,10 +27,6 @@ pub struct Operator {
     child: Option<Child>,
 }
 
-fn free_port(ip: &str) -> u16 {
-    TcpListener::bind((ip, 0)).unwrap().local_addr().unwrap().port()
-}
-
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_confiance")
 }
@@ -63,15 +59,18 @@ impl Operator {
     /// An operator on `ip` hosting `domain`, with its ports chosen, not started yet (the peers
     /// of a trust space need each other's MX port in their routes).
     pub fn new_at(ip: &str, domain: &str) -> Operator {
+        // Held until all are chosen, so that the kernel cannot hand out one port twice.
+        let held: Vec<TcpListener> = (0..5).map(|_| TcpListener::bind((ip, 0)).unwrap()).collect();
+        let port = |i: usize| held[i].local_addr().unwrap().port();
         Operator {
             dir: tempfile::tempdir().unwrap(),
             ip: ip.into(),
             domain: domain.into(),
-            imap: free_port(ip),
-            imaps: free_port(ip),
-            submission: free_port(ip),
-            submissions: free_port(ip),
-            mx: free_port(ip),
+            imap: port(0),
+            imaps: port(1),
+            submission: port(2),
+            submissions: port(3),
+            mx: port(4),
             tls_override: None,
             child: None,
         }
