@@ -2,7 +2,9 @@
 //! so that it can be tested exhaustively and shared by every protocol front.
 
 pub mod address;
+pub mod identifier;
 pub mod mailbox;
 
 pub use address::{Address, AddressError};
+pub use identifier::{Adeli, Finess, IdentifierError, NationalId, Nir, Rpps, Siren, Siret};
 pub use mailbox::{MailboxKind, SpecialUse};
