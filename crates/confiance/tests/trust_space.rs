@@ -156,6 +156,11 @@ fn operators_exchange_mail_both_ways_and_refuse_strangers() {
         assert!(got.contains(h), "{h} lost on the way:\n{got}");
     }
     assert!(got.contains("by mx.b.test (Confiance) with ESMTPS"), "{got}");
+    assert_eq!(
+        got.matches("Return-Path:").count(),
+        1,
+        "only the final delivery adds Return-Path:\n{got}"
+    );
     assert!(got.contains("by mx.a.test (Confiance) with ESMTPSA"), "{got}");
     assert!(
         got.contains("\r\n..ligne avec point") || got.contains("\r\n.ligne avec point"),

@@ -635,7 +635,7 @@ impl Session {
                 sender: &sender,
                 envid: envid.as_deref(),
                 ret_full,
-                body: &message,
+                body: without_return_path(&message),
                 recipients,
             }])
         })
@@ -734,6 +734,17 @@ fn header_from(message: &[u8]) -> Option<Vec<String>> {
             })
             .collect(),
     )
+}
+
+/// The message as it goes to another operator: without the Return-Path we put first, which
+/// only the final delivery adds (RFC 5321 §4.4).
+fn without_return_path(message: &[u8]) -> &[u8] {
+    if message.starts_with(b"Return-Path:")
+        && let Some(end) = message.windows(2).position(|w| w == b"\r\n")
+    {
+        return &message[end + 2..];
+    }
+    message
 }
 
 /// Value of an ESMTP parameter (`NOTIFY`, `ORCPT`, `RET`, `ENVID`).
