@@ -24,6 +24,9 @@ pub struct BadLine {
     pub reason: String,
 }
 
+/// A line's number, and its fields or why it is unusable.
+pub type Line = (u64, Result<Vec<String>, BadLine>);
+
 /// An extract being read: its header, then its lines split into fields.
 pub struct Extract<R> {
     reader: R,
@@ -90,7 +93,7 @@ impl<R: BufRead> Extract<R> {
 
     /// The next line's fields with its line number; `Err` for a line with the wrong number of
     /// fields. `None` at the end.
-    pub fn next_line(&mut self) -> Result<Option<(u64, Result<Vec<String>, BadLine>)>, ExtractError> {
+    pub fn next_line(&mut self) -> Result<Option<Line>, ExtractError> {
         loop {
             self.buf.clear();
             if self.reader.read_until(b'\n', &mut self.buf)? == 0 {
