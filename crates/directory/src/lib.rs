@@ -2,6 +2,7 @@
 //! line by line, with every unusable line counted and reported. Storage, search and the FHIR
 //! views come next (issue 4).
 
+pub mod activity;
 pub mod extract;
 pub mod mssante;
 

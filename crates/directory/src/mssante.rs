@@ -85,14 +85,14 @@ pub fn read_mailboxes<R: BufRead>(
                 continue;
             }
         };
-        let get = |c: Option<usize>| c.map(|i| fields[i].as_str()).filter(|v| !v.is_empty());
+        let get = |c: Option<usize>| fields.opt(c);
         let owned = |c: Option<usize>| get(c).map(str::to_string);
         let pair = |(a, b): (Option<usize>, Option<usize>)| Some((owned(a)?, owned(b).unwrap_or_default()));
         let parsed = (|| {
-            let kind = MailboxKind::from_code(&fields[kind])
-                .ok_or_else(|| format!("Type de BAL {:?} is not PER, ORG, APP or CAB", fields[kind]))?;
-            let address =
-                Address::parse(&fields[address]).map_err(|e| format!("Adresse BAL {:?}: {e}", fields[address]))?;
+            let kind = MailboxKind::from_code(fields.get(kind))
+                .ok_or_else(|| format!("Type de BAL {:?} is not PER, ORG, APP or CAB", fields.get(kind)))?;
+            let address = Address::parse(fields.get(address))
+                .map_err(|e| format!("Adresse BAL {:?}: {e}", fields.get(address)))?;
             if get(id_type) == Some("8")
                 && let Some(rpps) = get(id_pp)
             {
