@@ -1,0 +1,416 @@
+//! The snapshot file: a versioned binary image of a [`Snapshot`], little-endian, read in one
+//! piece at start-up. An import writes a new file beside the old one, syncs it, then renames
+//! it over: readers see the old directory or the new one, never a mix (rename is atomic on
+//! POSIX file systems).
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use confiance_core::MailboxKind;
+use sha2::{Digest, Sha256};
+
+use crate::model::{Activity, Mailbox, Organisation, Person, Provenance, Snapshot, Text, Texts};
+
+const MAGIC: &[u8; 8] = b"CFDIR\x00\x00\x01";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("cannot read or write the directory snapshot {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path} is not a directory snapshot of this version (re-import the extracts)")]
+    Format { path: String },
+}
+
+struct Out(Vec<u8>);
+
+impl Out {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    fn mailbox(&mut self, m: &Mailbox) {
+        self.u32(m.address);
+        self.u8(kind_code(m.kind));
+        self.u8(match m.dematerialisation {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
+        self.u32(m.service);
+    }
+}
+
+fn kind_code(k: MailboxKind) -> u8 {
+    match k {
+        MailboxKind::Personal => 0,
+        MailboxKind::Organisational => 1,
+        MailboxKind::Applicative => 2,
+        MailboxKind::Practice => 3,
+    }
+}
+
+struct In<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+/// Any read past the end or inconsistent value: the file is not ours or is damaged.
+#[derive(Debug)]
+struct Damaged;
+
+impl In<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8], Damaged> {
+        let b = self.data.get(self.at..self.at + n).ok_or(Damaged)?;
+        self.at += n;
+        Ok(b)
+    }
+    fn u8(&mut self) -> Result<u8, Damaged> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32, Damaged> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().map_err(|_| Damaged)?))
+    }
+    fn u64(&mut self) -> Result<u64, Damaged> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().map_err(|_| Damaged)?))
+    }
+    fn len(&mut self) -> Result<usize, Damaged> {
+        let n = self.u32()? as usize;
+        // A count can never exceed the bytes left: guards against huge allocations.
+        if n > self.data.len() - self.at {
+            return Err(Damaged);
+        }
+        Ok(n)
+    }
+    fn str(&mut self) -> Result<String, Damaged> {
+        let n = self.len()?;
+        String::from_utf8(self.take(n)?.to_vec()).map_err(|_| Damaged)
+    }
+    fn text(&mut self, texts: usize) -> Result<Text, Damaged> {
+        let t = self.u32()?;
+        if t as usize >= texts {
+            return Err(Damaged);
+        }
+        Ok(t)
+    }
+    fn mailbox(&mut self, texts: usize) -> Result<Mailbox, Damaged> {
+        Ok(Mailbox {
+            address: self.text(texts)?,
+            kind: match self.u8()? {
+                0 => MailboxKind::Personal,
+                1 => MailboxKind::Organisational,
+                2 => MailboxKind::Applicative,
+                3 => MailboxKind::Practice,
+                _ => return Err(Damaged),
+            },
+            dematerialisation: match self.u8()? {
+                0 => None,
+                1 => Some(false),
+                2 => Some(true),
+                _ => return Err(Damaged),
+            },
+            service: self.text(texts)?,
+        })
+    }
+}
+
+const ACTIVITY_FIELDS: usize = 13;
+
+fn activity_fields(a: &Activity) -> [Text; ACTIVITY_FIELDS] {
+    [
+        a.profession,
+        a.specialty,
+        a.mode,
+        a.role,
+        a.organisation,
+        a.street,
+        a.postcode,
+        a.commune_code,
+        a.commune,
+        a.departement,
+        a.finess,
+        a.siret,
+        a.phone,
+    ]
+}
+
+/// The content, without the provenance: what the digest covers.
+fn encode_content(s: &Snapshot) -> Vec<u8> {
+    let mut o = Out(Vec::with_capacity(s.texts.data.len() + s.people.len() * 80));
+    o.str(&s.texts.data);
+    o.u32(s.texts.offsets.len() as u32);
+    for &off in &s.texts.offsets {
+        o.u32(off);
+    }
+    for table in [&s.professions, &s.specialties] {
+        o.u32(table.len() as u32);
+        for &(code, label) in table {
+            o.u32(code);
+            o.u32(label);
+        }
+    }
+    o.u32(s.people.len() as u32);
+    for p in &s.people {
+        for t in [
+            p.national_id,
+            p.civility,
+            p.family_name,
+            p.given_name,
+            p.profession,
+            p.specialty,
+        ] {
+            o.u32(t);
+        }
+        o.u32(p.activities.len() as u32);
+        for a in &p.activities {
+            for t in activity_fields(a) {
+                o.u32(t);
+            }
+        }
+        o.u32(p.mailboxes.len() as u32);
+        for m in &p.mailboxes {
+            o.mailbox(m);
+        }
+    }
+    o.u32(s.organisations.len() as u32);
+    for g in &s.organisations {
+        for t in [g.structure_id, g.name, g.postcode, g.locality, g.departement] {
+            o.u32(t);
+        }
+        o.mailbox(&g.mailbox);
+    }
+    o.0
+}
+
+/// SHA-256 of the content, hex.
+pub fn digest(s: &Snapshot) -> String {
+    hex::encode(Sha256::digest(encode_content(s)))
+}
+
+fn encode(s: &Snapshot) -> Vec<u8> {
+    let mut o = Out(MAGIC.to_vec());
+    let p = &s.provenance;
+    o.u64(p.imported_at as u64);
+    o.str(&p.activities_file);
+    o.str(&p.mailboxes_file);
+    o.u64(p.activity_rows);
+    o.u64(p.mailbox_rows);
+    o.u64(p.bad_lines);
+    o.str(&p.digest);
+    o.0.extend_from_slice(&encode_content(s));
+    o.0
+}
+
+fn decode(data: &[u8]) -> Result<Snapshot, Damaged> {
+    let mut i = In { data, at: 0 };
+    if i.take(MAGIC.len())? != MAGIC {
+        return Err(Damaged);
+    }
+    let provenance = Provenance {
+        imported_at: i.u64()? as i64,
+        activities_file: i.str()?,
+        mailboxes_file: i.str()?,
+        activity_rows: i.u64()?,
+        mailbox_rows: i.u64()?,
+        bad_lines: i.u64()?,
+        digest: i.str()?,
+    };
+    let data = i.str()?;
+    let n = i.len()?;
+    let mut offsets = Vec::with_capacity(n);
+    for _ in 0..n {
+        offsets.push(i.u32()?);
+    }
+    let sound = offsets.len() >= 2
+        && offsets.windows(2).all(|w| w[0] <= w[1])
+        && offsets.last().is_some_and(|&e| e as usize == data.len())
+        && offsets.iter().all(|&o| data.is_char_boundary(o as usize));
+    if !sound {
+        return Err(Damaged);
+    }
+    let texts = Texts { data, offsets };
+    let nt = texts.len();
+    let mut tables = [Vec::new(), Vec::new()];
+    for table in &mut tables {
+        for _ in 0..i.len()? {
+            table.push((i.text(nt)?, i.text(nt)?));
+        }
+    }
+    let [professions, specialties] = tables;
+    let n = i.len()?;
+    let mut people = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut p = Person {
+            national_id: i.text(nt)?,
+            civility: i.text(nt)?,
+            family_name: i.text(nt)?,
+            given_name: i.text(nt)?,
+            profession: i.text(nt)?,
+            specialty: i.text(nt)?,
+            ..Person::default()
+        };
+        for _ in 0..i.len()? {
+            let mut f = [0; ACTIVITY_FIELDS];
+            for t in &mut f {
+                *t = i.text(nt)?;
+            }
+            let [
+                profession,
+                specialty,
+                mode,
+                role,
+                organisation,
+                street,
+                postcode,
+                commune_code,
+                commune,
+                departement,
+                finess,
+                siret,
+                phone,
+            ] = f;
+            p.activities.push(Activity {
+                profession,
+                specialty,
+                mode,
+                role,
+                organisation,
+                street,
+                postcode,
+                commune_code,
+                commune,
+                departement,
+                finess,
+                siret,
+                phone,
+            });
+        }
+        for _ in 0..i.len()? {
+            p.mailboxes.push(i.mailbox(nt)?);
+        }
+        people.push(p);
+    }
+    let n = i.len()?;
+    let mut organisations = Vec::with_capacity(n);
+    for _ in 0..n {
+        organisations.push(Organisation {
+            structure_id: i.text(nt)?,
+            name: i.text(nt)?,
+            postcode: i.text(nt)?,
+            locality: i.text(nt)?,
+            departement: i.text(nt)?,
+            mailbox: i.mailbox(nt)?,
+        });
+    }
+    if i.at != i.data.len() {
+        return Err(Damaged);
+    }
+    Ok(Snapshot {
+        texts,
+        people,
+        organisations,
+        professions,
+        specialties,
+        provenance,
+    })
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> SnapshotError + '_ {
+    move |source| SnapshotError::Io {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+impl Snapshot {
+    /// Reads a snapshot written by [`Snapshot::write`].
+    pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
+        let data = fs::read(path).map_err(io(path))?;
+        decode(&data).map_err(|Damaged| SnapshotError::Format {
+            path: path.display().to_string(),
+        })
+    }
+
+    /// Replaces the snapshot at `path` atomically: written to a temporary file in the same
+    /// folder, synced, renamed over the old one, and the folder synced.
+    pub fn write(&self, path: &Path) -> Result<(), SnapshotError> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let tmp = path.with_extension("tmp");
+        let file = File::create(&tmp).map_err(io(&tmp))?;
+        let mut w = BufWriter::new(file);
+        w.write_all(&encode(self)).map_err(io(&tmp))?;
+        let file = w.into_inner().map_err(|e| io(&tmp)(e.into_error()))?;
+        file.sync_all().map_err(io(&tmp))?;
+        fs::rename(&tmp, path).map_err(io(path))?;
+        File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Interner;
+
+    fn sample() -> Snapshot {
+        let mut t = Interner::default();
+        let person = Person {
+            national_id: t.intern("810000005479"),
+            family_name: t.intern("DUPONT"),
+            given_name: t.intern("Jean"),
+            profession: t.intern("10"),
+            activities: vec![Activity {
+                commune: t.intern("Paris"),
+                postcode: t.intern("75002"),
+                ..Activity::default()
+            }],
+            mailboxes: vec![Mailbox {
+                address: t.intern("jean.dupont@medecin.mssante.fr"),
+                kind: MailboxKind::Personal,
+                dematerialisation: Some(true),
+                service: 0,
+            }],
+            ..Person::default()
+        };
+        let professions = vec![(t.intern("10"), t.intern("Médecin"))];
+        let mut s = Snapshot {
+            people: vec![person],
+            professions,
+            texts: t.finish(),
+            ..Snapshot::default()
+        };
+        s.provenance.digest = digest(&s);
+        s
+    }
+
+    #[test]
+    fn round_trip_and_damage() {
+        let dir = std::env::temp_dir().join(format!("confiance-codec-{}", std::process::id()));
+        let path = dir.join("directory.snapshot");
+        let s = sample();
+        s.write(&path).unwrap();
+        let back = Snapshot::read(&path).unwrap();
+        assert_eq!(back, s);
+        assert_eq!(back.profession_label(back.people[0].profession), "Médecin");
+        assert!(!path.with_extension("tmp").exists());
+        let mut bytes = fs::read(&path).unwrap();
+        bytes.truncate(bytes.len() - 3);
+        fs::write(&path, &bytes).unwrap();
+        let err = Snapshot::read(&path).unwrap_err().to_string();
+        assert!(err.contains("is not a directory snapshot"), "{err}");
+        fs::remove_dir_all(dir).unwrap();
+    }
+}
