@@ -247,8 +247,10 @@ impl Index {
             c.end();
         }
         for g in &s.organisations {
-            c.text(s.text(g.name), Field::Organisation);
-            c.text(s.text(g.mailbox.service), Field::Service);
+            // A structure's name and service are its "family and given names": a query naming
+            // the structure finds its own BAL before the people who work there.
+            let name = c.name(s.text(g.name), Field::Family, Field::FamilyJoined);
+            let service = c.name(s.text(g.mailbox.service), Field::Given, Field::GivenJoined);
             let postcode = s.text(g.postcode);
             let commune = crate::import::commune_of(s.text(g.locality), postcode);
             c.text(commune, Field::Commune);
@@ -260,10 +262,20 @@ impl Index {
             if let Some(finess) = structure.strip_prefix('1').filter(|f| f.len() == 9) {
                 c.filter(filter::FINESS, finess);
             }
-            c.filter(filter::ADDRESS, s.text(g.mailbox.address));
+            let address = s.text(g.mailbox.address);
+            // A structure is often known by its address (`chu-nantes`, `ch-pau`): its words
+            // count, except the operator's own (`mssante`, `fr`).
+            if let Some((local, domain)) = address.split_once('@') {
+                c.text(local, Field::Service);
+                let labels: Vec<&str> = domain.split('.').collect();
+                for label in &labels[..labels.len().saturating_sub(2)] {
+                    c.text(label, Field::Service);
+                }
+            }
+            c.filter(filter::ADDRESS, address);
             c.filter(filter::KIND, g.mailbox.kind.code());
             c.filter(filter::HAS_MAILBOX, "1");
-            name_words.push([0, 0]);
+            name_words.push([name, service]);
             c.end();
         }
         Index::finish(c, s, name_words)

@@ -5,6 +5,7 @@ pub mod activity;
 pub mod codec;
 pub mod extract;
 pub mod fold;
+pub mod generate;
 pub mod import;
 pub mod index;
 pub mod model;
