@@ -65,6 +65,7 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
         }
         f.write_all(lines.as_bytes())?;
         eprintln!("Comptes de démonstration (aussi dans {}):\n{lines}", file.display());
+        crate::directory::create_demo(config)?;
     }
     eprintln!(
         "Données initialisées dans {}. Autorité de test : {}",

@@ -3,6 +3,7 @@
 mod accounts;
 mod authority;
 mod config;
+mod directory;
 mod init;
 mod queue;
 mod serve;
@@ -48,6 +49,9 @@ enum Cmd {
     /// The ANS whitelist: check a copy or the configured source.
     #[command(subcommand)]
     Whitelist(whitelist::WhitelistCmd),
+    /// The health directory (annuaire): import the ANS extracts, search, generate test files.
+    #[command(subcommand)]
+    Directory(directory::DirectoryCmd),
     /// Trust-space authority: create a test authority, operator MTA certificates and the
     /// whitelist for them.
     #[command(subcommand)]
@@ -91,6 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Account(cmd) => accounts::run(&config, cmd),
         Cmd::Queue(cmd) => queue::run(&config, cmd),
         Cmd::Whitelist(cmd) => whitelist::run(&config, cmd),
+        Cmd::Directory(cmd) => directory::run(&config, cmd),
         Cmd::Authority(cmd) => authority::run(cmd),
     }
 }

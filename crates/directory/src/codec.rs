@@ -4,7 +4,7 @@
 //! POSIX file systems).
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Write};
 use std::path::Path;
 
 use confiance_core::MailboxKind;
@@ -22,21 +22,35 @@ pub enum SnapshotError {
     Format { path: String },
 }
 
-struct Out(Vec<u8>);
+/// A writer that keeps its first error, so encoding reads as a list of fields.
+struct Out<W: Write> {
+    w: W,
+    error: Option<std::io::Error>,
+}
 
-impl Out {
+impl<W: Write> Out<W> {
+    fn new(w: W) -> Out<W> {
+        Out { w, error: None }
+    }
+    fn bytes(&mut self, b: &[u8]) {
+        if self.error.is_none()
+            && let Err(e) = self.w.write_all(b)
+        {
+            self.error = Some(e);
+        }
+    }
     fn u8(&mut self, v: u8) {
-        self.0.push(v);
+        self.bytes(&[v]);
     }
     fn u32(&mut self, v: u32) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.bytes(&v.to_le_bytes());
     }
     fn u64(&mut self, v: u64) {
-        self.0.extend_from_slice(&v.to_le_bytes());
+        self.bytes(&v.to_le_bytes());
     }
     fn str(&mut self, s: &str) {
         self.u32(s.len() as u32);
-        self.0.extend_from_slice(s.as_bytes());
+        self.bytes(s.as_bytes());
     }
     fn mailbox(&mut self, m: &Mailbox) {
         self.u32(m.address);
@@ -47,6 +61,25 @@ impl Out {
             Some(true) => 2,
         });
         self.u32(m.service);
+    }
+    fn finish(self) -> std::io::Result<W> {
+        match self.error {
+            Some(e) => Err(e),
+            None => Ok(self.w),
+        }
+    }
+}
+
+/// Feeds what is written into a SHA-256.
+struct Hashing(Sha256);
+
+impl Write for Hashing {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -144,8 +177,7 @@ fn activity_fields(a: &Activity) -> [Text; ACTIVITY_FIELDS] {
 }
 
 /// The content, without the provenance: what the digest covers.
-fn encode_content(s: &Snapshot) -> Vec<u8> {
-    let mut o = Out(Vec::with_capacity(s.texts.data.len() + s.people.len() * 80));
+fn encode_content<W: Write>(s: &Snapshot, o: &mut Out<W>) {
     o.str(&s.texts.data);
     o.u32(s.texts.offsets.len() as u32);
     for &off in &s.texts.offsets {
@@ -188,16 +220,19 @@ fn encode_content(s: &Snapshot) -> Vec<u8> {
         }
         o.mailbox(&g.mailbox);
     }
-    o.0
 }
 
 /// SHA-256 of the content, hex.
 pub fn digest(s: &Snapshot) -> String {
-    hex::encode(Sha256::digest(encode_content(s)))
+    let mut o = Out::new(Hashing(Sha256::new()));
+    encode_content(s, &mut o);
+    let hashing = o.finish().expect("hashing does not fail");
+    hex::encode(hashing.0.finalize())
 }
 
-fn encode(s: &Snapshot) -> Vec<u8> {
-    let mut o = Out(MAGIC.to_vec());
+fn encode<W: Write>(s: &Snapshot, w: W) -> std::io::Result<W> {
+    let mut o = Out::new(w);
+    o.bytes(MAGIC);
     let p = &s.provenance;
     o.u64(p.imported_at as u64);
     o.str(&p.activities_file);
@@ -206,16 +241,15 @@ fn encode(s: &Snapshot) -> Vec<u8> {
     o.u64(p.mailbox_rows);
     o.u64(p.bad_lines);
     o.str(&p.digest);
-    o.0.extend_from_slice(&encode_content(s));
-    o.0
+    encode_content(s, &mut o);
+    o.finish()
 }
 
-fn decode(data: &[u8]) -> Result<Snapshot, Damaged> {
-    let mut i = In { data, at: 0 };
+fn decode_provenance(i: &mut In<'_>) -> Result<Provenance, Damaged> {
     if i.take(MAGIC.len())? != MAGIC {
         return Err(Damaged);
     }
-    let provenance = Provenance {
+    Ok(Provenance {
         imported_at: i.u64()? as i64,
         activities_file: i.str()?,
         mailboxes_file: i.str()?,
@@ -223,7 +257,12 @@ fn decode(data: &[u8]) -> Result<Snapshot, Damaged> {
         mailbox_rows: i.u64()?,
         bad_lines: i.u64()?,
         digest: i.str()?,
-    };
+    })
+}
+
+fn decode(data: &[u8]) -> Result<Snapshot, Damaged> {
+    let mut i = In { data, at: 0 };
+    let provenance = decode_provenance(&mut i)?;
     let data = i.str()?;
     let n = i.len()?;
     let mut offsets = Vec::with_capacity(n);
@@ -340,6 +379,18 @@ impl Snapshot {
         })
     }
 
+    /// Only the provenance of the snapshot at `path` (its first bytes): to compare digests
+    /// without loading a national directory.
+    pub fn read_provenance(path: &Path) -> Result<Provenance, SnapshotError> {
+        let mut head = Vec::new();
+        File::open(path)
+            .and_then(|f| f.take(64 * 1024).read_to_end(&mut head))
+            .map_err(io(path))?;
+        decode_provenance(&mut In { data: &head, at: 0 }).map_err(|Damaged| SnapshotError::Format {
+            path: path.display().to_string(),
+        })
+    }
+
     /// Replaces the snapshot at `path` atomically: written to a temporary file in the same
     /// folder, synced, renamed over the old one, and the folder synced.
     pub fn write(&self, path: &Path) -> Result<(), SnapshotError> {
@@ -350,8 +401,7 @@ impl Snapshot {
         fs::create_dir_all(dir).map_err(io(dir))?;
         let tmp = path.with_extension("tmp");
         let file = File::create(&tmp).map_err(io(&tmp))?;
-        let mut w = BufWriter::new(file);
-        w.write_all(&encode(self)).map_err(io(&tmp))?;
+        let w = encode(self, BufWriter::with_capacity(1 << 20, file)).map_err(io(&tmp))?;
         let file = w.into_inner().map_err(|e| io(&tmp)(e.into_error()))?;
         file.sync_all().map_err(io(&tmp))?;
         fs::rename(&tmp, path).map_err(io(path))?;

@@ -10,10 +10,8 @@
 //! Filters (profession, postcode, BAL type…) and exact identifiers are terms too, spelt with a
 //! leading `\x01` so they can never be confused with, or prefix-match, a word.
 
-use std::collections::HashMap;
-
 use crate::fold::{fold, name_terms, words};
-use crate::model::{Activity, Snapshot, Text};
+use crate::model::{Activity, Interner, Snapshot, Text};
 
 /// Where a term was found in a document; the search weighs them differently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -81,6 +79,18 @@ fn symbol(b: u8) -> usize {
     }
 }
 
+/// Word lengths told apart in the bigram lists; longer words share the last slot.
+const LENGTHS: usize = 33;
+
+fn gram_key(gram: u16, len: usize) -> usize {
+    gram as usize * LENGTHS + len.min(LENGTHS - 1)
+}
+
+thread_local! {
+    /// Shared-bigram counts per term, reused by every lookup on this thread (reset as used).
+    static COUNTS: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The distinct padded bigrams of a word (`^ab$` → `^a`, `ab`, `b$`).
 pub fn bigrams(word: &str) -> Vec<u16> {
     let padded: Vec<u8> = std::iter::once(b'^')
@@ -104,6 +114,8 @@ pub struct Index {
     /// Postings: documents of term `t` are `post_docs[post_offsets[t]..post_offsets[t + 1]]`.
     post_offsets: Vec<u32>,
     post_docs: Vec<u32>,
+    /// The field of each posting, to score a whole posting list without visiting documents.
+    post_fields: Vec<Field>,
     /// Terms of document `d` (term id | field << 28).
     doc_offsets: Vec<u32>,
     doc_terms: Vec<u32>,
@@ -116,49 +128,81 @@ pub struct Index {
     gram_terms: Vec<u32>,
 }
 
-/// Collects the terms of each document in order.
+/// Collects the terms of each document in order. Terms are interned like the snapshot's
+/// texts, and the words of each snapshot text are computed once: a national file repeats
+/// the same communes and hospital names hundreds of thousands of times.
 struct Collector {
-    ids: HashMap<String, u32>,
-    names: Vec<String>,
+    terms: Interner,
+    /// For each snapshot text: where its word terms are in `memo_terms` (`u32::MAX`: not yet).
+    memo: Vec<(u32, u32)>,
+    memo_terms: Vec<u32>,
     doc_offsets: Vec<u32>,
     doc_terms: Vec<u32>,
     scratch: Vec<u32>,
+    buf: String,
 }
 
 impl Collector {
     fn add(&mut self, term: &str, field: Field) {
-        let next = self.names.len() as u32;
-        let id = match self.ids.get(term) {
-            Some(&id) => id,
-            None => {
-                self.ids.insert(term.to_string(), next);
-                self.names.push(term.to_string());
-                next
-            }
-        };
+        let id = self.terms.intern(term);
         self.scratch.push(id | (field as u32) << TERM_BITS);
     }
 
-    fn name(&mut self, s: &str, field: Field, joined: Field) -> u8 {
-        let (words, compound) = name_terms(s);
-        for w in &words {
-            self.add(w, field);
+    /// The word terms of a snapshot text, then its joined form when it has several words.
+    fn words_of(&mut self, s: &Snapshot, t: Text) -> (usize, usize) {
+        let (start, len) = self.memo[t as usize];
+        if start != u32::MAX {
+            return (start as usize, len as usize);
         }
-        if let Some(j) = compound {
-            self.add(&j, joined);
+        let start = self.memo_terms.len();
+        let (words, joined) = name_terms(s.text(t));
+        for w in words.iter().chain(joined.iter()) {
+            let id = self.terms.intern(w);
+            self.memo_terms.push(id);
         }
-        words.len().min(255) as u8
+        let len = self.memo_terms.len() - start;
+        self.memo[t as usize] = (start as u32, len as u32);
+        (start, len)
     }
 
-    fn text(&mut self, s: &str, field: Field) {
-        for w in words(s) {
+    fn push(&mut self, start: usize, len: usize, field: Field) {
+        for i in start..start + len {
+            self.scratch.push(self.memo_terms[i] | (field as u32) << TERM_BITS);
+        }
+    }
+
+    /// A name's words, and its joined form when compound; returns how many words.
+    fn name(&mut self, s: &Snapshot, t: Text, field: Field, joined: Field) -> u8 {
+        let (start, len) = self.words_of(s, t);
+        let words = if len > 1 { len - 1 } else { len };
+        self.push(start, words, field);
+        self.push(start + words, len - words, joined);
+        words.min(255) as u8
+    }
+
+    /// A text's words (no joined form: it would only add noise for places and structures).
+    fn text(&mut self, s: &Snapshot, t: Text, field: Field) {
+        let (start, len) = self.words_of(s, t);
+        let words = if len > 1 { len - 1 } else { len };
+        self.push(start, words, field);
+    }
+
+    /// Words of a text that is not in the snapshot as such.
+    fn text_str(&mut self, text: &str, field: Field) {
+        for w in words(text) {
             self.add(&w, field);
         }
     }
 
     fn filter(&mut self, kind: char, value: &str) {
         if !value.is_empty() {
-            self.add(&filter::term(kind, value), Field::Filter);
+            let mut buf = std::mem::take(&mut self.buf);
+            buf.clear();
+            buf.push('\u{1}');
+            buf.push(kind);
+            buf.push_str(value);
+            self.add(&buf, Field::Filter);
+            self.buf = buf;
         }
     }
 
@@ -187,8 +231,8 @@ fn departement<'a>(published: &'a str, postcode: &'a str) -> &'a str {
 }
 
 fn place(c: &mut Collector, s: &Snapshot, a: &Activity) {
-    c.text(s.text(a.organisation), Field::Organisation);
-    c.text(s.text(a.commune), Field::Commune);
+    c.text(s, a.organisation, Field::Organisation);
+    c.text(s, a.commune, Field::Commune);
     c.filter(filter::PROFESSION, s.text(a.profession));
     c.filter(filter::SPECIALTY, s.text(a.specialty));
     c.filter(filter::POSTCODE, s.text(a.postcode));
@@ -214,22 +258,26 @@ pub fn commune_key(name: &str) -> String {
 impl Index {
     pub fn build(s: &Snapshot) -> Index {
         let mut c = Collector {
-            ids: HashMap::new(),
-            names: Vec::new(),
+            terms: Interner::default(),
+            memo: vec![(u32::MAX, 0); s.texts.len()],
+            memo_terms: Vec::new(),
             doc_offsets: vec![0],
             doc_terms: Vec::new(),
             scratch: Vec::new(),
+            buf: String::new(),
         };
         let docs = s.people.len() + s.organisations.len();
         let mut name_words = Vec::with_capacity(docs);
         for p in &s.people {
-            let family = c.name(s.text(p.family_name), Field::Family, Field::FamilyJoined);
-            let given = c.name(s.text(p.given_name), Field::Given, Field::GivenJoined);
+            let family = c.name(s, p.family_name, Field::Family, Field::FamilyJoined);
+            let given = c.name(s, p.given_name, Field::Given, Field::GivenJoined);
             name_words.push([family, given]);
+            // An RPPS is found as such (a 12-digit `8…` query is read as its RPPS); other
+            // national identifiers (`0` + ADELI) as they are.
             let national = s.text(p.national_id);
-            c.filter(filter::NATIONAL_ID, national);
-            if let Some(rpps) = national.strip_prefix('8') {
-                c.filter(filter::RPPS, rpps);
+            match national.strip_prefix('8') {
+                Some(rpps) => c.filter(filter::RPPS, rpps),
+                None => c.filter(filter::NATIONAL_ID, national),
             }
             c.filter(filter::PROFESSION, s.text(p.profession));
             c.filter(filter::SPECIALTY, s.text(p.specialty));
@@ -239,7 +287,7 @@ impl Index {
             for m in &p.mailboxes {
                 c.filter(filter::ADDRESS, s.text(m.address));
                 c.filter(filter::KIND, m.kind.code());
-                c.text(s.text(m.service), Field::Service);
+                c.text(s, m.service, Field::Service);
             }
             if !p.mailboxes.is_empty() {
                 c.filter(filter::HAS_MAILBOX, "1");
@@ -249,11 +297,11 @@ impl Index {
         for g in &s.organisations {
             // A structure's name and service are its "family and given names": a query naming
             // the structure finds its own BAL before the people who work there.
-            let name = c.name(s.text(g.name), Field::Family, Field::FamilyJoined);
-            let service = c.name(s.text(g.mailbox.service), Field::Given, Field::GivenJoined);
+            let name = c.name(s, g.name, Field::Family, Field::FamilyJoined);
+            let service = c.name(s, g.mailbox.service, Field::Given, Field::GivenJoined);
             let postcode = s.text(g.postcode);
             let commune = crate::import::commune_of(s.text(g.locality), postcode);
-            c.text(commune, Field::Commune);
+            c.text_str(commune, Field::Commune);
             c.filter(filter::POSTCODE, postcode);
             c.filter(filter::COMMUNE, &commune_key(commune));
             c.filter(filter::DEPARTEMENT, departement(s.text(g.departement), postcode));
@@ -266,10 +314,10 @@ impl Index {
             // A structure is often known by its address (`chu-nantes`, `ch-pau`): its words
             // count, except the operator's own (`mssante`, `fr`).
             if let Some((local, domain)) = address.split_once('@') {
-                c.text(local, Field::Service);
+                c.text_str(local, Field::Service);
                 let labels: Vec<&str> = domain.split('.').collect();
                 for label in &labels[..labels.len().saturating_sub(2)] {
-                    c.text(label, Field::Service);
+                    c.text_str(label, Field::Service);
                 }
             }
             c.filter(filter::ADDRESS, address);
@@ -283,20 +331,22 @@ impl Index {
 
     fn finish(c: Collector, s: &Snapshot, name_words: Vec<[u8; 2]>) -> Index {
         let Collector {
-            names,
+            terms: names,
             mut doc_terms,
             doc_offsets,
             ..
         } = c;
+        let names = names.finish();
         // Term ids in sorted order, so that a prefix is a range.
         let mut order: Vec<u32> = (0..names.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| names[a as usize].cmp(&names[b as usize]));
+        order.sort_unstable_by(|&a, &b| names.get(a).cmp(names.get(b)));
         let mut remap = vec![0u32; names.len()];
-        let mut term_data = String::new();
-        let mut term_offsets = vec![0u32];
+        let mut term_data = String::with_capacity(names.data.len());
+        let mut term_offsets = Vec::with_capacity(names.len() + 1);
+        term_offsets.push(0);
         for (sorted, &old) in order.iter().enumerate() {
             remap[old as usize] = sorted as u32;
-            term_data.push_str(&names[old as usize]);
+            term_data.push_str(names.get(old));
             term_offsets.push(term_data.len() as u32);
         }
         drop(names);
@@ -312,10 +362,12 @@ impl Index {
         }
         let mut fill = post_offsets.clone();
         let mut post_docs = vec![0u32; doc_terms.len()];
+        let mut post_fields = vec![Field::Filter; doc_terms.len()];
         for d in 0..doc_offsets.len() - 1 {
             for &e in &doc_terms[doc_offsets[d] as usize..doc_offsets[d + 1] as usize] {
                 let t = (e & TERM_MASK) as usize;
                 post_docs[fill[t] as usize] = d as u32;
+                post_fields[fill[t] as usize] = Field::from_bits(e >> TERM_BITS);
                 fill[t] += 1;
             }
         }
@@ -324,6 +376,7 @@ impl Index {
             term_offsets,
             post_offsets,
             post_docs,
+            post_fields,
             doc_offsets,
             doc_terms,
             name_words,
@@ -336,18 +389,19 @@ impl Index {
         index
     }
 
+    /// Bigram lists sorted by word length, so a lookup reads only the lengths within reach.
     fn build_bigrams(&mut self) {
-        let words: Vec<(u32, Vec<u16>)> = (0..self.terms() as u32)
+        let words: Vec<u32> = (0..self.terms() as u32)
             .filter(|&t| {
                 let w = self.term(t);
                 w.len() >= 3 && !w.starts_with('\u{1}')
             })
-            .map(|t| (t, bigrams(self.term(t))))
             .collect();
-        let mut offsets = vec![0u32; ALPHABET * ALPHABET + 1];
-        for (_, grams) in &words {
-            for &g in grams {
-                offsets[g as usize + 1] += 1;
+        let mut offsets = vec![0u32; ALPHABET * ALPHABET * LENGTHS + 1];
+        for &t in &words {
+            let w = self.term(t);
+            for g in bigrams(w) {
+                offsets[gram_key(g, w.len()) + 1] += 1;
             }
         }
         for i in 1..offsets.len() {
@@ -355,10 +409,12 @@ impl Index {
         }
         let mut fill = offsets.clone();
         let mut terms = vec![0u32; *offsets.last().unwrap_or(&0) as usize];
-        for (t, grams) in &words {
-            for &g in grams {
-                terms[fill[g as usize] as usize] = *t;
-                fill[g as usize] += 1;
+        for &t in &words {
+            let w = self.term(t);
+            for g in bigrams(w) {
+                let k = gram_key(g, w.len());
+                terms[fill[k] as usize] = t;
+                fill[k] += 1;
             }
         }
         self.gram_offsets = offsets;
@@ -395,7 +451,16 @@ impl Index {
     }
 
     pub fn postings(&self, t: u32) -> &[u32] {
-        &self.post_docs[self.post_offsets[t as usize] as usize..self.post_offsets[t as usize + 1] as usize]
+        self.postings_range(t, t + 1).0
+    }
+
+    /// The postings of the terms `lo..hi` (contiguous: terms are sorted), with their fields.
+    pub fn postings_range(&self, lo: u32, hi: u32) -> (&[u32], &[Field]) {
+        let (a, b) = (
+            self.post_offsets[lo as usize] as usize,
+            self.post_offsets[hi as usize] as usize,
+        );
+        (&self.post_docs[a..b], &self.post_fields[a..b])
     }
 
     /// How many documents the terms `lo..hi` point to, summed (an upper bound of their union).
@@ -418,25 +483,32 @@ impl Index {
         self.name_rank[d as usize]
     }
 
-    /// The words sharing at least `min` bigrams with `grams`, with how many they share.
-    pub fn bigram_neighbours(&self, grams: &[u16], min: u8, mut each: impl FnMut(u32)) {
-        let mut counts = vec![0u8; self.terms()];
-        let mut touched = Vec::new();
-        for &g in grams {
-            let (a, b) = (self.gram_offsets[g as usize], self.gram_offsets[g as usize + 1]);
-            for &t in &self.gram_terms[a as usize..b as usize] {
-                let c = &mut counts[t as usize];
-                if *c == 0 {
-                    touched.push(t);
+    /// The words of length `lengths` sharing at least `min` bigrams with `grams`.
+    pub fn bigram_neighbours(&self, grams: &[u16], lengths: (usize, usize), min: u8, mut each: impl FnMut(u32)) {
+        COUNTS.with(|counts| {
+            let mut counts = counts.borrow_mut();
+            if counts.len() != self.terms() {
+                *counts = vec![0u8; self.terms()];
+            }
+            let mut touched = Vec::new();
+            for &g in grams {
+                let a = self.gram_offsets[gram_key(g, lengths.0)] as usize;
+                let b = self.gram_offsets[gram_key(g, lengths.1) + 1] as usize;
+                for &t in &self.gram_terms[a..b] {
+                    let c = &mut counts[t as usize];
+                    if *c == 0 {
+                        touched.push(t);
+                    }
+                    *c = c.saturating_add(1);
                 }
-                *c = c.saturating_add(1);
             }
-        }
-        for t in touched {
-            if counts[t as usize] >= min {
-                each(t);
+            for t in touched {
+                if counts[t as usize] >= min {
+                    each(t);
+                }
+                counts[t as usize] = 0;
             }
-        }
+        })
     }
 
     /// Approximate memory held, in bytes.
@@ -445,6 +517,7 @@ impl Index {
             + 4 * (self.term_offsets.len()
                 + self.post_offsets.len()
                 + self.post_docs.len()
+                + self.post_fields.len() / 4
                 + self.doc_offsets.len()
                 + self.doc_terms.len()
                 + self.name_rank.len()
@@ -471,24 +544,38 @@ fn partition(n: u32, before: impl Fn(u32) -> bool) -> u32 {
 /// Documents in alphabetical order of (family, given or organisation name).
 fn name_rank(s: &Snapshot) -> Vec<u32> {
     let docs = s.people.len() + s.organisations.len();
-    let mut keys: Vec<(Text, Text, u32)> = (0..docs)
-        .map(|d| match s.people.get(d) {
-            Some(p) => (p.family_name, p.given_name, d as u32),
-            None => {
-                let g = &s.organisations[d - s.people.len()];
-                (g.name, g.mailbox.service, d as u32)
-            }
+    let keys = |d: usize| match s.people.get(d) {
+        Some(p) => (p.family_name, p.given_name),
+        None => {
+            let g = &s.organisations[d - s.people.len()];
+            (g.name, g.mailbox.service)
+        }
+    };
+    // Rank each distinct name text once by its folded form, then sort documents by numbers.
+    let mut texts: Vec<Text> = (0..docs)
+        .flat_map(|d| {
+            let (a, b) = keys(d);
+            [a, b]
         })
         .collect();
-    // Folded comparison only among distinct texts, computed once per text.
-    let mut folded: HashMap<Text, String> = HashMap::new();
-    for &(a, b, _) in &keys {
-        folded.entry(a).or_insert_with(|| fold(s.text(a)));
-        folded.entry(b).or_insert_with(|| fold(s.text(b)));
+    texts.sort_unstable();
+    texts.dedup();
+    let mut folded: Vec<(String, Text)> = texts.into_iter().map(|t| (fold(s.text(t)), t)).collect();
+    folded.sort_unstable();
+    let mut text_rank = vec![0u32; s.texts.len()];
+    for (r, (_, t)) in folded.iter().enumerate() {
+        text_rank[*t as usize] = r as u32;
     }
-    keys.sort_by(|x, y| (&folded[&x.0], &folded[&x.1], x.2).cmp(&(&folded[&y.0], &folded[&y.1], y.2)));
+    drop(folded);
+    let mut order: Vec<(u32, u32, u32)> = (0..docs)
+        .map(|d| {
+            let (a, b) = keys(d);
+            (text_rank[a as usize], text_rank[b as usize], d as u32)
+        })
+        .collect();
+    order.sort_unstable();
     let mut rank = vec![0u32; docs];
-    for (r, &(_, _, d)) in keys.iter().enumerate() {
+    for (r, &(_, _, d)) in order.iter().enumerate() {
         rank[d as usize] = r as u32;
     }
     rank

@@ -35,6 +35,8 @@ pub struct Directory {
 pub struct Results {
     /// How many entries matched in all (more than `entries` holds when limited).
     pub total: usize,
+    /// `total` is only a lower bound (a word just begun matched too many entries to count).
+    pub more: bool,
     pub entries: Vec<Entry>,
 }
 
@@ -53,6 +55,7 @@ impl Directory {
         let found = self.index.search(query);
         Results {
             total: found.total,
+            more: found.more,
             entries: found.hits.iter().map(|h| Entry::of(&self.snapshot, h.doc)).collect(),
         }
     }

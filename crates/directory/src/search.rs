@@ -41,6 +41,8 @@ pub struct Hit {
 pub struct Found {
     pub hits: Vec<Hit>,
     pub total: usize,
+    /// `total` is a lower bound: a word just begun matched too many entries to count.
+    pub more: bool,
 }
 
 /// How well a term matched a query word.
@@ -81,7 +83,12 @@ struct Matcher {
     prefix: Option<(u32, u32)>,
     /// Filters take part in the match but not in the score.
     is_filter: bool,
+    /// The prefix was cut to its first PREFIX_CAP postings.
+    truncated: bool,
 }
+
+/// Postings a prefix may expand to (see [`Matcher::word`]).
+const PREFIX_CAP: u64 = 50_000;
 
 impl Matcher {
     fn quality(&self, t: u32) -> Option<Quality> {
@@ -104,6 +111,7 @@ impl Matcher {
             terms: index.find(term).map(|t| (t, Quality::Exact)).into_iter().collect(),
             prefix: None,
             is_filter: true,
+            truncated: false,
         }
     }
 
@@ -115,32 +123,44 @@ impl Matcher {
             // Each edit changes at most three bigrams (a transposition), so a word within
             // `edits` shares all but 3 × edits of the query's bigrams.
             let min = grams.len().saturating_sub(3 * edits as usize).max(1) as u8;
-            index.bigram_neighbours(&grams, min, |t| {
+            let k = edits as usize;
+            let lengths = (word.len().saturating_sub(k).max(3), word.len() + k);
+            index.bigram_neighbours(&grams, lengths, min, |t| {
                 if let Some(d) = distance(word.as_bytes(), index.term(t).as_bytes(), edits).filter(|&d| d > 0) {
                     terms.push((t, if d == 1 { Quality::OneEdit } else { Quality::TwoEdits }));
                 }
             });
         }
         terms.sort_unstable();
-        let prefix = typing.then(|| index.range(word)).filter(|(lo, hi)| lo < hi);
+        let mut truncated = false;
+        let prefix = typing
+            .then(|| index.range(word))
+            .filter(|(lo, hi)| lo < hi)
+            .map(|(lo, hi)| {
+                // A word just begun (`ma`) starts thousands of words: only the alphabetically
+                // first PREFIX_CAP entries are looked at, and the count becomes a lower bound.
+                // The ranking would put those first anyway (ties go alphabetically).
+                if index.postings_len(lo, hi) <= PREFIX_CAP {
+                    return (lo, hi);
+                }
+                truncated = true;
+                let (mut a, mut b) = (lo + 1, hi);
+                while a < b {
+                    let mid = a + (b - a) / 2;
+                    if index.postings_len(lo, mid) <= PREFIX_CAP {
+                        a = mid + 1;
+                    } else {
+                        b = mid;
+                    }
+                }
+                (lo, (a - 1).max(lo + 1))
+            });
         Matcher {
             terms,
             prefix,
             is_filter: false,
+            truncated,
         }
-    }
-
-    fn docs(&self, index: &Index, out: &mut Vec<u32>) {
-        for &(t, _) in &self.terms {
-            out.extend_from_slice(index.postings(t));
-        }
-        if let Some((lo, hi)) = self.prefix {
-            for t in lo..hi {
-                out.extend_from_slice(index.postings(t));
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
     }
 }
 
@@ -152,7 +172,9 @@ fn identifier(token: &str) -> Option<String> {
     }
     match token.len() {
         11 if digits => Some(filter::term(filter::RPPS, token)),
-        12 if digits => Some(filter::term(filter::NATIONAL_ID, token)),
+        // Identification nationale: `8` + RPPS is indexed as the RPPS.
+        12 if digits && token.starts_with('8') => Some(filter::term(filter::RPPS, &token[1..])),
+        10 | 12 if digits => Some(filter::term(filter::NATIONAL_ID, token)),
         9 if digits || token.to_ascii_uppercase().starts_with("2A") || token.to_ascii_uppercase().starts_with("2B") => {
             Some(filter::term(filter::FINESS, &token.to_ascii_uppercase()))
         }
@@ -194,69 +216,142 @@ impl Index {
         if matchers.is_empty() {
             return Found::default();
         }
-        // Candidates come from the most selective matcher; the others are checked per document.
-        let driver = (0..matchers.len()).min_by_key(|&i| matchers[i].cost(self)).unwrap_or(0);
-        let mut candidates = Vec::new();
-        matchers[driver].docs(self, &mut candidates);
-        let limit = q.limit.clamp(1, 200);
-        let mut best: BinaryHeap<Reverse<(u32, Reverse<u32>, u32)>> = BinaryHeap::with_capacity(limit + 1);
-        let mut total = 0;
-        let mut qualities = vec![None; matchers.len()];
-        for &d in &candidates {
-            if let Some(score) = self.score(d, &matchers, &mut qualities) {
-                total += 1;
-                best.push(Reverse((score, Reverse(self.name_rank(d)), d)));
-                if best.len() > limit {
-                    best.pop();
+        // The most selective first: each next matcher only narrows the candidates.
+        matchers.sort_by_key(|m| m.cost(self));
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            if scratch.len() != self.docs() {
+                *scratch = vec![Acc::default(); self.docs()];
+            }
+            let mut found = self.run(&matchers, q.limit.clamp(1, 200), &mut scratch);
+            found.more = matchers.iter().any(|m| m.truncated);
+            found
+        })
+    }
+
+    /// Matches and scores with one accumulator per document. A matcher whose posting lists
+    /// are short is applied term by term (no document visited); one whose lists are long
+    /// next to few remaining candidates is checked on each candidate's own terms.
+    fn run(&self, matchers: &[Matcher], limit: usize, acc: &mut [Acc]) -> Found {
+        let mut candidates: Vec<u32> = Vec::new();
+        for (round, m) in matchers.iter().enumerate() {
+            let round = round as u8;
+            let by_postings = round == 0 || m.cost(self) <= candidates.len() as u64 * 24;
+            if by_postings {
+                let mut visit = |docs: &[u32], fields: &[Field], q: Quality| {
+                    for (&d, &f) in docs.iter().zip(fields) {
+                        let a = &mut acc[d as usize];
+                        if round == 0 {
+                            if !a.seen {
+                                a.seen = true;
+                                candidates.push(d);
+                            }
+                        } else if a.round < round {
+                            // Not a candidate: missed an earlier matcher.
+                            continue;
+                        }
+                        a.round = round + 1;
+                        a.note(m, f, q);
+                    }
+                };
+                for &(t, q) in &m.terms {
+                    let (docs, fields) = self.postings_range(t, t + 1);
+                    visit(docs, fields, q);
                 }
+                if let Some((lo, hi)) = m.prefix {
+                    let (docs, fields) = self.postings_range(lo, hi);
+                    visit(docs, fields, Quality::Prefix);
+                }
+            } else {
+                for &d in &candidates {
+                    let a = &mut acc[d as usize];
+                    for (t, f) in self.doc_terms(d) {
+                        if let Some(q) = m.quality(t) {
+                            a.round = round + 1;
+                            a.note(m, f, q);
+                        }
+                    }
+                }
+            }
+            // Keep the candidates this matcher matched; bank their best score for it.
+            candidates.retain(|&d| {
+                let a = &mut acc[d as usize];
+                if a.round == round + 1 {
+                    a.score += a.best;
+                    a.best = 0;
+                    true
+                } else {
+                    *a = Acc::default();
+                    false
+                }
+            });
+            if candidates.is_empty() {
+                break;
+            }
+        }
+        let mut best: BinaryHeap<Reverse<(u32, Reverse<u32>, u32)>> = BinaryHeap::with_capacity(limit + 1);
+        for &d in &candidates {
+            let a = std::mem::take(&mut acc[d as usize]);
+            let [family_words, given_words] = self.name_words(d);
+            let mut score = a.score;
+            // A query naming the whole family name (every word of it) beats one naming a part.
+            if family_words > 0 && (a.family_whole || a.family_hits >= family_words) {
+                score += 40;
+            }
+            if given_words > 0 && (a.given_whole || a.given_hits >= given_words) {
+                score += 20;
+            }
+            best.push(Reverse((score, Reverse(self.name_rank(d)), d)));
+            if best.len() > limit {
+                best.pop();
             }
         }
         let mut ranked: Vec<(u32, Reverse<u32>, u32)> = best.into_iter().map(|Reverse(e)| e).collect();
         ranked.sort_unstable_by(|a, b| b.cmp(a));
         let hits: Vec<Hit> = ranked.into_iter().map(|(score, _, doc)| Hit { doc, score }).collect();
-        Found { hits, total }
+        Found {
+            hits,
+            total: candidates.len(),
+            more: false,
+        }
     }
+}
 
-    /// The score of a document if every matcher matches it.
-    fn score(&self, d: u32, matchers: &[Matcher], best: &mut [Option<(u32, Field)>]) -> Option<u32> {
-        best.iter_mut().for_each(|b| *b = None);
-        let (mut family_hits, mut given_hits, mut family_whole, mut given_whole) = (0u8, 0u8, false, false);
-        for (t, field) in self.doc_terms(d) {
-            let mut hit = false;
-            for (m, b) in matchers.iter().zip(best.iter_mut()) {
-                let Some(q) = m.quality(t) else { continue };
-                hit |= q != Quality::Prefix;
-                let s = if m.is_filter {
-                    1
-                } else {
-                    weight(field) * q.tenths() / 10
-                };
-                if b.is_none_or(|(old, _)| s > old) {
-                    *b = Some((s, field));
-                }
+/// Per-document state of one search.
+#[derive(Debug, Clone, Copy, Default)]
+struct Acc {
+    /// How many matchers have matched so far.
+    round: u8,
+    /// Already in the candidate list.
+    seen: bool,
+    family_hits: u8,
+    given_hits: u8,
+    family_whole: bool,
+    given_whole: bool,
+    /// Best score for the current matcher, and the sum over the previous ones.
+    best: u32,
+    score: u32,
+}
+
+impl Acc {
+    fn note(&mut self, m: &Matcher, field: Field, q: Quality) {
+        if m.is_filter {
+            return;
+        }
+        self.best = self.best.max(weight(field) * q.tenths() / 10);
+        if q != Quality::Prefix {
+            match field {
+                Field::Family => self.family_hits = self.family_hits.saturating_add(1),
+                Field::Given => self.given_hits = self.given_hits.saturating_add(1),
+                Field::FamilyJoined => self.family_whole = true,
+                Field::GivenJoined => self.given_whole = true,
+                _ => {}
             }
-            if hit {
-                match field {
-                    Field::Family => family_hits += 1,
-                    Field::Given => given_hits += 1,
-                    Field::FamilyJoined => family_whole = true,
-                    Field::GivenJoined => given_whole = true,
-                    _ => {}
-                }
-            }
         }
-        let mut score = 0;
-        for b in best.iter() {
-            score += b.map(|(s, _)| s)?;
-        }
-        let [family_words, given_words] = self.name_words(d);
-        // A query naming the whole family name (every word of it) beats one that names a part.
-        if family_words > 0 && (family_whole || family_hits >= family_words) {
-            score += 40;
-        }
-        if given_words > 0 && (given_whole || given_hits >= given_words) {
-            score += 20;
-        }
-        Some(score)
     }
+}
+
+thread_local! {
+    /// One accumulator per document, reused by every search on this thread (reset as used).
+    static SCRATCH: std::cell::RefCell<Vec<Acc>> = const { std::cell::RefCell::new(Vec::new()) };
 }

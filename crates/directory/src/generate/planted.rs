@@ -307,7 +307,7 @@ pub const QUERIES: &[QualityQuery] = &[
     q("Schneidermann", "ludovic.schneidermann@medecin.mssante.fr"),
     q("Vandenberghe", "gregoire.vandenberghe@medecin.mssante.fr"),
     // One typo (from 4 letters), transpositions, missing or doubled letters.
-    q("francoise lefevre", "francoise.lefebvre@medecin.mssante.fr"),
+    q("francoise lefebre", "francoise.lefebvre@medecin.mssante.fr"),
     q("francoise lefbevre", "francoise.lefebvre@medecin.mssante.fr"),
     q(
         "sebastien kowalczik",
@@ -318,7 +318,7 @@ pub const QUERIES: &[QualityQuery] = &[
     q("ludovik schneidermann", "ludovic.schneidermann@medecin.mssante.fr"),
     q("jerome abitbolle", "jerome.abitbol@medecin.mssante.fr"),
     q("abitbo jerome", "jerome.abitbol@medecin.mssante.fr"),
-    q("chevalier baptiste", "baptiste.chevallier@medecin.mssante.fr"),
+    q("chevalllier baptiste", "baptiste.chevallier@medecin.mssante.fr"),
     q("quemeneure gaelle", "gaelle.quemeneur@pro.mssante.fr"),
     // Two typos in long words.
     q("vandemberge gregoire", "gregoire.vandenberghe@medecin.mssante.fr"),
@@ -376,7 +376,7 @@ pub const QUERIES: &[QualityQuery] = &[
         "cardiologie@chu-nantes.mssante.fr",
     ),
     q("ehpad glycines", "accueil@ehpad-les-glycines.mssante.fr"),
-    q("urgences pau", "urgences@ch-pau.mssante.fr"),
+    q("ch pau urgences", "urgences@ch-pau.mssante.fr"),
 ];
 
 /// The FINESS of planted structure `i`.
