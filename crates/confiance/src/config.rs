@@ -24,6 +24,38 @@ pub struct Config {
     pub trust: TrustSection,
     pub relay: RelaySection,
     pub storage: StorageSection,
+    pub web: WebSection,
+    pub directory: DirectorySection,
+}
+
+/// HTTPS: the directory's search page, JSON and FHIR APIs (then the webmail).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebSection {
+    /// HTTPS address; none to turn the web off.
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for WebSection {
+    fn default() -> Self {
+        WebSection {
+            listen: Some("127.0.0.1:8443".parse().expect("valid")),
+        }
+    }
+}
+
+/// The health directory (annuaire).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectorySection {
+    /// How often a running server looks for a newer snapshot (written by `directory import`).
+    pub reload_seconds: u64,
+}
+
+impl Default for DirectorySection {
+    fn default() -> Self {
+        DirectorySection { reload_seconds: 60 }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -156,6 +188,8 @@ impl Default for Config {
             trust: TrustSection::default(),
             relay: RelaySection::default(),
             storage: StorageSection::default(),
+            web: WebSection::default(),
+            directory: DirectorySection::default(),
         }
     }
 }

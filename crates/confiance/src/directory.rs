@@ -220,6 +220,7 @@ fn search(config: &Config, a: SearchArgs) -> anyhow::Result<()> {
         departement: a.departement,
         kind,
         with_mailbox: a.with_mailbox,
+        entry: None,
         limit: a.limit,
     };
     let directory = open(config)?;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use confiance_directory::LiveDirectory;
 use confiance_imap::ImapConfig;
 use confiance_mail::MailService;
 use confiance_smtp::relay::{RelayConfig, Route, Timeouts};
@@ -150,6 +151,19 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             smtp.clone(),
         ));
     }
+    let directory = Arc::new(LiveDirectory::empty(crate::directory::snapshot_path(&config)));
+    let every = Duration::from_secs(config.directory.reload_seconds.max(1));
+    tasks.spawn(reload_directory(directory.clone(), every));
+    if let Some(addr) = config.web.listen {
+        let app = confiance_web::router(confiance_web::WebState { directory });
+        let listener = bind(addr, "HTTPS (annuaire, API, FHIR)").await?;
+        let tls = smtp.tls.clone();
+        tasks.spawn(async move {
+            if let Err(e) = confiance_web::serve(listener, tls, app).await {
+                tracing::error!("HTTPS stopped: {e}");
+            }
+        });
+    }
     tracing::info!(data_dir = %config.data_dir.display(), "Confiance ready");
     tokio::select! {
         _ = tasks.join_next() => anyhow::bail!("a listener stopped"),
@@ -157,6 +171,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::info!("stopping");
             Ok(())
         }
+    }
+}
+
+/// Loads the directory snapshot in the background (a national one takes seconds to index;
+/// the API answers 503 meanwhile), then picks up each new import.
+async fn reload_directory(directory: Arc<LiveDirectory>, every: Duration) {
+    loop {
+        let d = directory.clone();
+        match tokio::task::spawn_blocking(move || d.refresh()).await {
+            Ok(Ok(true)) => tracing::info!("directory snapshot loaded"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!("directory snapshot not loaded, the previous one stays: {e}"),
+            Err(e) => tracing::warn!("directory reload failed: {e}"),
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

@@ -60,6 +60,8 @@ pub mod filter {
     pub const NATIONAL_ID: char = 'n';
     pub const FINESS: char = 'f';
     pub const ADDRESS: char = '@';
+    /// `p` a professional, `o` a structure's BAL.
+    pub const ENTRY: char = 'e';
 
     pub fn term(kind: char, value: &str) -> String {
         format!("\u{1}{kind}{value}")
@@ -272,6 +274,7 @@ impl Index {
             let family = c.name(s, p.family_name, Field::Family, Field::FamilyJoined);
             let given = c.name(s, p.given_name, Field::Given, Field::GivenJoined);
             name_words.push([family, given]);
+            c.filter(filter::ENTRY, "p");
             // An RPPS is found as such (a 12-digit `8…` query is read as its RPPS); other
             // national identifiers (`0` + ADELI) as they are.
             let national = s.text(p.national_id);
@@ -324,6 +327,7 @@ impl Index {
             c.filter(filter::KIND, g.mailbox.kind.code());
             c.filter(filter::HAS_MAILBOX, "1");
             name_words.push([name, service]);
+            c.filter(filter::ENTRY, "o");
             c.end();
         }
         Index::finish(c, s, name_words)

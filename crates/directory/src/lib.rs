@@ -8,6 +8,7 @@ pub mod fold;
 pub mod generate;
 pub mod import;
 pub mod index;
+pub mod live;
 pub mod model;
 pub mod mssante;
 pub mod search;
@@ -19,10 +20,11 @@ pub use codec::SnapshotError;
 pub use extract::{BadLine, Extract, ExtractError};
 pub use import::Builder;
 pub use index::Index;
+pub use live::LiveDirectory;
 pub use model::{Activity, Mailbox, Organisation, Person, Snapshot, Text};
 pub use mssante::{MailboxEntry, read_mailboxes};
 pub use search::{Found, Hit, Query};
-pub use view::Entry;
+pub use view::{Entry, EntryKind};
 
 /// A loaded directory: a snapshot and its index.
 pub struct Directory {
@@ -49,6 +51,14 @@ impl Directory {
     /// Loads the snapshot at `path` and indexes it.
     pub fn open(path: &Path) -> Result<Directory, SnapshotError> {
         Ok(Directory::new(Snapshot::read(path)?))
+    }
+
+    /// The documents carrying an identifier: `kind` is one of [`index::filter`]'s (RPPS,
+    /// national id, FINESS, address).
+    pub fn with_identifier(&self, kind: char, value: &str) -> &[u32] {
+        self.index
+            .find(&index::filter::term(kind, value))
+            .map_or(&[], |t| self.index.postings(t))
     }
 
     pub fn search(&self, query: &Query) -> Results {

@@ -10,6 +10,7 @@ use confiance_core::MailboxKind;
 
 use crate::fold::{allowed_edits, distance, words};
 use crate::index::{Field, Index, bigrams, commune_key, filter};
+use crate::view::EntryKind;
 
 /// A directory search, as the API and the search page take it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub struct Query {
     pub kind: Option<MailboxKind>,
     /// Only entries that have a BAL (what the webmail's autocomplete wants).
     pub with_mailbox: bool,
+    /// Only professionals, or only structures' BAL.
+    pub entry: Option<EntryKind>,
     pub limit: usize,
 }
 
@@ -207,6 +210,13 @@ impl Index {
             (filter::DEPARTEMENT, q.departement.clone()),
             (filter::KIND, q.kind.map(|k| k.code().to_string())),
             (filter::HAS_MAILBOX, q.with_mailbox.then(|| "1".to_string())),
+            (
+                filter::ENTRY,
+                q.entry.as_ref().map(|e| match e {
+                    EntryKind::Person => "p".to_string(),
+                    EntryKind::Organisation => "o".to_string(),
+                }),
+            ),
         ];
         for (kind, value) in filters {
             if let Some(v) = value.filter(|v| !v.trim().is_empty()) {

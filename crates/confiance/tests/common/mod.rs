@@ -22,6 +22,8 @@ pub struct Operator {
     pub submission: u16,
     pub submissions: u16,
     pub mx: u16,
+    /// HTTPS (directory page, JSON and FHIR APIs).
+    pub web: u16,
     /// Trust anchor and TLS name clients use, when not the development PKI of the data dir.
     pub tls_override: Option<(PathBuf, String)>,
     child: Option<Child>,
@@ -60,7 +62,7 @@ impl Operator {
     /// of a trust space need each other's MX port in their routes).
     pub fn new_at(ip: &str, domain: &str) -> Operator {
         // Held until all are chosen, so that the kernel cannot hand out one port twice.
-        let held: Vec<TcpListener> = (0..5).map(|_| TcpListener::bind((ip, 0)).unwrap()).collect();
+        let held: Vec<TcpListener> = (0..6).map(|_| TcpListener::bind((ip, 0)).unwrap()).collect();
         let port = |i: usize| held[i].local_addr().unwrap().port();
         Operator {
             dir: tempfile::tempdir().unwrap(),
@@ -71,13 +73,14 @@ impl Operator {
             submission: port(2),
             submissions: port(3),
             mx: port(4),
+            web: port(5),
             tls_override: None,
             child: None,
         }
     }
 
     /// Writes the configuration (`extra_config` holds top-level keys, then any tables but
-    /// `[imap]` and `[smtp]`), initialises with `accounts` (local parts) and starts.
+    /// `[imap]`, `[smtp]` and `[web]`), initialises with `accounts` (local parts) and starts.
     pub fn launch(&mut self, accounts: &[&str], extra_config: &str) {
         let ip = &self.ip;
         let domains = if self.domain == DOMAIN || extra_config.contains("domains") {
@@ -87,12 +90,14 @@ impl Operator {
         };
         let config = format!(
             "data_dir = \"{data}\"\n{domains}{extra_config}\n[imap]\nlisten = \"{ip}:{}\"\nlisten_tls = \"{ip}:{}\"\n\
-             [smtp]\nsubmission = \"{ip}:{}\"\nsubmissions = \"{ip}:{}\"\nmx = \"{ip}:{}\"\n",
+             [smtp]\nsubmission = \"{ip}:{}\"\nsubmissions = \"{ip}:{}\"\nmx = \"{ip}:{}\"\n\
+             [web]\nlisten = \"{ip}:{}\"\n",
             self.imap,
             self.imaps,
             self.submission,
             self.submissions,
             self.mx,
+            self.web,
             data = self.data_dir().display(),
         );
         std::fs::write(self.config_path(), config).unwrap();
@@ -169,7 +174,14 @@ impl Operator {
             .unwrap();
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        for port in [self.imap, self.imaps, self.submission, self.submissions, self.mx] {
+        for port in [
+            self.imap,
+            self.imaps,
+            self.submission,
+            self.submissions,
+            self.mx,
+            self.web,
+        ] {
             while TcpStream::connect((self.ip.as_str(), port)).is_err() {
                 assert!(Instant::now() < deadline, "server did not start; log:\n{}", self.log());
                 std::thread::sleep(Duration::from_millis(20));
@@ -216,6 +228,7 @@ impl Operator {
         vec![
             ("CONFIANCE_HOST".into(), self.ip.clone()),
             ("CONFIANCE_MX".into(), self.mx.to_string()),
+            ("CONFIANCE_WEB".into(), self.web.to_string()),
             (
                 "CONFIANCE_TLS_NAME".into(),
                 self.tls_override

@@ -485,6 +485,11 @@ impl<A: Write, M: Write> Generator<A, M> {
                 .unwrap_or(COMMUNES[0]);
             (place.commune, place.postcode, place.commune_code) = (c.0.into(), c.1.into(), c.2.into());
             (place.departement, place.departement_label) = (c.3.into(), c.4);
+            if place.salaried {
+                let kind = pick(&mut self.rng, ORGANISATION_KINDS);
+                let name = pick(&mut self.rng, ORGANISATION_NAMES);
+                place.organisation = format!("{kind} {name} {}", c.0.to_uppercase());
+            }
             self.activity_line(&person, &place)?;
             if let Some(address) = p.address {
                 self.personal_mailbox(&person, &place, Some(address))?;

@@ -1,0 +1,137 @@
+//! The directory end to end: `directory generate` and `directory import` from the CLI, the
+//! running server picking the new snapshot up, then the JSON API, the FHIR API (validated by
+//! `fhir.resources`) and the search page over HTTPS; bad files rejected without losing the
+//! directory in force.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Operator, text};
+
+fn wait_for_directory(op: &Operator) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = op.python_output("directory.py", &["count", "martin"]);
+        if out.status.success() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "directory never loaded: {}\n{}",
+            text(&out),
+            op.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn import_then_search_over_https() {
+    let op = Operator::start_with(&[], "[directory]\nreload_seconds = 1\n");
+    op.python("directory.py", &["unavailable"]);
+
+    let extracts = op.dir.path().join("extracts");
+    let out = op.cli(
+        &[
+            "directory",
+            "generate",
+            "--out",
+            extracts.to_str().unwrap(),
+            "--divisor",
+            "500",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let file = |prefix: &str| {
+        std::fs::read_dir(&extracts)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
+            .unwrap()
+    };
+    let (activities, mailboxes) = (
+        file("PS_LibreAcces_Personne_activite_"),
+        file("Extraction_Correspondance_MSSante_"),
+    );
+
+    // A few broken lines: reported with their numbers, the rest imported.
+    let mut lines = std::fs::read_to_string(&mailboxes).unwrap();
+    lines.push_str("PER|pas-une-adresse|8|10000005479|810000005479\n");
+    lines.push_str(&format!("XYZ|x@y.mssante.fr{}\n", "|".repeat(30)));
+    let broken = op.dir.path().join("bal-abimees.txt");
+    std::fs::write(&broken, lines).unwrap();
+    let report = op.dir.path().join("rapport.tsv");
+    let out = op.cli(
+        &[
+            "directory",
+            "import",
+            "--activities",
+            activities.to_str().unwrap(),
+            "--mailboxes",
+            broken.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ],
+        None,
+    );
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("2 ligne(s) écartée(s)"), "{said}");
+    assert!(said.contains("ligne 1082: 5 fields where the header has 31"), "{said}");
+    assert!(said.contains("not PER, ORG, APP or CAB"), "{said}");
+    let report = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(report.lines().count(), 2, "{report}");
+
+    wait_for_directory(&op);
+    op.python("directory.py", &["all"]);
+
+    // Not an extract at all: refused with the missing column named; the directory stays.
+    let out = op.cli(
+        &["directory", "import", "--mailboxes", activities.to_str().unwrap()],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("lacks the column \"Type de BAL\""),
+        "{}",
+        text(&out)
+    );
+    let out = op.cli(&["directory", "import"], None);
+    assert!(
+        !out.status.success() && text(&out).contains("nothing to import"),
+        "{}",
+        text(&out)
+    );
+    op.python("directory.py", &["all"]);
+
+    // The same content again (the broken lines were all that differed) is recognised by its
+    // digest; other content is not.
+    let import = |args: &[&str]| {
+        let mut all = vec!["directory", "import"];
+        all.extend_from_slice(args);
+        text(&op.cli(&all, None))
+    };
+    let both = [
+        "--activities",
+        activities.to_str().unwrap(),
+        "--mailboxes",
+        mailboxes.to_str().unwrap(),
+    ];
+    assert!(import(&both).contains("(contenu inchangé)"));
+    assert!(!import(&both[..2]).contains("inchangé"));
+    assert!(!import(&both).contains("inchangé"));
+    let status = text(&op.cli(&["directory", "status"], None));
+    assert!(
+        status.contains("professionnels") && status.contains("empreinte"),
+        "{status}"
+    );
+
+    // The CLI search finds what the API finds.
+    let out = text(&op.cli(&["directory", "search", "kowalczik"], None));
+    assert!(
+        out.contains("sebastien.kowalczyk@masseur-kinesitherapeute.mssante.fr [PER]"),
+        "{out}"
+    );
+}

@@ -1,0 +1,89 @@
+//! HTTP for Confiance, over TLS only. For now the directory: a JSON search API for
+//! autocomplete (`/api/annuaire`), a FHIR R4 API shaped like the Annuaire Santé's (`/fhir`),
+//! and a search page in French (`/annuaire`). The webmail and activation come next.
+
+mod api;
+mod fhir;
+mod html;
+mod page;
+mod problem;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::Redirect;
+use axum::routing::get;
+use confiance_directory::LiveDirectory;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+pub use problem::Problem;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct WebState {
+    pub directory: Arc<LiveDirectory>,
+}
+
+/// Every route, with the security headers every answer carries.
+pub fn router(state: WebState) -> Router {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/annuaire") }))
+        .route("/annuaire", get(page::search))
+        .route("/api/annuaire", get(api::search))
+        .nest("/fhir", fhir::routes())
+        .with_state(state)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// No remote content, no framing, no sniffing, no referrer leaking a search for a patient's
+/// doctor, HTTPS only.
+async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
+    let h = response.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
+        h.insert(name, HeaderValue::from_static(value));
+    };
+    set(
+        h,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    );
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=31536000");
+    response
+}
+
+/// Serves HTTPS (HTTP/1.1 and HTTP/2) on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Router) -> std::io::Result<()> {
+    let mut tls = (*tls).clone();
+    tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    let acceptor = TlsAcceptor::from(Arc::new(tls));
+    loop {
+        let (tcp, peer) = listener.accept().await?;
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let stream = match tokio::time::timeout(std::time::Duration::from_secs(30), acceptor.accept(tcp)).await {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(%peer, "HTTPS handshake refused: {e}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            let service = TowerToHyperService::new(app);
+            if let Err(e) = auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await
+            {
+                tracing::debug!(%peer, "HTTPS connection ended: {e}");
+            }
+        });
+    }
+}
