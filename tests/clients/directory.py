@@ -166,13 +166,20 @@ def main():
         check("directory import" in p["detail"], p)
         o = fhir("Practitioner", {"name": "martin"}, status=503)
         OperationOutcome.model_validate(o)
+        print("ok")
     elif what == "all":
         ludovic = json_api()
         fhir_api(ludovic)
         page()
+        print("ok")
     elif what == "count":
         print(api({"q": sys.argv[2]})["total"])
-    print("ok")
+    elif what == "addresses":
+        print(" ".join(addresses(api({"q": sys.argv[2], "limit": "50"}))))
+    elif what == "fhir-addresses":
+        b = fhir(sys.argv[2], {sys.argv[3]: sys.argv[4]})
+        Bundle.model_validate(b)
+        print(" ".join(addresses(b)))
 
 
 if __name__ == "__main__":

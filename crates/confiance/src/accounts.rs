@@ -25,6 +25,8 @@ pub enum AccountCmd {
     Quota { address: String, bytes: u64 },
     /// List mailboxes with their usage.
     List,
+    /// Publish a mailbox in the directory (annuaire) with its holder, or withdraw it.
+    Publish(Box<crate::listing::PublishArgs>),
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
@@ -90,6 +92,24 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))?;
             store.set_quota(account.id, bytes)?;
             println!("Quota de {a} : {bytes} octets");
+        }
+        AccountCmd::Publish(args) => {
+            let a = hosted(config, &args.address)?;
+            let account = store
+                .account_by_address(&a.to_string())?
+                .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))?;
+            if args.withdraw {
+                store.set_listing(account.id, None)?;
+                println!("{a} retirée de l'annuaire");
+            } else {
+                let listing = crate::listing::listing(&args)?;
+                store.set_listing(account.id, Some(&listing))?;
+                if listing.red_list {
+                    println!("{a} en liste rouge : jamais affichée dans l'annuaire");
+                } else {
+                    println!("{a} publiée dans l'annuaire");
+                }
+            }
         }
         AccountCmd::List => {
             for a in store.accounts()? {

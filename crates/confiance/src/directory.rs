@@ -35,6 +35,12 @@ pub enum DirectoryCmd {
     Search(SearchArgs),
     /// Where the snapshot in force came from.
     Status,
+    /// This operator's published BAL in the Extraction_Correspondance_MSSante format (liste
+    /// rouge left out), to standard output or a file.
+    Export {
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write synthetic extracts in the ANS formats (national size by default).
     Generate {
         /// Folder to write the two files into.
@@ -91,6 +97,7 @@ pub fn run(config: &Config, cmd: DirectoryCmd) -> anyhow::Result<()> {
         } => import(config, activities.as_deref(), mailboxes.as_deref(), report.as_deref()),
         DirectoryCmd::Search(args) => search(config, args),
         DirectoryCmd::Status => status(config),
+        DirectoryCmd::Export { out } => export(config, out.as_deref()),
         DirectoryCmd::Generate { out, divisor, seed } => {
             let mut scale = if divisor <= 1 {
                 Scale::NATIONAL
@@ -264,6 +271,24 @@ fn search(config: &Config, a: SearchArgs) -> anyhow::Result<()> {
         }
     }
     println!("{} résultat(s) — {:.2} ms", results.total, took.as_secs_f64() * 1000.0);
+    Ok(())
+}
+
+fn export(config: &Config, out: Option<&Path>) -> anyhow::Result<()> {
+    let store = confiance_store::SqliteStore::open(&config.data_dir.join("confiance.db"))?;
+    let (published, red) = crate::listing::own(&store)?;
+    match out {
+        Some(path) => {
+            let file = File::create(path).with_context(|| path.display().to_string())?;
+            confiance_directory::mssante::write_mailboxes(BufWriter::new(file), &published)?;
+        }
+        None => confiance_directory::mssante::write_mailboxes(std::io::stdout().lock(), &published)?,
+    }
+    eprintln!(
+        "{} BAL exportée(s), {} en liste rouge non exportée(s)",
+        published.len(),
+        red.len()
+    );
     Ok(())
 }
 

@@ -5,6 +5,7 @@ mod authority;
 mod config;
 mod directory;
 mod init;
+mod listing;
 mod queue;
 mod serve;
 mod whitelist;

@@ -154,6 +154,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let directory = Arc::new(LiveDirectory::empty(crate::directory::snapshot_path(&config)));
     let every = Duration::from_secs(config.directory.reload_seconds.max(1));
     tasks.spawn(reload_directory(directory.clone(), every));
+    tasks.spawn(own_listings(directory.clone(), config.data_dir.join("confiance.db")));
     if let Some(addr) = config.web.listen {
         let app = confiance_web::router(confiance_web::WebState { directory });
         let listener = bind(addr, "HTTPS (annuaire, API, FHIR)").await?;
@@ -186,6 +187,28 @@ async fn reload_directory(directory: Arc<LiveDirectory>, every: Duration) {
             Err(e) => tracing::warn!("directory reload failed: {e}"),
         }
         tokio::time::sleep(every).await;
+    }
+}
+
+/// Our own BAL in the directory, from the accounts' listings: read every few seconds, so a
+/// mailbox put on the liste rouge disappears from every answer almost at once.
+async fn own_listings(directory: Arc<LiveDirectory>, db: std::path::PathBuf) {
+    let store = match confiance_store::SqliteStore::open(&db) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            tracing::error!("cannot read the directory listings: {e}");
+            return;
+        }
+    };
+    loop {
+        let (d, s) = (directory.clone(), store.clone());
+        match tokio::task::spawn_blocking(move || crate::listing::own(&*s).map(|(p, r)| d.set_own(p, r))).await {
+            Ok(Ok(true)) => tracing::info!("directory: own mailboxes updated"),
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => tracing::warn!("directory listings not read: {e}"),
+            Err(e) => tracing::warn!("directory listings task failed: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
 }
 

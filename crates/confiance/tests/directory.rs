@@ -135,3 +135,158 @@ fn import_then_search_over_https() {
         "{out}"
     );
 }
+
+#[test]
+fn own_mailboxes_are_published_and_the_liste_rouge_hides_them() {
+    let mut op = Operator::new_at("127.0.0.1", common::DOMAIN);
+    op.launch(&["jean.dupont", "secretariat"], "[directory]\nreload_seconds = 1\n");
+    let jean = Operator::address("jean.dupont");
+    let secretariat = Operator::address("secretariat");
+
+    // The national file also lists Jean's address (published there before he chose the liste rouge).
+    let extracts = op.dir.path().join("extracts");
+    let out = op.cli(
+        &[
+            "directory",
+            "generate",
+            "--out",
+            extracts.to_str().unwrap(),
+            "--divisor",
+            "2000",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let mailboxes = std::fs::read_dir(&extracts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_str().unwrap().contains("Extraction_Correspondance_MSSante"))
+        .unwrap();
+    let mut lines = std::fs::read_to_string(&mailboxes).unwrap();
+    lines.push_str(&format!(
+        "PER|{jean}|8|10000005479|810000005479|||||DUPONT|Jean|C|Civil|10|Médecin|||true||||||||||75002 PARIS|75002|75|France\n"
+    ));
+    std::fs::write(&mailboxes, lines).unwrap();
+    let out = op.cli(
+        &["directory", "import", "--mailboxes", mailboxes.to_str().unwrap()],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for_directory(&op);
+    let addresses = |q: &str| op.python("directory.py", &["addresses", q]);
+    assert!(addresses("jean dupont").contains(&jean));
+
+    // Bad publications are refused with the reason.
+    for (args, reason) in [
+        (vec!["--rpps", "10000005478", "--family", "DUPONT"], "--rpps"),
+        (vec!["--type", "XYZ"], "--type XYZ"),
+        (vec!["--family", "DUPONT"], "--rpps and --family"),
+        (
+            vec!["--rpps", "10000005479", "--family", "DUPONT", "--profession", "99"],
+            "not a TRE_G15 code",
+        ),
+    ] {
+        let mut all = vec!["account", "publish", jean.as_str()];
+        all.extend(args);
+        let out = op.cli(&all, None);
+        assert!(
+            !out.status.success() && text(&out).contains(reason),
+            "{reason}: {}",
+            text(&out)
+        );
+    }
+    let out = op.cli(
+        &[
+            "account",
+            "publish",
+            "personne@medecin.confiance.test",
+            "--rpps",
+            "10000005479",
+        ],
+        None,
+    );
+    assert!(
+        !out.status.success() && text(&out).contains("no mailbox"),
+        "{}",
+        text(&out)
+    );
+
+    // Published: the structure BAL appears, found by its service and place.
+    let publish = |args: &[&str]| {
+        let out = op.cli(&[&["account", "publish"], args].concat(), None);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    publish(&[
+        &secretariat,
+        "--type",
+        "ORG",
+        "--organisation",
+        "CABINET MEDICAL DES LILAS",
+        "--service",
+        "Secrétariat",
+        "--postcode",
+        "75020",
+        "--commune",
+        "Paris",
+        "--dematerialisation",
+        "true",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !addresses("secretariat lilas").contains(&secretariat) {
+        assert!(Instant::now() < deadline, "own BAL never appeared\n{}", op.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let fhir = op.python(
+        "directory.py",
+        &["fhir-addresses", "Organization", "mailbox-mss", &secretariat],
+    );
+    assert_eq!(fhir.trim(), secretariat);
+
+    // Jean chooses the liste rouge: his BAL disappears from every answer, national included.
+    publish(&[
+        &jean,
+        "--rpps",
+        "10000005479",
+        "--family",
+        "DUPONT",
+        "--given",
+        "Jean",
+        "--liste-rouge",
+    ]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while addresses("jean dupont").contains(&jean) {
+        assert!(Instant::now() < deadline, "red-listed BAL still shown\n{}", op.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let fhir = op.python(
+        "directory.py",
+        &["fhir-addresses", "Practitioner", "mailbox-mss", &jean],
+    );
+    assert_eq!(fhir.trim(), "", "FHIR still shows a red-listed BAL");
+    let fhir = op.python(
+        "directory.py",
+        &["fhir-addresses", "Practitioner", "identifier", "10000005479"],
+    );
+    assert!(!fhir.contains(&jean), "{fhir}");
+
+    // The export carries the published BAL only, in the ANS format.
+    let out = op.cli(&["directory", "export"], None);
+    let exported = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(exported.starts_with("Type de BAL|Adresse BAL|"), "{exported}");
+    assert!(exported.contains(&format!("ORG|{secretariat}|")), "{exported}");
+    assert!(!exported.contains(&jean), "a red-listed BAL was exported: {exported}");
+    assert!(
+        text(&out).contains("1 BAL exportée(s), 1 en liste rouge"),
+        "{}",
+        text(&out)
+    );
+
+    // Withdrawn: gone.
+    publish(&[&secretariat, "--withdraw"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while addresses("secretariat lilas").contains(&secretariat) {
+        assert!(Instant::now() < deadline, "withdrawn BAL still shown");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}

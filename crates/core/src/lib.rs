@@ -4,7 +4,9 @@
 pub mod address;
 pub mod identifier;
 pub mod mailbox;
+pub mod profession;
 
 pub use address::{Address, AddressError};
 pub use identifier::{Adeli, Finess, IdentifierError, NationalId, Nir, Rpps, Siren, Siret};
 pub use mailbox::{MailboxKind, SpecialUse};
+pub use profession::profession_label;

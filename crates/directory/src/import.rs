@@ -55,6 +55,12 @@ impl Builder {
         Ok(report)
     }
 
+    /// Adds one of this operator's own BAL (an activated account's directory listing).
+    pub fn own_mailbox(&mut self, e: MailboxEntry) {
+        self.mailbox_rows += 1;
+        self.mailbox(e);
+    }
+
     fn person(&mut self, national_id: &str) -> (&mut Person, bool) {
         let id = self.texts.intern(national_id);
         let mut created = false;

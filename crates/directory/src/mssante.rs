@@ -130,6 +130,57 @@ pub fn read_mailboxes<R: BufRead>(
     Ok(report)
 }
 
+/// Writes BAL in the format of the ANS file (header then one line each), for publishing this
+/// operator's own BAL. `|` and line breaks cannot occur in a field: they are replaced by spaces.
+pub fn write_mailboxes<W: std::io::Write>(mut w: W, entries: &[MailboxEntry]) -> std::io::Result<()> {
+    writeln!(w, "{HEADER}")?;
+    let columns: Vec<&str> = HEADER.split('|').collect();
+    for e in entries {
+        let mut fields = vec![String::new(); columns.len()];
+        let mut set = |name: &str, value: Option<&str>| {
+            if let (Some(i), Some(v)) = (columns.iter().position(|c| *c == name), value) {
+                fields[i] = v.replace(['|', '\r', '\n'], " ");
+            }
+        };
+        set("Type de BAL", Some(e.kind.code()));
+        let address = e.address.to_string();
+        set("Adresse BAL", Some(&address));
+        if let Some(n) = &e.national_id {
+            // Identification nationale: its first character is the identifier type (8 RPPS, 0 ADELI).
+            set("Type Identifiant PP", n.get(..1));
+            set("Identifiant PP", n.get(1..));
+            set("Identification nationale PP", Some(n));
+        }
+        if let Some(s) = &e.structure_id {
+            set("Type identifiant structure", s.get(..1));
+            set("Identification Structure", Some(s));
+        }
+        set("Service de rattachement", e.service.as_deref());
+        set("Civilité d'exercice", e.civility.as_deref());
+        set("Nom d'exercice", e.family_name.as_deref());
+        set("Prénom d'exercice", e.given_name.as_deref());
+        if let Some((code, label)) = &e.profession {
+            set("Code Profession", Some(code));
+            set("Libellé Profession", Some(label));
+        }
+        if let Some((code, label)) = &e.specialty {
+            set("Code savoir-faire", Some(code));
+            set("Libellé savoir-faire", Some(label));
+        }
+        set(
+            "Dématérialisation",
+            e.dematerialisation.map(|d| if d { "true" } else { "false" }),
+        );
+        set("Raison Sociale structure BAL", e.organisation.as_deref());
+        set("L6LIGNEACHEMINEMENT structure BAL", e.locality.as_deref());
+        set("Code postal structure BAL", e.postcode.as_deref());
+        set("Département structure BAL", e.departement.as_deref());
+        set("Pays structure BAL", Some("France"));
+        writeln!(w, "{}", fields.join("|"))?;
+    }
+    w.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +220,27 @@ mod tests {
         assert_eq!(jean.dematerialisation, Some(true));
         assert_eq!(jean.locality.as_deref(), Some("75002 PARIS"));
         assert_eq!(got[1].dematerialisation, Some(false));
+    }
+
+    #[test]
+    fn written_files_read_back_the_same() {
+        let file = [
+            HEADER.to_string(),
+            row("PER", "jean.dupont@medecin.mssante.fr", "10000005479", "true"),
+            row("ORG", "accueil@ch-exemple.mssante.fr", "", "false"),
+        ]
+        .join("\n");
+        let mut entries = Vec::new();
+        read_mailboxes(file.as_bytes(), |e| entries.push(e)).unwrap();
+        let mut written = Vec::new();
+        write_mailboxes(&mut written, &entries).unwrap();
+        let mut again = Vec::new();
+        let report = read_mailboxes(&written[..], |e| again.push(e)).unwrap();
+        assert!(report.bad.is_empty(), "{:?}", report.bad);
+        assert_eq!(again, entries);
+        let text = String::from_utf8(written).unwrap();
+        assert_eq!(text.lines().next(), Some(HEADER));
+        assert!(text.lines().all(|l| l.split('|').count() == 31));
     }
 
     #[test]

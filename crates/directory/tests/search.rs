@@ -349,3 +349,60 @@ fn identifiers_places_and_organisations() {
     assert_eq!(json["mailboxes"][0]["type"], "PER");
     assert_eq!(json["specialty"]["code"], "SM54");
 }
+
+#[test]
+fn own_mailboxes_replace_and_red_list_hides_national_entries() {
+    use confiance_core::Address;
+    use confiance_directory::{LiveDirectory, MailboxEntry};
+    let live = LiveDirectory::from_directory(directory());
+    let find = |text: &str| {
+        let r = live.search(&q(text)).unwrap();
+        r.entries
+            .iter()
+            .flat_map(|e| e.mailboxes.iter().map(|m| m.address.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        find("lefebvre francoise"),
+        vec!["francoise.lefebvre@medecin.mssante.fr"]
+    );
+    let own = MailboxEntry {
+        kind: MailboxKind::Personal,
+        address: Address::parse("f.lefebvre@pro.confiance.test").unwrap(),
+        national_id: Some(format!("8{}", rpps(5))),
+        structure_id: None,
+        service: None,
+        civility: None,
+        family_name: Some("LEFEBVRE".into()),
+        given_name: Some("Françoise".into()),
+        profession: Some(("10".into(), "Médecin".into())),
+        specialty: None,
+        dematerialisation: Some(true),
+        organisation: None,
+        postcode: None,
+        locality: None,
+        departement: None,
+    };
+    // Her national BAL is red-listed by its holder here: it is gone everywhere, at once.
+    assert!(live.set_own(vec![own.clone()], vec!["Francoise.Lefebvre@medecin.mssante.fr".into()]));
+    assert!(!live.set_own(vec![own.clone()], vec!["Francoise.Lefebvre@medecin.mssante.fr".into()]));
+    let found = find("lefebvre francoise");
+    assert_eq!(found, vec!["f.lefebvre@pro.confiance.test"], "{found:?}");
+    let national_only = Query {
+        with_mailbox: true,
+        ..q("lefebvre")
+    };
+    let r = live.search(&national_only).unwrap();
+    assert!(r.entries.iter().all(|e| {
+        e.mailboxes
+            .iter()
+            .all(|m| m.address != "francoise.lefebvre@medecin.mssante.fr")
+    }));
+    // A red-listed structure BAL: its entry disappears.
+    assert!(live.set_own(Vec::new(), vec!["accueil@ehpad-tilleuls.mssante.fr".into()]));
+    assert!(find("tilleuls").is_empty());
+    assert_eq!(
+        find("lefebvre francoise"),
+        vec!["francoise.lefebvre@medecin.mssante.fr"]
+    );
+}

@@ -23,6 +23,10 @@ pub trait Store: Send + Sync + 'static {
     fn set_password(&self, id: AccountId, password_hash: &str) -> Result<()>;
     fn set_quota(&self, id: AccountId, quota_bytes: u64) -> Result<()>;
     fn accounts(&self) -> Result<Vec<Account>>;
+    /// Publishes an account in the directory (`None`: withdraws it).
+    fn set_listing(&self, id: AccountId, listing: Option<&DirectoryListing>) -> Result<()>;
+    /// Every account's directory listing, with its address, red-listed ones included.
+    fn listings(&self) -> Result<Vec<(String, DirectoryListing)>>;
     /// Bytes used by the account's messages (RFC 9208 STORAGE resource).
     fn usage(&self, id: AccountId) -> Result<u64>;
 

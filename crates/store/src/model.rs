@@ -19,6 +19,33 @@ pub struct Account {
     pub created_at: i64,
 }
 
+/// How an account of this operator appears in the directory (annuaire): its holder (a
+/// professional for PER, a structure's service for ORG/APP), as the MSSanté extract describes a
+/// BAL, and the choices made at activation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DirectoryListing {
+    pub kind: confiance_core::MailboxKind,
+    /// IdNat_PS of the holder (`8` + RPPS).
+    pub national_id: Option<String>,
+    /// IdNat_Struct of the structure (`1` + FINESS).
+    pub structure_id: Option<String>,
+    pub civility: Option<String>,
+    pub family_name: Option<String>,
+    pub given_name: Option<String>,
+    /// TRE_G15 code and label.
+    pub profession: Option<(String, String)>,
+    pub specialty: Option<(String, String)>,
+    pub service: Option<String>,
+    pub organisation: Option<String>,
+    pub postcode: Option<String>,
+    /// Ligne d'acheminement (`75002 PARIS`).
+    pub locality: Option<String>,
+    pub departement: Option<String>,
+    pub dematerialisation: Option<bool>,
+    /// Liste rouge: the BAL is never shown, here or in any export.
+    pub red_list: bool,
+}
+
 #[derive(Clone, Debug)]
 pub struct Mailbox {
     pub id: MailboxId,

@@ -12,7 +12,8 @@ use crate::*;
 const READERS: usize = 4;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE accounts(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     address TEXT NOT NULL UNIQUE,
@@ -59,7 +60,21 @@ CREATE TABLE expunged(
     PRIMARY KEY(mailbox_id, uid)
 ) WITHOUT ROWID;
 CREATE TABLE settings(key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"#];
+"#,
+    r#"
+-- How a mailbox of this operator appears in the directory (annuaire), once activated.
+CREATE TABLE directory_listings(
+    account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL,
+    national_id TEXT, structure_id TEXT, civility TEXT, family_name TEXT, given_name TEXT,
+    profession_code TEXT, profession_label TEXT, specialty_code TEXT, specialty_label TEXT,
+    service TEXT, organisation TEXT, postcode TEXT, locality TEXT, departement TEXT,
+    dematerialisation INTEGER,
+    red_list INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+"#,
+];
 
 pub struct SqliteStore {
     writer: Mutex<Connection>,
@@ -320,6 +335,82 @@ impl Store for SqliteStore {
         self.read(|c| {
             let mut stmt = c.prepare(&format!("SELECT {ACCOUNT_COLS} FROM accounts ORDER BY address"))?;
             let rows = stmt.query_map([], account_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn set_listing(&self, id: AccountId, listing: Option<&DirectoryListing>) -> Result<()> {
+        self.write(|tx| {
+            tx.execute("DELETE FROM directory_listings WHERE account_id = ?1", [id.0])?;
+            let Some(l) = listing else { return Ok(()) };
+            let (pc, pl) = l.profession.clone().unzip();
+            let (sc, sl) = l.specialty.clone().unzip();
+            tx.execute(
+                "INSERT INTO directory_listings(account_id, kind, national_id, structure_id, civility, family_name,
+                     given_name, profession_code, profession_label, specialty_code, specialty_label, service,
+                     organisation, postcode, locality, departement, dematerialisation, red_list, updated_at)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
+                params![
+                    id.0,
+                    l.kind.code(),
+                    l.national_id,
+                    l.structure_id,
+                    l.civility,
+                    l.family_name,
+                    l.given_name,
+                    pc,
+                    pl,
+                    sc,
+                    sl,
+                    l.service,
+                    l.organisation,
+                    l.postcode,
+                    l.locality,
+                    l.departement,
+                    l.dematerialisation,
+                    l.red_list,
+                    now()
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn listings(&self) -> Result<Vec<(String, DirectoryListing)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT a.address, l.kind, l.national_id, l.structure_id, l.civility, l.family_name, l.given_name,
+                        l.profession_code, l.profession_label, l.specialty_code, l.specialty_label, l.service,
+                        l.organisation, l.postcode, l.locality, l.departement, l.dematerialisation, l.red_list
+                 FROM directory_listings l JOIN accounts a ON a.id = l.account_id ORDER BY a.address",
+            )?;
+            let rows = stmt
+                .query_map([], |r| {
+                    let pair = |a: Option<String>, b: Option<String>| a.map(|a| (a, b.unwrap_or_default()));
+                    let kind: String = r.get(1)?;
+                    Ok((
+                        r.get(0)?,
+                        DirectoryListing {
+                            kind: confiance_core::MailboxKind::from_code(&kind)
+                                .unwrap_or(confiance_core::MailboxKind::Personal),
+                            national_id: r.get(2)?,
+                            structure_id: r.get(3)?,
+                            civility: r.get(4)?,
+                            family_name: r.get(5)?,
+                            given_name: r.get(6)?,
+                            profession: pair(r.get(7)?, r.get(8)?),
+                            specialty: pair(r.get(9)?, r.get(10)?),
+                            service: r.get(11)?,
+                            organisation: r.get(12)?,
+                            postcode: r.get(13)?,
+                            locality: r.get(14)?,
+                            departement: r.get(15)?,
+                            dematerialisation: r.get(16)?,
+                            red_list: r.get(17)?,
+                        },
+                    ))
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }

@@ -24,6 +24,35 @@ fn suite(store: &dyn Store) {
     ));
     let names: Vec<_> = store.mailboxes(alice).unwrap().into_iter().map(|m| m.name).collect();
     assert_eq!(names, ["Drafts", "INBOX", "Junk", "Sent", "Trash"]);
+    // Directory listings: set, replaced, withdrawn; red-listed ones are kept (and flagged).
+    assert!(store.listings().unwrap().is_empty());
+    let mut listing = DirectoryListing {
+        kind: confiance_core::MailboxKind::Personal,
+        national_id: Some("810000005479".into()),
+        structure_id: None,
+        civility: Some("Docteur".into()),
+        family_name: Some("DUPONT".into()),
+        given_name: Some("Jean".into()),
+        profession: Some(("10".into(), "Médecin".into())),
+        specialty: None,
+        service: None,
+        organisation: None,
+        postcode: Some("75002".into()),
+        locality: Some("75002 PARIS".into()),
+        departement: Some("75".into()),
+        dematerialisation: Some(true),
+        red_list: false,
+    };
+    store.set_listing(alice, Some(&listing)).unwrap();
+    listing.red_list = true;
+    store.set_listing(bob, Some(&listing)).unwrap();
+    let listed = store.listings().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0].0, "alice@medecin.test");
+    assert!(!listed[0].1.red_list && listed[1].1.red_list);
+    assert_eq!(listed[1].1, listing);
+    store.set_listing(bob, None).unwrap();
+    assert_eq!(store.listings().unwrap().len(), 1);
     let sent = store.mailbox(alice, "Sent").unwrap().unwrap();
     assert_eq!(sent.special_use.as_deref(), Some("\\Sent"));
     assert!(sent.subscribed);

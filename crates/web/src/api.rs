@@ -92,11 +92,13 @@ impl SearchParams {
     }
 }
 
-/// The directory in force, or 503 with what to do.
+/// The national directory in force (else our own BAL alone), or 503 with what to do.
 pub fn loaded(state: &WebState) -> Result<Arc<Directory>, Problem> {
     state
         .directory
-        .get()
+        .sources()
+        .and_then(|mut s| s.pop())
+        .map(|s| s.directory)
         .ok_or_else(|| Problem::unavailable("aucun annuaire importé : `confiance directory import`"))
 }
 
@@ -114,10 +116,13 @@ pub async fn search(
     parsed: Result<QueryString<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Results>, Problem> {
     let query = params(parsed)?.to_query(10)?;
-    let directory = loaded(&state)?;
+    loaded(&state)?;
     // Searching is CPU work of a few milliseconds: off the async workers.
-    let results = tokio::task::spawn_blocking(move || directory.search(&query))
+    let live = state.directory.clone();
+    let results = tokio::task::spawn_blocking(move || live.search(&query))
         .await
-        .map_err(|_| Problem::unavailable("la recherche a échoué"))?;
+        .ok()
+        .flatten()
+        .ok_or_else(|| Problem::unavailable("la recherche a échoué"))?;
     Ok(Json(results))
 }

@@ -366,7 +366,7 @@ async fn search(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
-    let Some(d) = state.directory.get() else {
+    let Some(sources) = state.directory.sources() else {
         return unavailable();
     };
     let raw = raw.unwrap_or_default();
@@ -408,83 +408,113 @@ async fn search(
     } else {
         EntryKind::Person
     };
-    let d2 = d.clone();
-    let params2 = params.clone();
+    let live = state.directory.clone();
     let found = tokio::task::spawn_blocking(move || {
-        let get = |name: &str| params2.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let mut docs: Option<Vec<u32>> = None;
-        let mut narrow = |found: Vec<u32>| {
-            docs = Some(match docs.take() {
-                None => found,
-                Some(prev) => prev.into_iter().filter(|x| found.contains(x)).collect(),
-            });
-        };
-        let id = get("_id").or(get("practitioner").map(|p| p.trim_start_matches("Practitioner/")));
-        if let Some(id) = id {
-            let id = if resource == Resource::PractitionerRole {
-                id.split('-').next().unwrap_or(id)
-            } else {
-                id
-            };
-            narrow(match resource {
-                Resource::Organization => addresses_by_id(&d2, id),
-                _ => identified(&d2, id),
-            });
-        }
-        if let Some(v) = get("identifier") {
-            narrow(identified(&d2, v));
-        }
-        if let Some(v) = get("mailbox-mss").or(get("mailbox-mss:exact")) {
-            narrow(d2.with_identifier(filter::ADDRESS, &v.trim().to_lowercase()).to_vec());
-        }
-        if let Some(v) = get("mailbox-mss:contains") {
-            narrow(addresses_containing(&d2, v, entry_kind));
-        }
-        let words: Vec<&str> = ["name", "family", "given", "address-city"]
-            .iter()
-            .filter_map(|k| get(k))
-            .collect();
-        let postcode = get("address-postalcode").map(str::to_string);
-        if !words.is_empty() || postcode.is_some() {
-            let q = Query {
-                text: words.join(" "),
-                postcode,
-                entry: Some(entry_kind),
-                limit: 200,
-                ..Query::default()
-            };
-            narrow(d2.index.search(&q).hits.iter().map(|h| h.doc).collect());
-        }
-        let mut entries: Vec<(u32, Entry)> = docs
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|&doc| (doc as usize >= d2.snapshot.people.len()) == (entry_kind == EntryKind::Organisation))
-            .map(|doc| (doc, Entry::of(&d2.snapshot, doc)))
-            .filter(|(_, e)| get("family").is_none_or(|f| starts(e.family_name.as_deref(), f)))
-            .filter(|(_, e)| get("given").is_none_or(|g| starts(e.given_name.as_deref(), g)))
-            .collect();
-        let total_entries = entries.len();
-        let resources: Vec<Value> = match resource {
-            Resource::Practitioner => entries.drain(..).take(count).map(|(_, e)| practitioner(&e)).collect(),
-            Resource::Organization => entries.drain(..).take(count).map(|(_, e)| organization(&e)).collect(),
-            Resource::PractitionerRole => {
-                let wanted = get("_id");
-                let all: Vec<Value> = entries
-                    .iter()
-                    .flat_map(|(doc, _)| roles(&d2, *doc))
-                    .filter(|r| wanted.is_none_or(|w| r["id"] == w))
-                    .collect();
-                let total = all.len();
-                return (total, all.into_iter().take(count).collect());
+        let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let mut seen = std::collections::HashSet::new();
+        let mut resources = Vec::new();
+        for source in &sources {
+            for doc in find_docs(&source.directory, resource, &params, entry_kind) {
+                let e = live.entry(source, doc);
+                // A BAL hidden from the national entry (ours, or red-listed) is not matched.
+                let shows = |wanted: &str, contains: bool| {
+                    let w = wanted.trim().to_lowercase();
+                    e.mailboxes.iter().any(|m| {
+                        if contains {
+                            m.address.contains(&w)
+                        } else {
+                            m.address == w
+                        }
+                    })
+                };
+                let keep = get("family").is_none_or(|f| starts(e.family_name.as_deref(), f))
+                    && get("given").is_none_or(|g| starts(e.given_name.as_deref(), g))
+                    && get("mailbox-mss")
+                        .or(get("mailbox-mss:exact"))
+                        .is_none_or(|m| shows(m, false))
+                    && get("mailbox-mss:contains").is_none_or(|m| shows(m, true))
+                    && (entry_kind == EntryKind::Person || !e.mailboxes.is_empty());
+                if !keep {
+                    continue;
+                }
+                let found: Vec<Value> = match resource {
+                    Resource::Practitioner => vec![practitioner(&e)],
+                    Resource::Organization => vec![organization(&e)],
+                    Resource::PractitionerRole => roles(&source.directory, doc)
+                        .into_iter()
+                        .filter(|r| get("_id").is_none_or(|w| r["id"] == w))
+                        .collect(),
+                };
+                // Our own entry comes first and stands for the national one of the same id.
+                for r in found {
+                    if seen.insert(r["id"].as_str().unwrap_or("").to_string()) {
+                        resources.push(r);
+                    }
+                }
             }
-        };
-        (total_entries, resources)
+        }
+        let total = resources.len();
+        resources.truncate(count);
+        (total, resources)
     })
     .await;
     match found {
         Ok((total, resources)) => fhir(StatusCode::OK, bundle(&base, self_url, total, resources)),
         Err(_) => outcome(StatusCode::INTERNAL_SERVER_ERROR, "exception", "search failed".into()),
     }
+}
+
+/// The documents of one directory matching every criterion the index can answer.
+fn find_docs(d: &Directory, resource: Resource, params: &[(String, String)], entry_kind: EntryKind) -> Vec<u32> {
+    let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let mut docs: Option<Vec<u32>> = None;
+    let mut narrow = |found: Vec<u32>| {
+        docs = Some(match docs.take() {
+            None => found,
+            Some(prev) => prev.into_iter().filter(|x| found.contains(x)).collect(),
+        });
+    };
+    let id = get("_id").or(get("practitioner").map(|p| p.trim_start_matches("Practitioner/")));
+    if let Some(id) = id {
+        let id = if resource == Resource::PractitionerRole {
+            id.split('-').next().unwrap_or(id)
+        } else {
+            id
+        };
+        narrow(match resource {
+            Resource::Organization => addresses_by_id(d, id),
+            _ => identified(d, id),
+        });
+    }
+    if let Some(v) = get("identifier") {
+        narrow(identified(d, v));
+    }
+    if let Some(v) = get("mailbox-mss").or(get("mailbox-mss:exact")) {
+        narrow(d.with_identifier(filter::ADDRESS, &v.trim().to_lowercase()).to_vec());
+    }
+    if let Some(v) = get("mailbox-mss:contains") {
+        narrow(addresses_containing(d, v, entry_kind));
+    }
+    let words: Vec<&str> = ["name", "family", "given", "address-city"]
+        .iter()
+        .filter_map(|k| get(k))
+        .collect();
+    let postcode = get("address-postalcode").map(str::to_string);
+    if !words.is_empty() || postcode.is_some() {
+        let q = Query {
+            text: words.join(" "),
+            postcode,
+            entry: Some(entry_kind),
+            limit: 200,
+            ..Query::default()
+        };
+        narrow(d.index.search(&q).hits.iter().map(|h| h.doc).collect());
+    }
+    let people = d.snapshot.people.len();
+    docs.unwrap_or_default()
+        .into_iter()
+        .filter(|&doc| (doc as usize >= people) == (entry_kind == EntryKind::Organisation))
+        .collect()
 }
 
 /// The structure BAL with this resource id.
@@ -497,25 +527,31 @@ fn addresses_by_id(d: &Directory, id: &str) -> Vec<u32> {
 }
 
 async fn read(resource: Resource, State(state): State<WebState>, Path(id): Path<String>) -> Response {
-    let Some(d) = state.directory.get() else {
+    let Some(sources) = state.directory.sources() else {
         return unavailable();
     };
-    let found = match resource {
-        Resource::Practitioner => identified(&d, &id)
+    let live = &state.directory;
+    let person = |d: &Directory, key: &str| {
+        identified(d, key)
             .into_iter()
             .find(|&doc| (doc as usize) < d.snapshot.people.len())
-            .map(|doc| practitioner(&Entry::of(&d.snapshot, doc)))
-            .filter(|r| r["id"] == id.as_str()),
-        Resource::PractitionerRole => id.split_once('-').and_then(|(person, _)| {
-            identified(&d, person)
-                .into_iter()
-                .find(|&doc| (doc as usize) < d.snapshot.people.len())
-                .and_then(|doc| roles(&d, doc).into_iter().find(|r| r["id"] == id.as_str()))
-        }),
-        Resource::Organization => addresses_by_id(&d, &id)
-            .first()
-            .map(|&doc| organization(&Entry::of(&d.snapshot, doc))),
     };
+    let found = sources.iter().find_map(|source| {
+        let d = &source.directory;
+        match resource {
+            Resource::Practitioner => person(d, &id)
+                .map(|doc| practitioner(&live.entry(source, doc)))
+                .filter(|r| r["id"] == id.as_str()),
+            Resource::PractitionerRole => id.split_once('-').and_then(|(key, _)| {
+                person(d, key).and_then(|doc| roles(d, doc).into_iter().find(|r| r["id"] == id.as_str()))
+            }),
+            Resource::Organization => addresses_by_id(d, &id)
+                .first()
+                .map(|&doc| live.entry(source, doc))
+                .filter(|e| !e.mailboxes.is_empty())
+                .map(|e| organization(&e)),
+        }
+    });
     match found {
         Some(r) => fhir(StatusCode::OK, r),
         None => outcome(

@@ -282,8 +282,11 @@ pub async fn search(
         }
     };
     let found = if asked {
-        let d = directory.clone();
-        tokio::task::spawn_blocking(move || d.search(&query)).await.ok()
+        let live = state.directory.clone();
+        tokio::task::spawn_blocking(move || live.search(&query))
+            .await
+            .ok()
+            .flatten()
     } else {
         None
     };
