@@ -2,7 +2,7 @@
 //! generate synthetic national files, and say where the snapshot in force came from.
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read};
+use std::io::{BufRead, BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,14 +17,14 @@ use crate::config::Config;
 
 #[derive(Subcommand)]
 pub enum DirectoryCmd {
-    /// Import PS_LibreAcces_Personne_activite and/or Extraction_Correspondance_MSSante (text
-    /// files, `|`-separated, as data.gouv.fr publishes them). Replaces the snapshot atomically;
-    /// a running server picks it up within a minute.
+    /// Import PS_LibreAcces_Personne_activite and/or Extraction_Correspondance_MSSante: the
+    /// text files (data.gouv.fr) or the zips the ANS publishes. Replaces the snapshot
+    /// atomically; a running server picks it up within a minute.
     Import {
-        /// PS_LibreAcces_Personne_activite_*.txt
+        /// PS_LibreAcces_Personne_activite_*.txt, or PS_LibreAcces_*.zip
         #[arg(long)]
         activities: Option<PathBuf>,
-        /// Extraction_Correspondance_MSSante_*.txt
+        /// Extraction_Correspondance_MSSante_*.txt or .zip
         #[arg(long)]
         mailboxes: Option<PathBuf>,
         /// Also write every bad line (number and reason) to this file.
@@ -121,12 +121,38 @@ fn bar(len: u64, what: &str) -> ProgressBar {
     bar
 }
 
-/// A file read with a progress bar.
-fn open_with_progress(path: &Path, what: &str) -> anyhow::Result<(BufReader<impl Read>, ProgressBar)> {
+/// Opens an extract — the text file, or the zip the ANS publishes it in — and hands `read` a
+/// reader, with a progress bar over the (uncompressed) bytes.
+fn with_extract<T>(
+    path: &Path,
+    what: &str,
+    prefix: &str,
+    read: impl FnOnce(&mut dyn BufRead) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    let len = file.metadata()?.len();
-    let bar = bar(len, what);
-    Ok((BufReader::with_capacity(1 << 20, bar.wrap_read(file)), bar))
+    let zipped = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("zip"));
+    if zipped {
+        let mut archive = zip::ZipArchive::new(BufReader::new(file))
+            .with_context(|| format!("{} is not a readable zip", path.display()))?;
+        let name = archive
+            .file_names()
+            .find(|n| n.rsplit('/').next().unwrap_or(n).starts_with(prefix))
+            .map(str::to_string)
+            .ok_or_else(|| anyhow::anyhow!("{} holds no {prefix}_*.txt", path.display()))?;
+        let entry = archive
+            .by_name(&name)
+            .with_context(|| format!("{name} in {}", path.display()))?;
+        let bar = bar(entry.size(), what);
+        let mut reader = BufReader::with_capacity(1 << 20, bar.wrap_read(entry));
+        let out = read(&mut reader);
+        bar.finish_and_clear();
+        return out;
+    }
+    let bar = bar(file.metadata()?.len(), what);
+    let mut reader = BufReader::with_capacity(1 << 20, bar.wrap_read(file));
+    let out = read(&mut reader);
+    bar.finish_and_clear();
+    out
 }
 
 fn print_bad(file: &Path, bad: &[BadLine], sink: &mut Vec<String>) {
@@ -159,20 +185,18 @@ fn import(
     let mut builder = Builder::new();
     let mut bad = Vec::new();
     if let Some(path) = activities {
-        let (reader, bar) = open_with_progress(path, "activités")?;
-        let r = builder
-            .activities(reader, &path.display().to_string())
-            .with_context(|| path.display().to_string())?;
-        bar.finish_and_clear();
+        let name = path.display().to_string();
+        let r = with_extract(path, "activités", "PS_LibreAcces_Personne_activite", |reader| {
+            builder.activities(reader, &name).with_context(|| name.clone())
+        })?;
         eprintln!("{}: {} lignes d'activité importées", path.display(), r.rows);
         print_bad(path, &r.bad, &mut bad);
     }
     if let Some(path) = mailboxes {
-        let (reader, bar) = open_with_progress(path, "BAL")?;
-        let r = builder
-            .mailboxes(reader, &path.display().to_string())
-            .with_context(|| path.display().to_string())?;
-        bar.finish_and_clear();
+        let name = path.display().to_string();
+        let r = with_extract(path, "BAL", "Extraction_Correspondance_MSSante", |reader| {
+            builder.mailboxes(reader, &name).with_context(|| name.clone())
+        })?;
         eprintln!("{}: {} BAL importées", path.display(), r.entries);
         print_bad(path, &r.bad, &mut bad);
     }

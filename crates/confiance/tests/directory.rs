@@ -122,6 +122,35 @@ fn import_then_search_over_https() {
     assert!(import(&both).contains("(contenu inchangé)"));
     assert!(!import(&both[..2]).contains("inchangé"));
     assert!(!import(&both).contains("inchangé"));
+
+    // The zips the ANS publishes (made here by Python's zipfile, deflated) give the same content.
+    let zip = |name: &str, members: &[&std::path::Path]| {
+        let out_path = op.dir.path().join(name);
+        let script = "import sys, zipfile, os\nwith zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:\n    for m in sys.argv[2:]:\n        z.write(m, os.path.basename(m))\n";
+        let mut args = vec!["-c".to_string(), script.to_string(), out_path.display().to_string()];
+        args.extend(members.iter().map(|m| m.display().to_string()));
+        let out = std::process::Command::new("python3").args(&args).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        out_path
+    };
+    let other = extracts.join("PS_LibreAcces_Dipl_AutExerc_202612040000.txt");
+    std::fs::write(&other, "Type d'identifiant PP|Identifiant PP\n").unwrap();
+    let ps_zip = zip("PS_LibreAcces_202612040000.zip", &[&other, &activities]);
+    let mss_zip = zip("Extraction_Correspondance_MSSante_202612040000.zip", &[&mailboxes]);
+    let said = import(&[
+        "--activities",
+        ps_zip.to_str().unwrap(),
+        "--mailboxes",
+        mss_zip.to_str().unwrap(),
+    ]);
+    assert!(said.contains("(contenu inchangé)"), "{said}");
+    let said = import(&["--activities", mss_zip.to_str().unwrap()]);
+    assert!(
+        said.contains("holds no PS_LibreAcces_Personne_activite_*.txt"),
+        "{said}"
+    );
+    let said = import(&["--mailboxes", other.to_str().unwrap().replace(".txt", ".zip").as_str()]);
+    assert!(said.contains("cannot open"), "{said}");
     let status = text(&op.cli(&["directory", "status"], None));
     assert!(
         status.contains("professionnels") && status.contains("empreinte"),
