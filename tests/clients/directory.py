@@ -131,11 +131,17 @@ def fhir_api(ludovic):
     Organization.model_validate(fhir("Organization/" + org["id"]))
     b = fhir("Organization", {"mailbox-mss": "urgences@ch-pau.mssante.fr"})
     check(addresses(b) == ["urgences@ch-pau.mssante.fr"], b)
+    # No match: a Bundle without `entry` (FHIR JSON has no empty arrays).
+    b = fhir("Organization", {"mailbox-mss": "personne@nulle-part.mssante.fr"})
+    Bundle.model_validate(b)
+    check(b["total"] == 0 and "entry" not in b, b)
 
     # Errors are OperationOutcomes with a precise reason.
     for path, params, status, word in [("Practitioner", {"colour": "blue"}, 400, "colour"),
                                        ("Practitioner", {}, 400, "at least one"),
                                        ("Practitioner", {"name": "x", "_count": "0"}, 400, "_count"),
+                                       ("Practitioner", {"mailbox-mss:contains": "@"}, 400, "3 characters"),
+                                       ("Practitioner", {"name": "x" * 201}, 400, "200 characters"),
                                        ("Practitioner/819999999999", None, 404, "unknown"),
                                        ("Organization/bal-0000", None, 404, "unknown")]:
         o = fhir(path, params, status=status)
@@ -148,6 +154,7 @@ def page():
     check(code == 200 and headers["content-type"].startswith("text/html"), (code, headers))
     check('<html lang="fr">' in body and "sebastien.kowalczyk@masseur-kinesitherapeute.mssante.fr" in body, body)
     check("Masseur-Kinésithérapeute" in body and "role=\"search\"" in body, body)
+    check('href="mailto:sebastien.kowalczyk@masseur-kinesitherapeute.mssante.fr"' in body, body)
     check("default-src 'self'" in headers["content-security-policy"], headers)
     check(headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "no-referrer", headers)
     code, _, body = get("/annuaire", {"q": "kowalczik", "lang": "en"})

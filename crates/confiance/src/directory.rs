@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use confiance_core::MailboxKind;
 use confiance_directory::generate::{Scale, generate};
-use confiance_directory::{BadLine, Builder, Directory, Query, Snapshot};
+use confiance_directory::{BadLine, Builder, LiveDirectory, Query, Snapshot};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::config::Config;
@@ -226,17 +226,6 @@ fn import(
     Ok(())
 }
 
-fn open(config: &Config) -> anyhow::Result<Directory> {
-    let path = snapshot_path(config);
-    if !path.exists() {
-        anyhow::bail!(
-            "no directory yet at {}: run `confiance directory import` (or `confiance init`)",
-            path.display()
-        );
-    }
-    Ok(Directory::open(&path)?)
-}
-
 fn search(config: &Config, a: SearchArgs) -> anyhow::Result<()> {
     let kind = match a.kind.as_deref() {
         Some(k) => Some(MailboxKind::from_code(k).ok_or_else(|| anyhow::anyhow!("--type {k}: PER, ORG, APP or CAB"))?),
@@ -254,9 +243,22 @@ fn search(config: &Config, a: SearchArgs) -> anyhow::Result<()> {
         entry: None,
         limit: a.limit,
     };
-    let directory = open(config)?;
+    // As the server answers: our own BAL and the liste rouge applied.
+    let path = snapshot_path(config);
+    if !path.exists() {
+        anyhow::bail!(
+            "no directory yet at {}: run `confiance directory import` (or `confiance init`)",
+            path.display()
+        );
+    }
+    let live = LiveDirectory::open(path)?.for_domains(&config.domains);
+    let store = confiance_store::SqliteStore::open(&config.data_dir.join("confiance.db"))?;
+    let (published, red) = crate::listing::own(&store)?;
+    live.set_own(published, red);
     let started = Instant::now();
-    let results = directory.search(&query);
+    let results = live
+        .search(&query)
+        .ok_or_else(|| anyhow::anyhow!("the directory is empty"))?;
     let took = started.elapsed();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&results)?);

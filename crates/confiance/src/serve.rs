@@ -151,7 +151,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             smtp.clone(),
         ));
     }
-    let directory = Arc::new(LiveDirectory::empty(crate::directory::snapshot_path(&config)));
+    let directory =
+        Arc::new(LiveDirectory::empty(crate::directory::snapshot_path(&config)).for_domains(&config.domains));
     let every = Duration::from_secs(config.directory.reload_seconds.max(1));
     tasks.spawn(reload_directory(directory.clone(), every));
     tasks.spawn(own_listings(directory.clone(), config.data_dir.join("confiance.db")));

@@ -203,7 +203,8 @@ fn own_mailboxes_are_published_and_the_liste_rouge_hides_them() {
     assert!(out.status.success(), "{}", text(&out));
     wait_for_directory(&op);
     let addresses = |q: &str| op.python("directory.py", &["addresses", q]);
-    assert!(addresses("jean dupont").contains(&jean));
+    // A BAL on our own domain is shown only as we publish it, never from the national file.
+    assert!(!addresses("jean dupont").contains(&jean));
 
     // Bad publications are refused with the reason.
     for (args, reason) in [
@@ -271,6 +272,30 @@ fn own_mailboxes_are_published_and_the_liste_rouge_hides_them() {
     );
     assert_eq!(fhir.trim(), secretariat);
 
+    let wait_for = |q: &str, present: bool| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while addresses(q).contains(&jean) != present {
+            assert!(
+                Instant::now() < deadline,
+                "{q}: expected present={present}\n{}",
+                op.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    publish(&[
+        &jean,
+        "--rpps",
+        "10000005479",
+        "--family",
+        "DUPONT",
+        "--given",
+        "Jean",
+        "--profession",
+        "10",
+    ]);
+    wait_for("jean dupont", true);
+
     // Jean chooses the liste rouge: his BAL disappears from every answer, national included.
     publish(&[
         &jean,
@@ -297,6 +322,10 @@ fn own_mailboxes_are_published_and_the_liste_rouge_hides_them() {
         &["fhir-addresses", "Practitioner", "identifier", "10000005479"],
     );
     assert!(!fhir.contains(&jean), "{fhir}");
+    // Nor does his address find him any more (it would tell who holds it).
+    assert_eq!(op.python("directory.py", &["count", &jean]).trim(), "0");
+    let fhir = op.python("directory.py", &["fhir-addresses", "Practitioner", "name", &jean]);
+    assert_eq!(fhir.trim(), "");
 
     // The export carries the published BAL only, in the ANS format.
     let out = op.cli(&["directory", "export"], None);
@@ -311,11 +340,13 @@ fn own_mailboxes_are_published_and_the_liste_rouge_hides_them() {
         text(&out)
     );
 
-    // Withdrawn: gone.
+    // Withdrawn: gone, and the national copy of Jean's BAL does not come back either.
+    publish(&[&jean, "--withdraw"]);
     publish(&[&secretariat, "--withdraw"]);
     let deadline = Instant::now() + Duration::from_secs(20);
     while addresses("secretariat lilas").contains(&secretariat) {
         assert!(Instant::now() < deadline, "withdrawn BAL still shown");
         std::thread::sleep(Duration::from_millis(200));
     }
+    assert!(!addresses("jean dupont").contains(&jean));
 }

@@ -124,6 +124,15 @@ impl In<'_> {
         }
         Ok(n)
     }
+    /// A count of records of at least `min_size` bytes each: more than the bytes left can
+    /// hold means damage (and would otherwise ask for gigabytes).
+    fn count(&mut self, min_size: usize) -> Result<usize, Damaged> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_size) > self.data.len() - self.at {
+            return Err(Damaged);
+        }
+        Ok(n)
+    }
     fn str(&mut self) -> Result<String, Damaged> {
         let n = self.len()?;
         String::from_utf8(self.take(n)?.to_vec()).map_err(|_| Damaged)
@@ -264,7 +273,7 @@ fn decode(data: &[u8]) -> Result<Snapshot, Damaged> {
     let mut i = In { data, at: 0 };
     let provenance = decode_provenance(&mut i)?;
     let data = i.str()?;
-    let n = i.len()?;
+    let n = i.count(4)?;
     let mut offsets = Vec::with_capacity(n);
     for _ in 0..n {
         offsets.push(i.u32()?);
@@ -280,12 +289,12 @@ fn decode(data: &[u8]) -> Result<Snapshot, Damaged> {
     let nt = texts.len();
     let mut tables = [Vec::new(), Vec::new()];
     for table in &mut tables {
-        for _ in 0..i.len()? {
+        for _ in 0..i.count(8)? {
             table.push((i.text(nt)?, i.text(nt)?));
         }
     }
     let [professions, specialties] = tables;
-    let n = i.len()?;
+    let n = i.count(32)?;
     let mut people = Vec::with_capacity(n);
     for _ in 0..n {
         let mut p = Person {
@@ -297,7 +306,7 @@ fn decode(data: &[u8]) -> Result<Snapshot, Damaged> {
             specialty: i.text(nt)?,
             ..Person::default()
         };
-        for _ in 0..i.len()? {
+        for _ in 0..i.count(4 * ACTIVITY_FIELDS)? {
             let mut f = [0; ACTIVITY_FIELDS];
             for t in &mut f {
                 *t = i.text(nt)?;
@@ -333,12 +342,12 @@ fn decode(data: &[u8]) -> Result<Snapshot, Damaged> {
                 phone,
             });
         }
-        for _ in 0..i.len()? {
+        for _ in 0..i.count(10)? {
             p.mailboxes.push(i.mailbox(nt)?);
         }
         people.push(p);
     }
-    let n = i.len()?;
+    let n = i.count(30)?;
     let mut organisations = Vec::with_capacity(n);
     for _ in 0..n {
         organisations.push(Organisation {
@@ -373,7 +382,14 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> SnapshotError + '_ {
 impl Snapshot {
     /// Reads a snapshot written by [`Snapshot::write`].
     pub fn read(path: &Path) -> Result<Snapshot, SnapshotError> {
-        let data = fs::read(path).map_err(io(path))?;
+        let file = File::open(path).map_err(io(path))?;
+        Snapshot::read_from(file, path)
+    }
+
+    /// Reads a snapshot from a file already opened (`path` names it in errors).
+    pub fn read_from(mut file: File, path: &Path) -> Result<Snapshot, SnapshotError> {
+        let mut data = Vec::new();
+        file.read_to_end(&mut data).map_err(io(path))?;
         decode(&data).map_err(|Damaged| SnapshotError::Format {
             path: path.display().to_string(),
         })
@@ -399,11 +415,21 @@ impl Snapshot {
             .filter(|d| !d.as_os_str().is_empty())
             .unwrap_or(Path::new("."));
         fs::create_dir_all(dir).map_err(io(dir))?;
-        let tmp = path.with_extension("tmp");
-        let file = File::create(&tmp).map_err(io(&tmp))?;
-        let w = encode(self, BufWriter::with_capacity(1 << 20, file)).map_err(io(&tmp))?;
-        let file = w.into_inner().map_err(|e| io(&tmp)(e.into_error()))?;
-        file.sync_all().map_err(io(&tmp))?;
+        // A name of its own, created exclusively: two imports at once never write one file.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let tmp = path.with_extension(format!("tmp.{}.{nanos}", std::process::id()));
+        let written = (|| {
+            let file = fs::OpenOptions::new().write(true).create_new(true).open(&tmp)?;
+            let w = encode(self, BufWriter::with_capacity(1 << 20, file))?;
+            let file = w.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()
+        })();
+        if let Err(e) = written {
+            let _ = fs::remove_file(&tmp);
+            return Err(io(&tmp)(e));
+        }
         fs::rename(&tmp, path).map_err(io(path))?;
         File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))?;
         Ok(())
@@ -455,7 +481,12 @@ mod tests {
         let back = Snapshot::read(&path).unwrap();
         assert_eq!(back, s);
         assert_eq!(back.profession_label(back.people[0].profession), "Médecin");
-        assert!(!path.with_extension("tmp").exists());
+        let files: Vec<_> = fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(
+            files,
+            vec![std::ffi::OsString::from("directory.snapshot")],
+            "no temporary left"
+        );
         let mut bytes = fs::read(&path).unwrap();
         bytes.truncate(bytes.len() - 3);
         fs::write(&path, &bytes).unwrap();

@@ -491,7 +491,8 @@ impl Index {
     pub fn bigram_neighbours(&self, grams: &[u16], lengths: (usize, usize), min: u8, mut each: impl FnMut(u32)) {
         COUNTS.with(|counts| {
             let mut counts = counts.borrow_mut();
-            if counts.len() != self.terms() {
+            // Only ever grown: every lookup resets the counts it touched.
+            if counts.len() < self.terms() {
                 *counts = vec![0u8; self.terms()];
             }
             let mut touched = Vec::new();

@@ -86,12 +86,17 @@ struct Matcher {
     prefix: Option<(u32, u32)>,
     /// Filters take part in the match but not in the score.
     is_filter: bool,
-    /// The prefix was cut to its first PREFIX_CAP postings.
-    truncated: bool,
+    /// Where the prefix range stops when it drives the search (first round): its first
+    /// PREFIX_CAP postings. Later rounds and checks use the whole range.
+    capped: Option<u32>,
 }
 
 /// Postings a prefix may expand to (see [`Matcher::word`]).
 const PREFIX_CAP: u64 = 50_000;
+
+/// Words of a query taken into account (the rest is ignored): keeps the cost bounded and the
+/// matchers countable in a byte.
+const MAX_WORDS: usize = 16;
 
 impl Matcher {
     fn quality(&self, t: u32) -> Option<Quality> {
@@ -103,10 +108,20 @@ impl Matcher {
             .map(|_| Quality::Prefix)
     }
 
-    /// An upper bound of the documents it matches.
-    fn cost(&self, index: &Index) -> u64 {
+    /// An upper bound of the documents it matches (as a driver: with the prefix capped).
+    fn cost(&self, index: &Index, as_driver: bool) -> u64 {
         let exact: u64 = self.terms.iter().map(|&(t, _)| index.postings_len(t, t + 1)).sum();
-        exact + self.prefix.map_or(0, |(lo, hi)| index.postings_len(lo, hi))
+        exact
+            + self
+                .prefix
+                .map_or(0, |(lo, hi)| index.postings_len(lo, self.hi(hi, as_driver)))
+    }
+
+    fn hi(&self, hi: u32, as_driver: bool) -> u32 {
+        match self.capped {
+            Some(c) if as_driver => c,
+            _ => hi,
+        }
     }
 
     fn exact(index: &Index, term: &str) -> Matcher {
@@ -114,7 +129,7 @@ impl Matcher {
             terms: index.find(term).map(|t| (t, Quality::Exact)).into_iter().collect(),
             prefix: None,
             is_filter: true,
-            truncated: false,
+            capped: None,
         }
     }
 
@@ -135,18 +150,13 @@ impl Matcher {
             });
         }
         terms.sort_unstable();
-        let mut truncated = false;
-        let prefix = typing
-            .then(|| index.range(word))
-            .filter(|(lo, hi)| lo < hi)
+        let prefix = typing.then(|| index.range(word)).filter(|(lo, hi)| lo < hi);
+        // A word just begun (`ma`) starts thousands of words: when it drives the search only
+        // the alphabetically first PREFIX_CAP postings are read, and the count becomes a lower
+        // bound. The ranking would put those first anyway (ties go alphabetically).
+        let capped = prefix
+            .filter(|&(lo, hi)| index.postings_len(lo, hi) > PREFIX_CAP)
             .map(|(lo, hi)| {
-                // A word just begun (`ma`) starts thousands of words: only the alphabetically
-                // first PREFIX_CAP entries are looked at, and the count becomes a lower bound.
-                // The ranking would put those first anyway (ties go alphabetically).
-                if index.postings_len(lo, hi) <= PREFIX_CAP {
-                    return (lo, hi);
-                }
-                truncated = true;
                 let (mut a, mut b) = (lo + 1, hi);
                 while a < b {
                     let mid = a + (b - a) / 2;
@@ -156,13 +166,13 @@ impl Matcher {
                         b = mid;
                     }
                 }
-                (lo, (a - 1).max(lo + 1))
+                (a - 1).max(lo + 1)
             });
         Matcher {
             terms,
             prefix,
             is_filter: false,
-            truncated,
+            capped,
         }
     }
 }
@@ -191,13 +201,13 @@ impl Index {
         let mut matchers = Vec::new();
         let typing = !q.text.ends_with(char::is_whitespace);
         let tokens: Vec<&str> = q.text.split_whitespace().collect();
-        for (i, token) in tokens.iter().enumerate() {
+        for (i, token) in tokens.iter().enumerate().take(MAX_WORDS) {
             if let Some(term) = identifier(token) {
                 matchers.push(Matcher::exact(self, &term));
                 continue;
             }
             let ws = words(token);
-            for (j, w) in ws.iter().enumerate() {
+            for (j, w) in ws.iter().enumerate().take(MAX_WORDS) {
                 let last = i + 1 == tokens.len() && j + 1 == ws.len();
                 matchers.push(Matcher::word(self, w, typing && last));
             }
@@ -227,14 +237,16 @@ impl Index {
             return Found::default();
         }
         // The most selective first: each next matcher only narrows the candidates.
-        matchers.sort_by_key(|m| m.cost(self));
+        matchers.sort_by_key(|m| m.cost(self, true));
         SCRATCH.with(|scratch| {
             let mut scratch = scratch.borrow_mut();
-            if scratch.len() != self.docs() {
+            // Only ever grown: every search leaves the accumulators it touched reset, so a
+            // larger buffer (another directory searched on this thread) serves as well.
+            if scratch.len() < self.docs() {
                 *scratch = vec![Acc::default(); self.docs()];
             }
             let mut found = self.run(&matchers, q.limit.clamp(1, 200), &mut scratch);
-            found.more = matchers.iter().any(|m| m.truncated);
+            found.more = matchers[0].capped.is_some();
             found
         })
     }
@@ -246,7 +258,7 @@ impl Index {
         let mut candidates: Vec<u32> = Vec::new();
         for (round, m) in matchers.iter().enumerate() {
             let round = round as u8;
-            let by_postings = round == 0 || m.cost(self) <= candidates.len() as u64 * 24;
+            let by_postings = round == 0 || m.cost(self, false) <= candidates.len() as u64 * 24;
             if by_postings {
                 let mut visit = |docs: &[u32], fields: &[Field], q: Quality| {
                     for (&d, &f) in docs.iter().zip(fields) {
@@ -269,7 +281,7 @@ impl Index {
                     visit(docs, fields, q);
                 }
                 if let Some((lo, hi)) = m.prefix {
-                    let (docs, fields) = self.postings_range(lo, hi);
+                    let (docs, fields) = self.postings_range(lo, m.hi(hi, round == 0));
                     visit(docs, fields, Quality::Prefix);
                 }
             } else {

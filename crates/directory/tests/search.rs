@@ -354,6 +354,20 @@ fn identifiers_places_and_organisations() {
 fn own_mailboxes_replace_and_red_list_hides_national_entries() {
     use confiance_core::Address;
     use confiance_directory::{LiveDirectory, MailboxEntry};
+    // Until our own listings are known, nothing is shown (the liste rouge could not apply).
+    let path = std::env::temp_dir().join(format!("confiance-live-{}.snapshot", std::process::id()));
+    directory().snapshot.write(&path).unwrap();
+    let starting = LiveDirectory::open(path.clone()).unwrap();
+    assert!(starting.search(&q("lefebvre")).is_none());
+    starting.set_own(Vec::new(), Vec::new());
+    assert_eq!(starting.search(&q("lefebvre")).unwrap().total, 1);
+    std::fs::remove_file(&path).unwrap();
+
+    // National BAL on our own domains are never shown from the national file.
+    let ours = LiveDirectory::from_directory(directory()).for_domains(&["MEDECIN.mssante.fr".to_string()]);
+    let r = ours.search(&q("lefebvre")).unwrap();
+    assert!(r.entries[0].mailboxes.is_empty(), "{:?}", r.entries);
+
     let live = LiveDirectory::from_directory(directory());
     let find = |text: &str| {
         let r = live.search(&q(text)).unwrap();
@@ -388,6 +402,14 @@ fn own_mailboxes_replace_and_red_list_hides_national_entries() {
     assert!(!live.set_own(vec![own.clone()], vec!["Francoise.Lefebvre@medecin.mssante.fr".into()]));
     let found = find("lefebvre francoise");
     assert_eq!(found, vec!["f.lefebvre@pro.confiance.test"], "{found:?}");
+    // Nor is she found through the hidden BAL: its address says nothing any more.
+    let by_address = live.search(&q("francoise.lefebvre@medecin.mssante.fr")).unwrap();
+    assert_eq!(
+        (by_address.total, by_address.entries.len()),
+        (0, 0),
+        "{:?}",
+        by_address.entries
+    );
     let national_only = Query {
         with_mailbox: true,
         ..q("lefebvre")

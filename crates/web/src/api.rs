@@ -119,9 +119,8 @@ pub async fn search(
     loaded(&state)?;
     // Searching is CPU work of a few milliseconds: off the async workers.
     let live = state.directory.clone();
-    let results = tokio::task::spawn_blocking(move || live.search(&query))
+    let results = crate::blocking(move || live.search(&query))
         .await
-        .ok()
         .flatten()
         .ok_or_else(|| Problem::unavailable("la recherche a échoué"))?;
     Ok(Json(results))

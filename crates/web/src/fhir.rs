@@ -11,8 +11,9 @@ use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use confiance_directory::index::filter;
+use confiance_directory::live::Source;
 use confiance_directory::view::{Entry, MailboxView};
-use confiance_directory::{Directory, EntryKind, Query};
+use confiance_directory::{Directory, EntryKind, LiveDirectory, Query};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -186,7 +187,8 @@ fn practitioner(e: &Entry) -> Value {
 }
 
 /// The roles (situations d'exercice) of professional `doc`.
-fn roles(d: &Directory, doc: u32) -> Vec<Value> {
+/// Roles from our own BAL have ids of their own (`-o1`), apart from the national ones.
+fn roles(d: &Directory, doc: u32, own: bool) -> Vec<Value> {
     let s = &d.snapshot;
     let Some(p) = s.people.get(doc as usize) else {
         return Vec::new();
@@ -205,7 +207,7 @@ fn roles(d: &Directory, doc: u32) -> Vec<Value> {
             }
             let mut r = json!({
                 "resourceType": "PractitionerRole",
-                "id": format!("{idnat}-{}", i + 1),
+                "id": format!("{idnat}-{}{}", if own { "o" } else { "" }, i + 1),
                 "meta": {"profile": [format!("{PROFILE}as-dp-practitionerrole")]},
                 "active": true,
                 "practitioner": {"reference": format!("Practitioner/{idnat}")},
@@ -296,13 +298,17 @@ fn bundle(base: &str, self_url: String, total: usize, resources: Vec<Value>) -> 
             json!({"fullUrl": full, "resource": r, "search": {"mode": "match"}})
         })
         .collect();
-    json!({
+    let mut b = json!({
         "resourceType": "Bundle",
         "type": "searchset",
         "total": total,
         "link": [{"relation": "self", "url": self_url}],
-        "entry": entries
-    })
+    });
+    // FHIR JSON has no empty arrays.
+    if !entries.is_empty() {
+        b["entry"] = Value::Array(entries);
+    }
+    b
 }
 
 /// A token parameter's value without its system (`https://rpps.esante.gouv.fr|10001234567`).
@@ -401,6 +407,25 @@ async fn search(
             ),
         );
     }
+    let text: usize = ["name", "family", "given", "address-city"]
+        .iter()
+        .filter_map(|k| get(k))
+        .map(|v| v.chars().count())
+        .sum();
+    if text > 200 {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "too-long",
+            "name, family, given, address-city: 200 characters in all".into(),
+        );
+    }
+    if get("mailbox-mss:contains").is_some_and(|v| v.trim().chars().count() < 3) {
+        return outcome(
+            StatusCode::BAD_REQUEST,
+            "too-costly",
+            "mailbox-mss:contains: 3 characters at least".into(),
+        );
+    }
     let base = base(&uri, &headers);
     let self_url = format!("{base}/{}?{raw}", resource.name());
     let entry_kind = if resource == Resource::Organization {
@@ -409,12 +434,21 @@ async fn search(
         EntryKind::Person
     };
     let live = state.directory.clone();
-    let found = tokio::task::spawn_blocking(move || {
+    let found = crate::blocking(move || {
         let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-        let mut seen = std::collections::HashSet::new();
-        let mut resources = Vec::new();
+        let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+        let mut resources: Vec<Value> = Vec::new();
+        let mut total = 0;
         for source in &sources {
-            for doc in find_docs(&source.directory, resource, &params, entry_kind) {
+            let (docs, text_query) = find_docs(&source.directory, resource, &params, entry_kind);
+            for doc in docs {
+                // Never found through a BAL it may not show (liste rouge).
+                if text_query
+                    .as_ref()
+                    .is_some_and(|q| !live.matches_visibly(source, doc, q))
+                {
+                    continue;
+                }
                 let e = live.entry(source, doc);
                 // A BAL hidden from the national entry (ours, or red-listed) is not matched.
                 let shows = |wanted: &str, contains: bool| {
@@ -440,40 +474,71 @@ async fn search(
                 let found: Vec<Value> = match resource {
                     Resource::Practitioner => vec![practitioner(&e)],
                     Resource::Organization => vec![organization(&e)],
-                    Resource::PractitionerRole => roles(&source.directory, doc)
+                    Resource::PractitionerRole => roles(&source.directory, doc, source.own)
                         .into_iter()
                         .filter(|r| get("_id").is_none_or(|w| r["id"] == w))
                         .collect(),
                 };
-                // Our own entry comes first and stands for the national one of the same id.
                 for r in found {
-                    if seen.insert(r["id"].as_str().unwrap_or("").to_string()) {
-                        resources.push(r);
+                    let id = r["id"].as_str().unwrap_or("").to_string();
+                    match seen.get(&id) {
+                        // The same professional from our own BAL and from the national file:
+                        // one resource, with the BAL of both.
+                        Some(&i) if i < resources.len() => {
+                            if let (Some(mine), Some(theirs)) =
+                                (resources[i]["telecom"].as_array().cloned(), r["telecom"].as_array())
+                            {
+                                let mut all = mine;
+                                all.extend(theirs.iter().filter(|t| !all.contains(t)).cloned().collect::<Vec<_>>());
+                                resources[i]["telecom"] = Value::Array(all);
+                            } else if r.get("telecom").is_some() {
+                                resources[i]["telecom"] = r["telecom"].clone();
+                            }
+                        }
+                        Some(_) => {}
+                        None => {
+                            total += 1;
+                            // Only the page asked for is built; the rest is counted.
+                            if resources.len() < count {
+                                seen.insert(id, resources.len());
+                                resources.push(r);
+                            } else {
+                                seen.insert(id, usize::MAX);
+                            }
+                        }
                     }
                 }
             }
         }
-        let total = resources.len();
-        resources.truncate(count);
         (total, resources)
     })
     .await;
     match found {
-        Ok((total, resources)) => fhir(StatusCode::OK, bundle(&base, self_url, total, resources)),
-        Err(_) => outcome(StatusCode::INTERNAL_SERVER_ERROR, "exception", "search failed".into()),
+        Some((total, resources)) => fhir(StatusCode::OK, bundle(&base, self_url, total, resources)),
+        None => outcome(StatusCode::INTERNAL_SERVER_ERROR, "exception", "search failed".into()),
     }
 }
 
 /// The documents of one directory matching every criterion the index can answer.
-fn find_docs(d: &Directory, resource: Resource, params: &[(String, String)], entry_kind: EntryKind) -> Vec<u32> {
+/// With the text query used, if any (its matches must be checked for visibility).
+fn find_docs(
+    d: &Directory,
+    resource: Resource,
+    params: &[(String, String)],
+    entry_kind: EntryKind,
+) -> (Vec<u32>, Option<Query>) {
     let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
     let mut docs: Option<Vec<u32>> = None;
     let mut narrow = |found: Vec<u32>| {
         docs = Some(match docs.take() {
             None => found,
-            Some(prev) => prev.into_iter().filter(|x| found.contains(x)).collect(),
+            Some(prev) => {
+                let found: std::collections::HashSet<u32> = found.into_iter().collect();
+                prev.into_iter().filter(|x| found.contains(x)).collect()
+            }
         });
     };
+    let mut text_query = None;
     let id = get("_id").or(get("practitioner").map(|p| p.trim_start_matches("Practitioner/")));
     if let Some(id) = id {
         let id = if resource == Resource::PractitionerRole {
@@ -509,12 +574,15 @@ fn find_docs(d: &Directory, resource: Resource, params: &[(String, String)], ent
             ..Query::default()
         };
         narrow(d.index.search(&q).hits.iter().map(|h| h.doc).collect());
+        text_query = Some(q);
     }
     let people = d.snapshot.people.len();
-    docs.unwrap_or_default()
+    let docs = docs
+        .unwrap_or_default()
         .into_iter()
         .filter(|&doc| (doc as usize >= people) == (entry_kind == EntryKind::Organisation))
-        .collect()
+        .collect();
+    (docs, text_query)
 }
 
 /// The structure BAL with this resource id.
@@ -530,36 +598,41 @@ async fn read(resource: Resource, State(state): State<WebState>, Path(id): Path<
     let Some(sources) = state.directory.sources() else {
         return unavailable();
     };
-    let live = &state.directory;
+    let live = state.directory.clone();
+    let found = crate::blocking(move || read_blocking(resource, &live, &sources, &id).ok_or(id)).await;
+    match found {
+        Some(Ok(r)) => fhir(StatusCode::OK, r),
+        Some(Err(id)) => outcome(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("{}/{id} : inconnu / unknown", resource.name()),
+        ),
+        None => outcome(StatusCode::INTERNAL_SERVER_ERROR, "exception", "read failed".into()),
+    }
+}
+
+fn read_blocking(resource: Resource, live: &LiveDirectory, sources: &[Source], id: &str) -> Option<Value> {
     let person = |d: &Directory, key: &str| {
         identified(d, key)
             .into_iter()
             .find(|&doc| (doc as usize) < d.snapshot.people.len())
     };
-    let found = sources.iter().find_map(|source| {
+    sources.iter().find_map(|source| {
         let d = &source.directory;
         match resource {
-            Resource::Practitioner => person(d, &id)
+            Resource::Practitioner => person(d, id)
                 .map(|doc| practitioner(&live.entry(source, doc)))
-                .filter(|r| r["id"] == id.as_str()),
+                .filter(|r| r["id"] == id),
             Resource::PractitionerRole => id.split_once('-').and_then(|(key, _)| {
-                person(d, key).and_then(|doc| roles(d, doc).into_iter().find(|r| r["id"] == id.as_str()))
+                person(d, key).and_then(|doc| roles(d, doc, source.own).into_iter().find(|r| r["id"] == id))
             }),
-            Resource::Organization => addresses_by_id(d, &id)
+            Resource::Organization => addresses_by_id(d, id)
                 .first()
                 .map(|&doc| live.entry(source, doc))
                 .filter(|e| !e.mailboxes.is_empty())
                 .map(|e| organization(&e)),
         }
-    });
-    match found {
-        Some(r) => fhir(StatusCode::OK, r),
-        None => outcome(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            format!("{}/{id} : inconnu / unknown", resource.name()),
-        ),
-    }
+    })
 }
 
 async fn metadata() -> Response {

@@ -29,6 +29,16 @@ pub struct WebState {
     pub directory: Arc<LiveDirectory>,
 }
 
+/// Directory searches running at once: each holds a per-thread accumulator of the national
+/// directory's size (~20 MB), so their number is bounded, not the blocking pool's 512.
+static SEARCHES: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(8);
+
+/// Runs CPU work (a search: milliseconds) off the async workers, a few at a time.
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let _permit = SEARCHES.acquire().await.ok()?;
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
 /// Every route, with the security headers every answer carries.
 pub fn router(state: WebState) -> Router {
     Router::new()

@@ -50,10 +50,23 @@ fn mailbox(lang: Lang, m: &MailboxView) -> String {
         .map(|s| format!(" · {}", escape(s)))
         .unwrap_or_default();
     format!(
-        "<li><a href=\"mailto:{a}\">{a}</a> <span class=\"meta\">({}{service}{demat})</span></li>",
+        "<li><a href=\"mailto:{href}\">{a}</a> <span class=\"meta\">({}{service}{demat})</span></li>",
         kind_label(lang, m.kind),
+        // Percent-encoded: `?` or `&` in a local part must not add headers to the link.
+        href = escape(&mailto(&m.address)),
         a = escape(&m.address)
     )
+}
+
+/// An address for a `mailto:` URI (RFC 6068): everything but unreserved characters and `@`
+/// percent-encoded.
+fn mailto(address: &str) -> String {
+    address
+        .split('@')
+        .map(url_value)
+        .collect::<Vec<_>>()
+        .join("@")
+        .replace('+', "%20")
 }
 
 fn entry(lang: Lang, e: &Entry) -> String {
@@ -283,10 +296,7 @@ pub async fn search(
     };
     let found = if asked {
         let live = state.directory.clone();
-        tokio::task::spawn_blocking(move || live.search(&query))
-            .await
-            .ok()
-            .flatten()
+        crate::blocking(move || live.search(&query)).await.flatten()
     } else {
         None
     };
