@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use common::{Operator, text};
@@ -26,12 +27,11 @@ fn wait_for_directory(op: &Operator) {
     }
 }
 
-#[test]
-fn import_then_search_over_https() {
-    let op = Operator::start_with(&[], "[directory]\nreload_seconds = 1\n");
-    op.python("directory.py", &["unavailable"]);
-
+/// Generated extracts (1/`divisor` of national size) in the operator's folder `extracts`:
+/// the activity file and the BAL file.
+fn generate_extracts(op: &Operator, divisor: u32) -> (PathBuf, PathBuf) {
     let extracts = op.dir.path().join("extracts");
+    let divisor = divisor.to_string();
     let out = op.cli(
         &[
             "directory",
@@ -39,7 +39,7 @@ fn import_then_search_over_https() {
             "--out",
             extracts.to_str().unwrap(),
             "--divisor",
-            "500",
+            &divisor,
         ],
         None,
     );
@@ -51,10 +51,19 @@ fn import_then_search_over_https() {
             .find(|p| p.file_name().unwrap().to_str().unwrap().starts_with(prefix))
             .unwrap()
     };
-    let (activities, mailboxes) = (
+    (
         file("PS_LibreAcces_Personne_activite_"),
         file("Extraction_Correspondance_MSSante_"),
-    );
+    )
+}
+
+#[test]
+fn import_then_search_over_https() {
+    let op = Operator::start_with(&[], "[directory]\nreload_seconds = 1\n");
+    op.python("directory.py", &["unavailable"]);
+
+    let extracts = op.dir.path().join("extracts");
+    let (activities, mailboxes) = generate_extracts(&op, 500);
 
     // A few broken lines: reported with their numbers, the rest imported.
     let mut lines = std::fs::read_to_string(&mailboxes).unwrap();
@@ -173,24 +182,7 @@ fn own_mailboxes_are_published_and_the_liste_rouge_hides_them() {
     let secretariat = Operator::address("secretariat");
 
     // The national file also lists Jean's address (published there before he chose the liste rouge).
-    let extracts = op.dir.path().join("extracts");
-    let out = op.cli(
-        &[
-            "directory",
-            "generate",
-            "--out",
-            extracts.to_str().unwrap(),
-            "--divisor",
-            "2000",
-        ],
-        None,
-    );
-    assert!(out.status.success(), "{}", text(&out));
-    let mailboxes = std::fs::read_dir(&extracts)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| p.to_str().unwrap().contains("Extraction_Correspondance_MSSante"))
-        .unwrap();
+    let (_, mailboxes) = generate_extracts(&op, 2000);
     let mut lines = std::fs::read_to_string(&mailboxes).unwrap();
     lines.push_str(&format!(
         "PER|{jean}|8|10000005479|810000005479|||||DUPONT|Jean|C|Civil|10|Médecin|||true||||||||||75002 PARIS|75002|75|France\n"
