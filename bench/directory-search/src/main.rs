@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
+use confiance_directory::fold::folded;
 use confiance_directory::generate::QUERIES;
 use confiance_directory::index::commune_key;
 use confiance_directory::{Directory, Query, Snapshot};
@@ -29,13 +30,6 @@ struct Args {
     no_baseline: bool,
 }
 
-fn fold(s: &str) -> String {
-    confiance_directory::fold::fold(s)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// The mixed workload, drawn from the snapshot with a fixed seed.
 fn workload(s: &Snapshot, n: usize) -> Vec<Query> {
     let mut rng = StdRng::seed_from_u64(7);
@@ -47,8 +41,8 @@ fn workload(s: &Snapshot, n: usize) -> Vec<Query> {
     };
     while out.len() < n {
         let p = &s.people[rng.gen_range(0..s.people.len())];
-        let family = fold(s.text(p.family_name));
-        let given = fold(s.text(p.given_name));
+        let family = folded(s.text(p.family_name));
+        let given = folded(s.text(p.given_name));
         let place = p.activities.first().copied().unwrap_or_default();
         let kind = out.len() % 8;
         let query = match kind {
@@ -81,8 +75,8 @@ fn workload(s: &Snapshot, n: usize) -> Vec<Query> {
             },
             _ => {
                 let g = &s.organisations[rng.gen_range(0..s.organisations.len())];
-                let words: Vec<String> = fold(s.text(g.name)).split(' ').map(str::to_string).collect();
-                let service = fold(s.text(g.mailbox.service));
+                let words: Vec<String> = folded(s.text(g.name)).split(' ').map(str::to_string).collect();
+                let service = folded(s.text(g.mailbox.service));
                 let start = rng.gen_range(0..words.len().saturating_sub(1).max(1));
                 let two = words[start..(start + 2).min(words.len())].join(" ");
                 q(format!("{two} {}", service.chars().take(4).collect::<String>()))
@@ -169,7 +163,7 @@ fn build_fts5(d: &Directory, path: &PathBuf) -> anyhow::Result<Connection> {
 
 /// The FTS5 form of a query: each word a term, the last one a prefix; filters as tokens.
 fn fts5_query(q: &Query) -> Option<String> {
-    let words: Vec<String> = fold(&q.text).split_whitespace().map(str::to_string).collect();
+    let words = confiance_directory::fold::words(&q.text);
     let typing = !q.text.ends_with(' ');
     let mut parts: Vec<String> = words
         .iter()
@@ -270,14 +264,7 @@ fn main() -> anyhow::Result<()> {
 
     let (mut hit_ours, mut hit_fts) = (0, 0);
     for qq in QUERIES {
-        let q = Query {
-            text: qq.text(),
-            profession: qq.profession.map(str::to_string),
-            commune: qq.commune.map(str::to_string),
-            departement: qq.departement.map(str::to_string),
-            limit: 5,
-            ..Query::default()
-        };
+        let q = qq.query(5);
         let found = d.search(&q);
         if found
             .entries

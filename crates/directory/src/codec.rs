@@ -165,26 +165,6 @@ impl In<'_> {
     }
 }
 
-const ACTIVITY_FIELDS: usize = 13;
-
-fn activity_fields(a: &Activity) -> [Text; ACTIVITY_FIELDS] {
-    [
-        a.profession,
-        a.specialty,
-        a.mode,
-        a.role,
-        a.organisation,
-        a.street,
-        a.postcode,
-        a.commune_code,
-        a.commune,
-        a.departement,
-        a.finess,
-        a.siret,
-        a.phone,
-    ]
-}
-
 /// The content, without the provenance: what the digest covers.
 fn encode_content<W: Write>(s: &Snapshot, o: &mut Out<W>) {
     o.str(&s.texts.data);
@@ -213,7 +193,7 @@ fn encode_content<W: Write>(s: &Snapshot, o: &mut Out<W>) {
         }
         o.u32(p.activities.len() as u32);
         for a in &p.activities {
-            for t in activity_fields(a) {
+            for t in a.texts() {
                 o.u32(t);
             }
         }
@@ -306,41 +286,12 @@ fn decode(data: &[u8]) -> Result<Snapshot, Damaged> {
             specialty: i.text(nt)?,
             ..Person::default()
         };
-        for _ in 0..i.count(4 * ACTIVITY_FIELDS)? {
-            let mut f = [0; ACTIVITY_FIELDS];
+        for _ in 0..i.count(4 * Activity::FIELDS)? {
+            let mut f = [0; Activity::FIELDS];
             for t in &mut f {
                 *t = i.text(nt)?;
             }
-            let [
-                profession,
-                specialty,
-                mode,
-                role,
-                organisation,
-                street,
-                postcode,
-                commune_code,
-                commune,
-                departement,
-                finess,
-                siret,
-                phone,
-            ] = f;
-            p.activities.push(Activity {
-                profession,
-                specialty,
-                mode,
-                role,
-                organisation,
-                street,
-                postcode,
-                commune_code,
-                commune,
-                departement,
-                finess,
-                siret,
-                phone,
-            });
+            p.activities.push(Activity::from_texts(f));
         }
         for _ in 0..i.count(10)? {
             p.mailboxes.push(i.mailbox(nt)?);

@@ -50,6 +50,11 @@ fn base(c: char) -> Option<&'static str> {
     })
 }
 
+/// A text folded, its words separated by one space (`Jean-Pierre  LÉVÊQUE` → `jean pierre leveque`).
+pub fn folded(s: &str) -> String {
+    words(s).join(" ")
+}
+
 /// The words of a text, folded, in order.
 pub fn words(s: &str) -> Vec<String> {
     fold(s).split_whitespace().map(str::to_string).collect()

@@ -256,21 +256,7 @@ fn alone(s: &Snapshot, p: &Person, keep: impl Fn(&Mailbox) -> bool) -> Directory
     let activities = p
         .activities
         .iter()
-        .map(|a| Activity {
-            profession: c(a.profession),
-            specialty: c(a.specialty),
-            mode: c(a.mode),
-            role: c(a.role),
-            organisation: c(a.organisation),
-            street: c(a.street),
-            postcode: c(a.postcode),
-            commune_code: c(a.commune_code),
-            commune: c(a.commune),
-            departement: c(a.departement),
-            finess: c(a.finess),
-            siret: c(a.siret),
-            phone: c(a.phone),
-        })
+        .map(|a| Activity::from_texts(a.texts().map(&mut c)))
         .collect();
     let mailboxes = p
         .mailboxes

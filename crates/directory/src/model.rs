@@ -121,6 +121,63 @@ pub struct Activity {
     pub phone: Text,
 }
 
+impl Activity {
+    pub const FIELDS: usize = 13;
+
+    /// Every text of the activity, in one fixed order (the snapshot file's).
+    pub fn texts(&self) -> [Text; Activity::FIELDS] {
+        [
+            self.profession,
+            self.specialty,
+            self.mode,
+            self.role,
+            self.organisation,
+            self.street,
+            self.postcode,
+            self.commune_code,
+            self.commune,
+            self.departement,
+            self.finess,
+            self.siret,
+            self.phone,
+        ]
+    }
+
+    /// The activity of [`Activity::texts`].
+    pub fn from_texts(t: [Text; Activity::FIELDS]) -> Activity {
+        let [
+            profession,
+            specialty,
+            mode,
+            role,
+            organisation,
+            street,
+            postcode,
+            commune_code,
+            commune,
+            departement,
+            finess,
+            siret,
+            phone,
+        ] = t;
+        Activity {
+            profession,
+            specialty,
+            mode,
+            role,
+            organisation,
+            street,
+            postcode,
+            commune_code,
+            commune,
+            departement,
+            finess,
+            siret,
+            phone,
+        }
+    }
+}
+
 /// A professional (exercice professionnel), found by national identifier.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Person {

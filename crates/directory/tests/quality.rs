@@ -2,7 +2,6 @@
 //! among generated ones), and the generated files read back without a bad line.
 
 use confiance_directory::generate::{QUERIES, Scale, generate};
-use confiance_directory::search::Query;
 use confiance_directory::{Builder, Directory};
 
 fn generated(scale: Scale) -> (Vec<u8>, Vec<u8>) {
@@ -42,14 +41,7 @@ fn recall_at_5_of_the_committed_queries() {
     assert!(QUERIES.len() >= 50);
     let mut missed = Vec::new();
     for query in QUERIES {
-        let q = Query {
-            text: query.text(),
-            profession: query.profession.map(str::to_string),
-            commune: query.commune.map(str::to_string),
-            departement: query.departement.map(str::to_string),
-            limit: 5,
-            ..Query::default()
-        };
+        let q = query.query(5);
         let found = d.search(&q);
         let addresses: Vec<&str> = found
             .entries

@@ -10,6 +10,7 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use confiance_directory::fold::folded;
 use confiance_directory::index::filter;
 use confiance_directory::live::Source;
 use confiance_directory::view::{Entry, MailboxView};
@@ -351,17 +352,10 @@ fn addresses_containing(d: &Directory, part: &str, entry: EntryKind) -> Vec<u32>
     }
 }
 
-fn fold(s: &str) -> String {
-    confiance_directory::fold::fold(s)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// FHIR string search: case- and accent-insensitive, matching the start of the value or of
 /// one of its words.
 fn starts(value: Option<&str>, wanted: &str) -> bool {
-    let (v, w) = (fold(value.unwrap_or("")), fold(wanted));
+    let (v, w) = (folded(value.unwrap_or("")), folded(wanted));
     v.starts_with(&w) || v.split(' ').any(|word| word.starts_with(&w))
 }
 

@@ -391,6 +391,18 @@ pub fn planted_finess(i: usize) -> String {
 }
 
 impl QualityQuery {
+    /// The directory query, its top `limit` results to be looked at.
+    pub fn query(&self, limit: usize) -> crate::Query {
+        crate::Query {
+            text: self.text(),
+            profession: self.profession.map(str::to_string),
+            commune: self.commune.map(str::to_string),
+            departement: self.departement.map(str::to_string),
+            limit,
+            ..crate::Query::default()
+        }
+    }
+
     /// The query text with its placeholders filled.
     pub fn text(&self) -> String {
         let t = self.text;
