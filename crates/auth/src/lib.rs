@@ -1,9 +1,23 @@
-//! Authentication shared by every front: password hashing (Argon2id) and SASL messages.
+//! Authentication shared by every front: password hashing (Argon2id), one-time codes and TOTP,
+//! Pro Santé Connect, CPS certificates, app passwords and SASL messages.
 
+pub mod address;
+pub mod cps;
+pub mod jwt;
 pub mod login;
+pub mod notify;
+pub mod otp;
 pub mod password;
+pub mod psc;
 pub mod sasl;
 
 pub use login::{Attempt, login};
 pub use password::{PasswordError, check_policy, hash_password, verify_password};
 pub use sasl::{SaslError, decode_plain};
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}

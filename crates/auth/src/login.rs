@@ -1,18 +1,24 @@
-//! Password login shared by IMAP and SMTP: account lookup, Argon2id check with bounded
-//! concurrency, the same work for unknown addresses, and the audit trace.
+//! Logins of the mail protocols (IMAP, SMTP submission), shared by both: password or app
+//! password, PSC bearer token, and the audit trace of each attempt (method, identity, outcome,
+//! never a secret).
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use confiance_store::{Account, Store};
+use confiance_store::{Account, AccountStatus, Store};
 use tokio::sync::Semaphore;
 
 use crate::password::verify_password;
+use crate::psc::Psc;
+use crate::sasl::Bearer;
 
 /// A valid Argon2id hash of a random string, checked for unknown addresses so that timing does
 /// not tell which addresses exist.
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0bbxoYnBBRNV4fZtj5yr1v2vMrL7F7+9gPbD1JROXJY";
+
+/// An account holds at most this many app passwords, which bounds the work of one login.
+pub const MAX_APP_PASSWORDS: usize = 10;
 
 /// Each check takes 19 MiB and a core for ~20 ms: at most one per core at a time, so a flood of
 /// logins queues instead of exhausting memory.
@@ -21,7 +27,8 @@ fn hashing_slots() -> &'static Semaphore {
     SLOTS.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)))
 }
 
-async fn check(password: String, hash: String) -> bool {
+/// Argon2id verification off the async threads, bounded as above.
+pub async fn check_password(password: String, hash: String) -> bool {
     let Ok(_slot) = hashing_slots().acquire().await else {
         return false;
     };
@@ -37,7 +44,47 @@ pub struct Attempt<'a> {
     pub peer: &'a str,
 }
 
-/// The account if `password` is right. Failures wait `failure_delay` before answering.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Option<T> + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok().flatten()
+}
+
+/// What a password opens on the mail protocols: the account password when the holder's
+/// profile allows it (accounts made by an admin, or activated before two-factor login), and
+/// the account's app passwords.
+async fn password_matches(store: &Arc<dyn Store>, account: &Account, password: &str) -> Option<&'static str> {
+    let id = account.id;
+    let s = store.clone();
+    let profile = blocking(move || s.profile(id).ok()).await.flatten();
+    if profile.as_ref().is_none_or(|p| p.mail_password)
+        && check_password(password.to_string(), account.password_hash.clone()).await
+    {
+        return Some("password");
+    }
+    let s = store.clone();
+    let apps = blocking(move || s.app_passwords(id).ok()).await.unwrap_or_default();
+    for app in apps.into_iter().take(MAX_APP_PASSWORDS) {
+        if check_password(password.to_string(), app.hash.clone()).await {
+            let s = store.clone();
+            let _ = blocking(move || s.touch_app_password(app.id, crate::now()).ok()).await;
+            return Some("app password");
+        }
+    }
+    None
+}
+
+fn audit_success(attempt: &Attempt<'_>, account: &Account, credential: &str, national_id: Option<&str>) {
+    let Attempt { protocol, method, peer } = attempt;
+    tracing::info!(target: "audit", event = "login", protocol, method, credential, account = %account.address,
+        national_id = national_id.unwrap_or(""), peer, outcome = "success");
+}
+
+fn audit_failure(attempt: &Attempt<'_>, account: &str, national_id: Option<&str>, reason: &str) {
+    let Attempt { protocol, method, peer } = attempt;
+    tracing::warn!(target: "audit", event = "login", protocol, method, account, national_id = national_id.unwrap_or(""),
+        peer, outcome = "failure", reason);
+}
+
+/// The account if `password` opens it. Failures wait `failure_delay` before answering.
 pub async fn login(
     store: Arc<dyn Store>,
     user: &str,
@@ -47,27 +94,99 @@ pub async fn login(
 ) -> Option<Account> {
     let address = user.trim().to_lowercase();
     let lookup = address.clone();
-    let account = tokio::task::spawn_blocking(move || store.account_by_address(&lookup))
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .flatten();
-    let verified = match account {
-        Some(account) => check(password, account.password_hash.clone()).await.then_some(account),
+    let s = store.clone();
+    let account = blocking(move || s.account_by_address(&lookup).ok().flatten()).await;
+    let outcome = match account {
+        Some(account) => match password_matches(&store, &account, &password).await {
+            Some(_) if account.status == AccountStatus::Suspended => Err("suspended"),
+            Some(credential) => Ok((account, credential)),
+            None => Err("wrong password"),
+        },
         None => {
-            check(password, DUMMY_HASH.to_string()).await;
-            None
+            check_password(password, DUMMY_HASH.to_string()).await;
+            Err("unknown address")
         }
     };
-    let Attempt { protocol, method, peer } = attempt;
-    match &verified {
-        Some(a) => {
-            tracing::info!(target: "audit", event = "login", protocol, method, account = %a.address, peer, outcome = "success")
+    finish(&store, outcome, &attempt, &address, None, failure_delay).await
+}
+
+async fn finish(
+    store: &Arc<dyn Store>,
+    outcome: Result<(Account, &'static str), &'static str>,
+    attempt: &Attempt<'_>,
+    address: &str,
+    national_id: Option<&str>,
+    failure_delay: Duration,
+) -> Option<Account> {
+    match outcome {
+        Ok((account, credential)) => {
+            audit_success(attempt, &account, credential, national_id);
+            let (s, id) = (store.clone(), account.id);
+            let _ = blocking(move || s.record_login(id, crate::now()).ok()).await;
+            Some(account)
         }
-        None => {
-            tracing::warn!(target: "audit", event = "login", protocol, method, account = %address, peer, outcome = "failure");
+        Err(reason) => {
+            audit_failure(attempt, address, national_id, reason);
             tokio::time::sleep(failure_delay).await;
+            None
         }
     }
-    verified
+}
+
+/// The account a PSC access token opens: the mailbox named by the client, which the token's
+/// holder must own, or the holder's only mailbox when none is named.
+pub async fn login_bearer(
+    store: Arc<dyn Store>,
+    psc: Option<&Psc>,
+    bearer: Bearer,
+    attempt: Attempt<'_>,
+    failure_delay: Duration,
+) -> Option<Account> {
+    let wanted = bearer.user.as_deref().map(|u| u.trim().to_lowercase());
+    let shown = wanted.clone().unwrap_or_default();
+    let Some(psc) = psc else {
+        return finish(
+            &store,
+            Err("Pro Santé Connect is not configured"),
+            &attempt,
+            &shown,
+            None,
+            failure_delay,
+        )
+        .await;
+    };
+    let identity = match psc.check_access_token(&bearer.token).await {
+        Ok(identity) => identity,
+        Err(e) => {
+            tracing::info!(error = %e, "access token refused");
+            return finish(&store, Err("invalid token"), &attempt, &shown, None, failure_delay).await;
+        }
+    };
+    let national = identity.national_id.clone();
+    let s = store.clone();
+    let owned = blocking(move || s.accounts_of(&national).ok())
+        .await
+        .unwrap_or_default();
+    let outcome = match wanted {
+        Some(w) => owned
+            .into_iter()
+            .find(|a| a.address == w)
+            .ok_or("mailbox not held by this identity"),
+        None if owned.len() == 1 => owned.into_iter().next().ok_or("no mailbox"),
+        None if owned.is_empty() => Err("no mailbox"),
+        None => Err("several mailboxes: the client must name one"),
+    }
+    .and_then(|a| match a.status {
+        AccountStatus::Suspended => Err("suspended"),
+        AccountStatus::Active => Ok((a, "psc token")),
+    });
+    finish(
+        &store,
+        outcome,
+        &attempt,
+        &shown,
+        Some(&identity.national_id),
+        failure_delay,
+    )
+    .await
 }

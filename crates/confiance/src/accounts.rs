@@ -4,7 +4,7 @@ use std::io::BufRead;
 
 use clap::Subcommand;
 use confiance_core::Address;
-use confiance_store::{SqliteStore, Store};
+use confiance_store::{AccountStatus, BlobStore, Identities, SqliteStore, Store};
 
 use crate::config::Config;
 
@@ -27,6 +27,24 @@ pub enum AccountCmd {
     List,
     /// Publish a mailbox in the directory (annuaire) with its holder, or withdraw it.
     Publish(Box<crate::listing::PublishArgs>),
+    /// Suspend a mailbox: its mail is kept, nobody can log in, open web sessions end.
+    Suspend { address: String },
+    /// Let a suspended mailbox be used again.
+    Reactivate { address: String },
+    /// Delete a mailbox with all its messages, for good.
+    Delete {
+        address: String,
+        /// Confirms the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Run the inactivity sweep now (CNIL AU-037): notices, then deletions. `serve` runs it
+    /// every hour.
+    Sweep {
+        /// Pretend it is this date (RFC 3339), to check what the sweep will do.
+        #[arg(long)]
+        now: Option<String>,
+    },
 }
 
 fn read_password(from_stdin: bool) -> anyhow::Result<String> {
@@ -62,9 +80,72 @@ fn hosted(config: &Config, address: &str) -> anyhow::Result<Address> {
     Ok(a)
 }
 
+fn existing(config: &Config, store: &SqliteStore, address: &str) -> anyhow::Result<confiance_store::Account> {
+    let a = hosted(config, address)?;
+    store
+        .account_by_address(&a.to_string())?
+        .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))
+}
+
 pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
     let store = open(config)?;
     match cmd {
+        AccountCmd::Suspend { address } => {
+            let account = existing(config, &store, &address)?;
+            store.set_status(account.id, AccountStatus::Suspended)?;
+            tracing::info!(target: "audit", event = "account_suspended", account = %account.address);
+            println!("BAL suspendue : {}", account.address);
+        }
+        AccountCmd::Reactivate { address } => {
+            let account = existing(config, &store, &address)?;
+            store.set_status(account.id, AccountStatus::Active)?;
+            tracing::info!(target: "audit", event = "account_reactivated", account = %account.address);
+            println!("BAL réactivée : {}", account.address);
+        }
+        AccountCmd::Delete { address, yes } => {
+            let account = existing(config, &store, &address)?;
+            if !yes {
+                anyhow::bail!(
+                    "deleting {} removes all its messages for good: add --yes to confirm",
+                    account.address
+                );
+            }
+            let blobs = BlobStore::open(config.data_dir.join("blobs"), config.storage.fsync)?;
+            crate::lifecycle::delete(&store, &blobs, &account)?;
+            println!("BAL supprimée : {}", account.address);
+        }
+        AccountCmd::Sweep { now } => {
+            let now = match now {
+                Some(n) => chrono::DateTime::parse_from_rfc3339(&n)
+                    .map_err(|e| anyhow::anyhow!("--now {n:?}: {e} (expected e.g. 2027-12-01T00:00:00Z)"))?
+                    .timestamp(),
+                None => chrono::Utc::now().timestamp(),
+            };
+            let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
+            let blobs = std::sync::Arc::new(BlobStore::open(config.data_dir.join("blobs"), config.storage.fsync)?);
+            let notifier = crate::identity::notifier(config)?;
+            let rules = crate::serve::lifecycle_rules(config);
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let sweep = runtime.block_on(crate::lifecycle::sweep(store, &blobs, &notifier, &rules, now))?;
+            for a in &sweep.notified {
+                println!("avertie : {a}");
+            }
+            for a in &sweep.deleted {
+                println!("supprimée : {a}");
+            }
+            for m in notifier.outbox() {
+                println!(
+                    "(e-mail non envoyé, pas de relais configuré) à {} : {}",
+                    m.to, m.subject
+                );
+            }
+            println!(
+                "{} BAL averties, {} supprimées",
+                sweep.notified.len(),
+                sweep.deleted.len()
+            );
+            return Ok(());
+        }
         AccountCmd::Add {
             address,
             password_stdin,
@@ -113,7 +194,16 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
         }
         AccountCmd::List => {
             for a in store.accounts()? {
-                println!("{}\t{} / {} octets", a.address, store.usage(a.id)?, a.quota_bytes);
+                let status = match a.status {
+                    AccountStatus::Active => "active",
+                    AccountStatus::Suspended => "suspendue",
+                };
+                println!(
+                    "{}\t{} / {} octets\t{status}",
+                    a.address,
+                    store.usage(a.id)?,
+                    a.quota_bytes
+                );
             }
         }
     }

@@ -26,6 +26,104 @@ pub struct Config {
     pub storage: StorageSection,
     pub web: WebSection,
     pub directory: DirectorySection,
+    pub psc: PscSection,
+    pub accounts: AccountsSection,
+    pub notify: NotifySection,
+}
+
+/// Pro Santé Connect: how professionals prove who they are (activation, web login, XOAUTH2).
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PscSection {
+    /// `sandbox`: the operator's own development provider at `<web>/psc-bac-a-sable`, serving
+    /// test identities (RPPS 899700…) through the same OpenID Connect code path; `external`: a
+    /// real provider (PSC production or BAS) with the keys below.
+    pub mode: PscMode,
+    /// e.g. `https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet` (production) or
+    /// `https://auth.bas.psc.esante.gouv.fr/auth/realms/esante-wallet` (BAS).
+    pub issuer: Option<String>,
+    pub client_id: Option<String>,
+    /// File holding the client secret (kept out of the configuration).
+    pub client_secret_file: Option<PathBuf>,
+    pub scope: String,
+    /// Level of assurance asked for (PSC: `eidas1`); empty to ask for none.
+    pub acr_values: String,
+    /// How access tokens of mail clients are checked: `jwks` or `introspection`.
+    pub token_check: String,
+    /// Audience access tokens must name, if any.
+    pub audience: Option<String>,
+    /// PEM file of extra CAs for the provider's TLS (besides the public web roots).
+    pub ca_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PscMode {
+    Sandbox,
+    External,
+}
+
+impl Default for PscSection {
+    fn default() -> Self {
+        PscSection {
+            mode: PscMode::Sandbox,
+            issuer: None,
+            client_id: None,
+            client_secret_file: None,
+            scope: "openid scope_all".into(),
+            acr_values: "eidas1".into(),
+            token_check: "jwks".into(),
+            audience: None,
+            ca_file: None,
+        }
+    }
+}
+
+/// Web login and mailbox lifecycle.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsSection {
+    /// The address browsers use to reach the web (PSC sends them back there); default
+    /// `https://<web.listen>`.
+    pub public_url: Option<String>,
+    /// Failed logins (password or code) in a row before the account is locked.
+    pub login_attempts: u32,
+    pub lock_minutes: u64,
+    /// A web session locks after this long without activity (Ségur SC.SSI/IE.58: 2 hours).
+    pub idle_lock_minutes: u64,
+    /// A BAL nobody logged into for this long is deleted (CNIL AU-037: at most one year).
+    pub inactivity_delete_days: u64,
+    /// Notices to the holder before that deletion, in days before it.
+    pub inactivity_notice_days: Vec<u64>,
+}
+
+impl Default for AccountsSection {
+    fn default() -> Self {
+        AccountsSection {
+            public_url: None,
+            login_attempts: 5,
+            lock_minutes: 15,
+            idle_lock_minutes: 120,
+            inactivity_delete_days: 365,
+            inactivity_notice_days: vec![30, 7],
+        }
+    }
+}
+
+/// How codes and notices reach professionals outside MSSanté (personal e-mail, mobile).
+/// Without a relay or gateway, messages go to the development outbox (`/dev/messages`, shown
+/// only with the PSC sandbox).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifySection {
+    /// SMTP relay `host:port` for personal e-mail (STARTTLS when the relay offers it).
+    pub smtp_relay: Option<String>,
+    /// Sender of those e-mails; default `ne-pas-repondre@<first domain>`.
+    pub from: Option<String>,
+    /// HTTPS endpoint of the SMS gateway: POST `{"to": "+33…", "text": "…"}`.
+    pub sms_gateway: Option<String>,
+    /// File holding the gateway's bearer token.
+    pub sms_token_file: Option<PathBuf>,
 }
 
 /// HTTPS: the directory's search page, JSON and FHIR APIs (then the webmail).
@@ -190,6 +288,9 @@ impl Default for Config {
             storage: StorageSection::default(),
             web: WebSection::default(),
             directory: DirectorySection::default(),
+            psc: PscSection::default(),
+            accounts: AccountsSection::default(),
+            notify: NotifySection::default(),
         }
     }
 }
@@ -260,6 +361,23 @@ impl Config {
         if self.relay.retry_seconds.is_empty() || self.relay.retry_seconds.contains(&0) {
             anyhow::bail!("`relay.retry_seconds` must list at least one wait, none of them 0");
         }
+        if self.psc.mode == PscMode::External && (self.psc.issuer.is_none() || self.psc.client_id.is_none()) {
+            anyhow::bail!("`psc.mode = \"external\"` needs `psc.issuer` and `psc.client_id`");
+        }
+        if !matches!(self.psc.token_check.as_str(), "jwks" | "introspection") {
+            anyhow::bail!("`psc.token_check` must be \"jwks\" or \"introspection\"");
+        }
+        if self.accounts.login_attempts == 0 || self.accounts.idle_lock_minutes == 0 {
+            anyhow::bail!("`accounts.login_attempts` and `accounts.idle_lock_minutes` must be above 0");
+        }
+        if self
+            .accounts
+            .inactivity_notice_days
+            .iter()
+            .any(|d| *d >= self.accounts.inactivity_delete_days)
+        {
+            anyhow::bail!("`accounts.inactivity_notice_days` must come before `inactivity_delete_days`");
+        }
         if self.imap.autologout_minutes < 30 {
             anyhow::bail!("`imap.autologout_minutes` must be at least 30 (RFC 9051 §5.4)");
         }
@@ -293,6 +411,17 @@ impl Config {
     /// Where the last whitelist that could be read is kept.
     pub fn whitelist_last_good(&self) -> PathBuf {
         self.data_dir.join("trust/listeblanchemssante.last-good.xml")
+    }
+
+    /// Where browsers reach the web.
+    pub fn public_url(&self) -> String {
+        self.accounts
+            .public_url
+            .clone()
+            .unwrap_or_else(|| match self.web.listen {
+                Some(addr) => format!("https://{addr}"),
+                None => "https://127.0.0.1:8443".into(),
+            })
     }
 
     pub fn private_key(&self) -> PathBuf {

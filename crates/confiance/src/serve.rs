@@ -47,7 +47,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         queue: Arc::new(queue),
         wake: tokio::sync::Notify::new(),
     });
+    let (psc, sandbox) = crate::identity::psc(&config)?;
+    let notifier = crate::identity::notifier(&config)?;
     let imap = Arc::new(ImapConfig {
+        psc: Some(psc.clone()),
         tls: tls.clone(),
         max_message_size: config.smtp.max_message_size,
         auth_failure_delay: Duration::from_millis(500),
@@ -70,6 +73,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .map(|n| n.parse().map_err(|e| anyhow::anyhow!("smtp.trusted_networks: {e}")))
             .collect::<anyhow::Result<_>>()?,
         auth_failure_delay: Duration::from_millis(500),
+        psc: Some(psc.clone()),
         // RFC 5321 §4.5.3.2: at least 5 minutes between commands.
         command_timeout: Duration::from_secs(300),
         handshake_timeout: Duration::from_secs(30),
@@ -157,7 +161,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tasks.spawn(reload_directory(directory.clone(), every));
     tasks.spawn(own_listings(directory.clone(), config.data_dir.join("confiance.db")));
     if let Some(addr) = config.web.listen {
-        let app = confiance_web::router(confiance_web::WebState { directory });
+        let accounts = crate::identity::accounts(&config, svc.store().clone(), psc.clone(), sandbox, notifier.clone());
+        let app = confiance_web::router(confiance_web::WebState {
+            directory,
+            accounts: Some(accounts),
+        });
         let listener = bind(addr, "HTTPS (annuaire, API, FHIR)").await?;
         let tls = smtp.tls.clone();
         tasks.spawn(async move {
@@ -166,6 +174,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         });
     }
+    tasks.spawn(new_mail_notices(svc.store().clone(), notifier.clone()));
+    tasks.spawn(housekeeping(
+        svc.store().clone(),
+        config.data_dir.clone(),
+        config.storage.fsync,
+        notifier,
+        lifecycle_rules(&config),
+        config.accounts.idle_lock_minutes,
+    ));
     tracing::info!(data_dir = %config.data_dir.display(), "Confiance ready");
     tokio::select! {
         _ = tasks.join_next() => anyhow::bail!("a listener stopped"),
@@ -173,6 +190,94 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             tracing::info!("stopping");
             Ok(())
         }
+    }
+}
+
+/// Tells holders who asked for it, on their personal e-mail, that new mail arrived in their
+/// INBOX — never what it is (no sender, no subject: health data stays in MSSanté). One notice
+/// per check at most, every 30 s; the first pass only notes where each INBOX stands.
+async fn new_mail_notices(store: Arc<dyn confiance_store::Store>, notifier: Arc<confiance_auth::notify::Notifier>) {
+    let mut seen: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
+    loop {
+        let s = store.clone();
+        let wanted = tokio::task::spawn_blocking(move || -> confiance_store::Result<Vec<_>> {
+            let mut out = Vec::new();
+            for account in s.accounts()? {
+                let Some(to) = s
+                    .profile(account.id)?
+                    .filter(|p| p.notify_new_mail)
+                    .and_then(|p| p.personal_email)
+                else {
+                    continue;
+                };
+                if let Some(inbox) = s.mailbox(account.id, "INBOX")? {
+                    out.push((account.id.0, account.address, to, inbox.uidnext));
+                }
+            }
+            Ok(out)
+        })
+        .await;
+        if let Ok(Ok(wanted)) = wanted {
+            for (id, address, to, uidnext) in wanted {
+                if seen.insert(id, uidnext).is_some_and(|before| uidnext > before) {
+                    let text = format!(
+                        "Bonjour,\n\nVous avez reçu un nouveau message dans votre boîte aux lettres MSSanté {address}.\n                         Consultez-le depuis votre webmail ou votre logiciel.\n\nConfiance MSSanté"
+                    );
+                    let _ = notifier
+                        .email(&to, "Nouveau message dans votre BAL MSSanté", &text)
+                        .await;
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+    }
+}
+
+pub fn lifecycle_rules(config: &Config) -> crate::lifecycle::Rules {
+    crate::lifecycle::Rules {
+        delete_after_days: config.accounts.inactivity_delete_days,
+        notice_days: config.accounts.inactivity_notice_days.clone(),
+    }
+}
+
+/// Every hour: web sessions past their idle time are dropped, and the inactivity sweep runs
+/// (CNIL AU-037 notices and deletions).
+async fn housekeeping(
+    store: Arc<dyn confiance_store::Store>,
+    data_dir: std::path::PathBuf,
+    fsync: bool,
+    notifier: Arc<confiance_auth::notify::Notifier>,
+    rules: crate::lifecycle::Rules,
+    idle_minutes: u64,
+) {
+    let blobs = match confiance_store::BlobStore::open(data_dir.join("blobs"), fsync) {
+        Ok(b) => Arc::new(b),
+        Err(e) => {
+            tracing::error!("housekeeping cannot open the blobs: {e}");
+            return;
+        }
+    };
+    loop {
+        let now = chrono::Utc::now().timestamp();
+        let s = store.clone();
+        let before = now - idle_minutes as i64 * 60;
+        if let Ok(Ok(n)) = tokio::task::spawn_blocking(move || s.sessions_expire(before)).await
+            && n > 0
+        {
+            tracing::info!(sessions = n, "idle web sessions dropped");
+        }
+        match crate::lifecycle::sweep(store.clone(), &blobs, &notifier, &rules, now).await {
+            Ok(s) if !s.notified.is_empty() || !s.deleted.is_empty() => {
+                tracing::info!(
+                    notified = s.notified.len(),
+                    deleted = s.deleted.len(),
+                    "inactivity sweep"
+                )
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("inactivity sweep: {e}"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
     }
 }
 

@@ -31,4 +31,6 @@ pub struct ImapConfig {
     /// Idle time after which a connection is closed (RFC 9051 §5.4: at least 30 minutes).
     pub autologout: Duration,
     pub handshake_timeout: Duration,
+    /// Pro Santé Connect, which vouches for the tokens of AUTHENTICATE XOAUTH2/OAUTHBEARER.
+    pub psc: Option<Arc<confiance_auth::psc::Psc>>,
 }

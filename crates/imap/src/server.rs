@@ -152,7 +152,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                             return Ok(Exit::Closed);
                         }
                     }
-                    Control::Authenticate(tag, _mechanism) => {
+                    Control::Authenticate(tag, mechanism) => {
                         stream.write_all(b"+ \r\n").await?;
                         let Some(line) = read_line(&mut stream, &mut buf, timeout).await? else {
                             return Ok(Exit::Closed);
@@ -162,7 +162,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                             tagged(&mut out, &tag, "BAD", "Authentication cancelled.");
                         } else {
                             match confiance_auth::sasl::decode_base64(line.trim_ascii()) {
-                                Ok(msg) => session.authenticate_plain(&mut out, &tag, &msg).await,
+                                Ok(msg) => session.authenticate(&mut out, &tag, &mechanism, &msg).await,
                                 Err(e) => tagged(&mut out, &tag, "BAD", &format!("{e}.")),
                             }
                         }

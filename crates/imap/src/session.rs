@@ -182,6 +182,10 @@ impl Session {
             caps.extend(["STARTTLS", "LOGINDISABLED"]);
         } else if self.account.is_none() {
             caps.push("AUTH=PLAIN");
+            if self.cfg.psc.is_some() {
+                // MSSanté client interface (ECO.1.2.1): TLS, then XOAUTH2 with a PSC token.
+                caps.extend(["AUTH=XOAUTH2", "AUTH=OAUTHBEARER"]);
+            }
         }
         if self.account.is_some() {
             caps.extend([
@@ -289,13 +293,19 @@ impl Session {
                     );
                     return Control::Continue;
                 }
-                if !mechanism.eq_ignore_ascii_case("PLAIN") {
-                    tagged(out, &tag, "NO", "[CANNOT] Unsupported mechanism; use PLAIN.");
+                let mechanism = mechanism.to_ascii_uppercase();
+                let offered = match mechanism.as_str() {
+                    "PLAIN" => true,
+                    "XOAUTH2" | "OAUTHBEARER" => self.cfg.psc.is_some(),
+                    _ => false,
+                };
+                if !offered {
+                    tagged(out, &tag, "NO", "[CANNOT] Unsupported mechanism; see CAPABILITY.");
                     return Control::Continue;
                 }
                 match initial_response {
                     Some(r) => {
-                        self.authenticate_plain(out, &tag, &r).await;
+                        self.authenticate(out, &tag, &mechanism, &r).await;
                         Control::Continue
                     }
                     None => Control::Authenticate(tag, mechanism),
@@ -494,20 +504,54 @@ impl Session {
         )
         .await;
         match verified {
-            Some(account) => {
-                self.changes = Some(self.svc.subscribe(account.id));
-                self.account = Some(account);
-                tagged(
-                    out,
-                    tag,
-                    "OK",
-                    &format!("[CAPABILITY {}] Logged in", self.capabilities()),
-                );
-            }
+            Some(account) => self.logged_in(out, tag, account),
             None => {
                 tagged(out, tag, "NO", "[AUTHENTICATIONFAILED] Invalid address or password.");
             }
         }
+    }
+
+    /// The decoded message of AUTHENTICATE for an offered mechanism.
+    pub(crate) async fn authenticate(&mut self, out: &mut Vec<u8>, tag: &str, mechanism: &str, message: &[u8]) {
+        let bearer = match mechanism {
+            "XOAUTH2" => confiance_auth::sasl::decode_xoauth2(message),
+            "OAUTHBEARER" => confiance_auth::sasl::decode_oauthbearer(message),
+            _ => return self.authenticate_plain(out, tag, message).await,
+        };
+        let bearer = match bearer {
+            Ok(b) => b,
+            Err(e) => return tagged(out, tag, "BAD", &format!("{e}.")),
+        };
+        let method = format!("AUTHENTICATE {mechanism}");
+        let attempt = confiance_auth::Attempt {
+            protocol: "imap",
+            method: &method,
+            peer: &self.peer,
+        };
+        let store = self.svc.store().clone();
+        let psc = self.cfg.psc.clone();
+        match confiance_auth::login::login_bearer(store, psc.as_deref(), bearer, attempt, self.cfg.auth_failure_delay)
+            .await
+        {
+            Some(account) => self.logged_in(out, tag, account),
+            None => tagged(
+                out,
+                tag,
+                "NO",
+                "[AUTHENTICATIONFAILED] Invalid or expired Pro Santé Connect token, or a mailbox this identity does not hold.",
+            ),
+        }
+    }
+
+    fn logged_in(&mut self, out: &mut Vec<u8>, tag: &str, account: confiance_store::Account) {
+        self.changes = Some(self.svc.subscribe(account.id));
+        self.account = Some(account);
+        tagged(
+            out,
+            tag,
+            "OK",
+            &format!("[CAPABILITY {}] Logged in", self.capabilities()),
+        );
     }
 
     pub(crate) async fn authenticate_plain(&mut self, out: &mut Vec<u8>, tag: &str, message: &[u8]) {

@@ -37,6 +37,8 @@ pub struct SmtpConfig {
     /// server, a benchmark). Empty by default.
     pub trusted_networks: Vec<Network>,
     pub auth_failure_delay: Duration,
+    /// Pro Santé Connect, which vouches for the tokens of AUTH XOAUTH2/OAUTHBEARER.
+    pub psc: Option<Arc<confiance_auth::psc::Psc>>,
     pub command_timeout: Duration,
     pub handshake_timeout: Duration,
     /// The ANS whitelist in force: who belongs to the trust space.

@@ -30,6 +30,8 @@ enum AuthStep {
     Plain,
     LoginUser,
     LoginPassword(String),
+    /// XOAUTH2 or OAUTHBEARER, waiting for the client's message.
+    Bearer(&'static str),
 }
 
 /// One accepted recipient: the mailbox INBOX where the message goes, or none for a recipient
@@ -102,7 +104,11 @@ impl Session {
         if self.tls.is_none() {
             lines.push("STARTTLS".into());
         } else if self.account.is_none() && self.role == Role::Submission {
-            lines.push("AUTH PLAIN LOGIN".into());
+            lines.push(match self.cfg.psc {
+                // MSSanté client interface (ECO.1.2.1): TLS, then XOAUTH2 with a PSC token.
+                Some(_) => "AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER".into(),
+                None => "AUTH PLAIN LOGIN".into(),
+            });
         }
         lines
     }
@@ -214,8 +220,19 @@ impl Session {
                 self.auth = AuthStep::LoginUser;
                 Next::AuthContinue("334 VXNlcm5hbWU6\r\n".into()) // "Username:"
             }
+            ("XOAUTH2" | "OAUTHBEARER", initial) if self.cfg.psc.is_some() => {
+                self.auth = AuthStep::Bearer(if mechanism == "XOAUTH2" {
+                    "XOAUTH2"
+                } else {
+                    "OAUTHBEARER"
+                });
+                match initial {
+                    Some(ir) => self.auth_response(ir.as_bytes(), out).await,
+                    None => Next::AuthContinue("334 \r\n".into()),
+                }
+            }
             _ => {
-                out.push_str("504 5.5.4 Unsupported mechanism; use PLAIN or LOGIN\r\n");
+                out.push_str("504 5.5.4 Unsupported mechanism; see the AUTH line of EHLO\r\n");
                 Next::Continue
             }
         }
@@ -248,9 +265,40 @@ impl Session {
                 let password = String::from_utf8_lossy(&decoded).into_owned();
                 self.login(&user, &password, "LOGIN", out).await
             }
+            AuthStep::Bearer(mechanism) => {
+                let bearer = match mechanism {
+                    "XOAUTH2" => confiance_auth::sasl::decode_xoauth2(&decoded),
+                    _ => confiance_auth::sasl::decode_oauthbearer(&decoded),
+                };
+                match bearer {
+                    Ok(bearer) => self.login_bearer(bearer, mechanism, out).await,
+                    Err(e) => out.push_str(&format!("501 5.5.2 {e}\r\n")),
+                }
+            }
             AuthStep::None => out.push_str("503 5.5.1 No authentication in progress\r\n"),
         }
         Next::Continue
+    }
+
+    async fn login_bearer(&mut self, bearer: confiance_auth::sasl::Bearer, method: &str, out: &mut String) {
+        let attempt = confiance_auth::Attempt {
+            protocol: "smtp",
+            method,
+            peer: &self.peer,
+        };
+        let store = self.svc.store().clone();
+        let psc = self.cfg.psc.clone();
+        match confiance_auth::login::login_bearer(store, psc.as_deref(), bearer, attempt, self.cfg.auth_failure_delay)
+            .await
+        {
+            Some(a) => {
+                self.account = Some(a);
+                out.push_str("235 2.7.0 Authentication successful\r\n");
+            }
+            None => out.push_str(
+                "535 5.7.8 Invalid or expired Pro Santé Connect token, or a mailbox this identity does not hold\r\n",
+            ),
+        }
     }
 
     async fn login(&mut self, user: &str, password: &str, method: &str, out: &mut String) {

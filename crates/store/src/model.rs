@@ -17,6 +17,13 @@ pub struct Account {
     pub password_hash: String,
     pub quota_bytes: u64,
     pub created_at: i64,
+    pub status: crate::AccountStatus,
+    /// Last successful login by any method; `None` until the first.
+    pub last_login_at: Option<i64>,
+    /// Inactivity notices sent since the last login (CNIL AU-037).
+    pub inactivity_notices: u32,
+    /// When the last of them was sent.
+    pub inactivity_notice_at: Option<i64>,
 }
 
 /// How an account of this operator appears in the directory (annuaire): its holder (a

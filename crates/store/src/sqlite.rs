@@ -9,6 +9,8 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::*;
 
+mod identity;
+
 const READERS: usize = 4;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -73,6 +75,38 @@ CREATE TABLE directory_listings(
     red_list INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
+"#,
+    r#"
+-- Identity and lifecycle (issue 5): who holds the BAL, how they log in, when they last did.
+ALTER TABLE accounts ADD COLUMN status TEXT NOT NULL DEFAULT 'active';
+ALTER TABLE accounts ADD COLUMN last_login_at INTEGER;
+ALTER TABLE accounts ADD COLUMN failed_logins INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN locked_until INTEGER;
+ALTER TABLE accounts ADD COLUMN inactivity_notices INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN inactivity_notice_at INTEGER;
+CREATE TABLE account_profiles(
+    account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    national_id TEXT, given_name TEXT, family_name TEXT,
+    personal_email TEXT, mobile TEXT,
+    second_factor TEXT NOT NULL, totp_secret TEXT,
+    notify_new_mail INTEGER NOT NULL, publish_mobile INTEGER NOT NULL,
+    mail_password INTEGER NOT NULL,
+    terms_accepted_at INTEGER NOT NULL
+);
+CREATE INDEX account_profiles_national_id ON account_profiles(national_id);
+CREATE TABLE app_passwords(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    label TEXT NOT NULL, hash TEXT NOT NULL,
+    created_at INTEGER NOT NULL, last_used_at INTEGER
+);
+CREATE TABLE web_sessions(
+    key TEXT PRIMARY KEY,
+    account_id INTEGER REFERENCES accounts(id) ON DELETE CASCADE,
+    data TEXT NOT NULL,
+    last_seen_at INTEGER NOT NULL
+);
+CREATE INDEX web_sessions_last_seen ON web_sessions(last_seen_at);
 "#,
 ];
 
@@ -160,10 +194,14 @@ fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
         password_hash: r.get(2)?,
         quota_bytes: r.get::<_, i64>(3)? as u64,
         created_at: r.get(4)?,
+        status: AccountStatus::parse(&r.get::<_, String>(5)?),
+        last_login_at: r.get(6)?,
+        inactivity_notices: r.get(7)?,
+        inactivity_notice_at: r.get(8)?,
     })
 }
 
-const ACCOUNT_COLS: &str = "id, address, password_hash, quota_bytes, created_at";
+const ACCOUNT_COLS: &str = "id, address, password_hash, quota_bytes, created_at, status, last_login_at, inactivity_notices, inactivity_notice_at";
 const MAILBOX_COLS: &str = "m.id, m.account_id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highest_modseq, \
      EXISTS(SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name)";
 const MESSAGE_COLS: &str = "uid, blob, size, internal_date, internal_tz, flags, recent, modseq";

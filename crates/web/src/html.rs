@@ -1,6 +1,19 @@
 //! Writing HTML by hand, safely: every text from the directory or the query goes through
 //! [`escape`].
 
+/// The language of a page: French first, English on request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Lang {
+    #[default]
+    Fr,
+    En,
+}
+
+/// The page's words, French first.
+pub fn t(lang: Lang, fr: &'static str, en: &'static str) -> &'static str {
+    if lang == Lang::En { en } else { fr }
+}
+
 /// Escapes text for an HTML element or a double-quoted attribute.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);

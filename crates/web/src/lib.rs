@@ -2,6 +2,7 @@
 //! autocomplete (`/api/annuaire`), a FHIR R4 API shaped like the Annuaire Santé's (`/fhir`),
 //! and a search page in French (`/annuaire`). The webmail and activation come next.
 
+pub mod account;
 mod api;
 mod fhir;
 mod html;
@@ -27,6 +28,8 @@ pub use problem::Problem;
 #[derive(Clone)]
 pub struct WebState {
     pub directory: Arc<LiveDirectory>,
+    /// Activation, login and account pages; `None` serves the directory alone.
+    pub accounts: Option<Arc<account::Accounts>>,
 }
 
 /// Directory searches running at once: each holds a per-thread accumulator of the national
@@ -42,12 +45,32 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
 /// Every route, with the security headers every answer carries.
 pub fn router(state: WebState) -> Router {
     Router::new()
-        .route("/", get(|| async { Redirect::to("/annuaire") }))
+        .route("/", get(home))
         .route("/annuaire", get(page::search))
         .route("/api/annuaire", get(api::search))
         .nest("/fhir", fhir::routes())
+        .route("/webmail", get(webmail))
+        .merge(account::routes())
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The account page once logged in, the login page otherwise (the directory without accounts).
+async fn home(axum::extract::State(state): axum::extract::State<WebState>, headers: axum::http::HeaderMap) -> Redirect {
+    if state.accounts.is_none() {
+        return Redirect::to("/annuaire");
+    }
+    let has_session = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .any(|v| v.to_str().is_ok_and(|v| v.contains(account::session::COOKIE)));
+    Redirect::to(if has_session { "/compte" } else { "/connexion" })
+}
+
+/// The webmail is the next piece of work (issue 6); until then, how to read mail.
+async fn webmail() -> axum::response::Html<String> {
+    let body = r#"<p>Le webmail arrive prochainement. En attendant, lisez et envoyez vos messages depuis votre logiciel métier ou votre client de messagerie : IMAP port 993 (TLS) ou 143 (STARTTLS), SMTP port 465 (TLS) ou 587 (STARTTLS), avec Pro Santé Connect (XOAUTH2) ou un mot de passe d'application créé dans <a href="/compte">Mon compte</a>.</p>"#;
+    account::layout::page(html::Lang::Fr, "Webmail", None, None, body)
 }
 
 /// No remote content, no framing, no sniffing, no referrer leaking a search for a patient's

@@ -7,19 +7,8 @@ use confiance_directory::view::{Entry, MailboxView};
 use confiance_directory::{Directory, Results};
 
 use crate::api::{SearchParams, loaded, params};
-use crate::html::{escape, url_value};
+use crate::html::{Lang, escape, t, url_value};
 use crate::{Problem, WebState};
-
-#[derive(Clone, Copy, PartialEq)]
-enum Lang {
-    Fr,
-    En,
-}
-
-/// The page's words, French first.
-fn t(lang: Lang, fr: &'static str, en: &'static str) -> &'static str {
-    if lang == Lang::En { en } else { fr }
-}
 
 fn kind_label(lang: Lang, kind: &str) -> &'static str {
     match kind {

@@ -1,0 +1,144 @@
+//! Accounts end to end: activation in Chromium (Playwright) with the PSC sandbox, login with
+//! password + code and with an authenticator app, then mail clients with an app password and
+//! with PSC tokens (XOAUTH2, OAUTHBEARER), then the lifecycle from the CLI: suspension,
+//! reactivation, and the CNIL inactivity sweep (notices, then deletion).
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Operator, repo, text};
+
+fn wait_for_web(op: &Operator) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let url = format!("https://127.0.0.1:{}/connexion", op.web);
+    loop {
+        let out = op.run(
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                op.ca().to_str().unwrap(),
+                &url,
+            ],
+        );
+        if text(&out).trim() == "200" {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "web never answered: {}\n{}",
+            text(&out),
+            op.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn field<'a>(json: &'a str, key: &str) -> &'a str {
+    let start = json
+        .find(&format!("\"{key}\":\""))
+        .unwrap_or_else(|| panic!("{key} missing in {json}"))
+        + key.len()
+        + 4;
+    &json[start..start + json[start..].find('"').unwrap()]
+}
+
+#[test]
+fn activation_login_mail_clients_and_lifecycle() {
+    let op = Operator::start_with(&[], "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n");
+    wait_for_web(&op);
+
+    // The browser walk (screenshots kept under target/screenshots/activation).
+    let shots = repo().join("target/screenshots/activation");
+    let out = Command::new("node")
+        .arg(repo().join("tests/browser/activation.mjs"))
+        .envs(op.env())
+        .env("SCREENSHOTS", &shots)
+        .env("BASE_DOMAIN", "confiance.test")
+        .output()
+        .expect("node must be installed (.ci/run installs the browser tests' packages)");
+    assert!(
+        out.status.success(),
+        "browser walk failed:\n{}\n--- server log\n{}",
+        text(&out),
+        op.log()
+    );
+    let json = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    let elise = field(&json, "elise");
+    let martin = field(&json, "martin1");
+    assert_eq!(elise, "elise-marie.dorleans@medecin.confiance.test");
+    assert_eq!(martin, "jean.martin@medecin.confiance.test");
+    assert_eq!(field(&json, "martin2"), "jean.martin2@medecin.confiance.test");
+    assert!(std::fs::read_dir(&shots).unwrap().count() >= 9, "a screenshot per step");
+
+    // Mail clients: an app password, and PSC tokens of the sandbox.
+    op.python(
+        "accounts.py",
+        &["app-password", elise, field(&json, "app_password"), "Clinique2026"],
+    );
+    let secret = std::fs::read_to_string(op.data_dir().join("psc-bac-a-sable/client-secret")).unwrap();
+    op.python("accounts.py", &["token", "0", martin, elise, secret.trim()]);
+
+    // The audit trace names methods and identities, never a secret.
+    let log = op.log();
+    assert!(
+        log.contains("event=\"activation\"") || log.contains("event=activation"),
+        "{log}"
+    );
+    assert!(log.contains("899700367917"));
+    assert!(!log.contains("Clinique2026") && !log.contains(field(&json, "app_password")));
+
+    // Suspension closes every door; reactivation opens them again.
+    let out = op.cli(&["account", "suspend", elise], None);
+    assert!(out.status.success(), "{}", text(&out));
+    op.python("accounts.py", &["refused", elise, field(&json, "app_password")]);
+    let out = op.cli(&["account", "reactivate", elise], None);
+    assert!(out.status.success(), "{}", text(&out));
+    op.python(
+        "accounts.py",
+        &["app-password", elise, field(&json, "app_password"), "Clinique2026"],
+    );
+
+    // CNIL AU-037: notices 30 and 7 days before deletion, deletion after the last delay.
+    let now = chrono::Utc::now();
+    let at = |days: i64| (now + chrono::Duration::days(days)).to_rfc3339();
+    let sweep = |days: i64| {
+        let out = op.cli(&["account", "sweep", "--now", &at(days)], None);
+        assert!(out.status.success(), "{}", text(&out));
+        text(&out)
+    };
+    assert!(sweep(300).contains("0 BAL averties, 0 supprimées"));
+    let first = sweep(340);
+    assert!(first.contains(&format!("avertie : {elise}")), "{first}");
+    assert!(
+        first.contains("elise.dorleans@example.org"),
+        "the notice goes to the personal e-mail: {first}"
+    );
+    assert!(sweep(341).contains("0 BAL averties"), "a notice is sent once");
+    assert!(sweep(360).contains(&format!("avertie : {elise}")));
+    let early = sweep(366);
+    assert!(
+        !early.contains("supprimée :"),
+        "not before 7 days after the last notice: {early}"
+    );
+    let deleted = sweep(368);
+    assert!(deleted.contains(&format!("supprimée : {elise}")), "{deleted}");
+    let list = text(&op.cli(&["account", "list"], None));
+    assert!(!list.contains(elise), "{list}");
+    let out = op.cli(&["account", "sweep", "--now", "demain"], None);
+    assert!(
+        !out.status.success() && text(&out).contains("RFC 3339") || text(&out).contains("expected"),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,0 +1,585 @@
+//! Login: Pro Santé Connect (CPS card or e-CPS), or address + password + one-time code (by
+//! e-mail, SMS or authenticator app). Failures count per account; after
+//! `policy.login_attempts` in a row the account locks for `policy.lock_seconds`, and the page
+//! says until when. Every attempt leaves an audit trace (method, national id, outcome).
+
+use std::collections::HashMap;
+
+use axum::Form;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use confiance_auth::otp::{CodeCheck, SentCode, totp_verify};
+use confiance_store::{Account, AccountId, AccountStatus, Profile, SecondFactor};
+
+use super::layout::{self, csrf, error_page};
+use super::session::{Identity, PendingFactor, Proof, Purpose, Session};
+use super::{Accounts, now, see_other, store};
+use crate::WebState;
+use crate::html::{Lang, escape, t};
+
+fn accounts(state: &WebState) -> std::sync::Arc<Accounts> {
+    state.accounts.clone().expect("account routes exist only with accounts")
+}
+
+/// `/psc/connexion?pour=activation|connexion`: off to Pro Santé Connect.
+pub async fn psc_start(
+    State(state): State<WebState>,
+    mut session: Session,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let a = accounts(&state);
+    let purpose = match q.get("pour").map(String::as_str) {
+        Some("activation") => Purpose::Activation,
+        _ => Purpose::Login,
+    };
+    match a.psc.authorization_request().await {
+        Ok((url, pending)) => {
+            session.data.psc = Some((pending, purpose));
+            session.respond(&a, see_other(&url)).await
+        }
+        Err(e) => {
+            tracing::warn!("Pro Santé Connect: {e}");
+            let lang = session.lang();
+            let msg = t(
+                lang,
+                "Pro Santé Connect ne répond pas. Réessayez dans quelques minutes.",
+                "Pro Santé Connect is not answering. Please try again in a few minutes.",
+            );
+            session
+                .respond(&a, error_page(lang, StatusCode::BAD_GATEWAY, msg))
+                .await
+        }
+    }
+}
+
+/// `/psc/retour`: the provider sends the browser back with a code.
+pub async fn psc_return(
+    State(state): State<WebState>,
+    mut session: Session,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let a = accounts(&state);
+    let lang = session.lang();
+    let Some((pending, purpose)) = session.data.psc.take() else {
+        let msg = t(
+            lang,
+            "Cette connexion a expiré ou a été lancée ailleurs. Recommencez.",
+            "This login has expired or was started elsewhere. Please start again.",
+        );
+        return session
+            .respond(&a, error_page(lang, StatusCode::BAD_REQUEST, msg))
+            .await;
+    };
+    let person = match a.psc.complete(&pending, &q).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::warn!(target: "audit", event = "login", protocol = "web", method = "psc", outcome = "failure", reason = %e);
+            let msg = format!(
+                "{} ({e})",
+                t(
+                    lang,
+                    "Pro Santé Connect n'a pas confirmé votre identité",
+                    "Pro Santé Connect did not confirm your identity"
+                )
+            );
+            return session.respond(&a, error_page(lang, StatusCode::FORBIDDEN, &msg)).await;
+        }
+    };
+    tracing::info!(target: "audit", event = "identity", protocol = "web", method = "psc", national_id = %person.national_id,
+        acr = person.acr.as_deref().unwrap_or(""), outcome = "success");
+    proven(
+        a,
+        session,
+        Identity {
+            person,
+            proof: Proof::Psc,
+        },
+        purpose,
+    )
+    .await
+}
+
+/// An identity was proven (PSC or CPS): its mailbox opens, or activation goes on.
+pub(super) async fn proven(
+    a: std::sync::Arc<Accounts>,
+    mut session: Session,
+    identity: Identity,
+    purpose: Purpose,
+) -> Response {
+    let lang = session.lang();
+    let national = identity.person.national_id.clone();
+    let method = match identity.proof {
+        Proof::Psc => "psc",
+        Proof::Cps => "cps",
+    };
+    session.data.identity = Some(identity);
+    let owned = store(&a, move |s| s.accounts_of(&national)).await.unwrap_or_default();
+    let Some(account) = owned.into_iter().next() else {
+        if purpose == Purpose::Login {
+            session.data.flash = Some(
+                t(
+                    lang,
+                    "Vous n'avez pas encore de BAL : activez-la en quelques étapes.",
+                    "You have no mailbox yet: activate one in a few steps.",
+                )
+                .into(),
+            );
+        }
+        session.rotate(&a);
+        return session.respond(&a, see_other("/activation/adresse")).await;
+    };
+    if purpose == Purpose::Activation {
+        // Activation again for an identity that has a BAL: its account page.
+        session.data.flash = Some(
+            t(
+                lang,
+                "Votre BAL est déjà activée : vous pouvez modifier votre compte ci-dessous.",
+                "Your mailbox is already active: you can change your account below.",
+            )
+            .into(),
+        );
+    }
+    open(a, session, account, method).await
+}
+
+/// The account is open in this session.
+async fn open(a: std::sync::Arc<Accounts>, mut session: Session, account: Account, method: &str) -> Response {
+    let lang = session.lang();
+    if account.status == AccountStatus::Suspended {
+        tracing::warn!(target: "audit", event = "login", protocol = "web", method, account = %account.address, outcome = "failure", reason = "suspended");
+        let msg = t(
+            lang,
+            "Cette BAL est suspendue. Contactez l'administrateur de votre messagerie.",
+            "This mailbox is suspended. Please contact your mail administrator.",
+        );
+        return session.respond(&a, error_page(lang, StatusCode::FORBIDDEN, msg)).await;
+    }
+    let id = account.id;
+    store(&a, move |s| s.record_login(id, now())).await;
+    let national = session
+        .data
+        .identity
+        .as_ref()
+        .map(|i| i.person.national_id.clone())
+        .unwrap_or_default();
+    tracing::info!(target: "audit", event = "login", protocol = "web", method, account = %account.address, national_id = %national, outcome = "success");
+    session.rotate(&a);
+    session.data.account = Some(id.0);
+    session.data.factor = None;
+    session.respond(&a, see_other("/compte")).await
+}
+
+fn login_form(session: &Session, error: Option<&str>, address: &str) -> Response {
+    let lang = session.lang();
+    let flash = session.data.flash.clone();
+    let body = format!(
+        r#"<p><a href="/psc/connexion?pour=connexion"><button type="button">{psc}</button></a></p>
+<p class="hint">{psc_hint}</p>
+<h2>{other}</h2>
+<form method="post" action="/connexion">{csrf}
+<label for="adresse">{l_addr}</label><input id="adresse" name="adresse" type="email" autocomplete="username" required value="{address}">
+<label for="mot_de_passe">{l_pw}</label><input id="mot_de_passe" name="mot_de_passe" type="password" autocomplete="current-password" required>
+<button type="submit">{l_next}</button>
+</form>
+<p>{first} <a href="/activation">{activate}</a></p>"#,
+        psc = t(
+            lang,
+            "Se connecter avec Pro Santé Connect",
+            "Log in with Pro Santé Connect"
+        ),
+        psc_hint = t(lang, "Carte CPS ou application e-CPS.", "CPS card or e-CPS app."),
+        other = t(
+            lang,
+            "Ou avec votre adresse et votre mot de passe",
+            "Or with your address and password"
+        ),
+        csrf = csrf(&session.data.csrf),
+        l_addr = t(lang, "Adresse MSSanté", "MSSanté address"),
+        l_pw = t(lang, "Mot de passe", "Password"),
+        l_next = t(lang, "Continuer", "Continue"),
+        address = escape(address),
+        first = t(lang, "Première connexion ?", "First time?"),
+        activate = t(lang, "Activer ma BAL", "Activate my mailbox"),
+    );
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        layout::page(lang, t(lang, "Connexion", "Log in"), flash.as_deref(), error, &body),
+    )
+        .into_response()
+}
+
+pub async fn page(State(state): State<WebState>, mut session: Session) -> Response {
+    let a = accounts(&state);
+    if session.account().is_some() {
+        return session.respond(&a, see_other("/compte")).await;
+    }
+    let form = login_form(&session, None, "");
+    session.data.flash = None;
+    session.respond(&a, form).await
+}
+
+/// What to tell about a lock that is on.
+fn locked_message(lang: Lang, until: i64) -> String {
+    let minutes = ((until - now()) as f64 / 60.0).ceil().max(1.0) as i64;
+    match lang {
+        Lang::Fr => format!(
+            "Trop d'essais infructueux : ce compte est verrouillé pendant encore {minutes} min. Vous pourrez réessayer ensuite, ou vous connecter avec Pro Santé Connect."
+        ),
+        Lang::En => format!(
+            "Too many failed attempts: this account is locked for another {minutes} min. You can try again then, or log in with Pro Santé Connect."
+        ),
+    }
+}
+
+/// One more failure; the message to show.
+async fn failure(a: &Accounts, account: AccountId, lang: Lang, what: &str) -> String {
+    let (limit, lock) = (a.policy.login_attempts, a.policy.lock_seconds);
+    let f = store(a, move |s| s.record_failure(account, now(), limit, lock))
+        .await
+        .unwrap_or_default();
+    match f.locked_until {
+        Some(until) if until > now() => locked_message(lang, until),
+        _ => {
+            let left = limit.saturating_sub(f.count);
+            match lang {
+                Lang::Fr => format!("{what} Encore {left} essai(s) avant le verrouillage du compte."),
+                Lang::En => format!("{what} {left} attempt(s) left before the account locks."),
+            }
+        }
+    }
+}
+
+async fn lock_in_force(a: &Accounts, account: AccountId) -> Option<i64> {
+    store(a, move |s| s.login_failures(account))
+        .await?
+        .locked_until
+        .filter(|u| *u > now())
+}
+
+pub async fn password_post(
+    State(state): State<WebState>,
+    mut session: Session,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let a = accounts(&state);
+    if let Err(r) = session.check_csrf(&f) {
+        return *r;
+    }
+    let lang = session.lang();
+    let address = f.get("adresse").map(|s| s.trim().to_lowercase()).unwrap_or_default();
+    let password = f.get("mot_de_passe").cloned().unwrap_or_default();
+    let lookup = address.clone();
+    let account = store(&a, move |s| s.account_by_address(&lookup)).await.flatten();
+    let wrong = t(lang, "Adresse ou mot de passe incorrect.", "Wrong address or password.");
+    let Some(account) = account else {
+        // The same work as a real check, so timing does not tell which addresses exist.
+        confiance_auth::login::check_password(password, String::new()).await;
+        tracing::warn!(target: "audit", event = "login", protocol = "web", method = "password", account = %address, outcome = "failure", reason = "unknown address");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let r = login_form(&session, Some(wrong), &address);
+        return session.respond(&a, r).await;
+    };
+    if let Some(until) = lock_in_force(&a, account.id).await {
+        tracing::warn!(target: "audit", event = "login", protocol = "web", method = "password", account = %address, outcome = "failure", reason = "locked");
+        let r = login_form(&session, Some(&locked_message(lang, until)), &address);
+        return session.respond(&a, r).await;
+    }
+    if !confiance_auth::login::check_password(password, account.password_hash.clone()).await {
+        tracing::warn!(target: "audit", event = "login", protocol = "web", method = "password", account = %address, outcome = "failure", reason = "wrong password");
+        let msg = failure(&a, account.id, lang, wrong).await;
+        let r = login_form(&session, Some(&msg), &address);
+        return session.respond(&a, r).await;
+    }
+    let id = account.id;
+    let Some(profile) = store(&a, move |s| s.profile(id)).await.flatten() else {
+        let msg = t(
+            lang,
+            "Cette BAL n'a pas été activée pour le webmail : activez-la avec Pro Santé Connect.",
+            "This mailbox was not activated for the webmail: activate it with Pro Santé Connect.",
+        );
+        let r = login_form(&session, Some(msg), &address);
+        return session.respond(&a, r).await;
+    };
+    let mut pending = PendingFactor {
+        account: id.0,
+        sent: None,
+        sent_at: 0,
+    };
+    if let Err(msg) = send_code(&a, lang, &profile, &mut pending).await {
+        let r = login_form(&session, Some(&msg), &address);
+        return session.respond(&a, r).await;
+    }
+    session.data.factor = Some(pending);
+    session.respond(&a, see_other("/connexion/code")).await
+}
+
+/// Sends a fresh code by the holder's channel (nothing to send for an authenticator app).
+async fn send_code(a: &Accounts, lang: Lang, profile: &Profile, pending: &mut PendingFactor) -> Result<(), String> {
+    let (code, kept) = SentCode::new(now());
+    let text = match lang {
+        Lang::Fr => format!(
+            "Votre code de connexion Confiance MSSanté : {code}\nIl est valable 10 minutes. Si vous n'avez pas demandé à vous connecter, ignorez ce message et changez votre mot de passe."
+        ),
+        Lang::En => format!(
+            "Your Confiance MSSanté login code: {code}\nIt is valid for 10 minutes. If you did not try to log in, ignore this message and change your password."
+        ),
+    };
+    let sent = match profile.second_factor {
+        SecondFactor::Totp => return Ok(()),
+        SecondFactor::Email => match &profile.personal_email {
+            Some(to) => a
+                .notifier
+                .email(to, t(lang, "Votre code de connexion", "Your login code"), &text)
+                .await
+                .map_err(|e| e.to_string()),
+            None => Err("no personal e-mail".into()),
+        },
+        SecondFactor::Sms => match &profile.mobile {
+            Some(to) => a.notifier.sms(to, &text).await.map_err(|e| e.to_string()),
+            None => Err("no mobile".into()),
+        },
+    };
+    match sent {
+        Ok(()) => {
+            pending.sent = Some(kept);
+            pending.sent_at = now();
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("one-time code not sent: {e}");
+            Err(t(
+                lang,
+                "Le code n'a pas pu être envoyé. Réessayez dans un instant ou connectez-vous avec Pro Santé Connect.",
+                "The code could not be sent. Try again in a moment or log in with Pro Santé Connect.",
+            )
+            .into())
+        }
+    }
+}
+
+fn mask(profile: &Profile, lang: Lang) -> String {
+    match profile.second_factor {
+        SecondFactor::Totp => t(
+            lang,
+            "Saisissez le code affiché par votre application d'authentification.",
+            "Enter the code shown by your authenticator app.",
+        )
+        .into(),
+        SecondFactor::Email => {
+            let e = profile.personal_email.as_deref().unwrap_or("");
+            let (user, domain) = e.split_once('@').unwrap_or((e, ""));
+            let first: String = user.chars().take(1).collect();
+            match lang {
+                Lang::Fr => {
+                    format!("Un code à 6 chiffres a été envoyé à {first}•••@{domain}. Il est valable 10 minutes.")
+                }
+                Lang::En => format!("A 6-digit code was sent to {first}•••@{domain}. It is valid for 10 minutes."),
+            }
+        }
+        SecondFactor::Sms => {
+            let m = profile.mobile.as_deref().unwrap_or("");
+            let last: String = m.chars().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
+            match lang {
+                Lang::Fr => format!(
+                    "Un code à 6 chiffres a été envoyé par SMS au numéro finissant par {last}. Il est valable 10 minutes."
+                ),
+                Lang::En => format!(
+                    "A 6-digit code was sent by SMS to the number ending in {last}. It is valid for 10 minutes."
+                ),
+            }
+        }
+    }
+}
+
+async fn code_form(a: &Accounts, session: &Session, error: Option<&str>) -> Response {
+    let lang = session.lang();
+    let Some(pending) = &session.data.factor else {
+        return see_other("/connexion");
+    };
+    let id = AccountId(pending.account);
+    let profile = store(a, move |s| s.profile(id)).await.flatten();
+    let Some(profile) = profile else {
+        return see_other("/connexion");
+    };
+    let resend = if profile.second_factor == SecondFactor::Totp {
+        String::new()
+    } else {
+        format!(
+            r#"<form method="post" action="/connexion/code/renvoyer">{}<button type="submit" class="secondary">{}</button></form>"#,
+            csrf(&session.data.csrf),
+            t(lang, "Recevoir un nouveau code", "Send me a new code")
+        )
+    };
+    let body = format!(
+        r#"<p id="consigne">{hint}</p>
+<form method="post" action="/connexion/code">{csrf}
+<label for="code">{l_code}</label><input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{{6,7}}" required aria-describedby="consigne">
+<button type="submit">{l_go}</button>
+</form>{resend}"#,
+        hint = escape(&mask(&profile, lang)),
+        csrf = csrf(&session.data.csrf),
+        l_code = t(lang, "Code de vérification", "Verification code"),
+        l_go = t(lang, "Se connecter", "Log in"),
+    );
+    let status = if error.is_some() {
+        StatusCode::UNAUTHORIZED
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        layout::page(
+            lang,
+            t(lang, "Vérification en deux étapes", "Two-step verification"),
+            None,
+            error,
+            &body,
+        ),
+    )
+        .into_response()
+}
+
+pub async fn code_page(State(state): State<WebState>, session: Session) -> Response {
+    let a = accounts(&state);
+    let r = code_form(&a, &session, None).await;
+    session.respond(&a, r).await
+}
+
+pub async fn code_post(
+    State(state): State<WebState>,
+    mut session: Session,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let a = accounts(&state);
+    if let Err(r) = session.check_csrf(&f) {
+        return *r;
+    }
+    let lang = session.lang();
+    let Some(mut pending) = session.data.factor.clone() else {
+        return session.respond(&a, see_other("/connexion")).await;
+    };
+    let id = AccountId(pending.account);
+    if let Some(until) = lock_in_force(&a, id).await {
+        session.data.factor = None;
+        let r = error_page(lang, StatusCode::FORBIDDEN, &locked_message(lang, until));
+        return session.respond(&a, r).await;
+    }
+    let (Some(account), Some(profile)) = (
+        store(&a, move |s| s.account(id)).await.flatten(),
+        store(&a, move |s| s.profile(id)).await.flatten(),
+    ) else {
+        session.data.factor = None;
+        return session.respond(&a, see_other("/connexion")).await;
+    };
+    let input = f.get("code").map(|c| c.replace(' ', "")).unwrap_or_default();
+    let method = format!("password+{}", profile.second_factor.as_str());
+    let error = if profile.second_factor == SecondFactor::Totp {
+        let secret = profile.totp_secret.clone().unwrap_or_default();
+        match totp_verify(&secret, &input, now(), session.data.totp_step) {
+            Some(step) => {
+                session.data.totp_step = Some(step);
+                None
+            }
+            None => Some(t(lang, "Code incorrect.", "Wrong code.")),
+        }
+    } else {
+        let check = pending
+            .sent
+            .as_mut()
+            .map(|c| c.check(&input, now()))
+            .unwrap_or(CodeCheck::Exhausted);
+        session.data.factor = Some(pending.clone());
+        match check {
+            CodeCheck::Valid => None,
+            CodeCheck::Wrong(_) => Some(t(lang, "Code incorrect.", "Wrong code.")),
+            CodeCheck::Expired => {
+                let r = code_form(
+                    &a,
+                    &session,
+                    Some(t(
+                        lang,
+                        "Ce code a expiré : demandez-en un nouveau.",
+                        "This code has expired: ask for a new one.",
+                    )),
+                )
+                .await;
+                return session.respond(&a, r).await;
+            }
+            CodeCheck::Exhausted => Some(t(
+                lang,
+                "Ce code n'est plus valable après trop d'essais : demandez-en un nouveau.",
+                "This code is no longer valid after too many attempts: ask for a new one.",
+            )),
+        }
+    };
+    match error {
+        None => open(a.clone(), session, account, &method).await,
+        Some(what) => {
+            tracing::warn!(target: "audit", event = "login", protocol = "web", method = %method, account = %account.address, outcome = "failure", reason = "wrong code");
+            let msg = failure(&a, id, lang, what).await;
+            let r = code_form(&a, &session, Some(&msg)).await;
+            session.respond(&a, r).await
+        }
+    }
+}
+
+pub async fn code_resend(
+    State(state): State<WebState>,
+    mut session: Session,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let a = accounts(&state);
+    if let Err(r) = session.check_csrf(&f) {
+        return *r;
+    }
+    let lang = session.lang();
+    let Some(mut pending) = session.data.factor.clone() else {
+        return session.respond(&a, see_other("/connexion")).await;
+    };
+    // At most one code every 30 seconds, so the channel cannot be flooded from here.
+    if now() - pending.sent_at < 30 {
+        let r = code_form(
+            &a,
+            &session,
+            Some(t(
+                lang,
+                "Un code vient d'être envoyé : attendez 30 secondes avant d'en demander un autre.",
+                "A code was just sent: wait 30 seconds before asking for another.",
+            )),
+        )
+        .await;
+        return session.respond(&a, r).await;
+    }
+    let id = AccountId(pending.account);
+    let Some(profile) = store(&a, move |s| s.profile(id)).await.flatten() else {
+        return session.respond(&a, see_other("/connexion")).await;
+    };
+    let error = send_code(&a, lang, &profile, &mut pending).await.err();
+    session.data.factor = Some(pending);
+    let r = code_form(&a, &session, error.as_deref()).await;
+    session.respond(&a, r).await
+}
+
+pub async fn logout(
+    State(state): State<WebState>,
+    mut session: Session,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let a = accounts(&state);
+    if let Err(r) = session.check_csrf(&f) {
+        return *r;
+    }
+    if let Some(account) = session.data.account {
+        tracing::info!(target: "audit", event = "logout", protocol = "web", account);
+    }
+    let lang = session.lang();
+    session.clear(&a);
+    session.data.flash = Some(t(lang, "Vous êtes déconnecté.", "You are logged out.").into());
+    session.respond(&a, see_other("/connexion")).await
+}

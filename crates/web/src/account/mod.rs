@@ -1,0 +1,110 @@
+//! Accounts on the web: activation in four steps as the national service shows them
+//! (identification, address, settings, summary), login with password + one-time code or with
+//! Pro Santé Connect, the account page (settings, app passwords), logout, and — in development
+//! — the PSC sandbox and the outbox of codes.
+
+mod activation;
+pub(crate) mod layout;
+mod login;
+pub mod sandbox;
+pub(crate) mod session;
+mod settings;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use confiance_auth::notify::Notifier;
+use confiance_auth::psc::Psc;
+use confiance_store::Store;
+
+pub use layout::error_page;
+pub use session::Session;
+
+use crate::WebState;
+
+/// Login rules.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Failures in a row (password or code) before the account locks.
+    pub login_attempts: u32,
+    pub lock_seconds: i64,
+    pub idle_lock_seconds: i64,
+}
+
+/// What the account pages need.
+pub struct Accounts {
+    pub store: Arc<dyn Store>,
+    pub psc: Arc<Psc>,
+    /// The development PSC, when it is the configured provider.
+    pub sandbox: Option<Arc<sandbox::Sandbox>>,
+    pub notifier: Arc<Notifier>,
+    /// Hosted mail domains, for address proposals.
+    pub domains: Vec<String>,
+    pub quota: u64,
+    pub policy: Policy,
+    /// Name shown in authenticator apps.
+    pub issuer_label: String,
+}
+
+pub(crate) fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A store call off the async workers; `None` when it failed (logged).
+pub(crate) async fn store<T: Send + 'static>(
+    accounts: &Accounts,
+    f: impl FnOnce(&dyn Store) -> confiance_store::Result<T> + Send + 'static,
+) -> Option<T> {
+    let s = accounts.store.clone();
+    match tokio::task::spawn_blocking(move || f(&*s)).await {
+        Ok(Ok(v)) => Some(v),
+        Ok(Err(e)) => {
+            tracing::error!("store: {e}");
+            None
+        }
+        Err(e) => {
+            tracing::error!("store task: {e}");
+            None
+        }
+    }
+}
+
+/// A 303 to `to`: after a POST the browser GETs the next page.
+pub(crate) fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, to.to_string())]).into_response()
+}
+
+pub fn routes() -> Router<WebState> {
+    Router::new()
+        .route("/activation", get(activation::start))
+        .route(
+            "/activation/adresse",
+            get(activation::address_page).post(activation::address_post),
+        )
+        .route(
+            "/activation/parametres",
+            get(activation::settings_page).post(activation::settings_post),
+        )
+        .route("/activation/recapitulatif", get(activation::summary))
+        .route("/psc/connexion", get(login::psc_start))
+        .route("/psc/retour", get(login::psc_return))
+        .route("/connexion", get(login::page).post(login::password_post))
+        .route("/connexion/code", get(login::code_page).post(login::code_post))
+        .route("/connexion/code/renvoyer", post(login::code_resend))
+        .route("/deconnexion", post(login::logout))
+        .route("/compte", get(settings::page).post(settings::save))
+        .route("/compte/mot-de-passe", post(settings::password))
+        .route("/compte/mots-de-passe-applicatifs", post(settings::app_password_add))
+        .route(
+            "/compte/mots-de-passe-applicatifs/supprimer",
+            post(settings::app_password_delete),
+        )
+        .route("/dev/messages", get(sandbox::outbox))
+        .nest("/psc-bac-a-sable", sandbox::routes())
+}

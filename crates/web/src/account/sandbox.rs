@@ -1,0 +1,481 @@
+//! The Pro Santé Connect sandbox (`/psc-bac-a-sable`): a small OpenID Connect provider that
+//! serves the test identities of the PSC BAS (RPPS in the `99700…` range) with PSC's claims,
+//! so that development and tests run the relying party's real code path — discovery, PKCE,
+//! signed ID token, userinfo, JWKS, introspection — without the national service.
+//! Only in `psc.mode = "sandbox"`; it never vouches for a real professional.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};
+use confiance_auth::jwt::{self, Signer};
+use confiance_auth::otp::{random_bytes, same};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::layout::page;
+use super::now;
+use crate::WebState;
+use crate::html::{Lang, escape};
+
+/// A test professional: IdNat_PS, given name, family name, TRE_G15 profession, civility.
+pub struct TestIdentity {
+    pub national_id: &'static str,
+    pub given: &'static str,
+    pub family: &'static str,
+    pub profession: &'static str,
+    pub civility: &'static str,
+}
+
+/// RPPS of ANS test cards and the PSC BAS (all Luhn-valid); names chosen to exercise address
+/// proposal: accents, apostrophes, compound names, and two homonym doctors.
+pub const IDENTITIES: &[TestIdentity] = &[
+    TestIdentity {
+        national_id: "899700771191",
+        given: "Jean",
+        family: "MARTIN",
+        profession: "10",
+        civility: "M",
+    },
+    TestIdentity {
+        national_id: "899700252580",
+        given: "Jean",
+        family: "MARTIN",
+        profession: "10",
+        civility: "M",
+    },
+    TestIdentity {
+        national_id: "899700367917",
+        given: "Élise-Marie",
+        family: "D'ORLÉANS",
+        profession: "10",
+        civility: "MME",
+    },
+    TestIdentity {
+        national_id: "899700075122",
+        given: "Carole",
+        family: "PHARMACH",
+        profession: "21",
+        civility: "MME",
+    },
+    TestIdentity {
+        national_id: "899700735741",
+        given: "Zoë",
+        family: "LE BŒUF",
+        profession: "60",
+        civility: "MME",
+    },
+    TestIdentity {
+        national_id: "899700870589",
+        given: "Hélène",
+        family: "MÜLLER-LÜDENSCHEIDT",
+        profession: "50",
+        civility: "MME",
+    },
+];
+
+/// PSC access tokens live 2 minutes (PSC documentation).
+const ACCESS_LIFETIME: i64 = 120;
+const CODE_LIFETIME: i64 = 60;
+
+struct Grant {
+    identity: usize,
+    redirect_uri: String,
+    nonce: Option<String>,
+    challenge: String,
+    expires_at: i64,
+}
+
+pub struct Sandbox {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub redirect_uri: String,
+    signer: Signer,
+    codes: Mutex<HashMap<String, Grant>>,
+}
+
+impl Sandbox {
+    pub fn new(
+        issuer: String,
+        client_secret: String,
+        redirect_uri: String,
+        key_pkcs8: &[u8],
+    ) -> Result<Sandbox, String> {
+        Ok(Sandbox {
+            issuer,
+            client_id: "confiance-bac-a-sable".into(),
+            client_secret,
+            redirect_uri,
+            signer: Signer::from_pkcs8(key_pkcs8, "bac-a-sable-1")?,
+            codes: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// PSC's claims for one identity (`SubjectNameID`, `SubjectRefPro`…).
+    fn claims(&self, who: &TestIdentity) -> serde_json::Map<String, Value> {
+        let v = json!({
+            "sub": format!("f:bac-a-sable:{}", who.national_id),
+            "SubjectNameID": who.national_id,
+            "preferred_username": who.national_id,
+            "given_name": who.given,
+            "family_name": who.family,
+            "acr": "eidas1",
+            "SubjectOrganization": "",
+            "SubjectRefPro": {
+                "codeCivilite": who.civility,
+                "exercices": [{
+                    "codeProfession": who.profession,
+                    "codeCategorieProfessionnelle": "C",
+                    "nomDExercice": who.family,
+                    "prenomDExercice": who.given,
+                    "activities": []
+                }]
+            }
+        });
+        v.as_object().cloned().unwrap_or_default()
+    }
+
+    fn token(&self, who: &TestIdentity, extra: Value) -> String {
+        let mut claims = self.claims(who);
+        let t = now();
+        claims.insert("iss".into(), self.issuer.clone().into());
+        claims.insert("iat".into(), t.into());
+        if let Value::Object(extra) = extra {
+            claims.extend(extra);
+        }
+        self.signer.sign(&Value::Object(claims))
+    }
+
+    fn client_ok(&self, headers: &HeaderMap, form: &HashMap<String, String>) -> bool {
+        let basic = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|b| STANDARD.decode(b).ok())
+            .and_then(|b| String::from_utf8(b).ok());
+        let (id, secret) = match basic.as_deref().and_then(|b| b.split_once(':')) {
+            Some((id, secret)) => (id.to_string(), secret.to_string()),
+            None => (
+                form.get("client_id").cloned().unwrap_or_default(),
+                form.get("client_secret").cloned().unwrap_or_default(),
+            ),
+        };
+        id == self.client_id && same(secret.as_bytes(), self.client_secret.as_bytes())
+    }
+
+    fn bearer_identity(&self, token: &str) -> Option<&'static TestIdentity> {
+        let claims = jwt::verify_signature(token, &self.signer.jwks()).ok()?;
+        jwt::check_claims(&claims, &self.issuer, None, now()).ok()?;
+        let id = claims.get("SubjectNameID")?.as_str()?;
+        IDENTITIES.iter().find(|i| i.national_id == id)
+    }
+}
+
+fn sandbox(state: &WebState) -> Option<Arc<Sandbox>> {
+    state.accounts.as_ref()?.sandbox.clone()
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
+    (status, Json(json!({"error": error, "error_description": description}))).into_response()
+}
+
+pub fn routes() -> Router<WebState> {
+    Router::new()
+        .route("/.well-known/openid-configuration", get(discovery))
+        .route("/authorize", get(authorize).post(choose))
+        .route("/token", post(token))
+        .route("/userinfo", get(userinfo))
+        .route("/jwks", get(jwks))
+        .route("/introspect", post(introspect))
+}
+
+async fn discovery(State(state): State<WebState>) -> Response {
+    let Some(s) = sandbox(&state) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let i = &s.issuer;
+    Json(json!({
+        "issuer": i,
+        "authorization_endpoint": format!("{i}/authorize"),
+        "token_endpoint": format!("{i}/token"),
+        "userinfo_endpoint": format!("{i}/userinfo"),
+        "jwks_uri": format!("{i}/jwks"),
+        "introspection_endpoint": format!("{i}/introspect"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "code_challenge_methods_supported": ["S256"],
+        "acr_values_supported": ["eidas1"],
+        "scopes_supported": ["openid", "scope_all"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    }))
+    .into_response()
+}
+
+/// The login page of the sandbox: pick a test identity (PSC would ask for the CPS or e-CPS).
+async fn authorize(State(state): State<WebState>, Query(q): Query<HashMap<String, String>>) -> Response {
+    let Some(s) = sandbox(&state) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if let Err(why) = check_request(&s, &q) {
+        // Never redirect to an unchecked URI (RFC 6749 §4.1.2.1): say it here.
+        let body = format!("<p>{}</p>", escape(why));
+        return (
+            StatusCode::BAD_REQUEST,
+            page(
+                Lang::Fr,
+                "Demande refusée par le bac à sable PSC",
+                None,
+                Some(why),
+                &body,
+            ),
+        )
+            .into_response();
+    }
+    let hidden: String = ["client_id", "redirect_uri", "state", "nonce", "code_challenge", "scope"]
+        .iter()
+        .filter_map(|k| {
+            q.get(*k)
+                .map(|v| format!(r#"<input type="hidden" name="{k}" value="{}">"#, escape(v)))
+        })
+        .collect();
+    let options: String = IDENTITIES
+        .iter()
+        .enumerate()
+        .map(|(i, who)| {
+            let label = confiance_core::profession_label(who.profession).unwrap_or("");
+            format!(
+                r#"<label><input type="radio" name="identite" value="{i}"{}> {} {} — {} — RPPS {}</label>"#,
+                if i == 0 { " checked" } else { "" },
+                escape(who.given),
+                escape(who.family),
+                escape(label),
+                &who.national_id[1..]
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"<p>Ce fournisseur de développement remplace Pro Santé Connect : il ne sert que des identités de test (RPPS 99700…), jamais un professionnel réel.</p>
+<form method="post" action="/psc-bac-a-sable/authorize">{hidden}
+<fieldset><legend>Identité de test (carte CPS ou e-CPS simulée)</legend>{options}</fieldset>
+<button type="submit">Se connecter</button>
+</form>"#
+    );
+    page(Lang::Fr, "Pro Santé Connect — bac à sable", None, None, &body).into_response()
+}
+
+fn check_request(s: &Sandbox, q: &HashMap<String, String>) -> Result<(), &'static str> {
+    if q.get("client_id") != Some(&s.client_id) {
+        return Err("client_id inconnu du bac à sable.");
+    }
+    if q.get("redirect_uri") != Some(&s.redirect_uri) {
+        return Err("redirect_uri n'est pas l'adresse de retour enregistrée.");
+    }
+    if q.get("response_type").is_some_and(|r| r != "code") {
+        return Err("seul response_type=code est servi.");
+    }
+    if !q.get("scope").is_some_and(|sc| sc.split(' ').any(|x| x == "openid")) {
+        return Err("le scope doit contenir openid.");
+    }
+    if q.get("code_challenge").is_none_or(|c| c.len() < 43)
+        || q.get("code_challenge_method").is_some_and(|m| m != "S256")
+    {
+        return Err("PKCE S256 est exigé (code_challenge).");
+    }
+    Ok(())
+}
+
+async fn choose(State(state): State<WebState>, Form(f): Form<HashMap<String, String>>) -> Response {
+    let Some(s) = sandbox(&state) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let mut q = f.clone();
+    q.insert("code_challenge_method".into(), "S256".into());
+    if let Err(why) = check_request(&s, &q) {
+        return (
+            StatusCode::BAD_REQUEST,
+            page(Lang::Fr, "Demande refusée", None, Some(why), ""),
+        )
+            .into_response();
+    }
+    let Some(identity) = f
+        .get("identite")
+        .and_then(|i| i.parse::<usize>().ok())
+        .filter(|i| *i < IDENTITIES.len())
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            page(Lang::Fr, "Demande refusée", None, Some("Choisissez une identité."), ""),
+        )
+            .into_response();
+    };
+    let code = B64.encode(random_bytes::<24>());
+    let mut codes = s.codes.lock().unwrap_or_else(|e| e.into_inner());
+    codes.retain(|_, g| g.expires_at > now());
+    codes.insert(
+        code.clone(),
+        Grant {
+            identity,
+            redirect_uri: s.redirect_uri.clone(),
+            nonce: f.get("nonce").cloned(),
+            challenge: f.get("code_challenge").cloned().unwrap_or_default(),
+            expires_at: now() + CODE_LIFETIME,
+        },
+    );
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("code", &code);
+    if let Some(st) = f.get("state") {
+        query.append_pair("state", st);
+    }
+    super::see_other(&format!("{}?{}", s.redirect_uri, query.finish()))
+}
+
+async fn token(State(state): State<WebState>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> Response {
+    let Some(s) = sandbox(&state) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !s.client_ok(&headers, &f) {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client or wrong secret",
+        );
+    }
+    if f.get("grant_type").map(String::as_str) != Some("authorization_code") {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            "authorization_code only",
+        );
+    }
+    // A code is used once, whatever happens next.
+    let grant = f
+        .get("code")
+        .and_then(|c| s.codes.lock().unwrap_or_else(|e| e.into_inner()).remove(c));
+    let Some(grant) = grant.filter(|g| g.expires_at > now()) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "unknown, used or expired code",
+        );
+    };
+    if f.get("redirect_uri") != Some(&grant.redirect_uri) {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "redirect_uri differs");
+    }
+    let verifier = f.get("code_verifier").cloned().unwrap_or_default();
+    if !same(
+        B64.encode(Sha256::digest(verifier.as_bytes())).as_bytes(),
+        grant.challenge.as_bytes(),
+    ) {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", "PKCE verification failed");
+    }
+    let who = &IDENTITIES[grant.identity];
+    let t = now();
+    let access = s.token(
+        who,
+        json!({"exp": t + ACCESS_LIFETIME, "aud": [s.client_id], "azp": s.client_id,
+        "typ": "Bearer", "scope": "openid scope_all", "jti": B64.encode(random_bytes::<16>())}),
+    );
+    let id_token = s.token(
+        who,
+        json!({"exp": t + 300, "aud": s.client_id, "azp": s.client_id,
+        "nonce": grant.nonce, "auth_time": t, "typ": "ID"}),
+    );
+    Json(
+        json!({"access_token": access, "id_token": id_token, "token_type": "Bearer",
+        "expires_in": ACCESS_LIFETIME, "scope": "openid scope_all"}),
+    )
+    .into_response()
+}
+
+async fn userinfo(State(state): State<WebState>, headers: HeaderMap) -> Response {
+    let Some(s) = sandbox(&state) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    match token.and_then(|t| s.bearer_identity(t)) {
+        Some(who) => Json(Value::Object(s.claims(who))).into_response(),
+        None => oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "missing, expired or foreign token",
+        ),
+    }
+}
+
+async fn jwks(State(state): State<WebState>) -> Response {
+    match sandbox(&state) {
+        Some(s) => Json(s.signer.jwks()).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// RFC 7662: whether a token is active, and whose it is.
+async fn introspect(
+    State(state): State<WebState>,
+    headers: HeaderMap,
+    Form(f): Form<HashMap<String, String>>,
+) -> Response {
+    let Some(s) = sandbox(&state) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if !s.client_ok(&headers, &f) {
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client or wrong secret",
+        );
+    }
+    let token = f.get("token").map(String::as_str).unwrap_or_default();
+    let Ok(claims) = jwt::verify_signature(token, &s.signer.jwks()) else {
+        return Json(json!({"active": false})).into_response();
+    };
+    if jwt::check_claims(&claims, &s.issuer, None, now()).is_err() {
+        return Json(json!({"active": false})).into_response();
+    }
+    let mut out = claims;
+    out.insert("active".into(), true.into());
+    out.insert("client_id".into(), s.client_id.clone().into());
+    Json(Value::Object(out)).into_response()
+}
+
+/// `/dev/messages`: codes and notices that would have gone to personal e-mail or SMS, shown in
+/// sandbox mode only (there is no relay or gateway in development).
+pub async fn outbox(State(state): State<WebState>) -> Response {
+    let Some(accounts) = state.accounts.as_ref().filter(|a| a.sandbox.is_some()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let rows: String = accounts
+        .notifier
+        .outbox()
+        .iter()
+        .map(|m| {
+            format!(
+                r#"<tr><td>{}</td><td>{}</td><td class="to">{}</td><td>{}</td><td class="text">{}</td></tr>"#,
+                chrono::DateTime::from_timestamp(m.at, 0)
+                    .map(|d| d.format("%H:%M:%S").to_string())
+                    .unwrap_or_default(),
+                m.channel,
+                escape(&m.to),
+                escape(&m.subject),
+                escape(&m.text)
+            )
+        })
+        .collect();
+    let body = format!(
+        r#"<p>Développement seulement : ce qui serait parti par e-mail personnel ou SMS.</p>
+<table><thead><tr><th>Heure</th><th>Canal</th><th>Destinataire</th><th>Objet</th><th>Texte</th></tr></thead><tbody>{rows}</tbody></table>"#
+    );
+    Html(page(Lang::Fr, "Messages envoyés (développement)", None, None, &body).0).into_response()
+}

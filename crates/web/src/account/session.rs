@@ -1,0 +1,249 @@
+//! Web sessions: an opaque random cookie (`__Host-` prefixed, Secure, HttpOnly, SameSite=Lax),
+//! whose SHA-256 keys the session's state in the store, so a stolen database does not yield
+//! live cookies. Every form carries the session's CSRF token; a session locks after
+//! `idle_lock` without activity (Ségur SC.SSI/IE.58) and changes key at each login (fixation).
+
+use std::collections::HashMap;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use confiance_auth::otp::{SentCode, random_bytes, same};
+use confiance_auth::psc::{PendingLogin, PscIdentity};
+use confiance_store::AccountId;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::error_page;
+use super::{Accounts, now, store};
+use crate::WebState;
+use crate::html::Lang;
+
+pub const COOKIE: &str = "__Host-confiance";
+
+/// Why the browser went to Pro Santé Connect.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Purpose {
+    Activation,
+    Login,
+}
+
+/// How the identity was proven.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum Proof {
+    Psc,
+    Cps,
+}
+
+/// A professional whose identity is proven (step 1 of activation, or a PSC/CPS login).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Identity {
+    pub person: PscIdentity,
+    pub proof: Proof,
+}
+
+/// The choices of activation steps 2 and 3 before the account exists.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Draft {
+    pub address: Option<String>,
+    pub terms_accepted: bool,
+    /// TOTP secret shown at step 3, confirmed by a code before it is kept.
+    pub totp_secret: Option<String>,
+}
+
+/// A password that was right, waiting for its second factor.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingFactor {
+    pub account: i64,
+    pub sent: Option<SentCode>,
+    pub sent_at: i64,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SessionData {
+    pub csrf: String,
+    pub lang: Lang,
+    pub last_seen: i64,
+    pub psc: Option<(PendingLogin, Purpose)>,
+    pub identity: Option<Identity>,
+    pub draft: Option<Draft>,
+    pub factor: Option<PendingFactor>,
+    pub account: Option<i64>,
+    /// Last TOTP step used by this account's login here (replay).
+    pub totp_step: Option<i64>,
+    /// A message for the next page (once).
+    pub flash: Option<String>,
+    /// An app password just made, shown once.
+    pub new_app_password: Option<(String, String)>,
+}
+
+pub struct Session {
+    cookie: String,
+    set_cookie: bool,
+    pub data: SessionData,
+}
+
+fn random_key() -> String {
+    B64.encode(random_bytes::<32>())
+}
+
+fn storage_key(cookie: &str) -> String {
+    hex::encode(Sha256::digest(cookie.as_bytes()))
+}
+
+fn cookie_value(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('=').map(str::to_string))
+        .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+impl Session {
+    pub fn account(&self) -> Option<AccountId> {
+        self.data.account.map(AccountId)
+    }
+
+    pub fn lang(&self) -> Lang {
+        self.data.lang
+    }
+
+    /// A new key for the same state: at every login, so a key planted before it is worthless.
+    pub fn rotate(&mut self, accounts: &Accounts) {
+        let old = storage_key(&self.cookie);
+        let s = accounts.store.clone();
+        // Deleting the old row is best effort; it also expires on its own.
+        let _ = s.session_delete(&old);
+        self.cookie = random_key();
+        self.set_cookie = true;
+        self.data.csrf = random_key();
+    }
+
+    /// Logs out: nothing of the session is kept.
+    pub fn clear(&mut self, accounts: &Accounts) {
+        let lang = self.data.lang;
+        let _ = accounts.store.session_delete(&storage_key(&self.cookie));
+        self.cookie = random_key();
+        self.set_cookie = true;
+        self.data = SessionData {
+            csrf: random_key(),
+            lang,
+            last_seen: now(),
+            ..Default::default()
+        };
+    }
+
+    /// The form's CSRF token is this session's (and the request is not cross-site).
+    pub fn check_csrf(&self, form: &HashMap<String, String>) -> Result<(), Box<Response>> {
+        match form.get("csrf") {
+            Some(token) if same(token.as_bytes(), self.data.csrf.as_bytes()) => Ok(()),
+            _ => Err(Box::new(error_page(
+                self.lang(),
+                axum::http::StatusCode::FORBIDDEN,
+                crate::html::t(
+                    self.lang(),
+                    "Ce formulaire a expiré ou vient d'un autre site. Rechargez la page et recommencez.",
+                    "This form has expired or comes from another site. Reload the page and try again.",
+                ),
+            ))),
+        }
+    }
+
+    /// Saves the state and answers `response`, setting the cookie when it is new.
+    pub async fn respond(mut self, accounts: &Accounts, response: impl IntoResponse) -> Response {
+        self.data.last_seen = now();
+        let mut response = response.into_response();
+        let data = serde_json::to_string(&self.data).unwrap_or_default();
+        let key = storage_key(&self.cookie);
+        let account = self.account();
+        let saved = store(accounts, move |s| s.session_put(&key, account, &data, now())).await;
+        if saved.is_none() {
+            return error_page(
+                self.lang(),
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "La session n'a pas pu être enregistrée ; réessayez dans un instant.",
+            );
+        }
+        if self.set_cookie {
+            let cookie = format!("{COOKIE}={}; Path=/; Secure; HttpOnly; SameSite=Lax", self.cookie);
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response
+    }
+}
+
+impl FromRequestParts<WebState> for Session {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
+        let Some(accounts) = state.accounts.clone() else {
+            return Err(error_page(
+                Lang::Fr,
+                axum::http::StatusCode::NOT_FOUND,
+                "Comptes non configurés.",
+            ));
+        };
+        let lang_asked = parts.uri.query().and_then(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .find(|(k, _)| k == "lang")
+                .map(|(_, v)| match v.as_ref() {
+                    "en" => Lang::En,
+                    _ => Lang::Fr,
+                })
+        });
+        let existing = match cookie_value(parts) {
+            Some(cookie) => {
+                let key = storage_key(&cookie);
+                store(&accounts, move |s| s.session_get(&key))
+                    .await
+                    .flatten()
+                    .and_then(|d| serde_json::from_str::<SessionData>(&d).ok())
+                    .map(|data| (cookie, data))
+            }
+            None => None,
+        };
+        let mut session = match existing {
+            Some((cookie, data)) => Session {
+                cookie,
+                set_cookie: false,
+                data,
+            },
+            None => Session {
+                cookie: random_key(),
+                set_cookie: true,
+                data: SessionData {
+                    csrf: random_key(),
+                    last_seen: now(),
+                    ..Default::default()
+                },
+            },
+        };
+        if let Some(lang) = lang_asked {
+            session.data.lang = lang;
+        }
+        // Ségur SC.SSI/IE.58: after the idle time, everything proven is forgotten.
+        let proven = session.data.account.is_some() || session.data.identity.is_some() || session.data.factor.is_some();
+        if proven && now() - session.data.last_seen > accounts.policy.idle_lock_seconds {
+            if let Some(account) = session.data.account {
+                tracing::info!(target: "audit", event = "session_locked", account, reason = "inactivity");
+            }
+            session.clear(&accounts);
+            session.data.flash = Some(match session.data.lang {
+                Lang::En => "Your session was locked after 2 hours without activity. Please log in again.".into(),
+                Lang::Fr => "Votre session a été verrouillée après 2 heures d'inactivité. Reconnectez-vous.".into(),
+            });
+        }
+        Ok(session)
+    }
+}

@@ -1,0 +1,185 @@
+// Walks activation with the PSC sandbox in Chromium, then logs in with password + one-time
+// code, then an authenticator app; a screenshot of each step goes to $SCREENSHOTS.
+// Prints one JSON line for the Rust harness: the addresses made and an app password.
+import { chromium } from 'playwright-core';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import assert from 'node:assert/strict';
+
+const base = `https://${process.env.CONFIANCE_HOST}:${process.env.CONFIANCE_WEB}`;
+const shots = process.env.SCREENSHOTS;
+fs.mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+// The operator's certificate comes from its own development authority, which Chromium does not
+// know; the relying party itself verifies the sandbox's certificate against that authority.
+const newPage = async () => (await browser.newContext({ ignoreHTTPSErrors: true, locale: 'fr-FR' })).newPage();
+let step = 0;
+const shot = async (page, name) => {
+  step += 1;
+  await page.screenshot({ path: `${shots}/${String(step).padStart(2, '0')}-${name}.png`, fullPage: true });
+};
+
+// RFC 6238 code for a base32 secret, to play the authenticator app.
+function totp(secret) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const mac = crypto.createHmac('sha1', key).update(counter).digest();
+  const o = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
+
+async function pscLogin(page, who) {
+  await page.getByRole('button', { name: /Pro Santé Connect/ }).click();
+  await page.waitForURL(/psc-bac-a-sable\/authorize/);
+  await page.getByLabel(new RegExp(who)).check();
+  return page;
+}
+
+async function latestCode(to) {
+  const page = await newPage();
+  await page.goto(`${base}/dev/messages`);
+  const text = await page.locator('tr', { hasText: to }).first().locator('td.text').innerText();
+  await page.context().close();
+  return text.match(/(\d{6})/)[1];
+}
+
+const out = {};
+
+// 1. Identification with PSC (accents, apostrophe and compound name in the identity).
+let page = await newPage();
+await page.goto(`${base}/activation`);
+assert.match(await page.locator('h1').innerText(), /Activer ma BAL/);
+await shot(page, 'etape1-identification');
+await pscLogin(page, 'Élise-Marie');
+await shot(page, 'psc-bac-a-sable');
+await page.getByRole('button', { name: 'Se connecter' }).click();
+
+// 2. Address: proposed from the profession, folded; terms must be accepted.
+await page.waitForURL(/activation\/adresse/);
+const proposed = await page.locator('input[name=adresse]').evaluateAll((els) => els.map((e) => e.value));
+assert.deepEqual(proposed, [`elise-marie.dorleans@medecin.${process.env.BASE_DOMAIN}`, `elise-marie.dorleans@pro.${process.env.BASE_DOMAIN}`]);
+await page.locator('input[name=cgu]').evaluate((e) => e.removeAttribute('required'));
+await page.getByRole('button', { name: 'Continuer' }).click();
+assert.match(await page.locator('#erreur').innerText(), /conditions générales/);
+await page.getByLabel(/J'ai lu et j'accepte/).check();
+await shot(page, 'etape2-adresse');
+await page.getByRole('button', { name: 'Continuer' }).click();
+
+// 3. Settings: a weak password and a missing e-mail are refused with a precise message.
+await page.waitForURL(/activation\/parametres/);
+await page.getByLabel('Mot de passe', { exact: true }).fill('faible');
+await page.getByLabel('Confirmation du mot de passe').fill('faible');
+await page.getByRole('button', { name: 'Activer ma BAL' }).click();
+assert.match(await page.locator('#erreur').innerText(), /au moins 8 caractères/);
+await page.getByLabel('Mot de passe', { exact: true }).fill('Clinique2026');
+await page.getByLabel('Confirmation du mot de passe').fill('Clinique2026');
+await page.getByLabel('par e-mail personnel').check();
+await page.getByRole('button', { name: 'Activer ma BAL' }).click();
+assert.match(await page.locator('#erreur').innerText(), /e-mail personnel/);
+await page.getByLabel('Mot de passe', { exact: true }).fill('Clinique2026');
+await page.getByLabel('Confirmation du mot de passe').fill('Clinique2026');
+await page.getByLabel('E-mail personnel (hors MSSanté)').fill('elise.dorleans@example.org');
+await page.getByLabel(/Me prévenir/).check();
+await page.getByLabel(/Liste rouge/).check();
+await shot(page, 'etape3-parametres');
+await page.getByRole('button', { name: 'Activer ma BAL' }).click();
+
+// 4. Summary.
+await page.waitForURL(/activation\/recapitulatif/);
+out.elise = await page.locator('#adresse-bal').innerText();
+assert.equal(out.elise, proposed[0]);
+assert.match(await page.locator('main').innerText(), /Liste rouge\s*oui/);
+await shot(page, 'etape4-recapitulatif');
+
+// Account page: an app password for a mail client, shown once.
+await page.getByRole('link', { name: 'Modifier mon compte' }).click();
+await page.getByLabel('Logiciel', { exact: true }).fill('Thunderbird du cabinet');
+await page.getByRole('button', { name: 'Créer un mot de passe' }).click();
+out.app_password = await page.locator('#nouveau-mot-de-passe').innerText();
+await shot(page, 'compte-mot-de-passe-application');
+await page.reload();
+assert.equal(await page.locator('#nouveau-mot-de-passe').count(), 0, 'shown once only');
+await page.getByRole('button', { name: 'Se déconnecter' }).click();
+await page.waitForURL(/connexion/);
+
+// Login: wrong password counted, then password + code by e-mail (a wrong code first).
+await page.getByLabel('Adresse MSSanté').fill(out.elise);
+await page.getByLabel('Mot de passe').fill('Mauvais123');
+await page.getByRole('button', { name: 'Continuer' }).click();
+assert.match(await page.locator('#erreur').innerText(), /Encore 4 essai/);
+await page.getByLabel('Mot de passe').fill('Clinique2026');
+await page.getByRole('button', { name: 'Continuer' }).click();
+await page.waitForURL(/connexion\/code/);
+assert.match(await page.locator('#consigne').innerText(), /e•••@example\.org/);
+await shot(page, 'connexion-code');
+const code = await latestCode('elise.dorleans@example.org');
+await page.getByLabel('Code de vérification').fill(code === '000000' ? '000001' : '000000');
+await page.getByRole('button', { name: 'Se connecter' }).click();
+assert.match(await page.locator('#erreur').innerText(), /Code incorrect/);
+await page.getByLabel('Code de vérification').fill(code);
+await page.getByRole('button', { name: 'Se connecter' }).click();
+await page.waitForURL(/compte/);
+assert.equal(await page.locator('#adresse-bal').innerText(), out.elise);
+await shot(page, 'compte');
+
+// Activation again with the same identity: the account page, not a second BAL.
+page = await newPage();
+await page.goto(`${base}/activation`);
+await pscLogin(page, 'Élise-Marie');
+await page.getByRole('button', { name: 'Se connecter' }).click();
+await page.waitForURL(/compte/);
+assert.match(await page.locator('.flash').innerText(), /déjà activée/);
+
+// Two doctors named Jean MARTIN: the second gets a numeric suffix, and an authenticator app.
+for (const [i, expected] of [[0, 'jean.martin@'], [1, 'jean.martin2@']]) {
+  page = await newPage();
+  await page.goto(`${base}/activation`);
+  await page.getByRole('button', { name: /Pro Santé Connect/ }).click();
+  await page.locator('input[name=identite]').nth(i).check();
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL(/activation\/adresse/);
+  const first = await page.locator('input[name=adresse]').first().getAttribute('value');
+  assert.ok(first.startsWith(expected + 'medecin.'), first);
+  await page.getByLabel(/J'ai lu et j'accepte/).check();
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await page.getByLabel('Mot de passe', { exact: true }).fill('Cabinet2026');
+  await page.getByLabel('Confirmation du mot de passe').fill('Cabinet2026');
+  await page.getByLabel("avec une application d'authentification").check();
+  const key = await page.locator('#cle-totp').innerText();
+  await page.getByLabel("Code affiché par l'application").fill('123456' === totp(key) ? '654321' : '123456');
+  await page.getByRole('button', { name: 'Activer ma BAL' }).click();
+  assert.match(await page.locator('#erreur').innerText(), /application d'authentification est incorrect/);
+  await page.getByLabel('Mot de passe', { exact: true }).fill('Cabinet2026');
+  await page.getByLabel('Confirmation du mot de passe').fill('Cabinet2026');
+  await page.getByLabel("Code affiché par l'application").fill(totp(key));
+  await page.getByRole('button', { name: 'Activer ma BAL' }).click();
+  await page.waitForURL(/activation\/recapitulatif/);
+  out[`martin${i + 1}`] = await page.locator('#adresse-bal').innerText();
+  if (i === 1) {
+    await shot(page, 'homonyme-recapitulatif');
+    // Log in again with password + authenticator code, in English this time.
+    page = await newPage();
+    await page.goto(`${base}/connexion?lang=en`);
+    await page.getByLabel('MSSanté address').fill(out.martin2);
+    await page.getByLabel('Password').fill('Cabinet2026');
+    await page.getByRole('button', { name: 'Continue' }).click();
+    await page.waitForURL(/connexion\/code/);
+    assert.match(await page.locator('#consigne').innerText(), /authenticator app/);
+    await page.getByLabel('Verification code').fill(totp(key));
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL(/compte/);
+    await shot(page, 'account-english');
+  }
+}
+
+await browser.close();
+console.log(JSON.stringify(out));

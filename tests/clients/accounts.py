@@ -1,0 +1,155 @@
+"""Mail clients against accounts activated on the web: app passwords, and Pro Santé Connect
+tokens (SASL XOAUTH2 and OAUTHBEARER, RFC 7628) on IMAP and SMTP, with the refusals.
+
+Usage: accounts.py app-password ADDRESS APP_PASSWORD ACCOUNT_PASSWORD
+       accounts.py token IDENTITY_INDEX ADDRESS OTHER_ADDRESS CLIENT_SECRET
+       accounts.py refused ADDRESS PASSWORD
+"""
+
+import base64
+import hashlib
+import http.client
+import imaplib
+import json
+import os
+import secrets
+import smtplib
+import sys
+import urllib.parse
+
+from confiance_env import HOST, IMAPS, SUBMISSION, _Imap, check, tls_context
+
+WEB = int(os.environ["CONFIANCE_WEB"])
+
+
+def imap_login(addr, password):
+    conn = _Imap(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
+    conn.login(addr, password)
+    return conn
+
+
+def imap_refused(addr, password):
+    conn = _Imap(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
+    try:
+        conn.login(addr, password)
+    except imaplib.IMAP4.error as e:
+        check(b"AUTHENTICATIONFAILED" in str(e).encode(), f"refused for the wrong reason: {e}")
+        return
+    raise AssertionError(f"{addr} logged in with a password that must not open IMAP")
+
+
+def smtp(addr):
+    s = smtplib.SMTP(HOST, SUBMISSION, timeout=30)
+    s.starttls(context=tls_context())
+    s.ehlo()
+    return s
+
+
+def web(method, path, body=None, headers=None):
+    conn = http.client.HTTPSConnection(HOST, WEB, context=tls_context(), timeout=30)
+    conn.request(method, path, body=body, headers=headers or {})
+    resp = conn.getresponse()
+    return resp.status, dict(resp.getheaders()), resp.read()
+
+
+def psc_token(identity, client_secret):
+    """An access token from the PSC sandbox, through the authorization code flow with PKCE, as
+    a practice software (LPS) would obtain it."""
+    redirect = f"https://{HOST}:{WEB}/psc/retour"
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    form = urllib.parse.urlencode({
+        "client_id": "confiance-bac-a-sable", "redirect_uri": redirect, "state": "s1", "nonce": "n1",
+        "code_challenge": challenge, "scope": "openid scope_all", "identite": str(identity)})
+    status, headers, _ = web("POST", "/psc-bac-a-sable/authorize", form,
+                             {"Content-Type": "application/x-www-form-urlencoded"})
+    check(status == 303, f"authorize answered {status}")
+    query = urllib.parse.parse_qs(urllib.parse.urlparse(headers["location"]).query)
+    basic = base64.b64encode(f"confiance-bac-a-sable:{client_secret}".encode()).decode()
+    token_form = urllib.parse.urlencode({"grant_type": "authorization_code", "code": query["code"][0],
+                                         "redirect_uri": redirect, "code_verifier": verifier})
+    status, _, body = web("POST", "/psc-bac-a-sable/token", token_form,
+                          {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"})
+    check(status == 200, f"token answered {status}: {body!r}")
+    # The same code cannot be redeemed twice.
+    status, _, _ = web("POST", "/psc-bac-a-sable/token", token_form,
+                       {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"})
+    check(status == 400, "a code was redeemed twice")
+    return json.loads(body)["access_token"]
+
+
+def xoauth2(addr, token):
+    return f"user={addr}\x01auth=Bearer {token}\x01\x01".encode()
+
+
+def oauthbearer(addr, token):
+    return f"n,a={addr},\x01auth=Bearer {token}\x01\x01".encode()
+
+
+def imap_bearer(mechanism, message):
+    conn = _Imap(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
+    check(f"AUTH={mechanism}" in conn.capabilities, f"{mechanism} not offered: {conn.capabilities}")
+    try:
+        typ, _ = conn.authenticate(mechanism, lambda _: message)
+        return conn if typ == "OK" else None
+    except imaplib.IMAP4.error:
+        return None
+
+
+def main():
+    mode = sys.argv[1]
+    if mode == "app-password":
+        addr, app_password, account_password = sys.argv[2:5]
+        conn = imap_login(addr, app_password)
+        typ, data = conn.select("INBOX")
+        check(typ == "OK", f"INBOX: {data}")
+        conn.logout()
+        # Two-factor on the web: the account password alone does not open IMAP or SMTP.
+        imap_refused(addr, account_password)
+        s = smtp(addr)
+        try:
+            s.login(addr, account_password)
+            raise AssertionError("the account password opened SMTP")
+        except smtplib.SMTPAuthenticationError:
+            pass
+        s.login(addr, app_password)
+        s.quit()
+        print("app password ok")
+    elif mode == "token":
+        identity, addr, other, client_secret = int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+        token = psc_token(identity, client_secret)
+        for mechanism, build in (("XOAUTH2", xoauth2), ("OAUTHBEARER", oauthbearer)):
+            conn = imap_bearer(mechanism, build(addr, token))
+            check(conn is not None, f"IMAP {mechanism} refused a valid token for {addr}")
+            typ, _ = conn.select("INBOX")
+            check(typ == "OK", "INBOX after XOAUTH2")
+            conn.logout()
+            # A mailbox the identity does not hold.
+            check(imap_bearer(mechanism, build(other, token)) is None, f"{mechanism} opened {other}")
+        # A forged token: the payload changed, the signature kept.
+        head, payload, sig = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims["SubjectNameID"] = "899700252580"
+        forged = ".".join([head, base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode(), sig])
+        check(imap_bearer("XOAUTH2", xoauth2(other, forged)) is None, "a forged token opened a mailbox")
+        check(imap_bearer("XOAUTH2", xoauth2(addr, "not-a-token")) is None, "garbage opened a mailbox")
+        # SMTP submission with the same token, XOAUTH2 (with initial response).
+        s = smtp(addr)
+        check("XOAUTH2" in s.esmtp_features.get("auth", ""), f"SMTP AUTH: {s.esmtp_features}")
+        code, _ = s.docmd("AUTH", "XOAUTH2 " + base64.b64encode(xoauth2(addr, token)).decode())
+        check(code == 235, f"SMTP XOAUTH2 answered {code}")
+        s.quit()
+        s = smtp(addr)
+        code, _ = s.docmd("AUTH", "XOAUTH2 " + base64.b64encode(xoauth2(other, token)).decode())
+        check(code == 535, f"SMTP XOAUTH2 for another's mailbox answered {code}")
+        s.quit()
+        print("token ok")
+    elif mode == "refused":
+        imap_refused(sys.argv[2], sys.argv[3])
+        print("refused ok")
+    else:
+        raise SystemExit(f"unknown mode {mode}")
+
+
+if __name__ == "__main__":
+    main()
