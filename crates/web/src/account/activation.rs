@@ -16,13 +16,9 @@ use confiance_store::{DirectoryListing, Profile, SecondFactor, StoreError};
 use super::layout::{checked, csrf, page, steps};
 use super::session::{Draft, Session};
 use super::settings::{self, Choices};
-use super::{Accounts, now, see_other, store};
+use super::{Accounts, accounts, now, see_other, store};
 use crate::WebState;
 use crate::html::{escape, t};
-
-fn accounts(state: &WebState) -> std::sync::Arc<Accounts> {
-    state.accounts.clone().expect("account routes exist only with accounts")
-}
 
 /// The directory entry of a professional's own BAL (type PER).
 pub fn listing_for(profile: &Profile, profession: Option<&str>) -> DirectoryListing {

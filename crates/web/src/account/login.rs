@@ -14,13 +14,9 @@ use confiance_store::{Account, AccountId, AccountStatus, Profile, SecondFactor};
 
 use super::layout::{self, csrf, error_page};
 use super::session::{Identity, PendingFactor, Proof, Purpose, Session};
-use super::{Accounts, now, see_other, store};
+use super::{Accounts, accounts, now, see_other, store};
 use crate::WebState;
 use crate::html::{Lang, escape, t};
-
-fn accounts(state: &WebState) -> std::sync::Arc<Accounts> {
-    state.accounts.clone().expect("account routes exist only with accounts")
-}
 
 /// `/psc/connexion?pour=activation|connexion`: off to Pro Santé Connect.
 pub async fn psc_start(

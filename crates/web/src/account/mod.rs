@@ -75,6 +75,11 @@ pub(crate) async fn store<T: Send + 'static>(
     }
 }
 
+/// The account pages' state; their routes are only mounted with it.
+pub(crate) fn accounts(state: &WebState) -> Arc<Accounts> {
+    state.accounts.clone().expect("account routes exist only with accounts")
+}
+
 /// A 303 to `to`: after a POST the browser GETs the next page.
 pub(crate) fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, to.to_string())]).into_response()

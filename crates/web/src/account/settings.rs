@@ -13,7 +13,7 @@ use confiance_store::{AccountId, DirectoryListing, Profile, SecondFactor};
 
 use super::layout::{self, checked, csrf};
 use super::session::Session;
-use super::{Accounts, now, see_other, store};
+use super::{Accounts, accounts, now, see_other, store};
 use crate::WebState;
 use crate::html::{Lang, escape, t};
 
@@ -238,10 +238,6 @@ pub fn apply(choices: &Choices, profile: &mut Profile, listing: &mut DirectoryLi
     }
     listing.red_list = choices.red_list;
     listing.dematerialisation = Some(choices.dematerialisation);
-}
-
-fn accounts(state: &WebState) -> std::sync::Arc<Accounts> {
-    state.accounts.clone().expect("account routes exist only with accounts")
 }
 
 async fn own_listing(a: &Accounts, address: String) -> Option<DirectoryListing> {
