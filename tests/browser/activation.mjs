@@ -174,11 +174,56 @@ for (const [i, expected] of [[0, 'jean.martin@'], [1, 'jean.martin2@']]) {
     await page.getByRole('button', { name: 'Continue' }).click();
     await page.waitForURL(/connexion\/code/);
     assert.match(await page.locator('#consigne').innerText(), /authenticator app/);
-    await page.getByLabel('Verification code').fill(totp(key));
+    const used = totp(key);
+    await page.getByLabel('Verification code').fill(used);
     await page.getByRole('button', { name: 'Log in' }).click();
     await page.waitForURL(/compte/);
     await shot(page, 'account-english');
+    // The same code cannot open a second session (replay), whatever the browser.
+    const other = await newPage();
+    await other.goto(`${base}/connexion`);
+    await other.getByLabel('Adresse MSSanté').fill(out.martin2);
+    await other.getByLabel('Mot de passe').fill('Cabinet2026');
+    await other.getByRole('button', { name: 'Continuer' }).click();
+    await other.waitForURL(/connexion\/code/);
+    await other.getByLabel('Code de vérification').fill(used);
+    await other.getByRole('button', { name: 'Se connecter' }).click();
+    // Within its 90 s window the code is refused as used; a step later it is simply wrong.
+    assert.match(await other.locator('#erreur').innerText(), /déjà servi|Code incorrect/);
+    assert.ok(other.url().includes('/connexion/code'), 'no session opened');
   }
+}
+
+// A CPS card in the reader (a client certificate): identification without PSC.
+if (process.env.CPS_CERT) {
+  const context = await browser.newContext({
+    ignoreHTTPSErrors: true,
+    clientCertificates: [{ origin: base, certPath: process.env.CPS_CERT, keyPath: process.env.CPS_KEY }],
+  });
+  page = await context.newPage();
+  await page.goto(`${base}/activation`);
+  await page.getByRole('link', { name: /carte CPS dans le lecteur/ }).click();
+  await page.waitForURL(/activation\/adresse/);
+  assert.match(await page.locator('main').innerText(), /Carole PHARMACH — RPPS 99700075122/);
+  // Pharmacists have a sub-domain of their own, not hosted here: the generic one.
+  const cps = await page.locator('input[name=adresse]').first().getAttribute('value');
+  assert.equal(cps, `carole.pharmach@pro.${process.env.BASE_DOMAIN}`);
+  await page.getByLabel(/J'ai lu et j'accepte/).check();
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await page.getByLabel('Mot de passe', { exact: true }).fill('Officine2026');
+  await page.getByLabel('Confirmation du mot de passe').fill('Officine2026');
+  await page.getByLabel('Téléphone mobile').fill('06 12 34 56 78');
+  await page.getByLabel('par SMS').check();
+  await page.getByRole('button', { name: 'Activer ma BAL' }).click();
+  await page.waitForURL(/activation\/recapitulatif/);
+  assert.match(await page.locator('main').innerText(), /\+33612345678/);
+  out.carole = await page.locator('#adresse-bal').innerText();
+  await shot(page, 'cps-recapitulatif');
+  // Without the card, the CPS login says what is missing.
+  const bare = await newPage();
+  const resp = await bare.goto(`${base}/cps/connexion?pour=connexion`);
+  assert.equal(resp.status(), 401);
+  assert.match(await bare.locator('#erreur').innerText(), /Aucune carte CPS/);
 }
 
 await browser.close();

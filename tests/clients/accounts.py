@@ -4,6 +4,8 @@ tokens (SASL XOAUTH2 and OAUTHBEARER, RFC 7628) on IMAP and SMTP, with the refus
 Usage: accounts.py app-password ADDRESS APP_PASSWORD ACCOUNT_PASSWORD
        accounts.py token IDENTITY_INDEX ADDRESS OTHER_ADDRESS CLIENT_SECRET
        accounts.py refused ADDRESS PASSWORD
+       accounts.py notice ADDRESS APP_PASSWORD PERSONAL_EMAIL
+       accounts.py card ADDRESS OTHER_ADDRESS CARD_PEM CARD_KEY FOREIGN_PEM FOREIGN_KEY
 """
 
 import base64
@@ -15,9 +17,10 @@ import os
 import secrets
 import smtplib
 import sys
+import time
 import urllib.parse
 
-from confiance_env import HOST, IMAPS, SUBMISSION, _Imap, check, tls_context
+from confiance_env import HOST, IMAPS, SUBMISSION, _Imap, check, message, tls_context
 
 WEB = int(os.environ["CONFIANCE_WEB"])
 
@@ -144,6 +147,62 @@ def main():
         check(code == 535, f"SMTP XOAUTH2 for another's mailbox answered {code}")
         s.quit()
         print("token ok")
+    elif mode == "notice":
+        addr, app_password, personal = sys.argv[2:5]
+        subject = "Compte rendu confidentiel"
+        s = smtp(addr)
+        s.login(addr, app_password)
+        s.sendmail(addr, [addr], message(subject, sender=addr, to=addr))
+        s.quit()
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            _, _, page = web("GET", "/dev/messages")
+            rows = [r for r in page.decode().split("<tr>") if personal in r and "Nouveau message" in r]
+            if rows:
+                check(subject not in rows[0], "the notice must not carry the message's subject")
+                check(addr in rows[0], "the notice names the BAL")
+                print("notice ok")
+                return
+            time.sleep(0.5)
+        raise AssertionError(f"no new-mail notice to {personal}")
+    elif mode == "card":
+        addr, other, pem, key, foreign_pem, foreign_key = sys.argv[2:8]
+        ctx = tls_context()
+        ctx.load_cert_chain(pem, key)
+        # IMAP: the card presented in the handshake, then AUTHENTICATE EXTERNAL.
+        conn = _Imap(HOST, IMAPS, ssl_context=ctx, timeout=30)
+        check("AUTH=EXTERNAL" in conn.capabilities, f"EXTERNAL not offered with a card: {conn.capabilities}")
+        try:
+            conn.authenticate("EXTERNAL", lambda _: other.encode())
+            raise AssertionError(f"a card opened {other}, which its holder does not hold")
+        except imaplib.IMAP4.error:
+            pass
+        typ, _ = conn.authenticate("EXTERNAL", lambda _: addr.encode())
+        check(typ == "OK", "EXTERNAL refused the card's own mailbox")
+        check(conn.select("INBOX")[0] == "OK", "INBOX after EXTERNAL")
+        conn.logout()
+        plain = _Imap(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
+        check("AUTH=EXTERNAL" not in plain.capabilities, "EXTERNAL offered without a card")
+        plain.logout()
+        # SMTP submission, AUTH EXTERNAL with the mailbox as authorization identity.
+        s = smtplib.SMTP(HOST, SUBMISSION, timeout=30)
+        s.starttls(context=ctx)
+        s.ehlo()
+        check("EXTERNAL" in s.esmtp_features.get("auth", ""), f"SMTP AUTH: {s.esmtp_features}")
+        code, _ = s.docmd("AUTH", "EXTERNAL " + base64.b64encode(addr.encode()).decode())
+        check(code == 235, f"SMTP EXTERNAL answered {code}")
+        s.quit()
+        # A certificate from another CA (an operator's server certificate) is no card: the
+        # handshake fails.
+        foreign = tls_context()
+        foreign.load_cert_chain(foreign_pem, foreign_key)
+        try:
+            bad = _Imap(HOST, IMAPS, ssl_context=foreign, timeout=30)
+            bad.noop()
+            raise AssertionError("a certificate outside the persons CA was accepted")
+        except (OSError, imaplib.IMAP4.abort, imaplib.IMAP4.error):
+            pass
+        print("card ok")
     elif mode == "refused":
         imap_refused(sys.argv[2], sys.argv[3])
         print("refused ok")

@@ -22,6 +22,12 @@ pub fn is_national_id(s: &str) -> bool {
     }
 }
 
+/// The card holder of a TLS connection whose client presented a certificate the persons CA
+/// vouched for (the handshake already checked the chain).
+pub fn of_connection(conn: &rustls::ServerConnection) -> Option<CpsHolder> {
+    holder(conn.peer_certificates()?.first()?)
+}
+
 /// The holder of a CPS person certificate, or `None` when the certificate is not one.
 pub fn holder(der: &[u8]) -> Option<CpsHolder> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;

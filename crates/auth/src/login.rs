@@ -162,12 +162,31 @@ pub async fn login_bearer(
             return finish(&store, Err("invalid token"), &attempt, &shown, None, failure_delay).await;
         }
     };
-    let national = identity.national_id.clone();
+    let outcome = held(&store, &identity.national_id, wanted, "psc token").await;
+    finish(
+        &store,
+        outcome,
+        &attempt,
+        &shown,
+        Some(&identity.national_id),
+        failure_delay,
+    )
+    .await
+}
+
+/// The mailbox `wanted` if the holder of `national_id` owns it, or their only one.
+async fn held(
+    store: &Arc<dyn Store>,
+    national_id: &str,
+    wanted: Option<String>,
+    credential: &'static str,
+) -> Result<(Account, &'static str), &'static str> {
+    let national = national_id.to_string();
     let s = store.clone();
     let owned = blocking(move || s.accounts_of(&national).ok())
         .await
         .unwrap_or_default();
-    let outcome = match wanted {
+    match wanted {
         Some(w) => owned
             .into_iter()
             .find(|a| a.address == w)
@@ -178,14 +197,39 @@ pub async fn login_bearer(
     }
     .and_then(|a| match a.status {
         AccountStatus::Suspended => Err("suspended"),
-        AccountStatus::Active => Ok((a, "psc token")),
-    });
+        AccountStatus::Active => Ok((a, credential)),
+    })
+}
+
+/// SASL EXTERNAL (RFC 4422 appendix A) with a CPS card presented during the TLS handshake:
+/// the mailbox named by the authorization identity, or the holder's only one.
+pub async fn login_card(
+    store: Arc<dyn Store>,
+    card: Option<&crate::cps::CpsHolder>,
+    authzid: Option<String>,
+    attempt: Attempt<'_>,
+    failure_delay: Duration,
+) -> Option<Account> {
+    let wanted = authzid.map(|u| u.trim().to_lowercase()).filter(|u| !u.is_empty());
+    let shown = wanted.clone().unwrap_or_default();
+    let Some(card) = card else {
+        return finish(
+            &store,
+            Err("no card certificate"),
+            &attempt,
+            &shown,
+            None,
+            failure_delay,
+        )
+        .await;
+    };
+    let outcome = held(&store, &card.national_id, wanted, "cps card").await;
     finish(
         &store,
         outcome,
         &attempt,
         &shown,
-        Some(&identity.national_id),
+        Some(&card.national_id),
         failure_delay,
     )
     .await

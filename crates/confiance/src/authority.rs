@@ -17,10 +17,55 @@ pub enum AuthorityCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Issue a test CPS card (a person certificate of the development persons CA) for the web
+    /// login `/cps/connexion` and SASL EXTERNAL. Writes OUT/<national id>.pem and .key.
+    Cps {
+        /// IdNat_PS: `8` + RPPS (test range 899700…).
+        #[arg(long)]
+        national_id: String,
+        #[arg(long)]
+        family: String,
+        #[arg(long)]
+        given: String,
+        /// Profession as the card writes it (`Médecin`, `Pharmacien`…).
+        #[arg(long)]
+        title: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
-pub fn run(cmd: AuthorityCmd) -> anyhow::Result<()> {
+pub fn run(config: &crate::config::Config, cmd: AuthorityCmd) -> anyhow::Result<()> {
     match cmd {
+        AuthorityCmd::Cps {
+            national_id,
+            family,
+            given,
+            title,
+            out,
+        } => {
+            if !confiance_auth::cps::is_national_id(&national_id) {
+                anyhow::bail!("{national_id:?} is not an IdNat_PS (8 + 11-digit RPPS, or 0 + ADELI)");
+            }
+            let paths = confiance_trust::DevPki::paths(&config.data_dir);
+            let key = std::fs::read_to_string(&paths.persons_key).map_err(|e| {
+                anyhow::anyhow!(
+                    "no development persons CA at {} ({e}): run `confiance init` on a new data directory",
+                    paths.persons_key.display()
+                )
+            })?;
+            let cert = std::fs::read_to_string(&paths.persons_cert)?;
+            let ca = confiance_trust::pki::PersonsAuthority::load(confiance_trust::pki::DEV_AUTHORITY, cert, &key)?;
+            let card = ca.issue(&national_id, &family, &given, &title)?;
+            std::fs::create_dir_all(&out)?;
+            let (chain, key) = (
+                out.join(format!("{national_id}.pem")),
+                out.join(format!("{national_id}.key")),
+            );
+            confiance_trust::pki::write_person(&card, &chain, &key)?;
+            println!("carte CPS de test\t{}\t{}", chain.display(), key.display());
+            Ok(())
+        }
         AuthorityCmd::Create { spec, out } => {
             let text =
                 std::fs::read_to_string(&spec).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", spec.display()))?;

@@ -113,7 +113,7 @@ impl Default for AccountsSection {
 /// How codes and notices reach professionals outside MSSanté (personal e-mail, mobile).
 /// Without a relay or gateway, messages go to the development outbox (`/dev/messages`, shown
 /// only with the PSC sandbox).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NotifySection {
     /// SMTP relay `host:port` for personal e-mail (STARTTLS when the relay offers it).
@@ -124,6 +124,20 @@ pub struct NotifySection {
     pub sms_gateway: Option<String>,
     /// File holding the gateway's bearer token.
     pub sms_token_file: Option<PathBuf>,
+    /// How often INBOXes are checked for the new-mail notices holders asked for.
+    pub new_mail_check_seconds: u64,
+}
+
+impl Default for NotifySection {
+    fn default() -> Self {
+        NotifySection {
+            smtp_relay: None,
+            from: None,
+            sms_gateway: None,
+            sms_token_file: None,
+            new_mail_check_seconds: 30,
+        }
+    }
 }
 
 /// HTTPS: the directory's search page, JSON and FHIR APIs (then the webmail).
@@ -192,6 +206,10 @@ pub struct TlsSection {
     /// PEM chain (leaf first) and key; default: the development PKI under data_dir/tls.
     pub certificate: Option<PathBuf>,
     pub private_key: Option<PathBuf>,
+    /// PEM of the CA of professionals' cards (IGC-Santé `AC IGC-SANTE FORT PERSONNES`): a CPS
+    /// presented in the handshake logs in on the web and over SASL EXTERNAL. Default: the
+    /// development persons CA when `init` made one.
+    pub cps_ca: Option<PathBuf>,
 }
 
 /// The trust space: whom to trust and who belongs to it.
@@ -411,6 +429,14 @@ impl Config {
     /// Where the last whitelist that could be read is kept.
     pub fn whitelist_last_good(&self) -> PathBuf {
         self.data_dir.join("trust/listeblanchemssante.last-good.xml")
+    }
+
+    /// The CA of card certificates, if any.
+    pub fn cps_ca(&self) -> Option<PathBuf> {
+        self.tls.cps_ca.clone().or_else(|| {
+            let dev = confiance_trust::DevPki::paths(&self.data_dir).persons_cert;
+            dev.exists().then_some(dev)
+        })
     }
 
     /// Where browsers reach the web.

@@ -99,6 +99,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Queue(cmd) => queue::run(&config, cmd),
         Cmd::Whitelist(cmd) => whitelist::run(&config, cmd),
         Cmd::Directory(cmd) => directory::run(&config, cmd),
-        Cmd::Authority(cmd) => authority::run(cmd),
+        Cmd::Authority(cmd) => authority::run(&config, cmd),
     }
 }

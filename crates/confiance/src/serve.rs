@@ -32,7 +32,10 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListe
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    let tls = confiance_trust::server_config(&config.certificate(), &config.private_key())?;
+    let tls = match config.cps_ca() {
+        Some(ca) => confiance_trust::tls::server_config_with_cards(&config.certificate(), &config.private_key(), &ca)?,
+        None => confiance_trust::server_config(&config.certificate(), &config.private_key())?,
+    };
     let mta = MtaTls {
         chain: config.certificate(),
         key: config.private_key(),
@@ -174,7 +177,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         });
     }
-    tasks.spawn(new_mail_notices(svc.store().clone(), notifier.clone()));
+    tasks.spawn(new_mail_notices(
+        svc.store().clone(),
+        notifier.clone(),
+        Duration::from_secs(config.notify.new_mail_check_seconds.max(1)),
+    ));
     tasks.spawn(housekeeping(
         svc.store().clone(),
         config.data_dir.clone(),
@@ -195,8 +202,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 
 /// Tells holders who asked for it, on their personal e-mail, that new mail arrived in their
 /// INBOX — never what it is (no sender, no subject: health data stays in MSSanté). One notice
-/// per check at most, every 30 s; the first pass only notes where each INBOX stands.
-async fn new_mail_notices(store: Arc<dyn confiance_store::Store>, notifier: Arc<confiance_auth::notify::Notifier>) {
+/// per check at most, every `every`; the first pass only notes where each INBOX stands.
+async fn new_mail_notices(
+    store: Arc<dyn confiance_store::Store>,
+    notifier: Arc<confiance_auth::notify::Notifier>,
+    every: Duration,
+) {
     let mut seen: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
     loop {
         let s = store.clone();
@@ -229,7 +240,7 @@ async fn new_mail_notices(store: Arc<dyn confiance_store::Store>, notifier: Arc<
                 }
             }
         }
-        tokio::time::sleep(Duration::from_secs(30)).await;
+        tokio::time::sleep(every).await;
     }
 }
 

@@ -51,8 +51,55 @@ fn field<'a>(json: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn activation_login_mail_clients_and_lifecycle() {
-    let op = Operator::start_with(&[], "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n");
+    let op = Operator::start_with(
+        &[],
+        "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n[notify]\nnew_mail_check_seconds = 1\n",
+    );
     wait_for_web(&op);
+
+    // A test CPS card for a pharmacist, from the development persons CA.
+    let cards = op.dir.path().join("cartes");
+    let out = op.cli(
+        &[
+            "authority",
+            "cps",
+            "--national-id",
+            "899700075122",
+            "--family",
+            "PHARMACH",
+            "--given",
+            "Carole",
+            "--title",
+            "Pharmacien",
+            "--out",
+            cards.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let (card, card_key) = (cards.join("899700075122.pem"), cards.join("899700075122.key"));
+    let out = op.cli(
+        &[
+            "authority",
+            "cps",
+            "--national-id",
+            "99700075122",
+            "--family",
+            "X",
+            "--given",
+            "Y",
+            "--title",
+            "Médecin",
+            "--out",
+            "/tmp",
+        ],
+        None,
+    );
+    assert!(
+        !out.status.success() && text(&out).contains("IdNat_PS"),
+        "{}",
+        text(&out)
+    );
 
     // The browser walk (screenshots kept under target/screenshots/activation).
     let shots = repo().join("target/screenshots/activation");
@@ -61,6 +108,8 @@ fn activation_login_mail_clients_and_lifecycle() {
         .envs(op.env())
         .env("SCREENSHOTS", &shots)
         .env("BASE_DOMAIN", "confiance.test")
+        .env("CPS_CERT", &card)
+        .env("CPS_KEY", &card_key)
         .output()
         .expect("node must be installed (.ci/run installs the browser tests' packages)");
     assert!(
@@ -81,13 +130,41 @@ fn activation_login_mail_clients_and_lifecycle() {
     assert_eq!(field(&json, "martin2"), "jean.martin2@medecin.confiance.test");
     assert!(std::fs::read_dir(&shots).unwrap().count() >= 9, "a screenshot per step");
 
-    // Mail clients: an app password, and PSC tokens of the sandbox.
+    let carole = field(&json, "carole");
+    assert_eq!(carole, "carole.pharmach@pro.confiance.test");
+
+    // Mail clients: the card (SASL EXTERNAL), an app password, and PSC tokens of the sandbox.
+    let data = op.data_dir();
+    let (server, server_key) = (data.join("tls/server.pem"), data.join("tls/server.key"));
+    op.python(
+        "accounts.py",
+        &[
+            "card",
+            carole,
+            elise,
+            card.to_str().unwrap(),
+            card_key.to_str().unwrap(),
+            server.to_str().unwrap(),
+            server_key.to_str().unwrap(),
+        ],
+    );
     op.python(
         "accounts.py",
         &["app-password", elise, field(&json, "app_password"), "Clinique2026"],
     );
     let secret = std::fs::read_to_string(op.data_dir().join("psc-bac-a-sable/client-secret")).unwrap();
     op.python("accounts.py", &["token", "0", martin, elise, secret.trim()]);
+
+    // She asked to be told of new mail on her personal e-mail: told, without the content.
+    op.python(
+        "accounts.py",
+        &[
+            "notice",
+            elise,
+            field(&json, "app_password"),
+            "elise.dorleans@example.org",
+        ],
+    );
 
     // The audit trace names methods and identities, never a secret.
     let log = op.log();

@@ -9,4 +9,4 @@ pub mod profession;
 pub use address::{Address, AddressError};
 pub use identifier::{Adeli, Finess, IdentifierError, NationalId, Nir, Rpps, Siren, Siret};
 pub use mailbox::{MailboxKind, SpecialUse};
-pub use profession::profession_label;
+pub use profession::{profession_code, profession_label};

@@ -33,8 +33,21 @@ pub fn profession_label(code: &str) -> Option<&'static str> {
     G15.iter().find(|(c, _)| *c == code).map(|(_, l)| *l)
 }
 
+/// The TRE_G15 code of a label, as a CPS `title` carries it (`Médecin` → `10`), ignoring case.
+pub fn profession_code(label: &str) -> Option<&'static str> {
+    let wanted = label.trim().to_lowercase();
+    G15.iter().find(|(_, l)| l.to_lowercase() == wanted).map(|(c, _)| *c)
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn codes_from_labels() {
+        assert_eq!(super::profession_code("Médecin"), Some("10"));
+        assert_eq!(super::profession_code("chirurgien-dentiste"), Some("40"));
+        assert_eq!(super::profession_code("Sorcier"), None);
+    }
+
     #[test]
     fn labels() {
         assert_eq!(super::profession_label("40"), Some("Chirurgien-Dentiste"));

@@ -67,6 +67,8 @@ pub struct Session {
     pub(crate) cfg: Arc<ImapConfig>,
     pub(crate) tls: bool,
     pub(crate) peer: String,
+    /// The professional's card (CPS) presented in the TLS handshake, for AUTHENTICATE EXTERNAL.
+    pub(crate) card: Option<confiance_auth::cps::CpsHolder>,
     pub(crate) account: Option<Account>,
     pub(crate) selected: Option<Selected>,
     pub(crate) rev2: bool,
@@ -157,6 +159,7 @@ impl Session {
             cfg,
             tls,
             peer,
+            card: None,
             account: None,
             selected: None,
             rev2: false,
@@ -185,6 +188,9 @@ impl Session {
             if self.cfg.psc.is_some() {
                 // MSSanté client interface (ECO.1.2.1): TLS, then XOAUTH2 with a PSC token.
                 caps.extend(["AUTH=XOAUTH2", "AUTH=OAUTHBEARER"]);
+            }
+            if self.card.is_some() {
+                caps.push("AUTH=EXTERNAL");
             }
         }
         if self.account.is_some() {
@@ -297,6 +303,7 @@ impl Session {
                 let offered = match mechanism.as_str() {
                     "PLAIN" => true,
                     "XOAUTH2" | "OAUTHBEARER" => self.cfg.psc.is_some(),
+                    "EXTERNAL" => self.card.is_some(),
                     _ => false,
                 };
                 if !offered {
@@ -513,6 +520,9 @@ impl Session {
 
     /// The decoded message of AUTHENTICATE for an offered mechanism.
     pub(crate) async fn authenticate(&mut self, out: &mut Vec<u8>, tag: &str, mechanism: &str, message: &[u8]) {
+        if mechanism == "EXTERNAL" {
+            return self.authenticate_external(out, tag, message).await;
+        }
         let bearer = match mechanism {
             "XOAUTH2" => confiance_auth::sasl::decode_xoauth2(message),
             "OAUTHBEARER" => confiance_auth::sasl::decode_oauthbearer(message),
@@ -539,6 +549,29 @@ impl Session {
                 tag,
                 "NO",
                 "[AUTHENTICATIONFAILED] Invalid or expired Pro Santé Connect token, or a mailbox this identity does not hold.",
+            ),
+        }
+    }
+
+    /// RFC 4422 appendix A: the message is the authorization identity (a mailbox), or empty.
+    async fn authenticate_external(&mut self, out: &mut Vec<u8>, tag: &str, message: &[u8]) {
+        let Ok(authzid) = String::from_utf8(message.to_vec()) else {
+            return tagged(out, tag, "BAD", "The authorization identity is not UTF-8.");
+        };
+        let attempt = confiance_auth::Attempt {
+            protocol: "imap",
+            method: "AUTHENTICATE EXTERNAL",
+            peer: &self.peer,
+        };
+        let store = self.svc.store().clone();
+        let delay = self.cfg.auth_failure_delay;
+        match confiance_auth::login::login_card(store, self.card.as_ref(), Some(authzid), attempt, delay).await {
+            Some(account) => self.logged_in(out, tag, account),
+            None => tagged(
+                out,
+                tag,
+                "NO",
+                "[AUTHENTICATIONFAILED] This card holds no active mailbox of that name.",
             ),
         }
     }

@@ -32,6 +32,8 @@ enum AuthStep {
     LoginPassword(String),
     /// XOAUTH2 or OAUTHBEARER, waiting for the client's message.
     Bearer(&'static str),
+    /// EXTERNAL, waiting for the authorization identity.
+    External,
 }
 
 /// One accepted recipient: the mailbox INBOX where the message goes, or none for a recipient
@@ -61,6 +63,8 @@ pub struct Session {
     trusted: bool,
     /// Protocol and suite once TLS is up.
     pub(crate) tls: Option<String>,
+    /// The professional's card (CPS) presented in the TLS handshake, for AUTH EXTERNAL.
+    pub(crate) card: Option<confiance_auth::cps::CpsHolder>,
     helo: Option<String>,
     account: Option<Account>,
     envelope: Option<Envelope>,
@@ -77,6 +81,7 @@ impl Session {
             peer_dn: None,
             trusted,
             tls: None,
+            card: None,
             helo: None,
             account: None,
             envelope: None,
@@ -104,11 +109,15 @@ impl Session {
         if self.tls.is_none() {
             lines.push("STARTTLS".into());
         } else if self.account.is_none() && self.role == Role::Submission {
-            lines.push(match self.cfg.psc {
+            let mut auth = String::from("AUTH PLAIN LOGIN");
+            if self.cfg.psc.is_some() {
                 // MSSanté client interface (ECO.1.2.1): TLS, then XOAUTH2 with a PSC token.
-                Some(_) => "AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER".into(),
-                None => "AUTH PLAIN LOGIN".into(),
-            });
+                auth.push_str(" XOAUTH2 OAUTHBEARER");
+            }
+            if self.card.is_some() {
+                auth.push_str(" EXTERNAL");
+            }
+            lines.push(auth);
         }
         lines
     }
@@ -220,6 +229,13 @@ impl Session {
                 self.auth = AuthStep::LoginUser;
                 Next::AuthContinue("334 VXNlcm5hbWU6\r\n".into()) // "Username:"
             }
+            ("EXTERNAL", initial) if self.card.is_some() => {
+                self.auth = AuthStep::External;
+                match initial {
+                    Some(ir) => self.auth_response(ir.as_bytes(), out).await,
+                    None => Next::AuthContinue("334 \r\n".into()),
+                }
+            }
             ("XOAUTH2" | "OAUTHBEARER", initial) if self.cfg.psc.is_some() => {
                 self.auth = AuthStep::Bearer(if mechanism == "XOAUTH2" {
                     "XOAUTH2"
@@ -273,6 +289,24 @@ impl Session {
                 match bearer {
                     Ok(bearer) => self.login_bearer(bearer, mechanism, out).await,
                     Err(e) => out.push_str(&format!("501 5.5.2 {e}\r\n")),
+                }
+            }
+            AuthStep::External => {
+                let attempt = confiance_auth::Attempt {
+                    protocol: "smtp",
+                    method: "EXTERNAL",
+                    peer: &self.peer,
+                };
+                let authzid = String::from_utf8_lossy(&decoded).into_owned();
+                let store = self.svc.store().clone();
+                let delay = self.cfg.auth_failure_delay;
+                match confiance_auth::login::login_card(store, self.card.as_ref(), Some(authzid), attempt, delay).await
+                {
+                    Some(a) => {
+                        self.account = Some(a);
+                        out.push_str("235 2.7.0 Authentication successful\r\n");
+                    }
+                    None => out.push_str("535 5.7.8 This card holds no active mailbox of that name\r\n"),
                 }
             }
             AuthStep::None => out.push_str("503 5.5.1 No authentication in progress\r\n"),

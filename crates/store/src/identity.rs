@@ -102,6 +102,9 @@ pub struct LoginFailures {
 pub trait Identities {
     fn profile(&self, account: AccountId) -> Result<Option<Profile>>;
     fn set_profile(&self, account: AccountId, profile: &Profile) -> Result<()>;
+    /// Records that the TOTP code of `step` was used; false when this step or a later one
+    /// already was (a replayed code).
+    fn claim_totp_step(&self, account: AccountId, step: i64) -> Result<bool>;
     /// Accounts whose holder has this national identity.
     fn accounts_of(&self, national_id: &str) -> Result<Vec<crate::Account>>;
 

@@ -89,6 +89,8 @@ CREATE TABLE account_profiles(
     national_id TEXT, given_name TEXT, family_name TEXT,
     personal_email TEXT, mobile TEXT,
     second_factor TEXT NOT NULL, totp_secret TEXT,
+    -- Last TOTP time step accepted: a code opens one session only (RFC 6238 §5.2).
+    totp_step INTEGER,
     notify_new_mail INTEGER NOT NULL, publish_mobile INTEGER NOT NULL,
     mail_password INTEGER NOT NULL,
     terms_accepted_at INTEGER NOT NULL

@@ -186,6 +186,119 @@ fn suite(store: &dyn Store) {
     assert!(store.subscriptions(alice).unwrap().contains(&"Ghost".to_string()));
 }
 
+/// Identity, second factor, lockout, lifecycle and sessions, with each account kept apart.
+fn identity_suite(store: &dyn Store) {
+    let jean = store.create_account("jean@medecin.test", "h1", 1000).unwrap();
+    let anne = store.create_account("anne@medecin.test", "h2", 1000).unwrap();
+    let profile = Profile {
+        national_id: Some("899700771191".into()),
+        given_name: Some("Jean".into()),
+        family_name: Some("MARTIN".into()),
+        personal_email: Some("jean@example.org".into()),
+        mobile: None,
+        second_factor: SecondFactor::Totp,
+        totp_secret: Some("ABC".into()),
+        notify_new_mail: true,
+        publish_mobile: false,
+        mail_password: false,
+        terms_accepted_at: 5,
+    };
+    assert_eq!(store.profile(jean).unwrap(), None);
+    store.set_profile(jean, &profile).unwrap();
+    assert_eq!(store.profile(jean).unwrap().as_ref(), Some(&profile));
+    let mut changed = profile.clone();
+    changed.second_factor = SecondFactor::Email;
+    store.set_profile(jean, &changed).unwrap();
+    assert_eq!(store.profile(jean).unwrap().unwrap().second_factor, SecondFactor::Email);
+    let held: Vec<_> = store
+        .accounts_of("899700771191")
+        .unwrap()
+        .into_iter()
+        .map(|a| a.id)
+        .collect();
+    assert_eq!(held, [jean]);
+    assert!(store.accounts_of("899700252580").unwrap().is_empty());
+
+    // A TOTP step is claimed once, and never an earlier one after it.
+    assert!(store.claim_totp_step(jean, 100).unwrap());
+    assert!(!store.claim_totp_step(jean, 100).unwrap());
+    assert!(!store.claim_totp_step(jean, 99).unwrap());
+    assert!(store.claim_totp_step(jean, 101).unwrap());
+
+    // Failures lock at the limit; the lock runs out; a login clears everything.
+    for n in 1..=2 {
+        let f = store.record_failure(jean, 1000, 3, 60).unwrap();
+        assert_eq!((f.count, f.locked_until), (n, None));
+    }
+    assert_eq!(
+        store.record_failure(jean, 1000, 3, 60).unwrap().locked_until,
+        Some(1060)
+    );
+    assert_eq!(
+        store.login_failures(anne).unwrap(),
+        LoginFailures::default(),
+        "anne is not locked by jean's failures"
+    );
+    assert_eq!(
+        store.record_failure(jean, 1061, 3, 60).unwrap(),
+        LoginFailures {
+            count: 1,
+            locked_until: None
+        }
+    );
+    store.set_inactivity_notices(jean, 2, 500).unwrap();
+    store.record_login(jean, 2000).unwrap();
+    let a = store.account(jean).unwrap().unwrap();
+    assert_eq!(
+        (a.last_login_at, a.inactivity_notices, a.inactivity_notice_at),
+        (Some(2000), 0, None)
+    );
+    assert_eq!(store.login_failures(jean).unwrap().count, 0);
+
+    // Suspension ends the account's web sessions, not another's.
+    store.session_put("k-jean", Some(jean), "{}", 10).unwrap();
+    store.session_put("k-anne", Some(anne), "{\"a\":1}", 10).unwrap();
+    store.session_put("k-none", None, "{}", 3).unwrap();
+    store.set_status(jean, AccountStatus::Suspended).unwrap();
+    assert_eq!(store.account(jean).unwrap().unwrap().status, AccountStatus::Suspended);
+    assert_eq!(store.session_get("k-jean").unwrap(), None);
+    assert_eq!(store.session_get("k-anne").unwrap().as_deref(), Some("{\"a\":1}"));
+    assert_eq!(store.sessions_expire(5).unwrap(), 1);
+    store.set_status(jean, AccountStatus::Active).unwrap();
+
+    // App passwords belong to one account: anne cannot delete jean's.
+    let id = store.add_app_password(jean, "Thunderbird", "hash").unwrap();
+    assert!(!store.delete_app_password(anne, id).unwrap());
+    assert_eq!(store.app_passwords(jean).unwrap().len(), 1);
+    assert!(store.app_passwords(anne).unwrap().is_empty());
+    store.touch_app_password(id, 77).unwrap();
+    assert_eq!(store.app_passwords(jean).unwrap()[0].last_used_at, Some(77));
+    assert!(store.delete_app_password(jean, id).unwrap());
+
+    // Deletion returns the blobs only the deleted account used.
+    let inbox = |a| store.mailbox(a, "INBOX").unwrap().unwrap().id;
+    store
+        .append_all(&[
+            new_message(inbox(jean), "e", 10, &[]),
+            new_message(inbox(jean), "f", 10, &[]),
+        ])
+        .unwrap();
+    store.append_all(&[new_message(inbox(anne), "f", 10, &[])]).unwrap();
+    let orphans = store.delete_account(jean).unwrap();
+    assert_eq!(orphans, [BlobId("e".repeat(64))]);
+    assert!(store.account(jean).unwrap().is_none());
+    assert!(store.profile(jean).unwrap().is_none());
+    assert!(store.accounts_of("899700771191").unwrap().is_empty());
+    assert!(matches!(store.delete_account(jean), Err(StoreError::NoSuchAccount)));
+    assert_eq!(store.messages(inbox(anne)).unwrap().len(), 1);
+}
+
+#[test]
+fn sqlite_identities() {
+    let dir = tempfile::tempdir().unwrap();
+    identity_suite(&SqliteStore::open(&dir.path().join("t.db")).unwrap());
+}
+
 #[test]
 fn sqlite_backend_passes_the_suite() {
     let dir = tempfile::tempdir().unwrap();

@@ -32,7 +32,13 @@ pub struct DevPki {
     /// Leaf then intermediate, as a TLS server presents them.
     pub server_chain: PathBuf,
     pub server_key: PathBuf,
+    /// The CA of professionals' CPS-like certificates, and its key.
+    pub persons_cert: PathBuf,
+    pub persons_key: PathBuf,
 }
+
+/// The name of the development authority `init` creates.
+pub const DEV_AUTHORITY: &str = "CONFIANCE-DEV";
 
 /// RSA key size: 2048 bits, the IGC-Santé size for server certificates.
 const RSA_BITS: usize = 2048;
@@ -94,6 +100,69 @@ pub struct TestAuthority {
     pub intermediate_pem: String,
     intermediate_key_pem: String,
     intermediate: Issuer<'static, KeyPair>,
+    /// The "persons" intermediate, which signs CPS-like certificates of professionals.
+    pub persons: PersonsAuthority,
+}
+
+/// A CA for professionals' cards, like `AC IGC-SANTE FORT PERSONNES` (CPS certificates).
+pub struct PersonsAuthority {
+    pub cert_pem: String,
+    key_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// The subject of a persons CA of the authority `name`: the issuer name of its certificates.
+fn persons_params(name: &str) -> CertificateParams {
+    ca_params(
+        dn(name, Some("TEST IGC-SANTE"), "TEST AC IGC-SANTE FORT PERSONNES"),
+        Some(0),
+    )
+}
+
+/// A certificate for a professional and its key.
+pub struct IssuedPerson {
+    /// Leaf then the persons CA, as a client presents them.
+    pub chain_pem: String,
+    pub key_pem: String,
+}
+
+impl PersonsAuthority {
+    /// The persons CA of the authority `name` from its certificate and key (PEM), as `init`
+    /// wrote them under `data/ca/`.
+    pub fn load(name: &str, cert_pem: String, key_pem: &str) -> Result<PersonsAuthority, PkiError> {
+        let key = KeyPair::from_pem_and_sign_algo(key_pem, &PKCS_RSA_SHA256)?;
+        Ok(PersonsAuthority {
+            cert_pem,
+            key_pem: key_pem.to_string(),
+            issuer: Issuer::new(persons_params(name), key),
+        })
+    }
+
+    /// A CPS-like person certificate, subject as IGC-Santé writes it for a CPS: `CN` = the
+    /// IdNat_PS (`8` + RPPS), `SN`, `GN`, `title` = the profession, `C=FR`, no `O`/`OU`.
+    pub fn issue(&self, national_id: &str, family: &str, given: &str, title: &str) -> Result<IssuedPerson, PkiError> {
+        let key = rsa_key_pair()?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CountryName, "FR");
+        dn.push(DnType::CustomDnType(vec![2, 5, 4, 12]), title);
+        dn.push(DnType::CustomDnType(vec![2, 5, 4, 4]), family);
+        dn.push(DnType::CustomDnType(vec![2, 5, 4, 42]), given);
+        dn.push(DnType::CommonName, national_id);
+        params.distinguished_name = dn;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2030, 1, 1);
+        let mut serial: [u8; 16] = rand::random();
+        serial[0] = (serial[0] & 0x7f) | 0x01;
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(IssuedPerson {
+            chain_pem: format!("{}{}", cert.pem(), self.cert_pem),
+            key_pem: key.serialize_pem(),
+        })
+    }
 }
 
 /// A server certificate issued by a `TestAuthority`.
@@ -120,11 +189,19 @@ impl TestAuthority {
         );
         let inter_cert = inter_params.signed_by(&inter_key, &root)?;
         let intermediate_key_pem = inter_key.serialize_pem();
+        let persons_key = rsa_key_pair()?;
+        let persons_cert = persons_params(name).signed_by(&persons_key, &root)?;
+        let persons = PersonsAuthority {
+            cert_pem: persons_cert.pem(),
+            key_pem: persons_key.serialize_pem(),
+            issuer: Issuer::new(persons_params(name), persons_key),
+        };
         Ok(TestAuthority {
             root_pem: root_cert.pem(),
             intermediate_pem: inter_cert.pem(),
             intermediate_key_pem,
             intermediate: Issuer::new(inter_params, inter_key),
+            persons,
         })
     }
 
@@ -177,12 +254,20 @@ impl TestAuthority {
     pub fn write_ca(&self, dir: &Path) -> Result<(), PkiError> {
         write(&dir.join("ca/root.pem"), &self.root_pem, false)?;
         write(&dir.join("ca/intermediate.pem"), &self.intermediate_pem, false)?;
-        write(&dir.join("ca/intermediate.key"), &self.intermediate_key_pem, true)
+        write(&dir.join("ca/intermediate.key"), &self.intermediate_key_pem, true)?;
+        write(&dir.join("ca/persons.pem"), &self.persons.cert_pem, false)?;
+        write(&dir.join("ca/persons.key"), &self.persons.key_pem, true)
     }
 }
 
 /// Writes a server certificate chain and key.
 pub fn write_server(issued: &IssuedServer, chain: &Path, key: &Path) -> Result<(), PkiError> {
+    write(chain, &issued.chain_pem, false)?;
+    write(key, &issued.key_pem, true)
+}
+
+/// Writes a person certificate chain and key (mode 0600).
+pub fn write_person(issued: &IssuedPerson, chain: &Path, key: &Path) -> Result<(), PkiError> {
     write(chain, &issued.chain_pem, false)?;
     write(key, &issued.key_pem, true)
 }
@@ -194,13 +279,15 @@ impl DevPki {
             intermediate_cert: dir.join("ca/intermediate.pem"),
             server_chain: dir.join("tls/server.pem"),
             server_key: dir.join("tls/server.key"),
+            persons_cert: dir.join("ca/persons.pem"),
+            persons_key: dir.join("ca/persons.key"),
         }
     }
 
     /// Creates the PKI under `dir` for an operator named `organisation` serving `hostnames`.
     pub fn create(dir: &Path, organisation: &str, hostnames: &[String]) -> Result<DevPki, PkiError> {
         let paths = Self::paths(dir);
-        let authority = TestAuthority::new("CONFIANCE-DEV")?;
+        let authority = TestAuthority::new(DEV_AUTHORITY)?;
         let server = authority.issue_server(organisation, "MSSANTE", hostnames)?;
         authority.write_ca(dir)?;
         write_server(&server, &paths.server_chain, &paths.server_key)?;

@@ -66,6 +66,36 @@ pub fn server_config(chain: &Path, key: &Path) -> Result<Arc<rustls::ServerConfi
     Ok(Arc::new(config))
 }
 
+/// The client-facing configuration that also asks for a professional's card certificate
+/// (CPS), without requiring one: a certificate chaining to `persons_ca` proves who the client
+/// is (web login, SASL EXTERNAL); anything else fails the handshake; no certificate is fine.
+pub fn server_config_with_cards(
+    chain: &Path,
+    key: &Path,
+    persons_ca: &Path,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let provider = Arc::new(mssante_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in load_chain(persons_ca)? {
+        roots.add(cert).map_err(|e| TlsError::Chain {
+            path: persons_ca.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    }
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .allow_unauthenticated()
+        .build()
+        .map_err(|e| TlsError::Chain {
+            path: persons_ca.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(load_chain(chain)?, load_key(key)?)?;
+    Ok(Arc::new(config))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

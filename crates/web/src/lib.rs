@@ -110,7 +110,9 @@ pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: R
                 }
                 Err(_) => return,
             };
-            let service = TowerToHyperService::new(app);
+            // A professional's card presented in the handshake, for `/cps/connexion`.
+            let card = account::Card(confiance_auth::cps::of_connection(stream.get_ref().1));
+            let service = TowerToHyperService::new(app.layer(axum::Extension(card)));
             if let Err(e) = auto::Builder::new(TokioExecutor::new())
                 .serve_connection(TokioIo::new(stream), service)
                 .await

@@ -73,6 +73,16 @@ impl Identities for SqliteStore {
         })
     }
 
+    fn claim_totp_step(&self, account: AccountId, step: i64) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "UPDATE account_profiles SET totp_step = ?2
+                 WHERE account_id = ?1 AND (totp_step IS NULL OR totp_step < ?2)",
+                params![account.0, step],
+            )? == 1)
+        })
+    }
+
     fn accounts_of(&self, national_id: &str) -> Result<Vec<Account>> {
         self.read(|c| {
             let cols = ACCOUNT_COLS.replace("id,", "a.id,");

@@ -56,6 +56,7 @@ pub async fn start(State(state): State<WebState>, session: Session) -> Response 
         r#"{steps}<p>{intro}</p>
 <p><a href="/psc/connexion?pour=activation"><button type="button">{psc}</button></a></p>
 <p class="hint">{hint}</p>
+<p><a href="/cps/connexion?pour=activation">{cps}</a></p>
 <p>{have} <a href="/connexion">{login}</a></p>"#,
         steps = steps(lang, 1),
         intro = t(
@@ -72,6 +73,11 @@ pub async fn start(State(state): State<WebState>, session: Session) -> Response 
             lang,
             "Pro Santé Connect confirme votre identité et votre profession (RPPS). Aucun mot de passe n'est demandé à cette étape.",
             "Pro Santé Connect confirms your identity and profession (RPPS). No password is asked at this step."
+        ),
+        cps = t(
+            lang,
+            "Ou avec la carte CPS dans le lecteur de ce poste (certificat)",
+            "Or with the CPS card in this computer's reader (certificate)"
         ),
         have = t(lang, "Vous avez déjà une BAL ?", "Already have a mailbox?"),
         login = t(lang, "Se connecter", "Log in"),

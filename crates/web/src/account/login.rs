@@ -96,6 +96,54 @@ pub async fn psc_return(
     .await
 }
 
+/// `/cps/connexion?pour=activation|connexion`: the CPS card presented in the TLS handshake
+/// (its chain was checked against the persons CA by then).
+pub async fn cps(
+    State(state): State<WebState>,
+    axum::Extension(card): axum::Extension<super::Card>,
+    session: Session,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let a = accounts(&state);
+    let lang = session.lang();
+    let purpose = match q.get("pour").map(String::as_str) {
+        Some("activation") => Purpose::Activation,
+        _ => Purpose::Login,
+    };
+    let Some(holder) = card.0 else {
+        let msg = t(
+            lang,
+            "Aucune carte CPS n'a été présentée. Insérez votre carte dans le lecteur, puis réessayez (ou utilisez Pro Santé Connect).",
+            "No CPS card was presented. Insert your card in the reader and try again (or use Pro Santé Connect).",
+        );
+        return session
+            .respond(&a, error_page(lang, StatusCode::UNAUTHORIZED, msg))
+            .await;
+    };
+    tracing::info!(target: "audit", event = "identity", protocol = "web", method = "cps", national_id = %holder.national_id, outcome = "success");
+    let person = confiance_auth::psc::PscIdentity {
+        national_id: holder.national_id,
+        given_name: holder.given_name,
+        family_name: holder.family_name,
+        profession: holder
+            .title
+            .as_deref()
+            .and_then(confiance_core::profession_code)
+            .map(str::to_string),
+        acr: None,
+    };
+    proven(
+        a,
+        session,
+        Identity {
+            person,
+            proof: Proof::Cps,
+        },
+        purpose,
+    )
+    .await
+}
+
 /// An identity was proven (PSC or CPS): its mailbox opens, or activation goes on.
 pub(super) async fn proven(
     a: std::sync::Arc<Accounts>,
@@ -171,7 +219,7 @@ fn login_form(session: &Session, error: Option<&str>, address: &str) -> Response
     let flash = session.data.flash.clone();
     let body = format!(
         r#"<p><a href="/psc/connexion?pour=connexion"><button type="button">{psc}</button></a></p>
-<p class="hint">{psc_hint}</p>
+<p class="hint">{psc_hint} <a href="/cps/connexion?pour=connexion">{cps}</a></p>
 <h2>{other}</h2>
 <form method="post" action="/connexion">{csrf}
 <label for="adresse">{l_addr}</label><input id="adresse" name="adresse" type="email" autocomplete="username" required value="{address}">
@@ -185,6 +233,11 @@ fn login_form(session: &Session, error: Option<&str>, address: &str) -> Response
             "Log in with Pro Santé Connect"
         ),
         psc_hint = t(lang, "Carte CPS ou application e-CPS.", "CPS card or e-CPS app."),
+        cps = t(
+            lang,
+            "Carte CPS dans le lecteur de ce poste",
+            "CPS card in this computer's reader"
+        ),
         other = t(
             lang,
             "Ou avec votre adresse et votre mot de passe",
@@ -477,11 +530,13 @@ pub async fn code_post(
     let method = format!("password+{}", profile.second_factor.as_str());
     let error = if profile.second_factor == SecondFactor::Totp {
         let secret = profile.totp_secret.clone().unwrap_or_default();
-        match totp_verify(&secret, &input, now(), session.data.totp_step) {
-            Some(step) => {
-                session.data.totp_step = Some(step);
-                None
-            }
+        match totp_verify(&secret, &input, now(), None) {
+            Some(step) if store(&a, move |s| s.claim_totp_step(id, step)).await == Some(true) => None,
+            Some(_) => Some(t(
+                lang,
+                "Ce code a déjà servi : attendez le suivant.",
+                "This code was already used: wait for the next one.",
+            )),
             None => Some(t(lang, "Code incorrect.", "Wrong code.")),
         }
     } else {

@@ -25,6 +25,10 @@ pub use session::Session;
 
 use crate::WebState;
 
+/// The CPS card the browser presented in the TLS handshake, if any.
+#[derive(Clone, Debug)]
+pub struct Card(pub Option<confiance_auth::cps::CpsHolder>);
+
 /// Login rules.
 #[derive(Clone, Debug)]
 pub struct Policy {
@@ -99,6 +103,7 @@ pub fn routes() -> Router<WebState> {
         .route("/activation/recapitulatif", get(activation::summary))
         .route("/psc/connexion", get(login::psc_start))
         .route("/psc/retour", get(login::psc_return))
+        .route("/cps/connexion", get(login::cps))
         .route("/connexion", get(login::page).post(login::password_post))
         .route("/connexion/code", get(login::code_page).post(login::code_post))
         .route("/connexion/code/renvoyer", post(login::code_resend))

@@ -72,8 +72,6 @@ pub struct SessionData {
     pub draft: Option<Draft>,
     pub factor: Option<PendingFactor>,
     pub account: Option<i64>,
-    /// Last TOTP step used by this account's login here (replay).
-    pub totp_step: Option<i64>,
     /// A message for the next page (once).
     pub flash: Option<String>,
     /// An app password just made, shown once.
@@ -239,9 +237,17 @@ impl FromRequestParts<WebState> for Session {
                 tracing::info!(target: "audit", event = "session_locked", account, reason = "inactivity");
             }
             session.clear(&accounts);
-            session.data.flash = Some(match session.data.lang {
-                Lang::En => "Your session was locked after 2 hours without activity. Please log in again.".into(),
-                Lang::Fr => "Votre session a été verrouillée après 2 heures d'inactivité. Reconnectez-vous.".into(),
+            let minutes = accounts.policy.idle_lock_seconds / 60;
+            let (h, m) = (minutes / 60, minutes % 60);
+            session.data.flash = Some(match (session.data.lang, m) {
+                (Lang::En, 0) => format!("Your session was locked after {h} h without activity. Please log in again."),
+                (Lang::En, _) => {
+                    format!("Your session was locked after {minutes} min without activity. Please log in again.")
+                }
+                (Lang::Fr, 0) => format!("Votre session a été verrouillée après {h} h d'inactivité. Reconnectez-vous."),
+                (Lang::Fr, _) => {
+                    format!("Votre session a été verrouillée après {minutes} min d'inactivité. Reconnectez-vous.")
+                }
             });
         }
         Ok(session)
