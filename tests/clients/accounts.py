@@ -5,6 +5,7 @@ Usage: accounts.py app-password ADDRESS APP_PASSWORD ACCOUNT_PASSWORD
        accounts.py token IDENTITY_INDEX ADDRESS OTHER_ADDRESS CLIENT_SECRET
        accounts.py refused ADDRESS PASSWORD
        accounts.py notice ADDRESS APP_PASSWORD PERSONAL_EMAIL
+       accounts.py bearer ADDRESS ACCESS_TOKEN
        accounts.py card ADDRESS OTHER_ADDRESS CARD_PEM CARD_KEY FOREIGN_PEM FOREIGN_KEY
 """
 
@@ -203,6 +204,13 @@ def main():
         except (OSError, imaplib.IMAP4.abort, imaplib.IMAP4.error):
             pass
         print("card ok")
+    elif mode == "bearer":
+        addr, token = sys.argv[2:4]
+        conn = imap_bearer("XOAUTH2", xoauth2(addr, token))
+        check(conn is not None, f"IMAP XOAUTH2 refused the provider's token for {addr}")
+        conn.logout()
+        check(imap_bearer("XOAUTH2", xoauth2(addr, token + "x")) is None, "an unknown token was accepted")
+        print("bearer ok")
     elif mode == "refused":
         imap_refused(sys.argv[2], sys.argv[3])
         print("refused ok")

@@ -144,6 +144,19 @@ pub struct Psc {
     jwks: Mutex<Option<(Jwks, std::time::Instant)>>,
 }
 
+/// An error with its causes (`error sending request: … : certificate not valid`), so the
+/// admin sees why, not only that, the provider could not be reached.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
 fn random_token() -> String {
     B64.encode(random_bytes::<32>())
 }
@@ -166,6 +179,9 @@ impl Psc {
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .timeout(Duration::from_secs(10))
+            // Calls are rare (a login, a token check): a pooled connection the provider has
+            // closed meanwhile would fail a POST that cannot be retried.
+            .pool_max_idle_per_host(0)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| PscError::Protocol(e.to_string()))?;
@@ -200,7 +216,7 @@ impl Psc {
             .get(url)
             .send()
             .await
-            .map_err(|e| PscError::Unreachable(e.to_string()))?;
+            .map_err(|e| PscError::Unreachable(chain(&e)))?;
         if !resp.status().is_success() {
             return Err(PscError::Protocol(format!("{url}: HTTP {}", resp.status())));
         }
@@ -286,7 +302,7 @@ impl Psc {
             ])
             .send()
             .await
-            .map_err(|e| PscError::Unreachable(e.to_string()))?;
+            .map_err(|e| PscError::Unreachable(chain(&e)))?;
         let status = resp.status();
         let body: Value = resp.json().await.map_err(|e| PscError::Protocol(e.to_string()))?;
         if !status.is_success() {
@@ -329,7 +345,7 @@ impl Psc {
             .bearer_auth(access)
             .send()
             .await
-            .map_err(|e| PscError::Unreachable(e.to_string()))?;
+            .map_err(|e| PscError::Unreachable(chain(&e)))?;
         if !resp.status().is_success() {
             return Err(PscError::Protocol(format!("userinfo: HTTP {}", resp.status())));
         }
@@ -369,7 +385,7 @@ impl Psc {
                     .form(&[("token", token), ("token_type_hint", "access_token")])
                     .send()
                     .await
-                    .map_err(|e| PscError::Unreachable(e.to_string()))?;
+                    .map_err(|e| PscError::Unreachable(chain(&e)))?;
                 if !resp.status().is_success() {
                     return Err(PscError::Protocol(format!("introspection: HTTP {}", resp.status())));
                 }

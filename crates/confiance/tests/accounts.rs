@@ -219,3 +219,100 @@ fn activation_login_mail_clients_and_lifecycle() {
         text(&out)
     );
 }
+
+/// A child process killed when the test ends, even by a panic.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The relying party against an independent OpenID provider (npm `oidc-provider`) set up with
+/// PSC's claims, as `psc.mode = "external"` would use the real PSC: activation in Chromium,
+/// then a mail client's opaque token checked by introspection.
+#[test]
+fn pro_sante_connect_against_an_independent_provider() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let issuer = format!("https://127.0.0.1:{port}");
+    let mut op = Operator::new_at("127.0.0.1", common::DOMAIN);
+    let secret = op.dir.path().join("psc-secret");
+    std::fs::write(&secret, "un-secret-de-test-assez-long\n").unwrap();
+    let data = op.data_dir();
+    let config = format!(
+        "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n\
+         [psc]\nmode = \"external\"\nissuer = \"{issuer}\"\nclient_id = \"confiance\"\n\
+         client_secret_file = \"{}\"\nca_file = \"{}\"\ntoken_check = \"introspection\"\n",
+        secret.display(),
+        data.join("ca/root.pem").display()
+    );
+    op.launch(&[], &config);
+    wait_for_web(&op);
+
+    let log = std::fs::File::create(op.dir.path().join("oidc-provider.log")).unwrap();
+    let provider = Command::new("node")
+        .arg(repo().join("tests/browser/oidc-provider.mjs"))
+        .env("PORT", port.to_string())
+        .env("CERT", data.join("tls/server.pem"))
+        .env("KEY", data.join("tls/server.key"))
+        .env("CLIENT_SECRET", "un-secret-de-test-assez-long")
+        .env("REDIRECT_URI", format!("https://127.0.0.1:{}/psc/retour", op.web))
+        .current_dir(repo().join("tests/browser"))
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("node must be installed");
+    let _provider = Killed(provider);
+    let discovery = format!("{issuer}/.well-known/openid-configuration");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while text(&op.run(
+        "curl",
+        &[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            op.ca().to_str().unwrap(),
+            &discovery,
+        ],
+    ))
+    .trim()
+        != "200"
+    {
+        assert!(Instant::now() < deadline, "oidc-provider did not start");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    let out = Command::new("node")
+        .arg(repo().join("tests/browser/independent-psc.mjs"))
+        .envs(op.env())
+        .env("ISSUER", &issuer)
+        .env("CLIENT_SECRET", "un-secret-de-test-assez-long")
+        .env("BASE_DOMAIN", "confiance.test")
+        .env("NODE_EXTRA_CA_CERTS", data.join("ca/root.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "walk with oidc-provider failed:\n{}\n--- server log\n{}",
+        text(&out),
+        op.log()
+    );
+    let json = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string();
+    let address = field(&json, "address");
+    assert_eq!(address, "helene.muller-ludenscheidt@pro.confiance.test");
+    op.python("accounts.py", &["bearer", address, field(&json, "access_token")]);
+    assert!(op.log().contains("899700870589"));
+}
