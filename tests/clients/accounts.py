@@ -6,6 +6,7 @@ Usage: accounts.py app-password ADDRESS APP_PASSWORD ACCOUNT_PASSWORD
        accounts.py refused ADDRESS PASSWORD
        accounts.py notice ADDRESS APP_PASSWORD PERSONAL_EMAIL
        accounts.py bearer ADDRESS ACCESS_TOKEN
+       accounts.py csrf ADDRESS PASSWORD
        accounts.py card ADDRESS OTHER_ADDRESS CARD_PEM CARD_KEY FOREIGN_PEM FOREIGN_KEY
 """
 
@@ -211,6 +212,22 @@ def main():
         conn.logout()
         check(imap_bearer("XOAUTH2", xoauth2(addr, token + "x")) is None, "an unknown token was accepted")
         print("bearer ok")
+    elif mode == "csrf":
+        # A login form posted from elsewhere (no token, or another session's) is refused
+        # before the password is even looked at.
+        addr, password = sys.argv[2:4]
+        status, headers, _ = web("GET", "/connexion")
+        cookie = headers["set-cookie"].split(";")[0]
+        check("Secure" in headers["set-cookie"] and "HttpOnly" in headers["set-cookie"], headers["set-cookie"])
+        form = urllib.parse.urlencode({"adresse": addr, "mot_de_passe": password})
+        for extra, hdrs in (("", {}), ("&csrf=forged", {"Cookie": cookie})):
+            status, _, body = web("POST", "/connexion", form + extra,
+                                  {"Content-Type": "application/x-www-form-urlencoded", **hdrs})
+            check(status == 403, f"a form without its token answered {status}")
+            check("autre site" in body.decode(), "the refusal says why")
+        status, headers, _ = web("GET", "/compte")
+        check(status == 303 and headers["location"] == "/connexion", "the account page needs a login")
+        print("csrf ok")
     elif mode == "refused":
         imap_refused(sys.argv[2], sys.argv[3])
         print("refused ok")

@@ -155,6 +155,8 @@ fn activation_login_mail_clients_and_lifecycle() {
     let secret = std::fs::read_to_string(op.data_dir().join("psc-bac-a-sable/client-secret")).unwrap();
     op.python("accounts.py", &["token", "0", martin, elise, secret.trim()]);
 
+    op.python("accounts.py", &["csrf", elise, "Clinique2026"]);
+
     // She asked to be told of new mail on her personal e-mail: told, without the content.
     op.python(
         "accounts.py",

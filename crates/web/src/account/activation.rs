@@ -2,9 +2,6 @@
 //! Santé Connect, (2) choice of the address and acceptance of the terms of use, (3) account
 //! settings, (4) summary. An identity that already has a BAL goes to its account page instead.
 
-use std::collections::HashMap;
-
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -14,7 +11,7 @@ use confiance_core::MailboxKind;
 use confiance_store::{DirectoryListing, Profile, SecondFactor, StoreError};
 
 use super::layout::{checked, csrf, page, steps};
-use super::session::{Draft, Session};
+use super::session::{Draft, Posted, Session};
 use super::settings::{self, Choices};
 use super::{Accounts, accounts, now, see_other, store};
 use crate::WebState;
@@ -199,15 +196,8 @@ pub async fn address_page(State(state): State<WebState>, mut session: Session) -
     session.respond(&a, r).await
 }
 
-pub async fn address_post(
-    State(state): State<WebState>,
-    mut session: Session,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn address_post(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
     let a = accounts(&state);
-    if let Err(r) = session.check_csrf(&f) {
-        return *r;
-    }
     let lang = session.lang();
     if session.data.identity.is_none() {
         return session.respond(&a, see_other("/activation")).await;
@@ -326,15 +316,8 @@ pub async fn settings_page(State(state): State<WebState>, session: Session) -> R
     session.respond(&a, r).await
 }
 
-pub async fn settings_post(
-    State(state): State<WebState>,
-    mut session: Session,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn settings_post(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
     let a = accounts(&state);
-    if let Err(r) = session.check_csrf(&f) {
-        return *r;
-    }
     let lang = session.lang();
     let (Some(identity), Some(draft)) = (session.data.identity.clone(), session.data.draft.clone()) else {
         return session.respond(&a, see_other("/activation")).await;

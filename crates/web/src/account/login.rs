@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -13,7 +12,7 @@ use confiance_auth::otp::{CodeCheck, SentCode, totp_verify};
 use confiance_store::{Account, AccountId, AccountStatus, Profile, SecondFactor};
 
 use super::layout::{self, csrf, error_page};
-use super::session::{Identity, PendingFactor, Proof, Purpose, Session};
+use super::session::{Identity, PendingFactor, Posted, Proof, Purpose, Session};
 use super::{Accounts, accounts, now, see_other, store};
 use crate::WebState;
 use crate::html::{Lang, escape, t};
@@ -311,15 +310,8 @@ async fn lock_in_force(a: &Accounts, account: AccountId) -> Option<i64> {
         .filter(|u| *u > now())
 }
 
-pub async fn password_post(
-    State(state): State<WebState>,
-    mut session: Session,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn password_post(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
     let a = accounts(&state);
-    if let Err(r) = session.check_csrf(&f) {
-        return *r;
-    }
     let lang = session.lang();
     let address = f.get("adresse").map(|s| s.trim().to_lowercase()).unwrap_or_default();
     let password = f.get("mot_de_passe").cloned().unwrap_or_default();
@@ -500,15 +492,8 @@ pub async fn code_page(State(state): State<WebState>, session: Session) -> Respo
     session.respond(&a, r).await
 }
 
-pub async fn code_post(
-    State(state): State<WebState>,
-    mut session: Session,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn code_post(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
     let a = accounts(&state);
-    if let Err(r) = session.check_csrf(&f) {
-        return *r;
-    }
     let lang = session.lang();
     let Some(mut pending) = session.data.factor.clone() else {
         return session.respond(&a, see_other("/connexion")).await;
@@ -580,15 +565,8 @@ pub async fn code_post(
     }
 }
 
-pub async fn code_resend(
-    State(state): State<WebState>,
-    mut session: Session,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn code_resend(State(state): State<WebState>, Posted { mut session, .. }: Posted) -> Response {
     let a = accounts(&state);
-    if let Err(r) = session.check_csrf(&f) {
-        return *r;
-    }
     let lang = session.lang();
     let Some(mut pending) = session.data.factor.clone() else {
         return session.respond(&a, see_other("/connexion")).await;
@@ -617,15 +595,8 @@ pub async fn code_resend(
     session.respond(&a, r).await
 }
 
-pub async fn logout(
-    State(state): State<WebState>,
-    mut session: Session,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn logout(State(state): State<WebState>, Posted { mut session, .. }: Posted) -> Response {
     let a = accounts(&state);
-    if let Err(r) = session.check_csrf(&f) {
-        return *r;
-    }
     if let Some(account) = session.data.account {
         tracing::info!(target: "audit", event = "logout", protocol = "web", account);
     }

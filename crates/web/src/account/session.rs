@@ -5,7 +5,8 @@
 
 use std::collections::HashMap;
 
-use axum::extract::FromRequestParts;
+use axum::Form;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -137,20 +138,10 @@ impl Session {
         };
     }
 
-    /// The form's CSRF token is this session's (and the request is not cross-site).
-    pub fn check_csrf(&self, form: &HashMap<String, String>) -> Result<(), Box<Response>> {
-        match form.get("csrf") {
-            Some(token) if same(token.as_bytes(), self.data.csrf.as_bytes()) => Ok(()),
-            _ => Err(Box::new(error_page(
-                self.lang(),
-                axum::http::StatusCode::FORBIDDEN,
-                crate::html::t(
-                    self.lang(),
-                    "Ce formulaire a expiré ou vient d'un autre site. Rechargez la page et recommencez.",
-                    "This form has expired or comes from another site. Reload the page and try again.",
-                ),
-            ))),
-        }
+    /// The form's CSRF token is this session's.
+    fn csrf_ok(&self, form: &HashMap<String, String>) -> bool {
+        form.get("csrf")
+            .is_some_and(|token| same(token.as_bytes(), self.data.csrf.as_bytes()))
     }
 
     /// Saves the state and answers `response`, setting the cookie when it is new.
@@ -178,6 +169,34 @@ impl Session {
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
+    }
+}
+
+/// A form POSTed to an account page, with its session; its CSRF token was checked.
+pub struct Posted {
+    pub session: Session,
+    pub form: HashMap<String, String>,
+}
+
+impl FromRequest<WebState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &WebState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let session = Session::from_request_parts(&mut parts, state).await?;
+        let Form(form) = Form::<HashMap<String, String>>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !session.csrf_ok(&form) {
+            let lang = session.lang();
+            let msg = crate::html::t(
+                lang,
+                "Ce formulaire a expiré ou vient d'un autre site. Rechargez la page et recommencez.",
+                "This form has expired or comes from another site. Reload the page and try again.",
+            );
+            return Err(error_page(lang, axum::http::StatusCode::FORBIDDEN, msg));
+        }
+        Ok(Posted { session, form })
     }
 }
 

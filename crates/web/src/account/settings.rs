@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 
-use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,7 +11,7 @@ use confiance_auth::otp::{otpauth_uri, totp_verify};
 use confiance_store::{AccountId, DirectoryListing, Profile, SecondFactor};
 
 use super::layout::{self, checked, csrf};
-use super::session::Session;
+use super::session::{Posted, Session};
 use super::{Accounts, accounts, now, see_other, store};
 use crate::WebState;
 use crate::html::{Lang, escape, t};
@@ -391,15 +390,8 @@ async fn again(a: &Accounts, mut session: Session, error: Option<&str>, shown: O
     session.respond(a, r).await
 }
 
-pub async fn save(
-    State(state): State<WebState>,
-    mut session: Session,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
     let a = accounts(&state);
-    if let Err(r) = session.check_csrf(&f) {
-        return *r;
-    }
     let lang = session.lang();
     let Some(id) = session.account() else {
         return session.respond(&a, see_other("/connexion")).await;
@@ -452,15 +444,8 @@ pub async fn save(
     session.respond(&a, see_other("/compte")).await
 }
 
-pub async fn password(
-    State(state): State<WebState>,
-    session: Session,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn password(State(state): State<WebState>, Posted { session, form: f }: Posted) -> Response {
     let a = accounts(&state);
-    if let Err(r) = session.check_csrf(&f) {
-        return *r;
-    }
     let lang = session.lang();
     let Some(id) = session.account() else {
         return session.respond(&a, see_other("/connexion")).await;
@@ -553,15 +538,8 @@ fn app_password() -> String {
         .join("-")
 }
 
-pub async fn app_password_add(
-    State(state): State<WebState>,
-    mut session: Session,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn app_password_add(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
     let a = accounts(&state);
-    if let Err(r) = session.check_csrf(&f) {
-        return *r;
-    }
     let lang = session.lang();
     let Some(id) = session.account() else {
         return session.respond(&a, see_other("/connexion")).await;
@@ -619,15 +597,8 @@ pub async fn app_password_add(
     session.respond(&a, see_other("/compte")).await
 }
 
-pub async fn app_password_delete(
-    State(state): State<WebState>,
-    mut session: Session,
-    Form(f): Form<HashMap<String, String>>,
-) -> Response {
+pub async fn app_password_delete(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
     let a = accounts(&state);
-    if let Err(r) = session.check_csrf(&f) {
-        return *r;
-    }
     let lang = session.lang();
     let Some(id) = session.account() else {
         return session.respond(&a, see_other("/connexion")).await;
