@@ -63,7 +63,8 @@ pub fn psc(config: &Config) -> anyhow::Result<(Arc<Psc>, Option<Arc<Sandbox>>)> 
     if let Some(ca) = &p.ca_file {
         extra_roots.extend(confiance_trust::tls::load_chain(ca)?.into_iter().map(|c| c.to_vec()));
     }
-    let (settings, sandbox) = match p.mode {
+    // The provider and our client at it: the sandbox's own, or the configured ones.
+    let (issuer, client_id, client_secret, sandbox) = match p.mode {
         PscMode::Sandbox => {
             let dir = sandbox_dir(config);
             let key = kept(&dir.join("signing-key.der"), || {
@@ -82,37 +83,28 @@ pub fn psc(config: &Config) -> anyhow::Result<(Arc<Psc>, Option<Arc<Sandbox>>)> 
                     .into_iter()
                     .map(|c| c.to_vec()),
             );
-            let settings = PscSettings {
-                issuer,
-                client_id: sandbox.client_id.clone(),
-                client_secret: sandbox.client_secret.clone(),
-                redirect_uri,
-                scope: p.scope.clone(),
-                acr_values: Some(p.acr_values.clone()).filter(|a| !a.is_empty()),
-                token_check,
-                audience: p.audience.clone(),
-                extra_roots,
-            };
-            (settings, Some(Arc::new(sandbox)))
+            let (id, secret) = (sandbox.client_id.clone(), sandbox.client_secret.clone());
+            (issuer, id, secret, Some(Arc::new(sandbox)))
         }
         PscMode::External => {
             let secret = match &p.client_secret_file {
                 Some(f) => read_secret(f, "psc.client_secret_file")?,
                 None => String::new(),
             };
-            let settings = PscSettings {
-                issuer: p.issuer.clone().unwrap_or_default(),
-                client_id: p.client_id.clone().unwrap_or_default(),
-                client_secret: secret,
-                redirect_uri,
-                scope: p.scope.clone(),
-                acr_values: Some(p.acr_values.clone()).filter(|a| !a.is_empty()),
-                token_check,
-                audience: p.audience.clone(),
-                extra_roots,
-            };
-            (settings, None)
+            let issuer = p.issuer.clone().unwrap_or_default();
+            (issuer, p.client_id.clone().unwrap_or_default(), secret, None)
         }
+    };
+    let settings = PscSettings {
+        issuer,
+        client_id,
+        client_secret,
+        redirect_uri,
+        scope: p.scope.clone(),
+        acr_values: Some(p.acr_values.clone()).filter(|a| !a.is_empty()),
+        token_check,
+        audience: p.audience.clone(),
+        extra_roots,
     };
     let psc = Psc::new(settings).map_err(|e| anyhow::anyhow!("Pro Santé Connect: {e}"))?;
     Ok((psc, sandbox))

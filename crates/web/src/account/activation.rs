@@ -10,7 +10,7 @@ use confiance_auth::otp::new_totp_secret;
 use confiance_core::MailboxKind;
 use confiance_store::{DirectoryListing, Profile, SecondFactor, StoreError};
 
-use super::layout::{checked, csrf, page, steps};
+use super::layout::{self, checked, csrf, page, steps};
 use super::session::{Draft, Posted, Session};
 use super::settings::{self, Choices};
 use super::{Accounts, accounts, now, see_other, store};
@@ -276,11 +276,7 @@ fn settings_form(a: &Accounts, session: &Session, error: Option<&str>, shown: Op
         address = escape(&address),
         csrf = csrf(&session.data.csrf),
         l_pw = t(lang, "Mot de passe", "Password"),
-        l_rule = t(
-            lang,
-            "Au moins 8 caractères, dont une majuscule, une minuscule et un chiffre.",
-            "At least 8 characters, with an upper-case letter, a lower-case letter and a digit."
-        ),
+        l_rule = layout::password_rule(lang),
         l_confirm = t(lang, "Confirmation du mot de passe", "Confirm the password"),
         fields = settings::fields(lang, shown, totp),
         l_go = t(lang, "Activer ma BAL", "Activate my mailbox"),

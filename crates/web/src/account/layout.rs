@@ -98,3 +98,12 @@ pub fn csrf(token: &str) -> String {
 pub fn checked(on: bool) -> &'static str {
     if on { " checked" } else { "" }
 }
+
+/// The national password rule, as every password field explains it.
+pub fn password_rule(lang: Lang) -> &'static str {
+    t(
+        lang,
+        "Au moins 8 caractères, dont une majuscule, une minuscule et un chiffre.",
+        "At least 8 characters, with an upper-case letter, a lower-case letter and a digit.",
+    )
+}

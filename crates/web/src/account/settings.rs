@@ -338,11 +338,7 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
         l_pw = t(lang, "Mot de passe", "Password"),
         l_current = t(lang, "Mot de passe actuel", "Current password"),
         l_new = t(lang, "Nouveau mot de passe", "New password"),
-        l_rule = t(
-            lang,
-            "Au moins 8 caractères, dont une majuscule, une minuscule et un chiffre.",
-            "At least 8 characters, with an upper-case letter, a lower-case letter and a digit."
-        ),
+        l_rule = layout::password_rule(lang),
         l_confirm = t(lang, "Confirmation", "Confirm"),
         l_change = t(lang, "Changer le mot de passe", "Change the password"),
         l_apps = t(lang, "Mots de passe d'application", "App passwords"),
