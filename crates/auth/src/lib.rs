@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod cps;
+pub mod http;
 pub mod jwt;
 pub mod login;
 pub mod notify;

@@ -50,17 +50,20 @@ fn encode_header(text: &str) -> String {
 }
 
 impl Notifier {
-    pub fn new(smtp_relay: Option<String>, from: String, sms_gateway: Option<(String, Option<String>)>) -> Notifier {
-        Notifier {
+    /// `extra_roots`: CAs (DER) trusted for the SMS gateway besides the public web roots.
+    pub fn new(
+        smtp_relay: Option<String>,
+        from: String,
+        sms_gateway: Option<(String, Option<String>)>,
+        extra_roots: &[Vec<u8>],
+    ) -> Result<Notifier, String> {
+        Ok(Notifier {
             smtp_relay,
             from,
             sms_gateway,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
+            http: crate::http::client(extra_roots)?,
             outbox: Mutex::new(VecDeque::new()),
-        }
+        })
     }
 
     fn keep(&self, channel: &'static str, to: &str, subject: &str, text: &str) {

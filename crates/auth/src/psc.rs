@@ -163,28 +163,7 @@ fn random_token() -> String {
 
 impl Psc {
     pub fn new(settings: PscSettings) -> Result<Arc<Psc>, PscError> {
-        let mut roots = rustls::RootCertStore::empty();
-        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        for der in &settings.extra_roots {
-            roots
-                .add(rustls::pki_types::CertificateDer::from(der.clone()))
-                .map_err(|e| PscError::Protocol(format!("extra root certificate: {e}")))?;
-        }
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| PscError::Protocol(e.to_string()))?
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .timeout(Duration::from_secs(10))
-            // Calls are rare (a login, a token check): a pooled connection the provider has
-            // closed meanwhile would fail a POST that cannot be retried.
-            .pool_max_idle_per_host(0)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| PscError::Protocol(e.to_string()))?;
+        let http = crate::http::client(&settings.extra_roots).map_err(PscError::Protocol)?;
         Ok(Arc::new(Psc {
             settings,
             http,

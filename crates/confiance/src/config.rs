@@ -124,6 +124,8 @@ pub struct NotifySection {
     pub sms_gateway: Option<String>,
     /// File holding the gateway's bearer token.
     pub sms_token_file: Option<PathBuf>,
+    /// PEM of an extra CA for the gateway's TLS (besides the public web roots).
+    pub sms_ca_file: Option<PathBuf>,
     /// How often INBOXes are checked for the new-mail notices holders asked for.
     pub new_mail_check_seconds: u64,
 }
@@ -135,6 +137,7 @@ impl Default for NotifySection {
             from: None,
             sms_gateway: None,
             sms_token_file: None,
+            sms_ca_file: None,
             new_mail_check_seconds: 30,
         }
     }
@@ -384,6 +387,13 @@ impl Config {
         }
         if !matches!(self.psc.token_check.as_str(), "jwks" | "introspection") {
             anyhow::bail!("`psc.token_check` must be \"jwks\" or \"introspection\"");
+        }
+        if let Some(url) = &self.notify.sms_gateway
+            && !url.starts_with("https://")
+            && !url.starts_with("http://127.")
+            && !url.starts_with("http://localhost")
+        {
+            anyhow::bail!("`notify.sms_gateway` must be an https:// URL (plain http only on loopback)");
         }
         if self.accounts.login_attempts == 0 || self.accounts.idle_lock_minutes == 0 {
             anyhow::bail!("`accounts.login_attempts` and `accounts.idle_lock_minutes` must be above 0");

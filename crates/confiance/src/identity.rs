@@ -123,11 +123,18 @@ pub fn notifier(config: &Config) -> anyhow::Result<Arc<Notifier>> {
     if config.psc.mode == PscMode::External && (n.smtp_relay.is_none() || n.sms_gateway.is_none()) {
         tracing::warn!("notify: without smtp_relay and sms_gateway, codes by e-mail or SMS cannot reach anyone");
     }
-    Ok(Arc::new(Notifier::new(
+    let mut roots = Vec::new();
+    if let Some(ca) = &n.sms_ca_file {
+        roots.extend(confiance_trust::tls::load_chain(ca)?.into_iter().map(|c| c.to_vec()));
+    }
+    let notifier = Notifier::new(
         n.smtp_relay.clone(),
         from,
         n.sms_gateway.clone().map(|url| (url, token)),
-    )))
+        &roots,
+    )
+    .map_err(|e| anyhow::anyhow!("notify: {e}"))?;
+    Ok(Arc::new(notifier))
 }
 
 pub fn accounts(

@@ -318,3 +318,30 @@ fn pro_sante_connect_against_an_independent_provider() {
     op.python("accounts.py", &["bearer", address, field(&json, "access_token")]);
     assert!(op.log().contains("899700870589"));
 }
+
+/// Codes through real channels (an SMTP relay and an SMS gateway, run by the client script),
+/// the idle lock, and the lockout after failed logins, with a browser's cookies and forms.
+#[test]
+fn codes_by_relay_and_gateway_idle_lock_and_lockout() {
+    let ports: Vec<std::net::TcpListener> = (0..2)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let (smtp, sms) = (
+        ports[0].local_addr().unwrap().port(),
+        ports[1].local_addr().unwrap().port(),
+    );
+    drop(ports);
+    let op = Operator::start_with(
+        &[],
+        &format!(
+            "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n\
+             [accounts]\nidle_lock_minutes = 1\n\
+             [notify]\nsmtp_relay = \"127.0.0.1:{smtp}\"\nsms_gateway = \"http://127.0.0.1:{sms}/sms\"\n"
+        ),
+    );
+    wait_for_web(&op);
+    op.python("web_login.py", &[&smtp.to_string(), &sms.to_string()]);
+    let log = op.log();
+    assert!(log.contains("event=\"notice_sent\" channel=\"sms\""), "{log}");
+    assert!(log.contains("reason=\"locked\""), "{log}");
+}

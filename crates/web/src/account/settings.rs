@@ -262,6 +262,10 @@ fn choices_of(profile: &Profile, listing: Option<&DirectoryListing>) -> Choices 
 /// `GET /compte`: modify my account.
 pub async fn page(State(state): State<WebState>, mut session: Session) -> Response {
     let a = accounts(&state);
+    if session.account().is_none() {
+        // Keeps any message for the login page (a session just locked says why).
+        return session.respond(&a, see_other("/connexion")).await;
+    }
     let draft = session.data.draft.get_or_insert_default();
     if draft.totp_secret.is_none() {
         draft.totp_secret = Some(confiance_auth::otp::new_totp_secret());
