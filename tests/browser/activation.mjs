@@ -115,7 +115,7 @@ await page.waitForURL(/connexion/);
 await page.getByLabel('Adresse MSSanté').fill(out.elise);
 await page.getByLabel('Mot de passe').fill('Mauvais123');
 await page.getByRole('button', { name: 'Continuer' }).click();
-assert.match(await page.locator('#erreur').innerText(), /Encore 4 essai/);
+assert.match(await page.locator('#erreur').innerText(), /Adresse ou mot de passe incorrect\. Après 5 échecs/);
 await page.getByLabel('Mot de passe').fill('Clinique2026');
 await page.getByRole('button', { name: 'Continuer' }).click();
 await page.waitForURL(/connexion\/code/);

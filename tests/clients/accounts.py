@@ -80,7 +80,8 @@ def psc_token(identity, client_secret):
     status, _, _ = web("POST", "/psc-bac-a-sable/token", token_form,
                        {"Content-Type": "application/x-www-form-urlencoded", "Authorization": f"Basic {basic}"})
     check(status == 400, "a code was redeemed twice")
-    return json.loads(body)["access_token"]
+    answer = json.loads(body)
+    return answer["access_token"], answer["id_token"]
 
 
 def xoauth2(addr, token):
@@ -122,7 +123,9 @@ def main():
         print("app password ok")
     elif mode == "token":
         identity, addr, other, client_secret = int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-        token = psc_token(identity, client_secret)
+        token, id_token = psc_token(identity, client_secret)
+        # The ID token is signed by the same provider but is no access token.
+        check(imap_bearer("XOAUTH2", xoauth2(addr, id_token)) is None, "an ID token opened a mailbox")
         for mechanism, build in (("XOAUTH2", xoauth2), ("OAUTHBEARER", oauthbearer)):
             conn = imap_bearer(mechanism, build(addr, token))
             check(conn is not None, f"IMAP {mechanism} refused a valid token for {addr}")

@@ -3,6 +3,7 @@ through real channels: an SMTP relay and an HTTP SMS gateway run here, as the op
 [notify] section points at them. Then the idle lock and the lockout after failed attempts.
 
 Usage: web_login.py SMTP_PORT SMS_PORT
+       web_login.py suspended IDENTITY_INDEX
 """
 
 import asyncio
@@ -114,16 +115,33 @@ def code_in(text):
     return re.search(r"\b(\d{6})\b", text).group(1)
 
 
+def psc_sandbox_login(b, identity, purpose):
+    b.go(f"/psc/connexion?pour={purpose}")
+    check("/psc-bac-a-sable/authorize" in b.url, b.url)
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', b.page))
+    b.go("/psc-bac-a-sable/authorize", {**{k: html.unescape(v) for k, v in hidden.items()}, "identite": str(identity)})
+
+
+def suspended(identity):
+    """A suspended holder proven by PSC gets neither their BAL nor a new one."""
+    b = Browser()
+    psc_sandbox_login(b, identity, "activation")
+    check(b.status == 403 and "suspendue" in b.page, f"{b.status} {b.url}")
+    for step in ("/activation/adresse", "/activation/parametres"):
+        b.go(step)
+        check(not b.url.endswith(step), f"{step} reachable after a refused login: {b.url}")
+    print("suspended ok")
+
+
 def main():
+    if sys.argv[1] == "suspended":
+        return suspended(sys.argv[2])
     smtp_relay(int(sys.argv[1]))
     sms_gateway(int(sys.argv[2]))
     b = Browser()
 
     # Activation of Hélène (test identity 5) through the PSC sandbox, codes by SMS.
-    b.go("/psc/connexion?pour=activation")
-    check("/psc-bac-a-sable/authorize" in b.url, b.url)
-    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', b.page))
-    b.go("/psc-bac-a-sable/authorize", {**{k: html.unescape(v) for k, v in hidden.items()}, "identite": "5"})
+    psc_sandbox_login(b, 5, "activation")
     check(b.url.endswith("/activation/adresse"), b.url)
     address = b.field("adresse")
     b.post("/activation/adresse", adresse=address, cgu="on")
@@ -159,10 +177,13 @@ def main():
     check(b.url.endswith("/connexion"), f"still open after the idle time: {b.url}")
     check("verrouillée après 1 min" in b.page, b.page[:800])
 
-    # Five wrong passwords lock the account; the right one is refused while it lasts.
-    for left in (4, 3, 2, 1):
+    # Five wrong passwords lock the account; the right one is refused while it lasts. Until
+    # then the answer is the one an unknown address gets.
+    b.post("/connexion", adresse="personne@medecin.confiance.test", mot_de_passe="Mauvais2026")
+    unknown = re.search(r'id="erreur">([^<]*)<', b.page).group(1)
+    for _ in range(4):
         b.post("/connexion", adresse=address, mot_de_passe="Mauvais2026")
-        check(f"Encore {left} essai" in b.page, b.page[:800])
+        check(re.search(r'id="erreur">([^<]*)<', b.page).group(1) == unknown, b.page[:800])
     b.post("/connexion", adresse=address, mot_de_passe="Mauvais2026")
     check("verrouillé pendant encore 15 min" in b.page, b.page[:800])
     b.post("/connexion", adresse=address, mot_de_passe="Maternite2026")

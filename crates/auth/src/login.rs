@@ -14,7 +14,7 @@ use crate::sasl::Bearer;
 
 /// A valid Argon2id hash of a random string, checked for unknown addresses so that timing does
 /// not tell which addresses exist.
-const DUMMY_HASH: &str =
+pub const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0bbxoYnBBRNV4fZtj5yr1v2vMrL7F7+9gPbD1JROXJY";
 
 /// An account holds at most this many app passwords, which bounds the work of one login.
@@ -122,7 +122,7 @@ async fn finish(
         Ok((account, credential)) => {
             audit_success(attempt, &account, credential, national_id);
             let (s, id) = (store.clone(), account.id);
-            let _ = blocking(move || s.record_login(id, crate::now()).ok()).await;
+            let _ = blocking(move || s.record_activity(id, crate::now()).ok()).await;
             Some(account)
         }
         Err(reason) => {

@@ -37,6 +37,10 @@ pub enum PscError {
     NoNationalId,
     #[error("the access token is not active")]
     Inactive,
+    #[error("this is not an access token (an ID token?)")]
+    NotAnAccessToken,
+    #[error("the access token was issued to an application this operator does not accept")]
+    ForeignClient,
 }
 
 /// How access tokens from mail clients are checked.
@@ -59,8 +63,10 @@ pub struct PscSettings {
     pub scope: String,
     pub acr_values: Option<String>,
     pub token_check: TokenCheck,
-    /// When set, access tokens must name this audience (`aud` or `azp`).
-    pub audience: Option<String>,
+    /// The clients whose access tokens open mailboxes here (our own, and the practice
+    /// software registered with PSC): the token's `azp`, `client_id` or `aud` must name one.
+    /// A token issued to any other application is refused.
+    pub accepted_clients: Vec<String>,
     /// Certificates (DER) trusted for the provider's TLS besides the public web roots.
     pub extra_roots: Vec<Vec<u8>>,
 }
@@ -109,9 +115,8 @@ pub fn identity_from_claims(claims: &Map<String, Value>) -> Result<PscIdentity, 
             .map(str::to_string)
             .filter(|s| !s.is_empty())
     };
-    let national_id = text("SubjectNameID")
-        .or_else(|| text("preferred_username"))
-        .ok_or(PscError::NoNationalId)?;
+    // Only PSC's own claim: a provider's `preferred_username` may be chosen by its user.
+    let national_id = text("SubjectNameID").ok_or(PscError::NoNationalId)?;
     if !national_id.bytes().all(|b| b.is_ascii_alphanumeric()) || national_id.len() > 20 {
         return Err(PscError::NoNationalId);
     }
@@ -348,7 +353,8 @@ impl Psc {
         match s.token_check {
             TokenCheck::Jwks => {
                 let claims = self.verified(token).await?;
-                jwt::check_claims(&claims, &s.issuer, s.audience.as_deref(), now())?;
+                jwt::check_claims(&claims, &s.issuer, None, now())?;
+                self.check_token_client(&claims)?;
                 identity_from_claims(&claims)
             }
             TokenCheck::Introspection => {
@@ -377,14 +383,31 @@ impl Psc {
                 {
                     return Err(JwtError::Issuer(iss.to_string()).into());
                 }
-                if let Some(aud) = &s.audience {
-                    let mut c = claims.clone();
-                    c.insert("iss".into(), Value::String(s.issuer.clone()));
-                    c.entry("exp").or_insert(Value::from(now() + 1));
-                    jwt::check_claims(&c, &s.issuer, Some(aud), now())?;
-                }
+                self.check_token_client(&claims)?;
                 identity_from_claims(&claims)
             }
+        }
+    }
+
+    /// An access token, issued to one of the accepted clients: an ID token (`typ` `ID`, or a
+    /// `nonce`) or a token of another application is refused.
+    fn check_token_client(&self, claims: &Map<String, Value>) -> Result<(), PscError> {
+        let typ = claims.get("typ").and_then(Value::as_str);
+        if typ.is_some_and(|t| !t.eq_ignore_ascii_case("Bearer")) || claims.contains_key("nonce") {
+            return Err(PscError::NotAnAccessToken);
+        }
+        let named = |v: Option<&Value>| match v {
+            Some(Value::String(c)) => self.settings.accepted_clients.contains(c),
+            Some(Value::Array(list)) => list.iter().any(|c| {
+                c.as_str()
+                    .is_some_and(|c| self.settings.accepted_clients.iter().any(|a| a == c))
+            }),
+            _ => false,
+        };
+        if named(claims.get("azp")) || named(claims.get("client_id")) || named(claims.get("aud")) {
+            Ok(())
+        } else {
+            Err(PscError::ForeignClient)
         }
     }
 
@@ -398,6 +421,45 @@ impl Psc {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn rp(accepted: &[&str]) -> Arc<Psc> {
+        Psc::new(PscSettings {
+            issuer: "https://psc".into(),
+            client_id: "confiance".into(),
+            client_secret: String::new(),
+            redirect_uri: String::new(),
+            scope: String::new(),
+            acr_values: None,
+            token_check: TokenCheck::Jwks,
+            accepted_clients: accepted.iter().map(|s| s.to_string()).collect(),
+            extra_roots: Vec::new(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn access_tokens_of_accepted_clients_only() {
+        let psc = rp(&["confiance", "logiciel-cabinet"]);
+        let ok = |v: serde_json::Value| psc.check_token_client(v.as_object().unwrap()).is_ok();
+        assert!(ok(
+            json!({"typ": "Bearer", "azp": "logiciel-cabinet", "aud": "account"})
+        ));
+        assert!(ok(json!({"client_id": "confiance"})));
+        assert!(ok(json!({"aud": ["x", "confiance"]})));
+        assert!(
+            !ok(json!({"typ": "Bearer", "azp": "autre-service", "aud": "account"})),
+            "another application's token"
+        );
+        assert!(!ok(json!({})), "a token naming no client");
+        assert!(
+            !ok(json!({"typ": "ID", "azp": "confiance", "aud": "confiance"})),
+            "an ID token"
+        );
+        assert!(
+            !ok(json!({"azp": "confiance", "nonce": "n"})),
+            "an ID token without typ"
+        );
+    }
 
     #[test]
     fn reads_psc_claims() {
@@ -413,7 +475,7 @@ mod tests {
         assert_eq!(id.profession.as_deref(), Some("10"));
         assert_eq!(id.given_name.as_deref(), Some("Jean"));
 
-        let fallback = json!({"preferred_username": "899700367917",
+        let fallback = json!({"SubjectNameID": "899700367917",
             "SubjectRefPro": {"exercices": [{"codeProfession": "21", "prenomDExercice": "Carole", "nomDExercice": "PHARM"}]}});
         let id = identity_from_claims(fallback.as_object().unwrap()).unwrap();
         assert_eq!(
@@ -425,6 +487,7 @@ mod tests {
             json!({}),
             json!({"SubjectNameID": ""}),
             json!({"SubjectNameID": "8997/../x"}),
+            json!({"preferred_username": "899700367917"}),
         ] {
             assert!(matches!(
                 identity_from_claims(bad.as_object().unwrap()),

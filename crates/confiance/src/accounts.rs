@@ -133,6 +133,9 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             for a in &sweep.deleted {
                 println!("supprimée : {a}");
             }
+            for (a, why) in &sweep.unnotified {
+                println!("non avertie ({why}), donc conservée : {a}");
+            }
             for m in notifier.outbox() {
                 println!(
                     "(e-mail non envoyé, pas de relais configuré) à {} : {}",

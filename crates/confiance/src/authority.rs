@@ -47,6 +47,10 @@ pub fn run(config: &crate::config::Config, cmd: AuthorityCmd) -> anyhow::Result<
             if !confiance_auth::cps::is_national_id(&national_id) {
                 anyhow::bail!("{national_id:?} is not an IdNat_PS (8 + 11-digit RPPS, or 0 + ADELI)");
             }
+            // Test cards for test identities only (RPPS 99700…): never a real professional's.
+            if !national_id.starts_with("899700") {
+                anyhow::bail!("{national_id}: test cards are issued for the test RPPS range only (899700…)");
+            }
             let paths = confiance_trust::DevPki::paths(&config.data_dir);
             let key = std::fs::read_to_string(&paths.persons_key).map_err(|e| {
                 anyhow::anyhow!(

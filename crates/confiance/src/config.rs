@@ -50,8 +50,9 @@ pub struct PscSection {
     pub acr_values: String,
     /// How access tokens of mail clients are checked: `jwks` or `introspection`.
     pub token_check: String,
-    /// Audience access tokens must name, if any.
-    pub audience: Option<String>,
+    /// PSC clients whose access tokens open mailboxes over XOAUTH2/OAUTHBEARER (the practice
+    /// software registered with PSC), besides this operator's own `client_id`.
+    pub accepted_clients: Vec<String>,
     /// PEM file of extra CAs for the provider's TLS (besides the public web roots).
     pub ca_file: Option<PathBuf>,
 }
@@ -73,7 +74,7 @@ impl Default for PscSection {
             scope: "openid scope_all".into(),
             acr_values: "eidas1".into(),
             token_check: "jwks".into(),
-            audience: None,
+            accepted_clients: Vec::new(),
             ca_file: None,
         }
     }
@@ -443,9 +444,11 @@ impl Config {
 
     /// The CA of card certificates, if any.
     pub fn cps_ca(&self) -> Option<PathBuf> {
+        // The development persons CA only with the development PSC: a real operator names the
+        // IGC-Santé one, never a CA whose key lies in its data directory.
         self.tls.cps_ca.clone().or_else(|| {
             let dev = confiance_trust::DevPki::paths(&self.data_dir).persons_cert;
-            dev.exists().then_some(dev)
+            (self.psc.mode == PscMode::Sandbox && dev.exists()).then_some(dev)
         })
     }
 

@@ -95,15 +95,17 @@ pub fn psc(config: &Config) -> anyhow::Result<(Arc<Psc>, Option<Arc<Sandbox>>)> 
             (issuer, p.client_id.clone().unwrap_or_default(), secret, None)
         }
     };
+    let mut accepted_clients = p.accepted_clients.clone();
+    accepted_clients.push(client_id.clone());
     let settings = PscSettings {
         issuer,
+        accepted_clients,
         client_id,
         client_secret,
         redirect_uri,
         scope: p.scope.clone(),
         acr_values: Some(p.acr_values.clone()).filter(|a| !a.is_empty()),
         token_check,
-        audience: p.audience.clone(),
         extra_roots,
     };
     let psc = Psc::new(settings).map_err(|e| anyhow::anyhow!("Pro Santé Connect: {e}"))?;

@@ -21,6 +21,9 @@ pub struct Rules {
 pub struct Sweep {
     pub notified: Vec<String>,
     pub deleted: Vec<String>,
+    /// Due a notice that could not be sent (no personal e-mail, or the relay refused it): they
+    /// are not deleted until one is, and the admin sees them listed.
+    pub unnotified: Vec<(String, String)>,
 }
 
 /// Removes an account and the message files only it used.
@@ -71,19 +74,22 @@ pub async fn sweep(
             let profile = tokio::task::spawn_blocking(move || s.profile(id)).await??;
             // The deletion date moves so that the holder always has the shortest delay to object.
             let shown = deletion_at.max(now + shortest * DAY);
-            match profile.and_then(|p| p.personal_email) {
-                Some(to) => {
-                    notifier
-                        .email(
-                            &to,
-                            "Votre BAL MSSanté va être supprimée",
-                            &notice_text(&account, shown),
-                        )
-                        .await?;
-                }
-                None => {
-                    tracing::warn!(target: "audit", event = "inactivity_notice_undeliverable", account = %account.address)
-                }
+            let sent = match profile.and_then(|p| p.personal_email) {
+                Some(to) => notifier
+                    .email(
+                        &to,
+                        "Votre BAL MSSanté va être supprimée",
+                        &notice_text(&account, shown),
+                    )
+                    .await
+                    .map_err(|e| e.to_string()),
+                None => Err("no personal e-mail".to_string()),
+            };
+            if let Err(why) = sent {
+                // CNIL AU-037: no deletion without a notice; one failure does not stop the sweep.
+                tracing::warn!(target: "audit", event = "inactivity_notice_undeliverable", account = %account.address, reason = %why);
+                out.unnotified.push((account.address.clone(), why));
+                continue;
             }
             tracing::info!(target: "audit", event = "inactivity_notice", account = %account.address, notice = due);
             let s = store.clone();

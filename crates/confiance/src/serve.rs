@@ -33,7 +33,12 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListe
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     let tls = match config.cps_ca() {
-        Some(ca) => confiance_trust::tls::server_config_with_cards(&config.certificate(), &config.private_key(), &ca)?,
+        Some(ca) => confiance_trust::tls::server_config_with_cards(
+            &config.certificate(),
+            &config.private_key(),
+            &ca,
+            &config.trust.crls,
+        )?,
         None => confiance_trust::server_config(&config.certificate(), &config.private_key())?,
     };
     let mta = MtaTls {

@@ -181,6 +181,7 @@ fn activation_login_mail_clients_and_lifecycle() {
     let out = op.cli(&["account", "suspend", elise], None);
     assert!(out.status.success(), "{}", text(&out));
     op.python("accounts.py", &["refused", elise, field(&json, "app_password")]);
+    op.python("web_login.py", &["suspended", "2"]);
     let out = op.cli(&["account", "reactivate", elise], None);
     assert!(out.status.success(), "{}", text(&out));
     op.python(
@@ -203,6 +204,10 @@ fn activation_login_mail_clients_and_lifecycle() {
         first.contains("elise.dorleans@example.org"),
         "the notice goes to the personal e-mail: {first}"
     );
+    assert!(
+        first.contains(&format!("non avertie (no personal e-mail), donc conservée : {martin}")),
+        "no notice, no deletion: {first}"
+    );
     assert!(sweep(341).contains("0 BAL averties"), "a notice is sent once");
     assert!(sweep(360).contains(&format!("avertie : {elise}")));
     let early = sweep(366);
@@ -212,6 +217,7 @@ fn activation_login_mail_clients_and_lifecycle() {
     );
     let deleted = sweep(368);
     assert!(deleted.contains(&format!("supprimée : {elise}")), "{deleted}");
+    assert!(!deleted.contains(&format!("supprimée : {martin}")), "{deleted}");
     let list = text(&op.cli(&["account", "list"], None));
     assert!(!list.contains(elise), "{list}");
     let out = op.cli(&["account", "sweep", "--now", "demain"], None);

@@ -109,8 +109,11 @@ pub trait Identities {
     fn accounts_of(&self, national_id: &str) -> Result<Vec<crate::Account>>;
 
     fn set_status(&self, account: AccountId, status: AccountStatus) -> Result<()>;
-    /// A successful login: clears failures and restarts the inactivity clock.
+    /// A successful web login: clears failures and restarts the inactivity clock.
     fn record_login(&self, account: AccountId, at: i64) -> Result<()>;
+    /// A mail client logged in: restarts the inactivity clock, leaves the web's failure count
+    /// and lock alone (a polling client must not reset them).
+    fn record_activity(&self, account: AccountId, at: i64) -> Result<()>;
     /// One more failure; after `limit` in a row the account is locked for `lock_seconds`.
     fn record_failure(&self, account: AccountId, at: i64, limit: u32, lock_seconds: i64) -> Result<LoginFailures>;
     fn login_failures(&self, account: AccountId) -> Result<LoginFailures>;

@@ -95,7 +95,11 @@ CREATE TABLE account_profiles(
     mail_password INTEGER NOT NULL,
     terms_accepted_at INTEGER NOT NULL
 );
-CREATE INDEX account_profiles_national_id ON account_profiles(national_id);
+-- One BAL per professional here (their PER mailbox); NULL for admin-made accounts.
+CREATE UNIQUE INDEX account_profiles_national_id ON account_profiles(national_id);
+-- Accounts that exist at this migration count as used now: the inactivity clock (CNIL
+-- AU-037) starts today for them, not at their creation.
+UPDATE accounts SET last_login_at = CAST(strftime('%s', 'now') AS INTEGER) WHERE last_login_at IS NULL;
 CREATE TABLE app_passwords(
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,

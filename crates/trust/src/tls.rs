@@ -68,11 +68,13 @@ pub fn server_config(chain: &Path, key: &Path) -> Result<Arc<rustls::ServerConfi
 
 /// The client-facing configuration that also asks for a professional's card certificate
 /// (CPS), without requiring one: a certificate chaining to `persons_ca` proves who the client
-/// is (web login, SASL EXTERNAL); anything else fails the handshake; no certificate is fine.
+/// is (web login, SASL EXTERNAL); anything else, or a card revoked by one of `crls`, fails
+/// the handshake; no certificate is fine.
 pub fn server_config_with_cards(
     chain: &Path,
     key: &Path,
     persons_ca: &Path,
+    crls: &[std::path::PathBuf],
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::new(mssante_provider());
     let mut roots = rustls::RootCertStore::empty();
@@ -83,6 +85,7 @@ pub fn server_config_with_cards(
         })?;
     }
     let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        .with_crls(crate::mta::crls(crls)?)
         .allow_unauthenticated()
         .build()
         .map_err(|e| TlsError::Chain {

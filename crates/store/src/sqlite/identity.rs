@@ -120,6 +120,16 @@ impl Identities for SqliteStore {
         })
     }
 
+    fn record_activity(&self, account: AccountId, at: i64) -> Result<()> {
+        self.write(|tx| {
+            changed(tx.execute(
+                "UPDATE accounts SET last_login_at = ?2, inactivity_notices = 0, inactivity_notice_at = NULL
+                 WHERE id = ?1",
+                params![account.0, at],
+            )?)
+        })
+    }
+
     fn record_failure(&self, account: AccountId, at: i64, limit: u32, lock_seconds: i64) -> Result<LoginFailures> {
         self.write(|tx| {
             // A lock that has run out starts a fresh count.

@@ -39,6 +39,32 @@ pub fn listing_for(profile: &Profile, profession: Option<&str>) -> DirectoryList
     }
 }
 
+/// An identity that already holds a BAL (a suspended one included) does not activate another:
+/// it is sent to the login. A store failure counts as holding one.
+async fn already_holds(a: &Accounts, session: &mut Session) -> bool {
+    let Some(identity) = &session.data.identity else {
+        return false;
+    };
+    let national = identity.person.national_id.clone();
+    let holds = store(a, move |s| s.accounts_of(&national))
+        .await
+        .is_none_or(|v| !v.is_empty());
+    if holds {
+        let lang = session.lang();
+        session.data.identity = None;
+        session.data.draft = None;
+        session.data.flash = Some(
+            t(
+                lang,
+                "Vous avez déjà une BAL : connectez-vous pour la retrouver.",
+                "You already have a mailbox: log in to reach it.",
+            )
+            .into(),
+        );
+    }
+    holds
+}
+
 /// Step 1.
 pub async fn start(State(state): State<WebState>, session: Session) -> Response {
     let a = accounts(&state);
@@ -188,6 +214,9 @@ async fn address_form(a: &Accounts, session: &Session, error: Option<&str>) -> R
 /// Step 2.
 pub async fn address_page(State(state): State<WebState>, mut session: Session) -> Response {
     let a = accounts(&state);
+    if already_holds(&a, &mut session).await {
+        return session.respond(&a, see_other("/connexion")).await;
+    }
     if session.account().is_some() {
         return session.respond(&a, see_other("/compte")).await;
     }
@@ -198,6 +227,9 @@ pub async fn address_page(State(state): State<WebState>, mut session: Session) -
 
 pub async fn address_post(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
     let a = accounts(&state);
+    if already_holds(&a, &mut session).await {
+        return session.respond(&a, see_other("/connexion")).await;
+    }
     let lang = session.lang();
     if session.data.identity.is_none() {
         return session.respond(&a, see_other("/activation")).await;
@@ -300,8 +332,11 @@ fn settings_form(a: &Accounts, session: &Session, error: Option<&str>, shown: Op
 }
 
 /// Step 3.
-pub async fn settings_page(State(state): State<WebState>, session: Session) -> Response {
+pub async fn settings_page(State(state): State<WebState>, mut session: Session) -> Response {
     let a = accounts(&state);
+    if already_holds(&a, &mut session).await {
+        return session.respond(&a, see_other("/connexion")).await;
+    }
     if session.account().is_some() {
         return session.respond(&a, see_other("/compte")).await;
     }
@@ -314,6 +349,9 @@ pub async fn settings_page(State(state): State<WebState>, session: Session) -> R
 
 pub async fn settings_post(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
     let a = accounts(&state);
+    if already_holds(&a, &mut session).await {
+        return session.respond(&a, see_other("/connexion")).await;
+    }
     let lang = session.lang();
     let (Some(identity), Some(draft)) = (session.data.identity.clone(), session.data.draft.clone()) else {
         return session.respond(&a, see_other("/activation")).await;
@@ -378,9 +416,16 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
         let s = a.store.clone();
         tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
             let id = s.create_account(&addr, &hash, quota)?;
-            s.set_profile(id, &profile)?;
-            s.set_listing(id, Some(&listing))?;
-            s.record_login(id, now())?;
+            // One BAL per identity (unique national id): a second activation running at the
+            // same time fails here, and its account goes.
+            let finished = s
+                .set_profile(id, &profile)
+                .and_then(|_| s.set_listing(id, Some(&listing)))
+                .and_then(|_| s.record_login(id, now()));
+            if let Err(e) = finished {
+                let _ = s.delete_account(id);
+                return Err(e);
+            }
             Ok(id)
         })
         .await
@@ -388,7 +433,7 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
     match created {
         Ok(Ok(id)) => {
             tracing::info!(target: "audit", event = "activation", account = %address, national_id = %person.national_id, outcome = "success");
-            session.rotate(&a);
+            session.rotate(&a).await;
             session.data.account = Some(id.0);
             session.data.draft = None;
             session.respond(&a, see_other("/activation/recapitulatif")).await

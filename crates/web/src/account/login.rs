@@ -169,7 +169,7 @@ pub(super) async fn proven(
                 .into(),
             );
         }
-        session.rotate(&a);
+        session.rotate(&a).await;
         return session.respond(&a, see_other("/activation/adresse")).await;
     };
     if purpose == Purpose::Activation {
@@ -190,6 +190,8 @@ pub(super) async fn proven(
 async fn open(a: std::sync::Arc<Accounts>, mut session: Session, account: Account, method: &str) -> Response {
     let lang = session.lang();
     if account.status == AccountStatus::Suspended {
+        // Nothing proven stays: the identity cannot go on to activate another BAL.
+        session.data.identity = None;
         tracing::warn!(target: "audit", event = "login", protocol = "web", method, account = %account.address, outcome = "failure", reason = "suspended");
         let msg = t(
             lang,
@@ -207,7 +209,7 @@ async fn open(a: std::sync::Arc<Accounts>, mut session: Session, account: Accoun
         .map(|i| i.person.national_id.clone())
         .unwrap_or_default();
     tracing::info!(target: "audit", event = "login", protocol = "web", method, account = %account.address, national_id = %national, outcome = "success");
-    session.rotate(&a);
+    session.rotate(&a).await;
     session.data.account = Some(id.0);
     session.data.factor = None;
     session.respond(&a, see_other("/compte")).await
@@ -317,13 +319,23 @@ pub async fn password_post(State(state): State<WebState>, Posted { mut session, 
     let password = f.get("mot_de_passe").cloned().unwrap_or_default();
     let lookup = address.clone();
     let account = store(&a, move |s| s.account_by_address(&lookup)).await.flatten();
-    let wrong = t(lang, "Adresse ou mot de passe incorrect.", "Wrong address or password.");
+    // One answer for an unknown address and a wrong password, after the same work and the
+    // same pause, so the page does not tell which addresses exist (liste rouge included).
+    let (limit, minutes) = (a.policy.login_attempts, a.policy.lock_seconds / 60);
+    let wrong = match lang {
+        Lang::Fr => format!(
+            "Adresse ou mot de passe incorrect. Après {limit} échecs de suite, le compte est verrouillé {minutes} min."
+        ),
+        Lang::En => {
+            format!("Wrong address or password. After {limit} failures in a row, the account locks for {minutes} min.")
+        }
+    };
+    let pause = || tokio::time::sleep(std::time::Duration::from_millis(300));
     let Some(account) = account else {
-        // The same work as a real check, so timing does not tell which addresses exist.
-        confiance_auth::login::check_password(password, String::new()).await;
+        confiance_auth::login::check_password(password, confiance_auth::login::DUMMY_HASH.to_string()).await;
         tracing::warn!(target: "audit", event = "login", protocol = "web", method = "password", account = %address, outcome = "failure", reason = "unknown address");
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let r = login_form(&session, Some(wrong), &address);
+        pause().await;
+        let r = login_form(&session, Some(&wrong), &address);
         return session.respond(&a, r).await;
     };
     if let Some(until) = lock_in_force(&a, account.id).await {
@@ -333,7 +345,13 @@ pub async fn password_post(State(state): State<WebState>, Posted { mut session, 
     }
     if !confiance_auth::login::check_password(password, account.password_hash.clone()).await {
         tracing::warn!(target: "audit", event = "login", protocol = "web", method = "password", account = %address, outcome = "failure", reason = "wrong password");
-        let msg = failure(&a, account.id, lang, wrong).await;
+        let (id, lock) = (account.id, a.policy.lock_seconds);
+        let locked = store(&a, move |s| s.record_failure(id, now(), limit, lock))
+            .await
+            .and_then(|f| f.locked_until)
+            .filter(|until| *until > now());
+        pause().await;
+        let msg = locked.map(|until| locked_message(lang, until)).unwrap_or(wrong);
         let r = login_form(&session, Some(&msg), &address);
         return session.respond(&a, r).await;
     }
@@ -514,7 +532,12 @@ pub async fn code_post(State(state): State<WebState>, Posted { mut session, form
     let input = f.get("code").map(|c| c.replace(' ', "")).unwrap_or_default();
     let method = format!("password+{}", profile.second_factor.as_str());
     let error = if profile.second_factor == SecondFactor::Totp {
-        let secret = profile.totp_secret.clone().unwrap_or_default();
+        // No key, no code: an empty key would make every code computable.
+        let secret = profile
+            .totp_secret
+            .clone()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "!".into());
         match totp_verify(&secret, &input, now(), None) {
             Some(step) if store(&a, move |s| s.claim_totp_step(id, step)).await == Some(true) => None,
             Some(_) => Some(t(
@@ -601,7 +624,7 @@ pub async fn logout(State(state): State<WebState>, Posted { mut session, .. }: P
         tracing::info!(target: "audit", event = "logout", protocol = "web", account);
     }
     let lang = session.lang();
-    session.clear(&a);
+    session.clear(&a).await;
     session.data.flash = Some(t(lang, "Vous êtes déconnecté.", "You are logged out.").into());
     session.respond(&a, see_other("/connexion")).await
 }

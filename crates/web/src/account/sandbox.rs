@@ -320,6 +320,10 @@ async fn choose(State(state): State<WebState>, Form(f): Form<HashMap<String, Str
     let code = B64.encode(random_bytes::<24>());
     let mut codes = s.codes.lock().unwrap_or_else(|e| e.into_inner());
     codes.retain(|_, g| g.expires_at > now());
+    // Codes live a minute; a flood of unredeemed ones is refused, not stored.
+    if codes.len() >= 10_000 {
+        return (StatusCode::SERVICE_UNAVAILABLE, "trop de demandes en cours").into_response();
+    }
     codes.insert(
         code.clone(),
         Grant {

@@ -114,20 +114,20 @@ impl Session {
     }
 
     /// A new key for the same state: at every login, so a key planted before it is worthless.
-    pub fn rotate(&mut self, accounts: &Accounts) {
-        let old = storage_key(&self.cookie);
-        let s = accounts.store.clone();
+    pub async fn rotate(&mut self, accounts: &Accounts) {
         // Deleting the old row is best effort; it also expires on its own.
-        let _ = s.session_delete(&old);
+        let old = storage_key(&self.cookie);
+        store(accounts, move |s| s.session_delete(&old)).await;
         self.cookie = random_key();
         self.set_cookie = true;
         self.data.csrf = random_key();
     }
 
     /// Logs out: nothing of the session is kept.
-    pub fn clear(&mut self, accounts: &Accounts) {
+    pub async fn clear(&mut self, accounts: &Accounts) {
         let lang = self.data.lang;
-        let _ = accounts.store.session_delete(&storage_key(&self.cookie));
+        let old = storage_key(&self.cookie);
+        store(accounts, move |s| s.session_delete(&old)).await;
         self.cookie = random_key();
         self.set_cookie = true;
         self.data = SessionData {
@@ -255,7 +255,7 @@ impl FromRequestParts<WebState> for Session {
             if let Some(account) = session.data.account {
                 tracing::info!(target: "audit", event = "session_locked", account, reason = "inactivity");
             }
-            session.clear(&accounts);
+            session.clear(&accounts).await;
             let minutes = accounts.policy.idle_lock_seconds / 60;
             let (h, m) = (minutes / 60, minutes % 60);
             session.data.flash = Some(match (session.data.lang, m) {
@@ -268,6 +268,17 @@ impl FromRequestParts<WebState> for Session {
                     format!("Votre session a été verrouillée après {minutes} min d'inactivité. Reconnectez-vous.")
                 }
             });
+        }
+        // A suspended or deleted account's session ends at its next request, whatever was saved.
+        if let Some(id) = session.account() {
+            let active = store(&accounts, move |s| s.account(id))
+                .await
+                .flatten()
+                .is_some_and(|a| a.status == confiance_store::AccountStatus::Active);
+            if !active {
+                tracing::info!(target: "audit", event = "session_ended", account = id.0, reason = "account not active");
+                session.clear(&accounts).await;
+            }
         }
         Ok(session)
     }

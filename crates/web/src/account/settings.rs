@@ -406,12 +406,14 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
     ) else {
         return session.respond(&a, see_other("/connexion")).await;
     };
-    let new_secret = session.data.draft.as_ref().and_then(|d| d.totp_secret.clone());
-    if profile.second_factor != SecondFactor::Totp
-        && let Err(e) = confirm_totp(&choices, &f, new_secret.as_deref(), lang)
-    {
+    // A new authenticator key only when the app is chosen now and its code proves it was
+    // added; a holder already on TOTP keeps the key their app has.
+    let offered = session.data.draft.as_ref().and_then(|d| d.totp_secret.clone());
+    let switching = profile.second_factor != SecondFactor::Totp && choices.second_factor == SecondFactor::Totp;
+    if switching && let Err(e) = confirm_totp(&choices, &f, offered.as_deref(), lang) {
         return again(&a, session, Some(&e), Some(&choices)).await;
     }
+    let new_secret = offered.filter(|_| switching);
     let mut listing = own_listing(&a, account.address.clone())
         .await
         .unwrap_or_else(|| super::activation::listing_for(&profile, None));
