@@ -40,6 +40,15 @@ fn wait_for_web(op: &Operator) {
     }
 }
 
+/// The JSON line a browser script prints last.
+fn last_line(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .last()
+        .unwrap_or_default()
+        .to_string()
+}
+
 fn field<'a>(json: &'a str, key: &str) -> &'a str {
     let start = json
         .find(&format!("\"{key}\":\""))
@@ -118,11 +127,7 @@ fn activation_login_mail_clients_and_lifecycle() {
         text(&out),
         op.log()
     );
-    let json = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string();
+    let json = last_line(&out);
     let elise = field(&json, "elise");
     let martin = field(&json, "martin1");
     assert_eq!(elise, "elise-marie.dorleans@medecin.confiance.test");
@@ -314,11 +319,7 @@ fn pro_sante_connect_against_an_independent_provider() {
         text(&out),
         op.log()
     );
-    let json = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string();
+    let json = last_line(&out);
     let address = field(&json, "address");
     assert_eq!(address, "helene.muller-ludenscheidt@pro.confiance.test");
     op.python("accounts.py", &["bearer", address, field(&json, "access_token")]);

@@ -13,7 +13,7 @@ use confiance_store::{DirectoryListing, Profile, SecondFactor, StoreError};
 use super::layout::{self, checked, csrf, page, steps};
 use super::session::{Draft, Posted, Session};
 use super::settings::{self, Choices};
-use super::{Accounts, accounts, now, see_other, store};
+use super::{Accounts, accounts, hash, now, see_other, store};
 use crate::WebState;
 use crate::html::{escape, t};
 
@@ -380,7 +380,7 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
         let r = settings_form(&a, &session, Some(&problem), Some(&choices));
         return session.respond(&a, r).await;
     }
-    let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || confiance_auth::hash_password(&password)).await else {
+    let Some(hash) = hash(password).await else {
         let r = settings_form(
             &a,
             &session,

@@ -84,6 +84,26 @@ pub(crate) fn accounts(state: &WebState) -> Arc<Accounts> {
     state.accounts.clone().expect("account routes exist only with accounts")
 }
 
+/// Argon2id off the async workers; `None` if hashing failed (logged).
+pub(crate) async fn hash(password: String) -> Option<String> {
+    match tokio::task::spawn_blocking(move || confiance_auth::hash_password(&password)).await {
+        Ok(Ok(hash)) => Some(hash),
+        other => {
+            tracing::error!("password hashing failed: {other:?}");
+            None
+        }
+    }
+}
+
+/// What a page says when the store or hashing failed under it.
+pub(crate) fn save_failed(lang: crate::html::Lang) -> &'static str {
+    crate::html::t(
+        lang,
+        "L'enregistrement a échoué ; réessayez.",
+        "Saving failed; please try again.",
+    )
+}
+
 /// A 303 to `to`: after a POST the browser GETs the next page.
 pub(crate) fn see_other(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(axum::http::header::LOCATION, to.to_string())]).into_response()

@@ -12,7 +12,7 @@ use confiance_store::{AccountId, DirectoryListing, Profile, SecondFactor};
 
 use super::layout::{self, checked, csrf};
 use super::session::{Posted, Session};
-use super::{Accounts, accounts, now, see_other, store};
+use super::{Accounts, accounts, hash, now, save_failed, see_other, store};
 use crate::WebState;
 use crate::html::{Lang, escape, t};
 
@@ -425,17 +425,7 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
     .await
     .is_none()
     {
-        return again(
-            &a,
-            session,
-            Some(t(
-                lang,
-                "L'enregistrement a échoué ; réessayez.",
-                "Saving failed; please try again.",
-            )),
-            Some(&choices),
-        )
-        .await;
+        return again(&a, session, Some(save_failed(lang)), Some(&choices)).await;
     }
     tracing::info!(target: "audit", event = "account_settings", account = %account.address, second_factor = profile.second_factor.as_str(),
         red_list = listing.red_list);
@@ -486,21 +476,8 @@ pub async fn password(State(state): State<WebState>, Posted { session, form: f }
     if let Err(e) = confiance_auth::check_policy(&new) {
         return again(&a, session, Some(&policy_message(&e, lang)), None).await;
     }
-    let Ok(hash) = tokio::task::spawn_blocking(move || confiance_auth::hash_password(&new))
-        .await
-        .unwrap_or_else(|e| Err(confiance_auth::PasswordError::Hash(e.to_string())))
-    else {
-        return again(
-            &a,
-            session,
-            Some(t(
-                lang,
-                "L'enregistrement a échoué ; réessayez.",
-                "Saving failed; please try again.",
-            )),
-            None,
-        )
-        .await;
+    let Some(hash) = hash(new).await else {
+        return again(&a, session, Some(save_failed(lang)), None).await;
     };
     store(&a, move |s| s.set_password(id, &hash)).await;
     tracing::info!(target: "audit", event = "password_changed", account = %account.address);
@@ -578,19 +555,8 @@ pub async fn app_password_add(State(state): State<WebState>, Posted { mut sessio
         .await;
     }
     let password = app_password();
-    let pw = password.clone();
-    let Ok(Ok(hash)) = tokio::task::spawn_blocking(move || confiance_auth::hash_password(&pw)).await else {
-        return again(
-            &a,
-            session,
-            Some(t(
-                lang,
-                "L'enregistrement a échoué ; réessayez.",
-                "Saving failed; please try again.",
-            )),
-            None,
-        )
-        .await;
+    let Some(hash) = hash(password.clone()).await else {
+        return again(&a, session, Some(save_failed(lang)), None).await;
     };
     let l = label.clone();
     store(&a, move |s| s.add_app_password(id, &l, &hash)).await;
