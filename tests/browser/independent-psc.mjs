@@ -16,16 +16,21 @@ const browser = await chromium.launch({
 const context = await browser.newContext({ ignoreHTTPSErrors: true });
 const page = await context.newPage();
 
-async function providerLogin() {
+async function providerLogin(login = '899700870589') {
   await page.waitForURL((u) => u.href.startsWith(issuer)).catch((e) => { throw new Error(`${e.message} at ${page.url()}`); });
-  await page.locator('input[name=login]').fill('899700870589');
+  await page.locator('input[name=login]').fill(login);
   await page.locator('input[name=password]').fill('any');
   await page.locator('button[type=submit]').click();
-  // The provider asks for consent once.
-  const consent = page.locator('button[type=submit]');
-  await page.waitForLoadState();
-  if (page.url().startsWith(issuer) && (await consent.count()) > 0) await consent.first().click();
 }
+
+// A login below the level asked for (acr_values=eidas1) is refused.
+await page.goto(`${base}/activation`);
+await page.getByRole('button', { name: /Pro Santé Connect/ }).click();
+await providerLogin('899700870589:eidas0');
+await page.waitForURL((u) => u.href.startsWith(`${base}/psc/retour`));
+assert.match(await page.locator('#erreur').innerText(), /n'a pas confirmé votre identité.*eidas0/);
+// The provider's session remembers the weak login: log out of it first.
+await context.clearCookies();
 
 await page.goto(`${base}/activation`);
 await page.getByRole('button', { name: /Pro Santé Connect/ }).click();

@@ -27,7 +27,9 @@ const provider = new Provider(issuer, {
     scope_all: ['SubjectNameID', 'SubjectRefPro', 'preferred_username', 'given_name', 'family_name'],
   },
   acrValues: ['eidas1'],
-  features: { devInteractions: { enabled: true }, introspection: { enabled: true } },
+  // Our own login page (below), which states the level PSC does for a CPS or e-CPS: eidas1.
+  interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
+  features: { devInteractions: { enabled: false }, introspection: { enabled: true } },
   pkce: { required: () => true },
   async findAccount(ctx, id) {
     const who = identities[id];
@@ -52,6 +54,40 @@ const provider = new Provider(issuer, {
   },
 });
 
+// The login step: a form asking for the test identity's RPPS, then consent given at once.
+async function interaction(req, res) {
+  const details = await provider.interactionDetails(req, res);
+  if (details.prompt.name === 'login' && req.method === 'GET') {
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><title>PSC (test)</title><form method="post">
+      <label>Identifiant <input name="login"></label><label>Code <input name="password" type="password"></label>
+      <button type="submit">Se connecter</button></form>`);
+    return;
+  }
+  if (details.prompt.name === 'login') {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    // `RPPS:level` logs in at another level of assurance (to see it refused).
+    const [accountId, acr = 'eidas1'] = new URLSearchParams(body).get('login').split(':');
+    await provider.interactionFinished(req, res, { login: { accountId, acr } }, { mergeWithLastSubmission: false });
+    return;
+  }
+  const grant = new provider.Grant({ accountId: details.session.accountId, clientId: details.params.client_id });
+  grant.addOIDCScope('openid scope_all');
+  const grantId = await grant.save();
+  await provider.interactionFinished(req, res, { consent: { grantId } }, { mergeWithLastSubmission: true });
+}
+
+const callback = provider.callback();
 https
-  .createServer({ cert: fs.readFileSync(process.env.CERT), key: fs.readFileSync(process.env.KEY) }, provider.callback())
+  .createServer({ cert: fs.readFileSync(process.env.CERT), key: fs.readFileSync(process.env.KEY) }, (req, res) => {
+    if (req.url.startsWith('/interaction/')) {
+      interaction(req, res).catch((e) => {
+        res.writeHead(500);
+        res.end(String(e));
+      });
+    } else {
+      callback(req, res);
+    }
+  })
   .listen(Number(process.env.PORT), '127.0.0.1', () => console.log('ready'));

@@ -37,6 +37,8 @@ pub enum PscError {
     NoNationalId,
     #[error("the access token is not active")]
     Inactive,
+    #[error("the login's level of assurance is {0:?}, not the one required")]
+    Assurance(String),
     #[error("this is not an access token (an ID token?)")]
     NotAnAccessToken,
     #[error("the access token was issued to an application this operator does not accept")]
@@ -62,6 +64,9 @@ pub struct PscSettings {
     pub redirect_uri: String,
     pub scope: String,
     pub acr_values: Option<String>,
+    /// The level of assurance the ID token's `acr` must state (PSC: `eidas1`, a CPS or e-CPS
+    /// login); `None` accepts any.
+    pub required_acr: Option<String>,
     pub token_check: TokenCheck,
     /// The clients whose access tokens open mailboxes here (our own, and the practice
     /// software registered with PSC): the token's `azp`, `client_id` or `aud` must name one.
@@ -306,6 +311,12 @@ impl Psc {
         if claims.get("nonce").and_then(Value::as_str) != Some(pending.nonce.as_str()) {
             return Err(PscError::State);
         }
+        let acr = claims.get("acr").and_then(Value::as_str);
+        if let Some(required) = &s.required_acr
+            && acr != Some(required.as_str())
+        {
+            return Err(PscError::Assurance(acr.unwrap_or("").to_string()));
+        }
         let mut identity = identity_from_claims(&claims);
         if let (Some(url), Some(access)) = (&d.userinfo_endpoint, body.get("access_token").and_then(Value::as_str)) {
             let info = self.userinfo(url, access).await?;
@@ -430,6 +441,7 @@ mod tests {
             redirect_uri: String::new(),
             scope: String::new(),
             acr_values: None,
+            required_acr: None,
             token_check: TokenCheck::Jwks,
             accepted_clients: accepted.iter().map(|s| s.to_string()).collect(),
             extra_roots: Vec::new(),

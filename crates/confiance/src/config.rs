@@ -48,6 +48,8 @@ pub struct PscSection {
     pub scope: String,
     /// Level of assurance asked for (PSC: `eidas1`); empty to ask for none.
     pub acr_values: String,
+    /// The level of assurance the ID token must state (`acr`); empty to accept any.
+    pub required_acr: String,
     /// How access tokens of mail clients are checked: `jwks` or `introspection`.
     pub token_check: String,
     /// PSC clients whose access tokens open mailboxes over XOAUTH2/OAUTHBEARER (the practice
@@ -73,6 +75,7 @@ impl Default for PscSection {
             client_secret_file: None,
             scope: "openid scope_all".into(),
             acr_values: "eidas1".into(),
+            required_acr: "eidas1".into(),
             token_check: "jwks".into(),
             accepted_clients: Vec::new(),
             ca_file: None,

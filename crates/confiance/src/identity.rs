@@ -105,6 +105,7 @@ pub fn psc(config: &Config) -> anyhow::Result<(Arc<Psc>, Option<Arc<Sandbox>>)> 
         redirect_uri,
         scope: p.scope.clone(),
         acr_values: Some(p.acr_values.clone()).filter(|a| !a.is_empty()),
+        required_acr: Some(p.required_acr.clone()).filter(|a| !a.is_empty()),
         token_check,
         extra_roots,
     };
