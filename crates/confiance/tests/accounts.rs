@@ -10,32 +10,33 @@ use std::time::{Duration, Instant};
 
 use common::{Operator, repo, text};
 
+/// The HTTP status curl gets for `url`, verifying the operator's certificate.
+fn http_status(op: &Operator, url: &str) -> String {
+    let out = op.run(
+        "curl",
+        &[
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--cacert",
+            op.ca().to_str().unwrap(),
+            url,
+        ],
+    );
+    text(&out).trim().to_string()
+}
+
 fn wait_for_web(op: &Operator) {
     let deadline = Instant::now() + Duration::from_secs(30);
     let url = format!("https://127.0.0.1:{}/connexion", op.web);
     loop {
-        let out = op.run(
-            "curl",
-            &[
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--cacert",
-                op.ca().to_str().unwrap(),
-                &url,
-            ],
-        );
-        if text(&out).trim() == "200" {
+        let status = http_status(op, &url);
+        if status == "200" {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "web never answered: {}\n{}",
-            text(&out),
-            op.log()
-        );
+        assert!(Instant::now() < deadline, "web never answered: {status}\n{}", op.log());
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -284,22 +285,7 @@ fn pro_sante_connect_against_an_independent_provider() {
     let _provider = Killed(provider);
     let discovery = format!("{issuer}/.well-known/openid-configuration");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while text(&op.run(
-        "curl",
-        &[
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--cacert",
-            op.ca().to_str().unwrap(),
-            &discovery,
-        ],
-    ))
-    .trim()
-        != "200"
-    {
+    while http_status(&op, &discovery) != "200" {
         assert!(Instant::now() < deadline, "oidc-provider did not start");
         std::thread::sleep(Duration::from_millis(200));
     }

@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use confiance_auth::address::propose;
 use confiance_auth::otp::new_totp_secret;
 use confiance_core::MailboxKind;
@@ -63,6 +63,18 @@ async fn already_holds(a: &Accounts, session: &mut Session) -> bool {
         );
     }
     holds
+}
+
+/// Where a session that must not activate goes instead: the login for an identity that holds
+/// a BAL, the account page for a session already logged in.
+async fn not_for_activation(a: &Accounts, session: &mut Session) -> Option<&'static str> {
+    if already_holds(a, session).await {
+        Some("/connexion")
+    } else if session.account().is_some() {
+        Some("/compte")
+    } else {
+        None
+    }
 }
 
 /// Step 1.
@@ -193,32 +205,21 @@ async fn address_form(a: &Accounts, session: &Session, error: Option<&str>) -> R
         ),
         l_next = t(lang, "Continuer", "Continue"),
     );
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    (
-        status,
-        page(
-            lang,
-            t(lang, "Choix de l'adresse", "Choose your address"),
-            flash.as_deref(),
-            error,
-            &body,
-        ),
+    layout::form_page(
+        lang,
+        t(lang, "Choix de l'adresse", "Choose your address"),
+        flash.as_deref(),
+        error,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
-        .into_response()
 }
 
 /// Step 2.
 pub async fn address_page(State(state): State<WebState>, mut session: Session) -> Response {
     let a = accounts(&state);
-    if already_holds(&a, &mut session).await {
-        return session.respond(&a, see_other("/connexion")).await;
-    }
-    if session.account().is_some() {
-        return session.respond(&a, see_other("/compte")).await;
+    if let Some(elsewhere) = not_for_activation(&a, &mut session).await {
+        return session.respond(&a, see_other(elsewhere)).await;
     }
     let r = address_form(&a, &session, None).await;
     session.data.flash = None;
@@ -313,32 +314,21 @@ fn settings_form(a: &Accounts, session: &Session, error: Option<&str>, shown: Op
         fields = settings::fields(lang, shown, totp),
         l_go = t(lang, "Activer ma BAL", "Activate my mailbox"),
     );
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    (
-        status,
-        page(
-            lang,
-            t(lang, "Paramètres du compte", "Account settings"),
-            None,
-            error,
-            &body,
-        ),
+    layout::form_page(
+        lang,
+        t(lang, "Paramètres du compte", "Account settings"),
+        None,
+        error,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
-        .into_response()
 }
 
 /// Step 3.
 pub async fn settings_page(State(state): State<WebState>, mut session: Session) -> Response {
     let a = accounts(&state);
-    if already_holds(&a, &mut session).await {
-        return session.respond(&a, see_other("/connexion")).await;
-    }
-    if session.account().is_some() {
-        return session.respond(&a, see_other("/compte")).await;
+    if let Some(elsewhere) = not_for_activation(&a, &mut session).await {
+        return session.respond(&a, see_other(elsewhere)).await;
     }
     if session.data.identity.is_none() {
         return session.respond(&a, see_other("/activation")).await;

@@ -81,6 +81,20 @@ pub fn page(lang: Lang, title: &str, flash: Option<&str>, error: Option<&str>, b
     ))
 }
 
+/// A form page: 200, or `refused` (422 for a form to correct, 401 for a failed login) when it
+/// shows an error.
+pub fn form_page(
+    lang: Lang,
+    title: &str,
+    flash: Option<&str>,
+    error: Option<&str>,
+    body: &str,
+    refused: StatusCode,
+) -> Response {
+    let status = if error.is_some() { refused } else { StatusCode::OK };
+    (status, page(lang, title, flash, error, body)).into_response()
+}
+
 pub fn error_page(lang: Lang, status: StatusCode, message: &str) -> Response {
     let title = t(lang, "Une erreur est survenue", "Something went wrong");
     let back = format!(

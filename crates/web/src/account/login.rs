@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use confiance_auth::otp::{CodeCheck, SentCode, totp_verify};
 use confiance_store::{Account, AccountId, AccountStatus, Profile, SecondFactor};
 
@@ -252,16 +252,14 @@ fn login_form(session: &Session, error: Option<&str>, address: &str) -> Response
         first = t(lang, "Première connexion ?", "First time?"),
         activate = t(lang, "Activer ma BAL", "Activate my mailbox"),
     );
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
-    (
-        status,
-        layout::page(lang, t(lang, "Connexion", "Log in"), flash.as_deref(), error, &body),
+    layout::form_page(
+        lang,
+        t(lang, "Connexion", "Log in"),
+        flash.as_deref(),
+        error,
+        &body,
+        StatusCode::UNAUTHORIZED,
     )
-        .into_response()
 }
 
 pub async fn page(State(state): State<WebState>, mut session: Session) -> Response {
@@ -486,22 +484,14 @@ async fn code_form(a: &Accounts, session: &Session, error: Option<&str>) -> Resp
         l_code = t(lang, "Code de vérification", "Verification code"),
         l_go = t(lang, "Se connecter", "Log in"),
     );
-    let status = if error.is_some() {
-        StatusCode::UNAUTHORIZED
-    } else {
-        StatusCode::OK
-    };
-    (
-        status,
-        layout::page(
-            lang,
-            t(lang, "Vérification en deux étapes", "Two-step verification"),
-            None,
-            error,
-            &body,
-        ),
+    layout::form_page(
+        lang,
+        t(lang, "Vérification en deux étapes", "Two-step verification"),
+        None,
+        error,
+        &body,
+        StatusCode::UNAUTHORIZED,
     )
-        .into_response()
 }
 
 pub async fn code_page(State(state): State<WebState>, session: Session) -> Response {

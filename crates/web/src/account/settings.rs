@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use confiance_auth::otp::{otpauth_uri, totp_verify};
 use confiance_store::{AccountId, DirectoryListing, Profile, SecondFactor};
 
@@ -364,22 +364,14 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
         l_logout = t(lang, "Se déconnecter", "Log out"),
     );
     let flash = session.data.flash.clone();
-    let status = if error.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        StatusCode::OK
-    };
-    (
-        status,
-        layout::page(
-            lang,
-            t(lang, "Mon compte", "My account"),
-            flash.as_deref(),
-            error,
-            &body,
-        ),
+    layout::form_page(
+        lang,
+        t(lang, "Mon compte", "My account"),
+        flash.as_deref(),
+        error,
+        &body,
+        StatusCode::UNPROCESSABLE_ENTITY,
     )
-        .into_response()
 }
 
 /// Shows the page once more with `error` (or the flash) and clears the one-time messages.
