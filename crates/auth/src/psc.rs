@@ -86,8 +86,6 @@ struct Discovery {
     jwks_uri: String,
     #[serde(default)]
     introspection_endpoint: Option<String>,
-    #[serde(default)]
-    end_session_endpoint: Option<String>,
 }
 
 /// What the session keeps between the redirect to PSC and the callback.
@@ -420,11 +418,6 @@ impl Psc {
         } else {
             Err(PscError::ForeignClient)
         }
-    }
-
-    /// The provider's logout endpoint, if it has one.
-    pub async fn end_session_endpoint(&self) -> Option<String> {
-        self.discovery().await.ok()?.end_session_endpoint.clone()
     }
 }
 

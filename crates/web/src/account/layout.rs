@@ -20,7 +20,7 @@ button.secondary{background:#fff;color:#00507a;border:1px solid #00507a}\
 .steps li[aria-current]{background:#00507a;color:#fff}.hint{color:#4a4a4a;font-size:.9rem;margin:0}\
 code.secret{font-size:1.1rem;letter-spacing:.1rem;background:#f3f3f3;padding:.2rem .4rem}\
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.3rem 1rem}dt{font-weight:600}\
-a{color:#00507a}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}";
+a{color:#00507a}.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left}";
 
 /// The four steps of activation, as the national service names them.
 pub fn steps(lang: Lang, current: u8) -> String {

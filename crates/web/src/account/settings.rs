@@ -327,7 +327,7 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
 <button type="submit">{l_change}</button></form>
 <h2>{l_apps}</h2>
 <p class="hint">{l_apps_hint}</p>{new_app}
-<table><thead><tr><th>{l_label}</th><th>{l_used}</th><th></th></tr></thead><tbody>{rows}</tbody></table>
+<table><thead><tr><th>{l_label}</th><th>{l_used}</th><th><span class="sr">{l_action}</span></th></tr></thead><tbody>{rows}</tbody></table>
 <form method="post" action="/compte/mots-de-passe-applicatifs">{csrf}
 <label for="libelle">{l_label}</label><input id="libelle" name="libelle" type="text" required maxlength="60" placeholder="{l_example}">
 <button type="submit">{l_create}</button></form>
@@ -355,6 +355,7 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
         l_used = t(lang, "Dernière utilisation", "Last used"),
         l_example = t(lang, "ex. Thunderbird du cabinet", "e.g. the practice's Thunderbird"),
         l_create = t(lang, "Créer un mot de passe", "Create a password"),
+        l_action = t(lang, "Action", "Action"),
         l_client = t(lang, "Messagerie", "Mail"),
         l_client_hint = t(
             lang,
