@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.parse
 
-from confiance_env import HOST, IMAPS, SUBMISSION, _Imap, check, message, tls_context
+from confiance_env import HOST, IMAPS, SUBMISSION, _Imap, check, message, raw_tls, tls_context
 
 WEB = int(os.environ["CONFIANCE_WEB"])
 
@@ -141,6 +141,19 @@ def main():
         forged = ".".join([head, base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode(), sig])
         check(imap_bearer("XOAUTH2", xoauth2(other, forged)) is None, "a forged token opened a mailbox")
         check(imap_bearer("XOAUTH2", xoauth2(addr, "not-a-token")) is None, "garbage opened a mailbox")
+        # RFC 7628 §3.2.2 on the wire: the error challenge, the dummy answer, then NO.
+        raw = raw_tls(IMAPS)
+        reader = raw.makefile("rb")
+        reader.readline()
+        ir = base64.b64encode(xoauth2(addr, "not-a-token")).decode()
+        raw.sendall(f"a AUTHENTICATE XOAUTH2 {ir}\r\n".encode())
+        line = reader.readline()
+        check(line.startswith(b"+ "), f"no error challenge: {line!r}")
+        check(json.loads(base64.b64decode(line[2:].strip()))["status"] == "invalid_token", line)
+        raw.sendall(b"AQ==\r\n")
+        line = reader.readline()
+        check(line.startswith(b"a NO [AUTHENTICATIONFAILED]"), line)
+        raw.close()
         # SMTP submission with the same token, XOAUTH2 (with initial response).
         s = smtp(addr)
         check("XOAUTH2" in s.esmtp_features.get("auth", ""), f"SMTP AUTH: {s.esmtp_features}")
@@ -148,8 +161,12 @@ def main():
         check(code == 235, f"SMTP XOAUTH2 answered {code}")
         s.quit()
         s = smtp(addr)
-        code, _ = s.docmd("AUTH", "XOAUTH2 " + base64.b64encode(xoauth2(other, token)).decode())
-        check(code == 535, f"SMTP XOAUTH2 for another's mailbox answered {code}")
+        code, challenge = s.docmd("AUTH", "XOAUTH2 " + base64.b64encode(xoauth2(other, token)).decode())
+        # RFC 7628 §3.2.2: an error challenge first, then the failure after the dummy answer.
+        check(code == 334 and json.loads(base64.b64decode(challenge))["status"] == "invalid_token",
+              f"SMTP XOAUTH2 for another's mailbox answered {code} {challenge!r}")
+        code, _ = s.docmd("AQ==")
+        check(code == 535, f"after the dummy answer: {code}")
         s.quit()
         print("token ok")
     elif mode == "notice":

@@ -64,6 +64,28 @@ async fn connection(
     Ok(())
 }
 
+/// RFC 7628 §3.2.2: a refused bearer token gets an error challenge (JSON, base64), the client
+/// answers with a dummy `^A`, then the command fails. False when the client went away.
+async fn oauth_refusal<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    timeout: Duration,
+    session: &mut Session,
+) -> std::io::Result<bool> {
+    let Some(tag) = session.oauth_refused.take() else {
+        return Ok(true);
+    };
+    let challenge = confiance_auth::sasl::encode_base64(confiance_auth::sasl::oauth_error_json().as_bytes());
+    stream.write_all(format!("+ {challenge}\r\n").as_bytes()).await?;
+    if read_line(stream, buf, timeout).await?.is_none() {
+        return Ok(false);
+    }
+    let mut out = Vec::new();
+    Session::oauth_refusal(&tag, &mut out);
+    stream.write_all(&out).await?;
+    Ok(true)
+}
+
 async fn read_more<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut Vec<u8>,
@@ -131,6 +153,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 session.notifications(&mut out).await;
                 stream.write_all(&out).await?;
+                if !oauth_refusal(&mut stream, &mut buf, timeout, session).await? {
+                    return Ok(Exit::Closed);
+                }
                 if session.closing {
                     stream.flush().await?;
                     let _ = stream.shutdown().await;
@@ -169,6 +194,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                             }
                         }
                         stream.write_all(&out).await?;
+                        if !oauth_refusal(&mut stream, &mut buf, timeout, session).await? {
+                            return Ok(Exit::Closed);
+                        }
                     }
                 }
             }

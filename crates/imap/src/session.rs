@@ -69,6 +69,9 @@ pub struct Session {
     pub(crate) peer: String,
     /// The professional's card (CPS) presented in the TLS handshake, for AUTHENTICATE EXTERNAL.
     pub(crate) card: Option<confiance_auth::cps::CpsHolder>,
+    /// The tag of an AUTHENTICATE XOAUTH2/OAUTHBEARER whose token was refused: the connection
+    /// loop sends the RFC 7628 §3.2.2 error challenge, reads the client's dummy answer, then NO.
+    pub(crate) oauth_refused: Option<String>,
     pub(crate) account: Option<Account>,
     pub(crate) selected: Option<Selected>,
     pub(crate) rev2: bool,
@@ -160,6 +163,7 @@ impl Session {
             tls,
             peer,
             card: None,
+            oauth_refused: None,
             account: None,
             selected: None,
             rev2: false,
@@ -544,13 +548,19 @@ impl Session {
             .await
         {
             Some(account) => self.logged_in(out, tag, account),
-            None => tagged(
-                out,
-                tag,
-                "NO",
-                "[AUTHENTICATIONFAILED] Invalid or expired Pro Santé Connect token, or a mailbox this identity does not hold.",
-            ),
+            None => self.oauth_refused = Some(tag.to_string()),
         }
+    }
+
+    /// The end of a refused XOAUTH2/OAUTHBEARER exchange, once the client answered the error
+    /// challenge.
+    pub(crate) fn oauth_refusal(tag: &str, out: &mut Vec<u8>) {
+        tagged(
+            out,
+            tag,
+            "NO",
+            "[AUTHENTICATIONFAILED] Invalid or expired Pro Santé Connect token, or a mailbox this identity does not hold.",
+        );
     }
 
     /// RFC 4422 appendix A: the message is the authorization identity (a mailbox), or empty.

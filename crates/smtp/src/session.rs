@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use confiance_auth::sasl::{decode_base64, decode_plain};
+use confiance_auth::sasl::{decode_base64, decode_plain, encode_base64};
 use confiance_core::Address;
 use confiance_mail::MailService;
 use confiance_store::queue::{NewQueued, QueuedAddress};
@@ -34,6 +34,8 @@ enum AuthStep {
     Bearer(&'static str),
     /// EXTERNAL, waiting for the authorization identity.
     External,
+    /// A refused token: the error challenge was sent, the client's dummy answer is awaited.
+    BearerRefused,
 }
 
 /// One accepted recipient: the mailbox INBOX where the message goes, or none for a recipient
@@ -287,10 +289,20 @@ impl Session {
                     _ => confiance_auth::sasl::decode_oauthbearer(&decoded),
                 };
                 match bearer {
-                    Ok(bearer) => self.login_bearer(bearer, mechanism, out).await,
+                    Ok(bearer) => {
+                        if !self.login_bearer(bearer, mechanism, out).await {
+                            // RFC 7628 §3.2.2: the error challenge, then the client's dummy answer.
+                            self.auth = AuthStep::BearerRefused;
+                            let json = confiance_auth::sasl::oauth_error_json();
+                            return Next::AuthContinue(format!("334 {}\r\n", encode_base64(json.as_bytes())));
+                        }
+                    }
                     Err(e) => out.push_str(&format!("501 5.5.2 {e}\r\n")),
                 }
             }
+            AuthStep::BearerRefused => out.push_str(
+                "535 5.7.8 Invalid or expired Pro Santé Connect token, or a mailbox this identity does not hold\r\n",
+            ),
             AuthStep::External => {
                 let attempt = confiance_auth::Attempt {
                     protocol: "smtp",
@@ -314,7 +326,8 @@ impl Session {
         Next::Continue
     }
 
-    async fn login_bearer(&mut self, bearer: confiance_auth::sasl::Bearer, method: &str, out: &mut String) {
+    /// True when the token opened the mailbox (235 written); false for the error challenge.
+    async fn login_bearer(&mut self, bearer: confiance_auth::sasl::Bearer, method: &str, out: &mut String) -> bool {
         let attempt = confiance_auth::Attempt {
             protocol: "smtp",
             method,
@@ -328,10 +341,9 @@ impl Session {
             Some(a) => {
                 self.account = Some(a);
                 out.push_str("235 2.7.0 Authentication successful\r\n");
+                true
             }
-            None => out.push_str(
-                "535 5.7.8 Invalid or expired Pro Santé Connect token, or a mailbox this identity does not hold\r\n",
-            ),
+            None => false,
         }
     }
 
