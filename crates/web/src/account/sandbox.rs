@@ -182,6 +182,24 @@ fn sandbox(state: &WebState) -> Option<Arc<Sandbox>> {
     state.accounts.as_ref()?.sandbox.clone()
 }
 
+/// The sandbox, for a request that authenticates as its client (token and introspection
+/// endpoints); a 404 without the sandbox, a 401 for an unknown client or a wrong secret.
+fn client(
+    state: &WebState,
+    headers: &HeaderMap,
+    form: &HashMap<String, String>,
+) -> Result<Arc<Sandbox>, Box<Response>> {
+    let s = sandbox(state).ok_or_else(|| Box::new(StatusCode::NOT_FOUND.into_response()))?;
+    if !s.client_ok(headers, form) {
+        return Err(Box::new(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client or wrong secret",
+        )));
+    }
+    Ok(s)
+}
+
 fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response {
     (status, Json(json!({"error": error, "error_description": description}))).into_response()
 }
@@ -343,16 +361,10 @@ async fn choose(State(state): State<WebState>, Form(f): Form<HashMap<String, Str
 }
 
 async fn token(State(state): State<WebState>, headers: HeaderMap, Form(f): Form<HashMap<String, String>>) -> Response {
-    let Some(s) = sandbox(&state) else {
-        return StatusCode::NOT_FOUND.into_response();
+    let s = match client(&state, &headers, &f) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
     };
-    if !s.client_ok(&headers, &f) {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "unknown client or wrong secret",
-        );
-    }
     if f.get("grant_type").map(String::as_str) != Some("authorization_code") {
         return oauth_error(
             StatusCode::BAD_REQUEST,
@@ -431,16 +443,10 @@ async fn introspect(
     headers: HeaderMap,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let Some(s) = sandbox(&state) else {
-        return StatusCode::NOT_FOUND.into_response();
+    let s = match client(&state, &headers, &f) {
+        Ok(s) => s,
+        Err(refused) => return *refused,
     };
-    if !s.client_ok(&headers, &f) {
-        return oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "unknown client or wrong secret",
-        );
-    }
     let token = f.get("token").map(String::as_str).unwrap_or_default();
     let Ok(claims) = jwt::verify_signature(token, &s.signer.jwks()) else {
         return Json(json!({"active": false})).into_response();
