@@ -68,10 +68,15 @@ fn commit(store: &dyn Store, blobs: &BlobStore, batch: Vec<Job>, on_commit: &imp
         })
         .unzip();
     let results = store.append_groups(&groups);
-    let mut appended: Vec<Appended> = Vec::new();
+    // Sessions hear of the change before any client is told its message is stored: a client
+    // that APPENDs on one connection then NOOPs on another must see the message announced.
+    let appended: Vec<Appended> = results
+        .iter()
+        .flatten()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    on_commit(&appended);
     for (reply, mine) in replies.into_iter().zip(results) {
-        appended.extend(mine.iter().filter_map(|r| r.as_ref().ok().cloned()));
         let _ = reply.send(mine);
     }
-    on_commit(&appended);
 }
