@@ -3,5 +3,6 @@
 
 mod commit;
 mod service;
+pub mod summary;
 
 pub use service::{Incoming, MailError, MailService, StoredMessage};

@@ -115,10 +115,12 @@ impl MailService {
         let _in_use = self.blob_use.read().await;
         let blobs = self.blobs.clone();
         let size = bytes.len() as u64;
-        let blob = tokio::task::spawn_blocking(move || blobs.put(&bytes))
-            .await
-            .map_err(|_| MailError::WorkerGone)?
-            .map_err(StoreError::from)?;
+        let (blob, summary) = tokio::task::spawn_blocking(move || {
+            blobs.put(&bytes).map(|blob| (blob, crate::summary::summarize(&bytes)))
+        })
+        .await
+        .map_err(|_| MailError::WorkerGone)?
+        .map_err(StoreError::from)?;
         let messages = mailboxes
             .into_iter()
             .map(|mailbox| NewMessage {
@@ -128,6 +130,7 @@ impl MailService {
                 internal_date: internal_date.0,
                 internal_tz_minutes: internal_date.1,
                 flags: flags.clone(),
+                summary: Some(summary.clone()),
             })
             .collect();
         let (reply, wait) = oneshot::channel();
@@ -156,6 +159,7 @@ impl MailService {
                         internal_date: m.internal_date.0,
                         internal_tz_minutes: m.internal_date.1,
                         flags: m.flags,
+                        summary: Some(crate::summary::summarize(&m.bytes)),
                     })
                 })
                 .collect::<std::io::Result<Vec<_>>>()

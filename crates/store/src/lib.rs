@@ -7,17 +7,19 @@
 pub mod blobs;
 pub mod identity;
 pub mod model;
+pub mod overview;
 pub mod queue;
 pub mod sqlite;
 
 pub use blobs::BlobStore;
 pub use identity::*;
 pub use model::*;
+pub use overview::*;
 pub use queue::OutboundQueue;
 pub use sqlite::SqliteStore;
 
 /// What every metadata backend offers. Calls block: the mail service runs them on blocking threads.
-pub trait Store: Identities + Send + Sync + 'static {
+pub trait Store: Identities + Overviews + Send + Sync + 'static {
     // Accounts
     fn create_account(&self, address: &str, password_hash: &str, quota_bytes: u64) -> Result<AccountId>;
     fn account_by_address(&self, address: &str) -> Result<Option<Account>>;

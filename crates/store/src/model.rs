@@ -88,6 +88,8 @@ pub struct NewMessage {
     pub internal_date: i64,
     pub internal_tz_minutes: i32,
     pub flags: Vec<String>,
+    /// What the webmail lists, read from the message at delivery (kept once per blob).
+    pub summary: Option<crate::MessageSummary>,
 }
 
 /// Messages appended together; see `Store::append_groups`.

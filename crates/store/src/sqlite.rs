@@ -10,6 +10,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use crate::*;
 
 mod identity;
+mod overview;
 
 const READERS: usize = 4;
 
@@ -113,6 +114,31 @@ CREATE TABLE web_sessions(
     last_seen_at INTEGER NOT NULL
 );
 CREATE INDEX web_sessions_last_seen ON web_sessions(last_seen_at);
+"#,
+    // 4: the webmail's message summaries (one per blob), the orders and filters of its lists,
+    // and the signature of each account.
+    r#"
+CREATE TABLE message_summaries(
+    blob TEXT PRIMARY KEY,
+    date INTEGER,
+    from_name TEXT NOT NULL,
+    from_address TEXT NOT NULL,
+    recipients TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    attachments INTEGER NOT NULL,
+    xdm INTEGER NOT NULL,
+    receipt_to TEXT,
+    -- Sort keys: lower-case, sender name or else address, subject without Re:/Fwd:.
+    sort_sender TEXT NOT NULL,
+    sort_subject TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX messages_arrival ON messages(mailbox_id, internal_date, uid);
+-- Unread counts and the unread filter read only the unread messages.
+CREATE INDEX messages_unseen ON messages(mailbox_id, internal_date) WHERE instr(flags, '\Seen') = 0;
+CREATE TABLE account_preferences(
+    account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
+    signature TEXT NOT NULL DEFAULT ''
+);
 "#,
 ];
 
@@ -282,6 +308,7 @@ fn orphans(tx: &Connection, candidates: Vec<BlobId>) -> Result<Vec<BlobId>> {
     let mut stmt = tx.prepare_cached("SELECT EXISTS(SELECT 1 FROM messages WHERE blob = ?1)")?;
     for b in candidates {
         if !out.contains(&b) && !stmt.query_row([&b.0], |r| r.get::<_, bool>(0))? {
+            tx.execute("DELETE FROM message_summaries WHERE blob = ?1", [&b.0])?;
             out.push(b);
         }
     }
@@ -926,6 +953,9 @@ fn append_one(tx: &rusqlite::Transaction, d: &NewMessage) -> Result<Appended> {
         params![d.mailbox.0, uid + 1],
     )?;
     add_usage(tx, d.mailbox, d.size as i64)?;
+    if let Some(summary) = &d.summary {
+        overview::insert_summary(tx, &d.blob, summary)?;
+    }
     Ok(Appended {
         account: mailbox.account,
         mailbox: d.mailbox,

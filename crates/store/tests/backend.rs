@@ -11,6 +11,7 @@ fn new_message(mailbox: MailboxId, blob: &str, size: u64, flags: &[&str]) -> New
         internal_date: 1_700_000_000,
         internal_tz_minutes: 60,
         flags: flags.iter().map(|s| s.to_string()).collect(),
+        summary: None,
     }
 }
 
@@ -304,4 +305,192 @@ fn sqlite_backend_passes_the_suite() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("meta.db")).unwrap();
     suite(&store);
+}
+
+/// The webmail's lists: order, filters, counts, summaries once per blob, search, and nothing
+/// of another account.
+fn overview_suite(store: &dyn Store) {
+    let alice = store.create_account("alice@medecin.test", "hash", 1 << 20).unwrap();
+    let bob = store.create_account("bob@medecin.test", "hash", 1 << 20).unwrap();
+    let inbox = store.mailbox(alice, "INBOX").unwrap().unwrap();
+    let summary = |from: &str, subject: &str, attachments: u32| MessageSummary {
+        from_name: from.into(),
+        from_address: format!("{}@pro.test", from.to_lowercase()),
+        recipients: "alice@medecin.test".into(),
+        subject: subject.into(),
+        attachments,
+        ..Default::default()
+    };
+    let mut messages = Vec::new();
+    for (i, (from, subject, attachments, flags)) in [
+        ("Zoé", "Re: Bilan", 0, vec!["\\Seen"]),
+        ("Marc", "Compte rendu", 1, vec![]),
+        ("Anne", "Ordonnance", 0, vec!["\\Flagged", "\\Seen"]),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut m = new_message(inbox.id, &format!("{i}a"), 10, &flags);
+        m.internal_date += i as i64 * 60;
+        m.summary = Some(summary(from, subject, attachments));
+        messages.push(m);
+    }
+    // A message stored before summaries existed.
+    let mut old = new_message(inbox.id, "9f", 10, &[]);
+    old.internal_date -= 3600;
+    messages.push(old);
+    store.append(&messages);
+    let page = |q: ListQuery| {
+        let (total, rows) = store.list_messages(inbox.id, &q).unwrap();
+        let subjects: Vec<String> = rows
+            .iter()
+            .map(|r| r.summary.as_ref().map(|s| s.subject.clone()).unwrap_or_default())
+            .collect();
+        (total, subjects)
+    };
+    let newest = ListQuery {
+        sort: SortKey::Date,
+        ascending: false,
+        unread_only: false,
+        flagged_only: false,
+        attachments_only: false,
+        offset: 0,
+        limit: 2,
+    };
+    assert_eq!(
+        page(newest.clone()),
+        (4, vec!["Ordonnance".into(), "Compte rendu".into()])
+    );
+    assert_eq!(
+        page(ListQuery {
+            offset: 2,
+            ..newest.clone()
+        }),
+        (4, vec!["Re: Bilan".into(), String::new()])
+    );
+    let by_subject = ListQuery {
+        sort: SortKey::Subject,
+        ascending: true,
+        limit: 10,
+        ..newest.clone()
+    };
+    // "Re: Bilan" sorts as "bilan"; the message without a summary sorts first (NULL).
+    assert_eq!(
+        page(by_subject).1,
+        ["", "Re: Bilan", "Compte rendu", "Ordonnance"].map(String::from)
+    );
+    let by_sender = ListQuery {
+        sort: SortKey::Sender,
+        ascending: true,
+        limit: 10,
+        ..newest.clone()
+    };
+    assert_eq!(
+        page(by_sender).1[1..],
+        ["Ordonnance", "Compte rendu", "Re: Bilan"].map(String::from)
+    );
+    assert_eq!(
+        page(ListQuery {
+            unread_only: true,
+            limit: 10,
+            ..newest.clone()
+        }),
+        (2, vec!["Compte rendu".into(), String::new()])
+    );
+    assert_eq!(
+        page(ListQuery {
+            flagged_only: true,
+            ..newest.clone()
+        }),
+        (1, vec!["Ordonnance".into()])
+    );
+    assert_eq!(
+        page(ListQuery {
+            attachments_only: true,
+            ..newest.clone()
+        }),
+        (1, vec!["Compte rendu".into()])
+    );
+    let counts = store.folder_counts(alice).unwrap();
+    let of_inbox = counts.iter().find(|c| c.mailbox == inbox.id).unwrap();
+    assert_eq!((of_inbox.total, of_inbox.unseen), (4, 2));
+    // The old message's summary can be filled in afterwards; one per blob.
+    let missing = store.unsummarised(alice, 10).unwrap();
+    assert_eq!(missing.len(), 1);
+    store.put_summary(&missing[0], &summary("Vieux", "Ancien", 0)).unwrap();
+    store.put_summary(&missing[0], &summary("Autre", "Ignoré", 0)).unwrap();
+    assert!(store.unsummarised(alice, 10).unwrap().is_empty());
+    let uid = store.list_messages(inbox.id, &newest.clone()).unwrap();
+    let listed = store.listed(inbox.id, uid.1[0].meta.uid).unwrap().unwrap();
+    assert_eq!(listed.summary.unwrap().subject, "Ordonnance");
+    // Search: sender, subject, dates; the LIKE wildcards of the query are plain text.
+    let found = |q: SearchQuery| -> Vec<String> {
+        store
+            .search_messages(alice, &SearchQuery { limit: 10, ..q })
+            .unwrap()
+            .into_iter()
+            .map(|(_, l)| l.summary.unwrap().subject)
+            .collect()
+    };
+    assert_eq!(
+        found(SearchQuery {
+            from: Some("marc".into()),
+            ..Default::default()
+        }),
+        ["Compte rendu"]
+    );
+    assert_eq!(
+        found(SearchQuery {
+            subject: Some("ANCIEN".into()),
+            ..Default::default()
+        }),
+        ["Ancien"]
+    );
+    assert!(
+        found(SearchQuery {
+            subject: Some("%".into()),
+            ..Default::default()
+        })
+        .is_empty()
+    );
+    assert_eq!(
+        found(SearchQuery {
+            since: Some(1_700_000_060),
+            ..Default::default()
+        }),
+        ["Ordonnance", "Compte rendu"]
+    );
+    assert_eq!(
+        found(SearchQuery {
+            before: Some(1_700_000_000),
+            ..Default::default()
+        }),
+        ["Ancien"]
+    );
+    // Bob finds nothing of Alice's.
+    assert!(
+        store
+            .search_messages(
+                bob,
+                &SearchQuery {
+                    limit: 10,
+                    ..Default::default()
+                }
+            )
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.unsummarised(bob, 10).unwrap().is_empty());
+    // Signatures, per account.
+    assert_eq!(store.signature(alice).unwrap(), "");
+    store.set_signature(alice, "Dr Alice\nCabinet").unwrap();
+    store.set_signature(alice, "Dr Alice").unwrap();
+    assert_eq!(store.signature(alice).unwrap(), "Dr Alice");
+    assert_eq!(store.signature(bob).unwrap(), "");
+}
+
+#[test]
+fn sqlite_overviews() {
+    let dir = tempfile::tempdir().unwrap();
+    overview_suite(&SqliteStore::open(&dir.path().join("o.db")).unwrap());
 }

@@ -181,6 +181,7 @@ impl Identities for SqliteStore {
                         r.get(0)
                     })?;
                 if !used {
+                    tx.execute("DELETE FROM message_summaries WHERE blob = ?1", [&blob])?;
                     orphans.push(BlobId(blob));
                 }
             }

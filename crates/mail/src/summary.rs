@@ -1,0 +1,125 @@
+//! The summary of a message a list shows, read from its header and MIME structure once, when
+//! it is stored.
+
+use confiance_store::MessageSummary;
+use mail_parser::{Address, MessageParser, MimeHeaders};
+
+/// The archive name of a structured document (Réf. #2 ECO.2.1.1, IHE ITI XDM).
+pub const XDM_ARCHIVE: &str = "IHE_XDM.ZIP";
+
+/// Longest subject or recipient list kept for the list (the message itself keeps all).
+const KEEP: usize = 500;
+
+fn clip(mut s: String) -> String {
+    if s.len() > KEEP {
+        let mut end = KEEP;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        s.truncate(end);
+    }
+    s
+}
+
+/// `Name <address>` for each address of a header, joined by `, `.
+pub fn addresses(address: Option<&Address>) -> Vec<(String, String)> {
+    let Some(address) = address else {
+        return Vec::new();
+    };
+    address
+        .iter()
+        .map(|a| {
+            (
+                a.name().unwrap_or_default().trim().to_string(),
+                a.address().unwrap_or_default().trim().to_string(),
+            )
+        })
+        .collect()
+}
+
+pub fn display(list: &[(String, String)]) -> String {
+    list.iter()
+        .map(|(name, address)| match name.is_empty() {
+            true => address.clone(),
+            false => format!("{name} <{address}>"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn summarize(bytes: &[u8]) -> MessageSummary {
+    let Some(message) = MessageParser::default().parse(bytes) else {
+        return MessageSummary::default();
+    };
+    let (from_name, from_address) = addresses(message.from()).into_iter().next().unwrap_or_default();
+    let mut recipients = addresses(message.to());
+    recipients.extend(addresses(message.cc()));
+    let mut attachments = 0;
+    let mut xdm = false;
+    for part in message.attachments() {
+        attachments += 1;
+        xdm |= part
+            .attachment_name()
+            .is_some_and(|n| n.trim().eq_ignore_ascii_case(XDM_ARCHIVE));
+    }
+    let receipt_to = message
+        .header("Disposition-Notification-To")
+        .and_then(|h| match h {
+            mail_parser::HeaderValue::Address(a) => addresses(Some(a)).into_iter().next().map(|(_, a)| a),
+            mail_parser::HeaderValue::Text(t) => Some(t.trim().trim_matches(['<', '>']).to_string()),
+            _ => None,
+        })
+        .filter(|a| a.contains('@'));
+    MessageSummary {
+        date: message.date().map(|d| d.to_timestamp()),
+        from_name: clip(from_name),
+        from_address: clip(from_address),
+        recipients: clip(display(&recipients)),
+        subject: clip(message.subject().unwrap_or_default().trim().to_string()),
+        attachments,
+        xdm,
+        receipt_to,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_sender_subject_attachments_and_receipt_request() {
+        let mail = concat!(
+            "From: =?utf-8?q?Dr_Ana=C3=AFs_Durand?= <anais.durand@medecin.confiance.test>\r\n",
+            "To: Jean <jean@pro.confiance.test>, b@pro.confiance.test\r\n",
+            "Cc: Secrétariat <sec@pro.confiance.test>\r\n",
+            "Subject: XDM/1.0/DDM+Compte rendu DUPONT Marie\r\n",
+            "Date: Mon, 23 Nov 2026 10:00:00 +0100\r\n",
+            "Disposition-Notification-To: <anais.durand@medecin.confiance.test>\r\n",
+            "MIME-Version: 1.0\r\n",
+            "Content-Type: multipart/mixed; boundary=b\r\n\r\n",
+            "--b\r\nContent-Type: text/plain\r\n\r\nBonjour\r\n",
+            "--b\r\nContent-Type: application/zip\r\nContent-Disposition: attachment; filename=IHE_XDM.ZIP\r\n\r\nPK\r\n",
+            "--b\r\nContent-Type: application/pdf; name=cr.pdf\r\n\r\n%PDF\r\n",
+            "--b--\r\n"
+        );
+        let s = summarize(mail.as_bytes());
+        assert_eq!(s.from_name, "Dr Anaïs Durand");
+        assert_eq!(s.from_address, "anais.durand@medecin.confiance.test");
+        assert_eq!(
+            s.recipients,
+            "Jean <jean@pro.confiance.test>, b@pro.confiance.test, Secrétariat <sec@pro.confiance.test>"
+        );
+        assert_eq!(s.subject, "XDM/1.0/DDM+Compte rendu DUPONT Marie");
+        assert_eq!(s.date, Some(1_795_424_400));
+        assert_eq!(s.attachments, 2);
+        assert!(s.xdm);
+        assert_eq!(s.receipt_to.as_deref(), Some("anais.durand@medecin.confiance.test"));
+    }
+
+    #[test]
+    fn garbage_gives_an_empty_summary() {
+        let s = summarize(b"\x00\x01 not a message");
+        assert_eq!(s.attachments, 0);
+        assert!(s.receipt_to.is_none());
+    }
+}

@@ -1,0 +1,251 @@
+//! The webmail's lists on SQLite. A folder page walks `messages_arrival` (or the unread partial
+//! index) backwards and stops after one page, so its cost does not grow with the folder.
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+
+use super::{MESSAGE_COLS, SqliteStore, message_row};
+use crate::overview::*;
+use crate::{AccountId, BlobId, MailboxId, Result};
+
+/// The same text as the partial index `messages_unseen`, so SQLite can use it.
+const UNSEEN: &str = r"instr(m.flags, '\Seen') = 0";
+
+/// Columns of a listed message: the message's, then the summary's (NULL when missing).
+fn listed_cols() -> String {
+    let message: Vec<String> = MESSAGE_COLS.split(", ").map(|c| format!("m.{c}")).collect();
+    format!(
+        "{}, s.blob, s.date, s.from_name, s.from_address, s.recipients, s.subject, s.attachments, s.xdm, s.receipt_to",
+        message.join(", ")
+    )
+}
+
+fn listed_row(r: &rusqlite::Row) -> rusqlite::Result<Listed> {
+    let meta = message_row(r)?;
+    let summary = match r.get::<_, Option<String>>(8)? {
+        None => None,
+        Some(_) => Some(MessageSummary {
+            date: r.get(9)?,
+            from_name: r.get(10)?,
+            from_address: r.get(11)?,
+            recipients: r.get(12)?,
+            subject: r.get(13)?,
+            attachments: r.get(14)?,
+            xdm: r.get(15)?,
+            receipt_to: r.get(16)?,
+        }),
+    };
+    Ok(Listed { meta, summary })
+}
+
+/// Lower-case, without the reply and forward prefixes, so a thread sorts together.
+fn subject_key(subject: &str) -> String {
+    let mut s = subject.trim();
+    loop {
+        let lower = s.to_lowercase();
+        let stripped = ["re:", "tr:", "fw:", "fwd:", "réf:"]
+            .iter()
+            .find(|p| lower.starts_with(*p))
+            .and_then(|p| s.get(p.len()..))
+            .map(str::trim_start);
+        match stripped {
+            Some(rest) => s = rest,
+            None => return s.to_lowercase(),
+        }
+    }
+}
+
+pub(super) fn insert_summary(tx: &Connection, blob: &BlobId, s: &MessageSummary) -> Result<()> {
+    let sender = if s.from_name.trim().is_empty() {
+        &s.from_address
+    } else {
+        &s.from_name
+    };
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO message_summaries(blob, date, from_name, from_address, recipients, subject,
+             attachments, xdm, receipt_to, sort_sender, sort_subject)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        blob.0,
+        s.date,
+        s.from_name,
+        s.from_address,
+        s.recipients,
+        s.subject,
+        s.attachments,
+        s.xdm,
+        s.receipt_to,
+        sender.to_lowercase(),
+        subject_key(&s.subject),
+    ])?;
+    Ok(())
+}
+
+/// `%text%` for LIKE, with the wildcards of the text itself escaped.
+fn contains(text: &str) -> String {
+    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+impl Overviews for SqliteStore {
+    fn put_summary(&self, blob: &BlobId, summary: &MessageSummary) -> Result<()> {
+        self.write(|tx| insert_summary(tx, blob, summary))
+    }
+
+    fn unsummarised(&self, account: AccountId, limit: u32) -> Result<Vec<BlobId>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT DISTINCT m.blob FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+                 WHERE b.account_id = ?1
+                   AND NOT EXISTS(SELECT 1 FROM message_summaries s WHERE s.blob = m.blob)
+                 LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![account.0, limit], |r| Ok(BlobId(r.get(0)?)))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn list_messages(&self, mailbox: MailboxId, q: &ListQuery) -> Result<(u64, Vec<Listed>)> {
+        let mut filter = String::from("m.mailbox_id = ?1");
+        if q.unread_only {
+            filter.push_str(" AND ");
+            filter.push_str(UNSEEN);
+        }
+        if q.flagged_only {
+            filter.push_str(r" AND instr(m.flags, '\Flagged') > 0");
+        }
+        let join = if q.attachments_only {
+            filter.push_str(" AND s.attachments > 0");
+            "JOIN"
+        } else {
+            "LEFT JOIN"
+        };
+        let dir = if q.ascending { "ASC" } else { "DESC" };
+        let order = match q.sort {
+            SortKey::Date => format!("m.internal_date {dir}, m.uid {dir}"),
+            SortKey::Sender => format!("s.sort_sender {dir}, m.internal_date DESC, m.uid DESC"),
+            SortKey::Subject => format!("s.sort_subject {dir}, m.internal_date DESC, m.uid DESC"),
+        };
+        self.read(|c| {
+            let total: i64 = c
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM messages m {join} message_summaries s ON s.blob = m.blob WHERE {filter}"
+                ))?
+                .query_row([mailbox.0], |r| r.get(0))?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {} FROM messages m {join} message_summaries s ON s.blob = m.blob
+                 WHERE {filter} ORDER BY {order} LIMIT ?2 OFFSET ?3",
+                listed_cols()
+            ))?;
+            let rows = stmt.query_map(params![mailbox.0, q.limit, q.offset], listed_row)?;
+            Ok((total as u64, rows.collect::<rusqlite::Result<_>>()?))
+        })
+    }
+
+    fn listed(&self, mailbox: MailboxId, uid: u32) -> Result<Option<Listed>> {
+        self.read(|c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {} FROM messages m LEFT JOIN message_summaries s ON s.blob = m.blob
+                 WHERE m.mailbox_id = ?1 AND m.uid = ?2",
+                listed_cols()
+            ))?
+            .query_row(params![mailbox.0, uid], listed_row)
+            .optional()?)
+        })
+    }
+
+    fn folder_counts(&self, account: AccountId) -> Result<Vec<FolderCount>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT b.id,
+                    (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id),
+                    (SELECT COUNT(*) FROM messages m WHERE m.mailbox_id = b.id AND {UNSEEN})
+                 FROM mailboxes b WHERE b.account_id = ?1"
+            ))?;
+            let rows = stmt.query_map([account.0], |r| {
+                Ok(FolderCount {
+                    mailbox: MailboxId(r.get(0)?),
+                    total: r.get::<_, i64>(1)? as u64,
+                    unseen: r.get::<_, i64>(2)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn search_messages(&self, account: AccountId, q: &SearchQuery) -> Result<Vec<(MailboxId, Listed)>> {
+        let mut filter = String::from("b.account_id = ?");
+        let mut values: Vec<Value> = vec![Value::Integer(account.0)];
+        let mut like = |clause: &str, text: &Option<String>| {
+            if let Some(t) = text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+                filter.push_str(clause);
+                let pattern = contains(t);
+                let n = clause.matches('?').count();
+                values.extend(std::iter::repeat_n(Value::Text(pattern), n));
+            }
+        };
+        like(
+            " AND (s.from_name LIKE ? ESCAPE '\\' OR s.from_address LIKE ? ESCAPE '\\')",
+            &q.from,
+        );
+        like(" AND s.recipients LIKE ? ESCAPE '\\'", &q.to);
+        like(" AND s.subject LIKE ? ESCAPE '\\'", &q.subject);
+        if let Some(since) = q.since {
+            filter.push_str(" AND m.internal_date >= ?");
+            values.push(Value::Integer(since));
+        }
+        if let Some(before) = q.before {
+            filter.push_str(" AND m.internal_date < ?");
+            values.push(Value::Integer(before));
+        }
+        values.push(Value::Integer(q.limit as i64));
+        self.read(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {}, m.mailbox_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+                 LEFT JOIN message_summaries s ON s.blob = m.blob
+                 WHERE {filter} ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?",
+                listed_cols()
+            ))?;
+            let rows = stmt.query_map(params_from_iter(values), |r| {
+                Ok((MailboxId(r.get(17)?), listed_row(r)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn signature(&self, account: AccountId) -> Result<String> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT signature FROM account_preferences WHERE account_id = ?1",
+                [account.0],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or_default())
+        })
+    }
+
+    fn set_signature(&self, account: AccountId, signature: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO account_preferences(account_id, signature) VALUES(?1, ?2)
+                 ON CONFLICT(account_id) DO UPDATE SET signature = excluded.signature",
+                params![account.0, signature],
+            )?;
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subject_key;
+
+    #[test]
+    fn subject_keys_ignore_reply_prefixes() {
+        assert_eq!(subject_key("RE: Tr: Compte rendu"), "compte rendu");
+        assert_eq!(subject_key("  Fwd:re:Bilan"), "bilan");
+        assert_eq!(subject_key("Réponse attendue"), "réponse attendue");
+    }
+}
