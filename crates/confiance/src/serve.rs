@@ -173,8 +173,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let app = confiance_web::router(confiance_web::WebState {
             directory,
             accounts: Some(accounts),
+            webmail: Some(Arc::new(confiance_web::webmail::Webmail {
+                svc: svc.clone(),
+                smtp: smtp.clone(),
+            })),
         });
-        let listener = bind(addr, "HTTPS (annuaire, API, FHIR)").await?;
+        let listener = bind(addr, "HTTPS (webmail, comptes, annuaire, API, FHIR)").await?;
         let tls = smtp.tls.clone();
         tasks.spawn(async move {
             if let Err(e) = confiance_web::serve(listener, tls, app).await {

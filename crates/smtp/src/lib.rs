@@ -10,6 +10,7 @@ pub mod relay;
 mod report;
 mod server;
 mod session;
+mod submit;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +21,7 @@ use confiance_trust::WhitelistSource;
 pub use command::{Command, parse_command};
 pub use network::Network;
 pub use server::{Role, serve};
+pub use submit::{NotSent, Submitted, submit};
 
 pub struct SmtpConfig {
     /// Submission ports: the server certificate, no client certificate.

@@ -91,6 +91,12 @@ impl Session {
         }
     }
 
+    /// A professional the webmail authenticated, over the web's TLS (see `submit`).
+    pub(crate) fn webmail(&mut self, account: Account) {
+        self.tls = Some("HTTPS (webmail)".into());
+        self.account = Some(account);
+    }
+
     pub fn greeting(&self) -> String {
         format!(
             "220 {} ESMTP Confiance, messagerie sécurisée de santé\r\n",

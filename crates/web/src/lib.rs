@@ -8,6 +8,7 @@ mod fhir;
 mod html;
 mod page;
 mod problem;
+pub mod webmail;
 
 use std::sync::Arc;
 
@@ -30,6 +31,8 @@ pub struct WebState {
     pub directory: Arc<LiveDirectory>,
     /// Activation, login and account pages; `None` serves the directory alone.
     pub accounts: Option<Arc<account::Accounts>>,
+    /// The webmail (with the accounts); `None` without a mail service.
+    pub webmail: Option<Arc<webmail::Webmail>>,
 }
 
 /// Directory searches running at once: each holds a per-thread accumulator of the national
@@ -49,7 +52,7 @@ pub fn router(state: WebState) -> Router {
         .route("/annuaire", get(page::search))
         .route("/api/annuaire", get(api::search))
         .nest("/fhir", fhir::routes())
-        .route("/webmail", get(webmail))
+        .merge(webmail::routes(&state))
         .merge(account::routes())
         .with_state(state)
         .layer(axum::middleware::map_response(security_headers))
@@ -67,18 +70,15 @@ async fn home(axum::extract::State(state): axum::extract::State<WebState>, heade
     Redirect::to(if has_session { "/compte" } else { "/connexion" })
 }
 
-/// The webmail is the next piece of work (issue 6); until then, how to read mail.
-async fn webmail() -> axum::response::Html<String> {
-    let body = r#"<p>Le webmail arrive prochainement. En attendant, lisez et envoyez vos messages depuis votre logiciel métier ou votre client de messagerie : IMAP port 993 (TLS) ou 143 (STARTTLS), SMTP port 465 (TLS) ou 587 (STARTTLS), avec Pro Santé Connect (XOAUTH2) ou un mot de passe d'application créé dans <a href="/compte">Mon compte</a>.</p>"#;
-    account::layout::page(html::Lang::Fr, "Webmail", None, None, body)
-}
-
 /// No remote content, no framing, no sniffing, no referrer leaking a search for a patient's
 /// doctor, HTTPS only.
 async fn security_headers(mut response: axum::response::Response) -> axum::response::Response {
     let h = response.headers_mut();
+    // A handler may set a narrower policy of its own (an attachment shown in the page).
     let set = |h: &mut axum::http::HeaderMap, name, value: &'static str| {
-        h.insert(name, HeaderValue::from_static(value));
+        if !h.contains_key(&name) {
+            h.insert(name, HeaderValue::from_static(value));
+        }
     };
     set(
         h,

@@ -75,6 +75,9 @@ pub struct SessionData {
     pub account: Option<i64>,
     /// A message for the next page (once).
     pub flash: Option<String>,
+    /// A problem to announce on the next page (once).
+    #[serde(default)]
+    pub alert: Option<String>,
     /// An app password just made, shown once.
     pub new_app_password: Option<(String, String)>,
 }
@@ -139,7 +142,7 @@ impl Session {
     }
 
     /// The form's CSRF token is this session's.
-    fn csrf_ok(&self, form: &HashMap<String, String>) -> bool {
+    pub(crate) fn csrf_ok(&self, form: &HashMap<String, String>) -> bool {
         form.get("csrf")
             .is_some_and(|token| same(token.as_bytes(), self.data.csrf.as_bytes()))
     }

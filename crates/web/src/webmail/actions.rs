@@ -1,0 +1,183 @@
+//! What a professional does to a message: flag, mark unread, move, delete (to the trash; from
+//! the trash, for good), and answer a read-receipt request.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use confiance_store::{FlagOp, FlagUpdate, MailboxId};
+
+use super::read::{MDN_SENT, load};
+use super::{Ctx, open, outgoing};
+use crate::WebState;
+use crate::account::session::Posted;
+use crate::account::{see_other, store};
+use crate::html::t;
+
+async fn set_flag(ctx: &Ctx, mailbox: MailboxId, uid: u32, op: FlagOp, flag: &str) -> bool {
+    let update = FlagUpdate {
+        uids: vec![uid],
+        op,
+        flags: vec![flag.to_string()],
+        unchanged_since: None,
+    };
+    let done = store(&ctx.accounts, move |s| s.store_flags(mailbox, &update))
+        .await
+        .is_some();
+    if done {
+        ctx.mail.svc.changed(ctx.account.id, mailbox);
+    }
+    done
+}
+
+/// Moves one message; `None` when the store refused (the quota of the destination).
+async fn move_to(ctx: &Ctx, from: MailboxId, uid: u32, to: MailboxId) -> Option<()> {
+    let moved = ctx.mail.svc.run(move |s| s.copy(from, &[uid], to, true)).await;
+    match moved {
+        Ok(_) => {
+            ctx.mail.svc.changed(ctx.account.id, from);
+            ctx.mail.svc.changed(ctx.account.id, to);
+            Some(())
+        }
+        Err(e) => {
+            tracing::warn!(account = ctx.account.id.0, error = %e, "webmail move refused");
+            None
+        }
+    }
+}
+
+/// `POST /webmail/message/{folder}/{uid}/action`.
+pub async fn message(State(state): State<WebState>, Path((id, uid)): Path<(i64, u32)>, posted: Posted) -> Response {
+    let Posted { session, form } = posted;
+    let mut ctx = match open(&state, session).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some(folder) = ctx.folder(id).cloned() else {
+        return ctx.not_found().await;
+    };
+    let lang = ctx.lang();
+    let here = format!("/webmail/message/{id}/{uid}");
+    let list = format!("/webmail/dossier/{id}");
+    let (ok, to, said) = match form.get("action").map(String::as_str) {
+        Some("suivre") => (
+            set_flag(&ctx, folder.id, uid, FlagOp::Add, "\\Flagged").await,
+            here,
+            t(lang, "Message suivi.", "Message flagged."),
+        ),
+        Some("ne-plus-suivre") => (
+            set_flag(&ctx, folder.id, uid, FlagOp::Remove, "\\Flagged").await,
+            here,
+            t(lang, "Message plus suivi.", "Message unflagged."),
+        ),
+        Some("non-lu") => (
+            set_flag(&ctx, folder.id, uid, FlagOp::Remove, "\\Seen").await,
+            list,
+            t(lang, "Message marqué comme non lu.", "Message marked as unread."),
+        ),
+        Some("deplacer") => {
+            let target = form.get("dossier").and_then(|d| d.parse::<i64>().ok());
+            let Some(target) = target.and_then(|t| ctx.folder(t)).map(|f| f.id) else {
+                return ctx.not_found().await;
+            };
+            (
+                move_to(&ctx, folder.id, uid, target).await.is_some(),
+                list,
+                t(lang, "Message déplacé.", "Message moved."),
+            )
+        }
+        Some("supprimer") => match ctx.special("\\Trash").map(|f| f.id) {
+            Some(trash) if trash != folder.id => (
+                move_to(&ctx, folder.id, uid, trash).await.is_some(),
+                list,
+                t(lang, "Message placé dans la corbeille.", "Message moved to the trash."),
+            ),
+            // In the trash (or without one): deleted for good.
+            _ => {
+                let flagged = set_flag(&ctx, folder.id, uid, FlagOp::Add, "\\Deleted").await;
+                let gone = flagged
+                    && ctx
+                        .mail
+                        .svc
+                        .expunge(ctx.account.id, folder.id, Some(vec![uid]))
+                        .await
+                        .is_ok();
+                (
+                    gone,
+                    list,
+                    t(lang, "Message supprimé définitivement.", "Message deleted for good."),
+                )
+            }
+        },
+        _ => {
+            let msg = t(lang, "Action inconnue.", "Unknown action.");
+            return ctx.fail(axum::http::StatusCode::BAD_REQUEST, msg).await;
+        }
+    };
+    if !ok {
+        return ctx.store_failed().await;
+    }
+    tracing::info!(target: "audit", event = "webmail_action", account = ctx.account.id.0, folder = id, uid, action = %form.get("action").cloned().unwrap_or_default());
+    ctx.session.data.flash = Some(said.to_string());
+    ctx.respond(see_other(&to)).await
+}
+
+/// `POST /webmail/message/{folder}/{uid}/accuse`: send the read receipt, or decline; either
+/// way the request is not shown again ($MDNSent, RFC 3503).
+pub async fn receipt(State(state): State<WebState>, Path((id, uid)): Path<(i64, u32)>, posted: Posted) -> Response {
+    let Posted { session, form } = posted;
+    let mut ctx = match open(&state, session).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some((listed, bytes)) = load(&ctx, id, uid).await else {
+        return ctx.not_found().await;
+    };
+    let lang = ctx.lang();
+    let mailbox = ctx.folder(id).map(|f| f.id).expect("loaded from this folder");
+    let here = format!("/webmail/message/{id}/{uid}");
+    if listed.meta.flags.iter().any(|f| f == MDN_SENT) {
+        return ctx.respond(see_other(&here)).await;
+    }
+    let send = form.get("reponse").map(String::as_str) == Some("envoyer");
+    if send {
+        let Some(to) = listed.summary.as_ref().and_then(|s| s.receipt_to.clone()) else {
+            return ctx.respond(see_other(&here)).await;
+        };
+        let mdn = outgoing::read_receipt(&ctx.account.address, &to, &bytes);
+        let sent = confiance_smtp::submit(
+            ctx.mail.svc.clone(),
+            ctx.mail.smtp.clone(),
+            ctx.account.clone(),
+            std::slice::from_ref(&to),
+            mdn,
+            false,
+        )
+        .await;
+        if let Err(e) = sent {
+            let msg = format!(
+                "{} {}",
+                t(
+                    lang,
+                    "L'accusé de lecture n'a pas pu être envoyé :",
+                    "The read receipt could not be sent:"
+                ),
+                e.refused.first().map_or(e.reply.clone(), |r| r.1.clone())
+            );
+            return ctx.fail(axum::http::StatusCode::BAD_GATEWAY, &msg).await;
+        }
+        tracing::info!(target: "audit", event = "mdn_sent", account = ctx.account.id.0, to = %to);
+    }
+    set_flag(&ctx, mailbox, uid, FlagOp::Add, MDN_SENT).await;
+    ctx.session.data.flash = Some(
+        if send {
+            t(lang, "Accusé de lecture envoyé.", "Read receipt sent.")
+        } else {
+            t(
+                lang,
+                "Aucun accusé de lecture ne sera envoyé.",
+                "No read receipt will be sent.",
+            )
+        }
+        .to_string(),
+    );
+    ctx.respond(see_other(&here)).await
+}

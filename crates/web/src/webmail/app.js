@@ -1,0 +1,254 @@
+// Confiance webmail: what a page gains with JavaScript. Every page works without it.
+// No framework: live updates, directory autocomplete, recipient checks, drag and drop with
+// progress, autosaved drafts, keyboard shortcuts.
+
+const $ = (s, root = document) => root.querySelector(s);
+const $$ = (s, root = document) => [...root.querySelectorAll(s)];
+const en = document.documentElement.lang === 'en';
+const say = (fr, eng) => (en ? eng : fr);
+const announce = (text) => { const a = $('#annonce'); if (a) a.textContent = text; };
+const typing = (el) => el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
+
+// Keyboard shortcuts: data-key on links, buttons and fields; j/k walk the list.
+document.addEventListener('keydown', (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey || typing(e.target)) return;
+  if (e.key === '?') { location.href = '/webmail/raccourcis'; return; }
+  if (e.key === 'j' || e.key === 'k') {
+    const links = $$('#liste a.subject');
+    if (!links.length) return;
+    const i = links.indexOf(document.activeElement);
+    const next = e.key === 'j' ? Math.min(i + 1, links.length - 1) : Math.max(i - 1, 0);
+    links[i < 0 ? 0 : next].focus();
+    e.preventDefault();
+    return;
+  }
+  const target = $(`[data-key="${CSS.escape(e.key)}"]`);
+  if (!target) return;
+  e.preventDefault();
+  if (typing(target)) target.focus(); else target.click();
+});
+
+// Live updates: a folder changed, the list and the counts are fetched again.
+if ($('#dossiers') && window.EventSource) {
+  const events = new EventSource('/webmail/evenements');
+  let pending = null;
+  events.addEventListener('changement', () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      const r = await fetch(location.href, { credentials: 'same-origin' });
+      if (!r.ok || r.redirected) return;
+      const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
+      for (const sel of ['#dossiers', '#liste', 'h1 .count', '.pager']) {
+        const now = $(sel), fresh = $(sel, doc);
+        if (now && fresh && now.innerHTML !== fresh.innerHTML) now.innerHTML = fresh.innerHTML;
+      }
+      if ($('#liste')) announce(say('Liste des messages mise à jour.', 'Message list updated.'));
+    }, 300);
+  });
+}
+
+// Directory autocomplete (ARIA 1.2 combobox) on the recipient fields.
+function place(entry) {
+  const p = (entry.places || [])[0] || {};
+  return [p.organisation, p.commune].filter(Boolean).join(', ');
+}
+
+function autocomplete(input) {
+  const list = document.createElement('ul');
+  list.className = 'suggestions';
+  list.id = `${input.id}-propositions`;
+  list.setAttribute('role', 'listbox');
+  list.setAttribute('aria-label', say('Correspondants proposés par l’annuaire', 'Correspondents from the directory'));
+  list.hidden = true;
+  input.after(list);
+  input.setAttribute('role', 'combobox');
+  input.setAttribute('aria-autocomplete', 'list');
+  input.setAttribute('aria-expanded', 'false');
+  input.setAttribute('aria-controls', list.id);
+  let options = [], active = -1, timer = null, asked = 0;
+
+  const close = () => { list.hidden = true; input.setAttribute('aria-expanded', 'false'); input.removeAttribute('aria-activedescendant'); active = -1; };
+  const mark = (i) => {
+    active = i;
+    $$('li', list).forEach((li, n) => li.setAttribute('aria-selected', String(n === i)));
+    if (i >= 0) input.setAttribute('aria-activedescendant', `${list.id}-${i}`);
+  };
+  const choose = (i) => {
+    const parts = input.value.split(',');
+    parts[parts.length - 1] = ` ${options[i].address}`;
+    input.value = parts.join(',').replace(/^\s+/, '') + ', ';
+    close();
+    input.focus();
+    input.dispatchEvent(new Event('change'));
+  };
+  input.addEventListener('input', () => {
+    clearTimeout(timer);
+    const term = input.value.split(',').pop().trim();
+    if (term.length < 2 || term.includes('@')) { close(); return; }
+    timer = setTimeout(async () => {
+      const n = ++asked;
+      const r = await fetch(`/api/annuaire?bal=1&limit=8&q=${encodeURIComponent(term)}`);
+      if (!r.ok || n !== asked) return;
+      const found = await r.json();
+      options = [];
+      for (const e of found.entries) {
+        for (const m of e.mailboxes) options.push({ entry: e, address: m.address, type: m.type, demat: m.dematerialisation });
+      }
+      list.replaceChildren(...options.map((o, i) => {
+        const li = document.createElement('li');
+        li.id = `${list.id}-${i}`;
+        li.setAttribute('role', 'option');
+        const name = document.createElement('strong');
+        name.textContent = o.entry.display_name;
+        const details = document.createElement('span');
+        details.className = 'hint';
+        const kind = { PER: say('BAL personnelle', 'personal'), ORG: say('BAL organisationnelle', 'organisational'), APP: say('BAL applicative', 'application'), CAB: say('BAL de cabinet', 'practice') }[o.type] || o.type;
+        const demat = o.demat ? say(' · accepte la dématérialisation', ' · accepts dématérialisation') : '';
+        details.textContent = ` ${o.entry.profession ? o.entry.profession.label + ' · ' : ''}${place(o.entry)} · ${o.address} · ${kind}${demat}`;
+        li.append(name, details);
+        li.addEventListener('mousedown', (ev) => { ev.preventDefault(); choose(i); });
+        return li;
+      }));
+      list.hidden = options.length === 0;
+      input.setAttribute('aria-expanded', String(!list.hidden));
+      announce(options.length ? say(`${options.length} correspondants proposés.`, `${options.length} correspondents suggested.`) : say('Aucun correspondant trouvé.', 'No correspondent found.'));
+      mark(-1);
+    }, 150);
+  });
+  input.addEventListener('keydown', (e) => {
+    if (list.hidden) return;
+    if (e.key === 'ArrowDown') { mark(Math.min(active + 1, options.length - 1)); e.preventDefault(); }
+    else if (e.key === 'ArrowUp') { mark(Math.max(active - 1, 0)); e.preventDefault(); }
+    else if (e.key === 'Enter' && active >= 0) { choose(active); e.preventDefault(); }
+    else if (e.key === 'Escape') { close(); e.preventDefault(); }
+  });
+  input.addEventListener('blur', () => setTimeout(close, 150));
+}
+
+// Outside the trust space, a message is refused: say so before sending.
+const outside = new Map();
+async function checkRecipients(form) {
+  const alertBox = $('#a-alerte');
+  const addresses = ['a', 'cc'].flatMap((n) => form.elements[n].value.split(/[,;\n]/)).map((s) => s.trim()).filter(Boolean)
+    .map((s) => (s.match(/<([^>]+)>/) || [null, s])[1].trim());
+  const bad = [];
+  for (const address of addresses) {
+    if (!outside.has(address)) {
+      const r = await fetch(`/webmail/destinataire?adresse=${encodeURIComponent(address)}`);
+      outside.set(address, r.ok ? !(await r.json()).mssante : false);
+    }
+    if (outside.get(address)) bad.push(address);
+  }
+  alertBox.hidden = bad.length === 0;
+  alertBox.textContent = bad.length ? say(
+    `Attention : ${bad.join(', ')} n’appartient pas à l’espace de confiance MSSanté. Le message sera refusé pour cette adresse.`,
+    `Warning: ${bad.join(', ')} is not in the MSSanté trust space. The message will be refused for this address.`) : '';
+  return bad;
+}
+
+function compose(form) {
+  const max = Number(form.dataset.max);
+  const files = form.elements.fichiers;
+  const chosen = $('#choisis');
+  const progress = $('#progression');
+  const draftState = $('#etat-brouillon');
+  $$('[data-annuaire]', form).forEach(autocomplete);
+  ['a', 'cc'].forEach((n) => form.elements[n].addEventListener('change', () => checkRecipients(form)));
+
+  const hidden = (name) => {
+    let el = form.elements[name];
+    if (!el) { el = Object.assign(document.createElement('input'), { type: 'hidden', name }); form.append(el); }
+    return el;
+  };
+  // Files: picked or dropped; over 10 MB they are taken out and the page says why.
+  const showFiles = () => {
+    const kept = new DataTransfer();
+    const items = [];
+    for (const f of files.files) {
+      const li = document.createElement('li');
+      if (f.size > max) {
+        li.className = 'error';
+        li.setAttribute('role', 'alert');
+        li.textContent = say(`« ${f.name} » dépasse 10 Mo : il n’est pas joint.`, `"${f.name}" is over 10 MB: it is not attached.`);
+      } else {
+        kept.items.add(f);
+        li.textContent = `${f.name} (${Math.ceil(f.size / 1024)} ${say('ko', 'KB')})`;
+      }
+      items.push(li);
+    }
+    files.files = kept.files;
+    chosen.replaceChildren(...items);
+  };
+  files.addEventListener('change', showFiles);
+  const drop = $('#depot');
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    const all = new DataTransfer();
+    for (const f of files.files) all.items.add(f);
+    for (const f of e.dataTransfer.files) all.items.add(f);
+    files.files = all.files;
+    showFiles();
+  });
+
+  // Autosave: the text every 15 s after a change, into one draft replaced each time.
+  let dirty = false, saving = false;
+  form.addEventListener('input', () => { dirty = true; });
+  setInterval(async () => {
+    if (!dirty || saving) return;
+    saving = true;
+    dirty = false;
+    const data = new FormData(form);
+    data.delete('fichiers');
+    data.set('action', 'brouillon');
+    try {
+      const r = await fetch(form.action, { method: 'POST', body: data, headers: { 'X-Confiance': '1' } });
+      const answer = r.ok ? await r.json() : null;
+      if (answer && answer.brouillon) {
+        hidden('brouillon').value = answer.brouillon;
+        hidden('source').value = answer.brouillon;
+        // The draft holds the kept attachments, in order.
+        let n = 0;
+        $$('input[name=garder]', form).forEach((box) => { if (box.checked) box.value = String(n++); else box.closest('li').remove(); });
+        draftState.textContent = say(`Brouillon enregistré à ${new Date().toLocaleTimeString('fr-FR')}.`, `Draft saved at ${new Date().toLocaleTimeString('en-GB')}.`);
+      } else { dirty = true; }
+    } catch { dirty = true; }
+    saving = false;
+  }, 15000);
+
+  // Sending with a progress bar; a warning first when a recipient is outside the trust space.
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const submitter = e.submitter;
+    if (submitter && submitter.value === 'envoyer') {
+      const bad = await checkRecipients(form);
+      if (bad.length && !window.confirm(say(
+        `${bad.join(', ')} n’appartient pas à l’espace de confiance MSSanté : le message sera refusé pour cette adresse. Envoyer quand même aux autres destinataires ?`,
+        `${bad.join(', ')} is not in the MSSanté trust space: the message will be refused for it. Send to the other recipients anyway?`))) return;
+    }
+    const data = new FormData(form, submitter);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', form.action);
+    xhr.setRequestHeader('X-Confiance', '1');
+    progress.hidden = false;
+    progress.value = 0;
+    xhr.upload.onprogress = (p) => { if (p.lengthComputable) progress.value = Math.round((100 * p.loaded) / p.total); };
+    xhr.onload = () => {
+      const json = (xhr.getResponseHeader('Content-Type') || '').includes('json');
+      if (json) { location.href = JSON.parse(xhr.responseText).location; return; }
+      document.open();
+      document.write(xhr.responseText);
+      document.close();
+    };
+    xhr.onerror = () => {
+      progress.hidden = true;
+      draftState.textContent = say('Le serveur ne répond pas : rien n’a été envoyé. Réessayez.', 'The server is not answering: nothing was sent. Try again.');
+    };
+    xhr.send(data);
+  });
+}
+
+const form = $('#composer');
+if (form) compose(form);

@@ -1,0 +1,630 @@
+//! Writing: a new message, a reply, a reply to all, a forward, or a draft taken up again.
+//! Recipients come from the directory (autocomplete in `app.js`); an address outside the
+//! MSSanté trust space is flagged before sending, and refused by the submission rules if sent.
+//! Attachments are limited to 10 MB each. Nothing typed is lost: a refused message is kept in
+//! Drafts and the form comes back with the reason.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Multipart, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::TimeZone;
+use confiance_store::MailboxId;
+use mail_parser::MessageParser;
+
+use super::frame;
+use super::outgoing::{self, Attachment, Draft};
+use super::read::{file_name, load, mime_type};
+use super::{Ctx, open};
+use crate::WebState;
+use crate::account::layout::{checked, csrf};
+use crate::account::{Session, see_other, store};
+use crate::html::{Lang, escape, t};
+
+/// Largest attachment, as the issue and the peers' users expect.
+pub const MAX_ATTACHMENT: usize = 10 << 20;
+
+/// `F/U`: a message of the account, by folder id and UID.
+fn reference(s: &str) -> Option<(i64, u32)> {
+    let (f, u) = s.split_once('/')?;
+    Some((f.parse().ok()?, u.parse().ok()?))
+}
+
+/// Addresses typed in a field: separated by commas, semicolons or lines; `Name <a@b>` gives
+/// `a@b`. Returns the addresses and the pieces that are not addresses.
+pub fn recipients(field: &str) -> (Vec<String>, Vec<String>) {
+    let (mut ok, mut bad) = (Vec::new(), Vec::new());
+    for piece in field.split([',', ';', '\n']).map(str::trim).filter(|p| !p.is_empty()) {
+        let address = match (piece.rfind('<'), piece.rfind('>')) {
+            (Some(a), Some(b)) if a < b => &piece[a + 1..b],
+            _ => piece,
+        };
+        match confiance_core::Address::parse(address.trim()) {
+            Ok(a) => {
+                let a = a.to_string();
+                if !ok.contains(&a) {
+                    ok.push(a);
+                }
+            }
+            Err(_) => bad.push(piece.to_string()),
+        }
+    }
+    (ok, bad)
+}
+
+/// Whether mail to `address` can leave: a domain of this operator or of the trust space.
+fn in_trust_space(mail: &super::Webmail, address: &str) -> bool {
+    let Some((_, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    mail.smtp.hosts(domain) || mail.smtp.whitelist.current().contains(domain)
+}
+
+/// `/webmail/destinataire?adresse=`: is this address inside the MSSanté trust space?
+pub async fn recipient(
+    State(state): State<WebState>,
+    session: Session,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let ctx = match open(&state, session).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let address = q.get("adresse").cloned().unwrap_or_default();
+    let (ok, _) = recipients(&address);
+    let answer = match ok.first() {
+        None => serde_json::json!({"valide": false, "mssante": false}),
+        Some(a) => serde_json::json!({"valide": true, "mssante": in_trust_space(&ctx.mail, a)}),
+    };
+    ctx.respond(Json(answer)).await
+}
+
+/// The form, filled.
+struct Form {
+    draft: Draft,
+    /// The message whose attachments may be carried (a forward, a draft), and which of them.
+    source: Option<(i64, u32)>,
+    kept: Vec<(usize, String, usize)>,
+    /// The draft this form replaces when saved again.
+    replaces: Option<(i64, u32)>,
+}
+
+fn quote(text: &str) -> String {
+    text.lines().map(|l| format!("> {l}\n")).collect()
+}
+
+fn prefixed(prefix: &str, subject: &str) -> String {
+    let lower = subject.to_lowercase();
+    if lower.starts_with(&prefix.to_lowercase()) {
+        subject.to_string()
+    } else {
+        format!("{prefix} {subject}")
+    }
+}
+
+/// The form for `?repondre=`, `?repondre-tous=`, `?transferer=` or `?brouillon=`.
+async fn prefill(ctx: &Ctx, q: &HashMap<String, String>, signature: &str) -> Option<Form> {
+    let lang = ctx.lang();
+    let sign = |body: String| {
+        if signature.trim().is_empty() {
+            body
+        } else {
+            format!("{body}\n\n-- \n{signature}")
+        }
+    };
+    let mut form = Form {
+        draft: Draft::default(),
+        source: None,
+        kept: Vec::new(),
+        replaces: None,
+    };
+    let asked = ["repondre", "repondre-tous", "transferer", "brouillon"]
+        .iter()
+        .find_map(|m| q.get(*m).and_then(|r| reference(r)).map(|r| (*m, r)));
+    let Some((mode, (folder, uid))) = asked else {
+        if let Some(to) = q.get("a") {
+            form.draft.to = recipients(to).0;
+        }
+        form.draft.body = sign(String::new());
+        return Some(form);
+    };
+    let (listed, bytes) = load(ctx, folder, uid).await?;
+    let message = MessageParser::default().parse(&bytes)?;
+    let subject = message.subject().unwrap_or_default().to_string();
+    let text = message.body_text(0).unwrap_or_default().to_string();
+    let from = confiance_mail::summary::addresses(message.from());
+    let reply_to = confiance_mail::summary::addresses(message.reply_to());
+    let me = ctx.account.address.to_lowercase();
+    let attachments = |form: &mut Form| {
+        form.source = Some((folder, uid));
+        form.kept = message
+            .attachments()
+            .enumerate()
+            .map(|(n, p)| (n, file_name(p, n), p.contents().len()))
+            .collect();
+    };
+    match mode {
+        "brouillon" => {
+            form.draft.to = confiance_mail::summary::addresses(message.to())
+                .into_iter()
+                .map(|a| a.1)
+                .collect();
+            form.draft.cc = confiance_mail::summary::addresses(message.cc())
+                .into_iter()
+                .map(|a| a.1)
+                .collect();
+            form.draft.subject = subject;
+            form.draft.body = text.replace("\r\n", "\n");
+            form.draft.receipt = listed.summary.as_ref().is_some_and(|s| s.receipt_to.is_some());
+            form.draft.in_reply_to = message.in_reply_to().as_text().map(str::to_string);
+            attachments(&mut form);
+            form.replaces = Some((folder, uid));
+        }
+        "transferer" => {
+            let header = format!(
+                "\n\n-------- {} --------\n{}: {}\n{}: {}\n{}: {}\n\n",
+                t(lang, "Message transféré", "Forwarded message"),
+                t(lang, "De", "From"),
+                confiance_mail::summary::display(&from),
+                t(lang, "Date", "Date"),
+                frame::long_date(listed.meta.internal_date, listed.meta.internal_tz_minutes),
+                t(lang, "Objet", "Subject"),
+                subject
+            );
+            form.draft.subject = prefixed("TR:", &subject);
+            form.draft.body = sign(String::new()) + &header + &text.replace("\r\n", "\n");
+            attachments(&mut form);
+        }
+        _ => {
+            let to = if reply_to.is_empty() { &from } else { &reply_to };
+            form.draft.to = to.iter().map(|a| a.1.clone()).collect();
+            if mode == "repondre-tous" {
+                let mut others = confiance_mail::summary::addresses(message.to());
+                others.extend(confiance_mail::summary::addresses(message.cc()));
+                form.draft.cc = others
+                    .into_iter()
+                    .map(|a| a.1)
+                    .filter(|a| a.to_lowercase() != me && !form.draft.to.contains(a))
+                    .collect();
+            }
+            form.draft.subject = prefixed("RE:", &subject);
+            let offset = chrono::FixedOffset::east_opt(listed.meta.internal_tz_minutes * 60)
+                .unwrap_or(chrono::FixedOffset::east_opt(0).expect("UTC"));
+            let when = offset
+                .timestamp_opt(listed.meta.internal_date, 0)
+                .single()
+                .map(|d| d.format("%d/%m/%Y %H:%M").to_string())
+                .unwrap_or_default();
+            let wrote = match lang {
+                Lang::Fr => format!("Le {when}, {} a écrit :", confiance_mail::summary::display(&from)),
+                Lang::En => format!("On {when}, {} wrote:", confiance_mail::summary::display(&from)),
+            };
+            form.draft.body = sign(String::new()) + &format!("\n\n{wrote}\n") + &quote(&text.replace("\r\n", "\n"));
+            form.draft.in_reply_to = message.message_id().map(str::to_string);
+            form.draft.references = match message.references().as_text_list() {
+                Some(list) => list.iter().map(|s| s.to_string()).collect(),
+                None => message
+                    .references()
+                    .as_text()
+                    .map(|s| vec![s.to_string()])
+                    .unwrap_or_default(),
+            };
+        }
+    }
+    Some(form)
+}
+
+fn render(ctx: &Ctx, form: &Form) -> String {
+    let lang = ctx.lang();
+    let d = &form.draft;
+    let hidden = |name: &str, value: Option<String>| {
+        value
+            .map(|v| format!(r#"<input type="hidden" name="{name}" value="{}">"#, escape(&v)))
+            .unwrap_or_default()
+    };
+    let kept: String = form
+        .kept
+        .iter()
+        .map(|(n, name, size)| {
+            format!(
+                r#"<li><label><input type="checkbox" name="garder" value="{n}" checked> {} <span class="hint">({} ko)</span></label></li>"#,
+                escape(name),
+                size.div_ceil(1024)
+            )
+        })
+        .collect();
+    let kept = if kept.is_empty() {
+        String::new()
+    } else {
+        format!(
+            r#"<fieldset><legend>{}</legend><ul class="attachments">{kept}</ul></fieldset>"#,
+            t(lang, "Pièces jointes conservées", "Attachments kept")
+        )
+    };
+    format!(
+        r#"<h1>{title}</h1>
+<form method="post" action="/webmail/ecrire" enctype="multipart/form-data" id="composer" class="compose" data-max="{max}">
+{csrf}{source}{replaces}{in_reply_to}{references}
+<div class="field"><label for="a">{to_l}</label><input id="a" name="a" type="text" value="{to}" autocomplete="off" data-annuaire aria-describedby="a-aide" required><p class="hint" id="a-aide">{to_hint}</p><div class="warning" id="a-alerte" role="alert" hidden></div></div>
+<div class="field"><label for="cc">{cc_l}</label><input id="cc" name="cc" type="text" value="{cc}" autocomplete="off" data-annuaire></div>
+<div class="field"><label for="objet">{subject_l}</label><input id="objet" name="objet" type="text" value="{subject}"></div>
+<div class="field"><label for="corps">{body_l}</label><textarea id="corps" name="corps" rows="14">{body}</textarea></div>
+{kept}
+<div class="field drop" id="depot"><label for="fichiers">{files_l}</label><input id="fichiers" name="fichiers" type="file" multiple aria-describedby="fichiers-aide"><p class="hint" id="fichiers-aide">{files_hint}</p><ul id="choisis" class="attachments"></ul><progress id="progression" max="100" value="0" hidden></progress></div>
+<div class="check"><label><input type="checkbox" name="accuse"{receipt}> {receipt_l}</label></div>
+<p class="actions"><button name="action" value="envoyer">{send}</button> <button name="action" value="brouillon" class="secondary">{save}</button> <span id="etat-brouillon" class="hint" role="status"></span></p>
+</form>"#,
+        title = if form.replaces.is_some() {
+            t(lang, "Brouillon", "Draft")
+        } else {
+            t(lang, "Nouveau message", "New message")
+        },
+        max = MAX_ATTACHMENT,
+        csrf = csrf(&ctx.session.data.csrf),
+        source = hidden("source", form.source.map(|(f, u)| format!("{f}/{u}"))),
+        replaces = hidden("brouillon", form.replaces.map(|(f, u)| format!("{f}/{u}"))),
+        in_reply_to = hidden("en-reponse-a", d.in_reply_to.clone()),
+        references = hidden("references", (!d.references.is_empty()).then(|| d.references.join(" "))),
+        to_l = t(lang, "À", "To"),
+        to = escape(&d.to.join(", ")),
+        to_hint = t(
+            lang,
+            "Tapez un nom (même mal orthographié), une ville ou une adresse : l'annuaire santé propose les correspondants. Séparez les adresses par des virgules.",
+            "Type a name (even misspelt), a town or an address: the health directory suggests correspondents. Separate addresses with commas."
+        ),
+        cc_l = t(lang, "Copie à", "Cc"),
+        cc = escape(&d.cc.join(", ")),
+        subject_l = t(lang, "Objet", "Subject"),
+        subject = escape(&d.subject),
+        body_l = t(lang, "Message", "Message"),
+        body = escape(&d.body),
+        files_l = t(
+            lang,
+            "Joindre des fichiers (ou glissez-les ici)",
+            "Attach files (or drop them here)"
+        ),
+        files_hint = t(lang, "10 Mo au plus par fichier.", "10 MB at most per file."),
+        receipt = checked(d.receipt),
+        receipt_l = t(lang, "Demander un accusé de lecture", "Request a read receipt"),
+        send = t(lang, "Envoyer", "Send"),
+        save = t(lang, "Enregistrer le brouillon", "Save draft"),
+    )
+}
+
+/// `GET /webmail/ecrire`.
+pub async fn page(
+    State(state): State<WebState>,
+    session: Session,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut ctx = match open(&state, session).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let account = ctx.account.id;
+    let signature = store(&ctx.accounts, move |s| s.signature(account))
+        .await
+        .unwrap_or_default();
+    let Some(form) = prefill(&ctx, &q, &signature).await else {
+        return ctx.not_found().await;
+    };
+    let main = render(&ctx, &form);
+    let counts = frame::counts(&ctx).await;
+    let title = t(ctx.lang(), "Écrire", "Write");
+    let html = frame::page(&mut ctx, title, &counts, None, &main);
+    ctx.respond(html).await
+}
+
+/// What the compose form sent.
+#[derive(Default)]
+struct Posted {
+    fields: HashMap<String, String>,
+    kept: Vec<usize>,
+    files: Vec<Attachment>,
+    /// Files over the limit, by name.
+    too_big: Vec<String>,
+}
+
+async fn read_form(mut multipart: Multipart) -> Result<Posted, String> {
+    let mut posted = Posted::default();
+    while let Some(mut field) = multipart.next_field().await.map_err(|e| e.body_text())? {
+        let name = field.name().unwrap_or_default().to_string();
+        if name == "fichiers" {
+            let file_name = field.file_name().unwrap_or_default().to_string();
+            if file_name.is_empty() {
+                continue;
+            }
+            let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
+            // Read by chunks so an oversized file is refused without being held whole.
+            let mut bytes = Vec::new();
+            let mut over = false;
+            while let Some(chunk) = field.chunk().await.map_err(|e| e.body_text())? {
+                if bytes.len() + chunk.len() > MAX_ATTACHMENT {
+                    over = true;
+                    bytes = Vec::new();
+                } else if !over {
+                    bytes.extend_from_slice(&chunk);
+                }
+            }
+            if over {
+                posted.too_big.push(file_name);
+            } else {
+                posted.files.push(Attachment {
+                    name: file_name,
+                    content_type,
+                    bytes,
+                });
+            }
+        } else if name == "garder" {
+            if let Ok(n) = field.text().await.map_err(|e| e.body_text())?.parse() {
+                posted.kept.push(n);
+            }
+        } else {
+            let value = field.text().await.map_err(|e| e.body_text())?;
+            posted.fields.insert(name, value);
+        }
+    }
+    Ok(posted)
+}
+
+/// The attachments carried from the source message.
+async fn carried(ctx: &Ctx, source: Option<(i64, u32)>, kept: &[usize]) -> Vec<Attachment> {
+    let Some((folder, uid)) = source else {
+        return Vec::new();
+    };
+    let Some((_, bytes)) = load(ctx, folder, uid).await else {
+        return Vec::new();
+    };
+    let Some(message) = MessageParser::default().parse(&bytes) else {
+        return Vec::new();
+    };
+    message
+        .attachments()
+        .enumerate()
+        .filter(|(n, _)| kept.contains(n))
+        .map(|(n, p)| Attachment {
+            name: file_name(p, n),
+            content_type: mime_type(p),
+            bytes: p.contents().to_vec(),
+        })
+        .collect()
+}
+
+/// Stores `bytes` in a folder; the new UID.
+async fn keep(ctx: &Ctx, folder: MailboxId, bytes: Vec<u8>, flags: &[&str]) -> Option<u32> {
+    let now = chrono::Local::now();
+    let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
+    let flags = flags.iter().map(|f| f.to_string()).collect();
+    let results = ctx
+        .mail
+        .svc
+        .deliver(vec![folder], Arc::new(bytes), flags, date)
+        .await
+        .ok()?;
+    results.into_iter().next()?.ok().map(|a| a.uid)
+}
+
+/// Removes the draft a saved or sent form replaces.
+async fn drop_draft(ctx: &Ctx, replaces: Option<(i64, u32)>) {
+    let Some((folder, uid)) = replaces else { return };
+    let Some(drafts) = ctx.special("\\Drafts").map(|f| f.id) else {
+        return;
+    };
+    // Only a message of the Drafts folder is ever removed this way.
+    if drafts.0 != folder {
+        return;
+    }
+    let update = confiance_store::FlagUpdate {
+        uids: vec![uid],
+        op: confiance_store::FlagOp::Add,
+        flags: vec!["\\Deleted".into()],
+        unchanged_since: None,
+    };
+    if store(&ctx.accounts, move |s| s.store_flags(drafts, &update))
+        .await
+        .is_some()
+    {
+        let _ = ctx.mail.svc.expunge(ctx.account.id, drafts, Some(vec![uid])).await;
+    }
+}
+
+/// The answer to the browser: a redirect, or for the script (`X-Confiance: 1`) the place
+/// to go and the draft now saved, so it can keep autosaving into it.
+fn answer(script: bool, to: &str, draft: Option<(i64, u32)>) -> Response {
+    if script {
+        Json(serde_json::json!({
+            "location": to,
+            "brouillon": draft.map(|(f, u)| format!("{f}/{u}")),
+        }))
+        .into_response()
+    } else {
+        see_other(to)
+    }
+}
+
+/// `POST /webmail/ecrire`: send, or save the draft.
+pub async fn post(
+    State(state): State<WebState>,
+    session: Session,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
+    let mut ctx = match open(&state, session).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let lang = ctx.lang();
+    let script = headers.get("x-confiance").is_some();
+    let posted = match read_form(multipart).await {
+        Ok(p) => p,
+        Err(e) => {
+            let msg = format!(
+                "{} ({e})",
+                t(lang, "Le formulaire n'a pas pu être lu", "The form could not be read")
+            );
+            return ctx.fail(StatusCode::BAD_REQUEST, &msg).await;
+        }
+    };
+    if !ctx.session.csrf_ok(&posted.fields) {
+        let msg = t(
+            lang,
+            "Ce formulaire a expiré ou vient d'un autre site. Rechargez la page et recommencez.",
+            "This form has expired or comes from another site. Reload the page and try again.",
+        );
+        return ctx.fail(StatusCode::FORBIDDEN, msg).await;
+    }
+    let field = |k: &str| posted.fields.get(k).cloned().unwrap_or_default();
+    let (to, bad_to) = recipients(&field("a"));
+    let (cc, bad_cc) = recipients(&field("cc"));
+    let draft = Draft {
+        to,
+        cc,
+        subject: field("objet").trim().to_string(),
+        body: field("corps"),
+        receipt: posted.fields.contains_key("accuse"),
+        in_reply_to: posted.fields.get("en-reponse-a").filter(|s| !s.is_empty()).cloned(),
+        references: field("references").split_whitespace().map(str::to_string).collect(),
+    };
+    let source = reference(&field("source"));
+    let replaces = reference(&field("brouillon"));
+    let mut attachments = carried(&ctx, source, &posted.kept).await;
+    attachments.extend(posted.files);
+    let account = ctx.account.id;
+    let profile = store(&ctx.accounts, move |s| s.profile(account)).await.flatten();
+    let from_name = profile
+        .map(|p| {
+            format!(
+                "{} {}",
+                p.given_name.unwrap_or_default(),
+                p.family_name.unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let from_name = from_name.trim().to_string();
+    let Ok(bytes) = outgoing::build(&from_name, &ctx.account.address, &draft, &attachments) else {
+        return ctx.store_failed().await;
+    };
+    let Some(drafts) = ctx.special("\\Drafts").map(|f| f.id) else {
+        return ctx.store_failed().await;
+    };
+
+    // What stops the sending, said in the user's words; the draft keeps everything typed.
+    let mut problems = Vec::new();
+    for name in &posted.too_big {
+        problems.push(match lang {
+            Lang::Fr => format!("« {name} » dépasse 10 Mo et n'a pas été joint."),
+            Lang::En => format!("\"{name}\" is over 10 MB and was not attached."),
+        });
+    }
+    for bad in bad_to.iter().chain(&bad_cc) {
+        problems.push(match lang {
+            Lang::Fr => format!("« {bad} » n'est pas une adresse de messagerie."),
+            Lang::En => format!("\"{bad}\" is not a mail address."),
+        });
+    }
+    let sending = field("action") != "brouillon";
+    if sending && draft.to.is_empty() && draft.cc.is_empty() && bad_to.is_empty() {
+        problems.push(
+            t(
+                lang,
+                "Indiquez au moins un destinataire.",
+                "Give at least one recipient.",
+            )
+            .into(),
+        );
+    }
+
+    if sending && problems.is_empty() {
+        let all: Vec<String> = draft.to.iter().chain(&draft.cc).cloned().collect();
+        let sent = confiance_smtp::submit(
+            ctx.mail.svc.clone(),
+            ctx.mail.smtp.clone(),
+            ctx.account.clone(),
+            &all,
+            bytes.clone(),
+            false,
+        )
+        .await;
+        match sent {
+            Ok(done) => {
+                if let Some(sent_folder) = ctx.special("\\Sent").map(|f| f.id) {
+                    keep(&ctx, sent_folder, bytes, &["\\Seen"]).await;
+                }
+                drop_draft(&ctx, replaces).await;
+                tracing::info!(target: "audit", event = "webmail_sent", account = ctx.account.id.0, id = %done.id, recipients = all.len(), refused = done.refused.len());
+                let mut said = t(lang, "Message envoyé.", "Message sent.").to_string();
+                for (rcpt, why) in &done.refused {
+                    said.push_str(&match lang {
+                        Lang::Fr => format!(" Refusé pour {rcpt} : {why}."),
+                        Lang::En => format!(" Refused for {rcpt}: {why}."),
+                    });
+                }
+                if done.refused.is_empty() {
+                    ctx.session.data.flash = Some(said);
+                } else {
+                    ctx.session.data.alert = Some(said);
+                }
+                let to = ctx
+                    .inbox()
+                    .map_or("/webmail".into(), |f| format!("/webmail/dossier/{}", f.id.0));
+                return ctx.respond(answer(script, &to, None)).await;
+            }
+            Err(not_sent) => {
+                let mut why = match lang {
+                    Lang::Fr => format!("Le message n'a pas été envoyé : {}.", not_sent.reply),
+                    Lang::En => format!("The message was not sent: {}.", not_sent.reply),
+                };
+                for (rcpt, reason) in &not_sent.refused {
+                    why.push_str(&format!(" {rcpt} : {reason}."));
+                }
+                problems.push(why);
+            }
+        }
+    }
+
+    // Saved as a draft: asked for, or the sending was stopped.
+    let Some(uid) = keep(&ctx, drafts, bytes, &["\\Draft", "\\Seen"]).await else {
+        return ctx.store_failed().await;
+    };
+    drop_draft(&ctx, replaces).await;
+    let saved = (drafts.0, uid);
+    let to = format!("/webmail/ecrire?brouillon={}/{}", saved.0, saved.1);
+    if problems.is_empty() {
+        if !script {
+            ctx.session.data.flash = Some(t(lang, "Brouillon enregistré.", "Draft saved.").into());
+        }
+    } else {
+        problems.push(
+            t(
+                lang,
+                "Votre message est conservé dans les brouillons.",
+                "Your message is kept in Drafts.",
+            )
+            .into(),
+        );
+        ctx.session.data.alert = Some(problems.join(" "));
+    }
+    ctx.respond(answer(script, &to, Some(saved))).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipients_are_read_from_what_people_type() {
+        let (ok, bad) = recipients("Dr Anne <anne@medecin.confiance.test>; bob@pro.confiance.test,\nnot an address, ");
+        assert_eq!(ok, ["anne@medecin.confiance.test", "bob@pro.confiance.test"]);
+        assert_eq!(bad, ["not an address"]);
+        assert_eq!(recipients("a@b.fr, a@b.fr").0.len(), 1);
+    }
+
+    #[test]
+    fn reply_prefixes_are_not_repeated() {
+        assert_eq!(prefixed("RE:", "Re: Bilan"), "Re: Bilan");
+        assert_eq!(prefixed("TR:", "Bilan"), "TR: Bilan");
+    }
+}

@@ -1,0 +1,174 @@
+//! The professional's own folders: create, rename, delete. The special folders (inbox, sent,
+//! drafts, trash, junk) stay, as every mail client expects them.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::frame::{self, folder_name, ordered};
+use super::{Ctx, open};
+use crate::WebState;
+use crate::account::layout::csrf;
+use crate::account::session::Posted;
+use crate::account::{Session, see_other};
+use crate::html::{Lang, escape, t};
+
+/// IMAP's hierarchy separator here; a folder name may not hold it or control characters.
+const DELIMITER: char = '/';
+
+fn valid_name(name: &str) -> bool {
+    let name = name.trim();
+    !name.is_empty()
+        && name.chars().count() <= 100
+        && !name.chars().any(|c| c.is_control() || c == '*' || c == '%')
+        && !name.eq_ignore_ascii_case("INBOX")
+        && !name.starts_with(DELIMITER)
+        && !name.ends_with(DELIMITER)
+}
+
+fn is_own(ctx: &Ctx, id: i64) -> Option<String> {
+    ctx.folder(id)
+        .filter(|f| f.special_use.is_none() && f.name != "INBOX")
+        .map(|f| f.name.clone())
+}
+
+pub async fn page(State(state): State<WebState>, session: Session) -> Response {
+    let mut ctx = match open(&state, session).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let lang = ctx.lang();
+    let token = csrf(&ctx.session.data.csrf);
+    let counts = frame::counts(&ctx).await;
+    let mut rows = String::new();
+    for f in ordered(&ctx.folders) {
+        let count = counts.iter().find(|c| c.mailbox == f.id).map_or(0, |c| c.total);
+        let actions = if f.special_use.is_none() && f.name != "INBOX" {
+            format!(
+                r#"<form method="post" class="inline">{token}<input type="hidden" name="dossier" value="{id}"><label class="sr" for="n{id}">{new_name_l} {name}</label><input id="n{id}" name="nom" type="text" value="{name}"> <button name="action" value="renommer" class="secondary">{rename}</button> <button name="action" value="supprimer" class="danger">{delete}</button></form>"#,
+                id = f.id.0,
+                name = escape(&f.name),
+                new_name_l = t(lang, "Nouveau nom de", "New name of"),
+                rename = t(lang, "Renommer", "Rename"),
+                delete = t(lang, "Supprimer", "Delete"),
+            )
+        } else {
+            String::new()
+        };
+        rows.push_str(&format!(
+            "<tr><td>{}</td><td>{count}</td><td>{actions}</td></tr>",
+            escape(&folder_name(lang, f))
+        ));
+    }
+    let main = format!(
+        r#"<h1>{title}</h1>
+<table><caption class="sr">{title}</caption><thead><tr><th scope="col">{name_l}</th><th scope="col">{count_l}</th><th scope="col">{actions_l}</th></tr></thead><tbody>{rows}</tbody></table>
+<h2>{create_l}</h2>
+<form method="post">{token}<label for="nouveau">{name_l}</label><input id="nouveau" name="nom" type="text" required> <button name="action" value="creer">{create}</button></form>
+<p class="hint">{delete_hint}</p>"#,
+        title = t(lang, "Dossiers", "Folders"),
+        name_l = t(lang, "Nom", "Name"),
+        count_l = t(lang, "Messages", "Messages"),
+        actions_l = t(lang, "Actions", "Actions"),
+        create_l = t(lang, "Créer un dossier", "Create a folder"),
+        create = t(lang, "Créer", "Create"),
+        delete_hint = t(
+            lang,
+            "Supprimer un dossier supprime aussi les messages qu'il contient.",
+            "Deleting a folder also deletes the messages in it."
+        ),
+    );
+    let title = t(lang, "Dossiers", "Folders");
+    let html = frame::page(&mut ctx, title, &counts, None, &main);
+    ctx.respond(html).await
+}
+
+fn refused(lang: Lang, what: &str) -> String {
+    match lang {
+        Lang::Fr => format!("Impossible : {what}."),
+        Lang::En => format!("Not possible: {what}."),
+    }
+}
+
+pub async fn post(State(state): State<WebState>, posted: Posted) -> Response {
+    let Posted { session, form } = posted;
+    let mut ctx = match open(&state, session).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let lang = ctx.lang();
+    let account = ctx.account.id;
+    let name = form.get("nom").map(|n| n.trim().to_string()).unwrap_or_default();
+    let target = form.get("dossier").and_then(|d| d.parse::<i64>().ok());
+    let bad_name = t(
+        lang,
+        "un nom de dossier ne peut pas être vide, ni contenir * ou %, ni s'appeler INBOX",
+        "a folder name cannot be empty, hold * or %, or be INBOX",
+    );
+    let svc = ctx.mail.svc.clone();
+    let outcome: Result<&str, String> = match form.get("action").map(String::as_str) {
+        Some("creer") if valid_name(&name) => {
+            let n = name.clone();
+            match svc.run(move |s| s.create_mailbox(account, &n, None)).await {
+                Ok(_) => Ok(t(lang, "Dossier créé.", "Folder created.")),
+                Err(e) => Err(refused(lang, &e.to_string())),
+            }
+        }
+        Some("renommer") if valid_name(&name) => match target.and_then(|id| is_own(&ctx, id)) {
+            Some(from) => match svc
+                .run(move |s| s.rename_mailbox(account, &from, &name, DELIMITER))
+                .await
+            {
+                Ok(()) => Ok(t(lang, "Dossier renommé.", "Folder renamed.")),
+                Err(e) => Err(refused(lang, &e.to_string())),
+            },
+            None => Err(refused(
+                lang,
+                t(
+                    lang,
+                    "ce dossier ne peut pas être renommé",
+                    "this folder cannot be renamed",
+                ),
+            )),
+        },
+        Some("supprimer") => match target.and_then(|id| is_own(&ctx, id)) {
+            Some(from) => match svc.delete_mailbox(account, from).await {
+                Ok(()) => Ok(t(lang, "Dossier supprimé.", "Folder deleted.")),
+                Err(e) => Err(refused(lang, &e.to_string())),
+            },
+            None => Err(refused(
+                lang,
+                t(
+                    lang,
+                    "ce dossier ne peut pas être supprimé",
+                    "this folder cannot be deleted",
+                ),
+            )),
+        },
+        Some("creer" | "renommer") => Err(refused(lang, bad_name)),
+        _ => {
+            return ctx
+                .fail(StatusCode::BAD_REQUEST, t(lang, "Action inconnue.", "Unknown action."))
+                .await;
+        }
+    };
+    match outcome {
+        Ok(said) => ctx.session.data.flash = Some(said.into()),
+        Err(why) => ctx.session.data.alert = Some(why),
+    }
+    ctx.respond(see_other("/webmail/dossiers")).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_name;
+
+    #[test]
+    fn folder_names() {
+        assert!(valid_name("Patients/Dupont"));
+        assert!(valid_name("Comptes rendus"));
+        for bad in ["", "  ", "inbox", "a*b", "50%", "/x", "x/", "a\u{7}b"] {
+            assert!(!valid_name(bad), "{bad:?}");
+        }
+    }
+}

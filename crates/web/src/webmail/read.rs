@@ -1,0 +1,345 @@
+//! Reading a message: its header, its body (HTML made safe, or plain text), its attachments to
+//! download or preview, and what to do with it. Opening a message marks it read.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use confiance_store::{FlagOp, FlagUpdate};
+use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+
+use super::frame::{self, folder_name, folder_options, long_date};
+use super::list::subject_html;
+use super::{Ctx, open};
+use crate::WebState;
+use crate::account::layout::csrf;
+use crate::account::{Session, store};
+use crate::html::{Lang, escape, t};
+
+/// Keyword of a message whose read receipt was answered (sent or declined), RFC 3503.
+pub const MDN_SENT: &str = "$MDNSent";
+
+/// Types a browser may show in the page. Anything else, SVG included (it can carry script),
+/// is only downloaded.
+const PREVIEWABLE: &[&str] = &["application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// `type/subtype` of a part, lower-case.
+pub fn mime_type(part: &mail_parser::MessagePart) -> String {
+    part.content_type()
+        .map(|c| match c.subtype() {
+            Some(sub) => format!("{}/{}", c.ctype(), sub),
+            None => c.ctype().to_string(),
+        })
+        .unwrap_or_else(|| "application/octet-stream".into())
+        .to_ascii_lowercase()
+}
+
+/// The name to show and to save an attachment under.
+pub fn file_name(part: &mail_parser::MessagePart, n: usize) -> String {
+    let name = part.attachment_name().unwrap_or_default();
+    // No path, no control characters: a name, not a place on the disk.
+    let name: String = name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .collect();
+    if name.trim().is_empty() {
+        format!("piece-jointe-{}", n + 1)
+    } else {
+        name.trim().to_string()
+    }
+}
+
+fn human_size(bytes: usize, lang: Lang) -> String {
+    let (ko, mo) = match lang {
+        Lang::Fr => ("ko", "Mo"),
+        Lang::En => ("KB", "MB"),
+    };
+    if bytes >= 1 << 20 {
+        format!("{:.1} {mo}", bytes as f64 / (1 << 20) as f64)
+    } else {
+        format!("{} {ko}", bytes.div_ceil(1024))
+    }
+}
+
+/// The message's body as safe HTML: sanitised HTML when the sender wrote HTML, else the text.
+/// The second value says whether remote images were dropped.
+pub fn body_html(message: &Message) -> (String, bool) {
+    if let Some(part) = message.html_part(0)
+        && let PartType::Html(html) = &part.body
+    {
+        return super::sanitize::clean(html);
+    }
+    let text = message.body_text(0).unwrap_or_default();
+    (format!(r#"<div class="text">{}</div>"#, escape(&text)), false)
+}
+
+/// A message of the account: its folder, listing and parsed bytes.
+pub(crate) async fn load(ctx: &Ctx, folder: i64, uid: u32) -> Option<(confiance_store::Listed, Vec<u8>)> {
+    let mailbox = ctx.folder(folder)?.id;
+    let listed = store(&ctx.accounts, move |s| s.listed(mailbox, uid)).await.flatten()?;
+    let bytes = ctx.mail.svc.read(&listed.meta.blob).await.ok()?;
+    Some((listed, bytes.to_vec()))
+}
+
+fn addresses_html(list: &[(String, String)]) -> String {
+    list.iter()
+        .map(|(name, address)| match name.is_empty() {
+            true => escape(address),
+            false => format!(
+                r#"{} <span class="address">&lt;{}&gt;</span>"#,
+                escape(name),
+                escape(address)
+            ),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `/webmail/message/{folder}/{uid}`.
+pub async fn page(State(state): State<WebState>, session: Session, Path((id, uid)): Path<(i64, u32)>) -> Response {
+    let mut ctx = match open(&state, session).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some((listed, bytes)) = load(&ctx, id, uid).await else {
+        return ctx.not_found().await;
+    };
+    let lang = ctx.lang();
+    let folder = ctx.folder(id).cloned().expect("loaded from this folder");
+    let seen = listed.meta.flags.iter().any(|f| f == "\\Seen");
+    if !seen {
+        let mailbox = folder.id;
+        let update = FlagUpdate {
+            uids: vec![uid],
+            op: FlagOp::Add,
+            flags: vec!["\\Seen".into()],
+            unchanged_since: None,
+        };
+        if store(&ctx.accounts, move |s| s.store_flags(mailbox, &update))
+            .await
+            .is_some()
+        {
+            ctx.mail.svc.changed(ctx.account.id, mailbox);
+        }
+    }
+    let Some(message) = MessageParser::default().parse(&bytes) else {
+        let msg = t(
+            lang,
+            "Ce message est illisible ; téléchargez-le depuis votre client de messagerie.",
+            "This message cannot be read; open it in your mail client.",
+        );
+        return ctx.fail(StatusCode::UNPROCESSABLE_ENTITY, msg).await;
+    };
+    let from = confiance_mail::summary::addresses(message.from());
+    let to = confiance_mail::summary::addresses(message.to());
+    let cc = confiance_mail::summary::addresses(message.cc());
+    let subject = message.subject().unwrap_or_default();
+    let summary = listed.summary.clone().unwrap_or_default();
+    let (body, remote_dropped) = body_html(&message);
+    let flagged = listed.meta.flags.iter().any(|f| f == "\\Flagged");
+    let base = format!("/webmail/message/{id}/{uid}");
+    let token = csrf(&ctx.session.data.csrf);
+
+    let mut attachments = String::new();
+    for (n, part) in message.attachments().enumerate() {
+        let name = file_name(part, n);
+        let kind = mime_type(part);
+        let xdm = name.eq_ignore_ascii_case(confiance_mail::summary::XDM_ARCHIVE);
+        let note = if xdm {
+            format!(
+                r#" <span class="label">{}</span>"#,
+                t(
+                    lang,
+                    "Document structuré CDA (IHE XDM)",
+                    "Structured CDA document (IHE XDM)"
+                )
+            )
+        } else {
+            String::new()
+        };
+        let preview = if PREVIEWABLE.contains(&kind.as_str()) {
+            let src = format!("{base}/piece/{n}?apercu=1");
+            let shown = if kind == "application/pdf" {
+                format!(
+                    r#"<iframe src="{src}" title="{} {}" class="preview" loading="lazy"></iframe>"#,
+                    t(lang, "Aperçu de", "Preview of"),
+                    escape(&name)
+                )
+            } else {
+                format!(
+                    r#"<img src="{src}" alt="{} {}" class="preview" loading="lazy">"#,
+                    t(lang, "Aperçu de", "Preview of"),
+                    escape(&name)
+                )
+            };
+            format!(
+                r#"<details><summary>{}</summary>{shown}</details>"#,
+                t(lang, "Aperçu", "Preview")
+            )
+        } else {
+            String::new()
+        };
+        attachments.push_str(&format!(
+            r#"<li><a href="{base}/piece/{n}" download="{name}">{name}</a> <span class="hint">({size}){note}</span>{preview}</li>"#,
+            name = escape(&name),
+            size = human_size(part.contents().len(), lang),
+        ));
+    }
+    if !attachments.is_empty() {
+        attachments = format!(
+            r#"<section aria-labelledby="pj"><h2 id="pj">{}</h2><ul class="attachments">{attachments}</ul></section>"#,
+            t(lang, "Pièces jointes", "Attachments")
+        );
+    }
+
+    // RFC 8098: a receipt is only sent when the professional agrees (Réf. #2 ECO.3.1.6).
+    let receipt = match (&summary.receipt_to, listed.meta.flags.iter().any(|f| f == MDN_SENT)) {
+        (Some(to), false) => format!(
+            r#"<form method="post" action="{base}/accuse" class="receipt">{token}<p>{ask} <strong>{to}</strong></p><button name="reponse" value="envoyer">{send}</button> <button name="reponse" value="refuser" class="secondary">{decline}</button></form>"#,
+            ask = t(
+                lang,
+                "L'expéditeur demande un accusé de lecture, à envoyer à",
+                "The sender asks for a read receipt, to be sent to"
+            ),
+            to = escape(to),
+            send = t(lang, "Envoyer l'accusé de lecture", "Send the read receipt"),
+            decline = t(lang, "Ne pas l'envoyer", "Do not send it"),
+        ),
+        _ => String::new(),
+    };
+    let remote_note = if remote_dropped {
+        format!(
+            r#"<p class="hint">{}</p>"#,
+            t(
+                lang,
+                "Les images distantes de ce message n'ont pas été chargées : elles permettraient à l'expéditeur de savoir quand vous le lisez.",
+                "Remote images in this message were not loaded: they would tell the sender when you read it."
+            )
+        )
+    } else {
+        String::new()
+    };
+    let cc_line = if cc.is_empty() {
+        String::new()
+    } else {
+        format!("<dt>Cc</dt><dd>{}</dd>", addresses_html(&cc))
+    };
+    let is_trash = folder.special_use.as_deref() == Some("\\Trash");
+    let main = format!(
+        r##"<p><a href="/webmail/dossier/{id}" data-key="u">← {back}</a></p>
+<article>
+<h1>{subject}</h1>
+<dl class="headers"><dt>{from_l}</dt><dd>{from}</dd><dt>{to_l}</dt><dd>{to}</dd>{cc_line}<dt>{date_l}</dt><dd>{date}</dd></dl>
+<nav class="actions" aria-label="{actions_l}">
+<a class="button" href="/webmail/ecrire?repondre={id}/{uid}" data-key="r">{reply}</a>
+<a class="button" href="/webmail/ecrire?repondre-tous={id}/{uid}" data-key="a">{reply_all}</a>
+<a class="button" href="/webmail/ecrire?transferer={id}/{uid}" data-key="f">{forward}</a>
+<form method="post" action="{base}/action" class="inline">{token}<button name="action" value="{flag_v}" class="secondary" data-key="s">{flag_l}</button></form>
+<form method="post" action="{base}/action" class="inline">{token}<button name="action" value="non-lu" class="secondary" data-key="m">{unread}</button></form>
+<form method="post" action="{base}/action" class="inline">{token}<label for="vers" class="sr">{move_to}</label><select id="vers" name="dossier">{options}</select> <button name="action" value="deplacer" class="secondary">{move}</button></form>
+<form method="post" action="{base}/action" class="inline">{token}<button name="action" value="supprimer" class="danger" data-key="#">{delete}</button></form>
+</nav>
+{receipt}{remote_note}
+<div class="body">{body}</div>
+{attachments}
+</article>"##,
+        back = escape(&folder_name(lang, &folder)),
+        subject = subject_html(lang, subject, summary.xdm),
+        from_l = t(lang, "De", "From"),
+        from = addresses_html(&from),
+        to_l = t(lang, "À", "To"),
+        to = addresses_html(&to),
+        date_l = t(lang, "Date", "Date"),
+        date = long_date(listed.meta.internal_date, listed.meta.internal_tz_minutes),
+        actions_l = t(lang, "Actions sur le message", "Message actions"),
+        reply = t(lang, "Répondre", "Reply"),
+        reply_all = t(lang, "Répondre à tous", "Reply all"),
+        forward = t(lang, "Transférer", "Forward"),
+        flag_v = if flagged { "ne-plus-suivre" } else { "suivre" },
+        flag_l = if flagged {
+            t(lang, "Ne plus suivre", "Unflag")
+        } else {
+            t(lang, "Suivre", "Flag")
+        },
+        unread = t(lang, "Marquer comme non lu", "Mark as unread"),
+        move_to = t(lang, "Dossier de destination", "Destination folder"),
+        options = folder_options(&ctx, id),
+        move = t(lang, "Déplacer", "Move"),
+        delete = if is_trash {
+            t(lang, "Supprimer définitivement", "Delete for good")
+        } else {
+            t(lang, "Supprimer", "Delete")
+        },
+    );
+    let counts = frame::counts(&ctx).await;
+    let title = if subject.trim().is_empty() {
+        t(lang, "(sans objet)", "(no subject)").to_string()
+    } else {
+        subject.strip_prefix("XDM/1.0/DDM+").unwrap_or(subject).to_string()
+    };
+    let html = frame::page(&mut ctx, &title, &counts, Some(id), &main);
+    ctx.respond(html).await
+}
+
+/// `/webmail/message/{folder}/{uid}/piece/{n}[?apercu=1]`: an attachment, downloaded, or shown
+/// in the page for the types a browser renders safely.
+pub async fn attachment(
+    State(state): State<WebState>,
+    session: Session,
+    Path((id, uid, n)): Path<(i64, u32, usize)>,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    let ctx = match open(&state, session).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let Some((_, bytes)) = load(&ctx, id, uid).await else {
+        return ctx.not_found().await;
+    };
+    let Some(message) = MessageParser::default().parse(&bytes) else {
+        return ctx.not_found().await;
+    };
+    let Some(part) = message.attachments().nth(n) else {
+        return ctx.not_found().await;
+    };
+    let name = file_name(part, n);
+    let kind = mime_type(part);
+    let inline = q.contains_key("apercu") && PREVIEWABLE.contains(&kind.as_str());
+    let mut response = part.contents().to_vec().into_response();
+    let h = response.headers_mut();
+    let shown_as = if inline {
+        kind.as_str()
+    } else {
+        "application/octet-stream"
+    };
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(shown_as).unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    // RFC 6266 with RFC 8187 for the UTF-8 name, plus an ASCII fallback.
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii() && c != '\\' { c } else { '_' })
+        .collect();
+    let disposition = format!(
+        "{}; filename=\"{ascii}\"; filename*=UTF-8''{}",
+        if inline { "inline" } else { "attachment" },
+        crate::html::url_value(&name).replace('+', "%20")
+    );
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if inline {
+        // Shown inside the message page only, with nothing active.
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'self'",
+            ),
+        );
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+    }
+    ctx.respond(response).await
+}

@@ -1,0 +1,96 @@
+//! Mail HTML made safe to show inside the page: no script, no style sheet, no event handler,
+//! no form, no frame, and no remote content — a remote image would tell the sender when and
+//! where the message is read (tracking). Links open apart, without referrer.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Embedded images the page may show: raster types only (SVG can carry script).
+fn embedded_image(value: &str) -> bool {
+    let v = value.trim_start().to_ascii_lowercase();
+    ["data:image/png", "data:image/jpeg", "data:image/gif", "data:image/webp"]
+        .iter()
+        .any(|p| v.starts_with(p))
+}
+
+/// The cleaned HTML, and whether remote images were dropped.
+pub fn clean(html: &str) -> (String, bool) {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let seen = dropped.clone();
+    let mut builder = ammonia::Builder::default();
+    builder
+        .add_url_schemes(["data"])
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .set_tag_attribute_value("a", "target", "_blank")
+        .attribute_filter(move |element, attribute, value| {
+            let is_url = matches!(attribute, "src" | "href" | "srcset" | "cite" | "longdesc");
+            if !is_url {
+                return Some(Cow::Borrowed(value));
+            }
+            let data = value.trim_start().to_ascii_lowercase().starts_with("data:");
+            match (element, attribute) {
+                ("img", "src") if embedded_image(value) => Some(Cow::Borrowed(value)),
+                ("img", _) => {
+                    seen.store(true, Ordering::Relaxed);
+                    None
+                }
+                // data: is for embedded images only.
+                _ if data => None,
+                _ => Some(Cow::Borrowed(value)),
+            }
+        });
+    let cleaned = builder.clean(html).to_string();
+    (
+        format!(r#"<div class="html">{cleaned}</div>"#),
+        dropped.load(Ordering::Relaxed),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn scripts_handlers_styles_and_forms_go() {
+        let (out, _) = clean(
+            r#"<p onclick="steal()">Bonjour<script>alert(1)</script><style>p{}</style></p>
+            <form action="https://evil.example"><input name=x></form><iframe src="https://evil.example"></iframe>
+            <a href="javascript:alert(1)">x</a><svg><script>alert(2)</script></svg>"#,
+        );
+        for bad in [
+            "onclick",
+            "<script",
+            "alert",
+            "<style",
+            "<form",
+            "<input",
+            "<iframe",
+            "javascript:",
+            "<svg",
+        ] {
+            assert!(!out.contains(bad), "{bad} kept in {out}");
+        }
+        assert!(out.contains("Bonjour"));
+    }
+
+    #[test]
+    fn remote_images_are_dropped_and_said() {
+        let (out, dropped) = clean(r#"<img src="https://tracker.example/p.gif?id=42" alt="logo"><p>Texte</p>"#);
+        assert!(dropped);
+        assert!(!out.contains("tracker.example"), "{out}");
+        let (out, dropped) = clean(r#"<img src="data:image/png;base64,iVBORw0KGgo=" alt="signature">"#);
+        assert!(!dropped);
+        assert!(out.contains("data:image/png"));
+        let (out, _) = clean(r#"<img src="data:image/svg+xml;base64,PHN2Zz4=">"#);
+        assert!(!out.contains("svg"), "{out}");
+    }
+
+    #[test]
+    fn links_open_apart_without_referrer() {
+        let (out, _) = clean(r#"<a href="https://esante.gouv.fr">ANS</a><a href="data:text/html,x">y</a>"#);
+        assert!(out.contains(r#"rel="noopener noreferrer nofollow""#), "{out}");
+        assert!(out.contains(r#"target="_blank""#), "{out}");
+        assert!(!out.contains("data:text"), "{out}");
+    }
+}
