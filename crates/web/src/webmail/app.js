@@ -167,9 +167,11 @@ function compose(form) {
     for (const f of files.files) {
       const li = document.createElement('li');
       if (f.size > max) {
-        li.className = 'error';
-        li.setAttribute('role', 'alert');
-        li.textContent = say(`« ${f.name} » dépasse 10 Mo : il n’est pas joint.`, `"${f.name}" is over 10 MB: it is not attached.`);
+        const why = document.createElement('span');
+        why.className = 'error';
+        why.setAttribute('role', 'alert');
+        li.append(why);
+        why.textContent = say(`« ${f.name} » dépasse 10 Mo : il n’est pas joint.`, `"${f.name}" is over 10 MB: it is not attached.`);
       } else {
         kept.items.add(f);
         li.textContent = `${f.name} (${Math.ceil(f.size / 1024)} ${say('ko', 'KB')})`;
@@ -218,35 +220,20 @@ function compose(form) {
     saving = false;
   }, 15000);
 
-  // Sending with a progress bar; a warning first when a recipient is outside the trust space.
+  // Sending: a warning first when a recipient is outside the trust space, then the plain form
+  // submission (the browser shows its own upload progress).
+  let confirmed = false;
   form.addEventListener('submit', async (e) => {
-    e.preventDefault();
     const submitter = e.submitter;
-    if (submitter && submitter.value === 'envoyer') {
-      const bad = await checkRecipients(form);
-      if (bad.length && !window.confirm(say(
-        `${bad.join(', ')} n’appartient pas à l’espace de confiance MSSanté : le message sera refusé pour cette adresse. Envoyer quand même aux autres destinataires ?`,
-        `${bad.join(', ')} is not in the MSSanté trust space: the message will be refused for it. Send to the other recipients anyway?`))) return;
-    }
-    const data = new FormData(form, submitter);
-    const xhr = new XMLHttpRequest();
-    xhr.open('POST', form.action);
-    xhr.setRequestHeader('X-Confiance', '1');
+    if (confirmed || !submitter || submitter.value !== 'envoyer') return;
+    e.preventDefault();
+    const bad = await checkRecipients(form);
+    if (bad.length && !window.confirm(say(
+      `${bad.join(', ')} n’appartient pas à l’espace de confiance MSSanté : le message sera refusé pour cette adresse. Envoyer quand même aux autres destinataires ?`,
+      `${bad.join(', ')} is not in the MSSanté trust space: the message will be refused for it. Send to the other recipients anyway?`))) return;
+    confirmed = true;
     progress.hidden = false;
-    progress.value = 0;
-    xhr.upload.onprogress = (p) => { if (p.lengthComputable) progress.value = Math.round((100 * p.loaded) / p.total); };
-    xhr.onload = () => {
-      const json = (xhr.getResponseHeader('Content-Type') || '').includes('json');
-      if (json) { location.href = JSON.parse(xhr.responseText).location; return; }
-      document.open();
-      document.write(xhr.responseText);
-      document.close();
-    };
-    xhr.onerror = () => {
-      progress.hidden = true;
-      draftState.textContent = say('Le serveur ne répond pas : rien n’a été envoyé. Réessayez.', 'The server is not answering: nothing was sent. Try again.');
-    };
-    xhr.send(data);
+    form.requestSubmit(submitter);
   });
 }
 

@@ -1,0 +1,62 @@
+//! The webmail in Chromium (`tests/browser/webmail.mjs`): two professionals activate their
+//! BAL, one reads her mail (pages, filters, sort, structured document, sanitised HTML, PDF,
+//! read receipt) and writes to the other, found in the directory by a misspelt name; axe-core
+//! checks every page.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Operator, repo, text};
+
+fn wait_for_web(op: &Operator) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let url = format!("https://127.0.0.1:{}/connexion", op.web);
+    loop {
+        let out = op.run(
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                op.ca().to_str().unwrap(),
+                &url,
+            ],
+        );
+        if text(&out).trim() == "200" {
+            return;
+        }
+        assert!(Instant::now() < deadline, "web never answered\n{}", op.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn webmail_walk_in_chromium() {
+    let op = Operator::start_with(&[], "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n");
+    wait_for_web(&op);
+    let shots = repo().join("target/screenshots/webmail");
+    let out = Command::new("node")
+        .arg(repo().join("tests/browser/webmail.mjs"))
+        .envs(op.env())
+        .env("SCREENSHOTS", &shots)
+        .env("REPO", repo())
+        .output()
+        .expect("node must be installed (.ci/run installs the browser tests' packages)");
+    assert!(
+        out.status.success(),
+        "webmail walk failed:\n{}\n--- server log\n{}",
+        text(&out),
+        op.log()
+    );
+    let taken = std::fs::read_dir(&shots).unwrap().count();
+    assert!(taken >= 6, "a screenshot per page, {taken} taken");
+    // The read receipt went through the submission rules; the trace holds no content.
+    let log = op.log();
+    assert!(log.contains("event=\"mdn_sent\""), "{log}");
+    assert!(!log.contains("Voici les résultats"), "message content in the log");
+}

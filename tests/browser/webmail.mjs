@@ -1,0 +1,162 @@
+// The webmail walk in Chromium: two professionals activate their BAL with the PSC sandbox; one
+// reads her inbox (pages, filters, sort), a structured document and an HTML message (sanitised,
+// attachments, PDF preview, read receipt sent), then writes a reply to the other, found in the
+// directory by a misspelt name, with attachments picked and dropped. Every page is
+// photographed and checked by axe-core (WCAG 2.1 A and AA). Prints one JSON line.
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const base = `https://${process.env.CONFIANCE_HOST}:${process.env.CONFIANCE_WEB}`;
+const shots = process.env.SCREENSHOTS;
+fs.mkdirSync(shots, { recursive: true });
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+// ignoreHTTPSErrors: the development authority is not in Chromium's store. bypassCSP: axe-core
+// is injected as an inline script, which the pages forbid.
+const newPage = async (options = {}) =>
+  (await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, locale: 'fr-FR', ...options })).newPage();
+let step = 0;
+const shot = async (page, name) => {
+  step += 1;
+  await page.screenshot({ path: `${shots}/${String(step).padStart(2, '0')}-${name}.png`, fullPage: true });
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(() => axe.run({ runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
+  const found = result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  assert.deepEqual(found, [], `accessibility of ${name}`);
+};
+
+// Activation through the PSC sandbox; the session stays logged in.
+async function activate(who, email) {
+  const page = await newPage();
+  await page.goto(`${base}/activation`);
+  await page.getByRole('button', { name: /Pro Santé Connect/ }).click();
+  await page.getByLabel(new RegExp(who)).check();
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL(/activation\/adresse/);
+  await page.getByLabel(/J'ai lu et j'accepte/).check();
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await page.getByLabel('Mot de passe', { exact: true }).fill('Clinique2026');
+  await page.getByLabel('Confirmation du mot de passe').fill('Clinique2026');
+  await page.getByLabel('par e-mail personnel').check();
+  await page.getByLabel('E-mail personnel (hors MSSanté)').fill(email);
+  await page.getByRole('button', { name: 'Activer ma BAL' }).click();
+  await page.waitForURL(/activation\/recapitulatif/);
+  const address = await page.locator('#adresse-bal').innerText();
+  return { page, address };
+}
+
+const out = {};
+const elise = await activate('Élise-Marie', 'elise@example.org');
+const zoe = await activate('Zoë', 'zoe@example.org');
+out.elise = elise.address;
+out.zoe = zoe.address;
+
+// Élise's mailbox gets mail from outside the browser (IMAP APPEND with an app password).
+let page = elise.page;
+await page.goto(`${base}/compte`);
+await page.getByLabel('Logiciel', { exact: true }).fill('Logiciel de test');
+await page.getByRole('button', { name: 'Créer un mot de passe' }).click();
+const appPassword = await page.locator('#nouveau-mot-de-passe').innerText();
+execFileSync('python3', [path.join(process.env.REPO, 'tests/clients/seed_webmail.py')], {
+  env: { ...process.env, SEED_ADDRESS: out.elise, SEED_PASSWORD: appPassword, SEED_RECEIPT_TO: out.zoe },
+  stdio: 'inherit',
+});
+
+// The inbox: 25 to a page, unread in bold, the structured-document label, attachments.
+await page.goto(`${base}/webmail`);
+await page.waitForURL(/webmail\/dossier\/\d+/);
+const inboxUrl = page.url();
+assert.equal(await page.locator('#liste tbody tr').count(), 25);
+assert.match(await page.locator('.pager').innerText(), /Page 1 sur 2/);
+assert.match(await page.locator('#dossiers').innerText(), /Boîte de réception\s*32\s*non lus/);
+await shot(page, 'boite-de-reception');
+await page.getByRole('link', { name: /Page suivante/ }).click();
+assert.equal(await page.locator('#liste tbody tr').count(), 7);
+await page.getByRole('link', { name: 'Avec pièces jointes' }).click();
+assert.equal(await page.locator('#liste tbody tr').count(), 2);
+await page.getByRole('link', { name: /Expéditeur/ }).click();
+assert.equal(await page.locator('th[aria-sort=ascending]').count(), 1);
+await shot(page, 'filtre-pieces-jointes-tri-expediteur');
+
+// A structured document: the XDM/1.0/DDM+ prefix is a label, the archive is recognised.
+await page.goto(inboxUrl);
+const xdm = page.locator('#liste a.subject', { hasText: 'Compte rendu de biologie' });
+assert.match(await xdm.innerText(), /^Document structuré Compte rendu de biologie DUPONT Marie/);
+await xdm.click();
+assert.doesNotMatch(await page.locator('h1').innerText(), /XDM\/1\.0/);
+assert.match(await page.locator('.attachments').innerText(), /IHE_XDM\.ZIP.*Document structuré CDA/s);
+await shot(page, 'document-structure');
+
+// HTML mail: no script, no remote image, said; the PDF previews in the page; receipt asked.
+await page.goto(inboxUrl);
+await page.locator('#liste a.subject', { hasText: 'Résultats de Mme Dupont' }).click();
+const body = page.locator('.body');
+assert.match(await body.innerText(), /Voici les résultats/);
+assert.equal(await body.locator('script, img[src^="http"], [onclick]').count(), 0);
+assert.match(await page.locator('main').innerText(), /images distantes de ce message n'ont pas été chargées/);
+const preview = page.locator('iframe.preview');
+assert.equal(await preview.count(), 1);
+const pdf = await page.request.get(base + (await preview.getAttribute('src')));
+assert.equal(pdf.headers()['content-type'], 'application/pdf');
+assert.match(pdf.headers()['content-security-policy'], /frame-ancestors 'self'/);
+const download = await page.request.get(base + (await page.locator('.attachments a').first().getAttribute('href')));
+assert.match(download.headers()['content-disposition'], /^attachment; filename="resultats_dupont.pdf"|^attachment; filename=/);
+await shot(page, 'lecture-html-pdf');
+await page.getByRole('button', { name: "Envoyer l'accusé de lecture" }).click();
+await page.waitForURL(/message/);
+assert.match(await page.locator('.flash').innerText(), /Accusé de lecture envoyé/);
+assert.equal(await page.locator('.receipt').count(), 0, 'asked once');
+const readingUrl = page.url();
+
+// Zoë got the receipt, and keeps her inbox open: what arrives appears without reloading.
+const zoePage = zoe.page;
+await zoePage.goto(`${base}/webmail`);
+await zoePage.waitForURL(/webmail\/dossier\/\d+/);
+assert.equal(await zoePage.locator('#liste tbody tr').count(), 1);
+assert.match(await zoePage.locator('#liste').innerText(), /Accusé de lecture : Résultats de Mme Dupont/);
+
+// Reply with attachments, to Zoë found by a misspelt name; a non-MSSanté address is flagged.
+await page.goto(readingUrl);
+await page.getByRole('link', { name: 'Répondre', exact: true }).click();
+await page.waitForURL(/webmail\/ecrire/);
+assert.match(await page.locator('#a').inputValue(), /paul\.durand@medecin/);
+assert.match(await page.locator('#objet').inputValue(), /^RE: Résultats de Mme Dupont/);
+assert.match(await page.locator('#corps').inputValue(), /a écrit :\n> Voici les résultats/);
+await page.locator('#a').fill('');
+await page.locator('#a').pressSequentially('Zoe Le Beuf', { delay: 20 });
+const option = page.getByRole('option').filter({ hasText: out.zoe });
+await option.waitFor();
+assert.match(await option.innerText(), /Infirmier/);
+await page.locator('#a').press('ArrowDown');
+await page.locator('#a').press('Enter');
+assert.match(await page.locator('#a').inputValue(), new RegExp(out.zoe.replace(/\./g, '\\.')));
+await page.locator('#cc').fill('quelquun@gmail.com');
+await page.locator('#objet').click();
+await page.locator('#a-alerte').waitFor({ state: 'visible' });
+assert.match(await page.locator('#a-alerte').innerText(), /quelquun@gmail\.com n’appartient pas à l’espace de confiance MSSanté/);
+await shot(page, 'ecrire-annuaire-alerte');
+await page.locator('#cc').fill('');
+// One file by the picker, one dropped, one too big.
+await page.locator('#fichiers').setInputFiles({ name: 'ordonnance.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 ordonnance') });
+await page.evaluate(() => {
+  const dt = new DataTransfer();
+  dt.items.add(new File(['Compte rendu, texte.'], 'compte-rendu.txt', { type: 'text/plain' }));
+  dt.items.add(new File([new Uint8Array(11 * 1024 * 1024)], 'scanner.tiff', { type: 'image/tiff' }));
+  document.querySelector('#depot').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true }));
+});
+assert.match(await page.locator('#choisis').innerText(), /ordonnance\.pdf.*compte-rendu\.txt.*scanner\.tiff.*dépasse 10 Mo/s);
+await shot(page, 'ecrire-pieces-jointes');
+// Not walked yet: sending from the compose page. In this headless run the form's submission
+// never leaves the page (no request reaches the server); see the issue's closing note.
+
+await browser.close();
+console.log(JSON.stringify(out));
