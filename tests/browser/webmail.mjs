@@ -1,8 +1,8 @@
 // The webmail walk in Chromium: two professionals activate their BAL with the PSC sandbox; one
-// reads her inbox (pages, filters, sort), a structured document and an HTML message (sanitised,
-// attachments, PDF preview, read receipt sent), then writes a reply to the other, found in the
-// directory by a misspelt name, with attachments picked and dropped. Every page is
-// photographed and checked by axe-core (WCAG 2.1 A and AA). Prints one JSON line.
+// reads a message (sanitised HTML, attachments, PDF preview, read receipt, structured
+// document), replies with attachments to the other found in the directory by a misspelt name,
+// searches, moves, flags, deletes; the other sees it arrive live. Every page is photographed
+// and checked by axe-core (WCAG 2.1 A and AA). Prints one JSON line for the Rust harness.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -115,6 +115,9 @@ await page.getByRole('button', { name: "Envoyer l'accusé de lecture" }).click()
 await page.waitForURL(/message/);
 assert.match(await page.locator('.flash').innerText(), /Accusé de lecture envoyé/);
 assert.equal(await page.locator('.receipt').count(), 0, 'asked once');
+await page.getByText('Aperçu', { exact: true }).click();
+await preview.waitFor();
+await shot(page, 'apercu-pdf');
 const readingUrl = page.url();
 
 // Zoë got the receipt, and keeps her inbox open: what arrives appears without reloading.
@@ -155,8 +158,92 @@ await page.evaluate(() => {
 });
 assert.match(await page.locator('#choisis').innerText(), /ordonnance\.pdf.*compte-rendu\.txt.*scanner\.tiff.*dépasse 10 Mo/s);
 await shot(page, 'ecrire-pieces-jointes');
-// Not walked yet: sending from the compose page. In this headless run the form's submission
-// never leaves the page (no request reaches the server); see the issue's closing note.
+page.on('dialog', (d) => d.accept());
+await page.getByRole('button', { name: 'Envoyer', exact: true }).click();
+await page.waitForURL(/webmail\/dossier/);
+assert.match(await page.locator('.flash').innerText(), /Message envoyé/);
+
+// Zoë's list updated by itself; she opens it with both attachments, not the oversized one.
+const arrived = zoePage.locator('#liste a.subject', { hasText: 'RE: Résultats de Mme Dupont' });
+await arrived.waitFor({ timeout: 15000 });
+assert.match(await zoePage.locator('#dossiers').innerText(), /Boîte de réception\s*2\s*non lus/);
+await shot(zoePage, 'arrivee-en-direct');
+await arrived.click();
+assert.match(await zoePage.locator('.headers').innerText(), new RegExp(out.elise.replace(/\./g, '\\.')));
+assert.match(await zoePage.locator('.attachments').innerText(), /ordonnance\.pdf.*compte-rendu\.txt/s);
+assert.doesNotMatch(await zoePage.locator('.attachments').innerText(), /scanner/);
+await shot(zoePage, 'lecture-reponse');
+
+// Élise's Sent folder has it; search finds by words across folders, and by sender.
+await page.getByRole('link', { name: 'Envoyés' }).click();
+assert.match(await page.locator('#liste').innerText(), /RE: Résultats de Mme Dupont/);
+await page.goto(`${base}/webmail/recherche?texte=resultats+dupont`);
+const found = await page.locator('table.messages tbody tr').allInnerTexts();
+assert.ok(found.some((r) => /Envoyés/.test(r)) && found.some((r) => /Boîte de réception/.test(r)), found.join('\n'));
+await page.goto(`${base}/webmail/recherche`);
+await page.getByLabel('De', { exact: true }).fill('Durand');
+await page.getByRole('button', { name: 'Rechercher' }).last().click();
+assert.match(await page.locator('main').innerText(), /2 message\(s\) trouvé\(s\)/);
+await shot(page, 'recherche');
+
+// A folder of her own, a message moved there, one flagged, one deleted to the trash.
+await page.goto(`${base}/webmail/dossiers`);
+await page.getByLabel('Nom', { exact: true }).fill('Patients');
+await page.getByRole('button', { name: 'Créer', exact: true }).click();
+assert.match(await page.locator('.flash').innerText(), /Dossier créé/);
+await shot(page, 'dossiers');
+await page.goto(inboxUrl);
+await page.getByRole('link', { name: 'Message 1 — suivi du patient', exact: true }).click();
+await page.getByLabel('Dossier de destination').selectOption({ label: 'Patients' });
+await page.getByRole('button', { name: 'Déplacer' }).click();
+assert.match(await page.locator('.flash').innerText(), /Message déplacé/);
+await page.getByRole('link', { name: 'Patients' }).click();
+assert.match(await page.locator('#liste').innerText(), /Message 1 —/);
+await page.goto(inboxUrl);
+await page.getByRole('link', { name: 'Message 2 — suivi du patient', exact: true }).click();
+await page.getByRole('button', { name: 'Suivre', exact: true }).click();
+assert.match(await page.locator('.flash').innerText(), /Message suivi/);
+await page.goto(inboxUrl);
+await page.getByRole('link', { name: 'Suivis' }).click();
+assert.equal(await page.locator('#liste tbody tr').count(), 1);
+await page.goto(inboxUrl);
+await page.getByRole('link', { name: 'Message 3 — suivi du patient', exact: true }).click();
+await page.getByRole('button', { name: 'Supprimer', exact: true }).click();
+assert.match(await page.locator('.flash').innerText(), /corbeille/);
+await page.getByRole('link', { name: 'Corbeille' }).click();
+assert.match(await page.locator('#liste').innerText(), /Message 3 —/);
+
+// Settings: a signature, then new messages carry it; the keyboard opens the compose page.
+await page.goto(`${base}/webmail/reglages`);
+await page.getByLabel('Signature ajoutée à vos messages').fill('Dr Élise-Marie D’Orléans\nMédecin généraliste');
+await page.getByRole('button', { name: 'Enregistrer' }).click();
+assert.match(await page.locator('.flash').innerText(), /Signature enregistrée/);
+await shot(page, 'reglages');
+await page.goto(inboxUrl);
+await page.keyboard.press('c');
+await page.waitForURL(/webmail\/ecrire/);
+assert.match(await page.locator('#corps').inputValue(), /-- \nDr Élise-Marie D’Orléans/);
+// A draft saved by the button keeps its text and comes back as a draft.
+await page.locator('#objet').fill('Brouillon de test');
+await page.getByRole('button', { name: 'Enregistrer le brouillon' }).click();
+await page.waitForURL(/brouillon=/);
+assert.equal(await page.locator('#objet').inputValue(), 'Brouillon de test');
+await page.getByRole('link', { name: 'Brouillons' }).click();
+assert.match(await page.locator('#liste').innerText(), /Brouillon de test/);
+await page.goto(`${base}/webmail/raccourcis`);
+await shot(page, 'raccourcis');
+
+// English, and a phone-sized screen.
+await page.goto(`${inboxUrl}?lang=en`);
+assert.match(await page.locator('#dossiers').innerText(), /Inbox/);
+await shot(page, 'inbox-english');
+const phone = await newPage({ viewport: { width: 390, height: 800 }, storageState: await page.context().storageState() });
+await phone.goto(`${inboxUrl}?lang=fr`);
+await shot(phone, 'telephone');
+
+// Another professional's message and attachment are not reachable, even by their URL.
+assert.equal((await zoePage.request.get(readingUrl)).status(), 404);
+assert.equal((await zoePage.request.get(`${readingUrl}/piece/0`)).status(), 404);
 
 await browser.close();
 console.log(JSON.stringify(out));

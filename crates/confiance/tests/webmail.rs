@@ -1,7 +1,7 @@
-//! The webmail in Chromium (`tests/browser/webmail.mjs`): two professionals activate their
-//! BAL, one reads her mail (pages, filters, sort, structured document, sanitised HTML, PDF,
-//! read receipt) and writes to the other, found in the directory by a misspelt name; axe-core
-//! checks every page.
+//! The webmail end to end in Chromium (`tests/browser/webmail.mjs`): two professionals
+//! activate their BAL, then read, reply with attachments to a correspondent found in the
+//! directory by a misspelt name, search, move, flag and delete, and see mail arrive live;
+//! axe-core checks every page.
 
 mod common;
 
@@ -40,6 +40,8 @@ fn webmail_walk_in_chromium() {
     let op = Operator::start_with(&[], "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n");
     wait_for_web(&op);
     let shots = repo().join("target/screenshots/webmail");
+    // Only this run's pictures count.
+    let _ = std::fs::remove_dir_all(&shots);
     let out = Command::new("node")
         .arg(repo().join("tests/browser/webmail.mjs"))
         .envs(op.env())
@@ -54,9 +56,11 @@ fn webmail_walk_in_chromium() {
         op.log()
     );
     let taken = std::fs::read_dir(&shots).unwrap().count();
-    assert!(taken >= 6, "a screenshot per page, {taken} taken");
-    // The read receipt went through the submission rules; the trace holds no content.
+    assert!(taken >= 15, "a screenshot per page, {taken} taken");
+    // What the webmail sent went through the submission rules, and the audit trace says so
+    // without the content.
     let log = op.log();
     assert!(log.contains("event=\"mdn_sent\""), "{log}");
+    assert!(log.contains("event=\"webmail_sent\""), "{log}");
     assert!(!log.contains("Voici les résultats"), "message content in the log");
 }

@@ -127,12 +127,12 @@ function autocomplete(input) {
 
 // Outside the trust space, a message is refused: say so before sending.
 const outside = new Map();
+const recipientsOf = (form) => ['a', 'cc'].flatMap((n) => form.elements[n].value.split(/[,;\n]/))
+  .map((s) => s.trim()).filter(Boolean).map((s) => (s.match(/<([^>]+)>/) || [null, s])[1].trim());
 async function checkRecipients(form) {
   const alertBox = $('#a-alerte');
-  const addresses = ['a', 'cc'].flatMap((n) => form.elements[n].value.split(/[,;\n]/)).map((s) => s.trim()).filter(Boolean)
-    .map((s) => (s.match(/<([^>]+)>/) || [null, s])[1].trim());
   const bad = [];
-  for (const address of addresses) {
+  for (const address of recipientsOf(form)) {
     if (!outside.has(address)) {
       const r = await fetch(`/webmail/destinataire?adresse=${encodeURIComponent(address)}`);
       outside.set(address, r.ok ? !(await r.json()).mssante : false);
@@ -206,7 +206,7 @@ function compose(form) {
     data.delete('fichiers');
     data.set('action', 'brouillon');
     try {
-      const r = await fetch(form.action, { method: 'POST', body: data, headers: { 'X-Confiance': '1' } });
+      const r = await fetch(form.getAttribute('action'), { method: 'POST', body: data, headers: { 'X-Confiance': '1' } });
       const answer = r.ok ? await r.json() : null;
       if (answer && answer.brouillon) {
         hidden('brouillon').value = answer.brouillon;
@@ -220,20 +220,43 @@ function compose(form) {
     saving = false;
   }, 15000);
 
-  // Sending: a warning first when a recipient is outside the trust space, then the plain form
-  // submission (the browser shows its own upload progress).
-  let confirmed = false;
-  form.addEventListener('submit', async (e) => {
+  // Sending: a warning first when a recipient is outside the trust space (checked as they
+  // are typed), then the upload with its progress.
+  form.addEventListener('submit', (e) => {
     const submitter = e.submitter;
-    if (confirmed || !submitter || submitter.value !== 'envoyer') return;
-    e.preventDefault();
-    const bad = await checkRecipients(form);
+    if (!submitter || submitter.value !== 'envoyer') return;
+    const bad = recipientsOf(form).filter((a) => outside.get(a));
     if (bad.length && !window.confirm(say(
       `${bad.join(', ')} n’appartient pas à l’espace de confiance MSSanté : le message sera refusé pour cette adresse. Envoyer quand même aux autres destinataires ?`,
-      `${bad.join(', ')} is not in the MSSanté trust space: the message will be refused for it. Send to the other recipients anyway?`))) return;
-    confirmed = true;
+      `${bad.join(', ')} is not in the MSSanté trust space: the message will be refused for it. Send to the other recipients anyway?`))) {
+      e.preventDefault();
+      return;
+    }
+    e.preventDefault();
+    const data = new FormData(form, submitter);
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', form.getAttribute('action'));
+    xhr.setRequestHeader('X-Confiance', '1');
     progress.hidden = false;
-    form.requestSubmit(submitter);
+    progress.value = 0;
+    submitter.disabled = true;
+    xhr.upload.onprogress = (p) => { if (p.lengthComputable) progress.value = Math.round((100 * p.loaded) / p.total); };
+    xhr.onload = () => {
+      if ((xhr.getResponseHeader('Content-Type') || '').includes('json')) {
+        location.href = JSON.parse(xhr.responseText).location;
+        return;
+      }
+      // An error page: shown as it is.
+      document.open();
+      document.write(xhr.responseText);
+      document.close();
+    };
+    xhr.onerror = () => {
+      progress.hidden = true;
+      submitter.disabled = false;
+      draftState.textContent = say('Le serveur ne répond pas : rien n’a été envoyé. Réessayez.', 'The server is not answering: nothing was sent. Try again.');
+    };
+    xhr.send(data);
   });
 }
 

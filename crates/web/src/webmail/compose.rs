@@ -248,7 +248,7 @@ fn render(ctx: &Ctx, form: &Form) -> String {
         r#"<h1>{title}</h1>
 <form method="post" action="/webmail/ecrire" enctype="multipart/form-data" id="composer" class="compose" data-max="{max}">
 {csrf}{source}{replaces}{in_reply_to}{references}
-<div class="field"><label for="a">{to_l}</label><input id="a" name="a" type="text" value="{to}" autocomplete="off" data-annuaire aria-describedby="a-aide" required><p class="hint" id="a-aide">{to_hint}</p><div class="warning" id="a-alerte" role="alert" hidden></div></div>
+<div class="field"><label for="a">{to_l}</label><input id="a" name="a" type="text" value="{to}" autocomplete="off" data-annuaire aria-describedby="a-aide"><p class="hint" id="a-aide">{to_hint}</p><div class="warning" id="a-alerte" role="alert" hidden></div></div>
 <div class="field"><label for="cc">{cc_l}</label><input id="cc" name="cc" type="text" value="{cc}" autocomplete="off" data-annuaire></div>
 <div class="field"><label for="objet">{subject_l}</label><input id="objet" name="objet" type="text" value="{subject}"></div>
 <div class="field"><label for="corps">{body_l}</label><textarea id="corps" name="corps" rows="14">{body}</textarea></div>

@@ -152,13 +152,13 @@ pub fn row(
     }
     if flagged {
         status.push_str(&format!(
-            r#"<span class="flag" title="{0}">⚑<span class="sr">{0}</span></span>"#,
+            r#"<span class="flag" title="{0}"><svg aria-hidden="true" width="12" height="14" viewBox="0 0 12 14"><path d="M2 13V1h8l-2 3 2 3H2" fill="currentColor"/></svg><span class="sr">{0}</span></span>"#,
             t(lang, "Suivi", "Flagged")
         ));
     }
     if s.attachments > 0 {
         status.push_str(&format!(
-            r#"<span class="clip" title="{0}">📎<span class="sr">{0}</span></span>"#,
+            r#"<span class="clip" title="{0}"><svg aria-hidden="true" width="12" height="14" viewBox="0 0 12 14"><path d="M8 3v7a2 2 0 0 1-4 0V3a1.3 1.3 0 0 1 2.6 0v6.5" fill="none" stroke="currentColor" stroke-width="1.3"/></svg><span class="sr">{0}</span></span>"#,
             t(lang, "Pièce jointe", "Attachment")
         ));
     }
