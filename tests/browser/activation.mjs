@@ -136,7 +136,8 @@ await page.getByRole('button', { name: 'Se connecter' }).click();
 assert.match(await page.locator('#erreur').innerText(), /Code incorrect/);
 await page.getByLabel('Code de vérification').fill(code);
 await page.getByRole('button', { name: 'Se connecter' }).click();
-await page.waitForURL(/compte/);
+await page.waitForURL(/webmail\/dossier/);
+await page.goto(`${base}/compte`);
 assert.equal(await page.locator('#adresse-bal').innerText(), out.elise);
 await shot(page, 'compte');
 
@@ -186,7 +187,8 @@ for (const [i, expected] of [[0, 'jean.martin@'], [1, 'jean.martin2@']]) {
     const used = totp(key);
     await page.getByLabel('Verification code').fill(used);
     await page.getByRole('button', { name: 'Log in' }).click();
-    await page.waitForURL(/compte/);
+    await page.waitForURL(/webmail\/dossier/);
+    await page.goto(`${base}/compte`);
     await shot(page, 'account-english');
     // The same code cannot open a second session (replay), whatever the browser.
     const other = await newPage();

@@ -158,7 +158,7 @@ def main():
     sms = wait_for(SMS, "SMS")
     check(sms["to"] == "+33798765432", sms)
     b.post("/connexion/code", code=code_in(sms["text"]))
-    check(b.url.endswith("/compte"), b.url)
+    check("/webmail/dossier/" in b.url, b.url)
 
     # Codes by e-mail from now on: through the SMTP relay.
     b.post("/compte", facteur="email", email="helene@example.org", mobile="0798765432", dematerialisation="on")
@@ -169,7 +169,7 @@ def main():
     mail = wait_for(MAILS, "e-mail")
     check("To: <helene@example.org>" in mail and "Auto-Submitted: auto-generated" in mail, mail)
     b.post("/connexion/code", code=code_in(mail.split("\r\n\r\n", 1)[1]))
-    check(b.url.endswith("/compte"), b.url)
+    check("/webmail/dossier/" in b.url, b.url)
 
     # Idle lock (1 minute in this operator's configuration).
     time.sleep(62)

@@ -135,6 +135,11 @@ CREATE TABLE message_summaries(
 CREATE INDEX messages_arrival ON messages(mailbox_id, internal_date, uid);
 -- Unread counts and the unread filter read only the unread messages.
 CREATE INDEX messages_unseen ON messages(mailbox_id, internal_date) WHERE instr(flags, '\Seen') = 0;
+-- The summary's sort keys, copied to each message so a sorted page walks an index.
+ALTER TABLE messages ADD COLUMN sort_sender TEXT;
+ALTER TABLE messages ADD COLUMN sort_subject TEXT;
+CREATE INDEX messages_by_sender ON messages(mailbox_id, sort_sender, internal_date);
+CREATE INDEX messages_by_subject ON messages(mailbox_id, sort_subject, internal_date);
 CREATE TABLE account_preferences(
     account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
     signature TEXT NOT NULL DEFAULT ''
@@ -813,6 +818,7 @@ impl Store for SqliteStore {
                         dest_modseq as i64
                     ],
                 )?;
+                overview::sync_sort_keys(tx, to, next_uid, &m.blob)?;
                 pairs.push((m.uid, next_uid));
                 next_uid += 1;
             }
@@ -956,6 +962,7 @@ fn append_one(tx: &rusqlite::Transaction, d: &NewMessage) -> Result<Appended> {
     if let Some(summary) = &d.summary {
         overview::insert_summary(tx, &d.blob, summary)?;
     }
+    overview::sync_sort_keys(tx, d.mailbox, uid, &d.blob)?;
     Ok(Appended {
         account: mailbox.account,
         mailbox: d.mailbox,

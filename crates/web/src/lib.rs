@@ -58,7 +58,7 @@ pub fn router(state: WebState) -> Router {
         .layer(axum::middleware::map_response(security_headers))
 }
 
-/// The account page once logged in, the login page otherwise (the directory without accounts).
+/// The webmail once logged in, the login page otherwise (the directory without accounts).
 async fn home(axum::extract::State(state): axum::extract::State<WebState>, headers: axum::http::HeaderMap) -> Redirect {
     if state.accounts.is_none() {
         return Redirect::to("/annuaire");
@@ -67,7 +67,7 @@ async fn home(axum::extract::State(state): axum::extract::State<WebState>, heade
         .get_all(header::COOKIE)
         .iter()
         .any(|v| v.to_str().is_ok_and(|v| v.contains(account::session::COOKIE)));
-    Redirect::to(if has_session { "/compte" } else { "/connexion" })
+    Redirect::to(if has_session { "/webmail" } else { "/connexion" })
 }
 
 /// No remote content, no framing, no sniffing, no referrer leaking a search for a patient's

@@ -82,6 +82,16 @@ pub(super) fn insert_summary(tx: &Connection, blob: &BlobId, s: &MessageSummary)
     Ok(())
 }
 
+/// Copies the blob's summary sort keys to one message (NULL while it has no summary).
+pub(super) fn sync_sort_keys(tx: &Connection, mailbox: MailboxId, uid: u32, blob: &BlobId) -> Result<()> {
+    tx.prepare_cached(
+        "UPDATE messages SET sort_sender = s.sort_sender, sort_subject = s.sort_subject
+         FROM message_summaries s WHERE s.blob = ?3 AND messages.mailbox_id = ?1 AND messages.uid = ?2",
+    )?
+    .execute(params![mailbox.0, uid, blob.0])?;
+    Ok(())
+}
+
 /// `%text%` for LIKE, with the wildcards of the text itself escaped.
 fn contains(text: &str) -> String {
     let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
@@ -90,7 +100,15 @@ fn contains(text: &str) -> String {
 
 impl Overviews for SqliteStore {
     fn put_summary(&self, blob: &BlobId, summary: &MessageSummary) -> Result<()> {
-        self.write(|tx| insert_summary(tx, blob, summary))
+        self.write(|tx| {
+            insert_summary(tx, blob, summary)?;
+            tx.execute(
+                "UPDATE messages SET sort_sender = s.sort_sender, sort_subject = s.sort_subject
+                 FROM message_summaries s WHERE s.blob = ?1 AND messages.blob = ?1",
+                [&blob.0],
+            )?;
+            Ok(())
+        })
     }
 
     fn unsummarised(&self, account: AccountId, limit: u32) -> Result<Vec<BlobId>> {
@@ -107,6 +125,8 @@ impl Overviews for SqliteStore {
     }
 
     fn list_messages(&self, mailbox: MailboxId, q: &ListQuery) -> Result<(u64, Vec<Listed>)> {
+        // Filters and order read the messages table alone (and its indexes); the summaries of
+        // the one page are joined last, so neither the count nor a deep page pays for a join.
         let mut filter = String::from("m.mailbox_id = ?1");
         if q.unread_only {
             filter.push_str(" AND ");
@@ -115,28 +135,30 @@ impl Overviews for SqliteStore {
         if q.flagged_only {
             filter.push_str(r" AND instr(m.flags, '\Flagged') > 0");
         }
-        let join = if q.attachments_only {
-            filter.push_str(" AND s.attachments > 0");
-            "JOIN"
-        } else {
-            "LEFT JOIN"
-        };
+        if q.attachments_only {
+            filter
+                .push_str(" AND EXISTS(SELECT 1 FROM message_summaries a WHERE a.blob = m.blob AND a.attachments > 0)");
+        }
         let dir = if q.ascending { "ASC" } else { "DESC" };
-        let order = match q.sort {
-            SortKey::Date => format!("m.internal_date {dir}, m.uid {dir}"),
-            SortKey::Sender => format!("s.sort_sender {dir}, m.internal_date DESC, m.uid DESC"),
-            SortKey::Subject => format!("s.sort_subject {dir}, m.internal_date DESC, m.uid DESC"),
+        let key = match q.sort {
+            SortKey::Date => "",
+            SortKey::Sender => "sort_sender",
+            SortKey::Subject => "sort_subject",
+        };
+        let order = |t: &str| match key {
+            "" => format!("{t}internal_date {dir}, {t}uid {dir}"),
+            k => format!("{t}{k} {dir}, {t}internal_date {dir}, {t}uid {dir}"),
         };
         self.read(|c| {
             let total: i64 = c
-                .prepare_cached(&format!(
-                    "SELECT COUNT(*) FROM messages m {join} message_summaries s ON s.blob = m.blob WHERE {filter}"
-                ))?
+                .prepare_cached(&format!("SELECT COUNT(*) FROM messages m WHERE {filter}"))?
                 .query_row([mailbox.0], |r| r.get(0))?;
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {} FROM messages m {join} message_summaries s ON s.blob = m.blob
-                 WHERE {filter} ORDER BY {order} LIMIT ?2 OFFSET ?3",
-                listed_cols()
+                "SELECT {} FROM (SELECT * FROM messages m WHERE {filter} ORDER BY {} LIMIT ?2 OFFSET ?3) m
+                 LEFT JOIN message_summaries s ON s.blob = m.blob ORDER BY {}",
+                listed_cols(),
+                order("m."),
+                order("m."),
             ))?;
             let rows = stmt.query_map(params![mailbox.0, q.limit, q.offset], listed_row)?;
             Ok((total as u64, rows.collect::<rusqlite::Result<_>>()?))

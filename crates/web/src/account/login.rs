@@ -212,7 +212,8 @@ async fn open(a: std::sync::Arc<Accounts>, mut session: Session, account: Accoun
     session.rotate(&a).await;
     session.data.account = Some(id.0);
     session.data.factor = None;
-    session.respond(&a, see_other("/compte")).await
+    // A professional logs in to read their mail.
+    session.respond(&a, see_other("/webmail")).await
 }
 
 fn login_form(session: &Session, error: Option<&str>, address: &str) -> Response {
@@ -265,7 +266,7 @@ fn login_form(session: &Session, error: Option<&str>, address: &str) -> Response
 pub async fn page(State(state): State<WebState>, mut session: Session) -> Response {
     let a = accounts(&state);
     if session.account().is_some() {
-        return session.respond(&a, see_other("/compte")).await;
+        return session.respond(&a, see_other("/webmail")).await;
     }
     let form = login_form(&session, None, "");
     session.data.flash = None;

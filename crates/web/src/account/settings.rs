@@ -164,16 +164,16 @@ pub fn fields(lang: Lang, current: &Choices, totp_setup: Option<(&str, &str, &st
         None => String::new(),
     };
     format!(
-        r#"<fieldset><legend>{l_factor}</legend>
+        r#"<fieldset id="second-facteur"><legend>{l_factor}</legend>
 <label><input type="radio" name="facteur" value="email"{f_email}> {l_email_f}</label>
 <label><input type="radio" name="facteur" value="sms"{f_sms}> {l_sms_f}</label>
 <label><input type="radio" name="facteur" value="totp"{f_totp}> {l_totp_f}</label>
 {totp}</fieldset>
 <label for="email">{l_email}</label><input id="email" name="email" type="email" autocomplete="email" value="{email}">
 <label for="mobile">{l_mobile}</label><input id="mobile" name="mobile" type="tel" autocomplete="tel" value="{mobile}" placeholder="06 12 34 56 78">
-<fieldset><legend>{l_notif}</legend>
+<fieldset id="notifications"><legend>{l_notif}</legend>
 <label><input type="checkbox" name="notifier"{notify}> {l_notify}</label></fieldset>
-<fieldset><legend>{l_dir}</legend>
+<fieldset id="annuaire"><legend>{l_dir}</legend>
 <label><input type="checkbox" name="liste_rouge"{red}> {l_red}</label>
 <label><input type="checkbox" name="publier_mobile"{pub_m}> {l_pub}</label>
 <label><input type="checkbox" name="dematerialisation"{demat}> {l_demat}</label></fieldset>"#,
@@ -316,16 +316,16 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
         })
         .collect();
     let body = format!(
-        r#"<p>{l_addr} <strong id="adresse-bal">{address}</strong></p>
+        r#"<p>{l_addr} <strong id="adresse-bal">{address}</strong> · <a href="/webmail">Webmail</a></p>
 <form method="post" action="/compte">{csrf}{fields}<button type="submit">{l_save}</button></form>
-<h2>{l_pw}</h2>
+<h2 id="mot-de-passe">{l_pw}</h2>
 <form method="post" action="/compte/mot-de-passe">{csrf}
 <label for="actuel">{l_current}</label><input id="actuel" name="actuel" type="password" autocomplete="current-password" required>
 <label for="nouveau">{l_new}</label><input id="nouveau" name="nouveau" type="password" autocomplete="new-password" required aria-describedby="regle">
 <p class="hint" id="regle">{l_rule}</p>
 <label for="confirmation">{l_confirm}</label><input id="confirmation" name="confirmation" type="password" autocomplete="new-password" required>
 <button type="submit">{l_change}</button></form>
-<h2>{l_apps}</h2>
+<h2 id="appareils">{l_apps}</h2>
 <p class="hint">{l_apps_hint}</p>{new_app}
 <table><thead><tr><th>{l_label}</th><th>{l_used}</th><th><span class="sr">{l_action}</span></th></tr></thead><tbody>{rows}</tbody></table>
 <form method="post" action="/compte/mots-de-passe-applicatifs">{csrf}

@@ -32,7 +32,7 @@ pub async fn page(State(state): State<WebState>, session: Session) -> Response {
 <ul>
 <li><a href="/compte#notifications">{notifications}</a></li>
 <li><a href="/compte#annuaire">{directory}</a></li>
-<li><a href="/compte#securite">{security}</a></li>
+<li><a href="/compte#second-facteur">{security}</a> · <a href="/compte#mot-de-passe">{password}</a></li>
 <li><a href="/compte#appareils">{devices}</a></li>
 </ul>
 <h2>{keys_title}</h2>
@@ -59,7 +59,12 @@ pub async fn page(State(state): State<WebState>, session: Session) -> Response {
             "Choix de l'annuaire (liste rouge, mobile) et dématérialisation",
             "Directory choices (liste rouge, mobile) and dématérialisation"
         ),
-        security = t(lang, "Mot de passe et second facteur", "Password and second factor"),
+        security = t(
+            lang,
+            "Second facteur (code par e-mail, SMS ou application)",
+            "Second factor (code by e-mail, SMS or app)"
+        ),
+        password = t(lang, "Mot de passe", "Password"),
         devices = t(
             lang,
             "Appareils : mots de passe d'application des logiciels et clients de messagerie",
