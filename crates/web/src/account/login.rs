@@ -183,11 +183,16 @@ pub(super) async fn proven(
             .into(),
         );
     }
-    open(a, session, account, method).await
+    // Activation again goes to account modification; a login goes to the mail.
+    let to = match purpose {
+        Purpose::Activation => "/compte",
+        _ => "/webmail",
+    };
+    open(a, session, account, method, to).await
 }
 
 /// The account is open in this session.
-async fn open(a: std::sync::Arc<Accounts>, mut session: Session, account: Account, method: &str) -> Response {
+async fn open(a: std::sync::Arc<Accounts>, mut session: Session, account: Account, method: &str, to: &str) -> Response {
     let lang = session.lang();
     if account.status == AccountStatus::Suspended {
         // Nothing proven stays: the identity cannot go on to activate another BAL.
@@ -213,7 +218,7 @@ async fn open(a: std::sync::Arc<Accounts>, mut session: Session, account: Accoun
     session.data.account = Some(id.0);
     session.data.factor = None;
     // A professional logs in to read their mail.
-    session.respond(&a, see_other("/webmail")).await
+    session.respond(&a, see_other(to)).await
 }
 
 fn login_form(session: &Session, error: Option<&str>, address: &str) -> Response {
@@ -569,7 +574,7 @@ pub async fn code_post(State(state): State<WebState>, Posted { mut session, form
         }
     };
     match error {
-        None => open(a.clone(), session, account, &method).await,
+        None => open(a.clone(), session, account, &method, "/webmail").await,
         Some(what) => {
             tracing::warn!(target: "audit", event = "login", protocol = "web", method = %method, account = %account.address, outcome = "failure", reason = "wrong code");
             let msg = failure(&a, id, lang, what).await;
