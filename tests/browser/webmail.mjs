@@ -158,7 +158,6 @@ await page.evaluate(() => {
 });
 assert.match(await page.locator('#choisis').innerText(), /ordonnance\.pdf.*compte-rendu\.txt.*scanner\.tiff.*dépasse 10 Mo/s);
 await shot(page, 'ecrire-pieces-jointes');
-page.on('dialog', (d) => d.accept());
 await page.getByRole('button', { name: 'Envoyer', exact: true }).click();
 await page.waitForURL(/webmail\/dossier/);
 assert.match(await page.locator('.flash').innerText(), /Message envoyé/);
@@ -212,6 +211,15 @@ await page.getByRole('button', { name: 'Supprimer', exact: true }).click();
 assert.match(await page.locator('.flash').innerText(), /corbeille/);
 await page.getByRole('link', { name: 'Corbeille' }).click();
 assert.match(await page.locator('#liste').innerText(), /Message 3 —/);
+// From the trash it goes for good, after a confirmation.
+let asked = '';
+page.once('dialog', (d) => { asked = d.message(); d.accept(); });
+await page.getByRole('link', { name: 'Message 3 — suivi du patient', exact: true }).click();
+await page.getByRole('button', { name: 'Supprimer définitivement' }).click();
+await page.waitForURL(/webmail\/dossier/);
+assert.match(asked, /ne pourra pas être récupéré/);
+assert.match(await page.locator('.flash').innerText(), /supprimé définitivement/);
+assert.doesNotMatch(await page.locator('main').innerText(), /Message 3 —/);
 
 // Settings: a signature, then new messages carry it; the keyboard opens the compose page.
 await page.goto(`${base}/webmail/reglages`);

@@ -118,6 +118,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(confiance_smtp::relay::run(svc.clone(), smtp.clone(), relay));
+    // Apart from the listeners' set, whose tasks end only when the server does.
+    tokio::spawn(summarise_old_messages(svc.clone()));
     let every = Duration::from_secs(config.trust.refresh_seconds.max(1));
     tasks.spawn(refresh_whitelist(whitelist, every));
     if let Some(addr) = config.imap.listen {
@@ -318,6 +320,15 @@ async fn reload_directory(directory: Arc<LiveDirectory>, every: Duration) {
 
 /// Our own BAL in the directory, from the accounts' listings: read every few seconds, so a
 /// mailbox put on the liste rouge disappears from every answer almost at once.
+/// Messages stored before the webmail's summaries existed get theirs, once, in the background.
+async fn summarise_old_messages(svc: Arc<MailService>) {
+    match svc.summarise_missing().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(messages = n, "webmail: summaries of older messages made"),
+        Err(e) => tracing::warn!("webmail: summaries of older messages not made: {e}"),
+    }
+}
+
 async fn own_listings(directory: Arc<LiveDirectory>, db: std::path::PathBuf) {
     let store = match confiance_store::SqliteStore::open(&db) {
         Ok(s) => Arc::new(s),

@@ -179,6 +179,37 @@ impl MailService {
         Ok(results.into_iter().collect())
     }
 
+    /// Summarises the messages stored before summaries existed (schema migration 4), account by
+    /// account, so their folders sort and filter like the others. Returns how many it did.
+    pub async fn summarise_missing(&self) -> Result<usize> {
+        let mut done = 0;
+        for account in self.run(|s| s.accounts()).await? {
+            loop {
+                let id = account.id;
+                let missing = self.run(move |s| s.unsummarised(id, 500)).await?;
+                if missing.is_empty() {
+                    break;
+                }
+                for blob in missing {
+                    let blobs = self.blobs.clone();
+                    let store = self.store.clone();
+                    // A blob that cannot be read gets an empty summary, so it is not tried again.
+                    tokio::task::spawn_blocking(move || {
+                        let summary = blobs
+                            .get(&blob)
+                            .map(|b| crate::summary::summarize(&b))
+                            .unwrap_or_default();
+                        store.put_summary(&blob, &summary)
+                    })
+                    .await
+                    .map_err(|_| MailError::WorkerGone)??;
+                    done += 1;
+                }
+            }
+        }
+        Ok(done)
+    }
+
     /// Reads a message's bytes.
     pub async fn read(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>> {
         let blobs = self.blobs.clone();

@@ -69,7 +69,8 @@ pub fn summarize(bytes: &[u8]) -> MessageSummary {
             mail_parser::HeaderValue::Text(t) => Some(t.trim().trim_matches(['<', '>']).to_string()),
             _ => None,
         })
-        .filter(|a| a.contains('@'));
+        // One plain address, or nothing: it becomes a RCPT TO of the receipt.
+        .filter(|a| confiance_core::Address::parse(a).is_ok());
     MessageSummary {
         date: message.date().map(|d| d.to_timestamp()),
         from_name: clip(from_name),

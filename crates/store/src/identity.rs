@@ -130,6 +130,8 @@ pub trait Identities {
 
     /// Web sessions, keyed by the SHA-256 of their cookie; `data` is the web layer's own.
     fn session_put(&self, key: &str, account: Option<AccountId>, data: &str, at: i64) -> Result<()>;
+    /// Saves a session that already exists; one deleted meanwhile (logout) stays deleted.
+    fn session_update(&self, key: &str, account: Option<AccountId>, data: &str, at: i64) -> Result<()>;
     fn session_get(&self, key: &str) -> Result<Option<String>>;
     fn session_delete(&self, key: &str) -> Result<()>;
     /// Drops sessions not seen since `before`; returns how many.

@@ -266,6 +266,12 @@ fn identity_suite(store: &dyn Store) {
     assert_eq!(store.session_get("k-anne").unwrap().as_deref(), Some("{\"a\":1}"));
     assert_eq!(store.sessions_expire(5).unwrap(), 1);
     store.set_status(jean, AccountStatus::Active).unwrap();
+    // A session saved again updates its row; once deleted (logout) it is not brought back.
+    store.session_update("k-anne", Some(anne), "{\"a\":2}", 11).unwrap();
+    assert_eq!(store.session_get("k-anne").unwrap().as_deref(), Some("{\"a\":2}"));
+    store.session_delete("k-anne").unwrap();
+    store.session_update("k-anne", Some(anne), "{\"a\":3}", 12).unwrap();
+    assert_eq!(store.session_get("k-anne").unwrap(), None);
 
     // App passwords belong to one account: anne cannot delete jean's.
     let id = store.add_app_password(jean, "Thunderbird", "hash").unwrap();

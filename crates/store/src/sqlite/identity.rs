@@ -251,6 +251,16 @@ impl Identities for SqliteStore {
         })
     }
 
+    fn session_update(&self, key: &str, account: Option<AccountId>, data: &str, at: i64) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE web_sessions SET account_id = ?2, data = ?3, last_seen_at = ?4 WHERE key = ?1",
+                params![key, account.map(|a| a.0), data, at],
+            )?;
+            Ok(())
+        })
+    }
+
     fn session_get(&self, key: &str) -> Result<Option<String>> {
         self.read(|c| {
             Ok(

@@ -24,6 +24,8 @@ use crate::WebState;
 use crate::html::Lang;
 
 pub const COOKIE: &str = "__Host-confiance";
+/// Header of the requests a page makes by itself (see `Session::background`).
+pub const BACKGROUND: &str = "x-confiance-fond";
 
 /// Why the browser went to Pro Santé Connect.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -85,6 +87,9 @@ pub struct SessionData {
 pub struct Session {
     cookie: String,
     set_cookie: bool,
+    /// A request the page made by itself (live update): not activity of the professional, so
+    /// it does not push back the idle lock.
+    background: bool,
     pub data: SessionData,
 }
 
@@ -149,12 +154,21 @@ impl Session {
 
     /// Saves the state and answers `response`, setting the cookie when it is new.
     pub async fn respond(mut self, accounts: &Accounts, response: impl IntoResponse) -> Response {
-        self.data.last_seen = now();
+        if !self.background {
+            self.data.last_seen = now();
+        }
         let mut response = response.into_response();
         let data = serde_json::to_string(&self.data).unwrap_or_default();
         let key = storage_key(&self.cookie);
         let account = self.account();
-        let saved = store(accounts, move |s| s.session_put(&key, account, &data, now())).await;
+        let (fresh, seen) = (self.set_cookie, self.data.last_seen);
+        // A request still running when the professional logged out must not bring the
+        // session back: only a new session is inserted.
+        let saved = store(accounts, move |s| match fresh {
+            true => s.session_put(&key, account, &data, seen),
+            false => s.session_update(&key, account, &data, seen),
+        })
+        .await;
         if saved.is_none() {
             return error_page(
                 self.lang(),
@@ -222,6 +236,7 @@ impl FromRequestParts<WebState> for Session {
                     _ => Lang::Fr,
                 })
         });
+        let background = parts.headers.contains_key(BACKGROUND);
         let existing = match cookie_value(parts) {
             Some(cookie) => {
                 let key = storage_key(&cookie);
@@ -237,11 +252,13 @@ impl FromRequestParts<WebState> for Session {
             Some((cookie, data)) => Session {
                 cookie,
                 set_cookie: false,
+                background,
                 data,
             },
             None => Session {
                 cookie: random_key(),
                 set_cookie: true,
+                background,
                 data: SessionData {
                     csrf: random_key(),
                     last_seen: now(),

@@ -7,6 +7,11 @@ const $$ = (s, root = document) => [...root.querySelectorAll(s)];
 const en = document.documentElement.lang === 'en';
 const say = (fr, eng) => (en ? eng : fr);
 const announce = (text) => { const a = $('#annonce'); if (a) a.textContent = text; };
+// A permanent deletion is confirmed first (data-confirm on its button).
+document.addEventListener('submit', (e) => {
+  const question = e.submitter && e.submitter.dataset.confirm;
+  if (question && !window.confirm(question)) e.preventDefault();
+});
 const typing = (el) => el && (el.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(el.tagName));
 
 // Keyboard shortcuts: data-key on links, buttons and fields; j/k walk the list.
@@ -28,15 +33,18 @@ document.addEventListener('keydown', (e) => {
   if (typing(target)) target.focus(); else target.click();
 });
 
-// Live updates: a folder changed, the list and the counts are fetched again.
-if ($('#dossiers') && window.EventSource) {
+// Live updates on a message list: a folder changed, the list and the counts are fetched
+// again. These fetches are marked as the page's own, so they do not hold off the idle lock.
+if ($('#liste') && window.EventSource) {
   const events = new EventSource('/webmail/evenements');
   let pending = null;
   events.addEventListener('changement', () => {
     clearTimeout(pending);
     pending = setTimeout(async () => {
-      const r = await fetch(location.href, { credentials: 'same-origin' });
-      if (!r.ok || r.redirected) return;
+      const r = await fetch(location.href, { credentials: 'same-origin', headers: { 'X-Confiance-Fond': '1' } });
+      // Locked or logged out meanwhile: the mail leaves the screen.
+      if (r.redirected) { location.href = '/connexion'; return; }
+      if (!r.ok) return;
       const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
       for (const sel of ['#dossiers', '#liste', 'h1 .count', '.pager']) {
         const now = $(sel), fresh = $(sel, doc);
@@ -195,34 +203,40 @@ function compose(form) {
     showFiles();
   });
 
-  // Autosave: the text every 15 s after a change, into one draft replaced each time.
-  let dirty = false, saving = false;
+  // Autosave: the text every 15 s after a change, into one draft replaced each time. It stops
+  // once the message is being sent, and a send waits for a save in flight.
+  let dirty = false, saving = null, sending = false;
   form.addEventListener('input', () => { dirty = true; });
-  setInterval(async () => {
-    if (!dirty || saving) return;
-    saving = true;
-    dirty = false;
+  const autosave = async () => {
     const data = new FormData(form);
     data.delete('fichiers');
     data.set('action', 'brouillon');
+    // The boxes as they were sent: the new draft holds exactly these attachments, in order.
+    const ticked = $$('input[name=garder]', form).filter((box) => box.checked);
     try {
       const r = await fetch(form.getAttribute('action'), { method: 'POST', body: data, headers: { 'X-Confiance': '1' } });
-      const answer = r.ok ? await r.json() : null;
+      const json = (r.headers.get('Content-Type') || '').includes('json');
+      const answer = r.ok && json ? await r.json() : null;
       if (answer && answer.brouillon) {
         hidden('brouillon').value = answer.brouillon;
         hidden('source').value = answer.brouillon;
-        // The draft holds the kept attachments, in order.
-        let n = 0;
-        $$('input[name=garder]', form).forEach((box) => { if (box.checked) box.value = String(n++); else box.closest('li').remove(); });
+        $$('input[name=garder]', form).forEach((box) => {
+          const n = ticked.indexOf(box);
+          if (n < 0) box.closest('li').remove(); else { box.value = String(n); box.checked = true; }
+        });
         draftState.textContent = say(`Brouillon enregistré à ${new Date().toLocaleTimeString('fr-FR')}.`, `Draft saved at ${new Date().toLocaleTimeString('en-GB')}.`);
       } else { dirty = true; }
     } catch { dirty = true; }
-    saving = false;
+  };
+  setInterval(() => {
+    if (!dirty || saving || sending) return;
+    dirty = false;
+    saving = autosave().finally(() => { saving = null; });
   }, 15000);
 
   // Sending: a warning first when a recipient is outside the trust space (checked as they
   // are typed), then the upload with its progress.
-  form.addEventListener('submit', (e) => {
+  form.addEventListener('submit', async (e) => {
     const submitter = e.submitter;
     if (!submitter || submitter.value !== 'envoyer') return;
     const bad = recipientsOf(form).filter((a) => outside.get(a));
@@ -233,6 +247,8 @@ function compose(form) {
       return;
     }
     e.preventDefault();
+    sending = true;
+    if (saving) await saving;
     const data = new FormData(form, submitter);
     const xhr = new XMLHttpRequest();
     xhr.open('POST', form.getAttribute('action'));
@@ -241,21 +257,28 @@ function compose(form) {
     progress.value = 0;
     submitter.disabled = true;
     xhr.upload.onprogress = (p) => { if (p.lengthComputable) progress.value = Math.round((100 * p.loaded) / p.total); };
+    // On a refusal the form stays as it is, files and text included, with the reason.
+    const refused = (why) => {
+      progress.hidden = true;
+      submitter.disabled = false;
+      sending = false;
+      draftState.textContent = why;
+      draftState.setAttribute('role', 'alert');
+    };
     xhr.onload = () => {
       if ((xhr.getResponseHeader('Content-Type') || '').includes('json')) {
         location.href = JSON.parse(xhr.responseText).location;
         return;
       }
-      // An error page: shown as it is.
-      document.open();
-      document.write(xhr.responseText);
-      document.close();
+      if (/\/connexion/.test(xhr.responseURL)) {
+        refused(say('Votre session a expiré : rien n’a été envoyé. Reconnectez-vous dans un autre onglet, puis renvoyez.', 'Your session has ended: nothing was sent. Log in again in another tab, then send again.'));
+        return;
+      }
+      const page = new DOMParser().parseFromString(xhr.responseText, 'text/html');
+      const reason = page.querySelector('.error, #erreur');
+      refused(reason ? reason.textContent : say(`Le serveur a refusé l’envoi (${xhr.status}) : rien n’a été envoyé.`, `The server refused the message (${xhr.status}): nothing was sent.`));
     };
-    xhr.onerror = () => {
-      progress.hidden = true;
-      submitter.disabled = false;
-      draftState.textContent = say('Le serveur ne répond pas : rien n’a été envoyé. Réessayez.', 'The server is not answering: nothing was sent. Try again.');
-    };
+    xhr.onerror = () => refused(say('Le serveur ne répond pas : rien n’a été envoyé. Réessayez.', 'The server is not answering: nothing was sent. Try again.'));
     xhr.send(data);
   });
 }

@@ -92,6 +92,18 @@ struct Form {
     replaces: Option<(i64, u32)>,
 }
 
+/// The message ids of a message's References field.
+fn references(message: &mail_parser::Message) -> Vec<String> {
+    match message.references().as_text_list() {
+        Some(list) => list.iter().map(|s| s.to_string()).collect(),
+        None => message
+            .references()
+            .as_text()
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default(),
+    }
+}
+
 fn quote(text: &str) -> String {
     text.lines().map(|l| format!("> {l}\n")).collect()
 }
@@ -160,6 +172,11 @@ async fn prefill(ctx: &Ctx, q: &HashMap<String, String>, signature: &str) -> Opt
             form.draft.body = text.replace("\r\n", "\n");
             form.draft.receipt = listed.summary.as_ref().is_some_and(|s| s.receipt_to.is_some());
             form.draft.in_reply_to = message.in_reply_to().as_text().map(str::to_string);
+            form.draft.references = references(&message);
+            // References end with the parent; it is added back when the draft is written.
+            if form.draft.references.last() == form.draft.in_reply_to.as_ref() {
+                form.draft.references.pop();
+            }
             attachments(&mut form);
             form.replaces = Some((folder, uid));
         }
@@ -204,14 +221,7 @@ async fn prefill(ctx: &Ctx, q: &HashMap<String, String>, signature: &str) -> Opt
             };
             form.draft.body = sign(String::new()) + &format!("\n\n{wrote}\n") + &quote(&text.replace("\r\n", "\n"));
             form.draft.in_reply_to = message.message_id().map(str::to_string);
-            form.draft.references = match message.references().as_text_list() {
-                Some(list) => list.iter().map(|s| s.to_string()).collect(),
-                None => message
-                    .references()
-                    .as_text()
-                    .map(|s| vec![s.to_string()])
-                    .unwrap_or_default(),
-            };
+            form.draft.references = references(&message);
         }
     }
     Some(form)
@@ -370,27 +380,36 @@ async fn read_form(mut multipart: Multipart) -> Result<Posted, String> {
     Ok(posted)
 }
 
-/// The attachments carried from the source message.
-async fn carried(ctx: &Ctx, source: Option<(i64, u32)>, kept: &[usize]) -> Vec<Attachment> {
+/// The attachments carried from the source message; `None` when the source or one of the
+/// kept attachments is gone (a draft saved from another tab, a message moved by IMAP).
+async fn carried(ctx: &Ctx, source: Option<(i64, u32)>, kept: &[usize]) -> Option<Vec<Attachment>> {
     let Some((folder, uid)) = source else {
-        return Vec::new();
+        return kept.is_empty().then(Vec::new);
     };
-    let Some((_, bytes)) = load(ctx, folder, uid).await else {
-        return Vec::new();
-    };
-    let Some(message) = MessageParser::default().parse(&bytes) else {
-        return Vec::new();
-    };
-    message
+    if kept.is_empty() {
+        return Some(Vec::new());
+    }
+    let (_, bytes) = load(ctx, folder, uid).await?;
+    let message = MessageParser::default().parse(&bytes)?;
+    let found: Vec<Attachment> = message
         .attachments()
         .enumerate()
         .filter(|(n, _)| kept.contains(n))
-        .map(|(n, p)| Attachment {
-            name: file_name(p, n),
-            content_type: mime_type(p),
-            bytes: p.contents().to_vec(),
+        .map(|(n, p)| {
+            let kind = mime_type(p);
+            Attachment {
+                name: file_name(p, n),
+                // mail-parser gave the text in UTF-8, whatever its charset was.
+                content_type: if kind.starts_with("text/") {
+                    format!("{kind}; charset=utf-8")
+                } else {
+                    kind
+                },
+                bytes: p.contents().to_vec(),
+            }
         })
-        .collect()
+        .collect();
+    (found.len() == kept.len()).then_some(found)
 }
 
 /// Stores `bytes` in a folder; the new UID.
@@ -490,7 +509,9 @@ pub async fn post(
     };
     let source = reference(&field("source"));
     let replaces = reference(&field("brouillon"));
-    let mut attachments = carried(&ctx, source, &posted.kept).await;
+    let carried = carried(&ctx, source, &posted.kept).await;
+    let lost = carried.is_none();
+    let mut attachments = carried.unwrap_or_default();
     attachments.extend(posted.files);
     let account = ctx.account.id;
     let profile = store(&ctx.accounts, move |s| s.profile(account)).await.flatten();
@@ -507,12 +528,18 @@ pub async fn post(
     let Ok(bytes) = outgoing::build(&from_name, &ctx.account.address, &draft, &attachments) else {
         return ctx.store_failed().await;
     };
-    let Some(drafts) = ctx.special("\\Drafts").map(|f| f.id) else {
-        return ctx.store_failed().await;
-    };
-
     // What stops the sending, said in the user's words; the draft keeps everything typed.
     let mut problems = Vec::new();
+    if lost {
+        problems.push(
+            t(
+                lang,
+                "Les pièces jointes conservées ne sont plus disponibles (le brouillon ou le message a changé entre-temps) : rien n'a été envoyé.",
+                "The kept attachments are no longer available (the draft or message changed meanwhile): nothing was sent.",
+            )
+            .into(),
+        );
+    }
     for name in &posted.too_big {
         problems.push(match lang {
             Lang::Fr => format!("« {name} » dépasse 10 Mo et n'a pas été joint."),
@@ -586,17 +613,23 @@ pub async fn post(
     }
 
     // Saved as a draft: asked for, or the sending was stopped.
+    let Some(drafts) = ctx.special("\\Drafts").map(|f| f.id) else {
+        return ctx.store_failed().await;
+    };
     let Some(uid) = keep(&ctx, drafts, bytes, &["\\Draft", "\\Seen"]).await else {
         return ctx.store_failed().await;
     };
-    drop_draft(&ctx, replaces).await;
+    // The draft replaced goes, unless it still holds attachments this save could not carry.
+    if !lost {
+        drop_draft(&ctx, replaces).await;
+    }
     let saved = (drafts.0, uid);
     let to = format!("/webmail/ecrire?brouillon={}/{}", saved.0, saved.1);
     if problems.is_empty() {
         if !script {
             ctx.session.data.flash = Some(t(lang, "Brouillon enregistré.", "Draft saved.").into());
         }
-    } else {
+    } else if !script || sending {
         problems.push(
             t(
                 lang,

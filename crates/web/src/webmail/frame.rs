@@ -14,12 +14,25 @@ use crate::html::{Lang, escape, t};
 const CSS: &str = include_str!("app.css");
 const JS: &str = include_str!("app.js");
 
+/// A digest of the stylesheet and script, in their URLs: a new build gets new URLs, so the
+/// browser may keep an asset as long as it likes.
+fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        use sha2::Digest;
+        let digest = sha2::Sha256::new().chain_update(CSS).chain_update(JS).finalize();
+        hex::encode(&digest[..6])
+    })
+}
+
 fn asset(body: &'static str, kind: &'static str) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    // The asset URLs carry the build's version; a day is plenty and survives restarts.
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=86400"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
     r
 }
 
@@ -143,8 +156,8 @@ pub fn page(ctx: &mut Ctx, title: &str, counts: &[FolderCount], current: Option<
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title} — Confiance MSSanté</title>
-<link rel="stylesheet" href="/webmail/app.css">
-<script type="module" src="/webmail/app.js"></script>
+<link rel="stylesheet" href="/webmail/app.css?v={version}">
+<script type="module" src="/webmail/app.js?v={version}"></script>
 </head>
 <body data-csrf="{csrf_value}">
 <a class="skip" href="#contenu">{skip}</a>
@@ -167,6 +180,7 @@ pub fn page(ctx: &mut Ctx, title: &str, counts: &[FolderCount], current: Option<
 </body>
 </html>"##,
         title = escape(title),
+        version = version(),
         csrf_value = escape(&ctx.session.data.csrf),
         csrf = csrf(&ctx.session.data.csrf),
         skip = t(lang, "Aller au contenu", "Skip to content"),

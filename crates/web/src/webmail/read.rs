@@ -194,8 +194,15 @@ pub async fn page(State(state): State<WebState>, session: Session, Path((id, uid
         );
     }
 
-    // RFC 8098: a receipt is only sent when the professional agrees (Réf. #2 ECO.3.1.6).
-    let receipt = match (&summary.receipt_to, listed.meta.flags.iter().any(|f| f == MDN_SENT)) {
+    // RFC 8098: a receipt is only sent when the professional agrees (Réf. #2 ECO.3.1.6);
+    // never asked for one's own messages (their Sent and Drafts copies carry the request).
+    let own = matches!(folder.special_use.as_deref(), Some("\\Sent" | "\\Drafts"))
+        || summary
+            .receipt_to
+            .as_deref()
+            .is_some_and(|a| a.eq_ignore_ascii_case(&ctx.account.address));
+    let answered = listed.meta.flags.iter().any(|f| f == MDN_SENT);
+    let receipt = match (&summary.receipt_to, answered || own) {
         (Some(to), false) => format!(
             r#"<form method="post" action="{base}/accuse" class="receipt">{token}<p>{ask} <strong>{to}</strong></p><button name="reponse" value="envoyer">{send}</button> <button name="reponse" value="refuser" class="secondary">{decline}</button></form>"#,
             ask = t(
@@ -226,7 +233,8 @@ pub async fn page(State(state): State<WebState>, session: Session, Path((id, uid
     } else {
         format!("<dt>Cc</dt><dd>{}</dd>", addresses_html(&cc))
     };
-    let is_trash = folder.special_use.as_deref() == Some("\\Trash");
+    // Without a Trash folder, or in it, deleting is for good (see `actions::message`).
+    let for_good = ctx.special("\\Trash").is_none_or(|trash| trash.id == folder.id);
     let main = format!(
         r##"<p><a href="/webmail/dossier/{id}" data-key="u">← {back}</a></p>
 <article>
@@ -239,7 +247,7 @@ pub async fn page(State(state): State<WebState>, session: Session, Path((id, uid
 <form method="post" action="{base}/action" class="inline">{token}<button name="action" value="{flag_v}" class="secondary" data-key="s">{flag_l}</button></form>
 <form method="post" action="{base}/action" class="inline">{token}<button name="action" value="non-lu" class="secondary" data-key="m">{unread}</button></form>
 <form method="post" action="{base}/action" class="inline">{token}<label for="vers" class="sr">{move_to}</label><select id="vers" name="dossier">{options}</select> <button name="action" value="deplacer" class="secondary">{move}</button></form>
-<form method="post" action="{base}/action" class="inline">{token}<button name="action" value="supprimer" class="danger" data-key="#">{delete}</button></form>
+<form method="post" action="{base}/action" class="inline">{token}<button name="action" value="supprimer" class="danger" data-key="#"{confirm}>{delete}</button></form>
 </nav>
 {receipt}{remote_note}
 <div class="body">{body}</div>
@@ -267,10 +275,22 @@ pub async fn page(State(state): State<WebState>, session: Session, Path((id, uid
         move_to = t(lang, "Dossier de destination", "Destination folder"),
         options = folder_options(&ctx, id),
         move = t(lang, "Déplacer", "Move"),
-        delete = if is_trash {
+        delete = if for_good {
             t(lang, "Supprimer définitivement", "Delete for good")
         } else {
             t(lang, "Supprimer", "Delete")
+        },
+        confirm = if for_good {
+            format!(
+                r#" data-confirm="{}""#,
+                t(
+                    lang,
+                    "Supprimer définitivement ce message ? Il ne pourra pas être récupéré.",
+                    "Delete this message for good? It cannot be recovered."
+                )
+            )
+        } else {
+            String::new()
         },
     );
     let counts = frame::counts(&ctx).await;
