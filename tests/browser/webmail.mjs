@@ -121,8 +121,13 @@ await shot(page, 'apercu-pdf');
 const readingUrl = page.url();
 
 // Zoë got the receipt, and keeps her inbox open: what arrives appears without reloading.
+// She may open the practice's BAL too: the chooser comes first.
 const zoePage = zoe.page;
 await zoePage.goto(`${base}/webmail`);
+await zoePage.waitForURL(/webmail\/bal/);
+assert.match(await zoePage.locator('main').innerText(), new RegExp(process.env.SHARED_BAL.replace(/\./g, '\\.')));
+await shot(zoePage, 'choix-bal');
+await zoePage.getByRole('button', { name: out.zoe }).click();
 await zoePage.waitForURL(/webmail\/dossier\/\d+/);
 assert.equal(await zoePage.locator('#liste tbody tr').count(), 1);
 assert.match(await zoePage.locator('#liste').innerText(), /Accusé de lecture : Résultats de Mme Dupont/);
@@ -248,6 +253,15 @@ await shot(page, 'inbox-english');
 const phone = await newPage({ viewport: { width: 390, height: 800 }, storageState: await page.context().storageState() });
 await phone.goto(`${inboxUrl}?lang=fr`);
 await shot(phone, 'telephone');
+
+// Zoë switches to the shared BAL; Élise, who has no access to it, cannot.
+await zoePage.goto(`${base}/webmail/bal`);
+await zoePage.getByRole('button', { name: process.env.SHARED_BAL }).click();
+await zoePage.waitForURL(/webmail\/dossier\/\d+/);
+assert.equal(await zoePage.locator('header .who').innerText(), process.env.SHARED_BAL);
+const csrf = await page.evaluate(() => document.body.dataset.csrf);
+const refusedSwitch = await page.request.post(`${base}/webmail/bal`, { form: { csrf, bal: '1' } });
+assert.equal(refusedSwitch.status(), 403);
 
 // Another professional's message and attachment are not reachable, even by their URL.
 assert.equal((await zoePage.request.get(readingUrl)).status(), 404);

@@ -29,6 +29,15 @@ pub enum AccountCmd {
     Publish(Box<crate::listing::PublishArgs>),
     /// Suspend a mailbox: its mail is kept, nobody can log in, open web sessions end.
     Suspend { address: String },
+    /// Let a professional open this BAL too (an organisational BAL's secretaries), by their
+    /// national id (IdNat_PS, as PSC or the CPS card gives it); --withdraw takes it back.
+    Share {
+        address: String,
+        #[arg(long)]
+        national_id: String,
+        #[arg(long)]
+        withdraw: bool,
+    },
     /// Let a suspended mailbox be used again.
     Reactivate { address: String },
     /// Delete a mailbox with all its messages, for good.
@@ -95,6 +104,29 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             store.set_status(account.id, AccountStatus::Suspended)?;
             tracing::info!(target: "audit", event = "account_suspended", account = %account.address);
             println!("BAL suspendue : {}", account.address);
+        }
+        AccountCmd::Share {
+            address,
+            national_id,
+            withdraw,
+        } => {
+            if !confiance_auth::cps::is_national_id(&national_id) {
+                anyhow::bail!(
+                    "--national-id {national_id:?}: expected an IdNat_PS, 8 and the 11-digit RPPS, or 0 and the ADELI"
+                );
+            }
+            let account = existing(config, &store, &address)?;
+            if withdraw {
+                if !store.revoke_access(account.id, &national_id)? {
+                    anyhow::bail!("{} was not shared with {national_id}", account.address);
+                }
+                tracing::info!(target: "audit", event = "access_withdrawn", account = %account.address, national_id = %national_id);
+                println!("Accès de {national_id} à {} retiré", account.address);
+            } else {
+                store.grant_access(account.id, &national_id)?;
+                tracing::info!(target: "audit", event = "access_granted", account = %account.address, national_id = %national_id);
+                println!("{national_id} peut ouvrir {}", account.address);
+            }
         }
         AccountCmd::Reactivate { address } => {
             let account = existing(config, &store, &address)?;

@@ -37,8 +37,21 @@ fn wait_for_web(op: &Operator) {
 
 #[test]
 fn webmail_walk_in_chromium() {
-    let op = Operator::start_with(&[], "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n");
+    let op = Operator::start_with(
+        &["secretariat"],
+        "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n",
+    );
     wait_for_web(&op);
+    // The practice's organisational BAL is shared with Zoë (test identity 899700735741).
+    let shared = Operator::address("secretariat");
+    let out = op.cli(&["account", "share", &shared, "--national-id", "899700735741"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = op.cli(&["account", "share", &shared, "--national-id", "12345"], None);
+    assert!(
+        !out.status.success() && text(&out).contains("IdNat_PS"),
+        "{}",
+        text(&out)
+    );
     let shots = repo().join("target/screenshots/webmail");
     // Only this run's pictures count.
     let _ = std::fs::remove_dir_all(&shots);
@@ -47,6 +60,7 @@ fn webmail_walk_in_chromium() {
         .envs(op.env())
         .env("SCREENSHOTS", &shots)
         .env("REPO", repo())
+        .env("SHARED_BAL", &shared)
         .output()
         .expect("node must be installed (.ci/run installs the browser tests' packages)");
     assert!(

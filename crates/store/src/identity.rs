@@ -128,6 +128,13 @@ pub trait Identities {
     fn delete_app_password(&self, account: AccountId, id: i64) -> Result<bool>;
     fn touch_app_password(&self, id: i64, at: i64) -> Result<()>;
 
+    /// Lets a professional (by national id) open another BAL, such as an organisational one.
+    fn grant_access(&self, account: AccountId, national_id: &str) -> Result<()>;
+    /// Withdraws it; false when there was nothing to withdraw.
+    fn revoke_access(&self, account: AccountId, national_id: &str) -> Result<bool>;
+    /// The BALs a professional may open besides their own, by address.
+    fn shared_with(&self, national_id: &str) -> Result<Vec<crate::Account>>;
+
     /// Web sessions, keyed by the SHA-256 of their cookie; `data` is the web layer's own.
     fn session_put(&self, key: &str, account: Option<AccountId>, data: &str, at: i64) -> Result<()>;
     /// Saves a session that already exists; one deleted meanwhile (logout) stays deleted.

@@ -140,6 +140,14 @@ ALTER TABLE messages ADD COLUMN sort_sender TEXT;
 ALTER TABLE messages ADD COLUMN sort_subject TEXT;
 CREATE INDEX messages_by_sender ON messages(mailbox_id, sort_sender, internal_date);
 CREATE INDEX messages_by_subject ON messages(mailbox_id, sort_subject, internal_date);
+-- Who else may open a BAL (an organisational BAL's secretaries, a practice's colleagues), by
+-- the holder's national id (IdNat_PS), as PSC or the CPS card proves it.
+CREATE TABLE mailbox_access(
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    national_id TEXT NOT NULL,
+    PRIMARY KEY(account_id, national_id)
+) WITHOUT ROWID;
+CREATE INDEX mailbox_access_by_person ON mailbox_access(national_id);
 CREATE TABLE account_preferences(
     account_id INTEGER PRIMARY KEY REFERENCES accounts(id) ON DELETE CASCADE,
     signature TEXT NOT NULL DEFAULT ''

@@ -273,6 +273,21 @@ fn identity_suite(store: &dyn Store) {
     store.session_update("k-anne", Some(anne), "{\"a\":3}", 12).unwrap();
     assert_eq!(store.session_get("k-anne").unwrap(), None);
 
+    // A BAL shared with a professional by national id: listed for them only, until withdrawn.
+    store.grant_access(anne, "899700771191").unwrap();
+    store.grant_access(anne, "899700771191").unwrap();
+    let shared: Vec<String> = store
+        .shared_with("899700771191")
+        .unwrap()
+        .into_iter()
+        .map(|a| a.address)
+        .collect();
+    assert_eq!(shared, [store.account(anne).unwrap().unwrap().address]);
+    assert!(store.shared_with("899700252580").unwrap().is_empty());
+    assert!(store.revoke_access(anne, "899700771191").unwrap());
+    assert!(!store.revoke_access(anne, "899700771191").unwrap());
+    assert!(store.shared_with("899700771191").unwrap().is_empty());
+
     // App passwords belong to one account: anne cannot delete jean's.
     let id = store.add_app_password(jean, "Thunderbird", "hash").unwrap();
     assert!(!store.delete_app_password(anne, id).unwrap());

@@ -251,6 +251,39 @@ impl Identities for SqliteStore {
         })
     }
 
+    fn grant_access(&self, account: AccountId, national_id: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO mailbox_access(account_id, national_id) VALUES(?1, ?2)",
+                params![account.0, national_id],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn revoke_access(&self, account: AccountId, national_id: &str) -> Result<bool> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM mailbox_access WHERE account_id = ?1 AND national_id = ?2",
+                params![account.0, national_id],
+            )? > 0)
+        })
+    }
+
+    fn shared_with(&self, national_id: &str) -> Result<Vec<Account>> {
+        self.read(|c| {
+            let cols = ACCOUNT_COLS.replace("id,", "a.id,");
+            let mut stmt = c.prepare(&format!(
+                "SELECT {cols} FROM accounts a JOIN mailbox_access g ON g.account_id = a.id
+                 WHERE g.national_id = ?1 ORDER BY a.address"
+            ))?;
+            let rows = stmt
+                .query_map([national_id], account_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
     fn session_update(&self, key: &str, account: Option<AccountId>, data: &str, at: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(

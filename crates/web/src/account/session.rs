@@ -77,6 +77,9 @@ pub struct SessionData {
     pub account: Option<i64>,
     /// A message for the next page (once).
     pub flash: Option<String>,
+    /// The BAL the webmail shows, when the professional may open several (their own when `None`).
+    #[serde(default)]
+    pub mailbox: Option<i64>,
     /// A problem to announce on the next page (once).
     #[serde(default)]
     pub alert: Option<String>,

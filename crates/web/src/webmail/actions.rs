@@ -115,7 +115,7 @@ pub async fn message(State(state): State<WebState>, Path((id, uid)): Path<(i64, 
     if !ok {
         return ctx.store_failed().await;
     }
-    tracing::info!(target: "audit", event = "webmail_action", account = ctx.account.id.0, folder = id, uid, action = %form.get("action").cloned().unwrap_or_default());
+    tracing::info!(target: "audit", event = "webmail_action", account = ctx.account.id.0, by = ctx.own.0, folder = id, uid, action = %form.get("action").cloned().unwrap_or_default());
     ctx.session.data.flash = Some(said.to_string());
     ctx.respond(see_other(&to)).await
 }
@@ -164,7 +164,7 @@ pub async fn receipt(State(state): State<WebState>, Path((id, uid)): Path<(i64, 
             );
             return ctx.fail(axum::http::StatusCode::BAD_GATEWAY, &msg).await;
         }
-        tracing::info!(target: "audit", event = "mdn_sent", account = ctx.account.id.0, to = %to);
+        tracing::info!(target: "audit", event = "mdn_sent", account = ctx.account.id.0, by = ctx.own.0, to = %to);
     }
     set_flag(&ctx, mailbox, uid, FlagOp::Add, MDN_SENT).await;
     ctx.session.data.flash = Some(

@@ -581,7 +581,7 @@ pub async fn post(
                     keep(&ctx, sent_folder, bytes, &["\\Seen"]).await;
                 }
                 drop_draft(&ctx, replaces).await;
-                tracing::info!(target: "audit", event = "webmail_sent", account = ctx.account.id.0, id = %done.id, recipients = all.len(), refused = done.refused.len());
+                tracing::info!(target: "audit", event = "webmail_sent", account = ctx.account.id.0, by = ctx.own.0, id = %done.id, recipients = all.len(), refused = done.refused.len());
                 let mut said = t(lang, "Message envoyé.", "Message sent.").to_string();
                 for (rcpt, why) in &done.refused {
                     said.push_str(&match lang {

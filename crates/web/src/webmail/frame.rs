@@ -165,7 +165,7 @@ pub fn page(ctx: &mut Ctx, title: &str, counts: &[FolderCount], current: Option<
 <a class="brand" href="/webmail">Confiance</a>
 <form role="search" action="/webmail/recherche" class="quick"><label class="sr" for="q">{search}</label><input id="q" name="texte" type="search" placeholder="{search}" data-key="/"></form>
 <a class="button" href="/webmail/ecrire" data-key="c">{write}</a>
-<span class="who">{address}</span>
+{address}
 <a href="/webmail/reglages">{settings}</a>
 <a href="?lang={other}" lang="{other}">{other_label}</a>
 <form method="post" action="/deconnexion" class="inline">{csrf}<button class="link">{logout}</button></form>
@@ -186,7 +186,15 @@ pub fn page(ctx: &mut Ctx, title: &str, counts: &[FolderCount], current: Option<
         skip = t(lang, "Aller au contenu", "Skip to content"),
         search = t(lang, "Rechercher dans les messages", "Search messages"),
         write = t(lang, "Écrire", "Write"),
-        address = escape(&ctx.account.address),
+        address = if ctx.choices.len() > 1 {
+            format!(
+                r#"<a class="who" href="/webmail/bal" title="{}">{}</a>"#,
+                t(lang, "Changer de BAL", "Switch mailbox"),
+                escape(&ctx.account.address)
+            )
+        } else {
+            format!(r#"<span class="who">{}</span>"#, escape(&ctx.account.address))
+        },
         settings = t(lang, "Réglages", "Settings"),
         logout = t(lang, "Se déconnecter", "Log out"),
         nav = folder_nav(ctx, counts, current),

@@ -21,6 +21,10 @@ pub async fn home(State(state): State<WebState>, session: Session) -> Response {
         Ok(c) => c,
         Err(r) => return r,
     };
+    // Several BALs and none chosen yet: the chooser first.
+    if ctx.choices.len() > 1 && ctx.session.data.mailbox.is_none() {
+        return ctx.respond(see_other("/webmail/bal")).await;
+    }
     let to = ctx
         .inbox()
         .map_or("/compte".to_string(), |f| format!("/webmail/dossier/{}", f.id.0));

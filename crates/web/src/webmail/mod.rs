@@ -5,6 +5,7 @@
 //! through the same submission rules as port 587.
 
 mod actions;
+mod chooser;
 mod compose;
 mod events;
 mod folders;
@@ -37,12 +38,17 @@ pub struct Webmail {
     pub smtp: Arc<SmtpConfig>,
 }
 
-/// A logged-in professional's request: the session, their account and folders.
+/// A logged-in professional's request: the session, the BAL shown and its folders.
 pub(crate) struct Ctx {
     pub session: Session,
     pub accounts: Arc<Accounts>,
     pub mail: Arc<Webmail>,
+    /// The BAL shown: the professional's own, or one shared with them.
     pub account: Account,
+    /// The professional's own BAL (who acts, for the audit trace).
+    pub own: confiance_store::AccountId,
+    /// Every BAL they may open, their own first.
+    pub choices: Vec<Account>,
     pub folders: Vec<Mailbox>,
 }
 
@@ -104,18 +110,50 @@ pub(crate) async fn open(state: &WebState, session: Session) -> Result<Ctx, Resp
             "Le webmail n'est pas configuré sur ce serveur.",
         ));
     };
-    let Some(id) = session.account() else {
+    let Some(own) = session.account() else {
         return Err(session.respond(&accounts, see_other("/connexion")).await);
     };
-    let found = store(&accounts, move |s| Ok((s.account(id)?, s.mailboxes(id)?))).await;
+    // The BALs shared with the holder's national id, active ones only, checked at each request
+    // so a withdrawn access ends at once.
+    let chosen = session.data.mailbox.map(confiance_store::AccountId);
+    let found = store(&accounts, move |s| {
+        let Some(me) = s.account(own)? else {
+            return Ok(None);
+        };
+        let national = s.profile(own)?.and_then(|p| p.national_id);
+        let shared = match national {
+            Some(n) => s.shared_with(&n)?,
+            None => Vec::new(),
+        };
+        let mut choices = vec![me];
+        choices.extend(
+            shared
+                .into_iter()
+                .filter(|a| a.id != own && a.status == confiance_store::AccountStatus::Active),
+        );
+        let shown = chosen
+            .and_then(|c| choices.iter().find(|a| a.id == c).cloned())
+            .unwrap_or_else(|| choices[0].clone());
+        let folders = s.mailboxes(shown.id)?;
+        Ok(Some((shown, choices, folders)))
+    })
+    .await;
     match found {
-        Some((Some(account), folders)) => Ok(Ctx {
-            session,
-            accounts,
-            mail,
-            account,
-            folders,
-        }),
+        Some(Some((account, choices, folders))) => {
+            let mut session = session;
+            if session.data.mailbox.is_some_and(|m| m != account.id.0) {
+                session.data.mailbox = None;
+            }
+            Ok(Ctx {
+                session,
+                accounts,
+                mail,
+                account,
+                own,
+                choices,
+                folders,
+            })
+        }
         _ => Err(session.respond(&accounts, see_other("/connexion")).await),
     }
 }
@@ -146,6 +184,7 @@ pub fn routes(state: &WebState) -> Router<WebState> {
         .route("/webmail/recherche", get(search::page))
         .route("/webmail/dossiers", get(folders::page).post(folders::post))
         .route("/webmail/reglages", get(settings::page).post(settings::post))
+        .route("/webmail/bal", get(chooser::page).post(chooser::choose))
         .route("/webmail/raccourcis", get(settings::shortcuts))
         .route("/webmail/evenements", get(events::stream))
 }
