@@ -122,8 +122,13 @@ def main():
         s.quit()
         print("app password ok")
     elif mode == "token":
-        identity, addr, other, client_secret = int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
+        identity, addr, other, client_secret, shared = (int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5],
+                                                        sys.argv[6])
         token, id_token = psc_token(identity, client_secret)
+        # A BAL shared with the holder opens when named, and only then.
+        conn = imap_bearer("XOAUTH2", xoauth2(shared, token))
+        check(conn is not None, f"the token did not open {shared}, shared with its holder")
+        conn.logout()
         # The ID token is signed by the same provider but is no access token.
         check(imap_bearer("XOAUTH2", xoauth2(addr, id_token)) is None, "an ID token opened a mailbox")
         for mechanism, build in (("XOAUTH2", xoauth2), ("OAUTHBEARER", oauthbearer)):

@@ -174,7 +174,8 @@ pub async fn login_bearer(
     .await
 }
 
-/// The mailbox `wanted` if the holder of `national_id` owns it, or their only one.
+/// The mailbox `wanted` if the holder of `national_id` owns it or it is shared with them
+/// (`confiance account share`), or their only own one when none is named.
 async fn held(
     store: &Arc<dyn Store>,
     national_id: &str,
@@ -183,12 +184,23 @@ async fn held(
 ) -> Result<(Account, &'static str), &'static str> {
     let national = national_id.to_string();
     let s = store.clone();
-    let owned = blocking(move || s.accounts_of(&national).ok())
-        .await
-        .unwrap_or_default();
+    let named = wanted.is_some();
+    let (owned, shared) = blocking(move || {
+        let owned = s.accounts_of(&national).ok()?;
+        // A shared BAL opens only when the client names it.
+        let shared = if named {
+            s.shared_with(&national).ok()?
+        } else {
+            Vec::new()
+        };
+        Some((owned, shared))
+    })
+    .await
+    .unwrap_or_default();
     match wanted {
         Some(w) => owned
             .into_iter()
+            .chain(shared)
             .find(|a| a.address == w)
             .ok_or("mailbox not held by this identity"),
         None if owned.len() == 1 => owned.into_iter().next().ok_or("no mailbox"),

@@ -159,7 +159,10 @@ fn activation_login_mail_clients_and_lifecycle() {
         &["app-password", elise, field(&json, "app_password"), "Clinique2026"],
     );
     let secret = std::fs::read_to_string(op.data_dir().join("psc-bac-a-sable/client-secret")).unwrap();
-    op.python("accounts.py", &["token", "0", martin, elise, secret.trim()]);
+    // Carole's BAL is shared with Jean Martin: his token opens it too, when he names it.
+    let out = op.cli(&["account", "share", carole, "--national-id", "899700771191"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    op.python("accounts.py", &["token", "0", martin, elise, secret.trim(), carole]);
 
     op.python("accounts.py", &["csrf", elise, "Clinique2026"]);
 
