@@ -10,37 +10,6 @@ use std::time::{Duration, Instant};
 
 use common::{Operator, repo, text};
 
-/// The HTTP status curl gets for `url`, verifying the operator's certificate.
-fn http_status(op: &Operator, url: &str) -> String {
-    let out = op.run(
-        "curl",
-        &[
-            "-s",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{http_code}",
-            "--cacert",
-            op.ca().to_str().unwrap(),
-            url,
-        ],
-    );
-    text(&out).trim().to_string()
-}
-
-fn wait_for_web(op: &Operator) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let url = format!("https://127.0.0.1:{}/connexion", op.web);
-    loop {
-        let status = http_status(op, &url);
-        if status == "200" {
-            return;
-        }
-        assert!(Instant::now() < deadline, "web never answered: {status}\n{}", op.log());
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// The JSON line a browser script prints last.
 fn last_line(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout)
@@ -65,7 +34,7 @@ fn activation_login_mail_clients_and_lifecycle() {
         &[],
         "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n[notify]\nnew_mail_check_seconds = 1\n",
     );
-    wait_for_web(&op);
+    op.wait_for_web();
 
     // A test CPS card for a pharmacist, from the development persons CA.
     let cards = op.dir.path().join("cartes");
@@ -270,7 +239,7 @@ fn pro_sante_connect_against_an_independent_provider() {
         data.join("ca/root.pem").display()
     );
     op.launch(&[], &config);
-    wait_for_web(&op);
+    op.wait_for_web();
 
     let log = std::fs::File::create(op.dir.path().join("oidc-provider.log")).unwrap();
     let provider = Command::new("node")
@@ -288,7 +257,7 @@ fn pro_sante_connect_against_an_independent_provider() {
     let _provider = Killed(provider);
     let discovery = format!("{issuer}/.well-known/openid-configuration");
     let deadline = Instant::now() + Duration::from_secs(30);
-    while http_status(&op, &discovery) != "200" {
+    while op.http_status(&discovery) != "200" {
         assert!(Instant::now() < deadline, "oidc-provider did not start");
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -335,7 +304,7 @@ fn codes_by_relay_and_gateway_idle_lock_and_lockout() {
              [notify]\nsmtp_relay = \"127.0.0.1:{smtp}\"\nsms_gateway = \"http://127.0.0.1:{sms}/sms\"\n"
         ),
     );
-    wait_for_web(&op);
+    op.wait_for_web();
     op.python("web_login.py", &[&smtp.to_string(), &sms.to_string()]);
     let log = op.log();
     assert!(log.contains("event=\"notice_sent\" channel=\"sms\""), "{log}");

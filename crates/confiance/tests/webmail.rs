@@ -6,34 +6,8 @@
 mod common;
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use common::{Operator, repo, text};
-
-fn wait_for_web(op: &Operator) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let url = format!("https://127.0.0.1:{}/connexion", op.web);
-    loop {
-        let out = op.run(
-            "curl",
-            &[
-                "-s",
-                "-o",
-                "/dev/null",
-                "-w",
-                "%{http_code}",
-                "--cacert",
-                op.ca().to_str().unwrap(),
-                &url,
-            ],
-        );
-        if text(&out).trim() == "200" {
-            return;
-        }
-        assert!(Instant::now() < deadline, "web never answered\n{}", op.log());
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
 
 #[test]
 fn webmail_walk_in_chromium() {
@@ -41,7 +15,7 @@ fn webmail_walk_in_chromium() {
         &["secretariat"],
         "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n",
     );
-    wait_for_web(&op);
+    op.wait_for_web();
     // The practice's organisational BAL is shared with Zoë (test identity 899700735741).
     let shared = Operator::address("secretariat");
     let out = op.cli(&["account", "share", &shared, "--national-id", "899700735741"], None);

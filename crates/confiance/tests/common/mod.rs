@@ -246,6 +246,42 @@ impl Operator {
         ]
     }
 
+    /// The HTTP status curl gets for `url`, verifying the operator's certificate.
+    pub fn http_status(&self, url: &str) -> String {
+        let out = self.run(
+            "curl",
+            &[
+                "-s",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "--cacert",
+                self.ca().to_str().unwrap(),
+                url,
+            ],
+        );
+        text(&out).trim().to_string()
+    }
+
+    /// Waits until the web answers (the login page), up to 30 s.
+    pub fn wait_for_web(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let url = format!("https://127.0.0.1:{}/connexion", self.web);
+        loop {
+            let status = self.http_status(&url);
+            if status == "200" {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "web never answered: {status}\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Runs an external client (curl, swaks, mbsync) and returns its output.
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
         Command::new(program)

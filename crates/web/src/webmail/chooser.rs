@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{frame, open};
+use super::open;
 use crate::WebState;
 use crate::account::layout::csrf;
 use crate::account::session::Posted;
@@ -13,7 +13,7 @@ use crate::account::{Session, see_other};
 use crate::html::{escape, t};
 
 pub async fn page(State(state): State<WebState>, session: Session) -> Response {
-    let mut ctx = match open(&state, session).await {
+    let ctx = match open(&state, session).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -50,10 +50,8 @@ pub async fn page(State(state): State<WebState>, session: Session) -> Response {
             "You may open several mailboxes. Which one should be shown?"
         ),
     );
-    let counts = frame::counts(&ctx).await;
     let title = t(lang, "Choisir une BAL", "Choose a mailbox");
-    let html = frame::page(&mut ctx, title, &counts, None, &main);
-    ctx.respond(html).await
+    ctx.page(title, None, &main).await
 }
 
 pub async fn choose(State(state): State<WebState>, posted: Posted) -> Response {

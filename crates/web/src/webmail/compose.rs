@@ -310,7 +310,7 @@ pub async fn page(
     session: Session,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let mut ctx = match open(&state, session).await {
+    let ctx = match open(&state, session).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -322,10 +322,8 @@ pub async fn page(
         return ctx.not_found().await;
     };
     let main = render(&ctx, &form);
-    let counts = frame::counts(&ctx).await;
     let title = t(ctx.lang(), "Écrire", "Write");
-    let html = frame::page(&mut ctx, title, &counts, None, &main);
-    ctx.respond(html).await
+    ctx.page(title, None, &main).await
 }
 
 /// What the compose form sent.

@@ -7,7 +7,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use confiance_store::{ListQuery, Listed, MessageSummary, SortKey};
 
-use super::frame::{self, folder_name, short_date};
+use super::frame::{folder_name, short_date};
 use super::{Ctx, open};
 use crate::WebState;
 use crate::account::{Session, now, see_other, store};
@@ -186,7 +186,7 @@ pub async fn page(
     Path(id): Path<i64>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let mut ctx = match open(&state, session).await {
+    let ctx = match open(&state, session).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -209,7 +209,6 @@ pub async fn page(
         return ctx.store_failed().await;
     };
     complete(&ctx, &mut rows).await;
-    let counts = frame::counts(&ctx).await;
     let pages = total.div_ceil(PAGE_SIZE as u64).max(1) as u32;
     let sent_like = matches!(folder.special_use.as_deref(), Some("\\Sent" | "\\Drafts"));
     let name = folder_name(lang, &folder);
@@ -305,6 +304,5 @@ pub async fn page(
         filter_label = t(lang, "Filtrer", "Filter"),
         pages_label = t(lang, "Pages", "Pages"),
     );
-    let html = frame::page(&mut ctx, &name, &counts, Some(id), &main);
-    ctx.respond(html).await
+    ctx.page(&name, Some(id), &main).await
 }

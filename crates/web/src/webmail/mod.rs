@@ -71,6 +71,14 @@ impl Ctx {
         self.folders.iter().find(|f| f.name == "INBOX")
     }
 
+    /// A whole webmail page (`current`: the folder to mark in the list), with the folders'
+    /// unread counts, saved with the session.
+    pub async fn page(mut self, title: &str, current: Option<i64>, main: &str) -> Response {
+        let counts = frame::counts(&self).await;
+        let html = frame::page(&mut self, title, &counts, current, main);
+        self.respond(html).await
+    }
+
     /// Saves the session and answers.
     pub async fn respond(self, response: impl axum::response::IntoResponse) -> Response {
         self.session.respond(&self.accounts, response).await

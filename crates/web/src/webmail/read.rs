@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use confiance_store::{FlagOp, FlagUpdate};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
-use super::frame::{self, folder_name, folder_options, long_date};
+use super::frame::{folder_name, folder_options, long_date};
 use super::list::subject_html;
 use super::{Ctx, open};
 use crate::WebState;
@@ -99,7 +99,7 @@ fn addresses_html(list: &[(String, String)]) -> String {
 
 /// `/webmail/message/{folder}/{uid}`.
 pub async fn page(State(state): State<WebState>, session: Session, Path((id, uid)): Path<(i64, u32)>) -> Response {
-    let mut ctx = match open(&state, session).await {
+    let ctx = match open(&state, session).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -293,14 +293,12 @@ pub async fn page(State(state): State<WebState>, session: Session, Path((id, uid
             String::new()
         },
     );
-    let counts = frame::counts(&ctx).await;
     let title = if subject.trim().is_empty() {
         t(lang, "(sans objet)", "(no subject)").to_string()
     } else {
         subject.strip_prefix("XDM/1.0/DDM+").unwrap_or(subject).to_string()
     };
-    let html = frame::page(&mut ctx, &title, &counts, Some(id), &main);
-    ctx.respond(html).await
+    ctx.page(&title, Some(id), &main).await
 }
 
 /// `/webmail/message/{folder}/{uid}/piece/{n}[?apercu=1]`: an attachment, downloaded, or shown

@@ -9,7 +9,7 @@ use chrono::NaiveDate;
 use confiance_store::SearchQuery;
 use mail_parser::MessageParser;
 
-use super::frame::{self, folder_name};
+use super::frame::folder_name;
 use super::list::{complete, row};
 use super::open;
 use crate::WebState;
@@ -36,7 +36,7 @@ pub async fn page(
     session: Session,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let mut ctx = match open(&state, session).await {
+    let ctx = match open(&state, session).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -186,8 +186,6 @@ pub async fn page(
         du = value("du"),
         au = value("au"),
     );
-    let counts = frame::counts(&ctx).await;
     let title = t(lang, "Rechercher", "Search");
-    let html = frame::page(&mut ctx, title, &counts, None, &main);
-    ctx.respond(html).await
+    ctx.page(title, None, &main).await
 }

@@ -5,7 +5,7 @@
 use axum::extract::State;
 use axum::response::Response;
 
-use super::{frame, open};
+use super::open;
 use crate::WebState;
 use crate::account::layout::csrf;
 use crate::account::session::Posted;
@@ -15,7 +15,7 @@ use crate::html::{escape, t};
 const MAX_SIGNATURE: usize = 2000;
 
 pub async fn page(State(state): State<WebState>, session: Session) -> Response {
-    let mut ctx = match open(&state, session).await {
+    let ctx = match open(&state, session).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -73,10 +73,8 @@ pub async fn page(State(state): State<WebState>, session: Session) -> Response {
         keys_title = t(lang, "Clavier", "Keyboard"),
         keys = t(lang, "Raccourcis clavier", "Keyboard shortcuts"),
     );
-    let counts = frame::counts(&ctx).await;
     let title = t(lang, "Réglages", "Settings");
-    let html = frame::page(&mut ctx, title, &counts, None, &main);
-    ctx.respond(html).await
+    ctx.page(title, None, &main).await
 }
 
 pub async fn post(State(state): State<WebState>, posted: Posted) -> Response {
@@ -120,7 +118,7 @@ pub const SHORTCUTS: &[(&str, &str, &str)] = &[
 ];
 
 pub async fn shortcuts(State(state): State<WebState>, session: Session) -> Response {
-    let mut ctx = match open(&state, session).await {
+    let ctx = match open(&state, session).await {
         Ok(c) => c,
         Err(r) => return r,
     };
@@ -146,8 +144,6 @@ pub async fn shortcuts(State(state): State<WebState>, session: Session) -> Respo
         key = t(lang, "Touche", "Key"),
         action = t(lang, "Action", "Action"),
     );
-    let counts = frame::counts(&ctx).await;
     let title = t(lang, "Raccourcis clavier", "Keyboard shortcuts");
-    let html = frame::page(&mut ctx, title, &counts, None, &main);
-    ctx.respond(html).await
+    ctx.page(title, None, &main).await
 }
