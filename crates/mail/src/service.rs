@@ -184,27 +184,34 @@ impl MailService {
     pub async fn summarise_missing(&self) -> Result<usize> {
         let mut done = 0;
         for account in self.run(|s| s.accounts()).await? {
-            loop {
-                let id = account.id;
-                let missing = self.run(move |s| s.unsummarised(id, 500)).await?;
-                if missing.is_empty() {
-                    break;
-                }
-                for blob in missing {
-                    let blobs = self.blobs.clone();
-                    let store = self.store.clone();
-                    // A blob that cannot be read gets an empty summary, so it is not tried again.
-                    tokio::task::spawn_blocking(move || {
-                        let summary = blobs
-                            .get(&blob)
-                            .map(|b| crate::summary::summarize(&b))
-                            .unwrap_or_default();
-                        store.put_summary(&blob, &summary)
-                    })
-                    .await
-                    .map_err(|_| MailError::WorkerGone)??;
-                    done += 1;
-                }
+            done += self.summarise_account(account.id, usize::MAX).await?;
+        }
+        Ok(done)
+    }
+
+    /// Summarises at most `limit` of one account's messages that have none yet.
+    pub async fn summarise_account(&self, account: AccountId, limit: usize) -> Result<usize> {
+        let mut done = 0;
+        while done < limit {
+            let batch = (limit - done).min(500) as u32;
+            let missing = self.run(move |s| s.unsummarised(account, batch)).await?;
+            if missing.is_empty() {
+                break;
+            }
+            for blob in missing {
+                let blobs = self.blobs.clone();
+                let store = self.store.clone();
+                // A blob that cannot be read gets an empty summary, so it is not tried again.
+                tokio::task::spawn_blocking(move || {
+                    let summary = blobs
+                        .get(&blob)
+                        .map(|b| crate::summary::summarize(&b))
+                        .unwrap_or_default();
+                    store.put_summary(&blob, &summary)
+                })
+                .await
+                .map_err(|_| MailError::WorkerGone)??;
+                done += 1;
             }
         }
         Ok(done)

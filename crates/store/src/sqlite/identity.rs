@@ -84,17 +84,7 @@ impl Identities for SqliteStore {
     }
 
     fn accounts_of(&self, national_id: &str) -> Result<Vec<Account>> {
-        self.read(|c| {
-            let cols = ACCOUNT_COLS.replace("id,", "a.id,");
-            let mut stmt = c.prepare(&format!(
-                "SELECT {cols} FROM accounts a JOIN account_profiles p ON p.account_id = a.id
-                 WHERE p.national_id = ?1 ORDER BY a.address"
-            ))?;
-            let rows = stmt
-                .query_map([national_id], account_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
+        self.read(|c| accounts_by_national_id(c, "account_profiles", national_id))
     }
 
     fn set_status(&self, account: AccountId, status: AccountStatus) -> Result<()> {
@@ -271,17 +261,7 @@ impl Identities for SqliteStore {
     }
 
     fn shared_with(&self, national_id: &str) -> Result<Vec<Account>> {
-        self.read(|c| {
-            let cols = ACCOUNT_COLS.replace("id,", "a.id,");
-            let mut stmt = c.prepare(&format!(
-                "SELECT {cols} FROM accounts a JOIN mailbox_access g ON g.account_id = a.id
-                 WHERE g.national_id = ?1 ORDER BY a.address"
-            ))?;
-            let rows = stmt
-                .query_map([national_id], account_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(rows)
-        })
+        self.read(|c| accounts_by_national_id(c, "mailbox_access", national_id))
     }
 
     fn session_update(&self, key: &str, account: Option<AccountId>, data: &str, at: i64) -> Result<()> {
@@ -313,6 +293,19 @@ impl Identities for SqliteStore {
     fn sessions_expire(&self, before: i64) -> Result<usize> {
         self.write(|tx| Ok(tx.execute("DELETE FROM web_sessions WHERE last_seen_at < ?1", [before])?))
     }
+}
+
+/// Accounts tied to a national id by `table` (holders' profiles, or shared access), by address.
+fn accounts_by_national_id(c: &rusqlite::Connection, table: &str, national_id: &str) -> Result<Vec<Account>> {
+    let cols = ACCOUNT_COLS.replace("id,", "a.id,");
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {cols} FROM accounts a JOIN {table} t ON t.account_id = a.id
+         WHERE t.national_id = ?1 ORDER BY a.address"
+    ))?;
+    let rows = stmt
+        .query_map([national_id], account_row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
 }
 
 fn failures(c: &rusqlite::Connection, account: AccountId) -> Result<LoginFailures> {

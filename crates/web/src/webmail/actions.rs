@@ -1,14 +1,12 @@
 //! What a professional does to a message: flag, mark unread, move, delete (to the trash; from
 //! the trash, for good), and answer a read-receipt request.
 
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::response::Response;
 use confiance_store::{FlagOp, FlagUpdate, MailboxId};
 
 use super::read::{MDN_SENT, load};
-use super::{Ctx, open, outgoing};
-use crate::WebState;
-use crate::account::session::Posted;
+use super::{Ctx, PostedForm, outgoing};
 use crate::account::{see_other, store};
 use crate::html::t;
 
@@ -45,12 +43,7 @@ async fn move_to(ctx: &Ctx, from: MailboxId, uid: u32, to: MailboxId) -> Option<
 }
 
 /// `POST /webmail/message/{folder}/{uid}/action`.
-pub async fn message(State(state): State<WebState>, Path((id, uid)): Path<(i64, u32)>, posted: Posted) -> Response {
-    let Posted { session, form } = posted;
-    let mut ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn message(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, form }: PostedForm) -> Response {
     let Some(folder) = ctx.folder(id).cloned() else {
         return ctx.not_found().await;
     };
@@ -122,12 +115,7 @@ pub async fn message(State(state): State<WebState>, Path((id, uid)): Path<(i64, 
 
 /// `POST /webmail/message/{folder}/{uid}/accuse`: send the read receipt, or decline; either
 /// way the request is not shown again ($MDNSent, RFC 3503).
-pub async fn receipt(State(state): State<WebState>, Path((id, uid)): Path<(i64, u32)>, posted: Posted) -> Response {
-    let Posted { session, form } = posted;
-    let mut ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn receipt(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, form }: PostedForm) -> Response {
     let Some((listed, bytes)) = load(&ctx, id, uid).await else {
         return ctx.not_found().await;
     };

@@ -1,22 +1,15 @@
 //! The mailbox chooser: a professional who may open several BALs (their own, and
 //! organisational ones shared with them) picks the one the webmail shows.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::open;
-use crate::WebState;
+use super::{Ctx, PostedForm};
 use crate::account::layout::csrf;
-use crate::account::session::Posted;
-use crate::account::{Session, see_other};
+use crate::account::see_other;
 use crate::html::{escape, t};
 
-pub async fn page(State(state): State<WebState>, session: Session) -> Response {
-    let ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn page(ctx: Ctx) -> Response {
     let lang = ctx.lang();
     let token = csrf(&ctx.session.data.csrf);
     let items: String = ctx
@@ -54,12 +47,7 @@ pub async fn page(State(state): State<WebState>, session: Session) -> Response {
     ctx.page(title, None, &main).await
 }
 
-pub async fn choose(State(state): State<WebState>, posted: Posted) -> Response {
-    let Posted { session, form } = posted;
-    let mut ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn choose(PostedForm { mut ctx, form }: PostedForm) -> Response {
     let wanted = form.get("bal").and_then(|b| b.parse::<i64>().ok());
     let Some(account) = ctx.choices.iter().find(|a| Some(a.id.0) == wanted).cloned() else {
         let msg = t(

@@ -8,20 +8,18 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Multipart, Query, State};
+use axum::extract::{Multipart, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::TimeZone;
 use confiance_store::MailboxId;
 use mail_parser::MessageParser;
 
+use super::Ctx;
 use super::frame;
 use super::outgoing::{self, Attachment, Draft};
 use super::read::{file_name, load, mime_type};
-use super::{Ctx, open};
-use crate::WebState;
 use crate::account::layout::{checked, csrf};
-use crate::account::{Session, see_other, store};
+use crate::account::{see_other, store};
 use crate::html::{Lang, escape, t};
 
 /// Largest attachment, as the issue and the peers' users expect.
@@ -64,15 +62,7 @@ fn in_trust_space(mail: &super::Webmail, address: &str) -> bool {
 }
 
 /// `/webmail/destinataire?adresse=`: is this address inside the MSSanté trust space?
-pub async fn recipient(
-    State(state): State<WebState>,
-    session: Session,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn recipient(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
     let address = q.get("adresse").cloned().unwrap_or_default();
     let (ok, _) = recipients(&address);
     let answer = match ok.first() {
@@ -208,13 +198,7 @@ async fn prefill(ctx: &Ctx, q: &HashMap<String, String>, signature: &str) -> Opt
                     .collect();
             }
             form.draft.subject = prefixed("RE:", &subject);
-            let offset = chrono::FixedOffset::east_opt(listed.meta.internal_tz_minutes * 60)
-                .unwrap_or(chrono::FixedOffset::east_opt(0).expect("UTC"));
-            let when = offset
-                .timestamp_opt(listed.meta.internal_date, 0)
-                .single()
-                .map(|d| d.format("%d/%m/%Y %H:%M").to_string())
-                .unwrap_or_default();
+            let when = frame::long_date(listed.meta.internal_date, listed.meta.internal_tz_minutes);
             let wrote = match lang {
                 Lang::Fr => format!("Le {when}, {} a écrit :", confiance_mail::summary::display(&from)),
                 Lang::En => format!("On {when}, {} wrote:", confiance_mail::summary::display(&from)),
@@ -305,15 +289,7 @@ fn render(ctx: &Ctx, form: &Form) -> String {
 }
 
 /// `GET /webmail/ecrire`.
-pub async fn page(
-    State(state): State<WebState>,
-    session: Session,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
     let account = ctx.account.id;
     let signature = store(&ctx.accounts, move |s| s.signature(account))
         .await
@@ -463,16 +439,7 @@ fn answer(script: bool, to: &str, draft: Option<(i64, u32)>) -> Response {
 }
 
 /// `POST /webmail/ecrire`: send, or save the draft.
-pub async fn post(
-    State(state): State<WebState>,
-    session: Session,
-    headers: HeaderMap,
-    multipart: Multipart,
-) -> Response {
-    let mut ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Response {
     let lang = ctx.lang();
     let script = headers.get("x-confiance").is_some();
     let posted = match read_form(multipart).await {

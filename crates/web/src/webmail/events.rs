@@ -5,23 +5,16 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures_util::stream;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::open;
-use crate::WebState;
-use crate::account::Session;
+use super::Ctx;
 
 const LIFETIME: Duration = Duration::from_secs(600);
 
-pub async fn stream(State(state): State<WebState>, session: Session) -> Response {
-    let ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn stream(ctx: Ctx) -> Response {
     let changes = ctx.mail.svc.subscribe(ctx.account.id);
     let end = tokio::time::Instant::now() + LIFETIME;
     let events = stream::unfold(changes, move |mut changes| async move {

@@ -1,16 +1,13 @@
 //! The professional's own folders: create, rename, delete. The special folders (inbox, sent,
 //! drafts, trash, junk) stay, as every mail client expects them.
 
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::frame::{self, folder_name, ordered};
-use super::{Ctx, open};
-use crate::WebState;
+use super::{Ctx, PostedForm};
 use crate::account::layout::csrf;
-use crate::account::session::Posted;
-use crate::account::{Session, see_other};
+use crate::account::see_other;
 use crate::html::{Lang, escape, t};
 
 /// IMAP's hierarchy separator here; a folder name may not hold it or control characters.
@@ -32,11 +29,7 @@ fn is_own(ctx: &Ctx, id: i64) -> Option<String> {
         .map(|f| f.name.clone())
 }
 
-pub async fn page(State(state): State<WebState>, session: Session) -> Response {
-    let mut ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn page(mut ctx: Ctx) -> Response {
     let lang = ctx.lang();
     let token = csrf(&ctx.session.data.csrf);
     let counts = frame::counts(&ctx).await;
@@ -90,12 +83,7 @@ fn refused(lang: Lang, what: &str) -> String {
     }
 }
 
-pub async fn post(State(state): State<WebState>, posted: Posted) -> Response {
-    let Posted { session, form } = posted;
-    let mut ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn post(PostedForm { mut ctx, form }: PostedForm) -> Response {
     let lang = ctx.lang();
     let account = ctx.account.id;
     let name = form.get("nom").map(|n| n.trim().to_string()).unwrap_or_default();

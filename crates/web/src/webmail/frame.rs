@@ -73,8 +73,13 @@ pub fn ordered(folders: &[Mailbox]) -> Vec<&Mailbox> {
 }
 
 /// A date as a list shows it: the time today, the day otherwise; in the sender's offset.
+/// The sender's UTC offset (UTC when out of range).
+fn offset(tz_minutes: i32) -> FixedOffset {
+    FixedOffset::east_opt(tz_minutes * 60).unwrap_or(FixedOffset::east_opt(0).expect("UTC"))
+}
+
 pub fn short_date(seconds: i64, tz_minutes: i32, now: i64) -> String {
-    let offset = FixedOffset::east_opt(tz_minutes * 60).unwrap_or(FixedOffset::east_opt(0).expect("UTC"));
+    let offset = offset(tz_minutes);
     let Some(when) = offset.timestamp_opt(seconds, 0).single() else {
         return String::new();
     };
@@ -87,8 +92,7 @@ pub fn short_date(seconds: i64, tz_minutes: i32, now: i64) -> String {
 }
 
 pub fn long_date(seconds: i64, tz_minutes: i32) -> String {
-    let offset = FixedOffset::east_opt(tz_minutes * 60).unwrap_or(FixedOffset::east_opt(0).expect("UTC"));
-    offset
+    offset(tz_minutes)
         .timestamp_opt(seconds, 0)
         .single()
         .map(|d| d.format("%d/%m/%Y %H:%M").to_string())

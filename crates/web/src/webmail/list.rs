@@ -3,24 +3,19 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::response::Response;
 use confiance_store::{ListQuery, Listed, MessageSummary, SortKey};
 
+use super::Ctx;
 use super::frame::{folder_name, short_date};
-use super::{Ctx, open};
-use crate::WebState;
-use crate::account::{Session, now, see_other, store};
+use crate::account::{now, see_other, store};
 use crate::html::{Lang, escape, t};
 
 pub const PAGE_SIZE: u32 = 25;
 
 /// `/webmail`: the inbox.
-pub async fn home(State(state): State<WebState>, session: Session) -> Response {
-    let ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn home(ctx: Ctx) -> Response {
     // Several BALs and none chosen yet: the chooser first.
     if ctx.choices.len() > 1 && ctx.session.data.mailbox.is_none() {
         return ctx.respond(see_other("/webmail/bal")).await;
@@ -180,16 +175,7 @@ pub fn row(
 }
 
 /// `/webmail/dossier/{id}`.
-pub async fn page(
-    State(state): State<WebState>,
-    session: Session,
-    Path(id): Path<i64>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn page(ctx: Ctx, Path(id): Path<i64>, Query(q): Query<HashMap<String, String>>) -> Response {
     let Some(folder) = ctx.folder(id).cloned() else {
         return ctx.not_found().await;
     };

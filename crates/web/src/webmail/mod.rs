@@ -17,11 +17,13 @@ mod sanitize;
 mod search;
 mod settings;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::{get, post};
 use confiance_mail::MailService;
@@ -29,6 +31,7 @@ use confiance_smtp::SmtpConfig;
 use confiance_store::{Account, Mailbox, MailboxId};
 
 use crate::WebState;
+use crate::account::session::Posted;
 use crate::account::{Accounts, Session, error_page, see_other, store};
 use crate::html::{Lang, t};
 
@@ -109,8 +112,36 @@ impl Ctx {
     }
 }
 
+/// Every webmail page starts from the session's BAL: logged out, the login page answers.
+impl FromRequestParts<WebState> for Ctx {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state).await?;
+        open(state, session).await
+    }
+}
+
+/// A form posted to the webmail: its CSRF token checked, then the session's BAL.
+pub(crate) struct PostedForm {
+    pub ctx: Ctx,
+    pub form: HashMap<String, String>,
+}
+
+impl FromRequest<WebState> for PostedForm {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, state: &WebState) -> Result<Self, Self::Rejection> {
+        let Posted { session, form } = Posted::from_request(request, state).await?;
+        Ok(PostedForm {
+            ctx: open(state, session).await?,
+            form,
+        })
+    }
+}
+
 /// The session's account and folders, or the login page.
-pub(crate) async fn open(state: &WebState, session: Session) -> Result<Ctx, Response> {
+async fn open(state: &WebState, session: Session) -> Result<Ctx, Response> {
     let (Some(accounts), Some(mail)) = (state.accounts.clone(), state.webmail.clone()) else {
         return Err(error_page(
             Lang::Fr,

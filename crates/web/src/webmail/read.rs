@@ -1,18 +1,17 @@
 //! Reading a message: its header, its body (HTML made safe, or plain text), its attachments to
 //! download or preview, and what to do with it. Opening a message marks it read.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use confiance_store::{FlagOp, FlagUpdate};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
+use super::Ctx;
 use super::frame::{folder_name, folder_options, long_date};
 use super::list::subject_html;
-use super::{Ctx, open};
-use crate::WebState;
 use crate::account::layout::csrf;
-use crate::account::{Session, store};
+use crate::account::store;
 use crate::html::{Lang, escape, t};
 
 /// Keyword of a message whose read receipt was answered (sent or declined), RFC 3503.
@@ -98,11 +97,7 @@ fn addresses_html(list: &[(String, String)]) -> String {
 }
 
 /// `/webmail/message/{folder}/{uid}`.
-pub async fn page(State(state): State<WebState>, session: Session, Path((id, uid)): Path<(i64, u32)>) -> Response {
-    let ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
     let Some((listed, bytes)) = load(&ctx, id, uid).await else {
         return ctx.not_found().await;
     };
@@ -304,15 +299,10 @@ pub async fn page(State(state): State<WebState>, session: Session, Path((id, uid
 /// `/webmail/message/{folder}/{uid}/piece/{n}[?apercu=1]`: an attachment, downloaded, or shown
 /// in the page for the types a browser renders safely.
 pub async fn attachment(
-    State(state): State<WebState>,
-    session: Session,
+    ctx: Ctx,
     Path((id, uid, n)): Path<(i64, u32, usize)>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
     let Some((_, bytes)) = load(&ctx, id, uid).await else {
         return ctx.not_found().await;
     };

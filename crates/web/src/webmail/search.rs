@@ -3,17 +3,16 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::response::Response;
 use chrono::NaiveDate;
 use confiance_store::SearchQuery;
 use mail_parser::MessageParser;
 
+use super::Ctx;
 use super::frame::folder_name;
 use super::list::{complete, row};
-use super::open;
-use crate::WebState;
-use crate::account::{Session, now, store};
+use crate::account::{now, store};
 use crate::html::{escape, t};
 
 /// Results shown at most.
@@ -31,15 +30,7 @@ fn fold(s: &str) -> String {
     confiance_directory::fold::fold(s)
 }
 
-pub async fn page(
-    State(state): State<WebState>,
-    session: Session,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
     let lang = ctx.lang();
     let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let text = get("texte");
@@ -60,14 +51,9 @@ pub async fn page(
     let mut scanned_all = true;
     if asked {
         // Messages stored before summaries existed are summarised first, so they can be found.
-        let missing = store(&ctx.accounts, move |s| s.unsummarised(account, 5000))
-            .await
-            .unwrap_or_default();
-        for blob in missing {
-            if let Ok(bytes) = ctx.mail.svc.read(&blob).await {
-                let summary = confiance_mail::summary::summarize(&bytes);
-                store(&ctx.accounts, move |s| s.put_summary(&blob, &summary)).await;
-            }
+        // Normally none: `serve` does them all at start.
+        if let Err(e) = ctx.mail.svc.summarise_account(account, 5000).await {
+            tracing::warn!(account = account.0, "summaries before a search: {e}");
         }
         let Some(found) = store(&ctx.accounts, move |s| s.search_messages(account, &query)).await else {
             return ctx.store_failed().await;

@@ -2,23 +2,16 @@
 //! factor and devices (app passwords) on the account page, linked from here. And the list of
 //! keyboard shortcuts.
 
-use axum::extract::State;
 use axum::response::Response;
 
-use super::open;
-use crate::WebState;
+use super::{Ctx, PostedForm};
 use crate::account::layout::csrf;
-use crate::account::session::Posted;
-use crate::account::{Session, see_other, store};
+use crate::account::{see_other, store};
 use crate::html::{escape, t};
 
 const MAX_SIGNATURE: usize = 2000;
 
-pub async fn page(State(state): State<WebState>, session: Session) -> Response {
-    let ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn page(ctx: Ctx) -> Response {
     let lang = ctx.lang();
     let account = ctx.account.id;
     let signature = store(&ctx.accounts, move |s| s.signature(account))
@@ -77,12 +70,7 @@ pub async fn page(State(state): State<WebState>, session: Session) -> Response {
     ctx.page(title, None, &main).await
 }
 
-pub async fn post(State(state): State<WebState>, posted: Posted) -> Response {
-    let Posted { session, form } = posted;
-    let mut ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn post(PostedForm { mut ctx, form }: PostedForm) -> Response {
     let lang = ctx.lang();
     let signature: String = form
         .get("signature")
@@ -117,11 +105,7 @@ pub const SHORTCUTS: &[(&str, &str, &str)] = &[
     ("?", "Cette liste", "This list"),
 ];
 
-pub async fn shortcuts(State(state): State<WebState>, session: Session) -> Response {
-    let ctx = match open(&state, session).await {
-        Ok(c) => c,
-        Err(r) => return r,
-    };
+pub async fn shortcuts(ctx: Ctx) -> Response {
     let lang = ctx.lang();
     let rows: String = SHORTCUTS
         .iter()
