@@ -11,6 +11,7 @@ pub mod otp;
 pub mod password;
 pub mod psc;
 pub mod sasl;
+pub mod throttle;
 
 pub use login::{Attempt, login};
 pub use password::{PasswordError, check_policy, hash_password, verify_password};

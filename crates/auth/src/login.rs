@@ -11,6 +11,7 @@ use tokio::sync::Semaphore;
 use crate::password::verify_password;
 use crate::psc::Psc;
 use crate::sasl::Bearer;
+use crate::throttle::{Throttle, client_ip};
 
 /// A valid Argon2id hash of a random string, checked for unknown addresses so that timing does
 /// not tell which addresses exist.
@@ -84,15 +85,24 @@ fn audit_failure(attempt: &Attempt<'_>, account: &str, national_id: Option<&str>
         peer, outcome = "failure", reason);
 }
 
-/// The account if `password` opens it. Failures wait `failure_delay` before answering.
+/// The account if `password` opens it. The attempt is counted by `throttle` before anything
+/// is checked; a throttled address gets the same answer as a wrong password, without the work.
+/// Failures wait `failure_delay` before answering.
 pub async fn login(
     store: Arc<dyn Store>,
+    throttle: &Arc<Throttle>,
     user: &str,
     password: String,
     attempt: Attempt<'_>,
     failure_delay: Duration,
 ) -> Option<Account> {
     let address = user.trim().to_lowercase();
+    let counted = match throttle.begin(client_ip(attempt.peer), &address) {
+        Ok(counted) => counted,
+        Err(refused) => {
+            return finish(&store, Err(refused.reason()), &attempt, &address, None, failure_delay).await;
+        }
+    };
     let lookup = address.clone();
     let s = store.clone();
     let account = blocking(move || s.account_by_address(&lookup).ok().flatten()).await;
@@ -107,6 +117,9 @@ pub async fn login(
             Err("unknown address")
         }
     };
+    if outcome.is_ok() {
+        counted.succeeded();
+    }
     finish(&store, outcome, &attempt, &address, None, failure_delay).await
 }
 

@@ -29,6 +29,64 @@ pub struct Config {
     pub psc: PscSection,
     pub accounts: AccountsSection,
     pub notify: NotifySection,
+    pub limits: LimitsSection,
+}
+
+/// What one client may hold: connections and the time they may sit idle. Each listener (IMAP,
+/// IMAPS, submission, submissions, MX, HTTPS) applies the connection limits on its own.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Connections at once on one listener (the process also keeps within its file limit).
+    pub max_connections: usize,
+    /// Connections at once from one client address on one listener: a practice's 30
+    /// workstations behind one NAT address, each with a mail client and a browser, fit.
+    pub max_per_address: usize,
+    /// Seconds an IMAP client may stay silent before logging in.
+    pub imap_login_seconds: u64,
+    /// Seconds an HTTPS client has to send a request's header.
+    pub web_header_seconds: u64,
+    /// Seconds an HTTPS connection may stay idle between requests.
+    pub web_idle_seconds: u64,
+    /// Failed logins from one client address on one account (web, IMAP, SMTP, app passwords)
+    /// after which that address is refused for that account, even with the right password,
+    /// for `auth_penalty_minutes`; the holder from another address still gets in.
+    pub auth_failures_per_account: u32,
+    /// Failed logins from one client address on any accounts after which it is refused.
+    pub auth_failures_per_address: u32,
+    pub auth_penalty_minutes: u64,
+}
+
+impl Default for LimitsSection {
+    fn default() -> Self {
+        LimitsSection {
+            max_connections: 4000,
+            max_per_address: 200,
+            imap_login_seconds: 60,
+            web_header_seconds: 10,
+            web_idle_seconds: 120,
+            auth_failures_per_account: 10,
+            auth_failures_per_address: 100,
+            auth_penalty_minutes: 15,
+        }
+    }
+}
+
+impl LimitsSection {
+    pub fn throttle(&self) -> confiance_auth::throttle::ThrottleLimits {
+        confiance_auth::throttle::ThrottleLimits {
+            per_account: self.auth_failures_per_account.max(1),
+            per_address: self.auth_failures_per_address.max(1),
+            penalty: std::time::Duration::from_secs(self.auth_penalty_minutes.max(1) * 60),
+        }
+    }
+
+    pub fn connections(&self) -> confiance_net::Limits {
+        confiance_net::Limits {
+            max_connections: self.max_connections.max(1),
+            max_per_address: self.max_per_address.max(1),
+        }
+    }
 }
 
 /// Pro Santé Connect: how professionals prove who they are (activation, web login, XOAUTH2).
@@ -316,6 +374,7 @@ impl Default for Config {
             psc: PscSection::default(),
             accounts: AccountsSection::default(),
             notify: NotifySection::default(),
+            limits: LimitsSection::default(),
         }
     }
 }

@@ -143,6 +143,7 @@ pub fn notifier(config: &Config) -> anyhow::Result<Arc<Notifier>> {
 pub fn accounts(
     config: &Config,
     store: Arc<dyn Store>,
+    throttle: Arc<confiance_auth::throttle::Throttle>,
     psc: Arc<Psc>,
     sandbox: Option<Arc<Sandbox>>,
     notifier: Arc<Notifier>,
@@ -161,5 +162,7 @@ pub fn accounts(
             idle_lock_seconds: a.idle_lock_minutes as i64 * 60,
         },
         issuer_label: format!("{} MSSanté", config.operator),
+        throttle,
+        unknown: Default::default(),
     })
 }

@@ -32,6 +32,8 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListe
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let files = confiance_net::raise_file_limit();
+    tracing::info!(open_files = files, "file limit");
     let tls = match config.cps_ca() {
         Some(ca) => confiance_trust::tls::server_config_with_cards(
             &config.certificate(),
@@ -57,6 +59,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     });
     let (psc, sandbox) = crate::identity::psc(&config)?;
     let notifier = crate::identity::notifier(&config)?;
+    let throttle = confiance_auth::throttle::Throttle::new(config.limits.throttle());
     let imap = Arc::new(ImapConfig {
         psc: Some(psc.clone()),
         tls: tls.clone(),
@@ -64,6 +67,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         auth_failure_delay: Duration::from_millis(500),
         autologout: Duration::from_secs(config.imap.autologout_minutes * 60),
         handshake_timeout: Duration::from_secs(30),
+        login_timeout: Duration::from_secs(config.limits.imap_login_seconds.clamp(1, 60)),
+        limits: config.limits.connections(),
+        throttle: throttle.clone(),
     });
     let smtp = Arc::new(SmtpConfig {
         tls,
@@ -85,6 +91,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         // RFC 5321 §4.5.3.2: at least 5 minutes between commands.
         command_timeout: Duration::from_secs(300),
         handshake_timeout: Duration::from_secs(30),
+        limits: config.limits.connections(),
+        throttle: throttle.clone(),
     });
     let relay = Arc::new(RelayConfig {
         tls: mta.client_config()?,
@@ -171,7 +179,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tasks.spawn(reload_directory(directory.clone(), every));
     tasks.spawn(own_listings(directory.clone(), config.data_dir.join("confiance.db")));
     if let Some(addr) = config.web.listen {
-        let accounts = crate::identity::accounts(&config, svc.store().clone(), psc.clone(), sandbox, notifier.clone());
+        let accounts = crate::identity::accounts(
+            &config,
+            svc.store().clone(),
+            throttle.clone(),
+            psc.clone(),
+            sandbox,
+            notifier.clone(),
+        );
         let app = confiance_web::router(confiance_web::WebState {
             directory,
             accounts: Some(accounts),
@@ -181,12 +196,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             })),
         });
         let listener = bind(addr, "HTTPS (webmail, comptes, annuaire, API, FHIR)").await?;
-        let tls = smtp.tls.clone();
-        tasks.spawn(async move {
-            if let Err(e) = confiance_web::serve(listener, tls, app).await {
-                tracing::error!("HTTPS stopped: {e}");
-            }
-        });
+        let connections = confiance_web::Connections {
+            limits: config.limits.connections(),
+            header_timeout: Duration::from_secs(config.limits.web_header_seconds.clamp(1, 10)),
+            idle_timeout: Duration::from_secs(config.limits.web_idle_seconds.max(30)),
+        };
+        tasks.spawn(confiance_web::serve(listener, smtp.tls.clone(), app, connections));
     }
     tasks.spawn(new_mail_notices(
         svc.store().clone(),

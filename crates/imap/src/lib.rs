@@ -31,6 +31,13 @@ pub struct ImapConfig {
     /// Idle time after which a connection is closed (RFC 9051 §5.4: at least 30 minutes).
     pub autologout: Duration,
     pub handshake_timeout: Duration,
+    /// Idle time allowed before login (at most a minute: anonymous connections cost memory
+    /// and descriptors).
+    pub login_timeout: Duration,
+    /// Connections at once, on each listener and per client address.
+    pub limits: confiance_net::Limits,
+    /// Authentication failures counted per client address and account (shared by every door).
+    pub throttle: Arc<confiance_auth::throttle::Throttle>,
     /// Pro Santé Connect, which vouches for the tokens of AUTHENTICATE XOAUTH2/OAUTHBEARER.
     pub psc: Option<Arc<confiance_auth::psc::Psc>>,
 }

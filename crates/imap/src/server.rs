@@ -14,24 +14,42 @@ use crate::command::parse_command;
 use crate::framing::{Frame, FrameError, Limits, frame, peek_tag};
 use crate::session::{Control, Session, tagged, untagged};
 
-/// Accepts connections until the listener fails. `implicit_tls` for port 993.
+/// Serves IMAP on `listener` for ever, within `cfg.limits`. `implicit_tls` for port 993.
 pub async fn serve(listener: TcpListener, implicit_tls: bool, svc: Arc<MailService>, cfg: Arc<ImapConfig>) {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "IMAP accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
+    let what = if implicit_tls { "IMAPS" } else { "IMAP" };
+    let limits = cfg.limits;
+    let refusal_cfg = cfg.clone();
+    confiance_net::serve(
+        listener,
+        what,
+        limits,
+        move |tcp, peer| {
+            let (svc, cfg) = (svc.clone(), cfg.clone());
+            async move {
+                if let Err(e) = connection(tcp, peer.to_string(), implicit_tls, svc, cfg).await {
+                    tracing::debug!(peer = %peer, error = %e, "IMAP connection ended");
+                }
             }
-        };
-        let _ = tcp.set_nodelay(true);
-        let (svc, cfg) = (svc.clone(), cfg.clone());
-        tokio::spawn(async move {
-            if let Err(e) = connection(tcp, peer.to_string(), implicit_tls, svc, cfg).await {
-                tracing::debug!(peer = %peer, error = %e, "IMAP connection ended");
-            }
-        });
+        },
+        move |tcp, _| refuse(tcp, implicit_tls, refusal_cfg.clone()),
+    )
+    .await
+}
+
+/// Over the connection limits: RFC 9051 §7.1.5 BYE with the UNAVAILABLE code (RFC 5530), after
+/// the handshake on the implicit-TLS port so that the client can read it.
+async fn refuse(tcp: TcpStream, implicit_tls: bool, cfg: Arc<ImapConfig>) {
+    const BYE: &[u8] =
+        b"* BYE [UNAVAILABLE] Trop de connexions, nouvel essai plus tard / Too many connections, try again later\r\n";
+    if implicit_tls {
+        if let Ok(mut tls) = TlsAcceptor::from(cfg.tls.clone()).accept(tcp).await {
+            let _ = tls.write_all(BYE).await;
+            let _ = tls.shutdown().await;
+        }
+    } else {
+        let mut tcp = tcp;
+        let _ = tcp.write_all(BYE).await;
+        let _ = tcp.shutdown().await;
     }
 }
 
@@ -118,7 +136,6 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         max_command: 96 * 1024,
         ..Limits::default()
     };
-    let timeout = session.cfg.autologout;
     if greet {
         stream.write_all(session.greeting().as_bytes()).await?;
     }
@@ -129,6 +146,13 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             &authenticated
         } else {
             &anonymous
+        };
+        // Before login a client gets a short while to log in; after it, the autologout of
+        // RFC 9051 §5.4 (at least 30 minutes).
+        let timeout = if session.account.is_some() {
+            session.cfg.autologout
+        } else {
+            session.cfg.login_timeout
         };
         match frame(&buf, continuations, limits) {
             Frame::Complete(n) => {

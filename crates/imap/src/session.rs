@@ -508,6 +508,7 @@ impl Session {
         };
         let verified = confiance_auth::login(
             self.svc.store().clone(),
+            &self.cfg.throttle,
             &user,
             pass,
             attempt,
@@ -770,25 +771,13 @@ impl Session {
         }
         let account = self.account_id();
         let use_attr = special_use.first().cloned();
-        let result = self
-            .svc
-            .run(move |s| {
-                // RFC 9051 §6.3.4: create missing parents too.
-                let levels: Vec<&str> = name.split(DELIMITER).collect();
-                for i in 1..levels.len() {
-                    let parent = levels[..i].join("/");
-                    if s.mailbox(account, &parent)?.is_none() {
-                        s.create_mailbox(account, &parent, None)?;
-                    }
-                }
-                s.create_mailbox(account, &name, use_attr.as_deref())
-            })
-            .await;
+        let result = self.svc.create_folder(account, name, use_attr, DELIMITER).await;
         match result {
             Ok(_) => tagged(out, tag, "OK", "CREATE completed"),
             Err(confiance_mail::MailError::Store(StoreError::MailboxExists)) => {
                 tagged(out, tag, "NO", "[ALREADYEXISTS] The folder already exists.")
             }
+            Err(confiance_mail::MailError::Limit(limit)) => tagged(out, tag, "NO", &format!("[LIMIT] {limit}.")),
             Err(e) => tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
         }
     }
@@ -841,19 +830,7 @@ impl Session {
         } else {
             None
         };
-        let result = self
-            .svc
-            .run(move |s| {
-                let levels: Vec<&str> = to.split(DELIMITER).collect();
-                for i in 1..levels.len() {
-                    let parent = levels[..i].join("/");
-                    if parent != from && s.mailbox(account, &parent)?.is_none() {
-                        s.create_mailbox(account, &parent, None)?;
-                    }
-                }
-                s.rename_mailbox(account, &from, &to, DELIMITER)
-            })
-            .await;
+        let result = self.svc.rename_folder(account, from, to, DELIMITER).await;
         if let (Ok(()), Some(inbox)) = (&result, inbox) {
             // Sessions with INBOX selected see its messages leave.
             self.svc.changed(account, inbox);
@@ -866,6 +843,7 @@ impl Session {
             Err(confiance_mail::MailError::Store(StoreError::NoSuchMailbox)) => {
                 tagged(out, tag, "NO", "[NONEXISTENT] No such folder.")
             }
+            Err(confiance_mail::MailError::Limit(limit)) => tagged(out, tag, "NO", &format!("[LIMIT] {limit}.")),
             Err(e) => tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
         }
     }
@@ -875,9 +853,30 @@ impl Session {
             Ok(n) => n,
             Err(e) => return tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
         };
+        // Subscriptions may name folders that do not exist (RFC 9051 §6.3.7): the same bounds
+        // as folders keep LSUB and LIST (SUBSCRIBED) answers small.
+        if on && let Err(limit) = confiance_mail::folders::check_name(&name, DELIMITER) {
+            return tagged(out, tag, "NO", &format!("[LIMIT] {limit}."));
+        }
         let account = self.account_id();
-        match self.svc.run(move |s| s.set_subscribed(account, &name, on)).await {
-            Ok(()) => tagged(
+        let max = confiance_mail::folders::MAX_FOLDERS;
+        let subscribed = self
+            .svc
+            .run(move |s| {
+                if on && s.subscriptions(account)?.len() >= max {
+                    return Ok(false);
+                }
+                s.set_subscribed(account, &name, on).map(|()| true)
+            })
+            .await;
+        match subscribed {
+            Ok(false) => tagged(
+                out,
+                tag,
+                "NO",
+                &format!("[LIMIT] an account holds at most {max} subscriptions."),
+            ),
+            Ok(true) => tagged(
                 out,
                 tag,
                 "OK",

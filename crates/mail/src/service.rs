@@ -13,6 +13,8 @@ pub enum MailError {
     Store(#[from] StoreError),
     #[error("the storage worker stopped")]
     WorkerGone,
+    #[error(transparent)]
+    Limit(#[from] crate::folders::FolderLimit),
 }
 
 pub type Result<T> = std::result::Result<T, MailError>;

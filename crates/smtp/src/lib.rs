@@ -41,8 +41,13 @@ pub struct SmtpConfig {
     pub auth_failure_delay: Duration,
     /// Pro Santé Connect, which vouches for the tokens of AUTH XOAUTH2/OAUTHBEARER.
     pub psc: Option<Arc<confiance_auth::psc::Psc>>,
+    /// RFC 5321 §4.5.3.2: the server waits at least 5 minutes for a command.
     pub command_timeout: Duration,
     pub handshake_timeout: Duration,
+    /// Connections at once, on each listener and per client address.
+    pub limits: confiance_net::Limits,
+    /// Authentication failures counted per client address and account (shared by every door).
+    pub throttle: Arc<confiance_auth::throttle::Throttle>,
     /// The ANS whitelist in force: who belongs to the trust space.
     pub whitelist: Arc<WhitelistSource>,
     /// Where mail for other operators waits.

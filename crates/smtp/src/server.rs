@@ -24,24 +24,48 @@ pub enum Role {
     Mx,
 }
 
-/// Accepts connections until the listener fails; `implicit_tls` for port 465 (RFC 8314).
+/// Serves SMTP on `listener` for ever, within `cfg.limits`; `implicit_tls` for port 465
+/// (RFC 8314).
 pub async fn serve(listener: TcpListener, role: Role, implicit_tls: bool, svc: Arc<MailService>, cfg: Arc<SmtpConfig>) {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "SMTP accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
+    let what = match (role, implicit_tls) {
+        (Role::Mx, _) => "SMTP MX",
+        (Role::Submission, false) => "SMTP submission",
+        (Role::Submission, true) => "SMTP submissions",
+    };
+    let limits = cfg.limits;
+    let refusal_cfg = cfg.clone();
+    confiance_net::serve(
+        listener,
+        what,
+        limits,
+        move |tcp, peer| {
+            let (svc, cfg) = (svc.clone(), cfg.clone());
+            async move {
+                if let Err(e) = connection(tcp, peer, role, implicit_tls, svc, cfg).await {
+                    tracing::debug!(peer = %peer, error = %e, "SMTP connection ended");
+                }
             }
-        };
-        let _ = tcp.set_nodelay(true);
-        let (svc, cfg) = (svc.clone(), cfg.clone());
-        tokio::spawn(async move {
-            if let Err(e) = connection(tcp, peer, role, implicit_tls, svc, cfg).await {
-                tracing::debug!(peer = %peer, error = %e, "SMTP connection ended");
-            }
-        });
+        },
+        move |tcp, _| refuse(tcp, implicit_tls, refusal_cfg.clone()),
+    )
+    .await
+}
+
+/// Over the connection limits: 421 and close (RFC 5321 §3.8), after the handshake on the
+/// implicit-TLS port so that the client can read it.
+async fn refuse(mut tcp: TcpStream, implicit_tls: bool, cfg: Arc<SmtpConfig>) {
+    let reply = format!(
+        "421 4.7.0 {} Trop de connexions, nouvel essai plus tard / Too many connections, try again later\r\n",
+        cfg.hostname
+    );
+    if implicit_tls {
+        if let Ok(mut tls) = TlsAcceptor::from(cfg.tls.clone()).accept(tcp).await {
+            let _ = tls.write_all(reply.as_bytes()).await;
+            let _ = tls.shutdown().await;
+        }
+    } else {
+        let _ = tcp.write_all(reply.as_bytes()).await;
+        let _ = tcp.shutdown().await;
     }
 }
 

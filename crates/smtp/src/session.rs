@@ -361,6 +361,7 @@ impl Session {
         };
         let verified = confiance_auth::login(
             self.svc.store().clone(),
+            &self.cfg.throttle,
             user,
             password.to_string(),
             attempt,
@@ -575,6 +576,68 @@ impl Session {
         Ok(())
     }
 
+    /// One author per message, and the right one: on submission (and the webmail) the
+    /// authenticated mailbox; on the MX, an address of a domain the delivering operator's
+    /// certificate is listed for, never one of ours. Null-sender mail must be a report.
+    fn check_author(&self, envelope: &Envelope, message: &[u8]) -> Result<(), String> {
+        let author = confiance_mail::author::author(message)
+            .map_err(|e| format!("550 5.7.1 Message refusé : {}", e.sentence()))?;
+        match self.role {
+            Role::Submission => {
+                let Some(account) = &self.account else {
+                    // Trusted networks (an application server) may sign as anyone.
+                    return Ok(());
+                };
+                for (field, address) in [("From", &author.from), ("Sender", &author.sender)] {
+                    if let Some(a) = address
+                        && a.to_string() != account.address
+                    {
+                        return Err(format!(
+                            "550 5.7.1 Le champ {field}: doit être votre adresse <{mine}> / \
+                             The {field}: header must be your own address <{mine}>",
+                            mine = account.address
+                        ));
+                    }
+                }
+                Ok(())
+            }
+            Role::Mx => {
+                let Some(from) = author.from else {
+                    return Err("550 5.7.1 Message refusé : il n'a pas de champ From: / \
+                                the message has no From: field (RFC 5322 §3.6)"
+                        .into());
+                };
+                let domain = from.domain();
+                if self.cfg.hosts(domain) {
+                    return Err(format!(
+                        "550 5.7.1 Un autre opérateur ne peut pas écrire au nom de {domain}, \
+                         hébergé ici / another operator cannot sign as {domain}, hosted here"
+                    ));
+                }
+                if envelope.sender.is_empty() {
+                    // RFC 3464, RFC 8098: what comes from the null sender is a report.
+                    return match author.is_report {
+                        true => Ok(()),
+                        false => Err("550 5.7.1 Un message sans expéditeur d'enveloppe doit être \
+                                      un rapport (multipart/report) / null-sender mail must be a report"
+                            .into()),
+                    };
+                }
+                let Some(Ok(dn)) = &self.peer_dn else {
+                    return Err("530 5.7.0 A client certificate is required".into());
+                };
+                match self.cfg.whitelist.current().allows(domain, dn) {
+                    true => Ok(()),
+                    false => Err(format!(
+                        "550 5.7.1 Le champ From: ({domain}) n'est pas un domaine de l'opérateur \
+                         qui remet le message / the From: domain {domain} is not listed for \
+                         certificate {dn} in the MSSanté whitelist"
+                    )),
+                }
+            }
+        }
+    }
+
     pub fn refuse_size(&mut self, size: u64, out: &mut String) {
         self.envelope = None;
         out.push_str(&format!(
@@ -595,16 +658,6 @@ impl Session {
         let Some(envelope) = self.envelope.take() else {
             return out.push_str("503 5.5.1 No transaction\r\n");
         };
-        if let Some(account) = &self.account
-            && let Some(from) = header_from(&message)
-            && !from.iter().any(|a| a.eq_ignore_ascii_case(&account.address))
-        {
-            // The author a recipient sees must be the authenticated professional.
-            return out.push_str(&format!(
-                "550 5.7.1 The From: header must be your own address <{}>\r\n",
-                account.address
-            ));
-        }
         // RFC 5321 §6.3: a message that went round too many relays is in a loop.
         let hops = String::from_utf8_lossy(dsn::header_of(&message))
             .split("\r\n")
@@ -619,6 +672,11 @@ impl Session {
             return out.push_str(&format!(
                 "554 5.4.6 Mail loop: the message went through {hops} relays\r\n"
             ));
+        }
+        if let Err(refusal) = self.check_author(&envelope, &message) {
+            tracing::warn!(target: "audit", event = "refused", ?self.role, peer = %self.peer, sender = %envelope.sender,
+                account = self.account.as_ref().map(|a| a.address.as_str()).unwrap_or(""), reason = %refusal);
+            return out.push_str(&format!("{refusal}\r\n"));
         }
         let id = queue_id();
         let message = Arc::new(self.prepend_trace(&envelope, &id, message));
@@ -806,36 +864,6 @@ impl Session {
     }
 }
 
-/// Addresses of the From: header (RFC 5322 §3.6.2), lower-cased; `None` without one.
-fn header_from(message: &[u8]) -> Option<Vec<String>> {
-    let value = dsn::header_field(message, "from")?;
-    // Drop comments and quoted display names, then take what is in <> or the bare address.
-    let mut plain = String::new();
-    let (mut depth, mut quoted) = (0, false);
-    for c in value.chars() {
-        match c {
-            '"' if depth == 0 => quoted = !quoted,
-            '(' if !quoted => depth += 1,
-            ')' if !quoted && depth > 0 => depth -= 1,
-            _ if depth > 0 || quoted => {}
-            c => plain.push(c),
-        }
-    }
-    Some(
-        plain
-            .split(',')
-            .filter_map(|part| {
-                let addr = match (part.find('<'), part.rfind('>')) {
-                    (Some(a), Some(b)) if a < b => &part[a + 1..b],
-                    _ => part,
-                };
-                let addr = addr.trim().to_lowercase();
-                addr.contains('@').then_some(addr)
-            })
-            .collect(),
-    )
-}
-
 /// The message as it goes to another operator: without the Return-Path we put first, which
 /// only the final delivery adds (RFC 5321 §4.4).
 fn without_return_path(message: &[u8]) -> &[u8] {
@@ -858,18 +886,4 @@ fn queue_id() -> String {
     (0..16)
         .map(|_| char::from(b"0123456789ABCDEFGHJKLMNPQRSTVWXZ"[rng.gen_range(0..32)]))
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::header_from;
-
-    #[test]
-    fn from_header_addresses() {
-        let m = b"Subject: x\r\nFrom: \"Dupont, Jean\" <Jean@X.fr> (cabinet)\r\n\r\nbody";
-        assert_eq!(header_from(m), Some(vec!["jean@x.fr".to_string()]));
-        let m = b"From: a@b.fr,\r\n c@d.fr\r\n\r\n";
-        assert_eq!(header_from(m), Some(vec!["a@b.fr".to_string(), "c@d.fr".to_string()]));
-        assert_eq!(header_from(b"Subject: none\r\n\r\n"), None);
-    }
 }

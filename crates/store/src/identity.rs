@@ -116,6 +116,10 @@ pub trait Identities {
     fn record_activity(&self, account: AccountId, at: i64) -> Result<()>;
     /// One more failure; after `limit` in a row the account is locked for `lock_seconds`.
     fn record_failure(&self, account: AccountId, at: i64, limit: u32, lock_seconds: i64) -> Result<LoginFailures>;
+    /// Takes back one failure counted before a check that then succeeded (attempts are counted
+    /// before the secret is checked, so that parallel tries cannot outrun the limit); the lock
+    /// goes when the count falls below `limit`.
+    fn forgive_failure(&self, account: AccountId, limit: u32) -> Result<()>;
     fn login_failures(&self, account: AccountId) -> Result<LoginFailures>;
     /// How many inactivity notices were sent since the last login, the last one at `at`.
     fn set_inactivity_notices(&self, account: AccountId, sent: u32, at: i64) -> Result<()>;

@@ -247,6 +247,25 @@ fn identity_suite(store: &dyn Store) {
             locked_until: None
         }
     );
+    // A failure counted before a check that succeeded is taken back, and with it the lock
+    // that count had set; a lock other failures set stays.
+    store.record_failure(jean, 1062, 3, 60).unwrap();
+    assert_eq!(
+        store.record_failure(jean, 1062, 3, 60).unwrap().locked_until,
+        Some(1122)
+    );
+    store.forgive_failure(jean, 3).unwrap();
+    assert_eq!(
+        store.login_failures(jean).unwrap(),
+        LoginFailures {
+            count: 2,
+            locked_until: None
+        }
+    );
+    store.record_failure(jean, 1063, 3, 60).unwrap();
+    store.record_failure(jean, 1063, 3, 60).unwrap();
+    store.forgive_failure(jean, 3).unwrap();
+    assert_eq!(store.login_failures(jean).unwrap().locked_until, Some(1123));
     store.set_inactivity_notices(jean, 2, 500).unwrap();
     store.record_login(jean, 2000).unwrap();
     let a = store.account(jean).unwrap().unwrap();

@@ -45,6 +45,23 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
     tokio::task::spawn_blocking(f).await.ok()
 }
 
+/// Opening a message: its bytes read, parsed and its HTML sanitised take memory and CPU in
+/// proportion to the message (a 25 MB message holds tens of MB while parsed), so at most one
+/// per core runs at a time and the others wait their turn; a hostile message slows its reader
+/// only, and 16 readers of a 24 MB message hold two of them at once, not sixteen.
+pub(crate) async fn heavy_slot() -> tokio::sync::SemaphorePermit<'static> {
+    static HEAVY: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = HEAVY.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+    });
+    slots.acquire().await.expect("never closed")
+}
+
+/// Runs `f` (parsing, sanitising) on the blocking pool, under a heavy slot taken by the caller.
+pub(crate) async fn off_workers<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    tokio::task::spawn_blocking(f).await.ok()
+}
+
 /// Every route, with the security headers every answer carries.
 pub fn router(state: WebState) -> Router {
     Router::new()
@@ -92,33 +109,80 @@ async fn security_headers(mut response: axum::response::Response) -> axum::respo
     response
 }
 
-/// Serves HTTPS (HTTP/1.1 and HTTP/2) on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Router) -> std::io::Result<()> {
+/// How long HTTPS connections may take and how many there may be.
+#[derive(Clone, Copy, Debug)]
+pub struct Connections {
+    pub limits: confiance_net::Limits,
+    /// A request's header must arrive within this (slowloris holds workers otherwise).
+    pub header_timeout: std::time::Duration,
+    /// A connection on which nothing moves for this long is closed (keep-alive, HTTP/2). Live
+    /// updates of the webmail send a comment every 20 s, so they stay open.
+    pub idle_timeout: std::time::Duration,
+}
+
+/// Serves HTTPS (HTTP/1.1 and HTTP/2) on `listener` for ever, within `limits`.
+pub async fn serve(listener: TcpListener, tls: Arc<rustls::ServerConfig>, app: Router, limits: Connections) {
+    let mut busy = (*tls).clone();
+    busy.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let busy = TlsAcceptor::from(Arc::new(busy));
     let mut tls = (*tls).clone();
     tls.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     let acceptor = TlsAcceptor::from(Arc::new(tls));
-    loop {
-        let (tcp, peer) = listener.accept().await?;
-        let acceptor = acceptor.clone();
-        let app = app.clone();
-        tokio::spawn(async move {
-            let stream = match tokio::time::timeout(std::time::Duration::from_secs(30), acceptor.accept(tcp)).await {
-                Ok(Ok(s)) => s,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, "HTTPS handshake refused: {e}");
-                    return;
-                }
-                Err(_) => return,
-            };
-            // A professional's card presented in the handshake, for `/cps/connexion`.
-            let card = account::Card(confiance_auth::cps::of_connection(stream.get_ref().1));
-            let service = TowerToHyperService::new(app.layer(axum::Extension(card)));
-            if let Err(e) = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await
-            {
-                tracing::debug!(%peer, "HTTPS connection ended: {e}");
-            }
-        });
+    confiance_net::serve(
+        listener,
+        "HTTPS",
+        limits.limits,
+        move |tcp, peer| connection(tcp, peer, acceptor.clone(), app.clone(), limits),
+        move |tcp, _| refuse(tcp, busy.clone()),
+    )
+    .await
+}
+
+async fn connection(
+    tcp: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    acceptor: TlsAcceptor,
+    app: Router,
+    limits: Connections,
+) {
+    let stream = match tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, "HTTPS handshake refused: {e}");
+            return;
+        }
+        Err(_) => return,
+    };
+    // A professional's card presented in the handshake, for `/cps/connexion`.
+    let card = account::Card(confiance_auth::cps::of_connection(stream.get_ref().1));
+    let client = account::Client(peer.ip());
+    let service = TowerToHyperService::new(app.layer(axum::Extension(card)).layer(axum::Extension(client)));
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    builder
+        .http2()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .max_concurrent_streams(64);
+    let stream = confiance_net::Idle::new(stream, limits.idle_timeout);
+    if let Err(e) = builder.serve_connection(TokioIo::new(stream), service).await {
+        tracing::debug!(%peer, "HTTPS connection ended: {e}");
+    }
+}
+
+/// Over the connection limits: 503 with a page in French and English, then close.
+async fn refuse(tcp: tokio::net::TcpStream, busy: TlsAcceptor) {
+    use tokio::io::AsyncWriteExt;
+    const BODY: &str =
+        "Le service est très sollicité : réessayez dans un instant.\nThe service is busy: try again in a moment.\n";
+    if let Ok(mut tls) = busy.accept(tcp).await {
+        let answer = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 10\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+            BODY.len()
+        );
+        let _ = tls.write_all(answer.as_bytes()).await;
+        let _ = tls.shutdown().await;
     }
 }

@@ -162,8 +162,21 @@ impl Operator {
     }
 
     pub fn spawn(&mut self) {
+        self.spawn_in(Command::new(binary()));
+    }
+
+    /// Starts the server under `ulimit -n files` (soft and hard), as a service manager might.
+    pub fn spawn_with_file_limit(&mut self, files: u32) {
+        let mut sh = Command::new("sh");
+        sh.arg("-c")
+            .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+            .arg(binary());
+        self.spawn_in(sh);
+    }
+
+    fn spawn_in(&mut self, mut command: Command) {
         let log = std::fs::File::create(self.dir.path().join("server.log")).unwrap();
-        let child = Command::new(binary())
+        let child = command
             .arg("--config")
             .arg(self.config_path())
             .arg("serve")

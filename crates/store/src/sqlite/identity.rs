@@ -138,6 +138,17 @@ impl Identities for SqliteStore {
         })
     }
 
+    fn forgive_failure(&self, account: AccountId, limit: u32) -> Result<()> {
+        self.write(|tx| {
+            changed(tx.execute(
+                "UPDATE accounts SET failed_logins = MAX(failed_logins - 1, 0),
+                     locked_until = CASE WHEN failed_logins - 1 < ?2 THEN NULL ELSE locked_until END
+                 WHERE id = ?1",
+                params![account.0, limit],
+            )?)
+        })
+    }
+
     fn login_failures(&self, account: AccountId) -> Result<LoginFailures> {
         self.read(|c| failures(c, account))
     }

@@ -9,7 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use confiance_auth::otp::{CodeCheck, SentCode, totp_verify};
-use confiance_store::{Account, AccountId, AccountStatus, Profile, SecondFactor};
+use confiance_store::{Account, AccountId, AccountStatus, LoginFailures, Profile, SecondFactor};
 
 use super::layout::{self, csrf, error_page};
 use super::session::{Identity, PendingFactor, Posted, Proof, Purpose, Session};
@@ -291,22 +291,41 @@ fn locked_message(lang: Lang, until: i64) -> String {
     }
 }
 
-/// One more failure; the message to show.
-async fn failure(a: &Accounts, account: AccountId, lang: Lang, what: &str) -> String {
-    let (limit, lock) = (a.policy.login_attempts, a.policy.lock_seconds);
-    let f = store(a, move |s| s.record_failure(account, now(), limit, lock))
-        .await
-        .unwrap_or_default();
-    match f.locked_until {
+/// The answer to a failed attempt whose failure was already counted (`counted`).
+fn failed(lang: Lang, limit: u32, counted: LoginFailures, what: &str) -> String {
+    match counted.locked_until {
         Some(until) if until > now() => locked_message(lang, until),
         _ => {
-            let left = limit.saturating_sub(f.count);
+            let left = limit.saturating_sub(counted.count);
             match lang {
                 Lang::Fr => format!("{what} Encore {left} essai(s) avant le verrouillage du compte."),
                 Lang::En => format!("{what} {left} attempt(s) left before the account locks."),
             }
         }
     }
+}
+
+/// Counts an attempt on `account` *before* its secret is checked, so that parallel attempts
+/// cannot check more secrets than `login_attempts`: the count, or the end of the lock that
+/// forbids checking.
+async fn count_attempt(a: &Accounts, account: AccountId) -> Result<LoginFailures, i64> {
+    let (limit, lock) = (a.policy.login_attempts, a.policy.lock_seconds);
+    let counted = store(a, move |s| s.record_failure(account, now(), limit, lock))
+        .await
+        .unwrap_or(LoginFailures {
+            count: u32::MAX,
+            locked_until: None,
+        });
+    if counted.count > limit {
+        return Err(counted.locked_until.unwrap_or(now() + lock));
+    }
+    Ok(counted)
+}
+
+/// The secret was right: the attempt counted before it is taken back.
+async fn forgive(a: &Accounts, account: AccountId) {
+    let limit = a.policy.login_attempts;
+    store(a, move |s| s.forgive_failure(account, limit)).await;
 }
 
 async fn lock_in_force(a: &Accounts, account: AccountId) -> Option<i64> {
@@ -316,13 +335,15 @@ async fn lock_in_force(a: &Accounts, account: AccountId) -> Option<i64> {
         .filter(|u| *u > now())
 }
 
-pub async fn password_post(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
+pub async fn password_post(
+    State(state): State<WebState>,
+    axum::Extension(client): axum::Extension<super::Client>,
+    Posted { mut session, form: f }: Posted,
+) -> Response {
     let a = accounts(&state);
     let lang = session.lang();
     let address = f.get("adresse").map(|s| s.trim().to_lowercase()).unwrap_or_default();
     let password = f.get("mot_de_passe").cloned().unwrap_or_default();
-    let lookup = address.clone();
-    let account = store(&a, move |s| s.account_by_address(&lookup)).await.flatten();
     // One answer for an unknown address and a wrong password, after the same work and the
     // same pause, so the page does not tell which addresses exist (liste rouge included).
     let (limit, minutes) = (a.policy.login_attempts, a.policy.lock_seconds / 60);
@@ -335,30 +356,61 @@ pub async fn password_post(State(state): State<WebState>, Posted { mut session, 
         }
     };
     let pause = || tokio::time::sleep(std::time::Duration::from_millis(300));
-    let Some(account) = account else {
-        confiance_auth::login::check_password(password, confiance_auth::login::DUMMY_HASH.to_string()).await;
-        tracing::warn!(target: "audit", event = "login", protocol = "web", method = "password", account = %address, outcome = "failure", reason = "unknown address");
-        pause().await;
-        let r = login_form(&session, Some(&wrong), &address);
-        return session.respond(&a, r).await;
+    let audit = |reason: &str| {
+        tracing::warn!(target: "audit", event = "login", protocol = "web", method = "password", account = %address,
+            peer = %client.0, outcome = "failure", reason);
     };
-    if let Some(until) = lock_in_force(&a, account.id).await {
-        tracing::warn!(target: "audit", event = "login", protocol = "web", method = "password", account = %address, outcome = "failure", reason = "locked");
-        let r = login_form(&session, Some(&locked_message(lang, until)), &address);
-        return session.respond(&a, r).await;
-    }
-    if !confiance_auth::login::check_password(password, account.password_hash.clone()).await {
-        tracing::warn!(target: "audit", event = "login", protocol = "web", method = "password", account = %address, outcome = "failure", reason = "wrong password");
-        let (id, lock) = (account.id, a.policy.lock_seconds);
-        let locked = store(&a, move |s| s.record_failure(id, now(), limit, lock))
-            .await
-            .and_then(|f| f.locked_until)
-            .filter(|until| *until > now());
+    // The address's penalty for this account, shared with IMAP and SMTP, before anything else.
+    let counted_here = match a.throttle.begin(client.0, &address) {
+        Ok(c) => c,
+        Err(refused) => {
+            // From this address, this account is locked: said as the lock is, whether the
+            // account exists or not.
+            audit(refused.reason());
+            pause().await;
+            let until = now() + a.throttle.penalty().as_secs() as i64;
+            let r = login_form(&session, Some(&locked_message(lang, until)), &address);
+            return session.respond(&a, r).await;
+        }
+    };
+    let lookup = address.clone();
+    let account = store(&a, move |s| s.account_by_address(&lookup)).await.flatten();
+    let Some(account) = account else {
+        // An unknown address locks as an account would, so the wording tells nothing either.
+        let locked = a.unknown.failure(&address, limit, a.policy.lock_seconds, now());
+        confiance_auth::login::check_password(password, confiance_auth::login::DUMMY_HASH.to_string()).await;
+        audit("unknown address");
         pause().await;
         let msg = locked.map(|until| locked_message(lang, until)).unwrap_or(wrong);
         let r = login_form(&session, Some(&msg), &address);
         return session.respond(&a, r).await;
+    };
+    if let Some(until) = lock_in_force(&a, account.id).await {
+        audit("locked");
+        let r = login_form(&session, Some(&locked_message(lang, until)), &address);
+        return session.respond(&a, r).await;
     }
+    let counted = match count_attempt(&a, account.id).await {
+        Ok(c) => c,
+        Err(until) => {
+            audit("locked");
+            let r = login_form(&session, Some(&locked_message(lang, until)), &address);
+            return session.respond(&a, r).await;
+        }
+    };
+    if !confiance_auth::login::check_password(password, account.password_hash.clone()).await {
+        audit("wrong password");
+        pause().await;
+        let msg = counted
+            .locked_until
+            .filter(|until| *until > now())
+            .map(|until| locked_message(lang, until))
+            .unwrap_or(wrong);
+        let r = login_form(&session, Some(&msg), &address);
+        return session.respond(&a, r).await;
+    }
+    forgive(&a, account.id).await;
+    counted_here.succeeded();
     let id = account.id;
     let Some(profile) = store(&a, move |s| s.profile(id)).await.flatten() else {
         let msg = t(
@@ -513,11 +565,18 @@ pub async fn code_post(State(state): State<WebState>, Posted { mut session, form
         return session.respond(&a, see_other("/connexion")).await;
     };
     let id = AccountId(pending.account);
-    if let Some(until) = lock_in_force(&a, id).await {
-        session.data.factor = None;
-        let r = error_page(lang, StatusCode::FORBIDDEN, &locked_message(lang, until));
-        return session.respond(&a, r).await;
-    }
+    let lock = match lock_in_force(&a, id).await {
+        Some(until) => Err(until),
+        None => count_attempt(&a, id).await,
+    };
+    let counted = match lock {
+        Ok(counted) => counted,
+        Err(until) => {
+            session.data.factor = None;
+            let r = error_page(lang, StatusCode::FORBIDDEN, &locked_message(lang, until));
+            return session.respond(&a, r).await;
+        }
+    };
     let (Some(account), Some(profile)) = (
         store(&a, move |s| s.account(id)).await.flatten(),
         store(&a, move |s| s.profile(id)).await.flatten(),
@@ -577,7 +636,7 @@ pub async fn code_post(State(state): State<WebState>, Posted { mut session, form
         None => open(a.clone(), session, account, &method, "/webmail").await,
         Some(what) => {
             tracing::warn!(target: "audit", event = "login", protocol = "web", method = %method, account = %account.address, outcome = "failure", reason = "wrong code");
-            let msg = failure(&a, id, lang, what).await;
+            let msg = failed(lang, a.policy.login_attempts, counted, what);
             let r = code_form(&a, &session, Some(&msg)).await;
             session.respond(&a, r).await
         }

@@ -9,6 +9,7 @@ mod login;
 pub mod sandbox;
 pub(crate) mod session;
 mod settings;
+mod unknown;
 
 use std::sync::Arc;
 
@@ -24,6 +25,10 @@ pub use layout::error_page;
 pub use session::Session;
 
 use crate::WebState;
+
+/// The client's address, for the authentication throttle.
+#[derive(Clone, Copy, Debug)]
+pub struct Client(pub std::net::IpAddr);
 
 /// The CPS card the browser presented in the TLS handshake, if any.
 #[derive(Clone, Debug)]
@@ -51,6 +56,10 @@ pub struct Accounts {
     pub policy: Policy,
     /// Name shown in authenticator apps.
     pub issuer_label: String,
+    /// Authentication failures per client address and account, shared with IMAP and SMTP.
+    pub throttle: Arc<confiance_auth::throttle::Throttle>,
+    /// Failures on addresses that have no BAL, so that they lock alike.
+    pub unknown: unknown::UnknownLocks,
 }
 
 pub(crate) fn now() -> i64 {

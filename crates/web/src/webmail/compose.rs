@@ -133,8 +133,12 @@ async fn prefill(ctx: &Ctx, q: &HashMap<String, String>, signature: &str) -> Opt
         form.draft.body = sign(String::new());
         return Some(form);
     };
-    let (listed, bytes) = load(ctx, folder, uid).await?;
-    let message = MessageParser::default().parse(&bytes)?;
+    let super::read::Loaded {
+        listed,
+        bytes,
+        slot: _slot,
+    } = load(ctx, folder, uid).await?;
+    let message = MessageParser::default().parse(bytes.as_slice())?;
     let subject = message.subject().unwrap_or_default().to_string();
     let text = message.body_text(0).unwrap_or_default().to_string();
     let from = confiance_mail::summary::addresses(message.from());
@@ -363,8 +367,8 @@ async fn carried(ctx: &Ctx, source: Option<(i64, u32)>, kept: &[usize]) -> Optio
     if kept.is_empty() {
         return Some(Vec::new());
     }
-    let (_, bytes) = load(ctx, folder, uid).await?;
-    let message = MessageParser::default().parse(&bytes)?;
+    let super::read::Loaded { bytes, slot: _slot, .. } = load(ctx, folder, uid).await?;
+    let message = MessageParser::default().parse(bytes.as_slice())?;
     let found: Vec<Attachment> = message
         .attachments()
         .enumerate()

@@ -76,6 +76,30 @@ pub async fn page(mut ctx: Ctx) -> Response {
     ctx.respond(html).await
 }
 
+/// Why a folder operation failed, in the reader's language (never the store's own words).
+fn why(lang: Lang, e: &confiance_mail::MailError) -> String {
+    use confiance_mail::MailError;
+    use confiance_store::StoreError;
+    match e {
+        MailError::Limit(limit) => match lang {
+            Lang::Fr => limit.french(),
+            Lang::En => limit.to_string(),
+        },
+        MailError::Store(StoreError::MailboxExists) => t(
+            lang,
+            "un dossier de ce nom existe déjà",
+            "a folder of that name already exists",
+        )
+        .into(),
+        _ => t(
+            lang,
+            "la messagerie n'a pas pu enregistrer ce changement, réessayez dans un instant",
+            "the change could not be saved, try again in a moment",
+        )
+        .into(),
+    }
+}
+
 fn refused(lang: Lang, what: &str) -> String {
     match lang {
         Lang::Fr => format!("Impossible : {what}."),
@@ -97,18 +121,15 @@ pub async fn post(PostedForm { mut ctx, form }: PostedForm) -> Response {
     let outcome: Result<&str, String> = match form.get("action").map(String::as_str) {
         Some("creer") if valid_name(&name) => {
             let n = name.clone();
-            match svc.run(move |s| s.create_mailbox(account, &n, None)).await {
+            match svc.create_folder(account, n, None, DELIMITER).await {
                 Ok(_) => Ok(t(lang, "Dossier créé.", "Folder created.")),
-                Err(e) => Err(refused(lang, &e.to_string())),
+                Err(e) => Err(refused(lang, &why(lang, &e))),
             }
         }
         Some("renommer") if valid_name(&name) => match target.and_then(|id| is_own(&ctx, id)) {
-            Some(from) => match svc
-                .run(move |s| s.rename_mailbox(account, &from, &name, DELIMITER))
-                .await
-            {
+            Some(from) => match svc.rename_folder(account, from, name, DELIMITER).await {
                 Ok(()) => Ok(t(lang, "Dossier renommé.", "Folder renamed.")),
-                Err(e) => Err(refused(lang, &e.to_string())),
+                Err(e) => Err(refused(lang, &why(lang, &e))),
             },
             None => Err(refused(
                 lang,

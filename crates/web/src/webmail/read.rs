@@ -63,23 +63,83 @@ fn human_size(bytes: usize, lang: Lang) -> String {
 }
 
 /// The message's body as safe HTML: sanitised HTML when the sender wrote HTML, else the text.
-/// The second value says whether remote images were dropped.
-pub fn body_html(message: &Message) -> (String, bool) {
+/// HTML too large or too deeply nested to sanitise in reasonable time is shown as its text,
+/// with a notice. The second value says whether remote images were dropped.
+pub fn body_html(message: &Message, lang: Lang) -> (String, bool) {
     if let Some(part) = message.html_part(0)
         && let PartType::Html(html) = &part.body
     {
-        return super::sanitize::clean(html);
+        match super::sanitize::within_bounds(html) {
+            true => return super::sanitize::clean(html),
+            false => {
+                let notice = t(
+                    lang,
+                    "Ce message est trop volumineux ou trop complexe pour être affiché avec sa mise en forme : voici son texte.",
+                    "This message is too large or too complex to show with its layout: here is its text.",
+                );
+                let text = message.body_text(0).unwrap_or_default();
+                return (
+                    format!(
+                        r#"<p class="hint">{notice}</p><div class="text">{}</div>"#,
+                        escape(&text)
+                    ),
+                    false,
+                );
+            }
+        }
     }
     let text = message.body_text(0).unwrap_or_default();
     (format!(r#"<div class="text">{}</div>"#, escape(&text)), false)
 }
 
-/// A message of the account: its folder, listing and parsed bytes.
-pub(crate) async fn load(ctx: &Ctx, folder: i64, uid: u32) -> Option<(confiance_store::Listed, Vec<u8>)> {
+/// A message of the account, read while holding a heavy slot (see `crate::heavy_slot`): kept
+/// until the caller is done parsing it.
+pub(crate) struct Loaded {
+    pub listed: confiance_store::Listed,
+    pub bytes: std::sync::Arc<Vec<u8>>,
+    pub slot: tokio::sync::SemaphorePermit<'static>,
+}
+
+/// A message of the account: its listing and bytes.
+pub(crate) async fn load(ctx: &Ctx, folder: i64, uid: u32) -> Option<Loaded> {
     let mailbox = ctx.folder(folder)?.id;
     let listed = store(&ctx.accounts, move |s| s.listed(mailbox, uid)).await.flatten()?;
+    let slot = crate::heavy_slot().await;
     let bytes = ctx.mail.svc.read(&listed.meta.blob).await.ok()?;
-    Some((listed, bytes.to_vec()))
+    Some(Loaded { listed, bytes, slot })
+}
+
+/// What the page shows of a message, made off the async workers: the parse and the sanitiser
+/// take time in proportion to the message.
+struct View {
+    from: Vec<(String, String)>,
+    to: Vec<(String, String)>,
+    cc: Vec<(String, String)>,
+    subject: String,
+    body: String,
+    remote_dropped: bool,
+    /// Name, type and size of each attachment.
+    attachments: Vec<(String, String, usize)>,
+}
+
+impl View {
+    fn of(bytes: &[u8], lang: Lang) -> Option<View> {
+        let message = MessageParser::default().parse(bytes)?;
+        let (body, remote_dropped) = body_html(&message, lang);
+        Some(View {
+            from: confiance_mail::summary::addresses(message.from()),
+            to: confiance_mail::summary::addresses(message.to()),
+            cc: confiance_mail::summary::addresses(message.cc()),
+            subject: message.subject().unwrap_or_default().to_string(),
+            body,
+            remote_dropped,
+            attachments: message
+                .attachments()
+                .enumerate()
+                .map(|(n, part)| (file_name(part, n), mime_type(part), part.contents().len()))
+                .collect(),
+        })
+    }
 }
 
 fn addresses_html(list: &[(String, String)]) -> String {
@@ -98,7 +158,7 @@ fn addresses_html(list: &[(String, String)]) -> String {
 
 /// `/webmail/message/{folder}/{uid}`.
 pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
-    let Some((listed, bytes)) = load(&ctx, id, uid).await else {
+    let Some(Loaded { listed, bytes, slot }) = load(&ctx, id, uid).await else {
         return ctx.not_found().await;
     };
     let lang = ctx.lang();
@@ -119,7 +179,18 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
             ctx.mail.svc.changed(ctx.account.id, mailbox);
         }
     }
-    let Some(message) = MessageParser::default().parse(&bytes) else {
+    let view = crate::off_workers(move || View::of(&bytes, lang)).await.flatten();
+    drop(slot);
+    let Some(View {
+        from,
+        to,
+        cc,
+        subject,
+        body,
+        remote_dropped,
+        attachments: parts,
+    }) = view
+    else {
         let msg = t(
             lang,
             "Ce message est illisible ; téléchargez-le depuis votre client de messagerie.",
@@ -127,20 +198,14 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
         );
         return ctx.fail(StatusCode::UNPROCESSABLE_ENTITY, msg).await;
     };
-    let from = confiance_mail::summary::addresses(message.from());
-    let to = confiance_mail::summary::addresses(message.to());
-    let cc = confiance_mail::summary::addresses(message.cc());
-    let subject = message.subject().unwrap_or_default();
+    let subject = subject.as_str();
     let summary = listed.summary.clone().unwrap_or_default();
-    let (body, remote_dropped) = body_html(&message);
     let flagged = listed.meta.flags.iter().any(|f| f == "\\Flagged");
     let base = format!("/webmail/message/{id}/{uid}");
     let token = csrf(&ctx.session.data.csrf);
 
     let mut attachments = String::new();
-    for (n, part) in message.attachments().enumerate() {
-        let name = file_name(part, n);
-        let kind = mime_type(part);
+    for (n, (name, kind, size)) in parts.into_iter().enumerate() {
         let xdm = name.eq_ignore_ascii_case(confiance_mail::summary::XDM_ARCHIVE);
         let note = if xdm {
             format!(
@@ -179,7 +244,7 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
         attachments.push_str(&format!(
             r#"<li><a href="{base}/piece/{n}" download="{name}">{name}</a> <span class="hint">({size}){note}</span>{preview}</li>"#,
             name = escape(&name),
-            size = human_size(part.contents().len(), lang),
+            size = human_size(size, lang),
         ));
     }
     if !attachments.is_empty() {
@@ -303,19 +368,22 @@ pub async fn attachment(
     Path((id, uid, n)): Path<(i64, u32, usize)>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
-    let Some((_, bytes)) = load(&ctx, id, uid).await else {
+    let Some(Loaded { bytes, slot, .. }) = load(&ctx, id, uid).await else {
         return ctx.not_found().await;
     };
-    let Some(message) = MessageParser::default().parse(&bytes) else {
+    let found = crate::off_workers(move || {
+        let message = MessageParser::default().parse(bytes.as_slice())?;
+        let part = message.attachments().nth(n)?;
+        Some((file_name(part, n), mime_type(part), part.contents().to_vec()))
+    })
+    .await
+    .flatten();
+    drop(slot);
+    let Some((name, kind, contents)) = found else {
         return ctx.not_found().await;
     };
-    let Some(part) = message.attachments().nth(n) else {
-        return ctx.not_found().await;
-    };
-    let name = file_name(part, n);
-    let kind = mime_type(part);
     let inline = q.contains_key("apercu") && PREVIEWABLE.contains(&kind.as_str());
-    let mut response = part.contents().to_vec().into_response();
+    let mut response = contents.into_response();
     let h = response.headers_mut();
     let shown_as = if inline {
         kind.as_str()

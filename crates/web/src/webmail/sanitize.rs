@@ -14,6 +14,50 @@ fn embedded_image(value: &str) -> bool {
         .any(|p| v.starts_with(p))
 }
 
+/// Largest HTML body sanitised; a larger one is shown as text.
+const MAX_HTML_BYTES: usize = 2 * 1024 * 1024;
+/// Deepest nesting of elements sanitised: the HTML tree builder's work grows with the depth
+/// times the length, and 100,000 nested `<div>` once froze every service for 11 to 30 s.
+const MAX_HTML_DEPTH: usize = 256;
+
+/// Elements that never hold content (HTML Living Standard §13.1.2), so never nest.
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
+];
+
+/// Whether `html` is small and shallow enough to sanitise. The depth is estimated from the
+/// tags alone, in one pass: every opening tag of a non-void element goes one level down, every
+/// closing tag one up; unclosed `<p>` or `<li>` make it err on the deep side, which only means
+/// the message is shown as text.
+pub fn within_bounds(html: &str) -> bool {
+    if html.len() > MAX_HTML_BYTES {
+        return false;
+    }
+    let bytes = html.as_bytes();
+    let (mut depth, mut i) = (0usize, 0usize);
+    while let Some(at) = bytes[i..].iter().position(|b| *b == b'<') {
+        i += at + 1;
+        let closing = bytes.get(i) == Some(&b'/');
+        let start = i + usize::from(closing);
+        let name_len = bytes[start..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
+        if name_len == 0 {
+            continue;
+        }
+        let name = html[start..start + name_len].to_ascii_lowercase();
+        let end = bytes[start..].iter().position(|b| *b == b'>').map(|p| start + p);
+        let self_closing = end.is_some_and(|e| e > 0 && bytes[e - 1] == b'/');
+        if closing {
+            depth = depth.saturating_sub(1);
+        } else if !self_closing && !VOID.contains(&name.as_str()) {
+            depth += 1;
+            if depth > MAX_HTML_DEPTH {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 /// The cleaned HTML, and whether remote images were dropped.
 pub fn clean(html: &str) -> (String, bool) {
     let dropped = Arc::new(AtomicBool::new(false));
@@ -49,6 +93,16 @@ pub fn clean(html: &str) -> (String, bool) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn deep_or_huge_html_is_not_sanitised() {
+        use super::within_bounds;
+        assert!(within_bounds("<div><p>Bonjour<br>docteur</p><img src=x></div>"));
+        assert!(within_bounds(&"<div>x</div>".repeat(100_000)));
+        assert!(!within_bounds(&"<div>".repeat(300)));
+        assert!(within_bounds(&"<div>".repeat(200)));
+        assert!(!within_bounds(&"a".repeat(3 * 1024 * 1024)));
+    }
+
     use super::clean;
 
     #[test]

@@ -1,0 +1,103 @@
+//! The operator against one hostile client at a time (issue « Harden the operator »): it must
+//! neither stop, nor slow down for everyone, nor let anyone sign as a colleague. Each test
+//! drives the real server with real clients from `tests/clients/hardening.py`.
+
+mod common;
+
+use common::*;
+
+/// Audit lines of the server log with this reason for this account.
+fn audited(op: &Operator, account: &str, reason: &str) -> usize {
+    op.log()
+        .lines()
+        .filter(|l| l.contains(account) && l.contains(&format!("reason=\"{reason}\"")))
+        .count()
+}
+
+/// 1,100 idle connections from 127.0.0.2 to the IMAP port of a server under `ulimit -n 1024`:
+/// past the per-address limit they are told `BYE [UNAVAILABLE]`, the accept loop never dies,
+/// and IMAPS, HTTPS and submission keep answering 127.0.0.1.
+#[test]
+fn an_idle_connection_flood_stops_nothing() {
+    let mut op = Operator::start(&["cible"]);
+    op.kill();
+    op.spawn_with_file_limit(1024);
+    op.wait_for_web();
+    let out = op.python("hardening.py", &["flood", "1100", "cible"]);
+    assert!(out.contains("flood ok"), "{out}");
+    let log = op.log();
+    assert!(log.contains("file limit") && log.contains("open_files=1024"), "{log}");
+    assert!(log.contains("event=\"connection_refused\""), "{log}");
+}
+
+/// Silent clients are let go: 2 s before an IMAP login, 2 s for an HTTPS header.
+#[test]
+fn slow_clients_are_let_go() {
+    let op = Operator::start_with(&[], "[limits]\nimap_login_seconds = 2\nweb_header_seconds = 2\n");
+    op.wait_for_web();
+    op.python("hardening.py", &["slow"]);
+}
+
+/// Two From: fields, two addresses in one, a group, a colleague's address, a colleague as
+/// Sender:, two Subject: fields: each refused at DATA with 550 5.7.1 and traced.
+#[test]
+fn one_author_per_message_on_submission() {
+    let op = Operator::start(&["moi", "collegue"]);
+    let out = op.python("hardening.py", &["authors", "moi", "collegue"]);
+    assert!(out.contains("authors ok"), "{out}");
+    let log = op.log();
+    assert!(
+        log.contains("Le champ From: apparaît 2 fois") || log.contains("le champ From: apparaît 2 fois"),
+        "{log}"
+    );
+    // The refusal is traced without the message's content.
+    assert!(!log.contains("voici le compte rendu"), "message content in the log");
+    let inbox = op.python("message_ids.py", &["collegue", "INBOX"]);
+    assert_eq!(inbox.lines().count(), 1, "only the honest message arrived: {inbox}");
+}
+
+/// A 30,000-level CREATE, 17 levels, a 300-byte level, a rename nesting too deep and a deep
+/// subscription: all `NO [LIMIT]`; LIST stays small.
+#[test]
+fn folder_trees_are_bounded() {
+    let op = Operator::start(&["arbre"]);
+    op.python("hardening.py", &["folders", "arbre"]);
+}
+
+/// Thirty wrong LOGINs at once from one address, then the right password from that address
+/// is refused, and from another accepted; the same on SMTP AUTH.
+#[test]
+fn password_bursts_are_throttled_per_address_and_account() {
+    let op = Operator::start(&["medecin"]);
+    op.python("hardening.py", &["login-burst", "medecin"]);
+    let log = op.log();
+    assert!(
+        log.contains("throttled: too many failures from this address for this account"),
+        "{log}"
+    );
+}
+
+/// Sixty wrong web passwords posted at once check at most five (the lockout's count is taken
+/// before the check), and an unknown address gets the same answers.
+#[test]
+fn parallel_web_logins_check_no_more_than_the_limit() {
+    let op = Operator::start(&["secretariat"]);
+    op.wait_for_web();
+    let account = Operator::address("secretariat");
+    op.python("hardening.py", &["web-burst", &account, "60"]);
+    let checked = audited(&op, &account, "wrong password");
+    assert!((1..=5).contains(&checked), "{checked} passwords checked");
+    let unknown = Operator::address("personne");
+    op.python("hardening.py", &["web-burst", &unknown, "60"]);
+}
+
+/// A hundred codes posted at once for one login check at most five.
+#[test]
+fn parallel_codes_check_no_more_than_the_limit() {
+    let op = Operator::start_with(&[], "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n");
+    op.wait_for_web();
+    let out = op.python("hardening.py", &["code-burst", "100"]);
+    let account = out.lines().rev().nth(1).expect("the address activated").to_string();
+    let checked = audited(&op, &account, "wrong code");
+    assert!((1..=5).contains(&checked), "{checked} codes checked:\n{}", op.log());
+}

@@ -1,0 +1,149 @@
+//! Folders an account may make: named, nested and counted within bounds, so that one client
+//! cannot make the server hold or send megabytes of names (a 30,000-level CREATE once made a
+//! LIST answer 901 MB). IMAP answers `NO [LIMIT]` (RFC 9051 §7.1), the webmail says why.
+
+use confiance_store::{AccountId, Mailbox, Store, StoreError};
+
+use crate::{MailError, MailService};
+
+/// A folder's full name, in bytes of UTF-8.
+pub const MAX_NAME_BYTES: usize = 512;
+/// One level of a folder's name.
+pub const MAX_LEVEL_BYTES: usize = 255;
+/// Levels of nesting (`A/B/C` is 3).
+pub const MAX_DEPTH: usize = 16;
+/// Folders of one account, the five standard ones included.
+pub const MAX_FOLDERS: usize = 1000;
+
+/// Which bound a folder operation would cross.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum FolderLimit {
+    #[error("folder names are at most {MAX_NAME_BYTES} bytes")]
+    NameTooLong,
+    #[error("each level of a folder name is at most {MAX_LEVEL_BYTES} bytes")]
+    LevelTooLong,
+    #[error("folders nest at most {MAX_DEPTH} levels deep")]
+    TooDeep,
+    #[error("an account holds at most {MAX_FOLDERS} folders")]
+    TooMany,
+}
+
+impl FolderLimit {
+    /// What a professional reads in the webmail.
+    pub fn french(self) -> String {
+        match self {
+            FolderLimit::NameTooLong => format!("un nom de dossier fait au plus {MAX_NAME_BYTES} octets"),
+            FolderLimit::LevelTooLong => {
+                format!("chaque niveau d'un nom de dossier fait au plus {MAX_LEVEL_BYTES} octets")
+            }
+            FolderLimit::TooDeep => format!("les dossiers s'imbriquent sur {MAX_DEPTH} niveaux au plus"),
+            FolderLimit::TooMany => format!("une BAL compte au plus {MAX_FOLDERS} dossiers"),
+        }
+    }
+}
+
+/// Checks a folder's full name against the bounds on its length and depth.
+pub fn check_name(name: &str, delimiter: char) -> Result<(), FolderLimit> {
+    if name.len() > MAX_NAME_BYTES {
+        return Err(FolderLimit::NameTooLong);
+    }
+    let mut depth = 0;
+    for level in name.split(delimiter) {
+        depth += 1;
+        if level.len() > MAX_LEVEL_BYTES {
+            return Err(FolderLimit::LevelTooLong);
+        }
+    }
+    if depth > MAX_DEPTH {
+        return Err(FolderLimit::TooDeep);
+    }
+    Ok(())
+}
+
+/// The parents of `name` that do not exist yet (RFC 9051 §6.3.4: CREATE makes them too).
+fn missing_parents(s: &dyn Store, account: AccountId, name: &str, delimiter: char) -> Result<Vec<String>, StoreError> {
+    let levels: Vec<&str> = name.split(delimiter).collect();
+    let mut missing = Vec::new();
+    for i in 1..levels.len() {
+        let parent = levels[..i].join(&delimiter.to_string());
+        if s.mailbox(account, &parent)?.is_none() {
+            missing.push(parent);
+        }
+    }
+    Ok(missing)
+}
+
+impl MailService {
+    /// Creates `name` and its missing parents, within the bounds above.
+    pub async fn create_folder(
+        &self,
+        account: AccountId,
+        name: String,
+        special_use: Option<String>,
+        delimiter: char,
+    ) -> Result<Mailbox, MailError> {
+        check_name(&name, delimiter).map_err(MailError::Limit)?;
+        self.run(move |s| {
+            let parents = missing_parents(s, account, &name, delimiter)?;
+            if s.mailboxes(account)?.len() + parents.len() + 1 > MAX_FOLDERS {
+                return Ok(Err(FolderLimit::TooMany));
+            }
+            for parent in parents {
+                s.create_mailbox(account, &parent, None)?;
+            }
+            s.create_mailbox(account, &name, special_use.as_deref()).map(Ok)
+        })
+        .await?
+        .map_err(MailError::Limit)
+    }
+
+    /// Renames `from` (and the folders below it) to `to`, making `to`'s missing parents, within
+    /// the bounds above for every name that results.
+    pub async fn rename_folder(
+        &self,
+        account: AccountId,
+        from: String,
+        to: String,
+        delimiter: char,
+    ) -> Result<(), MailError> {
+        check_name(&to, delimiter).map_err(MailError::Limit)?;
+        self.run(move |s| {
+            let below = format!("{from}{delimiter}");
+            let all = s.mailboxes(account)?;
+            for m in all.iter().filter(|m| m.name.starts_with(&below)) {
+                if let Err(e) = check_name(&format!("{to}{}", &m.name[from.len()..]), delimiter) {
+                    return Ok(Err(e));
+                }
+            }
+            let parents: Vec<String> = missing_parents(s, account, &to, delimiter)?
+                .into_iter()
+                .filter(|p| *p != from)
+                .collect();
+            if all.len() + parents.len() > MAX_FOLDERS {
+                return Ok(Err(FolderLimit::TooMany));
+            }
+            for parent in parents {
+                s.create_mailbox(account, &parent, None)?;
+            }
+            s.rename_mailbox(account, &from, &to, delimiter).map(Ok)
+        })
+        .await?
+        .map_err(MailError::Limit)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_within_bounds() {
+        assert_eq!(check_name("Patients/Dupont", '/'), Ok(()));
+        let deep = vec!["a"; MAX_DEPTH + 1].join("/");
+        assert_eq!(check_name(&deep, '/'), Err(FolderLimit::TooDeep));
+        assert_eq!(check_name(&vec!["a"; MAX_DEPTH].join("/"), '/'), Ok(()));
+        assert_eq!(check_name(&"é".repeat(128), '/'), Err(FolderLimit::LevelTooLong));
+        let long = vec!["x".repeat(200); 3].join("/");
+        assert_eq!(check_name(&long, '/'), Err(FolderLimit::NameTooLong));
+    }
+}
