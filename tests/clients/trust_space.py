@@ -115,6 +115,11 @@ def mx(cert, key, sender, rcpt, data=None):
         cmd("EHLO probe.test")
         cmd(f"MAIL FROM:<{sender}>")
         cmd(f"RCPT TO:<{rcpt}>")
+        if data and data.startswith("header="):
+            # A message with this header (fields separated by "|"), to test the author rules.
+            header = data.split("=", 1)[1].replace("|", "\r\n")
+            cmd("DATA")
+            cmd(f"{header}\r\nSubject: auteur\r\nDate: Tue, 24 Nov 2026 10:00:00 +0100\r\n\r\ncorps\r\n.")
         if data == "loop":
             cmd("DATA")
             hops = "".join(f"Received: from r{i}.test by r{i + 1}.test; Tue, 24 Nov 2026 10:00:00 +0100\r\n"

@@ -252,6 +252,51 @@ fn operators_exchange_mail_both_ways_and_refuse_strangers() {
         &["mx", &cert("mx.a.test"), &key("mx.a.test"), &alice, &bob, "loop"],
     );
     assert!(probe.contains("554 5.4.6 Mail loop"), "{probe}");
+    // The author must be of the delivering operator: never one of B's users, never a domain
+    // the certificate is not listed for, one From only; null-sender mail is a report.
+    let author = |sender: &str, header: &str| {
+        s.b.python(
+            "trust_space.py",
+            &[
+                "mx",
+                &cert("mx.a.test"),
+                &key("mx.a.test"),
+                sender,
+                &bob,
+                &format!("header={header}"),
+            ],
+        )
+    };
+    let probe = author(&alice, &format!("From: {bob}"));
+    assert!(
+        probe.contains("From -> 550 5.7.1") && probe.contains("hébergé ici"),
+        "{probe}"
+    );
+    let probe = author(&alice, "From: x@p.test");
+    assert!(
+        probe.contains("From -> 550 5.7.1") && probe.contains("is not listed for"),
+        "{probe}"
+    );
+    let probe = author(&alice, &format!("From: {alice}|From: x@a.test"));
+    assert!(
+        probe.contains("From -> 550 5.7.1") && probe.contains("2 fois"),
+        "{probe}"
+    );
+    let probe = author(
+        "",
+        &format!("From: {bob}|Content-Type: multipart/report; report-type=delivery-status"),
+    );
+    assert!(
+        probe.contains("From -> 550 5.7.1") && probe.contains("hébergé ici"),
+        "{probe}"
+    );
+    let probe = author("", &format!("From: {alice}"));
+    assert!(
+        probe.contains("From -> 550 5.7.1") && probe.contains("multipart/report"),
+        "{probe}"
+    );
+    let probe = author(&alice, &format!("From: {alice}"));
+    assert!(probe.contains("From -> 250"), "{probe}");
     let other = Operator::start(&[]);
     let probe = s.b.python(
         "trust_space.py",
