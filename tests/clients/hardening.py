@@ -7,6 +7,8 @@ Usage: hardening.py flood COUNT USER
        hardening.py login-burst USER
        hardening.py web-burst ADDRESS COUNT
        hardening.py code-burst COUNT
+       hardening.py edges USER POSTMASTER_BAL
+       hardening.py full-disk USER
        hardening.py slow
 """
 
@@ -21,7 +23,7 @@ import ssl
 import sys
 import time
 
-from confiance_env import (HOST, IMAP, IMAPS, PASSWORD, SUBMISSIONS, address, check, message,
+from confiance_env import (HOST, IMAP, IMAPS, PASSWORD, SUBMISSIONS, address, check, imap, message,
                            tls_context, TLS_NAME)
 
 WEB = int(os.environ["CONFIANCE_WEB"])
@@ -265,6 +267,52 @@ def code_burst(count):
     print("code burst ok")
 
 
+def submit_raw(user, rcpts, raw):
+    """SMTP submission of `raw` bytes as they are; the reply code and text of DATA (or RCPT)."""
+    s = smtplib.SMTP_SSL(HOST, SUBMISSIONS, context=tls_context(), timeout=30)
+    s.login(address(user), PASSWORD)
+    try:
+        s.sendmail(address(user), rcpts, raw)
+        return "250"
+    except smtplib.SMTPDataError as e:
+        return f"{e.smtp_code} {e.smtp_error.decode()}"
+    except smtplib.SMTPRecipientsRefused as e:
+        code, text = list(e.recipients.values())[0]
+        return f"{code} {text.decode()}"
+    finally:
+        s.close()
+
+
+def edges(user, postmaster_bal):
+    """postmaster is always accepted (RFC 5321 §4.5.1) and reaches the configured BAL; a bare
+    CR is never relayed."""
+    me = address(user)
+    reply = submit_raw(user, ["postmaster", "PostMaster@" + address("x").split("@")[1]],
+                       message("Question au postmaster", sender=me, to="postmaster"))
+    check(reply == "250", f"postmaster: {reply}")
+    conn = imap(postmaster_bal)
+    conn.select("INBOX", readonly=True)
+    typ, data = conn.search(None, "SUBJECT", '"Question au postmaster"')
+    check(len(data[0].split()) == 1, f"postmaster mail in {postmaster_bal}'s INBOX: {data}")
+    conn.logout()
+    smuggled = message("Contrebande", sender=me, to=me).replace(
+        b"voici le compte rendu.", b"ligne\r.\rMAIL FROM:<x@y.fr>\rsuite")
+    reply = submit_raw(user, [me], smuggled)
+    check(reply.startswith("550 5.6.0"), f"bare CR: {reply}")
+    print("edges ok")
+
+
+def full_disk(user):
+    """The disk full: 452 4.3.1, the client keeps its message."""
+    big = message("Trop gros pour le disque", sender=address(user), to=address(user),
+                  body="x" * 76 + "\r\n") * 1
+    big = big + (b"y" * 998 + b"\r\n") * 3000
+    reply = submit_raw(user, [address(user)], big)
+    print(reply)
+    check(reply.startswith("452 4.3.1"), f"full disk: {reply}")
+    print("full disk ok")
+
+
 def slow():
     """Silent clients are let go: IMAP before login, and an HTTPS header that never ends."""
     s = connect(IMAP, tls=False)
@@ -296,6 +344,10 @@ if __name__ == "__main__":
         web_burst(args[0], int(args[1]))
     elif what == "code-burst":
         code_burst(int(args[0]))
+    elif what == "edges":
+        edges(*args)
+    elif what == "full-disk":
+        full_disk(*args)
     elif what == "slow":
         slow()
     else:

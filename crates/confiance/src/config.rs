@@ -263,6 +263,9 @@ pub struct SmtpSection {
     /// Networks (CIDR) whose clients may submit without TLS or AUTH and with any sender: a
     /// local application server, a benchmark. Empty by default; never a public network.
     pub trusted_networks: Vec<String>,
+    /// The BAL that receives mail to `postmaster` of every hosted domain (RFC 5321 §4.5.1:
+    /// reports, abuse, peers' questions), unless a BAL named postmaster@… exists.
+    pub postmaster: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -398,6 +401,7 @@ impl Default for SmtpSection {
             max_message_size: 25 * 1000 * 1000,
             max_recipients: 100,
             trusted_networks: Vec::new(),
+            postmaster: None,
         }
     }
 }

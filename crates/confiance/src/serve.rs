@@ -78,6 +78,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         outbound,
         hostname: config.hostname.clone(),
         domains: config.domains.clone(),
+        postmaster: config.smtp.postmaster.as_ref().map(|p| p.trim().to_lowercase()),
         max_message_size: config.smtp.max_message_size,
         max_recipients: config.smtp.max_recipients,
         trusted_networks: config
@@ -216,6 +217,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         lifecycle_rules(&config),
         config.accounts.idle_lock_minutes,
     ));
+    if config.smtp.postmaster.is_none() {
+        tracing::warn!("no [smtp] postmaster: mail to postmaster@ reaches only a BAL of that name (RFC 5321 §4.5.1)");
+    }
     tracing::info!(data_dir = %config.data_dir.display(), "Confiance ready");
     tokio::select! {
         _ = tasks.join_next() => anyhow::bail!("a listener stopped"),

@@ -101,3 +101,69 @@ fn parallel_codes_check_no_more_than_the_limit() {
     let checked = audited(&op, &account, "wrong code");
     assert!((1..=5).contains(&checked), "{checked} codes checked:\n{}", op.log());
 }
+
+/// `RCPT TO:<postmaster>` is accepted (RFC 5321 §4.5.1) and delivered to the configured BAL;
+/// a submitted message with a bare CR (`\r.\r` smuggling) is refused.
+#[test]
+fn postmaster_is_accepted_and_bare_cr_refused() {
+    let mut op = Operator::new_at("127.0.0.1", DOMAIN);
+    op.smtp_extra = "postmaster = \"secretariat@medecin.confiance.test\"\n".into();
+    op.launch(&["envoyeur", "secretariat"], "");
+    op.python("hardening.py", &["edges", "envoyeur", "secretariat"]);
+}
+
+fn is_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Unmounts the small file system when the test ends, even by a panic.
+struct Mounted(std::path::PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A full disk answers 452 4.3.1 (RFC 3463), keeps no partial file, and once room is made
+/// again the same message is accepted. Needs root to mount a small tmpfs as the data directory.
+#[test]
+fn a_full_disk_answers_452_and_leaves_no_partial_file() {
+    if !is_root() {
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let mut op = Operator::new_at("127.0.0.1", DOMAIN);
+    let data = op.data_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&data)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount tmpfs");
+    let _unmount = Mounted(data.clone());
+    op.launch(&["plein"], "");
+    // Fill what is left, 64 KiB at a time, until the file system says it is full.
+    let filler = data.join("remplissage");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&filler).unwrap();
+        let chunk = vec![0u8; 64 * 1024];
+        while f.write_all(&chunk).is_ok() {}
+    }
+    op.python("hardening.py", &["full-disk", "plein"]);
+    let tmp = std::fs::read_dir(data.join("blobs/tmp")).unwrap().count();
+    assert_eq!(tmp, 0, "partial files left in blobs/tmp");
+    std::fs::remove_file(&filler).unwrap();
+    let out = op.python_output("hardening.py", &["full-disk", "plein"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("250"),
+        "with room again: {}",
+        text(&out)
+    );
+    op.kill();
+}

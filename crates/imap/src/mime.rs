@@ -46,17 +46,24 @@ impl<'a> Part<'a> {
 
     /// RFC 9051 §6.4.5: `path` numbers parts from 1; a `message/rfc822` part's numbering goes on
     /// inside the encapsulated message, and a non-multipart message has a single part 1.
+    /// A leaf part has no parts below it: `BODY[1.1.1]` of a single-part message names nothing.
     pub fn find(&self, path: &[u32]) -> Option<&Part<'a>> {
         let mut cur = self;
+        // Whether `1` may name `cur` itself: at the top, and inside an encapsulated message.
+        let mut whole = true;
         for (depth, &n) in path.iter().enumerate() {
-            if depth > 0
-                && let Some(inner) = &cur.message
-            {
-                cur = inner;
+            if depth > 0 {
+                match &cur.message {
+                    Some(inner) => {
+                        cur = inner;
+                        whole = true;
+                    }
+                    None => whole = false,
+                }
             }
             if cur.is_multipart() {
                 cur = cur.children.get((n as usize).checked_sub(1)?)?;
-            } else if n != 1 {
+            } else if n != 1 || !whole {
                 return None;
             }
         }
@@ -350,6 +357,11 @@ Content-Type: message/rfc822\r\n\r\nSubject: sub\r\nContent-Type: multipart/alte
         let single = Part::parse(b"Subject: x\r\n\r\nbody");
         assert_eq!(single.find(&[1]).unwrap().body, b"body");
         assert!(single.find(&[2]).is_none());
+        // A leaf has nothing below it (it once answered the whole body).
+        assert!(single.find(&[1, 1, 1]).is_none());
+        assert!(single.find(&[1, 1]).is_none());
+        assert!(m.find(&[1, 1]).is_none());
+        assert_eq!(m.find(&[2, 1]).unwrap().body, b"plain");
     }
 
     #[test]

@@ -17,6 +17,13 @@ pub enum MailError {
     Limit(#[from] crate::folders::FolderLimit),
 }
 
+impl MailError {
+    /// The disk is full (RFC 3463 4.3.1).
+    pub fn is_storage_full(&self) -> bool {
+        matches!(self, MailError::Store(e) if e.is_storage_full())
+    }
+}
+
 pub type Result<T> = std::result::Result<T, MailError>;
 
 /// A message to store in a folder.

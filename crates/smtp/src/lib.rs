@@ -32,6 +32,9 @@ pub struct SmtpConfig {
     pub hostname: String,
     /// Domains whose mailboxes this operator hosts.
     pub domains: Vec<String>,
+    /// The BAL that receives mail for `postmaster` of every hosted domain (RFC 5321 §4.5.1),
+    /// unless a BAL of that name exists.
+    pub postmaster: Option<String>,
     /// SIZE (RFC 1870): the largest message accepted, in bytes.
     pub max_message_size: u64,
     pub max_recipients: usize,

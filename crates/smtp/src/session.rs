@@ -473,6 +473,14 @@ impl Session {
                 return out.push_str(&format!("501 5.5.4 Invalid or unsupported RCPT parameter {name}\r\n"));
             }
         }
+        // RFC 5321 §4.5.1: `postmaster` alone is always accepted, as postmaster of our domain.
+        let address = match address.eq_ignore_ascii_case("postmaster") {
+            true => format!(
+                "postmaster@{}",
+                self.cfg.domains.first().map(String::as_str).unwrap_or("localhost")
+            ),
+            false => address,
+        };
         let parsed = match Address::parse(&address) {
             Ok(a) => a,
             Err(e) => return out.push_str(&format!("501 5.1.3 Bad recipient address <{address}>: {e}\r\n")),
@@ -481,10 +489,21 @@ impl Session {
             return self.rcpt_remote(parsed.to_string(), parsed.domain(), params, out);
         }
         let key = parsed.to_string();
+        // Postmaster of a hosted domain without a BAL of that name: the configured one.
+        let postmaster = (parsed.local_part() == "postmaster")
+            .then(|| self.cfg.postmaster.clone())
+            .flatten();
         let inbox = self
             .svc
             .run(move |s| {
-                let Some(account) = s.account_by_address(&key)? else {
+                let account = match s.account_by_address(&key)? {
+                    Some(a) => Some(a),
+                    None => match postmaster {
+                        Some(p) => s.account_by_address(&p)?,
+                        None => None,
+                    },
+                };
+                let Some(account) = account else {
                     return Ok(None);
                 };
                 s.mailbox(account.id, "INBOX")
@@ -673,6 +692,16 @@ impl Session {
                 "554 5.4.6 Mail loop: the message went through {hops} relays\r\n"
             ));
         }
+        // A bare CR hides line ends from some MTAs (`\r.\r` smuggles a second message past
+        // them): submitted mail never carries one on to the trust space (RFC 5322 §2.3).
+        if self.role == Role::Submission && has_bare_cr(&message) {
+            tracing::warn!(target: "audit", event = "refused", peer = %self.peer, sender = %envelope.sender, reason = "bare CR");
+            return out.push_str(
+                "550 5.6.0 Le message contient un retour chariot isolé (CR sans LF) : le logiciel \
+                 d'envoi doit terminer chaque ligne par CRLF / the message holds a bare CR \
+                 (RFC 5322 §2.3)\r\n",
+            );
+        }
         if let Err(refusal) = self.check_author(&envelope, &message) {
             tracing::warn!(target: "audit", event = "refused", ?self.role, peer = %self.peer, sender = %envelope.sender,
                 account = self.account.as_ref().map(|a| a.address.as_str()).unwrap_or(""), reason = %refusal);
@@ -693,7 +722,7 @@ impl Session {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!(error = %e, id, "delivery failed");
-                return out.push_str("451 4.3.0 Temporary storage failure, try again later\r\n");
+                return out.push_str(storage_failure(e.is_storage_full()));
             }
         };
         let mut outcomes = Vec::with_capacity(results.len());
@@ -707,6 +736,10 @@ impl Session {
                     tracing::warn!(target: "audit", event = "refused", id, recipient = %rcpt.address, reason = "mailbox full");
                     (false, "5.2.2", "552 5.2.2 boîte pleine / mailbox full".to_string())
                 }
+                Err(e) if e.is_storage_full() => {
+                    tracing::error!(error = %e, id, recipient = %rcpt.address, "delivery failed: disk full");
+                    (false, "4.3.1", "452 4.3.1 storage full".to_string())
+                }
                 Err(e) => {
                     tracing::error!(error = %e, id, recipient = %rcpt.address, "delivery failed");
                     (false, "4.3.0", "451 4.3.0 storage failure".to_string())
@@ -717,7 +750,7 @@ impl Session {
         if outcomes.iter().any(|o| o.2.starts_with('4')) {
             // A temporary failure: the client must try again. Recipients already served may
             // get the message twice, which is better than one never getting it.
-            return out.push_str("451 4.3.0 Temporary storage failure, try again later\r\n");
+            return out.push_str(storage_failure(outcomes.iter().any(|o| o.2 == "4.3.1")));
         }
         let delivered = outcomes.iter().filter(|o| o.1).count();
         if delivered == 0 && remote.is_empty() {
@@ -804,9 +837,13 @@ impl Session {
                 tracing::info!(target: "audit", event = "queued", id, sender = %envelope.sender, recipients = count);
                 out.push_str(&format!("250 2.0.0 Ok: queued as {id}\r\n"));
             }
-            other => {
-                tracing::error!(id, result = ?other.map(|r| r.map_err(|e| e.to_string())), "queueing failed");
-                out.push_str("451 4.3.0 Temporary queue failure, try again later\r\n");
+            Ok(Err(e)) => {
+                tracing::error!(id, error = %e, "queueing failed");
+                out.push_str(storage_failure(e.is_storage_full()));
+            }
+            Err(e) => {
+                tracing::error!(id, error = %e, "queueing failed");
+                out.push_str(storage_failure(false));
             }
         }
     }
@@ -861,6 +898,25 @@ impl Session {
             out.extend_from_slice(&message[header_end..]);
         }
         out
+    }
+}
+
+/// Whether `message` (lines already ending in CRLF) holds a CR that does not end a line.
+fn has_bare_cr(message: &[u8]) -> bool {
+    message
+        .iter()
+        .enumerate()
+        .any(|(i, b)| *b == b'\r' && message.get(i + 1) != Some(&b'\n'))
+}
+
+/// The reply when storing failed: 452 4.3.1 when the disk is full (RFC 3463), 451 4.3.0
+/// otherwise; either way the client keeps the message and tries again.
+fn storage_failure(full: bool) -> &'static str {
+    match full {
+        true => {
+            "452 4.3.1 Espace de stockage insuffisant, nouvel essai plus tard / Insufficient system storage, try again later\r\n"
+        }
+        false => "451 4.3.0 Temporary storage failure, try again later\r\n",
     }
 }
 

@@ -61,10 +61,14 @@ impl BlobStore {
         fs::create_dir_all(path.parent().expect("blob path has a parent"))?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let tmp = self.root.join("tmp").join(format!("{}-{n}", std::process::id()));
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        drop(f);
-        fs::rename(&tmp, &path)?;
+        let written = File::create(&tmp)
+            .and_then(|mut f| f.write_all(bytes))
+            .and_then(|()| fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            // A full disk leaves no partial file behind: the message was refused, not kept.
+            let _ = fs::remove_file(&tmp);
+            return Err(e);
+        }
         Ok(id)
     }
 

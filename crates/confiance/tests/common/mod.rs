@@ -26,6 +26,8 @@ pub struct Operator {
     pub web: u16,
     /// Trust anchor and TLS name clients use, when not the development PKI of the data dir.
     pub tls_override: Option<(PathBuf, String)>,
+    /// More keys of the `[smtp]` table, which `launch` writes itself.
+    pub smtp_extra: String,
     child: Option<Child>,
 }
 
@@ -75,6 +77,7 @@ impl Operator {
             mx: port(4),
             web: port(5),
             tls_override: None,
+            smtp_extra: String::new(),
             child: None,
         }
     }
@@ -90,7 +93,7 @@ impl Operator {
         };
         let config = format!(
             "data_dir = \"{data}\"\n{domains}{extra_config}\n[imap]\nlisten = \"{ip}:{}\"\nlisten_tls = \"{ip}:{}\"\n\
-             [smtp]\nsubmission = \"{ip}:{}\"\nsubmissions = \"{ip}:{}\"\nmx = \"{ip}:{}\"\n\
+             [smtp]\nsubmission = \"{ip}:{}\"\nsubmissions = \"{ip}:{}\"\nmx = \"{ip}:{}\"\n{smtp_extra}\
              [web]\nlisten = \"{ip}:{}\"\n",
             self.imap,
             self.imaps,
@@ -99,6 +102,7 @@ impl Operator {
             self.mx,
             self.web,
             data = self.data_dir().display(),
+            smtp_extra = self.smtp_extra,
         );
         std::fs::write(self.config_path(), config).unwrap();
         let op = self;

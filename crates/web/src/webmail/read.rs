@@ -44,7 +44,11 @@ pub fn file_name(part: &mail_parser::MessagePart, n: usize) -> String {
         .filter(|c| !c.is_control() && *c != '"')
         .collect();
     if name.trim().is_empty() {
-        format!("piece-jointe-{}", n + 1)
+        // A message carried as an attachment (message/rfc822) opens in a mail program as .eml.
+        match part.body {
+            PartType::Message(_) => format!("message-joint-{}.eml", n + 1),
+            _ => format!("piece-jointe-{}", n + 1),
+        }
     } else {
         name.trim().to_string()
     }
@@ -92,6 +96,27 @@ pub fn body_html(message: &Message, lang: Lang) -> (String, bool) {
     (format!(r#"<div class="text">{}</div>"#, escape(&text)), false)
 }
 
+/// Messages inside a message shown in the page; the others are only attachments.
+const MAX_SHOWN_INSIDE: usize = 5;
+
+/// A message carried inside another (message/rfc822, RFC 2046 §5.2.1): its sender, subject
+/// and date, then its body made safe like any other.
+fn carried_html(inner: &Message, lang: Lang) -> String {
+    let from = addresses_html(&confiance_mail::summary::addresses(inner.from()));
+    let subject = inner.subject().unwrap_or_default();
+    let date = inner.date().map(|d| d.to_rfc822()).unwrap_or_default();
+    let (body, _) = body_html(inner, lang);
+    format!(
+        r#"<section class="carried" aria-label="{label}"><h2>{label}</h2><dl class="headers"><dt>{from_l}</dt><dd>{from}</dd><dt>{subject_l}</dt><dd>{subject}</dd><dt>{date_l}</dt><dd>{date}</dd></dl>{body}</section>"#,
+        label = t(lang, "Message joint", "Attached message"),
+        from_l = t(lang, "De", "From"),
+        subject_l = t(lang, "Objet", "Subject"),
+        date_l = t(lang, "Date", "Date"),
+        subject = escape(subject),
+        date = escape(&date),
+    )
+}
+
 /// A message of the account, read while holding a heavy slot (see `crate::heavy_slot`): kept
 /// until the caller is done parsing it.
 pub(crate) struct Loaded {
@@ -125,7 +150,19 @@ struct View {
 impl View {
     fn of(bytes: &[u8], lang: Lang) -> Option<View> {
         let message = MessageParser::default().parse(bytes)?;
-        let (body, remote_dropped) = body_html(&message, lang);
+        let (mut body, remote_dropped) = body_html(&message, lang);
+        // Messages carried inside (a forward as attachment, a report's returned message) are
+        // shown below the body, one level deep, the first few.
+        for inner in message
+            .attachments()
+            .filter_map(|p| match &p.body {
+                PartType::Message(inner) => Some(inner),
+                _ => None,
+            })
+            .take(MAX_SHOWN_INSIDE)
+        {
+            body.push_str(&carried_html(inner, lang));
+        }
         Some(View {
             from: confiance_mail::summary::addresses(message.from()),
             to: confiance_mail::summary::addresses(message.to()),
@@ -418,4 +455,31 @@ pub async fn attachment(
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
     }
     ctx.respond(response).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_carried_inside_is_shown_not_left_empty() {
+        // The whole message is another message (a forward as attachment): once shown empty.
+        let only = b"From: a@b.fr\r\nSubject: transfert\r\nContent-Type: message/rfc822\r\n\r\n\
+From: Dr Dupont <c@d.fr>\r\nSubject: Compte rendu\r\n\r\nCorps du message joint\r\n";
+        let view = View::of(only, Lang::Fr).unwrap();
+        assert!(view.body.contains("Message joint"), "{}", view.body);
+        assert!(view.body.contains("Corps du message joint") && view.body.contains("Compte rendu"));
+        assert_eq!(view.attachments[0].0, "message-joint-1.eml");
+        // Beside a text, and with HTML inside: cleaned like any body.
+        let mixed = b"From: a@b.fr\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\n\
+Content-Type: text/plain\r\n\r\nVoir ci-joint\r\n--x\r\nContent-Type: message/rfc822\r\n\r\n\
+From: c@d.fr\r\nContent-Type: text/html\r\n\r\n<p>Interne</p><script>alert(1)</script>\r\n--x--\r\n";
+        let view = View::of(mixed, Lang::En).unwrap();
+        assert!(view.body.contains("Voir ci-joint") && view.body.contains("Attached message"));
+        assert!(
+            view.body.contains("Interne") && !view.body.contains("<script"),
+            "{}",
+            view.body
+        );
+    }
 }
