@@ -9,6 +9,7 @@ Usage: hardening.py flood COUNT USER
        hardening.py code-burst COUNT
        hardening.py edges USER POSTMASTER_BAL
        hardening.py full-disk USER
+       hardening.py crawl COUNT DATABASE
        hardening.py slow
 """
 
@@ -313,6 +314,28 @@ def full_disk(user):
     print("full disk ok")
 
 
+def crawl(count, database):
+    """A crawler's GETs, without cookies, leave no session row; a visitor's form still works."""
+    import sqlite3
+    for i in range(count):
+        path = ["/connexion", "/", "/activation", "/connexion?lang=en", "/webmail"][i % 5]
+        status = https_status(path)
+        check(status[0] in "234", f"crawl {path}: {status}")
+    db = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    rows = db.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0]
+    check(rows == 0, f"{rows} session rows after {count} anonymous GETs")
+    # A visitor's login form is checked against a token bound to their cookie.
+    b = Web()
+    b.go("/connexion?lang=en")
+    b.go("/connexion", {"csrf": b.csrf(), "adresse": "personne@medecin.confiance.test", "mot_de_passe": "Mauvais2026"})
+    check("Wrong address or password" in b.page, b.page[:500])
+    b.go("/connexion", {"csrf": "forged", "adresse": "personne@medecin.confiance.test", "mot_de_passe": "x"})
+    check(b.status == 403, f"a forged token: {b.status}")
+    rows = db.execute("SELECT COUNT(*) FROM web_sessions").fetchone()[0]
+    check(rows == 0, f"{rows} session rows after failed logins")
+    print("crawl ok")
+
+
 def slow():
     """Silent clients are let go: IMAP before login, and an HTTPS header that never ends."""
     s = connect(IMAP, tls=False)
@@ -348,6 +371,8 @@ if __name__ == "__main__":
         edges(*args)
     elif what == "full-disk":
         full_disk(*args)
+    elif what == "crawl":
+        crawl(int(args[0]), args[1])
     elif what == "slow":
         slow()
     else:

@@ -38,6 +38,16 @@ fn slow_clients_are_let_go() {
     op.python("hardening.py", &["slow"]);
 }
 
+/// Anonymous GETs write no session row (a crawler once filled the disk with them); a
+/// visitor's form is still protected by a CSRF token bound to their cookie.
+#[test]
+fn visitors_get_no_session_row() {
+    let op = Operator::start(&[]);
+    op.wait_for_web();
+    let db = op.data_dir().join("confiance.db");
+    op.python("hardening.py", &["crawl", "200", db.to_str().unwrap()]);
+}
+
 /// Two From: fields, two addresses in one, a group, a colleague's address, a colleague as
 /// Sender:, two Subject: fields: each refused at DATA with 550 5.7.1 and traced.
 #[test]

@@ -147,4 +147,7 @@ pub trait Identities {
     fn session_delete(&self, key: &str) -> Result<()>;
     /// Drops sessions not seen since `before`; returns how many.
     fn sessions_expire(&self, before: i64) -> Result<usize>;
+    /// Sessions of nobody yet (a Pro Santé Connect login under way): those last seen before
+    /// `before`, and all but the `keep` most recent, are dropped. Returns how many.
+    fn sessions_trim_pending(&self, keep: usize, before: i64) -> Result<usize>;
 }

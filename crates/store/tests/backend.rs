@@ -291,6 +291,16 @@ fn identity_suite(store: &dyn Store) {
     store.session_delete("k-anne").unwrap();
     store.session_update("k-anne", Some(anne), "{\"a\":3}", 12).unwrap();
     assert_eq!(store.session_get("k-anne").unwrap(), None);
+    // Sessions of nobody yet are kept few and short: the oldest and the stale go first; an
+    // account's session is never trimmed.
+    store.session_put("k-anne", Some(anne), "{}", 20).unwrap();
+    for (i, at) in [(1, 30), (2, 31), (3, 32), (4, 10)] {
+        store.session_put(&format!("p{i}"), None, "{}", at).unwrap();
+    }
+    assert_eq!(store.sessions_trim_pending(2, 15).unwrap(), 2);
+    assert!(store.session_get("p1").unwrap().is_none() && store.session_get("p4").unwrap().is_none());
+    assert!(store.session_get("p2").unwrap().is_some() && store.session_get("p3").unwrap().is_some());
+    assert!(store.session_get("k-anne").unwrap().is_some());
 
     // A BAL shared with a professional by national id: listed for them only, until withdrawn.
     store.grant_access(anne, "899700771191").unwrap();

@@ -304,6 +304,16 @@ impl Identities for SqliteStore {
     fn sessions_expire(&self, before: i64) -> Result<usize> {
         self.write(|tx| Ok(tx.execute("DELETE FROM web_sessions WHERE last_seen_at < ?1", [before])?))
     }
+
+    fn sessions_trim_pending(&self, keep: usize, before: i64) -> Result<usize> {
+        self.write(|tx| {
+            Ok(tx.execute(
+                "DELETE FROM web_sessions WHERE account_id IS NULL AND (last_seen_at < ?2 OR key NOT IN
+                     (SELECT key FROM web_sessions WHERE account_id IS NULL ORDER BY last_seen_at DESC LIMIT ?1))",
+                params![keep as i64, before],
+            )?)
+        })
+    }
 }
 
 /// Accounts tied to a national id by `table` (holders' profiles, or shared access), by address.

@@ -2,6 +2,10 @@
 //! whose SHA-256 keys the session's state in the store, so a stolen database does not yield
 //! live cookies. Every form carries the session's CSRF token; a session locks after
 //! `idle_lock` without activity (Ségur SC.SSI/IE.58) and changes key at each login (fixation).
+//!
+//! A visitor who has proven nothing has no row: their CSRF token is derived from their cookie
+//! and their language is a cookie of its own, so a crawler's GETs write nothing. Rows of nobody
+//! yet (a Pro Santé Connect login under way) are few and short-lived (`MAX_PENDING`).
 
 use std::collections::HashMap;
 
@@ -24,6 +28,11 @@ use crate::WebState;
 use crate::html::Lang;
 
 pub const COOKIE: &str = "__Host-confiance";
+/// The language a visitor without a session row chose.
+const LANG_COOKIE: &str = "__Host-confiance-langue";
+/// Sessions of nobody yet kept at most, and for how long.
+const MAX_PENDING: usize = 10_000;
+const PENDING_SECONDS: i64 = 30 * 60;
 /// Header of the requests a page makes by itself (see `Session::background`).
 pub const BACKGROUND: &str = "x-confiance-fond";
 
@@ -90,6 +99,10 @@ pub struct SessionData {
 pub struct Session {
     cookie: String,
     set_cookie: bool,
+    /// The store has a row for this cookie.
+    stored: bool,
+    /// The language cookie the browser sent.
+    lang_cookie: Option<Lang>,
     /// A request the page made by itself (live update): not activity of the professional, so
     /// it does not push back the idle lock.
     background: bool,
@@ -104,15 +117,39 @@ fn storage_key(cookie: &str) -> String {
     hex::encode(Sha256::digest(cookie.as_bytes()))
 }
 
-fn cookie_value(parts: &Parts) -> Option<String> {
+/// The CSRF token of a visitor without a row: bound to their cookie, which another site can
+/// neither read (HttpOnly) nor set (`__Host-`), so it cannot forge the token either.
+fn derived_csrf(cookie: &str) -> String {
+    B64.encode(Sha256::digest(format!("confiance-csrf\0{cookie}").as_bytes()))
+}
+
+fn cookie_named(parts: &Parts, name: &str) -> Option<String> {
     parts
         .headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
-        .find_map(|c| c.trim().strip_prefix(COOKIE)?.strip_prefix('=').map(str::to_string))
+        .find_map(|c| c.trim().strip_prefix(name)?.strip_prefix('=').map(str::to_string))
+}
+
+fn cookie_value(parts: &Parts) -> Option<String> {
+    cookie_named(parts, COOKIE)
         .filter(|v| v.len() == 43 && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'))
+}
+
+impl SessionData {
+    /// Anything proven or under way that must outlive the request.
+    fn worth_storing(&self) -> bool {
+        self.psc.is_some()
+            || self.identity.is_some()
+            || self.draft.is_some()
+            || self.factor.is_some()
+            || self.account.is_some()
+            || self.flash.is_some()
+            || self.alert.is_some()
+            || self.new_app_password.is_some()
+    }
 }
 
 impl Session {
@@ -131,6 +168,7 @@ impl Session {
         store(accounts, move |s| s.session_delete(&old)).await;
         self.cookie = random_key();
         self.set_cookie = true;
+        self.stored = false;
         self.data.csrf = random_key();
     }
 
@@ -141,8 +179,9 @@ impl Session {
         store(accounts, move |s| s.session_delete(&old)).await;
         self.cookie = random_key();
         self.set_cookie = true;
+        self.stored = false;
         self.data = SessionData {
-            csrf: random_key(),
+            csrf: derived_csrf(&self.cookie),
             lang,
             last_seen: now(),
             ..Default::default()
@@ -161,17 +200,39 @@ impl Session {
             self.data.last_seen = now();
         }
         let mut response = response.into_response();
+        let write = self.stored || self.data.worth_storing();
         let data = serde_json::to_string(&self.data).unwrap_or_default();
         let key = storage_key(&self.cookie);
         let account = self.account();
-        let (fresh, seen) = (self.set_cookie, self.data.last_seen);
+        let (fresh, seen) = (!self.stored, self.data.last_seen);
         // A request still running when the professional logged out must not bring the
         // session back: only a new session is inserted.
-        let saved = store(accounts, move |s| match fresh {
-            true => s.session_put(&key, account, &data, seen),
-            false => s.session_update(&key, account, &data, seen),
-        })
-        .await;
+        let saved = match write {
+            false => Some(()),
+            true => {
+                store(accounts, move |s| match fresh {
+                    true => {
+                        s.session_put(&key, account, &data, seen)?;
+                        if account.is_none() {
+                            s.sessions_trim_pending(MAX_PENDING, seen - PENDING_SECONDS)?;
+                        }
+                        Ok(())
+                    }
+                    false => s.session_update(&key, account, &data, seen),
+                })
+                .await
+            }
+        };
+        if !write && self.lang_cookie.unwrap_or_default() != self.data.lang {
+            let lang = match self.data.lang {
+                Lang::Fr => "fr",
+                Lang::En => "en",
+            };
+            let cookie = format!("{LANG_COOKIE}={lang}; Path=/; Secure; SameSite=Lax; Max-Age=31536000");
+            if let Ok(v) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, v);
+            }
+        }
         if saved.is_none() {
             return error_page(
                 self.lang(),
@@ -251,23 +312,40 @@ impl FromRequestParts<WebState> for Session {
             }
             None => None,
         };
+        let lang_cookie = cookie_named(parts, LANG_COOKIE).map(|l| match l.as_str() {
+            "en" => Lang::En,
+            _ => Lang::Fr,
+        });
         let mut session = match existing {
             Some((cookie, data)) => Session {
                 cookie,
                 set_cookie: false,
+                stored: true,
+                lang_cookie,
                 background,
                 data,
             },
-            None => Session {
-                cookie: random_key(),
-                set_cookie: true,
-                background,
-                data: SessionData {
-                    csrf: random_key(),
-                    last_seen: now(),
-                    ..Default::default()
-                },
-            },
+            None => {
+                // A visitor: their cookie if they have one (it keys their CSRF token), else a
+                // new one; no row until they prove something.
+                let (cookie, set_cookie) = match cookie_value(parts) {
+                    Some(c) => (c, false),
+                    None => (random_key(), true),
+                };
+                Session {
+                    data: SessionData {
+                        csrf: derived_csrf(&cookie),
+                        lang: lang_cookie.unwrap_or_default(),
+                        last_seen: now(),
+                        ..Default::default()
+                    },
+                    cookie,
+                    set_cookie,
+                    stored: false,
+                    lang_cookie,
+                    background,
+                }
+            }
         };
         if let Some(lang) = lang_asked {
             session.data.lang = lang;
