@@ -2,6 +2,7 @@
 //! Pro Santé Connect, CPS certificates, app passwords and SASL messages.
 
 pub mod address;
+pub mod app_password;
 pub mod cps;
 pub mod http;
 pub mod jwt;

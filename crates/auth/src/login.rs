@@ -49,28 +49,46 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Option<T> + Send + 'sta
     tokio::task::spawn_blocking(f).await.ok().flatten()
 }
 
-/// What a password opens on the mail protocols: the account password when the holder's
-/// profile allows it (accounts made by an admin, or activated before two-factor login), and
-/// the account's app passwords.
+/// What a password opens on the mail protocols: one of the account's app passwords, named by
+/// its first group, or the account password when the holder's profile allows it (accounts made
+/// by an admin, or activated before two-factor login). Exactly one hash is checked whatever
+/// the account holds — a dummy one when there is nothing to check — so the time tells nothing;
+/// only app passwords made before they had a name are tried in turn.
 async fn password_matches(store: &Arc<dyn Store>, account: &Account, password: &str) -> Option<&'static str> {
     let id = account.id;
     let s = store.clone();
-    let profile = blocking(move || s.profile(id).ok()).await.flatten();
-    if profile.as_ref().is_none_or(|p| p.mail_password)
-        && check_password(password.to_string(), account.password_hash.clone()).await
-    {
-        return Some("password");
-    }
-    let s = store.clone();
-    let apps = blocking(move || s.app_passwords(id).ok()).await.unwrap_or_default();
-    for app in apps.into_iter().take(MAX_APP_PASSWORDS) {
-        if check_password(password.to_string(), app.hash.clone()).await {
-            let s = store.clone();
-            let _ = blocking(move || s.touch_app_password(app.id, crate::now()).ok()).await;
-            return Some("app password");
+    let (profile, apps) = blocking(move || Some((s.profile(id).ok()?, s.app_passwords(id).ok()?)))
+        .await
+        .unwrap_or_default();
+    if let Some(lookup) = crate::app_password::lookup_of(password) {
+        let named = apps.iter().find(|a| a.lookup.as_deref() == Some(lookup));
+        let older: Vec<_> = apps
+            .iter()
+            .filter(|a| a.lookup.is_none())
+            .take(MAX_APP_PASSWORDS)
+            .collect();
+        let candidates: Vec<_> = match named {
+            Some(app) => vec![app],
+            None => older,
+        };
+        if candidates.is_empty() {
+            check_password(password.to_string(), DUMMY_HASH.to_string()).await;
         }
+        for app in candidates {
+            if check_password(password.to_string(), app.hash.clone()).await {
+                let (s, app_id) = (store.clone(), app.id);
+                let _ = blocking(move || s.touch_app_password(app_id, crate::now()).ok()).await;
+                return Some("app password");
+            }
+        }
+        return None;
     }
-    None
+    let hash = match profile.as_ref().is_none_or(|p| p.mail_password) {
+        true => account.password_hash.clone(),
+        false => DUMMY_HASH.to_string(),
+    };
+    let right = check_password(password.to_string(), hash).await;
+    (right && profile.is_none_or(|p| p.mail_password)).then_some("password")
 }
 
 fn audit_success(attempt: &Attempt<'_>, account: &Account, credential: &str, national_id: Option<&str>) {

@@ -89,6 +89,8 @@ pub struct AppPassword {
     pub hash: String,
     pub created_at: i64,
     pub last_used_at: Option<i64>,
+    /// The password's first group, which names it at login (none for those made before).
+    pub lookup: Option<String>,
 }
 
 /// Failed logins and the lock they lead to.
@@ -127,7 +129,7 @@ pub trait Identities {
     /// other message uses any more, for the caller to delete.
     fn delete_account(&self, account: AccountId) -> Result<Vec<crate::BlobId>>;
 
-    fn add_app_password(&self, account: AccountId, label: &str, hash: &str) -> Result<i64>;
+    fn add_app_password(&self, account: AccountId, label: &str, hash: &str, lookup: Option<&str>) -> Result<i64>;
     fn app_passwords(&self, account: AccountId) -> Result<Vec<AppPassword>>;
     fn delete_app_password(&self, account: AccountId, id: i64) -> Result<bool>;
     fn touch_app_password(&self, id: i64, at: i64) -> Result<()>;

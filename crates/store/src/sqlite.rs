@@ -153,6 +153,11 @@ CREATE TABLE account_preferences(
     signature TEXT NOT NULL DEFAULT ''
 );
 "#,
+    // 5: an app password's first group names it, so a login checks one hash, not each in turn
+    // (which told by its time how many an account had). Older ones have none.
+    r#"
+ALTER TABLE app_passwords ADD COLUMN lookup TEXT;
+"#,
 ];
 
 pub struct SqliteStore {

@@ -318,9 +318,12 @@ fn identity_suite(store: &dyn Store) {
     assert!(store.shared_with("899700771191").unwrap().is_empty());
 
     // App passwords belong to one account: anne cannot delete jean's.
-    let id = store.add_app_password(jean, "Thunderbird", "hash").unwrap();
+    let id = store
+        .add_app_password(jean, "Thunderbird", "hash", Some("abcd"))
+        .unwrap();
     assert!(!store.delete_app_password(anne, id).unwrap());
     assert_eq!(store.app_passwords(jean).unwrap().len(), 1);
+    assert_eq!(store.app_passwords(jean).unwrap()[0].lookup.as_deref(), Some("abcd"));
     assert!(store.app_passwords(anne).unwrap().is_empty());
     store.touch_app_password(id, 77).unwrap();
     assert_eq!(store.app_passwords(jean).unwrap()[0].last_used_at, Some(77));

@@ -190,11 +190,11 @@ impl Identities for SqliteStore {
         })
     }
 
-    fn add_app_password(&self, account: AccountId, label: &str, hash: &str) -> Result<i64> {
+    fn add_app_password(&self, account: AccountId, label: &str, hash: &str, lookup: Option<&str>) -> Result<i64> {
         self.write(|tx| {
             tx.execute(
-                "INSERT INTO app_passwords(account_id, label, hash, created_at) VALUES(?1, ?2, ?3, ?4)",
-                params![account.0, label, hash, super::now()],
+                "INSERT INTO app_passwords(account_id, label, hash, created_at, lookup) VALUES(?1, ?2, ?3, ?4, ?5)",
+                params![account.0, label, hash, super::now(), lookup],
             )?;
             Ok(tx.last_insert_rowid())
         })
@@ -203,7 +203,7 @@ impl Identities for SqliteStore {
     fn app_passwords(&self, account: AccountId) -> Result<Vec<AppPassword>> {
         self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, account_id, label, hash, created_at, last_used_at FROM app_passwords
+                "SELECT id, account_id, label, hash, created_at, last_used_at, lookup FROM app_passwords
                  WHERE account_id = ?1 ORDER BY id",
             )?;
             let rows = stmt
@@ -215,6 +215,7 @@ impl Identities for SqliteStore {
                         hash: r.get(3)?,
                         created_at: r.get(4)?,
                         last_used_at: r.get(5)?,
+                        lookup: r.get(6)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -495,21 +495,6 @@ pub fn policy_message(e: &confiance_auth::PasswordError, lang: Lang) -> String {
     }
 }
 
-/// A random app password: 4 groups of 4 lower-case letters and digits (82 bits), easy to type.
-fn app_password() -> String {
-    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-    let bytes = confiance_auth::otp::random_bytes::<16>();
-    let chars: Vec<char> = bytes
-        .iter()
-        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
-        .collect();
-    chars
-        .chunks(4)
-        .map(|c| c.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join("-")
-}
-
 pub async fn app_password_add(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
     let a = accounts(&state);
     let lang = session.lang();
@@ -533,8 +518,8 @@ pub async fn app_password_add(State(state): State<WebState>, Posted { mut sessio
         )
         .await;
     }
-    let count = store(&a, move |s| s.app_passwords(id)).await.unwrap_or_default().len();
-    if count >= confiance_auth::login::MAX_APP_PASSWORDS {
+    let existing = store(&a, move |s| s.app_passwords(id)).await.unwrap_or_default();
+    if existing.len() >= confiance_auth::login::MAX_APP_PASSWORDS {
         return again(
             &a,
             session,
@@ -547,12 +532,24 @@ pub async fn app_password_add(State(state): State<WebState>, Posted { mut sessio
         )
         .await;
     }
-    let password = app_password();
+    // Each of the account's app passwords has its own first group, which names it at login.
+    let password = loop {
+        let p = confiance_auth::app_password::generate();
+        let taken = existing
+            .iter()
+            .any(|e| e.lookup.as_deref() == confiance_auth::app_password::lookup_of(&p));
+        if !taken {
+            break p;
+        }
+    };
     let Some(hash) = hash(password.clone()).await else {
         return again(&a, session, Some(save_failed(lang)), None).await;
     };
-    let l = label.clone();
-    store(&a, move |s| s.add_app_password(id, &l, &hash)).await;
+    let (l, lookup) = (
+        label.clone(),
+        confiance_auth::app_password::lookup_of(&password).map(str::to_string),
+    );
+    store(&a, move |s| s.add_app_password(id, &l, &hash, lookup.as_deref())).await;
     tracing::info!(target: "audit", event = "app_password_created", account = id.0, label = %label);
     session.data.new_app_password = Some((label, password));
     session.respond(&a, see_other("/compte")).await
@@ -587,13 +584,5 @@ mod tests {
         assert_eq!(mobile("+33 (0)6 12 34 56 78"), None);
         assert_eq!(mobile("01 23 45 67 89"), None, "a landline gets no SMS");
         assert_eq!(mobile("06 12 34"), None);
-    }
-
-    #[test]
-    fn app_passwords_are_random_and_typeable() {
-        let p = app_password();
-        assert_eq!(p.len(), 19);
-        assert!(p.split('-').all(|g| g.len() == 4));
-        assert_ne!(p, app_password());
     }
 }
