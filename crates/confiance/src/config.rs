@@ -286,8 +286,12 @@ pub struct TlsSection {
 pub struct TrustSection {
     /// PEM file of the trust anchors (IGC-Santé roots); default: the development authority.
     pub anchors: Option<PathBuf>,
-    /// PEM certificate revocation lists checked on every peer certificate.
-    pub crls: Vec<PathBuf>,
+    /// Certificate revocation lists checked on every peer certificate and card: PEM or DER
+    /// files, or http(s) URLs. Read again every `crl_refresh_seconds` and before their
+    /// nextUpdate, from the distribution point a list names for itself if any; the last good
+    /// copies are kept under data_dir/trust/crls/.
+    pub crls: Vec<String>,
+    pub crl_refresh_seconds: u64,
     /// The ANS whitelist: a file, or an http(s) URL such as
     /// `https://espacedeconfiance.mssante.fr/listeblanchemssante.xml`; default: a development
     /// list of this operator's own domains, made at start-up.
@@ -303,6 +307,7 @@ impl Default for TrustSection {
         TrustSection {
             anchors: None,
             crls: Vec::new(),
+            crl_refresh_seconds: 3600,
             whitelist: None,
             whitelist_ca: None,
             refresh_seconds: 3600,

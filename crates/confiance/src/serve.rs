@@ -34,12 +34,16 @@ async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListe
 async fn serve(config: Config) -> anyhow::Result<()> {
     let files = confiance_net::raise_file_limit();
     tracing::info!(open_files = files, "file limit");
+    let revocation = Arc::new(
+        confiance_trust::Revocation::open(&config.trust.crls, &config.data_dir.join("trust/crls"))
+            .map_err(|e| anyhow::anyhow!("trust.crls: {e}"))?,
+    );
     let tls = match config.cps_ca() {
         Some(ca) => confiance_trust::tls::server_config_with_cards(
             &config.certificate(),
             &config.private_key(),
             &ca,
-            &config.trust.crls,
+            revocation.clone(),
         )?,
         None => confiance_trust::server_config(&config.certificate(), &config.private_key())?,
     };
@@ -47,7 +51,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         chain: config.certificate(),
         key: config.private_key(),
         anchors: config.anchors(),
-        crls: config.trust.crls.clone(),
+        crls: revocation.clone(),
     };
     let whitelist = Arc::new(open_whitelist(&config)?);
     let svc = MailService::open(&config.data_dir, config.storage.fsync)?;
@@ -131,6 +135,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tokio::spawn(summarise_old_messages(svc.clone()));
     let every = Duration::from_secs(config.trust.refresh_seconds.max(1));
     tasks.spawn(refresh_whitelist(whitelist, every));
+    let every = Duration::from_secs(config.trust.crl_refresh_seconds.max(60));
+    tasks.spawn(refresh_crls(revocation, every));
     if let Some(addr) = config.imap.listen {
         tasks.spawn(confiance_imap::serve(
             bind(addr, "IMAP (STARTTLS)").await?,
@@ -411,6 +417,28 @@ async fn refresh_whitelist(list: Arc<WhitelistSource>, every: Duration) {
             Ok(Err(e)) => tracing::warn!(target: "audit", event = "whitelist_refresh_failed", error = %e,
                 "whitelist refresh failed; the list in force is kept"),
             Err(e) => tracing::error!(error = %e, "whitelist refresh task failed"),
+        }
+    }
+}
+
+/// Reads the CRLs again on schedule and before their nextUpdate (see `trust::revocation`).
+async fn refresh_crls(revocation: Arc<confiance_trust::Revocation>, every: Duration) {
+    loop {
+        tokio::time::sleep(revocation.next_reading(every)).await;
+        let r = revocation.clone();
+        let Ok(done) = tokio::task::spawn_blocking(move || r.refresh()).await else {
+            continue;
+        };
+        if done.renewed > 0 {
+            tracing::info!(renewed = done.renewed, "CRLs renewed");
+        }
+        for failure in &done.failures {
+            tracing::warn!(target: "audit", event = "crl_refresh_failed", error = %failure,
+                "CRL not read again; the one in force stays");
+        }
+        for source in &done.stale {
+            tracing::error!(target: "audit", event = "crl_stale", source = %source,
+                "CRL past its nextUpdate: the certificates it covers are refused until a fresh one is read");
         }
     }
 }

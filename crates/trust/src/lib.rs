@@ -6,12 +6,14 @@ pub mod dn;
 pub mod fetch;
 pub mod mta;
 pub mod pki;
+pub mod revocation;
 pub mod tls;
 pub mod whitelist;
 pub mod whitelist_source;
 
 pub use mta::{MtaTls, subject_dn};
 pub use pki::{DevPki, PkiError};
+pub use revocation::Revocation;
 pub use tls::{TlsError, server_config};
 pub use whitelist::Whitelist;
 pub use whitelist_source::WhitelistSource;

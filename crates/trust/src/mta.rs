@@ -6,11 +6,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, pem::PemObject};
+use rustls::pki_types::CertificateDer;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, client::WebPkiServerVerifier};
 
 use crate::dn::Dn;
+use crate::revocation::{LiveClientVerifier, LiveServerVerifier, Revocation};
 use crate::tls::{TlsError, load_chain, load_key, mssante_provider};
 
 /// The certificates an MTA trusts and presents.
@@ -20,10 +21,11 @@ pub struct MtaTls {
     pub key: PathBuf,
     /// Trust anchors: IGC-Santé roots (Réf. #2 ECO.1.1.10: the only authorised CA).
     pub anchors: PathBuf,
-    /// Certificate revocation lists (PEM), possibly none. Only the peer's own certificate is
-    /// checked, and a certificate whose issuer has no CRL here passes: list the CRL of every CA
-    /// that issues peers' certificates (IGC-Santé's organisations CA).
-    pub crls: Vec<PathBuf>,
+    /// Certificate revocation lists in force, possibly none, kept fresh. Only the peer's own
+    /// certificate is checked, and a certificate whose issuer has no CRL here passes: list the
+    /// CRL of every CA that issues peers' certificates (IGC-Santé's organisations CA). A list
+    /// past its nextUpdate refuses the certificates it covers.
+    pub crls: Arc<Revocation>,
 }
 
 fn roots(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
@@ -37,53 +39,62 @@ fn roots(path: &Path) -> Result<Arc<RootCertStore>, TlsError> {
     Ok(Arc::new(store))
 }
 
-pub(crate) fn crls(paths: &[PathBuf]) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
-    let mut all = Vec::new();
-    for path in paths {
-        let err = |reason: String| TlsError::Chain {
-            path: path.clone(),
-            reason,
-        };
-        for crl in CertificateRevocationListDer::pem_file_iter(path).map_err(|e| err(e.to_string()))? {
-            all.push(crl.map_err(|e| err(e.to_string()))?);
-        }
-    }
-    Ok(all)
-}
-
 impl MtaTls {
     /// Server side of port 25. A client without a certificate still completes the handshake so
     /// that it can be told why it is refused, with an SMTP code, at MAIL FROM; a client with a
-    /// certificate that does not chain to the anchors, is expired or revoked fails the handshake.
+    /// certificate that does not chain to the anchors, is expired or revoked, or whose CRL is
+    /// past its nextUpdate, fails the handshake.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
         let provider = Arc::new(mssante_provider());
-        let verifier = WebPkiClientVerifier::builder_with_provider(roots(&self.anchors)?, provider.clone())
-            .with_crls(crls(&self.crls)?)
-            .only_check_end_entity_revocation()
-            .allow_unknown_revocation_status()
-            .allow_unauthenticated()
-            .build()
-            .map_err(|e| TlsError::Config(rustls::Error::General(e.to_string())))?;
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_client_cert_verifier(verifier)
+            .with_client_cert_verifier(self.peer_verifier()?)
             .with_single_cert(load_chain(&self.chain)?, load_key(&self.key)?)?;
         Ok(Arc::new(config))
+    }
+
+    /// How port 25 checks a peer operator's certificate: the anchors, and the CRLs in force.
+    pub fn peer_verifier(&self) -> Result<Arc<LiveClientVerifier>, TlsError> {
+        let (anchors, p) = (roots(&self.anchors)?, Arc::new(mssante_provider()));
+        LiveClientVerifier::new(
+            self.crls.clone(),
+            Box::new(move |crls| {
+                WebPkiClientVerifier::builder_with_provider(anchors.clone(), p.clone())
+                    .with_crls(crls)
+                    .only_check_end_entity_revocation()
+                    .allow_unknown_revocation_status()
+                    .enforce_revocation_expiration()
+                    .allow_unauthenticated()
+                    .build()
+                    .map_err(|e| e.to_string())
+            }),
+        )
+        .map_err(|e| TlsError::Config(rustls::Error::General(e)))
     }
 
     /// Client side of relaying: our certificate, and the peer's chain verified for the MX host
     /// name against the anchors and CRLs.
     pub fn client_config(&self) -> Result<Arc<rustls::ClientConfig>, TlsError> {
         let provider = Arc::new(mssante_provider());
-        let verifier = WebPkiServerVerifier::builder_with_provider(roots(&self.anchors)?, provider.clone())
-            .with_crls(crls(&self.crls)?)
-            .only_check_end_entity_revocation()
-            .allow_unknown_revocation_status()
-            .build()
-            .map_err(|e| TlsError::Config(rustls::Error::General(e.to_string())))?;
+        let (anchors, p) = (roots(&self.anchors)?, provider.clone());
+        let verifier = LiveServerVerifier::new(
+            self.crls.clone(),
+            Box::new(move |crls| {
+                WebPkiServerVerifier::builder_with_provider(anchors.clone(), p.clone())
+                    .with_crls(crls)
+                    .only_check_end_entity_revocation()
+                    .allow_unknown_revocation_status()
+                    .enforce_revocation_expiration()
+                    .build()
+                    .map(|v| v as Arc<dyn rustls::client::danger::ServerCertVerifier>)
+                    .map_err(|e| e.to_string())
+            }),
+        )
+        .map_err(|e| TlsError::Config(rustls::Error::General(e)))?;
         let config = rustls::ClientConfig::builder_with_provider(provider)
             .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
-            .with_webpki_verifier(verifier)
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
             .with_client_auth_cert(load_chain(&self.chain)?, load_key(&self.key)?)?;
         Ok(Arc::new(config))
     }
@@ -126,7 +137,7 @@ mod tests {
             chain,
             key,
             anchors: dir.path().join("root.pem"),
-            crls: Vec::new(),
+            crls: Revocation::none(),
         };
         tls.server_config().unwrap();
         tls.client_config().unwrap();

@@ -231,11 +231,29 @@ impl TestAuthority {
     /// The intermediate's certificate revocation list (PEM) revoking these serial numbers.
     pub fn crl(&self, revoked: &[Vec<u8>]) -> Result<String, PkiError> {
         let now = rcgen::date_time_ymd(2026, 1, 1);
+        self.crl_dated(revoked, now, rcgen::date_time_ymd(2036, 1, 1), None)
+    }
+
+    /// The same, issued at `this_update` and good until `next_update` (a list that goes stale),
+    /// naming the URL it is published at, if any (Issuing Distribution Point, RFC 5280 §5.2.5).
+    pub fn crl_dated(
+        &self,
+        revoked: &[Vec<u8>],
+        this_update: time::OffsetDateTime,
+        next_update: time::OffsetDateTime,
+        published_at: Option<&str>,
+    ) -> Result<String, PkiError> {
+        let now = this_update;
         let params = rcgen::CertificateRevocationListParams {
-            this_update: now,
-            next_update: rcgen::date_time_ymd(2036, 1, 1),
-            crl_number: rcgen::SerialNumber::from(1u64),
-            issuing_distribution_point: None,
+            this_update,
+            next_update,
+            crl_number: rcgen::SerialNumber::from(this_update.unix_timestamp().max(1) as u64),
+            issuing_distribution_point: published_at.map(|url| rcgen::CrlIssuingDistributionPoint {
+                distribution_point: rcgen::CrlDistributionPoint {
+                    uris: vec![url.to_string()],
+                },
+                scope: None,
+            }),
             revoked_certs: revoked
                 .iter()
                 .map(|serial| rcgen::RevokedCertParams {

@@ -74,7 +74,7 @@ pub fn server_config_with_cards(
     chain: &Path,
     key: &Path,
     persons_ca: &Path,
-    crls: &[std::path::PathBuf],
+    crls: Arc<crate::revocation::Revocation>,
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::new(mssante_provider());
     let mut roots = rustls::RootCertStore::empty();
@@ -84,14 +84,22 @@ pub fn server_config_with_cards(
             reason: e.to_string(),
         })?;
     }
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .with_crls(crate::mta::crls(crls)?)
-        .allow_unauthenticated()
-        .build()
-        .map_err(|e| TlsError::Chain {
-            path: persons_ca.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+    let (roots, p) = (Arc::new(roots), provider.clone());
+    let verifier = crate::revocation::LiveClientVerifier::new(
+        crls,
+        Box::new(move |crls| {
+            rustls::server::WebPkiClientVerifier::builder_with_provider(roots.clone(), p.clone())
+                .with_crls(crls)
+                .enforce_revocation_expiration()
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| e.to_string())
+        }),
+    )
+    .map_err(|reason| TlsError::Chain {
+        path: persons_ca.to_path_buf(),
+        reason,
+    })?;
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])?
         .with_client_cert_verifier(verifier)

@@ -376,7 +376,13 @@ pub async fn password_post(
     let lookup = address.clone();
     let account = store(&a, move |s| s.account_by_address(&lookup)).await.flatten();
     let Some(account) = account else {
-        // An unknown address locks as an account would, so the wording tells nothing either.
+        // An unknown address locks as an account would, by the same steps below, so neither
+        // the wording nor the time tells anything either.
+        if let Some(until) = a.unknown.locked(&address, now()) {
+            audit("locked");
+            let r = login_form(&session, Some(&locked_message(lang, until)), &address);
+            return session.respond(&a, r).await;
+        }
         let locked = a.unknown.failure(&address, limit, a.policy.lock_seconds, now());
         confiance_auth::login::check_password(password, confiance_auth::login::DUMMY_HASH.to_string()).await;
         audit("unknown address");

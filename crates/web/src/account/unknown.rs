@@ -13,6 +13,12 @@ const MAX_NAMES: usize = 100_000;
 pub struct UnknownLocks(Mutex<HashMap<String, (u32, Option<i64>)>>);
 
 impl UnknownLocks {
+    /// The end of the lock on the unknown `name`, if one is in force at `now`.
+    pub fn locked(&self, name: &str, now: i64) -> Option<i64> {
+        let t = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        t.get(name).and_then(|(_, until)| *until).filter(|u| *u > now)
+    }
+
     /// One more failure for the unknown `name` at `now`; the end of its lock if it is locked,
     /// by the same rule as `Store::record_failure`.
     pub fn failure(&self, name: &str, limit: u32, lock_seconds: i64, now: i64) -> Option<i64> {
@@ -45,7 +51,9 @@ mod tests {
         for _ in 0..4 {
             assert_eq!(u.failure("personne@x.fr", 5, 900, 1000), None);
         }
+        assert_eq!(u.locked("personne@x.fr", 1000), None);
         assert_eq!(u.failure("personne@x.fr", 5, 900, 1000), Some(1900));
+        assert_eq!(u.locked("personne@x.fr", 1000), Some(1900));
         assert_eq!(u.failure("personne@x.fr", 5, 900, 1500), Some(1900));
         assert_eq!(u.failure("personne@x.fr", 5, 900, 1900), None, "the lock ran out");
         assert_eq!(u.failure("autre@x.fr", 5, 900, 1000), None);

@@ -13,7 +13,7 @@ mod frame;
 mod list;
 mod outgoing;
 mod read;
-mod sanitize;
+pub mod sanitize;
 mod search;
 mod settings;
 
