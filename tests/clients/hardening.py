@@ -10,6 +10,7 @@ Usage: hardening.py flood COUNT USER
        hardening.py edges USER POSTMASTER_BAL
        hardening.py full-disk USER
        hardening.py crawl COUNT DATABASE
+       hardening.py hostile-views
        hardening.py slow
 """
 
@@ -242,14 +243,14 @@ def web_burst(addr, count):
     print("web burst ok")
 
 
-def code_burst(count):
-    """Activation through the PSC sandbox with codes by e-mail, then a login whose code is
-    guessed `count` times at once; the harness counts the codes checked."""
+def activate(identity):
+    """A BAL activated through the PSC sandbox with codes by e-mail; the browser stays logged
+    in. Returns the browser and the address."""
+    import html as h
     b = Web()
     b.go("/psc/connexion?pour=activation")
     hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', b.page))
-    import html as h
-    b.go("/psc-bac-a-sable/authorize", {**{k: h.unescape(v) for k, v in hidden.items()}, "identite": "4"})
+    b.go("/psc-bac-a-sable/authorize", {**{k: h.unescape(v) for k, v in hidden.items()}, "identite": identity})
     check(b.url.endswith("/activation/adresse"), b.url)
     addr = h.unescape(re.search(r'name="adresse" value="([^"]*)"', b.page).group(1))
     b.go("/activation/adresse", {"csrf": b.csrf(), "adresse": addr, "cgu": "on"})
@@ -257,6 +258,13 @@ def code_burst(count):
                                     "facteur": "email", "email": "garde@example.org", "mobile": ""})
     check(b.url.endswith("/activation/recapitulatif"), f"{b.url}: {b.page[:300]}")
     b.go("/compte")
+    return b, addr
+
+
+def code_burst(count):
+    """A login whose code is guessed `count` times at once; the harness counts the codes
+    checked."""
+    b, addr = activate("4")
     b.go("/deconnexion", {"csrf": b.csrf()})
     b.go("/connexion")
     b.go("/connexion", {"csrf": b.csrf(), "adresse": addr, "mot_de_passe": "Urgences2026"})
@@ -266,6 +274,45 @@ def code_burst(count):
         list(pool.map(lambda i: b.go("/connexion/code", {"csrf": token, "code": f"{i:06d}"}), range(count)))
     print(addr)
     print("code burst ok")
+
+
+def hostile_views():
+    """In the webmail: 100,000 nested <div> are shown as text with a notice, at once; a message
+    carried inside another is shown, not left empty."""
+    import html as h
+    b, addr = activate("1")
+    b.go("/compte/mots-de-passe-applicatifs", {"csrf": b.csrf(), "libelle": "test"})
+    app = h.unescape(re.search(r'id="nouveau-mot-de-passe">([^<]+)<', b.page).group(1))
+    deep = ("<div>" * 100_000 + "Compte rendu profond" + "</div>" * 100_000)
+    messages = {
+        "profond": f"From: x@pro.confiance.test\r\nTo: {addr}\r\nSubject: profond\r\nMIME-Version: 1.0\r\n"
+                   f"Content-Type: text/html; charset=utf-8\r\n\r\n{deep}\r\n",
+        "transfert": f"From: y@pro.confiance.test\r\nTo: {addr}\r\nSubject: transfert\r\nMIME-Version: 1.0\r\n"
+                     "Content-Type: message/rfc822\r\n\r\nFrom: Dr Dupont <c@pro.confiance.test>\r\n"
+                     "Subject: Compte rendu joint\r\n\r\nTexte du message joint\r\n",
+    }
+    s = connect(IMAPS)
+    read_until(s, b"\r\n")
+    s.sendall(f'a LOGIN {addr} "{app}"\r\n'.encode())
+    check(b"a OK" in read_tagged(s, "a"), "app password login")
+    uids = {}
+    for i, (name, raw) in enumerate(messages.items()):
+        data = raw.encode()
+        s.sendall(f"p{i} APPEND INBOX {{{len(data)}+}}\r\n".encode() + data + b"\r\n")
+        reply = read_tagged(s, f"p{i}")
+        uids[name] = re.search(rb"APPENDUID \d+ (\d+)", reply).group(1).decode()
+    b.go("/webmail")
+    folder = re.search(r"/webmail/dossier/(\d+)", b.url).group(1)
+    start = time.time()
+    b.go(f"/webmail/message/{folder}/{uids['profond']}")
+    took = time.time() - start
+    check(b.status == 200 and "trop volumineux ou trop complexe" in b.page, b.page[:500])
+    check("Compte rendu profond" in b.page and "<div><div>" not in b.page, "the text, not the markup")
+    print(f"deep message opened in {took:.2f} s")
+    b.go(f"/webmail/message/{folder}/{uids['transfert']}")
+    check("Message joint" in b.page and "Texte du message joint" in b.page, b.page[:800])
+    check("message-joint-1.eml" in b.page, "the carried message is an .eml attachment")
+    print("hostile views ok")
 
 
 def submit_raw(user, rcpts, raw):
@@ -371,6 +418,8 @@ if __name__ == "__main__":
         edges(*args)
     elif what == "full-disk":
         full_disk(*args)
+    elif what == "hostile-views":
+        hostile_views()
     elif what == "crawl":
         crawl(int(args[0]), args[1])
     elif what == "slow":

@@ -66,6 +66,16 @@ fn one_author_per_message_on_submission() {
     assert_eq!(inbox.lines().count(), 1, "only the honest message arrived: {inbox}");
 }
 
+/// A message of 100,000 nested `<div>` opens at once in the webmail, as its text with a
+/// notice (it once froze every service for 11 to 30 s); a message carried inside another is
+/// shown (it was shown empty).
+#[test]
+fn hostile_messages_open_in_the_webmail() {
+    let op = Operator::start_with(&[], "domains = [\"medecin.confiance.test\", \"pro.confiance.test\"]\n");
+    op.wait_for_web();
+    op.python("hardening.py", &["hostile-views"]);
+}
+
 /// A 30,000-level CREATE, 17 levels, a 300-byte level, a rename nesting too deep and a deep
 /// subscription: all `NO [LIMIT]`; LIST stays small.
 #[test]
