@@ -17,7 +17,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "clients"))
 from confiance_env import HOST, IMAPS, tls_context  # noqa: E402
-from web_login import Browser, psc_sandbox_login  # noqa: E402
+from webmail import activate  # noqa: E402
 
 PID = int(os.environ["SERVER_PID"])
 SECONDS = float(os.environ.get("SECONDS_PER_PHASE", "10"))
@@ -29,20 +29,6 @@ def rss_mb():
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-def activate():
-    b = Browser()
-    psc_sandbox_login(b, 3, "activation")
-    address = b.field("adresse")
-    b.post("/activation/adresse", adresse=address, cgu="on")
-    b.post("/activation/parametres", mot_de_passe="Clinique2026", confirmation="Clinique2026",
-           facteur="email", email="bench@example.org")
-    assert b.url.endswith("/activation/recapitulatif"), b.url
-    b.go("/compte")
-    b.post("/compte/mots-de-passe-applicatifs", libelle="bench")
-    secret = re.search(r'id="nouveau-mot-de-passe">([^<]+)<', b.page).group(1)
-    return b, address, html.unescape(secret)
 
 
 class Imap:

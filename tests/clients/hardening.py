@@ -14,7 +14,6 @@ Usage: hardening.py flood COUNT USER
        hardening.py slow
 """
 
-import base64
 import concurrent.futures
 import os
 import re
@@ -24,9 +23,12 @@ import socket
 import ssl
 import sys
 import time
+import urllib.error
+import urllib.parse
 
 from confiance_env import (HOST, IMAP, IMAPS, PASSWORD, SUBMISSIONS, address, check, imap, message,
                            tls_context, TLS_NAME)
+from web_login import Browser
 
 WEB = int(os.environ["CONFIANCE_WEB"])
 
@@ -202,29 +204,22 @@ def login_burst(user):
     print("login burst ok")
 
 
-class Web:
-    """One browser session: its cookies and the CSRF token of the last form it saw."""
-
-    def __init__(self):
-        import http.cookiejar
-        import urllib.request
-        self.jar = http.cookiejar.CookieJar()
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=tls_context()), urllib.request.HTTPCookieProcessor(self.jar))
+class Web(Browser):
+    """A browser whose pages can be fetched from several threads at once: each call returns
+    its own page."""
 
     def go(self, path, form=None):
-        import urllib.error
-        import urllib.parse
         data = urllib.parse.urlencode(form).encode() if form is not None else None
         try:
             resp = self.opener.open(f"https://{HOST}:{WEB}{path}", data, timeout=60)
         except urllib.error.HTTPError as e:
             resp = e
-        self.url, self.status, self.page = resp.geturl(), resp.status, resp.read().decode()
-        return self.page
+        url, status, page = resp.geturl(), resp.status, resp.read().decode()
+        self.url, self.status, self.page = url, status, page
+        return page
 
     def csrf(self):
-        return re.search(r'name="csrf" value="([^"]*)"', self.page).group(1)
+        return self.field("csrf")
 
 
 def web_burst(addr, count):

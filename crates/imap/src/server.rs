@@ -36,21 +36,12 @@ pub async fn serve(listener: TcpListener, implicit_tls: bool, svc: Arc<MailServi
     .await
 }
 
-/// Over the connection limits: RFC 9051 §7.1.5 BYE with the UNAVAILABLE code (RFC 5530), after
-/// the handshake on the implicit-TLS port so that the client can read it.
+/// Over the connection limits: RFC 9051 §7.1.5 BYE with the UNAVAILABLE code (RFC 5530).
 async fn refuse(tcp: TcpStream, implicit_tls: bool, cfg: Arc<ImapConfig>) {
     const BYE: &[u8] =
         b"* BYE [UNAVAILABLE] Trop de connexions, nouvel essai plus tard / Too many connections, try again later\r\n";
-    if implicit_tls {
-        if let Ok(mut tls) = TlsAcceptor::from(cfg.tls.clone()).accept(tcp).await {
-            let _ = tls.write_all(BYE).await;
-            let _ = tls.shutdown().await;
-        }
-    } else {
-        let mut tcp = tcp;
-        let _ = tcp.write_all(BYE).await;
-        let _ = tcp.shutdown().await;
-    }
+    let tls = implicit_tls.then(|| TlsAcceptor::from(cfg.tls.clone()));
+    confiance_net::refuse(tcp, tls, BYE.to_vec()).await
 }
 
 enum Exit<S> {

@@ -123,6 +123,25 @@ impl Burst {
     }
 }
 
+/// Tells a client over the limits that the server is busy, in its protocol's words
+/// (`answer`), then closes: after the TLS handshake on an implicit-TLS port (`tls`), so that
+/// the client can read it.
+pub async fn refuse(mut tcp: TcpStream, tls: Option<tokio_rustls::TlsAcceptor>, answer: Vec<u8>) {
+    use tokio::io::AsyncWriteExt;
+    match tls {
+        Some(acceptor) => {
+            if let Ok(mut stream) = acceptor.accept(tcp).await {
+                let _ = stream.write_all(&answer).await;
+                let _ = stream.shutdown().await;
+            }
+        }
+        None => {
+            let _ = tcp.write_all(&answer).await;
+            let _ = tcp.shutdown().await;
+        }
+    }
+}
+
 /// Accepts connections for ever: `handle` serves one within the limits, `refuse` tells one
 /// over them that the server is busy (IMAP `BYE [UNAVAILABLE]`, SMTP `421 4.7.0`, HTTP 503)
 /// within a few seconds, or the connection is just closed when too many refusals are already

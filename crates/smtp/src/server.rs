@@ -51,22 +51,14 @@ pub async fn serve(listener: TcpListener, role: Role, implicit_tls: bool, svc: A
     .await
 }
 
-/// Over the connection limits: 421 and close (RFC 5321 §3.8), after the handshake on the
-/// implicit-TLS port so that the client can read it.
-async fn refuse(mut tcp: TcpStream, implicit_tls: bool, cfg: Arc<SmtpConfig>) {
+/// Over the connection limits: 421 and close (RFC 5321 §3.8).
+async fn refuse(tcp: TcpStream, implicit_tls: bool, cfg: Arc<SmtpConfig>) {
     let reply = format!(
         "421 4.7.0 {} Trop de connexions, nouvel essai plus tard / Too many connections, try again later\r\n",
         cfg.hostname
     );
-    if implicit_tls {
-        if let Ok(mut tls) = TlsAcceptor::from(cfg.tls.clone()).accept(tcp).await {
-            let _ = tls.write_all(reply.as_bytes()).await;
-            let _ = tls.shutdown().await;
-        }
-    } else {
-        let _ = tcp.write_all(reply.as_bytes()).await;
-        let _ = tcp.shutdown().await;
-    }
+    let tls = implicit_tls.then(|| TlsAcceptor::from(cfg.tls.clone()));
+    confiance_net::refuse(tcp, tls, reply.into_bytes()).await
 }
 
 async fn connection(

@@ -229,40 +229,29 @@ impl Revocation {
     }
 }
 
-type BuildClient =
-    dyn Fn(Vec<CertificateRevocationListDer<'static>>) -> Result<Arc<dyn ClientCertVerifier>, String> + Send + Sync;
-type BuildServer =
-    dyn Fn(Vec<CertificateRevocationListDer<'static>>) -> Result<Arc<dyn ServerCertVerifier>, String> + Send + Sync;
+/// How a verifier is made from the lists in force.
+type Build<V> = dyn Fn(Vec<CertificateRevocationListDer<'static>>) -> Result<Arc<V>, String> + Send + Sync;
 
-/// A verifier of client certificates (peers on the MX, professionals' cards) that follows the
-/// CRLs in force.
-pub struct LiveClientVerifier {
+/// A rustls verifier made again when the lists in force change.
+struct Live<V: ?Sized> {
     revocation: Arc<Revocation>,
-    build: Box<BuildClient>,
-    inner: RwLock<(u64, Arc<dyn ClientCertVerifier>)>,
-    hints: Vec<DistinguishedName>,
+    build: Box<Build<V>>,
+    inner: RwLock<(u64, Arc<V>)>,
 }
 
-impl std::fmt::Debug for LiveClientVerifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("LiveClientVerifier")
-    }
-}
-
-impl LiveClientVerifier {
-    pub fn new(revocation: Arc<Revocation>, build: Box<BuildClient>) -> Result<Arc<Self>, String> {
+impl<V: ?Sized> Live<V> {
+    fn new(revocation: Arc<Revocation>, build: Box<Build<V>>) -> Result<Self, String> {
         let generation = revocation.generation();
         let first = build(revocation.lists())?;
-        let hints = first.root_hint_subjects().to_vec();
-        Ok(Arc::new(LiveClientVerifier {
+        Ok(Live {
             revocation,
             build,
             inner: RwLock::new((generation, first)),
-            hints,
-        }))
+        })
     }
 
-    fn verifier(&self) -> Arc<dyn ClientCertVerifier> {
+    /// The verifier for the lists in force now.
+    fn current(&self) -> Arc<V> {
         let generation = self.revocation.generation();
         let (seen, current) = self.inner.read().unwrap_or_else(|p| p.into_inner()).clone();
         if seen == generation {
@@ -278,6 +267,31 @@ impl LiveClientVerifier {
                 current
             }
         }
+    }
+}
+
+/// A verifier of client certificates (peers on the MX, professionals' cards) that follows the
+/// CRLs in force.
+pub struct LiveClientVerifier {
+    live: Live<dyn ClientCertVerifier>,
+    hints: Vec<DistinguishedName>,
+}
+
+impl std::fmt::Debug for LiveClientVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LiveClientVerifier")
+    }
+}
+
+impl LiveClientVerifier {
+    pub fn new(revocation: Arc<Revocation>, build: Box<Build<dyn ClientCertVerifier>>) -> Result<Arc<Self>, String> {
+        let live = Live::new(revocation, build)?;
+        let hints = live.current().root_hint_subjects().to_vec();
+        Ok(Arc::new(LiveClientVerifier { live, hints }))
+    }
+
+    fn verifier(&self) -> Arc<dyn ClientCertVerifier> {
+        self.live.current()
     }
 }
 
@@ -327,11 +341,7 @@ impl ClientCertVerifier for LiveClientVerifier {
 }
 
 /// A verifier of peers' server certificates (the relay) that follows the CRLs in force.
-pub struct LiveServerVerifier {
-    revocation: Arc<Revocation>,
-    build: Box<BuildServer>,
-    inner: RwLock<(u64, Arc<dyn ServerCertVerifier>)>,
-}
+pub struct LiveServerVerifier(Live<dyn ServerCertVerifier>);
 
 impl std::fmt::Debug for LiveServerVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -340,32 +350,12 @@ impl std::fmt::Debug for LiveServerVerifier {
 }
 
 impl LiveServerVerifier {
-    pub fn new(revocation: Arc<Revocation>, build: Box<BuildServer>) -> Result<Arc<Self>, String> {
-        let generation = revocation.generation();
-        let first = build(revocation.lists())?;
-        Ok(Arc::new(LiveServerVerifier {
-            revocation,
-            build,
-            inner: RwLock::new((generation, first)),
-        }))
+    pub fn new(revocation: Arc<Revocation>, build: Box<Build<dyn ServerCertVerifier>>) -> Result<Arc<Self>, String> {
+        Ok(Arc::new(LiveServerVerifier(Live::new(revocation, build)?)))
     }
 
     fn verifier(&self) -> Arc<dyn ServerCertVerifier> {
-        let generation = self.revocation.generation();
-        let (seen, current) = self.inner.read().unwrap_or_else(|p| p.into_inner()).clone();
-        if seen == generation {
-            return current;
-        }
-        match (self.build)(self.revocation.lists()) {
-            Ok(fresh) => {
-                *self.inner.write().unwrap_or_else(|p| p.into_inner()) = (generation, fresh.clone());
-                fresh
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "new CRLs not applied; the previous ones stay");
-                current
-            }
-        }
+        self.0.current()
     }
 }
 

@@ -174,15 +174,11 @@ async fn connection(
 
 /// Over the connection limits: 503 with a page in French and English, then close.
 async fn refuse(tcp: tokio::net::TcpStream, busy: TlsAcceptor) {
-    use tokio::io::AsyncWriteExt;
     const BODY: &str =
         "Le service est très sollicité : réessayez dans un instant.\nThe service is busy: try again in a moment.\n";
-    if let Ok(mut tls) = busy.accept(tcp).await {
-        let answer = format!(
-            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 10\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
-            BODY.len()
-        );
-        let _ = tls.write_all(answer.as_bytes()).await;
-        let _ = tls.shutdown().await;
-    }
+    let answer = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\nRetry-After: 10\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    );
+    confiance_net::refuse(tcp, Some(busy), answer.into_bytes()).await
 }
