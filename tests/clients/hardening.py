@@ -386,6 +386,22 @@ def slow():
     rest = read_until(s, b"never", limit=30)
     waited = time.time() - start
     check(waited < 10, f"an IMAP client silent before login was kept {waited:.1f} s ({rest!r})")
+    # Busy but never logging in (a NOOP every second): let go after three login timeouts.
+    s = connect(IMAP, tls=False)
+    read_until(s, b"\r\n")
+    start, bye = time.time(), b""
+    for i in range(30):
+        try:
+            s.sendall(f"n{i} NOOP\r\n".encode())
+            got = s.recv(4096)
+        except OSError:
+            break
+        if not got or b"BYE" in got:
+            bye = got
+            break
+        time.sleep(1)
+    waited = time.time() - start
+    check(waited < 15 and b"BYE" in bye, f"a client busy without logging in was kept {waited:.1f} s ({bye!r})")
     s = connect(WEB)
     s.sendall(f"GET /connexion HTTP/1.1\r\nHost: {HOST}\r\n".encode())
     start = time.time()

@@ -1,5 +1,5 @@
 //! Application passwords: what practice software and mail clients log in with on IMAP and
-//! SMTP. Four groups of four lower-case letters and digits (82 bits), easy to type; the first
+//! SMTP. Four groups of four lower-case letters and digits (79 bits), easy to type; the first
 //! group names the password, so a login finds the one hash to check instead of trying each in
 //! turn (which told by its time how many an account had).
 

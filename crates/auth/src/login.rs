@@ -23,19 +23,30 @@ pub const MAX_APP_PASSWORDS: usize = 10;
 
 /// Each check takes 19 MiB and a core for ~20 ms: at most one per core at a time, so a flood of
 /// logins queues instead of exhausting memory.
-fn hashing_slots() -> &'static Semaphore {
-    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
-    SLOTS.get_or_init(|| Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)))
+fn hashing_slots() -> Arc<Semaphore> {
+    static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    SLOTS
+        .get_or_init(|| {
+            Arc::new(Semaphore::new(
+                std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+            ))
+        })
+        .clone()
 }
 
-/// Argon2id verification off the async threads, bounded as above.
+/// Argon2id verification off the async threads, bounded as above. The slot goes with the work,
+/// so a client that hangs up meanwhile does not free it while the hash is still computed.
 pub async fn check_password(password: String, hash: String) -> bool {
-    let Ok(_slot) = hashing_slots().acquire().await else {
+    let Ok(slot) = hashing_slots().acquire_owned().await else {
         return false;
     };
-    tokio::task::spawn_blocking(move || verify_password(&password, &hash))
-        .await
-        .unwrap_or(false)
+    tokio::task::spawn_blocking(move || {
+        let right = verify_password(&password, &hash);
+        drop(slot);
+        right
+    })
+    .await
+    .unwrap_or(false)
 }
 
 /// Who is logging in, for the audit trace.
@@ -57,9 +68,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Option<T> + Send + 'sta
 async fn password_matches(store: &Arc<dyn Store>, account: &Account, password: &str) -> Option<&'static str> {
     let id = account.id;
     let s = store.clone();
-    let (profile, apps) = blocking(move || Some((s.profile(id).ok()?, s.app_passwords(id).ok()?)))
-        .await
-        .unwrap_or_default();
+    // A store that cannot answer opens nothing (the profile may forbid the account password).
+    let Some((profile, apps)) = blocking(move || Some((s.profile(id).ok()?, s.app_passwords(id).ok()?))).await else {
+        check_password(password.to_string(), DUMMY_HASH.to_string()).await;
+        return None;
+    };
     if let Some(lookup) = crate::app_password::lookup_of(password) {
         let named = apps.iter().find(|a| a.lookup.as_deref() == Some(lookup));
         let older: Vec<_> = apps

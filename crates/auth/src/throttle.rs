@@ -122,6 +122,8 @@ impl Throttle {
     /// Counts an attempt of `ip` on `account` (as the client named it) and says whether its
     /// secret may be checked.
     pub fn begin(self: &Arc<Self>, ip: IpAddr, account: &str) -> Result<Attempting, Refused> {
+        // An IPv6 client holds a whole /64: it is one address here.
+        let ip = confiance_net::counted(ip);
         let pair = Key::Pair(ip, account.trim().to_lowercase());
         let address = Key::Address(ip);
         let now = Instant::now();
@@ -191,6 +193,19 @@ mod tests {
         assert!(t.begin(attacker, "a@x.fr").is_err());
         // The holder, from elsewhere, logs in.
         t.begin(owner, "A@x.fr ").unwrap().succeeded();
+    }
+
+    #[test]
+    fn an_ipv6_client_does_not_escape_by_changing_address() {
+        let t = Throttle::new(limits());
+        for i in 1..=3 {
+            drop(
+                t.begin(format!("2001:db8:0:1::{i}").parse().unwrap(), "a@x.fr")
+                    .unwrap(),
+            );
+        }
+        assert!(t.begin("2001:db8:0:1:ffff::9".parse().unwrap(), "a@x.fr").is_err());
+        assert!(t.begin("2001:db8:0:2::1".parse().unwrap(), "a@x.fr").is_ok());
     }
 
     #[test]

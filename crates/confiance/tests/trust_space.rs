@@ -295,6 +295,27 @@ fn operators_exchange_mail_both_ways_and_refuse_strangers() {
         probe.contains("From -> 550 5.7.1") && probe.contains("multipart/report"),
         "{probe}"
     );
+    let report = "Content-Type: multipart/report; report-type=delivery-status";
+    let probe = author("", &format!("From: x@p.test|{report}"));
+    assert!(
+        probe.contains("From -> 550 5.7.1") && probe.contains("is not listed for"),
+        "{probe}"
+    );
+    let probe = author("", &format!("From: MAILER-DAEMON@mx.a.test|{report}"));
+    assert!(
+        probe.contains("From -> 250"),
+        "a report from the MTA's own name: {probe}"
+    );
+    let probe = author(&alice, &format!("From: {alice}|Sender: {bob}"));
+    assert!(
+        probe.contains("From -> 550 5.7.1") && probe.contains("(Sender:)"),
+        "{probe}"
+    );
+    let probe = author(&alice, &format!("From: {alice}|Fr om: {bob}"));
+    assert!(
+        probe.contains("From -> 550 5.7.1") && probe.contains("RFC 5322 §2.2"),
+        "{probe}"
+    );
     let probe = author(&alice, &format!("From: {alice}"));
     assert!(probe.contains("From -> 250"), "{probe}");
     let other = Operator::start(&[]);

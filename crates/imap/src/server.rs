@@ -145,6 +145,15 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         } else {
             session.cfg.login_timeout
         };
+        // A client gets three times the login timeout in all to log in (RFC 9051 §5.4 is
+        // for logged-in clients).
+        if session.account.is_none() && session.connected.elapsed() > session.cfg.login_timeout * 3 {
+            let _ = stream
+                .write_all(b"* BYE Connexion trop longue sans authentification / Too long without logging in\r\n")
+                .await;
+            let _ = stream.shutdown().await;
+            return Ok(Exit::Closed);
+        }
         match frame(&buf, continuations, limits) {
             Frame::Complete(n) => {
                 let bytes: Vec<u8> = buf.drain(..n).collect();

@@ -73,6 +73,9 @@ pub struct Session {
     /// loop sends the RFC 7628 §3.2.2 error challenge, reads the client's dummy answer, then NO.
     pub(crate) oauth_refused: Option<String>,
     pub(crate) account: Option<Account>,
+    /// When the connection began: a client must log in within a bound of it, however it
+    /// keeps the line busy before (NOOP every minute).
+    pub(crate) connected: std::time::Instant,
     pub(crate) selected: Option<Selected>,
     pub(crate) rev2: bool,
     pub(crate) condstore: bool,
@@ -165,6 +168,7 @@ impl Session {
             card: None,
             oauth_refused: None,
             account: None,
+            connected: std::time::Instant::now(),
             selected: None,
             rev2: false,
             condstore: false,

@@ -6,8 +6,9 @@
 
 use confiance_core::Address;
 
-/// Fields RFC 5322 §3.6 allows at most once.
-const ONCE: [&str; 11] = [
+/// Fields RFC 5322 §3.6 allows at most once, and the MIME fields that say how the message is
+/// read (RFC 2045 §3): a second Content-Type would show as another kind of message.
+const ONCE: [&str; 13] = [
     "date",
     "from",
     "sender",
@@ -19,6 +20,8 @@ const ONCE: [&str; 11] = [
     "in-reply-to",
     "references",
     "subject",
+    "content-type",
+    "mime-version",
 ];
 
 /// Why a message's author cannot be told.
@@ -33,6 +36,10 @@ pub enum AuthorError {
     Group { field: &'static str },
     /// `From:` or `Sender:` holds no readable address.
     Unreadable { field: &'static str },
+    /// A header line that is not a field RFC 5322 §2.2 allows: a name with white space or
+    /// characters outside printable ASCII, none at all, or a bare CR. Readers differ on such
+    /// lines (one reads `Fr om:` as `From:`), so they could hide a second author.
+    Malformed,
 }
 
 impl AuthorError {
@@ -56,6 +63,9 @@ impl AuthorError {
                 "le champ {f}: ne contient pas d'adresse lisible / the {f}: field holds no readable address",
                 f = title(field)
             ),
+            AuthorError::Malformed => "l'en-tête contient une ligne qui n'est pas un champ valide (RFC 5322 §2.2) / \
+                 the header holds a line that is not a valid field"
+                .into(),
         }
     }
 }
@@ -87,7 +97,16 @@ pub struct Author {
 
 /// Reads the header of `message` (up to the first empty line) and tells its author.
 pub fn author(message: &[u8]) -> Result<Author, AuthorError> {
-    let fields = header_fields(message);
+    if !message.contains(&b':') {
+        // No header at all: the whole input is a body, and the submission server writes the
+        // header (RFC 6409 §8).
+        return Ok(Author {
+            from: None,
+            sender: None,
+            is_report: false,
+        });
+    }
+    let fields = header_fields(message)?;
     for name in ONCE {
         let count = fields.iter().filter(|(n, _)| n == name).count();
         if count > 1 {
@@ -109,27 +128,36 @@ pub fn author(message: &[u8]) -> Result<Author, AuthorError> {
     })
 }
 
-/// The header's fields, names lower-cased and trimmed (`From :` is `from`, RFC 5322 §4.5.3),
-/// values unfolded (§2.2.3).
-fn header_fields(message: &[u8]) -> Vec<(String, String)> {
+/// The header's fields, names lower-cased, values unfolded (RFC 5322 §2.2.3). A name must be
+/// printable ASCII without white space or colon (§2.2, `ftext`); the obsolete white space
+/// before the colon (§4.5.3) is refused too, as is a bare CR anywhere in the header.
+fn header_fields(message: &[u8]) -> Result<Vec<(String, String)>, AuthorError> {
     let mut fields: Vec<(String, String)> = Vec::new();
     for line in message.split(|b| *b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             break;
         }
+        if line.contains(&b'\r') {
+            return Err(AuthorError::Malformed);
+        }
         let line = String::from_utf8_lossy(line);
         if line.starts_with([' ', '\t']) {
-            if let Some((_, v)) = fields.last_mut() {
-                v.push_str(&line);
+            match fields.last_mut() {
+                Some((_, v)) => v.push_str(&line),
+                None => return Err(AuthorError::Malformed),
             }
             continue;
         }
-        if let Some((name, value)) = line.split_once(':') {
-            fields.push((name.trim().to_ascii_lowercase(), value.to_string()));
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(AuthorError::Malformed);
+        };
+        if name.is_empty() || !name.bytes().all(|b| (33..=126).contains(&b)) {
+            return Err(AuthorError::Malformed);
         }
+        fields.push((name.to_ascii_lowercase(), value.to_string()));
     }
-    fields
+    Ok(fields)
 }
 
 /// The single mailbox of an address field: `addr@dom`, `Name <addr@dom>`, with comments and
@@ -138,6 +166,7 @@ fn one_mailbox(value: &str, field: &'static str) -> Result<Address, AuthorError>
     let mut plain = String::new(); // outside comments, quoted strings and the angle brackets
     let mut angle: Option<String> = None;
     let mut in_angle: Option<String> = None;
+    let mut after_angle = String::new();
     let (mut depth, mut quoted, mut escaped) = (0usize, false, false);
     for c in value.chars() {
         if escaped {
@@ -161,6 +190,7 @@ fn one_mailbox(value: &str, field: &'static str) -> Result<Address, AuthorError>
             c if in_angle.is_some() => in_angle.as_mut().expect("inside").push(c),
             ',' => return Err(AuthorError::SeveralMailboxes { field }),
             ':' | ';' => return Err(AuthorError::Group { field }),
+            c if angle.is_some() => after_angle.push(c),
             c => plain.push(c),
         }
     }
@@ -168,10 +198,17 @@ fn one_mailbox(value: &str, field: &'static str) -> Result<Address, AuthorError>
         return Err(AuthorError::Unreadable { field });
     }
     let address = match angle {
-        // Anything after the closing bracket but white space is a second address.
         Some(a) => {
+            // Anything after the closing bracket but white space is a second address.
+            if !after_angle.trim().is_empty() {
+                return Err(AuthorError::SeveralMailboxes { field });
+            }
             // RFC 5322 §4.4 obsolete route (`<@relay:addr@dom>`): the address is after it.
-            let a = a.rsplit(':').next().unwrap_or_default().to_string();
+            let a = match a.rsplit_once(':') {
+                Some((route, addr)) if route.trim_start().starts_with('@') => addr.to_string(),
+                Some(_) => return Err(AuthorError::Unreadable { field }),
+                None => a,
+            };
             if a.contains(',') {
                 return Err(AuthorError::SeveralMailboxes { field });
             }
@@ -211,11 +248,7 @@ mod tests {
 
     #[test]
     fn two_from_fields_are_refused_however_written() {
-        for h in [
-            "From: me@x.fr\r\nFrom: boss@x.fr",
-            "From: me@x.fr\r\nfrom: boss@x.fr",
-            "From: me@x.fr\r\nFROM : boss@x.fr",
-        ] {
+        for h in ["From: me@x.fr\r\nFrom: boss@x.fr", "From: me@x.fr\r\nfrom: boss@x.fr"] {
             assert_eq!(
                 from_of(h),
                 Err(AuthorError::Repeated {
@@ -228,7 +261,39 @@ mod tests {
     }
 
     #[test]
+    fn lines_other_readers_take_for_a_from_are_refused() {
+        // mail-parser reads each of these as a second From: and shows the last one.
+        for h in [
+            "From: me@x.fr\r\nFROM : boss@x.fr",
+            "From: me@x.fr\r\nFr om: boss@x.fr",
+            "From: me@x.fr\r\n:From: boss@x.fr",
+            "From: me@x.fr\r\nF\trom: boss@x.fr",
+            "From: me@x.fr\rFrom: boss@x.fr",
+            "From: me@x.fr\r\nnot a field",
+            " From: boss@x.fr\r\nFrom: me@x.fr",
+        ] {
+            assert_eq!(from_of(h), Err(AuthorError::Malformed), "{h:?}");
+        }
+        let m = b"From: me@x.fr\r\nContent-Type: multipart/report\r\nContent-Type: text/html\r\n\r\n";
+        assert_eq!(
+            author(m),
+            Err(AuthorError::Repeated {
+                field: "content-type",
+                count: 2
+            })
+        );
+    }
+
+    #[test]
     fn lists_and_groups_are_refused() {
+        assert_eq!(
+            from_of("From: <me@x.fr> boss@x.fr"),
+            Err(AuthorError::SeveralMailboxes { field: "from" })
+        );
+        assert_eq!(
+            from_of("From: <boss@x.fr:me@x.fr>"),
+            Err(AuthorError::Unreadable { field: "from" })
+        );
         assert_eq!(
             from_of("From: me@x.fr, boss@x.fr"),
             Err(AuthorError::SeveralMailboxes { field: "from" })

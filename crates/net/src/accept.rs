@@ -44,9 +44,9 @@ impl Over {
     }
 }
 
-/// The client address a limit counts: the address itself, or its /64 for IPv6, where one
-/// client holds a whole prefix.
-fn counted(ip: IpAddr) -> IpAddr {
+/// The client address a limit counts (connections, authentication failures): the address
+/// itself, or its /64 for IPv6, where one client holds a whole prefix.
+pub fn counted(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -7,6 +7,6 @@ mod accept;
 mod files;
 mod idle;
 
-pub use accept::{Limits, refuse, serve};
+pub use accept::{Limits, counted, refuse, serve};
 pub use files::raise_file_limit;
 pub use idle::Idle;

@@ -626,33 +626,37 @@ impl Session {
                                 the message has no From: field (RFC 5322 §3.6)"
                         .into());
                 };
-                let domain = from.domain();
-                if self.cfg.hosts(domain) {
-                    return Err(format!(
-                        "550 5.7.1 Un autre opérateur ne peut pas écrire au nom de {domain}, \
-                         hébergé ici / another operator cannot sign as {domain}, hosted here"
-                    ));
-                }
-                if envelope.sender.is_empty() {
-                    // RFC 3464, RFC 8098: what comes from the null sender is a report.
-                    return match author.is_report {
-                        true => Ok(()),
-                        false => Err("550 5.7.1 Un message sans expéditeur d'enveloppe doit être \
-                                      un rapport (multipart/report) / null-sender mail must be a report"
-                            .into()),
-                    };
-                }
                 let Some(Ok(dn)) = &self.peer_dn else {
                     return Err("530 5.7.0 A client certificate is required".into());
                 };
-                match self.cfg.whitelist.current().allows(domain, dn) {
-                    true => Ok(()),
-                    false => Err(format!(
-                        "550 5.7.1 Le champ From: ({domain}) n'est pas un domaine de l'opérateur \
-                         qui remet le message / the From: domain {domain} is not listed for \
-                         certificate {dn} in the MSSanté whitelist"
-                    )),
+                if envelope.sender.is_empty() && !author.is_report {
+                    // RFC 3464, RFC 8098: what comes from the null sender is a report.
+                    return Err("550 5.7.1 Un message sans expéditeur d'enveloppe doit être \
+                                un rapport (multipart/report) / null-sender mail must be a report"
+                        .into());
                 }
+                for (field, address) in [("From", Some(&from)), ("Sender", author.sender.as_ref())] {
+                    let Some(address) = address else { continue };
+                    let domain = address.domain();
+                    if self.cfg.hosts(domain) {
+                        return Err(format!(
+                            "550 5.7.1 Un autre opérateur ne peut pas écrire au nom de {domain}, \
+                             hébergé ici ({field}:) / another operator cannot sign as {domain}, hosted here"
+                        ));
+                    }
+                    // A report may come from the MTA itself (MAILER-DAEMON@its host name), the
+                    // name its certificate carries.
+                    let own_host =
+                        envelope.sender.is_empty() && dn.get("CN").is_some_and(|cn| cn.eq_ignore_ascii_case(domain));
+                    if !own_host && !self.cfg.whitelist.current().allows(domain, dn) {
+                        return Err(format!(
+                            "550 5.7.1 Le champ {field}: ({domain}) n'est pas un domaine de \
+                             l'opérateur qui remet le message / the {field}: domain {domain} is not \
+                             listed for certificate {dn} in the MSSanté whitelist"
+                        ));
+                    }
+                }
+                Ok(())
             }
         }
     }

@@ -30,8 +30,12 @@ use crate::fetch;
 #[derive(Clone)]
 struct Crl {
     der: CertificateRevocationListDer<'static>,
+    /// The issuer's name, as encoded: a list only replaces one of the same issuer.
+    issuer: Vec<u8>,
     this_update: i64,
     next_update: Option<i64>,
+    /// The CRL number (RFC 5280 §5.2.3), big-endian: a replacement's is larger.
+    number: Option<Vec<u8>>,
     /// The distribution point the list names for itself, if any (an http URL).
     distribution_point: Option<String>,
 }
@@ -85,11 +89,39 @@ fn parse(bytes: &[u8]) -> Result<Crl, String> {
         _ => None,
     });
     Ok(Crl {
+        issuer: parsed.issuer().as_raw().to_vec(),
+        number: parsed.crl_number().map(|n| n.to_bytes_be()),
         this_update: parsed.last_update().timestamp(),
         next_update: parsed.next_update().map(|t| t.timestamp()),
         distribution_point,
         der,
     })
+}
+
+/// How far in the future a list's thisUpdate may be (clocks differ a little, never years).
+const CLOCK_SKEW: i64 = 300;
+
+impl Crl {
+    /// Whether `self` may replace `old`: the same issuer, issued later but not in the future,
+    /// with a larger CRL number when both carry one. A list from another CA, or one forged
+    /// "from 2099" on an http distribution point, is not taken.
+    fn replaces(&self, old: &Crl) -> Result<bool, String> {
+        if self.issuer != old.issuer {
+            return Err("issued by another CA than the list in force".into());
+        }
+        if self.this_update > now() + CLOCK_SKEW {
+            return Err("issued in the future".into());
+        }
+        if self.this_update <= old.this_update {
+            return Ok(false);
+        }
+        if let (Some(new), Some(old)) = (&self.number, &old.number)
+            && (new.len(), new) <= (old.len(), old)
+        {
+            return Err("its CRL number does not grow".into());
+        }
+        Ok(true)
+    }
 }
 
 impl Revocation {
@@ -104,7 +136,10 @@ impl Revocation {
         };
         let mut lists = Vec::with_capacity(sources.len());
         for source in sources {
+            let kept = std::fs::read(revocation.kept(source)).ok().and_then(|k| parse(&k).ok());
             let crl = match revocation.read(source, None) {
+                // A restart never goes back to an older list than the one kept.
+                Ok(crl) if kept.as_ref().is_some_and(|k| k.replaces(&crl) == Ok(true)) => kept.expect("checked"),
                 Ok(crl) => {
                     revocation.save(source, &crl);
                     crl
@@ -154,14 +189,18 @@ impl Revocation {
     /// Reads `source`: its distribution point when the list in force names one, else the URL
     /// or file itself.
     fn read(&self, source: &str, in_force: Option<&Crl>) -> Result<Crl, String> {
-        let from = in_force
-            .and_then(|c| c.distribution_point.clone())
-            .unwrap_or_else(|| source.to_string());
-        let bytes = match fetch::is_url(&from) {
-            true => fetch::get(&from, None)?,
-            false => std::fs::read(&from).map_err(|e| format!("{from}: {e}"))?,
+        let load = |from: &str| -> Result<Crl, String> {
+            let bytes = match fetch::is_url(from) {
+                true => fetch::get(from, None)?,
+                false => std::fs::read(from).map_err(|e| format!("{from}: {e}"))?,
+            };
+            parse(&bytes).map_err(|e| format!("{from}: {e}"))
         };
-        parse(&bytes).map_err(|e| format!("{from}: {e}"))
+        match in_force.and_then(|c| c.distribution_point.as_deref()) {
+            // The distribution point first; when it cannot be read, the configured source.
+            Some(point) if point != source => load(point).or_else(|e| load(source).map_err(|e2| format!("{e}; {e2}"))),
+            _ => load(source),
+        }
     }
 
     /// Reads every source again and keeps what is newer.
@@ -170,13 +209,20 @@ impl Revocation {
         let mut lists: Vec<Option<Crl>> = before.as_ref().clone();
         let mut done = Refreshed::default();
         for (i, source) in self.sources.iter().enumerate() {
-            match self.read(source, lists[i].as_ref()) {
-                Ok(crl) if lists[i].as_ref().is_none_or(|old| crl.this_update > old.this_update) => {
+            let read = self.read(source, lists[i].as_ref()).and_then(|crl| {
+                let newer = match &lists[i] {
+                    Some(old) => crl.replaces(old)?,
+                    None => true,
+                };
+                Ok(newer.then_some(crl))
+            });
+            match read {
+                Ok(Some(crl)) => {
                     self.save(source, &crl);
                     lists[i] = Some(crl);
                     done.renewed += 1;
                 }
-                Ok(_) => {}
+                Ok(None) => {}
                 Err(e) => done.failures.push(format!("{source}: {e}")),
             }
             if lists[i]
@@ -455,6 +501,19 @@ mod tests {
         let done = revocation.refresh();
         assert_eq!(done.failures.len(), 1, "{:?}", done.failures);
         assert!(check(&verifier).is_err());
+        // A list of another CA, or one "issued" next year, does not replace the one in force.
+        let other = TestAuthority::new("AUTRE").unwrap();
+        std::fs::write(&source, other.crl_dated(&[], day(0), day(30), None).unwrap()).unwrap();
+        assert!(revocation.refresh().failures[0].contains("another CA"));
+        std::fs::write(&source, authority.crl_dated(&[], day(365), day(400), None).unwrap()).unwrap();
+        assert!(revocation.refresh().failures[0].contains("future"));
+        assert!(
+            check(&verifier)
+                .unwrap_err()
+                .to_string()
+                .to_lowercase()
+                .contains("revoked")
+        );
         // After a restart with the source gone, the last good copy is in force.
         std::fs::remove_file(&source).unwrap();
         let restarted = Arc::new(Revocation::open(&sources, &keep).unwrap());

@@ -49,17 +49,29 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + '
 /// proportion to the message (a 25 MB message holds tens of MB while parsed), so at most one
 /// per core runs at a time and the others wait their turn; a hostile message slows its reader
 /// only, and 16 readers of a 24 MB message hold two of them at once, not sixteen.
-pub(crate) async fn heavy_slot() -> tokio::sync::SemaphorePermit<'static> {
-    static HEAVY: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+pub(crate) async fn heavy_slot() -> tokio::sync::OwnedSemaphorePermit {
+    static HEAVY: std::sync::OnceLock<Arc<tokio::sync::Semaphore>> = std::sync::OnceLock::new();
     let slots = HEAVY.get_or_init(|| {
-        tokio::sync::Semaphore::new(std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+        Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2),
+        ))
     });
-    slots.acquire().await.expect("never closed")
+    slots.clone().acquire_owned().await.expect("never closed")
 }
 
-/// Runs `f` (parsing, sanitising) on the blocking pool, under a heavy slot taken by the caller.
-pub(crate) async fn off_workers<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
-    tokio::task::spawn_blocking(f).await.ok()
+/// Runs `f` (parsing, sanitising) on the blocking pool, holding `slot` until it is done: a
+/// request cancelled meanwhile (an HTTP/2 reset) does not free the slot while the work goes on.
+pub(crate) async fn off_workers<T: Send + 'static>(
+    slot: tokio::sync::OwnedSemaphorePermit,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Option<T> {
+    tokio::task::spawn_blocking(move || {
+        let done = f();
+        drop(slot);
+        done
+    })
+    .await
+    .ok()
 }
 
 /// Every route, with the security headers every answer carries.

@@ -122,7 +122,7 @@ fn carried_html(inner: &Message, lang: Lang) -> String {
 pub(crate) struct Loaded {
     pub listed: confiance_store::Listed,
     pub bytes: std::sync::Arc<Vec<u8>>,
-    pub slot: tokio::sync::SemaphorePermit<'static>,
+    pub slot: tokio::sync::OwnedSemaphorePermit,
 }
 
 /// A message of the account: its listing and bytes.
@@ -216,8 +216,7 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
             ctx.mail.svc.changed(ctx.account.id, mailbox);
         }
     }
-    let view = crate::off_workers(move || View::of(&bytes, lang)).await.flatten();
-    drop(slot);
+    let view = crate::off_workers(slot, move || View::of(&bytes, lang)).await.flatten();
     let Some(View {
         from,
         to,
@@ -408,14 +407,13 @@ pub async fn attachment(
     let Some(Loaded { bytes, slot, .. }) = load(&ctx, id, uid).await else {
         return ctx.not_found().await;
     };
-    let found = crate::off_workers(move || {
+    let found = crate::off_workers(slot, move || {
         let message = MessageParser::default().parse(bytes.as_slice())?;
         let part = message.attachments().nth(n)?;
         Some((file_name(part, n), mime_type(part), part.contents().to_vec()))
     })
     .await
     .flatten();
-    drop(slot);
     let Some((name, kind, contents)) = found else {
         return ctx.not_found().await;
     };

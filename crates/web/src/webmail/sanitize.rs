@@ -25,32 +25,45 @@ const VOID: &[&str] = &[
     "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr",
 ];
 
-/// Whether `html` is small and shallow enough to sanitise. The depth is estimated from the
-/// tags alone, in one pass: every opening tag of a non-void element goes one level down, every
-/// closing tag one up; unclosed `<p>` or `<li>` make it err on the deep side, which only means
-/// the message is shown as text.
+/// Whether `html` is small and shallow enough to sanitise, in one pass over its tags. Elements
+/// are followed on a stack as an HTML parser would: a non-void element opens a level even when
+/// written `<div/>` (the slash means nothing there), an end tag closes up to the element it
+/// names and is ignored when none is open, comments and declarations hold no element. Errs on
+/// the deep side, which only means the message is shown as text.
 pub fn within_bounds(html: &str) -> bool {
     if html.len() > MAX_HTML_BYTES {
         return false;
     }
     let bytes = html.as_bytes();
-    let (mut depth, mut i) = (0usize, 0usize);
+    let mut open: Vec<&str> = Vec::new();
+    let mut i = 0usize;
     while let Some(at) = bytes[i..].iter().position(|b| *b == b'<') {
         i += at + 1;
+        // Comments and declarations: skip to their end.
+        if bytes[i..].starts_with(b"!--") {
+            i = html[i..].find("-->").map_or(bytes.len(), |e| i + e + 3);
+            continue;
+        }
         let closing = bytes.get(i) == Some(&b'/');
         let start = i + usize::from(closing);
         let name_len = bytes[start..].iter().take_while(|b| b.is_ascii_alphanumeric()).count();
-        if name_len == 0 {
+        if name_len == 0 || !bytes[start].is_ascii_alphabetic() {
             continue;
         }
-        let name = html[start..start + name_len].to_ascii_lowercase();
-        let end = bytes[start..].iter().position(|b| *b == b'>').map(|p| start + p);
-        let self_closing = end.is_some_and(|e| e > 0 && bytes[e - 1] == b'/');
+        let name = &html[start..start + name_len];
+        // The tag's end, looked for no further than the next tag (no quadratic search).
+        let end = bytes[start..]
+            .iter()
+            .position(|b| *b == b'>' || *b == b'<')
+            .map_or(bytes.len(), |p| start + p);
+        i = end;
         if closing {
-            depth = depth.saturating_sub(1);
-        } else if !self_closing && !VOID.contains(&name.as_str()) {
-            depth += 1;
-            if depth > MAX_HTML_DEPTH {
+            if let Some(level) = open.iter().rposition(|n| n.eq_ignore_ascii_case(name)) {
+                open.truncate(level);
+            }
+        } else if !VOID.iter().any(|v| v.eq_ignore_ascii_case(name)) {
+            open.push(name);
+            if open.len() > MAX_HTML_DEPTH {
                 return false;
             }
         }
@@ -101,6 +114,14 @@ mod tests {
         assert!(!within_bounds(&"<div>".repeat(300)));
         assert!(within_bounds(&"<div>".repeat(200)));
         assert!(!within_bounds(&"a".repeat(3 * 1024 * 1024)));
+        // What a parser nests all the same: self-closed divs, stray end tags.
+        assert!(!within_bounds(&"<div/>".repeat(300)));
+        assert!(!within_bounds(&"<div></b>".repeat(300)));
+        assert!(within_bounds(&"<div></DIV>".repeat(300)));
+        assert!(within_bounds(&format!("<!-- {} -->", "<div>".repeat(300))));
+        // A million unclosed tags: one pass (each tag's end is looked for up to the next
+        // `<`, not to the end of the text), and too deep.
+        assert!(!within_bounds(&"<a".repeat(1_000_000)));
     }
 
     use super::clean;
