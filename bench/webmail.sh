@@ -1,35 +1,5 @@
 #!/usr/bin/env bash
 # Webmail on a 100,000-message BAL: inbox render and message opening (p50/p95/p99, goals
 # 50 ms and 30 ms p95) and the inbox page's weight (goal 150 KB).
-# Usage: bench/webmail.sh  (MESSAGES=100000 ROUNDS=300)
-set -euo pipefail
-repo=$(cd "$(dirname "$0")/.." && pwd)
-root=$(mktemp -d /tmp/confiance-bench-webmail.XXXXXX)
-trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$root"' EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-IMAPS=$(port); WEB=$(port)
-
-(cd "$repo" && cargo build --release -q -p confiance)
-bin="$repo/target/release/confiance"
-cat > "$root/confiance.toml" <<CONF
-data_dir = "$root/data"
-domains = ["medecin.confiance.test", "pro.confiance.test"]
-[imap]
-listen = "127.0.0.1:0"
-listen_tls = "127.0.0.1:$IMAPS"
-[smtp]
-submission = "127.0.0.1:0"
-submissions = "127.0.0.1:0"
-mx = "127.0.0.1:0"
-[web]
-listen = "127.0.0.1:$WEB"
-CONF
-"$bin" --config "$root/confiance.toml" init --no-demo >/dev/null 2>&1
-CONFIANCE_LOG=warn "$bin" --config "$root/confiance.toml" serve 2>"$root/server.log" &
-pid=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$WEB) 2>/dev/null && break; sleep 0.1; done
-sleep 1
-CONFIANCE_HOST=127.0.0.1 CONFIANCE_IMAP=0 CONFIANCE_IMAPS=$IMAPS CONFIANCE_SUBMISSION=0 CONFIANCE_SUBMISSIONS=0 \
-CONFIANCE_CA="$root/data/ca/root.pem" CONFIANCE_DOMAIN=medecin.confiance.test CONFIANCE_PASSWORD=unused \
-CONFIANCE_WEB=$WEB python3 "$repo/bench/webmail.py"
-echo "server peak RSS: $(grep VmHWM /proc/$pid/status | awk '{print $2/1024 " MB"}')"
+# Usage: bench/webmail.sh  (MESSAGES=100000 ROUNDS=300; CONFIANCE_BIN=path compares another build)
+exec "$(dirname "$0")/webmail-server.sh" webmail.py

@@ -116,12 +116,7 @@ pub async fn message(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
 /// `POST /webmail/message/{folder}/{uid}/accuse`: send the read receipt, or decline; either
 /// way the request is not shown again ($MDNSent, RFC 3503).
 pub async fn receipt(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, form }: PostedForm) -> Response {
-    let Some(super::read::Loaded {
-        listed,
-        bytes,
-        slot: _slot,
-    }) = load(&ctx, id, uid).await
-    else {
+    let Some(super::read::Loaded { listed, bytes, slot }) = load(&ctx, id, uid).await else {
         return ctx.not_found().await;
     };
     let lang = ctx.lang();
@@ -136,6 +131,8 @@ pub async fn receipt(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
             return ctx.respond(see_other(&here)).await;
         };
         let mdn = outgoing::read_receipt(&ctx.account.address, &to, &bytes);
+        // The original is read: its slot goes back before the receipt is submitted (fsync'd).
+        drop(slot);
         let sent = confiance_smtp::submit(
             ctx.mail.svc.clone(),
             ctx.mail.smtp.clone(),
