@@ -1,8 +1,8 @@
 //! IMAP command lines as a client sends them: framing (literals, limits), then the parser.
 #![no_main]
 
-use confiance_imap::command::parse_command;
-use confiance_imap::framing::{Frame, Limits, frame};
+use confiance_imap::proto::command::parse_command;
+use confiance_imap::proto::framing::{Frame, Limits, frame};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -7,6 +7,7 @@ pub mod cps;
 pub mod http;
 pub mod jwt;
 pub mod login;
+mod logins;
 pub mod notify;
 pub mod otp;
 pub mod password;
@@ -15,6 +16,7 @@ pub mod sasl;
 pub mod throttle;
 
 pub use login::{Attempt, login};
+pub use logins::Logins;
 pub use password::{PasswordError, check_policy, hash_password, verify_password};
 pub use sasl::{SaslError, decode_plain};
 

@@ -4,7 +4,7 @@ use std::io::BufRead;
 
 use clap::Subcommand;
 use confiance_core::Address;
-use confiance_store::{AccountStatus, BlobStore, Identities, SqliteStore, Store};
+use confiance_store::{AccountStatus, BlobStore, Store};
 
 use crate::config::Config;
 
@@ -67,14 +67,24 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     Ok(password)
 }
 
-fn open(config: &Config) -> anyhow::Result<SqliteStore> {
+fn open(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     if !crate::init::is_initialised(config) {
         anyhow::bail!(
             "{} is not initialised: run `confiance init` first",
             config.data_dir.display()
         );
     }
-    Ok(SqliteStore::open(&config.data_dir.join("confiance.db"))?)
+    Ok(confiance_store::open(&config.data_dir)?)
+}
+
+/// The mail service for a command that removes messages: it owns the blob files only when no
+/// server runs on this data directory (see mail's `blobs`).
+fn mail_service(
+    config: &Config,
+    store: std::sync::Arc<dyn Store>,
+) -> anyhow::Result<std::sync::Arc<confiance_mail::MailService>> {
+    let files = BlobStore::open(config.data_dir.join("blobs"), config.storage.fsync)?;
+    Ok(confiance_mail::MailService::new(store, std::sync::Arc::new(files)))
 }
 
 fn hosted(config: &Config, address: &str) -> anyhow::Result<Address> {
@@ -89,7 +99,7 @@ fn hosted(config: &Config, address: &str) -> anyhow::Result<Address> {
     Ok(a)
 }
 
-fn existing(config: &Config, store: &SqliteStore, address: &str) -> anyhow::Result<confiance_store::Account> {
+fn existing(config: &Config, store: &dyn Store, address: &str) -> anyhow::Result<confiance_store::Account> {
     let a = hosted(config, address)?;
     store
         .account_by_address(&a.to_string())?
@@ -100,7 +110,7 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
     let store = open(config)?;
     match cmd {
         AccountCmd::Suspend { address } => {
-            let account = existing(config, &store, &address)?;
+            let account = existing(config, &*store, &address)?;
             store.set_status(account.id, AccountStatus::Suspended)?;
             tracing::info!(target: "audit", event = "account_suspended", account = %account.address);
             println!("BAL suspendue : {}", account.address);
@@ -115,7 +125,7 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
                     "--national-id {national_id:?}: expected an IdNat_PS, 8 and the 11-digit RPPS, or 0 and the ADELI"
                 );
             }
-            let account = existing(config, &store, &address)?;
+            let account = existing(config, &*store, &address)?;
             if withdraw {
                 if !store.revoke_access(account.id, &national_id)? {
                     anyhow::bail!("{} was not shared with {national_id}", account.address);
@@ -129,21 +139,25 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             }
         }
         AccountCmd::Reactivate { address } => {
-            let account = existing(config, &store, &address)?;
+            let account = existing(config, &*store, &address)?;
             store.set_status(account.id, AccountStatus::Active)?;
             tracing::info!(target: "audit", event = "account_reactivated", account = %account.address);
             println!("BAL réactivée : {}", account.address);
         }
         AccountCmd::Delete { address, yes } => {
-            let account = existing(config, &store, &address)?;
+            let account = existing(config, &*store, &address)?;
             if !yes {
                 anyhow::bail!(
                     "deleting {} removes all its messages for good: add --yes to confirm",
                     account.address
                 );
             }
-            let blobs = BlobStore::open(config.data_dir.join("blobs"), config.storage.fsync)?;
-            crate::lifecycle::delete(&store, &blobs, &account)?;
+            let svc = mail_service(config, store)?;
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(svc.delete_account(&account))?;
+            if !svc.owns_blobs() {
+                println!("(le serveur en marche supprimera les fichiers de ses messages)");
+            }
             println!("BAL supprimée : {}", account.address);
         }
         AccountCmd::Sweep { now } => {
@@ -153,12 +167,11 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
                     .timestamp(),
                 None => chrono::Utc::now().timestamp(),
             };
-            let store: std::sync::Arc<dyn Store> = std::sync::Arc::new(store);
-            let blobs = std::sync::Arc::new(BlobStore::open(config.data_dir.join("blobs"), config.storage.fsync)?);
+            let svc = mail_service(config, store.clone())?;
             let notifier = crate::identity::notifier(config)?;
             let rules = crate::serve::lifecycle_rules(config);
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            let sweep = runtime.block_on(crate::lifecycle::sweep(store, &blobs, &notifier, &rules, now))?;
+            let sweep = runtime.block_on(crate::lifecycle::sweep(store, &svc, &notifier, &rules, now))?;
             for a in &sweep.notified {
                 println!("avertie : {a}");
             }

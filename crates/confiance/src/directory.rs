@@ -252,8 +252,8 @@ fn search(config: &Config, a: SearchArgs) -> anyhow::Result<()> {
         );
     }
     let live = LiveDirectory::open(path)?.for_domains(&config.domains);
-    let store = confiance_store::SqliteStore::open(&config.data_dir.join("confiance.db"))?;
-    let (published, red) = crate::listing::own(&store)?;
+    let store = confiance_store::open(&config.data_dir)?;
+    let (published, red) = crate::listing::own(&*store)?;
     live.set_own(published, red);
     let started = Instant::now();
     let results = live
@@ -301,8 +301,8 @@ fn search(config: &Config, a: SearchArgs) -> anyhow::Result<()> {
 }
 
 fn export(config: &Config, out: Option<&Path>) -> anyhow::Result<()> {
-    let store = confiance_store::SqliteStore::open(&config.data_dir.join("confiance.db"))?;
-    let (published, red) = crate::listing::own(&store)?;
+    let store = confiance_store::open(&config.data_dir)?;
+    let (published, red) = crate::listing::own(&*store)?;
     match out {
         Some(path) => {
             let file = File::create(path).with_context(|| path.display().to_string())?;

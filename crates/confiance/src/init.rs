@@ -3,7 +3,6 @@
 
 use std::io::Write;
 
-use confiance_store::{SqliteStore, Store};
 use confiance_trust::DevPki;
 use rand::Rng;
 
@@ -47,7 +46,7 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
         eprintln!("Création de la PKI de développement (clés RSA 2048)…");
         DevPki::create(&config.data_dir, &config.operator, &names)?;
     }
-    let store = SqliteStore::open(&config.data_dir.join("confiance.db"))?;
+    let store = confiance_store::open(&config.data_dir)?;
     if demo {
         let mut lines = String::new();
         for address in demo_addresses(config) {

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use confiance_auth::notify::Notifier;
-use confiance_store::{Account, BlobStore, Store};
+use confiance_mail::MailService;
+use confiance_store::{Account, Store};
 
 const DAY: i64 = 86_400;
 
@@ -26,18 +27,6 @@ pub struct Sweep {
     pub unnotified: Vec<(String, String)>,
 }
 
-/// Removes an account and the message files only it used.
-pub fn delete(store: &dyn Store, blobs: &BlobStore, account: &Account) -> anyhow::Result<()> {
-    let orphans = store.delete_account(account.id)?;
-    for blob in &orphans {
-        if let Err(e) = blobs.delete(blob) {
-            tracing::warn!("blob {} of a deleted account not removed: {e}", blob.0);
-        }
-    }
-    tracing::info!(target: "audit", event = "account_deleted", account = %account.address, blobs = orphans.len());
-    Ok(())
-}
-
 fn notice_text(account: &Account, deletion_at: i64) -> String {
     let date = chrono::DateTime::from_timestamp(deletion_at, 0)
         .map(|d| d.format("%d/%m/%Y").to_string())
@@ -54,7 +43,7 @@ fn notice_text(account: &Account, deletion_at: i64) -> String {
 /// One pass over every account at time `now`.
 pub async fn sweep(
     store: Arc<dyn Store>,
-    blobs: &Arc<BlobStore>,
+    svc: &MailService,
     notifier: &Notifier,
     rules: &Rules,
     now: i64,
@@ -100,10 +89,7 @@ pub async fn sweep(
         let all_sent = account.inactivity_notices as usize >= notices.len();
         let waited = account.inactivity_notice_at.is_none_or(|at| now >= at + shortest * DAY);
         if now >= deletion_at && all_sent && waited {
-            let s = store.clone();
-            let a = account.clone();
-            let b = blobs.clone();
-            tokio::task::spawn_blocking(move || delete(&*s, &b, &a)).await??;
+            svc.delete_account(&account).await?;
             out.deleted.push(account.address);
         }
     }

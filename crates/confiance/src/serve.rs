@@ -54,7 +54,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         crls: revocation.clone(),
     };
     let whitelist = Arc::new(open_whitelist(&config)?);
-    let svc = MailService::open(&config.data_dir, config.storage.fsync)?;
+    let store = confiance_store::open(&config.data_dir)?;
+    let files = confiance_store::BlobStore::open(config.data_dir.join("blobs"), config.storage.fsync)?;
+    let svc = MailService::new(store.clone(), Arc::new(files));
+    if !svc.owns_blobs() {
+        tracing::warn!(
+            "another process owns {}: this one removes no message file",
+            config.data_dir.join("blobs").display()
+        );
+    }
     let queue = OutboundQueue::open(&config.data_dir.join("queue.sqlite"))
         .map_err(|e| anyhow::anyhow!("cannot open the outbound queue: {e}"))?;
     let outbound = Arc::new(Outbound {
@@ -64,16 +72,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let (psc, sandbox) = crate::identity::psc(&config)?;
     let notifier = crate::identity::notifier(&config)?;
     let throttle = confiance_auth::throttle::Throttle::new(config.limits.throttle());
+    let logins = Arc::new(confiance_auth::Logins::new(
+        store.clone(),
+        throttle.clone(),
+        Some(psc.clone()),
+        Duration::from_millis(500),
+    ));
     let imap = Arc::new(ImapConfig {
-        psc: Some(psc.clone()),
         tls: tls.clone(),
         max_message_size: config.smtp.max_message_size,
-        auth_failure_delay: Duration::from_millis(500),
         autologout: Duration::from_secs(config.imap.autologout_minutes * 60),
         handshake_timeout: Duration::from_secs(30),
         login_timeout: Duration::from_secs(config.limits.imap_login_seconds.clamp(1, 60)),
         limits: config.limits.connections(),
-        throttle: throttle.clone(),
+        logins: logins.clone(),
     });
     let smtp = Arc::new(SmtpConfig {
         tls,
@@ -91,13 +103,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             .iter()
             .map(|n| n.parse().map_err(|e| anyhow::anyhow!("smtp.trusted_networks: {e}")))
             .collect::<anyhow::Result<_>>()?,
-        auth_failure_delay: Duration::from_millis(500),
-        psc: Some(psc.clone()),
         // RFC 5321 §4.5.3.2: at least 5 minutes between commands.
         command_timeout: Duration::from_secs(300),
         handshake_timeout: Duration::from_secs(30),
         limits: config.limits.connections(),
-        throttle: throttle.clone(),
+        logins,
     });
     let relay = Arc::new(RelayConfig {
         tls: mta.client_config()?,
@@ -184,11 +194,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Arc::new(LiveDirectory::empty(crate::directory::snapshot_path(&config)).for_domains(&config.domains));
     let every = Duration::from_secs(config.directory.reload_seconds.max(1));
     tasks.spawn(reload_directory(directory.clone(), every));
-    tasks.spawn(own_listings(directory.clone(), config.data_dir.join("confiance.db")));
+    tasks.spawn(own_listings(directory.clone(), store.clone()));
     if let Some(addr) = config.web.listen {
         let accounts = crate::identity::accounts(
             &config,
-            svc.store().clone(),
+            store.clone(),
             throttle.clone(),
             psc.clone(),
             sandbox,
@@ -211,14 +221,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tasks.spawn(confiance_web::serve(listener, smtp.tls.clone(), app, connections));
     }
     tasks.spawn(new_mail_notices(
-        svc.store().clone(),
+        store.clone(),
         notifier.clone(),
         Duration::from_secs(config.notify.new_mail_check_seconds.max(1)),
     ));
     tasks.spawn(housekeeping(
-        svc.store().clone(),
-        config.data_dir.clone(),
-        config.storage.fsync,
+        store,
+        svc.clone(),
         notifier,
         lifecycle_rules(&config),
         config.accounts.idle_lock_minutes,
@@ -287,23 +296,16 @@ pub fn lifecycle_rules(config: &Config) -> crate::lifecycle::Rules {
     }
 }
 
-/// Every hour: web sessions past their idle time are dropped, and the inactivity sweep runs
-/// (CNIL AU-037 notices and deletions).
+/// Every hour, from start: web sessions past their idle time are dropped, message files other
+/// processes left are removed, and the inactivity sweep runs (CNIL AU-037 notices and
+/// deletions).
 async fn housekeeping(
     store: Arc<dyn confiance_store::Store>,
-    data_dir: std::path::PathBuf,
-    fsync: bool,
+    svc: Arc<MailService>,
     notifier: Arc<confiance_auth::notify::Notifier>,
     rules: crate::lifecycle::Rules,
     idle_minutes: u64,
 ) {
-    let blobs = match confiance_store::BlobStore::open(data_dir.join("blobs"), fsync) {
-        Ok(b) => Arc::new(b),
-        Err(e) => {
-            tracing::error!("housekeeping cannot open the blobs: {e}");
-            return;
-        }
-    };
     loop {
         let now = chrono::Utc::now().timestamp();
         let s = store.clone();
@@ -313,7 +315,13 @@ async fn housekeeping(
         {
             tracing::info!(sessions = n, "idle web sessions dropped");
         }
-        match crate::lifecycle::sweep(store.clone(), &blobs, &notifier, &rules, now).await {
+        // Message files a CLI command left while this server ran (see mail's `blobs`).
+        match svc.collect_blobs().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(blobs = n, "message files left by other processes checked"),
+            Err(e) => tracing::warn!("blob collection: {e}"),
+        }
+        match crate::lifecycle::sweep(store.clone(), &svc, &notifier, &rules, now).await {
             Ok(s) if !s.notified.is_empty() || !s.deleted.is_empty() => {
                 tracing::info!(
                     notified = s.notified.len(),
@@ -354,14 +362,7 @@ async fn summarise_old_messages(svc: Arc<MailService>) {
     }
 }
 
-async fn own_listings(directory: Arc<LiveDirectory>, db: std::path::PathBuf) {
-    let store = match confiance_store::SqliteStore::open(&db) {
-        Ok(s) => Arc::new(s),
-        Err(e) => {
-            tracing::error!("cannot read the directory listings: {e}");
-            return;
-        }
-    };
+async fn own_listings(directory: Arc<LiveDirectory>, store: Arc<dyn confiance_store::Store>) {
     loop {
         let (d, s) = (directory.clone(), store.clone());
         match tokio::task::spawn_blocking(move || crate::listing::own(&*s).map(|(p, r)| d.set_own(p, r))).await {

@@ -3,8 +3,8 @@
 
 use base64::Engine;
 
-use crate::command::{Section, SectionText};
 use crate::mime::{self, Part};
+use crate::proto::command::{Section, SectionText};
 
 /// The bytes of `section` in `root`, or `None` when the part does not exist.
 pub fn section_bytes(root: &Part, section: &Section) -> Option<Vec<u8>> {

@@ -10,8 +10,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 
 use crate::ImapConfig;
-use crate::command::parse_command;
-use crate::framing::{Frame, FrameError, Limits, frame, peek_tag};
+use crate::proto::command::parse_command;
+use crate::proto::framing::{Frame, FrameError, Limits, frame, peek_tag};
 use crate::session::{Control, Session, tagged, untagged};
 
 /// Serves IMAP on `listener` for ever, within `cfg.limits`. `implicit_tls` for port 993.
@@ -328,7 +328,7 @@ async fn idle_loop<S: AsyncRead + AsyncWrite + Unpin>(
     buf: &mut Vec<u8>,
     session: &mut Session,
     tag: &str,
-    changes: &mut Option<tokio::sync::broadcast::Receiver<confiance_store::MailboxId>>,
+    changes: &mut Option<tokio::sync::broadcast::Receiver<confiance_mail::model::FolderId>>,
 ) -> std::io::Result<bool> {
     let deadline = tokio::time::Instant::now() + session.cfg.autologout;
     loop {

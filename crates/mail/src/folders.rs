@@ -6,6 +6,9 @@ use confiance_store::{AccountId, Mailbox, Store, StoreError};
 
 use crate::{MailError, MailService};
 
+/// The folders that exist from a BAL's creation.
+pub const INBOX: &str = "INBOX";
+
 /// A folder's full name, in bytes of UTF-8.
 pub const MAX_NAME_BYTES: usize = 512;
 /// One level of a folder's name.
@@ -26,6 +29,8 @@ pub enum FolderLimit {
     TooDeep,
     #[error("an account holds at most {MAX_FOLDERS} folders")]
     TooMany,
+    #[error("an account holds at most {MAX_FOLDERS} subscriptions")]
+    TooManySubscriptions,
 }
 
 impl FolderLimit {
@@ -38,6 +43,7 @@ impl FolderLimit {
             }
             FolderLimit::TooDeep => format!("les dossiers s'imbriquent sur {MAX_DEPTH} niveaux au plus"),
             FolderLimit::TooMany => format!("une BAL compte au plus {MAX_FOLDERS} dossiers"),
+            FolderLimit::TooManySubscriptions => format!("une BAL compte au plus {MAX_FOLDERS} abonnements"),
         }
     }
 }
@@ -107,25 +113,84 @@ impl MailService {
         delimiter: char,
     ) -> Result<(), MailError> {
         check_name(&to, delimiter).map_err(MailError::Limit)?;
-        self.run(move |s| {
-            let below = format!("{from}{delimiter}");
-            let all = s.mailboxes(account)?;
-            for m in all.iter().filter(|m| m.name.starts_with(&below)) {
-                if let Err(e) = check_name(&format!("{to}{}", &m.name[from.len()..]), delimiter) {
-                    return Ok(Err(e));
+        let emptied = self
+            .run(move |s| {
+                let below = format!("{from}{delimiter}");
+                let all = s.mailboxes(account)?;
+                for m in all.iter().filter(|m| m.name.starts_with(&below)) {
+                    if let Err(e) = check_name(&format!("{to}{}", &m.name[from.len()..]), delimiter) {
+                        return Ok(Err(e));
+                    }
                 }
+                let parents: Vec<String> = missing_parents(s, account, &to, delimiter)?
+                    .into_iter()
+                    .filter(|p| *p != from)
+                    .collect();
+                if all.len() + parents.len() > MAX_FOLDERS {
+                    return Ok(Err(FolderLimit::TooMany));
+                }
+                for parent in parents {
+                    s.create_mailbox(account, &parent, None)?;
+                }
+                // Renaming INBOX empties it (RFC 9051 §6.3.6): its sessions see the messages leave.
+                let emptied = match from == INBOX {
+                    true => s.mailbox(account, INBOX)?.map(|m| m.id),
+                    false => None,
+                };
+                s.rename_mailbox(account, &from, &to, delimiter)?;
+                Ok(Ok(emptied))
+            })
+            .await?
+            .map_err(MailError::Limit)?;
+        if let Some(inbox) = emptied {
+            self.changed(account, inbox);
+        }
+        Ok(())
+    }
+
+    /// Deletes a folder and its messages, releasing the blobs only they used.
+    pub async fn delete_folder(&self, account: AccountId, name: String) -> Result<(), MailError> {
+        let orphans = self.run(move |s| s.delete_mailbox(account, &name)).await?;
+        self.release(orphans).await;
+        Ok(())
+    }
+
+    /// An account's folders.
+    pub async fn folders(&self, account: AccountId) -> Result<Vec<Mailbox>, MailError> {
+        self.run(move |s| s.mailboxes(account)).await
+    }
+
+    /// One folder by its full name.
+    pub async fn folder(&self, account: AccountId, name: String) -> Result<Option<Mailbox>, MailError> {
+        self.run(move |s| s.mailbox(account, &name)).await
+    }
+
+    /// An account's folders and the names it subscribed to (RFC 9051 §6.3.9 LIST).
+    pub async fn folders_and_subscriptions(
+        &self,
+        account: AccountId,
+    ) -> Result<(Vec<Mailbox>, Vec<String>), MailError> {
+        self.run(move |s| Ok((s.mailboxes(account)?, s.subscriptions(account)?)))
+            .await
+    }
+
+    /// Subscribes to a name or unsubscribes from it. Subscriptions may name folders that do
+    /// not exist (RFC 9051 §6.3.7), so they are bounded like folders.
+    pub async fn subscribe_folder(
+        &self,
+        account: AccountId,
+        name: String,
+        on: bool,
+        delimiter: char,
+    ) -> Result<(), MailError> {
+        if on {
+            check_name(&name, delimiter)?;
+        }
+        self.run(move |s| {
+            if on && s.subscriptions(account)?.len() >= MAX_FOLDERS {
+                return Ok(Err(FolderLimit::TooManySubscriptions));
             }
-            let parents: Vec<String> = missing_parents(s, account, &to, delimiter)?
-                .into_iter()
-                .filter(|p| *p != from)
-                .collect();
-            if all.len() + parents.len() > MAX_FOLDERS {
-                return Ok(Err(FolderLimit::TooMany));
-            }
-            for parent in parents {
-                s.create_mailbox(account, &parent, None)?;
-            }
-            s.rename_mailbox(account, &from, &to, delimiter).map(Ok)
+            s.set_subscribed(account, &name, on).map(Ok)
         })
         .await?
         .map_err(MailError::Limit)

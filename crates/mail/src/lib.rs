@@ -1,10 +1,36 @@
-//! The mailbox service used by every front (SMTP, IMAP, the webmail): it owns the store and the
-//! blob files, serialises deliveries into group commits, and tells open sessions what changed.
+//! The only door to mailbox state, used by every front (SMTP, IMAP, the webmail): it owns the
+//! store and the blob files, serialises deliveries into group commits, and tells open sessions
+//! what changed. Each module owns one invariant:
+//!
+//! - `delivery` + `commit`: a message is durable (blob flushed, rows committed) before `250`;
+//! - `blobs`: files are removed by the directory's one owner, under one lock, when unused;
+//! - `notify`: every change is announced by the operation that made it;
+//! - `folders`: names, depth and counts stay within bounds;
+//! - `changes`: flags, copy/move and expunge; `reading`: what the fronts read;
+//! - `summary` + `backfill`: the list's summary of a message, made one way;
+//! - `author`: who a message says wrote it (RFC 5322 §3.6.2).
 
+mod accounts;
 pub mod author;
+mod backfill;
+mod blobs;
+mod changes;
 mod commit;
+mod delivery;
 pub mod folders;
+mod notify;
+mod reading;
 mod service;
 pub mod summary;
 
-pub use service::{Incoming, MailError, MailService, StoredMessage};
+pub use delivery::Incoming;
+pub use service::{MailError, MailService, Result};
+
+/// The mailbox model the fronts work with (defined with the store, which persists it).
+pub mod model {
+    pub use confiance_store::{
+        Account, AccountId, AccountStatus, Appended, Changes, CopyOutcome, FlagOp, FlagOutcome, FlagUpdate,
+        FolderCount, ListQuery, Listed, Mailbox as Folder, MailboxId as FolderId, MessageMeta, MessageSummary,
+        SearchQuery, SortKey, StoreError,
+    };
+}

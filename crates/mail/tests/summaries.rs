@@ -9,8 +9,9 @@ use confiance_store::*;
 #[tokio::test]
 async fn older_messages_are_summarised_once() {
     let dir = tempfile::tempdir().unwrap();
-    let svc = MailService::open(dir.path(), false).unwrap();
-    let store = svc.store().clone();
+    let store = confiance_store::open(dir.path()).unwrap();
+    let files = std::sync::Arc::new(BlobStore::open(dir.path().join("blobs"), false).unwrap());
+    let svc = MailService::new(store.clone(), files);
     let alice = store.create_account("alice@medecin.test", "hash", 1 << 20).unwrap();
     let inbox = store.mailbox(alice, "INBOX").unwrap().unwrap();
     // Stored as an older version did: blob written, row without summary.

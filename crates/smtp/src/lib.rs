@@ -41,16 +41,14 @@ pub struct SmtpConfig {
     /// Clients that may submit without TLS or AUTH, with any sender (a local application
     /// server, a benchmark). Empty by default.
     pub trusted_networks: Vec<Network>,
-    pub auth_failure_delay: Duration,
-    /// Pro Santé Connect, which vouches for the tokens of AUTH XOAUTH2/OAUTHBEARER.
-    pub psc: Option<Arc<confiance_auth::psc::Psc>>,
     /// RFC 5321 §4.5.3.2: the server waits at least 5 minutes for a command.
     pub command_timeout: Duration,
     pub handshake_timeout: Duration,
     /// Connections at once, on each listener and per client address.
     pub limits: confiance_net::Limits,
-    /// Authentication failures counted per client address and account (shared by every door).
-    pub throttle: Arc<confiance_auth::throttle::Throttle>,
+    /// Passwords, PSC tokens (AUTH XOAUTH2/OAUTHBEARER) and CPS cards, with the throttle
+    /// shared by every door.
+    pub logins: Arc<confiance_auth::Logins>,
     /// The ANS whitelist in force: who belongs to the trust space.
     pub whitelist: Arc<WhitelistSource>,
     /// Where mail for other operators waits.

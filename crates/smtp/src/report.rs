@@ -26,13 +26,7 @@ pub(crate) async fn post(
     let report = dsn::report(request, &sender, outcomes, &report_id);
     let domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
     if cfg.hosts(domain) {
-        let lookup = sender.clone();
-        let inbox = svc
-            .run(move |s| match s.account_by_address(&lookup)? {
-                Some(a) => s.mailbox(a.id, "INBOX"),
-                None => Ok(None),
-            })
-            .await;
+        let inbox = svc.inbox_of(sender.clone(), None).await;
         let Ok(Some(inbox)) = inbox else {
             tracing::warn!(target: "audit", event = "dsn_undeliverable", id, sender = %sender, reason = "no such mailbox");
             return;

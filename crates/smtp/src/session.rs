@@ -118,7 +118,7 @@ impl Session {
             lines.push("STARTTLS".into());
         } else if self.account.is_none() && self.role == Role::Submission {
             let mut auth = String::from("AUTH PLAIN LOGIN");
-            if self.cfg.psc.is_some() {
+            if self.cfg.logins.takes_tokens() {
                 // MSSanté client interface (ECO.1.2.1): TLS, then XOAUTH2 with a PSC token.
                 auth.push_str(" XOAUTH2 OAUTHBEARER");
             }
@@ -244,7 +244,7 @@ impl Session {
                     None => Next::AuthContinue("334 \r\n".into()),
                 }
             }
-            ("XOAUTH2" | "OAUTHBEARER", initial) if self.cfg.psc.is_some() => {
+            ("XOAUTH2" | "OAUTHBEARER", initial) if self.cfg.logins.takes_tokens() => {
                 self.auth = AuthStep::Bearer(if mechanism == "XOAUTH2" {
                     "XOAUTH2"
                 } else {
@@ -316,10 +316,7 @@ impl Session {
                     peer: &self.peer,
                 };
                 let authzid = String::from_utf8_lossy(&decoded).into_owned();
-                let store = self.svc.store().clone();
-                let delay = self.cfg.auth_failure_delay;
-                match confiance_auth::login::login_card(store, self.card.as_ref(), Some(authzid), attempt, delay).await
-                {
+                match self.cfg.logins.card(self.card.as_ref(), Some(authzid), attempt).await {
                     Some(a) => {
                         self.account = Some(a);
                         out.push_str("235 2.7.0 Authentication successful\r\n");
@@ -339,11 +336,7 @@ impl Session {
             method,
             peer: &self.peer,
         };
-        let store = self.svc.store().clone();
-        let psc = self.cfg.psc.clone();
-        match confiance_auth::login::login_bearer(store, psc.as_deref(), bearer, attempt, self.cfg.auth_failure_delay)
-            .await
-        {
+        match self.cfg.logins.token(bearer, attempt).await {
             Some(a) => {
                 self.account = Some(a);
                 out.push_str("235 2.7.0 Authentication successful\r\n");
@@ -359,15 +352,7 @@ impl Session {
             method,
             peer: &self.peer,
         };
-        let verified = confiance_auth::login(
-            self.svc.store().clone(),
-            &self.cfg.throttle,
-            user,
-            password.to_string(),
-            attempt,
-            self.cfg.auth_failure_delay,
-        )
-        .await;
+        let verified = self.cfg.logins.password(user, password.to_string(), attempt).await;
         match verified {
             Some(a) => {
                 self.account = Some(a);
@@ -493,22 +478,7 @@ impl Session {
         let postmaster = (parsed.local_part() == "postmaster")
             .then(|| self.cfg.postmaster.clone())
             .flatten();
-        let inbox = self
-            .svc
-            .run(move |s| {
-                let account = match s.account_by_address(&key)? {
-                    Some(a) => Some(a),
-                    None => match postmaster {
-                        Some(p) => s.account_by_address(&p)?,
-                        None => None,
-                    },
-                };
-                let Some(account) = account else {
-                    return Ok(None);
-                };
-                s.mailbox(account.id, "INBOX")
-            })
-            .await;
+        let inbox = self.svc.inbox_of(key, postmaster).await;
         match inbox {
             Ok(Some(inbox)) => {
                 let envelope = self.envelope.as_mut().expect("checked above");

@@ -23,18 +23,62 @@ pub struct BlobStore {
 impl BlobStore {
     /// Opens (and creates) the blob directory. With `fsync` false nothing is flushed: only for
     /// throw-away data such as benchmarks of the non-durable path.
+    ///
+    /// Opening touches nothing: another process (the server, while a CLI command runs) may be
+    /// writing here. Removing files is for the directory's owner (`try_own`).
     pub fn open(root: impl Into<PathBuf>, fsync: bool) -> io::Result<Self> {
         let root = root.into();
         fs::create_dir_all(root.join("tmp"))?;
-        // Leftovers of a crash between write and rename are garbage: no metadata refers to them.
-        for entry in fs::read_dir(root.join("tmp"))? {
-            let _ = fs::remove_file(entry?.path());
-        }
         Ok(BlobStore {
             root,
             fsync,
             counter: AtomicU64::new(0),
         })
+    }
+
+    /// Becomes the directory's one owner for as long as the returned lock lives (an exclusive
+    /// `flock(2)` on `owner.lock`, released by the kernel when the process ends, however it
+    /// ends); `None` when another process owns it.
+    pub fn try_own(&self) -> io::Result<Option<OwnerLock>> {
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(self.root.join("owner.lock"))?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: the descriptor is valid for the duration of the call.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                let e = io::Error::last_os_error();
+                return match e.raw_os_error() {
+                    Some(libc::EWOULDBLOCK) => Ok(None),
+                    _ => Err(e),
+                };
+            }
+        }
+        Ok(Some(OwnerLock { _file: file }))
+    }
+
+    /// Removes what a crash between write and rename left in `tmp/` (no row refers to it). A
+    /// file is named after the process that writes it, and one of a live process is kept.
+    pub fn clean_tmp(&self, _owner: &OwnerLock) -> io::Result<usize> {
+        let mut removed = 0;
+        for entry in fs::read_dir(self.root.join("tmp"))? {
+            let path = entry?.path();
+            let writer = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.split('-').next())
+                .and_then(|pid| pid.parse::<u32>().ok());
+            if writer.is_some_and(|pid| pid == std::process::id() || process_alive(pid)) {
+                continue;
+            }
+            if fs::remove_file(&path).is_ok() {
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     pub fn id_of(bytes: &[u8]) -> BlobId {
@@ -98,6 +142,27 @@ impl BlobStore {
     }
 }
 
+/// Proof that this process owns the blob directory (see `BlobStore::try_own`).
+pub struct OwnerLock {
+    _file: File,
+}
+
+fn process_alive(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        let Ok(pid) = libc::pid_t::try_from(pid) else {
+            return false;
+        };
+        // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+        unsafe { libc::kill(pid, 0) == 0 || *libc::__errno_location() == libc::EPERM }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
 fn is_valid_id(id: &BlobId) -> bool {
     id.0.len() == 64 && id.0.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -141,5 +206,26 @@ mod tests {
         store.delete(&a).unwrap();
         assert!(store.get(&a).is_err());
         assert!(store.get(&BlobId("../../etc/passwd".into())).is_err());
+    }
+
+    #[test]
+    fn one_owner_and_tmp_files_of_live_writers_survive_cleaning() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path(), false).unwrap();
+        // A second open (a CLI command beside the server) removes nothing.
+        let leftover = dir.path().join("tmp").join("4000000000-1");
+        let ours = dir.path().join("tmp").join(format!("{}-9", std::process::id()));
+        std::fs::write(&leftover, b"crash").unwrap();
+        std::fs::write(&ours, b"in flight").unwrap();
+        let _again = BlobStore::open(dir.path(), false).unwrap();
+        assert!(leftover.exists());
+        let owner = store.try_own().unwrap().expect("first owner");
+        // flock is per open file description: a second claim fails even in one process.
+        assert!(store.try_own().unwrap().is_none());
+        assert_eq!(store.clean_tmp(&owner).unwrap(), 1);
+        assert!(!leftover.exists());
+        assert!(ours.exists());
+        drop(owner);
+        assert!(store.try_own().unwrap().is_some());
     }
 }

@@ -11,12 +11,19 @@ pub mod overview;
 pub mod queue;
 pub mod sqlite;
 
-pub use blobs::BlobStore;
+pub use blobs::{BlobStore, OwnerLock};
 pub use identity::*;
 pub use model::*;
 pub use overview::*;
 pub use queue::OutboundQueue;
 pub use sqlite::SqliteStore;
+
+/// Opens the metadata store the configuration names: today the embedded SQLite file under
+/// `data_dir` (the one-node default); a second backend is chosen here, and nowhere else.
+pub fn open(data_dir: &std::path::Path) -> Result<std::sync::Arc<dyn Store>> {
+    std::fs::create_dir_all(data_dir)?;
+    Ok(std::sync::Arc::new(SqliteStore::open(&data_dir.join("confiance.db"))?))
+}
 
 /// What every metadata backend offers. Calls block: the mail service runs them on blocking threads.
 pub trait Store: Identities + Overviews + Send + Sync + 'static {
@@ -93,6 +100,14 @@ pub trait Store: Identities + Overviews + Send + Sync + 'static {
     fn blob_in_use(&self, blob: &BlobId) -> Result<bool>;
     /// Forgets \Recent for the session that selected the folder read-write (RFC 3501 §2.3.2).
     fn clear_recent(&self, mailbox: MailboxId) -> Result<()>;
+
+    // Blob bookkeeping for a process that may not remove blob files (see mail's `blobs`).
+    /// Records blobs to remove once their owner checks that no row uses them.
+    fn defer_blob_removals(&self, blobs: &[BlobId]) -> Result<()>;
+    /// At most `limit` blobs recorded by `defer_blob_removals`.
+    fn deferred_blob_removals(&self, limit: u32) -> Result<Vec<BlobId>>;
+    /// Forgets recorded blobs (removed, or found in use again).
+    fn forget_blob_removals(&self, blobs: &[BlobId]) -> Result<()>;
 }
 
 impl StoreError {

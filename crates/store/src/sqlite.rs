@@ -158,6 +158,11 @@ CREATE TABLE account_preferences(
     r#"
 ALTER TABLE app_passwords ADD COLUMN lookup TEXT;
 "#,
+    // 6: blobs a process that does not own the blob directory (a CLI command while the server
+    // runs) left without rows; the owner removes them under its lock.
+    r#"
+CREATE TABLE blob_removals(blob TEXT PRIMARY KEY) WITHOUT ROWID;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -898,6 +903,34 @@ impl Store for SqliteStore {
                 "UPDATE messages SET recent = 0 WHERE mailbox_id = ?1 AND recent = 1",
                 [mailbox.0],
             )?;
+            Ok(())
+        })
+    }
+
+    fn defer_blob_removals(&self, blobs: &[BlobId]) -> Result<()> {
+        self.write(|tx| {
+            let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO blob_removals(blob) VALUES (?1)")?;
+            for b in blobs {
+                insert.execute([&b.0])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn deferred_blob_removals(&self, limit: u32) -> Result<Vec<BlobId>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT blob FROM blob_removals LIMIT ?1")?;
+            let rows = stmt.query_map([limit], |r| r.get(0).map(BlobId))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn forget_blob_removals(&self, blobs: &[BlobId]) -> Result<()> {
+        self.write(|tx| {
+            let mut delete = tx.prepare_cached("DELETE FROM blob_removals WHERE blob = ?1")?;
+            for b in blobs {
+                delete.execute([&b.0])?;
+            }
             Ok(())
         })
     }

@@ -185,6 +185,16 @@ fn suite(store: &dyn Store) {
     // Subscriptions survive their folder.
     store.set_subscribed(alice, "Ghost", true).unwrap();
     assert!(store.subscriptions(alice).unwrap().contains(&"Ghost".to_string()));
+
+    // Deferred blob removals: recorded once each, listed up to the limit, forgotten on demand.
+    let (x, y) = (BlobId("x".into()), BlobId("y".into()));
+    store.defer_blob_removals(&[x.clone(), y.clone(), x.clone()]).unwrap();
+    let mut pending = store.deferred_blob_removals(10).unwrap();
+    pending.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(pending, [x.clone(), y.clone()]);
+    assert_eq!(store.deferred_blob_removals(1).unwrap().len(), 1);
+    store.forget_blob_removals(&[x]).unwrap();
+    assert_eq!(store.deferred_blob_removals(10).unwrap(), [y]);
 }
 
 /// Identity, second factor, lockout, lifecycle and sessions, with each account kept apart.

@@ -3,38 +3,22 @@
 
 use axum::extract::Path;
 use axum::response::Response;
-use confiance_store::{FlagOp, FlagUpdate, MailboxId};
+use confiance_mail::model::FolderId;
 
+use super::logged;
 use super::read::{MDN_SENT, load};
 use super::{Ctx, PostedForm, outgoing};
-use crate::account::{see_other, store};
+use crate::account::see_other;
 use crate::html::t;
 
-async fn set_flag(ctx: &Ctx, mailbox: MailboxId, uid: u32, op: FlagOp, flag: &str) -> bool {
-    let update = FlagUpdate {
-        uids: vec![uid],
-        op,
-        flags: vec![flag.to_string()],
-        unchanged_since: None,
-    };
-    let done = store(&ctx.accounts, move |s| s.store_flags(mailbox, &update))
-        .await
-        .is_some();
-    if done {
-        ctx.mail.svc.changed(ctx.account.id, mailbox);
-    }
-    done
+async fn set_flag(ctx: &Ctx, folder: FolderId, uid: u32, on: bool, flag: &str) -> bool {
+    logged(ctx.mail.svc.flag_one(ctx.account.id, folder, uid, flag, on).await).is_some()
 }
 
 /// Moves one message; `None` when the store refused (the quota of the destination).
-async fn move_to(ctx: &Ctx, from: MailboxId, uid: u32, to: MailboxId) -> Option<()> {
-    let moved = ctx.mail.svc.run(move |s| s.copy(from, &[uid], to, true)).await;
-    match moved {
-        Ok(_) => {
-            ctx.mail.svc.changed(ctx.account.id, from);
-            ctx.mail.svc.changed(ctx.account.id, to);
-            Some(())
-        }
+async fn move_to(ctx: &Ctx, from: FolderId, uid: u32, to: FolderId) -> Option<()> {
+    match ctx.mail.svc.copy(ctx.account.id, from, vec![uid], to, true).await {
+        Ok(_) => Some(()),
         Err(e) => {
             tracing::warn!(account = ctx.account.id.0, error = %e, "webmail move refused");
             None
@@ -52,17 +36,17 @@ pub async fn message(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
     let list = format!("/webmail/dossier/{id}");
     let (ok, to, said) = match form.get("action").map(String::as_str) {
         Some("suivre") => (
-            set_flag(&ctx, folder.id, uid, FlagOp::Add, "\\Flagged").await,
+            set_flag(&ctx, folder.id, uid, true, "\\Flagged").await,
             here,
             t(lang, "Message suivi.", "Message flagged."),
         ),
         Some("ne-plus-suivre") => (
-            set_flag(&ctx, folder.id, uid, FlagOp::Remove, "\\Flagged").await,
+            set_flag(&ctx, folder.id, uid, false, "\\Flagged").await,
             here,
             t(lang, "Message plus suivi.", "Message unflagged."),
         ),
         Some("non-lu") => (
-            set_flag(&ctx, folder.id, uid, FlagOp::Remove, "\\Seen").await,
+            set_flag(&ctx, folder.id, uid, false, "\\Seen").await,
             list,
             t(lang, "Message marqué comme non lu.", "Message marked as unread."),
         ),
@@ -85,7 +69,7 @@ pub async fn message(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
             ),
             // In the trash (or without one): deleted for good.
             _ => {
-                let flagged = set_flag(&ctx, folder.id, uid, FlagOp::Add, "\\Deleted").await;
+                let flagged = set_flag(&ctx, folder.id, uid, true, "\\Deleted").await;
                 let gone = flagged
                     && ctx
                         .mail
@@ -156,7 +140,7 @@ pub async fn receipt(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
         }
         tracing::info!(target: "audit", event = "mdn_sent", account = ctx.account.id.0, by = ctx.own.0, to = %to);
     }
-    set_flag(&ctx, mailbox, uid, FlagOp::Add, MDN_SENT).await;
+    set_flag(&ctx, mailbox, uid, true, MDN_SENT).await;
     ctx.session.data.flash = Some(
         if send {
             t(lang, "Accusé de lecture envoyé.", "Read receipt sent.")

@@ -11,13 +11,13 @@ use axum::Json;
 use axum::extract::{Multipart, Query};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use confiance_store::MailboxId;
+use confiance_mail::model::FolderId;
 use mail_parser::MessageParser;
 
-use super::Ctx;
 use super::frame;
 use super::outgoing::{self, Attachment, Draft};
 use super::read::{file_name, load, mime_type};
+use super::{Ctx, logged};
 use crate::account::layout::{checked, csrf};
 use crate::account::{see_other, store};
 use crate::html::{Lang, escape, t};
@@ -391,7 +391,7 @@ async fn carried(ctx: &Ctx, source: Option<(i64, u32)>, kept: &[usize]) -> Optio
 }
 
 /// Stores `bytes` in a folder; the new UID.
-async fn keep(ctx: &Ctx, folder: MailboxId, bytes: Vec<u8>, flags: &[&str]) -> Option<u32> {
+async fn keep(ctx: &Ctx, folder: FolderId, bytes: Vec<u8>, flags: &[&str]) -> Option<u32> {
     let now = chrono::Local::now();
     let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
     let flags = flags.iter().map(|f| f.to_string()).collect();
@@ -414,16 +414,8 @@ async fn drop_draft(ctx: &Ctx, replaces: Option<(i64, u32)>) {
     if drafts.0 != folder {
         return;
     }
-    let update = confiance_store::FlagUpdate {
-        uids: vec![uid],
-        op: confiance_store::FlagOp::Add,
-        flags: vec!["\\Deleted".into()],
-        unchanged_since: None,
-    };
-    if store(&ctx.accounts, move |s| s.store_flags(drafts, &update))
-        .await
-        .is_some()
-    {
+    let svc = &ctx.mail.svc;
+    if logged(svc.flag_one(ctx.account.id, drafts, uid, "\\Deleted", true).await).is_some() {
         let _ = ctx.mail.svc.expunge(ctx.account.id, drafts, Some(vec![uid])).await;
     }
 }

@@ -141,7 +141,7 @@ pub async fn post(PostedForm { mut ctx, form }: PostedForm) -> Response {
             )),
         },
         Some("supprimer") => match target.and_then(|id| is_own(&ctx, id)) {
-            Some(from) => match svc.delete_mailbox(account, from).await {
+            Some(from) => match svc.delete_folder(account, from).await {
                 Ok(()) => Ok(t(lang, "Dossier supprimé.", "Folder deleted.")),
                 Err(e) => Err(refused(lang, &e.to_string())),
             },

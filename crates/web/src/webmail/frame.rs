@@ -5,7 +5,7 @@
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{FixedOffset, TimeZone};
-use confiance_store::{FolderCount, Mailbox};
+use confiance_mail::model::{Folder, FolderCount};
 
 use super::Ctx;
 use crate::account::layout::csrf;
@@ -45,7 +45,7 @@ pub async fn js() -> Response {
 }
 
 /// A folder's name for people: the special folders in the page's language.
-pub fn folder_name(lang: Lang, folder: &Mailbox) -> String {
+pub fn folder_name(lang: Lang, folder: &Folder) -> String {
     let special = match (folder.name.as_str(), folder.special_use.as_deref()) {
         ("INBOX", _) => Some(t(lang, "Boîte de réception", "Inbox")),
         (_, Some("\\Sent")) => Some(t(lang, "Envoyés", "Sent")),
@@ -58,8 +58,8 @@ pub fn folder_name(lang: Lang, folder: &Mailbox) -> String {
 }
 
 /// Inbox, drafts, sent, junk, trash, then the professional's own folders by name.
-pub fn ordered(folders: &[Mailbox]) -> Vec<&Mailbox> {
-    let rank = |f: &Mailbox| match (f.name.as_str(), f.special_use.as_deref()) {
+pub fn ordered(folders: &[Folder]) -> Vec<&Folder> {
+    let rank = |f: &Folder| match (f.name.as_str(), f.special_use.as_deref()) {
         ("INBOX", _) => 0,
         (_, Some("\\Drafts")) => 1,
         (_, Some("\\Sent")) => 2,
@@ -67,7 +67,7 @@ pub fn ordered(folders: &[Mailbox]) -> Vec<&Mailbox> {
         (_, Some("\\Trash")) => 4,
         _ => 5,
     };
-    let mut out: Vec<&Mailbox> = folders.iter().collect();
+    let mut out: Vec<&Folder> = folders.iter().collect();
     out.sort_by_key(|f| (rank(f), f.name.to_lowercase()));
     out
 }
@@ -208,9 +208,7 @@ pub fn page(ctx: &mut Ctx, title: &str, counts: &[FolderCount], current: Option<
 /// The folders' counts, or none when the store failed (the page still shows).
 pub async fn counts(ctx: &Ctx) -> Vec<FolderCount> {
     let account = ctx.account.id;
-    crate::account::store(&ctx.accounts, move |s| s.folder_counts(account))
-        .await
-        .unwrap_or_default()
+    super::logged(ctx.mail.svc.folder_counts(account).await).unwrap_or_default()
 }
 
 /// The folder choices of a "move to" form, without `except`.

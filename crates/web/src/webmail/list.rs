@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query};
 use axum::response::Response;
-use confiance_store::{ListQuery, Listed, MessageSummary, SortKey};
+use confiance_mail::model::{ListQuery, Listed, MessageSummary, SortKey};
 
-use super::Ctx;
 use super::frame::{folder_name, short_date};
-use crate::account::{now, see_other, store};
+use super::{Ctx, logged};
+use crate::account::{now, see_other};
 use crate::html::{Lang, escape, t};
 
 pub const PAGE_SIZE: u32 = 25;
@@ -109,19 +109,6 @@ pub fn subject_html(lang: Lang, subject: &str, xdm: bool) -> String {
     }
 }
 
-/// Fills in the summaries of messages stored before summaries existed, from their bytes.
-pub async fn complete(ctx: &Ctx, rows: &mut [Listed]) {
-    for row in rows.iter_mut().filter(|r| r.summary.is_none()) {
-        let Ok(bytes) = ctx.mail.svc.read(&row.meta.blob).await else {
-            continue;
-        };
-        let summary = confiance_mail::summary::summarize(&bytes);
-        let (blob, kept) = (row.meta.blob.clone(), summary.clone());
-        store(&ctx.accounts, move |s| s.put_summary(&blob, &kept)).await;
-        row.summary = Some(summary);
-    }
-}
-
 /// One row of a list: status, correspondent, subject (the link), date.
 pub fn row(
     lang: Lang,
@@ -190,11 +177,9 @@ pub async fn page(ctx: Ctx, Path(id): Path<i64>, Query(q): Query<HashMap<String,
         offset: (view.page - 1).saturating_mul(PAGE_SIZE),
         limit: PAGE_SIZE,
     };
-    let mailbox = folder.id;
-    let Some((total, mut rows)) = store(&ctx.accounts, move |s| s.list_messages(mailbox, &query)).await else {
+    let Some((total, rows)) = logged(ctx.mail.svc.list(folder.id, query).await) else {
         return ctx.store_failed().await;
     };
-    complete(&ctx, &mut rows).await;
     let pages = total.div_ceil(PAGE_SIZE as u64).max(1) as u32;
     let sent_like = matches!(folder.special_use.as_deref(), Some("\\Sent" | "\\Drafts"));
     let name = folder_name(lang, &folder);

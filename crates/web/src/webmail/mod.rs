@@ -27,13 +27,19 @@ use axum::http::request::Parts;
 use axum::response::Response;
 use axum::routing::{get, post};
 use confiance_mail::MailService;
+use confiance_mail::model::{Account, Folder, FolderId};
 use confiance_smtp::SmtpConfig;
-use confiance_store::{Account, Mailbox, MailboxId};
 
 use crate::WebState;
 use crate::account::session::Posted;
 use crate::account::{Accounts, Session, error_page, see_other, store};
 use crate::html::{Lang, t};
+
+/// The value of a mail operation, or `None` once its failure is logged (the page then says
+/// that saving or reading failed, never the error itself).
+pub(crate) fn logged<T>(result: confiance_mail::Result<T>) -> Option<T> {
+    result.map_err(|e| tracing::error!("mail: {e}")).ok()
+}
 
 /// What the webmail needs beside the account pages.
 pub struct Webmail {
@@ -49,10 +55,10 @@ pub(crate) struct Ctx {
     /// The BAL shown: the professional's own, or one shared with them.
     pub account: Account,
     /// The professional's own BAL (who acts, for the audit trace).
-    pub own: confiance_store::AccountId,
+    pub own: confiance_mail::model::AccountId,
     /// Every BAL they may open, their own first.
     pub choices: Vec<Account>,
-    pub folders: Vec<Mailbox>,
+    pub folders: Vec<Folder>,
 }
 
 impl Ctx {
@@ -61,16 +67,16 @@ impl Ctx {
     }
 
     /// The account's folder with this id; another account's id is not found.
-    pub fn folder(&self, id: i64) -> Option<&Mailbox> {
-        self.folders.iter().find(|f| f.id == MailboxId(id))
+    pub fn folder(&self, id: i64) -> Option<&Folder> {
+        self.folders.iter().find(|f| f.id == FolderId(id))
     }
 
     /// The folder with this RFC 6154 role (`\Sent`, `\Drafts`, `\Trash`, `\Junk`).
-    pub fn special(&self, role: &str) -> Option<&Mailbox> {
+    pub fn special(&self, role: &str) -> Option<&Folder> {
         self.folders.iter().find(|f| f.special_use.as_deref() == Some(role))
     }
 
-    pub fn inbox(&self) -> Option<&Mailbox> {
+    pub fn inbox(&self) -> Option<&Folder> {
         self.folders.iter().find(|f| f.name == "INBOX")
     }
 
@@ -154,7 +160,7 @@ async fn open(state: &WebState, session: Session) -> Result<Ctx, Response> {
     };
     // The BALs shared with the holder's national id, active ones only, checked at each request
     // so a withdrawn access ends at once.
-    let chosen = session.data.mailbox.map(confiance_store::AccountId);
+    let chosen = session.data.mailbox.map(confiance_mail::model::AccountId);
     let found = store(&accounts, move |s| {
         let Some(me) = s.account(own)? else {
             return Ok(None);
@@ -168,15 +174,20 @@ async fn open(state: &WebState, session: Session) -> Result<Ctx, Response> {
         choices.extend(
             shared
                 .into_iter()
-                .filter(|a| a.id != own && a.status == confiance_store::AccountStatus::Active),
+                .filter(|a| a.id != own && a.status == confiance_mail::model::AccountStatus::Active),
         );
         let shown = chosen
             .and_then(|c| choices.iter().find(|a| a.id == c).cloned())
             .unwrap_or_else(|| choices[0].clone());
-        let folders = s.mailboxes(shown.id)?;
-        Ok(Some((shown, choices, folders)))
+        Ok(Some((shown, choices)))
     })
     .await;
+    let found = match found {
+        Some(Some((shown, choices))) => {
+            logged(mail.svc.folders(shown.id).await).map(|folders| Some((shown, choices, folders)))
+        }
+        other => other.map(|_| None),
+    };
     match found {
         Some(Some((account, choices, folders))) => {
             let mut session = session;

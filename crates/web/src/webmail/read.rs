@@ -4,14 +4,12 @@
 use axum::extract::{Path, Query};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use confiance_store::{FlagOp, FlagUpdate};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
-use super::Ctx;
 use super::frame::{folder_name, folder_options, long_date};
 use super::list::subject_html;
+use super::{Ctx, logged};
 use crate::account::layout::csrf;
-use crate::account::store;
 use crate::html::{Lang, escape, t};
 
 /// Keyword of a message whose read receipt was answered (sent or declined), RFC 3503.
@@ -120,7 +118,7 @@ fn carried_html(inner: &Message, lang: Lang) -> String {
 /// A message of the account, read while holding a heavy slot (see `crate::heavy_slot`): kept
 /// until the caller is done parsing it.
 pub(crate) struct Loaded {
-    pub listed: confiance_store::Listed,
+    pub listed: confiance_mail::model::Listed,
     pub bytes: std::sync::Arc<Vec<u8>>,
     pub slot: tokio::sync::OwnedSemaphorePermit,
 }
@@ -128,7 +126,7 @@ pub(crate) struct Loaded {
 /// A message of the account: its listing and bytes.
 pub(crate) async fn load(ctx: &Ctx, folder: i64, uid: u32) -> Option<Loaded> {
     let mailbox = ctx.folder(folder)?.id;
-    let listed = store(&ctx.accounts, move |s| s.listed(mailbox, uid)).await.flatten()?;
+    let listed = logged(ctx.mail.svc.listed(mailbox, uid).await).flatten()?;
     let slot = crate::heavy_slot().await;
     let bytes = ctx.mail.svc.read(&listed.meta.blob).await.ok()?;
     Some(Loaded { listed, bytes, slot })
@@ -202,19 +200,12 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
     let folder = ctx.folder(id).cloned().expect("loaded from this folder");
     let seen = listed.meta.flags.iter().any(|f| f == "\\Seen");
     if !seen {
-        let mailbox = folder.id;
-        let update = FlagUpdate {
-            uids: vec![uid],
-            op: FlagOp::Add,
-            flags: vec!["\\Seen".into()],
-            unchanged_since: None,
-        };
-        if store(&ctx.accounts, move |s| s.store_flags(mailbox, &update))
-            .await
-            .is_some()
-        {
-            ctx.mail.svc.changed(ctx.account.id, mailbox);
-        }
+        logged(
+            ctx.mail
+                .svc
+                .flag_one(ctx.account.id, folder.id, uid, "\\Seen", true)
+                .await,
+        );
     }
     let view = crate::off_workers(slot, move || View::of(&bytes, lang)).await.flatten();
     let Some(View {

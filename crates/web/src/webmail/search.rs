@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use axum::extract::Query;
 use axum::response::Response;
 use chrono::NaiveDate;
-use confiance_store::SearchQuery;
+use confiance_mail::model::SearchQuery;
 use mail_parser::MessageParser;
 
-use super::Ctx;
 use super::frame::folder_name;
-use super::list::{complete, row};
-use crate::account::{now, store};
+use super::list::row;
+use super::{Ctx, logged};
+use crate::account::now;
 use crate::html::{escape, t};
 
 /// Results shown at most.
@@ -55,7 +55,7 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
         if let Err(e) = ctx.mail.svc.summarise_account(account, 5000).await {
             tracing::warn!(account = account.0, "summaries before a search: {e}");
         }
-        let Some(found) = store(&ctx.accounts, move |s| s.search_messages(account, &query)).await else {
+        let Some(found) = logged(ctx.mail.svc.search(account, query).await) else {
             return ctx.store_failed().await;
         };
         scanned_all = found.len() < TEXT_SCAN as usize;
@@ -87,7 +87,7 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
         }
     }
     let mut rows: Vec<_> = results.iter().map(|(_, l)| l.clone()).collect();
-    complete(&ctx, &mut rows).await;
+    ctx.mail.svc.complete_summaries(&mut rows).await;
     let now = now();
     let body: String = results
         .iter()

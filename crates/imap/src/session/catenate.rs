@@ -1,8 +1,8 @@
 //! CATENATE (RFC 4469): APPEND a message built from literal text and parts of messages the
 //! user already has, named by IMAP URLs (RFC 5092) relative to this server.
 
-use crate::command::{CatPart, Section, SectionText};
 use crate::mime::Part;
+use crate::proto::command::{CatPart, Section, SectionText};
 use crate::section;
 use crate::session::Session;
 
@@ -145,18 +145,12 @@ impl Session {
         let account = self.account_id();
         let name = r.mailbox.clone();
         // Only the user's own folders: a URL is resolved in the authenticated account.
-        let folder = self.svc.run(move |s| s.mailbox(account, &name)).await.ok()??;
+        let folder = self.svc.folder(account, name).await.ok()??;
         if r.uidvalidity.is_some_and(|v| v != folder.uidvalidity) {
             return None;
         }
         let id = folder.id;
-        let meta = self
-            .svc
-            .run(move |s| s.messages(id))
-            .await
-            .ok()?
-            .into_iter()
-            .find(|m| m.uid == r.uid)?;
+        let meta = self.svc.messages(id).await.ok()?.into_iter().find(|m| m.uid == r.uid)?;
         let bytes = self.svc.read(&meta.blob).await.ok()?;
         let root = Part::parse(&bytes);
         let data = section::section_bytes(&root, &r.section)?;

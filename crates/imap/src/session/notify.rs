@@ -3,9 +3,9 @@
 //! FlagChange), after each command and during IDLE. The selected folder keeps its usual
 //! EXISTS/EXPUNGE/FETCH reports. MailboxName and SubscriptionChange are accepted, not pushed.
 
-use confiance_store::{Mailbox as Folder, MailboxId};
+use confiance_mail::model::{Folder, FolderId};
 
-use crate::command::{NotifyFilter, NotifyGroup, StatusItem};
+use crate::proto::command::{NotifyFilter, NotifyGroup, StatusItem};
 use crate::session::Session;
 
 pub struct NotifyState {
@@ -53,15 +53,11 @@ impl Session {
     }
 
     /// Pushes STATUS for the watched folders among `changed` (all watched ones when `None`).
-    async fn push_status(&mut self, out: &mut Vec<u8>, changed: Option<&[MailboxId]>) {
+    async fn push_status(&mut self, out: &mut Vec<u8>, changed: Option<&[FolderId]>) {
         let Some(state) = &self.notify else { return };
         let groups = state.groups.clone();
         let account = self.account_id();
-        let Ok((folders, subscriptions)) = self
-            .svc
-            .run(move |s| Ok((s.mailboxes(account)?, s.subscriptions(account)?)))
-            .await
-        else {
+        let Ok((folders, subscriptions)) = self.svc.folders_and_subscriptions(account).await else {
             return;
         };
         let selected = self.selected.as_ref().map(|s| s.id);
@@ -80,7 +76,7 @@ impl Session {
     }
 
     /// Pushes STATUS for one changed folder, if watched (during IDLE).
-    pub(crate) async fn push_changed(&mut self, out: &mut Vec<u8>, id: MailboxId) {
+    pub(crate) async fn push_changed(&mut self, out: &mut Vec<u8>, id: FolderId) {
         self.push_status(out, Some(&[id])).await;
     }
 

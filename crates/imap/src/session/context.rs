@@ -2,9 +2,9 @@
 //! with RETURN (UPDATE). After every change to the selected folder the session re-runs them and
 //! reports what joined (ADDTO) or left (REMOVEFROM) their results, until CANCELUPDATE.
 
-use crate::command::{SearchKey, SortCriterion};
+use crate::proto::command::{SearchKey, SortCriterion};
+use crate::session::view::seq_in;
 use crate::session::{Session, untagged};
-use crate::view::seq_in;
 
 pub struct UpdateContext {
     pub tag: String,
@@ -133,6 +133,6 @@ fn update_line(ctx: &UpdateContext, what: &str, position: usize, numbers: &[u32]
         "ESEARCH (TAG \"{}\"){} {what} ({position} {})",
         ctx.tag,
         if ctx.uid { " UID" } else { "" },
-        crate::messages::ordered_runs(&sorted)
+        crate::session::messages::ordered_runs(&sorted)
     )
 }

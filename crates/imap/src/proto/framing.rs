@@ -209,7 +209,7 @@ pub fn frame(buf: &[u8], continuations_sent: usize, limits: &Limits) -> Frame {
 pub fn peek_tag(buf: &[u8]) -> Option<&str> {
     let len = buf
         .iter()
-        .take_while(|&&b| crate::command::is_astring_char(b) && b != b'+')
+        .take_while(|&&b| crate::proto::command::is_astring_char(b) && b != b'+')
         .count();
     if len == 0 || buf.get(len) != Some(&b' ') {
         return None;

@@ -3,12 +3,12 @@
 
 use std::collections::HashSet;
 
-use confiance_store::{MailboxId, MessageMeta};
+use confiance_mail::model::{FolderId, MessageMeta};
 
-use crate::context::UpdateContext;
+use crate::session::context::UpdateContext;
 
 pub struct Selected {
-    pub id: MailboxId,
+    pub id: FolderId,
     pub name: String,
     pub read_only: bool,
     /// Messages in sequence order: `messages[seq - 1]`.

@@ -6,9 +6,10 @@ use std::collections::HashSet;
 use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
 use mail_parser::{Address, MessageParser};
 
-use crate::command::{Date, SearchKey, SequenceSet, SortCriterion, SortKey};
-use crate::{encoded, mime, render};
-use confiance_store::MessageMeta;
+use crate::proto::command::{Date, SearchKey, SequenceSet, SortCriterion, SortKey};
+use crate::proto::render;
+use crate::{encoded, mime};
+use confiance_mail::model::MessageMeta;
 
 /// One message as SEARCH sees it.
 pub struct Candidate<'a> {

@@ -2,11 +2,11 @@
 
 use chrono::{FixedOffset, NaiveDate, TimeZone};
 
-use crate::command::{DateTime, FetchAttr, Section, SectionText};
 use crate::mime::Part;
-use crate::render;
+use crate::proto::command::{DateTime, FetchAttr, Section, SectionText};
+use crate::proto::render;
 use crate::section;
-use confiance_store::MessageMeta;
+use confiance_mail::model::MessageMeta;
 
 /// Seconds since the epoch of an APPEND date-time.
 pub fn timestamp(d: &DateTime) -> i64 {
@@ -72,7 +72,7 @@ fn join_names(names: &[Vec<u8>]) -> String {
         .join(" ")
 }
 
-fn partial_slice(bytes: &[u8], partial: Option<crate::command::Partial>) -> (&[u8], String) {
+fn partial_slice(bytes: &[u8], partial: Option<crate::proto::command::Partial>) -> (&[u8], String) {
     match partial {
         None => (bytes, String::new()),
         Some(p) => {

@@ -4,16 +4,16 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use confiance_store::{FlagOp, FlagUpdate, MessageMeta, StoreError};
+use confiance_mail::model::{FlagOp, FlagUpdate, MessageMeta, StoreError};
 
-use crate::command::*;
-use crate::context::UpdateContext;
 use crate::encoded;
-use crate::fetch;
 use crate::mime::Part;
-use crate::search::{self, Candidate, Context};
+use crate::proto::command::*;
+use crate::session::context::UpdateContext;
+use crate::session::fetch;
+use crate::session::search::{self, Candidate, Context};
+use crate::session::thread::{self, ThreadMessage};
 use crate::session::{Session, untagged};
-use crate::thread::{self, ThreadMessage};
 
 type Reply = (&'static str, String);
 
@@ -245,7 +245,8 @@ impl Session {
                     flags: vec!["\\Seen".into()],
                     unchanged_since: None,
                 };
-                if let Ok(outcome) = self.svc.run(move |s| s.store_flags(id, &update)).await {
+                let account = self.account_id();
+                if let Ok(outcome) = self.svc.set_flags(account, id, update).await {
                     let sel = self.selected.as_mut().expect("selected");
                     sel.dirty = true;
                     for m in outcome.updated {
@@ -254,7 +255,6 @@ impl Session {
                             sel.messages[seq as usize - 1] = m;
                         }
                     }
-                    self.svc.changed(self.account_id(), id);
                 }
             }
         }
@@ -377,7 +377,8 @@ impl Session {
             flags,
             unchanged_since,
         };
-        let outcome = match self.svc.run(move |s| s.store_flags(id, &update)).await {
+        let account = self.account_id();
+        let outcome = match self.svc.set_flags(account, id, update).await {
             Ok(o) => o,
             Err(e) => return no(format!("[SERVERBUG] {e}")),
         };
@@ -403,12 +404,10 @@ impl Session {
             }
             untagged(out, &format!("{seq} FETCH ({})", items.join(" ")));
         }
-        if !outcome.updated.is_empty() {
-            let account = self.account_id();
-            self.svc.changed(account, id);
-            if let Some(sel) = self.selected.as_mut() {
-                sel.dirty = true;
-            }
+        if !outcome.updated.is_empty()
+            && let Some(sel) = self.selected.as_mut()
+        {
+            sel.dirty = true;
         }
         if !outcome.modified.is_empty() {
             let sel = self.selected.as_ref().expect("selected");
@@ -678,15 +677,14 @@ impl Session {
             });
         }
         let target_id = target.id;
-        let outcome = match self.svc.run(move |s| s.copy(source, &uids, target_id, remove)).await {
+        let account = self.account_id();
+        let outcome = match self.svc.copy(account, source, uids, target_id, remove).await {
             Ok(o) => o,
             Err(confiance_mail::MailError::Store(StoreError::QuotaExceeded { used, limit })) => {
                 return no(format!("[OVERQUOTA] Mailbox full: {used} of {limit} bytes used."));
             }
             Err(e) => return no(format!("[SERVERBUG] {e}")),
         };
-        let account = self.account_id();
-        self.svc.changed(account, target_id);
         let from: Vec<u32> = outcome.pairs.iter().map(|p| p.0).collect();
         let to: Vec<u32> = outcome.pairs.iter().map(|p| p.1).collect();
         let code = format!(
@@ -696,7 +694,6 @@ impl Session {
             ordered_set(&to)
         );
         if remove {
-            self.svc.changed(account, source);
             // RFC 6851 §4.3: COPYUID in an untagged OK before the EXPUNGEs.
             untagged(out, &format!("OK [{code}] Moved"));
             self.refresh(out, true).await;
@@ -728,7 +725,7 @@ impl Session {
     async fn vanished_earlier(&mut self, out: &mut Vec<u8>, modseq: u64, within: Option<&SequenceSet>) {
         let Some(sel) = self.selected.as_ref() else { return };
         let (id, max_uid) = (sel.id, sel.max_uid());
-        let Ok(changes) = self.svc.run(move |s| s.changes_since(id, modseq)).await else {
+        let Ok(changes) = self.svc.changes_since(id, modseq).await else {
             return;
         };
         let gone: Vec<u32> = changes
@@ -768,7 +765,7 @@ impl Session {
     pub(crate) async fn refresh(&mut self, out: &mut Vec<u8>, allow_expunge: bool) {
         let Some(sel) = self.selected.as_ref() else { return };
         let (id, since) = (sel.id, sel.modseq);
-        let changes = match self.svc.run(move |s| s.changes_since(id, since)).await {
+        let changes = match self.svc.changes_since(id, since).await {
             Ok(c) => c,
             Err(confiance_mail::MailError::Store(StoreError::NoSuchMailbox)) => {
                 // Deleted by another session: nothing sensible can follow (RFC 9051 §7.1.5).
@@ -842,7 +839,7 @@ impl Session {
                 untagged(out, &format!("{} RECENT", sel.recent.len()));
             }
             if !took_recent.is_empty() {
-                let _ = self.svc.run(move |s| s.clear_recent(id)).await;
+                let _ = self.svc.clear_recent(id).await;
             }
         }
         let sel = self.selected.as_mut().expect("selected");

@@ -1,0 +1,152 @@
+//! In-process dialogues: sessions driven by byte strings, with the real mailbox service under
+//! them and no socket, so a command family's behaviour is tested beside its code. The
+//! real-server tests (`crates/confiance/tests/`) cover TLS, framing on the wire and clients.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use confiance_mail::MailService;
+
+use super::{Control, Session};
+use crate::ImapConfig;
+use crate::proto::command::parse_command;
+
+const PASSWORD: &str = "Correct-horse-42";
+
+struct Operator {
+    svc: Arc<MailService>,
+    cfg: Arc<ImapConfig>,
+    _dir: tempfile::TempDir,
+}
+
+fn tls() -> Arc<rustls::ServerConfig> {
+    let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![key.cert.der().clone()], der)
+        .unwrap();
+    Arc::new(config)
+}
+
+impl Operator {
+    /// A store with the BALs `addresses`, each with `PASSWORD`.
+    fn with(addresses: &[&str]) -> Operator {
+        let dir = tempfile::tempdir().unwrap();
+        let store = confiance_store::open(dir.path()).unwrap();
+        let hash = confiance_auth::hash_password(PASSWORD).unwrap();
+        for a in addresses {
+            store.create_account(a, &hash, 1 << 20).unwrap();
+        }
+        let files = confiance_store::BlobStore::open(dir.path().join("blobs"), false).unwrap();
+        let svc = MailService::new(store.clone(), Arc::new(files));
+        let throttle = confiance_auth::throttle::Throttle::new(confiance_auth::throttle::ThrottleLimits {
+            per_account: 10,
+            per_address: 100,
+            penalty: Duration::from_secs(60),
+        });
+        let cfg = Arc::new(ImapConfig {
+            tls: tls(),
+            max_message_size: 1 << 20,
+            autologout: Duration::from_secs(1800),
+            handshake_timeout: Duration::from_secs(5),
+            login_timeout: Duration::from_secs(5),
+            limits: confiance_net::Limits {
+                max_connections: 10,
+                max_per_address: 10,
+            },
+            logins: Arc::new(confiance_auth::Logins::new(store, throttle, None, Duration::ZERO)),
+        });
+        Operator { svc, cfg, _dir: dir }
+    }
+
+    /// A session as after the TLS handshake of port 993.
+    fn connect(&self) -> Dialogue {
+        Dialogue(Session::new(
+            self.svc.clone(),
+            self.cfg.clone(),
+            true,
+            "127.0.0.1:1".into(),
+        ))
+    }
+}
+
+struct Dialogue(Session);
+
+impl Dialogue {
+    /// One command line (CRLF added), and everything the server answers to it, notifications
+    /// of other sessions' changes included, as the connection loop writes them.
+    async fn send(&mut self, line: &str) -> String {
+        let mut out = Vec::new();
+        let control = match parse_command(format!("{line}\r\n").as_bytes()) {
+            Ok(cmd) => self.0.handle(cmd, &mut out).await,
+            Err(e) => {
+                out.extend_from_slice(format!("{e}\r\n").as_bytes());
+                Control::Continue
+            }
+        };
+        while self.0.pending_fetch.is_some() {
+            self.0.resume(&mut out).await;
+        }
+        self.0.notifications(&mut out).await;
+        assert!(matches!(control, Control::Continue | Control::Logout), "{line}");
+        String::from_utf8(out).unwrap()
+    }
+
+    async fn login(&mut self, address: &str) {
+        let answer = self.send(&format!("l LOGIN {address} {PASSWORD}")).await;
+        assert!(answer.contains("l OK"), "{answer}");
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_address_read_alike() {
+    let op = Operator::with(&["alice@medecin.test"]);
+    let mut s = op.connect();
+    let wrong = s.send("a LOGIN alice@medecin.test Wrong-password-1").await;
+    let unknown = s.send("a LOGIN nobody@medecin.test Wrong-password-1").await;
+    assert_eq!(wrong, "a NO [AUTHENTICATIONFAILED] Invalid address or password.\r\n");
+    assert_eq!(wrong, unknown);
+    assert!(s.send("b SELECT INBOX").await.starts_with("b BAD"));
+}
+
+#[tokio::test]
+async fn a_change_in_one_session_reaches_the_others() {
+    let op = Operator::with(&["alice@medecin.test", "bob@medecin.test"]);
+    let (mut writer, mut reader, mut stranger) = (op.connect(), op.connect(), op.connect());
+    writer.login("alice@medecin.test").await;
+    reader.login("alice@medecin.test").await;
+    stranger.login("bob@medecin.test").await;
+    for s in [&mut reader, &mut stranger] {
+        let answer = s.send("s SELECT INBOX").await;
+        assert!(answer.contains("* 0 EXISTS"), "{answer}");
+    }
+    // What IDLE and NOTIFY wait on: each operation announces the folder it changed.
+    let account = |a: &str| {
+        let svc = op.svc.clone();
+        let a = a.to_string();
+        async move { svc.account_by_address(a).await.unwrap().unwrap().id }
+    };
+    let mut alice_hears = op.svc.subscribe(account("alice@medecin.test").await);
+    let mut bob_hears = op.svc.subscribe(account("bob@medecin.test").await);
+    let answer = writer.send("w APPEND INBOX {23+}\r\nSubject: bilan\r\n\r\nHello").await;
+    assert!(answer.contains("w OK [APPENDUID"), "{answer}");
+    // The delivery announced itself: the other session of the account hears of it.
+    assert!(alice_hears.try_recv().is_ok(), "APPEND announced nothing");
+    let answer = reader.send("n NOOP").await;
+    assert!(answer.contains("* 1 EXISTS"), "{answer}");
+    // Flags set in one session reach the other, without any call site announcing them.
+    assert!(writer.send("w SELECT INBOX").await.contains("* 1 EXISTS"));
+    let answer = writer.send("w STORE 1 +FLAGS (\\Flagged)").await;
+    assert!(answer.contains("w OK"), "{answer}");
+    assert!(alice_hears.try_recv().is_ok(), "STORE announced nothing");
+    let answer = writer.send("w COPY 1 Trash").await;
+    assert!(answer.contains("w OK [COPYUID"), "{answer}");
+    assert!(alice_hears.try_recv().is_ok(), "COPY announced nothing");
+    let answer = reader.send("n NOOP").await;
+    assert!(answer.contains("* 1 FETCH (FLAGS (\\Flagged"), "{answer}");
+    // Another account hears nothing and sees nothing.
+    assert!(bob_hears.try_recv().is_err());
+    let answer = stranger.send("n NOOP").await;
+    assert_eq!(answer, "n OK NOOP completed\r\n");
+}

@@ -1,0 +1,121 @@
+//! Message files: created by deliveries, read by the fronts, removed only here.
+//!
+//! One process owns the blob directory (an exclusive lock on it, see `BlobStore::try_own`): it
+//! alone removes files, under `in_use` taken exclusively, after checking that no row uses the
+//! blob, and it cleans `tmp/` at start. Another process (a CLI command while the server runs)
+//! deletes rows only and records the blobs it left; the owner removes them on its next pass.
+//! Without this a blob being written by the server could disappear under it.
+
+use std::sync::Arc;
+
+use confiance_store::{BlobId, BlobStore, OwnerLock, StoreError};
+
+use crate::service::off_workers;
+use crate::{MailService, Result};
+
+/// Deferred removals handled per pass, so one pass holds the lock a bounded time.
+const REMOVALS_PER_PASS: u32 = 1000;
+
+pub(crate) struct Blobs {
+    pub(crate) files: Arc<BlobStore>,
+    owner: Option<OwnerLock>,
+    /// Deliveries hold it shared from the moment they find or write their blob until their
+    /// rows are committed; removing a blob takes it exclusively and re-checks that no row uses
+    /// the blob. Without it, a message with the same bytes as one being expunged could find
+    /// the file present, see it deleted, then commit a row that points at nothing.
+    pub(crate) in_use: tokio::sync::RwLock<()>,
+}
+
+impl Blobs {
+    pub(crate) fn new(files: Arc<BlobStore>) -> Self {
+        let owner = match files.try_own() {
+            Ok(owner) => owner,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot lock the blob directory; leaving removals to its owner");
+                None
+            }
+        };
+        if let Some(owner) = &owner {
+            match files.clean_tmp(owner) {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(files = n, "unfinished blob writes removed"),
+                Err(e) => tracing::warn!(error = %e, "cannot clean the blobs' tmp directory"),
+            }
+        }
+        Blobs {
+            files,
+            owner,
+            in_use: tokio::sync::RwLock::new(()),
+        }
+    }
+}
+
+impl MailService {
+    /// Whether this process removes blob files (it owns the blob directory).
+    pub fn owns_blobs(&self) -> bool {
+        self.blobs.owner.is_some()
+    }
+
+    /// Reads a message's bytes.
+    pub async fn read(&self, blob: &BlobId) -> Result<Arc<Vec<u8>>> {
+        let files = self.blobs.files.clone();
+        let blob = blob.clone();
+        let bytes = off_workers(move || files.get(&blob)).await?.map_err(StoreError::from)?;
+        Ok(Arc::new(bytes))
+    }
+
+    /// Blobs whose last row went: removed by the owner, recorded for it otherwise.
+    pub(crate) async fn release(&self, orphans: Vec<BlobId>) {
+        if orphans.is_empty() {
+            return;
+        }
+        if !self.owns_blobs() {
+            if let Err(e) = self.run(move |s| s.defer_blob_removals(&orphans)).await {
+                tracing::warn!(error = %e, "cannot record blobs to remove; they stay on disk");
+            }
+            return;
+        }
+        self.remove_unused(orphans).await;
+    }
+
+    /// The owner's pass over the removals other processes recorded. Returns how many blobs
+    /// it looked at (0 when this process is not the owner).
+    pub async fn collect_blobs(&self) -> Result<usize> {
+        if !self.owns_blobs() {
+            return Ok(0);
+        }
+        let mut seen = 0;
+        loop {
+            let pending = self.run(|s| s.deferred_blob_removals(REMOVALS_PER_PASS)).await?;
+            if pending.is_empty() {
+                return Ok(seen);
+            }
+            seen += pending.len();
+            self.remove_unused(pending.clone()).await;
+            self.run(move |s| s.forget_blob_removals(&pending)).await?;
+        }
+    }
+
+    async fn remove_unused(&self, blobs: Vec<BlobId>) {
+        let _exclusive = self.blobs.in_use.write().await;
+        let files = self.blobs.files.clone();
+        let store = self.store.clone();
+        let _ = off_workers(move || {
+            for b in blobs {
+                // A delivery of the same bytes may have committed since the rows went.
+                match store.blob_in_use(&b) {
+                    Ok(false) => {}
+                    Ok(true) => continue,
+                    Err(e) => {
+                        tracing::warn!(blob = %b.0, error = %e, "cannot check a blob; keeping it");
+                        continue;
+                    }
+                }
+                if let Err(e) = files.delete(&b) {
+                    tracing::warn!(blob = %b.0, error = %e, "cannot remove an unused blob");
+                }
+            }
+        })
+        .await;
+    }
+}
