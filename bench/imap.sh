@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # IMAP rates for 20 concurrent clients (LOGIN, SELECT, FETCH, APPEND over TLS) and the server's
-# memory idle and with 1,000 idle connections. Usage: bench/imap.sh  (CLIENTS=20 PHASE_SECONDS=5 IDLE=1000)
+# memory idle and with 1,000 idle connections. Usage: bench/imap.sh  (CLIENTS=20 PHASE_SECONDS=5 IDLE=1000;
+# CONFIANCE_BIN=path compares another build)
 set -euo pipefail
 CLIENTS=${CLIENTS:-20}
 PHASE_SECONDS=${PHASE_SECONDS:-5}
 IDLE=${IDLE:-1000}
-PORT=${PORT:-2993}
+# A free port, so that two benchmarks (or a benchmark and the tests) can run at once.
+PORT=${PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 root=$(mktemp -d /tmp/confiance-bench-imap.XXXXXX)
 trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$root"' EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-(cd "$repo" && cargo build --release -q -p confiance -p imap-load)
-bin="$repo/target/release/confiance"
+(cd "$repo" && cargo build --release -q -p imap-load)
+if [ -z "${CONFIANCE_BIN:-}" ]; then
+    (cd "$repo" && cargo build --release -q -p confiance)
+fi
+bin=${CONFIANCE_BIN:-$repo/target/release/confiance}
 cat > "$root/confiance.toml" <<CONF
 data_dir = "$root/data"
 [imap]
