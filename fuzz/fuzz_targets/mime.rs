@@ -5,9 +5,9 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let part = confiance_imap::mime::Part::parse(data);
+    let part = confiance_mail::message::mime::Part::parse(data);
     let _ = part.find(&[1, 2, 1]);
-    let _ = confiance_mail::author::author(data);
+    let _ = confiance_mail::message::author::author(data);
     let _ = confiance_mail::summary::summarize(data);
     if let Some(m) = mail_parser::MessageParser::default().parse(data) {
         let _ = m.body_text(0);

@@ -4,6 +4,7 @@
 pub mod address;
 pub mod app_password;
 pub mod cps;
+pub mod exchange;
 pub mod http;
 pub mod jwt;
 pub mod login;
@@ -12,11 +13,21 @@ pub mod notify;
 pub mod otp;
 pub mod password;
 pub mod psc;
+pub mod registry;
 pub mod sasl;
 pub mod throttle;
 
 pub use login::{Attempt, login};
 pub use logins::Logins;
+pub use registry::Registry;
+
+/// The identity model the fronts work with (defined with the store, which persists it).
+pub mod model {
+    pub use confiance_store::{
+        Account, AccountId, AccountStatus, AppPassword, DirectoryListing, LoginFailures, Profile, SecondFactor,
+        StoreError,
+    };
+}
 pub use password::{PasswordError, check_policy, hash_password, verify_password};
 pub use sasl::{SaslError, decode_plain};
 

@@ -150,7 +150,7 @@ pub fn accounts(
 ) -> Arc<Accounts> {
     let a = &config.accounts;
     Arc::new(Accounts {
-        store,
+        registry: confiance_auth::Registry::new(store),
         psc,
         sandbox,
         notifier,

@@ -2,7 +2,6 @@
 //! Works while the operator runs (the queue is its own SQLite file).
 
 use clap::Subcommand;
-use confiance_store::OutboundQueue;
 
 use crate::config::Config;
 
@@ -23,7 +22,7 @@ pub fn run(config: &Config, cmd: QueueCmd) -> anyhow::Result<()> {
     if !path.exists() {
         anyhow::bail!("no outbound queue at {} (has the operator run yet?)", path.display());
     }
-    let queue = OutboundQueue::open(&path)?;
+    let queue = confiance_store::open_queue(&config.data_dir)?;
     match cmd {
         QueueCmd::List => {
             let now = confiance_store::queue::now();

@@ -9,7 +9,6 @@ use confiance_imap::ImapConfig;
 use confiance_mail::MailService;
 use confiance_smtp::relay::{RelayConfig, Route, Timeouts};
 use confiance_smtp::{Outbound, Role, SmtpConfig};
-use confiance_store::OutboundQueue;
 use confiance_trust::{MtaTls, WhitelistSource};
 use tokio::net::TcpListener;
 
@@ -63,10 +62,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             config.data_dir.join("blobs").display()
         );
     }
-    let queue = OutboundQueue::open(&config.data_dir.join("queue.sqlite"))
+    let queue = confiance_store::open_queue(&config.data_dir)
         .map_err(|e| anyhow::anyhow!("cannot open the outbound queue: {e}"))?;
     let outbound = Arc::new(Outbound {
-        queue: Arc::new(queue),
+        queue,
         wake: tokio::sync::Notify::new(),
     });
     let (psc, sandbox) = crate::identity::psc(&config)?;

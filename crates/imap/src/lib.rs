@@ -3,8 +3,6 @@
 //! run each command family against the mailbox service (`session`, `messages`, `fetch`,
 //! `search`, `notify`, `catenate`, `thread`, with the selected folder's `view`).
 
-mod encoded;
-pub mod mime;
 pub mod proto;
 mod section;
 mod server;

@@ -3,8 +3,8 @@
 
 use base64::Engine;
 
-use crate::mime::{self, Part};
 use crate::proto::command::{Section, SectionText};
+use confiance_mail::message::mime::{self, Part};
 
 /// The bytes of `section` in `root`, or `None` when the part does not exist.
 pub fn section_bytes(root: &Part, section: &Section) -> Option<Vec<u8>> {

@@ -209,14 +209,8 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                             return Ok(Exit::Closed);
                         };
                         let mut out = Vec::new();
-                        if line.trim_ascii() == b"*" {
-                            tagged(&mut out, &tag, "BAD", "Authentication cancelled.");
-                        } else {
-                            match confiance_auth::sasl::decode_base64(line.trim_ascii()) {
-                                Ok(msg) => session.authenticate(&mut out, &tag, &mechanism, &msg).await,
-                                Err(e) => tagged(&mut out, &tag, "BAD", &format!("{e}.")),
-                            }
-                        }
+                        let step = confiance_auth::exchange::Exchange::new(mechanism).line(&line);
+                        session.authenticate(&mut out, &tag, mechanism, step).await;
                         stream.write_all(&out).await?;
                         if !oauth_refusal(&mut stream, &mut buf, timeout, session).await? {
                             return Ok(Exit::Closed);

@@ -8,16 +8,16 @@
 //! - `folders`: names, depth and counts stay within bounds;
 //! - `changes`: flags, copy/move and expunge; `reading`: what the fronts read;
 //! - `summary` + `backfill`: the list's summary of a message, made one way;
-//! - `author`: who a message says wrote it (RFC 5322 §3.6.2).
+//! - `message`: the message format (MIME structure, encoded words, the author rule).
 
 mod accounts;
-pub mod author;
 mod backfill;
 mod blobs;
 mod changes;
 mod commit;
 mod delivery;
 pub mod folders;
+pub mod message;
 mod notify;
 mod reading;
 mod service;

@@ -4,18 +4,23 @@
 //! notifications (RFC 3461, RFC 3464).
 
 mod command;
+#[cfg(test)]
+mod dialogue_tests;
 mod dsn;
 mod network;
+pub mod policy;
 pub mod relay;
 mod report;
+pub mod routing;
 mod server;
 mod session;
 mod submit;
+mod transaction;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use confiance_store::OutboundQueue;
+use confiance_store::Queue;
 use confiance_trust::WhitelistSource;
 
 pub use command::{Command, parse_command};
@@ -57,7 +62,7 @@ pub struct SmtpConfig {
 
 /// The outbound queue and the bell that wakes its relay when something is queued.
 pub struct Outbound {
-    pub queue: Arc<OutboundQueue>,
+    pub queue: Arc<dyn Queue>,
     pub wake: tokio::sync::Notify,
 }
 

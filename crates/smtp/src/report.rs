@@ -11,7 +11,7 @@ use crate::SmtpConfig;
 use crate::dsn;
 
 pub(crate) async fn post(
-    svc: &Arc<MailService>,
+    svc: &MailService,
     cfg: &SmtpConfig,
     request: &dsn::Request<'_>,
     sender: &str,

@@ -1,14 +1,15 @@
-//! Submission from the webmail: the same dialogue as port 587, held in-process for a professional
-//! the web session already authenticated, so every rule (sender, trust space, patients, size,
-//! quota, DSN, queue) applies to the webmail exactly as to a mail client.
-
-use std::sync::Arc;
+//! Submission from the webmail: the envelope a professional the web session authenticated
+//! sends, through the same rules as port 587 (sender, trust space, size, author, quota, DSN,
+//! queue), called directly rather than by speaking SMTP to an in-process session.
 
 use confiance_mail::MailService;
-use confiance_store::Account;
+use confiance_mail::model::Account;
 
-use crate::session::Session;
-use crate::{Role, SmtpConfig};
+use crate::SmtpConfig;
+use crate::policy::{self, Refusal};
+use crate::routing::Router;
+use crate::server::Role;
+use crate::transaction::{self, Envelope, Source};
 
 /// What became of a submission that was accepted for at least one recipient.
 #[derive(Debug)]
@@ -19,85 +20,69 @@ pub struct Submitted {
     pub refused: Vec<(String, String)>,
 }
 
-/// Why nothing was sent: the SMTP reply of the step that failed, or every recipient's refusal.
+/// Why nothing was sent: the reply of the step that failed, or every recipient's refusal.
 #[derive(Debug)]
 pub struct NotSent {
     pub reply: String,
     pub refused: Vec<(String, String)>,
 }
 
-fn first_line(reply: &str) -> String {
-    reply.lines().next().unwrap_or_default().trim().to_string()
-}
-
-/// Sends `message` from `account` to `recipients`, as an authenticated submission over TLS.
+/// Sends `message` from `account` to `recipients`, with a delivery report on success and
+/// failure when `request_dsn` (RFC 3461 NOTIFY=SUCCESS,FAILURE).
 pub async fn submit(
-    svc: Arc<MailService>,
-    cfg: Arc<SmtpConfig>,
+    svc: &MailService,
+    cfg: &SmtpConfig,
     account: Account,
     recipients: &[String],
     message: Vec<u8>,
     request_dsn: bool,
 ) -> Result<Submitted, NotSent> {
-    let sender = account.address.clone();
-    let mut session = Session::new(svc, cfg, Role::Submission, "webmail".into(), false);
-    session.webmail(account);
-    let mut out = String::new();
-    let step = |out: &str| -> Result<(), NotSent> {
-        match out.starts_with('2') {
-            true => Ok(()),
-            false => Err(NotSent {
-                reply: first_line(out),
-                refused: Vec::new(),
-            }),
-        }
+    let not_sent = |refusal: Refusal, refused: Vec<(String, String)>| NotSent {
+        reply: refusal.to_string(),
+        refused,
     };
-    session.command(b"EHLO webmail", &mut out).await;
-    step(&out)?;
-    out.clear();
-    session
-        .command(
-            format!("MAIL FROM:<{sender}> SIZE={}", message.len()).as_bytes(),
-            &mut out,
-        )
-        .await;
-    step(&out)?;
+    let params = vec![("SIZE".to_string(), Some(message.len().to_string()))];
+    policy::mail_parameters(&params, cfg.max_message_size)
+        .and_then(|()| policy::sender(&account.address, Some(&account)))
+        .map_err(|r| not_sent(r, Vec::new()))?;
+    let mut envelope = Envelope {
+        sender: account.address.clone(),
+        params,
+        recipients: Vec::new(),
+    };
+    let dsn: Vec<(String, Option<String>)> = match request_dsn {
+        true => vec![("NOTIFY".into(), Some("SUCCESS,FAILURE".into()))],
+        false => Vec::new(),
+    };
+    let router = Router { svc, cfg };
     let mut refused = Vec::new();
-    let mut accepted = 0;
     for rcpt in recipients {
-        out.clear();
-        // RFC 3461: a success report too when the professional asked for one.
-        let notify = if request_dsn { " NOTIFY=SUCCESS,FAILURE" } else { "" };
-        session
-            .command(format!("RCPT TO:<{rcpt}>{notify}").as_bytes(), &mut out)
-            .await;
-        if out.starts_with('2') {
-            accepted += 1;
-        } else {
-            refused.push((rcpt.clone(), first_line(&out)));
+        if envelope.recipients.len() >= cfg.max_recipients {
+            let why = format!(
+                "452 4.5.3 Too many recipients: at most {} per message",
+                cfg.max_recipients
+            );
+            refused.push((rcpt.clone(), why));
+            continue;
+        }
+        match router.route(Role::Submission, rcpt, "webmail").await {
+            Ok((address, route)) => envelope.add(address, route, dsn.clone()),
+            Err(refusal) => refused.push((rcpt.clone(), refusal.to_string())),
         }
     }
-    if accepted == 0 {
-        return Err(NotSent {
-            reply: "554 5.5.1 No valid recipients".into(),
-            refused,
-        });
+    if envelope.recipients.is_empty() {
+        return Err(not_sent(Refusal::new(554, "5.5.1", "No valid recipients"), refused));
     }
-    out.clear();
-    if message.len() as u64 > session.cfg.max_message_size {
-        session.refuse_size(message.len() as u64, &mut out);
-        return Err(NotSent {
-            reply: first_line(&out),
-            refused,
-        });
-    }
-    session.deliver(message, &mut out).await;
-    let reply = first_line(&out);
-    match reply.starts_with("250") {
-        true => Ok(Submitted {
-            id: reply.rsplit(' ').next().unwrap_or_default().to_string(),
-            refused,
-        }),
-        false => Err(NotSent { reply, refused }),
+    let source = Source {
+        role: Role::Submission,
+        peer: "webmail",
+        helo: Some("webmail"),
+        tls: Some("HTTPS (webmail)"),
+        peer_dn: None,
+        account: Some(&account),
+    };
+    match transaction::accept(svc, cfg, &source, envelope, message).await {
+        Ok(id) => Ok(Submitted { id, refused }),
+        Err(refusal) => Err(not_sent(refusal, refused)),
     }
 }

@@ -15,7 +15,7 @@ pub use blobs::{BlobStore, OwnerLock};
 pub use identity::*;
 pub use model::*;
 pub use overview::*;
-pub use queue::OutboundQueue;
+pub use queue::{OutboundQueue, Queue, open_queue};
 pub use sqlite::SqliteStore;
 
 /// Opens the metadata store the configuration names: today the embedded SQLite file under

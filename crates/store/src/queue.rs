@@ -110,6 +110,13 @@ fn row(r: &rusqlite::Row) -> rusqlite::Result<QueuedRecipient> {
     })
 }
 
+/// Opens the outbound queue of the embedded default (`queue.sqlite` under `data_dir`).
+pub fn open_queue(data_dir: &Path) -> Result<std::sync::Arc<dyn Queue>> {
+    Ok(std::sync::Arc::new(OutboundQueue::open(
+        &data_dir.join("queue.sqlite"),
+    )?))
+}
+
 pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -133,9 +140,41 @@ impl OutboundQueue {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         Ok(f(&mut conn)?)
     }
+}
 
+/// The outbound queue as the relay and the CLI use it: one implementation per backend (the
+/// embedded SQLite file today), chosen by `open_queue`.
+pub trait Queue: Send + Sync + 'static {
     /// Stores messages and their recipients in one transaction; due at once.
-    pub fn enqueue(&self, messages: &[NewQueued]) -> Result<()> {
+    fn enqueue(&self, messages: &[NewQueued]) -> Result<()>;
+    /// Start-up: attempts of a previous run that was stopped are due again.
+    fn release_leases(&self) -> Result<usize>;
+    /// Takes up to `limit` due recipients (leasing them), oldest first.
+    fn take_due(&self, now: i64, limit: usize) -> Result<Vec<QueuedRecipient>>;
+    fn message(&self, id: &str) -> Result<Option<QueuedMessage>>;
+    /// Recipients done with (delivered, or failed and reported): removed, and their message
+    /// with them once no recipient is left.
+    fn finish(&self, recipients: &[i64]) -> Result<()>;
+    /// A temporary failure: try again at `next_attempt`.
+    fn defer(&self, recipient: i64, next_attempt: i64, error: &str) -> Result<()>;
+    /// Gives a leased recipient back untouched (no attempt was made).
+    fn release(&self, recipient: i64) -> Result<()>;
+    fn set_delay_notified(&self, recipient: i64) -> Result<()>;
+    /// Everything waiting, oldest first (`confiance queue list`).
+    fn list(&self) -> Result<Vec<QueuedRecipient>>;
+    /// Number of recipients waiting.
+    fn len(&self) -> Result<usize>;
+    fn is_empty(&self) -> Result<bool>;
+    /// `confiance queue retry`: due now (one message, or all with `None`). Returns the count.
+    fn retry(&self, message: Option<&str>) -> Result<usize>;
+    /// `confiance queue bounce`: the relay fails the recipients with a report to the sender.
+    fn bounce(&self, message: &str) -> Result<usize>;
+    /// `confiance queue delete`: removes a message without any report. Returns recipients removed.
+    fn delete(&self, message: &str) -> Result<usize>;
+}
+
+impl Queue for OutboundQueue {
+    fn enqueue(&self, messages: &[NewQueued]) -> Result<()> {
         let now = now();
         self.with(|c| {
             let tx = c.transaction()?;
@@ -161,13 +200,11 @@ impl OutboundQueue {
         })
     }
 
-    /// Start-up: attempts of a previous run that was stopped are due again.
-    pub fn release_leases(&self) -> Result<usize> {
+    fn release_leases(&self) -> Result<usize> {
         self.with(|c| c.execute("UPDATE queued_recipient SET leased = 0 WHERE leased = 1", []))
     }
 
-    /// Takes up to `limit` due recipients (leasing them), oldest first.
-    pub fn take_due(&self, now: i64, limit: usize) -> Result<Vec<QueuedRecipient>> {
+    fn take_due(&self, now: i64, limit: usize) -> Result<Vec<QueuedRecipient>> {
         self.with(|c| {
             let tx = c.transaction()?;
             let due = {
@@ -186,7 +223,7 @@ impl OutboundQueue {
         })
     }
 
-    pub fn message(&self, id: &str) -> Result<Option<QueuedMessage>> {
+    fn message(&self, id: &str) -> Result<Option<QueuedMessage>> {
         self.with(|c| {
             c.query_row(
                 "SELECT id, sender, envid, ret_full, arrival, body FROM queued_message WHERE id = ?1",
@@ -206,9 +243,7 @@ impl OutboundQueue {
         })
     }
 
-    /// Recipients done with (delivered, or failed and reported): removed, and their message
-    /// with them once no recipient is left.
-    pub fn finish(&self, recipients: &[i64]) -> Result<()> {
+    fn finish(&self, recipients: &[i64]) -> Result<()> {
         self.with(|c| {
             let tx = c.transaction()?;
             for id in recipients {
@@ -231,8 +266,7 @@ impl OutboundQueue {
         })
     }
 
-    /// A temporary failure: try again at `next_attempt`.
-    pub fn defer(&self, recipient: i64, next_attempt: i64, error: &str) -> Result<()> {
+    fn defer(&self, recipient: i64, next_attempt: i64, error: &str) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "UPDATE queued_recipient SET leased = 0, attempts = attempts + 1, next_attempt = ?2, last_error = ?3 \
@@ -243,15 +277,14 @@ impl OutboundQueue {
         })
     }
 
-    /// Gives a leased recipient back untouched (no attempt was made).
-    pub fn release(&self, recipient: i64) -> Result<()> {
+    fn release(&self, recipient: i64) -> Result<()> {
         self.with(|c| {
             c.execute("UPDATE queued_recipient SET leased = 0 WHERE id = ?1", [recipient])
                 .map(|_| ())
         })
     }
 
-    pub fn set_delay_notified(&self, recipient: i64) -> Result<()> {
+    fn set_delay_notified(&self, recipient: i64) -> Result<()> {
         self.with(|c| {
             c.execute(
                 "UPDATE queued_recipient SET delay_notified = 1 WHERE id = ?1",
@@ -261,8 +294,7 @@ impl OutboundQueue {
         })
     }
 
-    /// Everything waiting, oldest first (`confiance queue list`).
-    pub fn list(&self) -> Result<Vec<QueuedRecipient>> {
+    fn list(&self) -> Result<Vec<QueuedRecipient>> {
         self.with(|c| {
             let mut st = c.prepare(&format!(
                 "SELECT {COLUMNS} FROM queued_recipient r JOIN queued_message m ON m.id = r.message \
@@ -272,26 +304,23 @@ impl OutboundQueue {
         })
     }
 
-    /// Number of recipients waiting.
-    pub fn len(&self) -> Result<usize> {
+    fn len(&self) -> Result<usize> {
         self.with(|c| c.query_row("SELECT count(*) FROM queued_recipient", [], |r| r.get::<_, i64>(0)))
             .map(|n| n as usize)
     }
 
-    pub fn is_empty(&self) -> Result<bool> {
+    fn is_empty(&self) -> Result<bool> {
         self.len().map(|n| n == 0)
     }
 
-    /// `confiance queue retry`: due now (one message, or all with `None`). Returns the count.
-    pub fn retry(&self, message: Option<&str>) -> Result<usize> {
+    fn retry(&self, message: Option<&str>) -> Result<usize> {
         self.with(|c| match message {
             Some(m) => c.execute("UPDATE queued_recipient SET next_attempt = 0 WHERE message = ?1", [m]),
             None => c.execute("UPDATE queued_recipient SET next_attempt = 0", []),
         })
     }
 
-    /// `confiance queue bounce`: the relay fails the recipients with a report to the sender.
-    pub fn bounce(&self, message: &str) -> Result<usize> {
+    fn bounce(&self, message: &str) -> Result<usize> {
         self.with(|c| {
             c.execute(
                 "UPDATE queued_recipient SET bounce = 1, next_attempt = 0 WHERE message = ?1",
@@ -300,8 +329,7 @@ impl OutboundQueue {
         })
     }
 
-    /// `confiance queue delete`: removes a message without any report. Returns recipients removed.
-    pub fn delete(&self, message: &str) -> Result<usize> {
+    fn delete(&self, message: &str) -> Result<usize> {
         self.with(|c| {
             let tx = c.transaction()?;
             let n = tx.execute("DELETE FROM queued_recipient WHERE message = ?1", [message])?;

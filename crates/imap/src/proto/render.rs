@@ -1,6 +1,6 @@
 //! Wire forms of IMAP data: strings (RFC 9051 §4.3), ENVELOPE and BODYSTRUCTURE (§7.5.2).
 
-use crate::mime::{self, Part};
+use confiance_mail::message::mime::{self, Part};
 
 /// Writes a string as a quoted string when it can be one, else as a literal.
 pub fn string(out: &mut Vec<u8>, s: &[u8]) {

@@ -1,6 +1,9 @@
 //! Authentication: LOGIN, AUTHENTICATE PLAIN / XOAUTH2 / OAUTHBEARER / EXTERNAL (RFC 9051
 //! §6.2, RFC 4422, RFC 7628), each through the one `Logins` door with its throttle.
 
+use confiance_auth::exchange::{Credential, ExchangeError, Mechanism, Step};
+use confiance_auth::sasl::SaslError;
+
 use super::{Session, tagged};
 
 impl Session {
@@ -28,29 +31,57 @@ impl Session {
         }
     }
 
-    /// The decoded message of AUTHENTICATE for an offered mechanism.
-    pub(crate) async fn authenticate(&mut self, out: &mut Vec<u8>, tag: &str, mechanism: &str, message: &[u8]) {
-        if mechanism == "EXTERNAL" {
-            return self.authenticate_external(out, tag, message).await;
-        }
-        let bearer = match mechanism {
-            "XOAUTH2" => confiance_auth::sasl::decode_xoauth2(message),
-            "OAUTHBEARER" => confiance_auth::sasl::decode_oauthbearer(message),
-            _ => return self.authenticate_plain(out, tag, message).await,
-        };
-        let bearer = match bearer {
-            Ok(b) => b,
+    /// Where AUTHENTICATE's exchange ended: its one message (with the command, or after
+    /// `+`) gave a credential, or why not.
+    pub(crate) async fn authenticate(
+        &mut self,
+        out: &mut Vec<u8>,
+        tag: &str,
+        mechanism: Mechanism,
+        step: Result<Step, ExchangeError>,
+    ) {
+        let method = format!("AUTHENTICATE {}", mechanism.name());
+        let credential = match step {
+            Ok(Step::Done(credential)) => credential,
+            // Every mechanism offered here ends in one message.
+            Ok(Step::Challenge(_)) => return tagged(out, tag, "BAD", "Unexpected authentication step."),
+            Err(ExchangeError::Cancelled) => return tagged(out, tag, "BAD", "Authentication cancelled."),
+            Err(ExchangeError::ActingAsOther) => {
+                return tagged(
+                    out,
+                    tag,
+                    "NO",
+                    "[AUTHORIZATIONFAILED] Acting as another identity is not allowed.",
+                );
+            }
+            Err(ExchangeError::Malformed(SaslError::Utf8)) if mechanism == Mechanism::External => {
+                return tagged(out, tag, "BAD", "The authorization identity is not UTF-8.");
+            }
             Err(e) => return tagged(out, tag, "BAD", &format!("{e}.")),
         };
-        let method = format!("AUTHENTICATE {mechanism}");
         let attempt = confiance_auth::Attempt {
             protocol: "imap",
             method: &method,
             peer: &self.peer,
         };
-        match self.cfg.logins.token(bearer, attempt).await {
-            Some(account) => self.logged_in(out, tag, account),
-            None => self.oauth_refused = Some(tag.to_string()),
+        match credential {
+            Credential::Password { user, password } => self.login(out, tag, user, password, &method).await,
+            Credential::Token(bearer) => match self.cfg.logins.token(bearer, attempt).await {
+                Some(account) => self.logged_in(out, tag, account),
+                None => self.oauth_refused = Some(tag.to_string()),
+            },
+            // RFC 4422 appendix A: the message is the authorization identity (a mailbox), or empty.
+            Credential::Card { authzid } => {
+                match self.cfg.logins.card(self.card.as_ref(), Some(authzid), attempt).await {
+                    Some(account) => self.logged_in(out, tag, account),
+                    None => tagged(
+                        out,
+                        tag,
+                        "NO",
+                        "[AUTHENTICATIONFAILED] This card holds no active mailbox of that name.",
+                    ),
+                }
+            }
         }
     }
 
@@ -65,27 +96,6 @@ impl Session {
         );
     }
 
-    /// RFC 4422 appendix A: the message is the authorization identity (a mailbox), or empty.
-    pub(crate) async fn authenticate_external(&mut self, out: &mut Vec<u8>, tag: &str, message: &[u8]) {
-        let Ok(authzid) = String::from_utf8(message.to_vec()) else {
-            return tagged(out, tag, "BAD", "The authorization identity is not UTF-8.");
-        };
-        let attempt = confiance_auth::Attempt {
-            protocol: "imap",
-            method: "AUTHENTICATE EXTERNAL",
-            peer: &self.peer,
-        };
-        match self.cfg.logins.card(self.card.as_ref(), Some(authzid), attempt).await {
-            Some(account) => self.logged_in(out, tag, account),
-            None => tagged(
-                out,
-                tag,
-                "NO",
-                "[AUTHENTICATIONFAILED] This card holds no active mailbox of that name.",
-            ),
-        }
-    }
-
     pub(crate) fn logged_in(&mut self, out: &mut Vec<u8>, tag: &str, account: confiance_mail::model::Account) {
         self.changes = Some(self.svc.subscribe(account.id));
         self.account = Some(account);
@@ -95,20 +105,5 @@ impl Session {
             "OK",
             &format!("[CAPABILITY {}] Logged in", self.capabilities()),
         );
-    }
-
-    pub(crate) async fn authenticate_plain(&mut self, out: &mut Vec<u8>, tag: &str, message: &[u8]) {
-        match confiance_auth::decode_plain(message) {
-            Ok(c) if c.authzid.as_ref().is_none_or(|z| z.eq_ignore_ascii_case(&c.username)) => {
-                self.login(out, tag, c.username, c.password, "AUTHENTICATE PLAIN").await
-            }
-            Ok(_) => tagged(
-                out,
-                tag,
-                "NO",
-                "[AUTHORIZATIONFAILED] Acting as another identity is not allowed.",
-            ),
-            Err(e) => tagged(out, tag, "BAD", &format!("{e}.")),
-        }
     }
 }

@@ -1,10 +1,10 @@
 //! CATENATE (RFC 4469): APPEND a message built from literal text and parts of messages the
 //! user already has, named by IMAP URLs (RFC 5092) relative to this server.
 
-use crate::mime::Part;
 use crate::proto::command::{CatPart, Section, SectionText};
 use crate::section;
 use crate::session::Session;
+use confiance_mail::message::mime::Part;
 
 pub(crate) enum CatenateError {
     /// The URL does not name a part of the user's messages (RFC 4469 BADURL).

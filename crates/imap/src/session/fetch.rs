@@ -2,10 +2,10 @@
 
 use chrono::{FixedOffset, NaiveDate, TimeZone};
 
-use crate::mime::Part;
 use crate::proto::command::{DateTime, FetchAttr, Section, SectionText};
 use crate::proto::render;
 use crate::section;
+use confiance_mail::message::mime::Part;
 use confiance_mail::model::MessageMeta;
 
 /// Seconds since the epoch of an APPEND date-time.

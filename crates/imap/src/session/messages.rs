@@ -6,14 +6,14 @@ use std::sync::Arc;
 
 use confiance_mail::model::{FlagOp, FlagUpdate, MessageMeta, StoreError};
 
-use crate::encoded;
-use crate::mime::Part;
 use crate::proto::command::*;
 use crate::session::context::UpdateContext;
 use crate::session::fetch;
 use crate::session::search::{self, Candidate, Context};
 use crate::session::thread::{self, ThreadMessage};
 use crate::session::{Session, untagged};
+use confiance_mail::message::encoded;
+use confiance_mail::message::mime::Part;
 
 type Reply = (&'static str, String);
 
@@ -601,9 +601,11 @@ impl Session {
         for (seq, u) in hits {
             let meta = self.selected.as_ref().expect("selected").messages[seq as usize - 1].clone();
             let bytes = self.svc.read(&meta.blob).await.unwrap_or_default();
-            let header = &bytes[..crate::mime::header_end(&bytes)];
-            let field =
-                |name: &str| crate::mime::header_field(header, name).map(|v| String::from_utf8_lossy(&v).into_owned());
+            let header = &bytes[..confiance_mail::message::mime::header_end(&bytes)];
+            let field = |name: &str| {
+                confiance_mail::message::mime::header_field(header, name)
+                    .map(|v| String::from_utf8_lossy(&v).into_owned())
+            };
             messages.push(ThreadMessage {
                 id: if uid { u } else { seq },
                 message_id: field("message-id"),

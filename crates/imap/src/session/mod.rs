@@ -22,6 +22,8 @@ mod view;
 #[cfg(test)]
 mod dialogue_tests;
 
+use confiance_auth::exchange::{Exchange, Mechanism};
+
 use crate::ImapConfig;
 use crate::proto::command::*;
 use crate::proto::render;
@@ -73,7 +75,7 @@ pub enum Control {
     StartTls,
     Idle(String),
     /// AUTHENTICATE without an initial response: ask the client for it.
-    Authenticate(String, String),
+    Authenticate(String, Mechanism),
 }
 
 pub struct Session {
@@ -264,20 +266,20 @@ impl Session {
                     );
                     return Control::Continue;
                 }
-                let mechanism = mechanism.to_ascii_uppercase();
-                let offered = match mechanism.as_str() {
-                    "PLAIN" => true,
-                    "XOAUTH2" | "OAUTHBEARER" => self.cfg.logins.takes_tokens(),
-                    "EXTERNAL" => self.card.is_some(),
-                    _ => false,
-                };
-                if !offered {
+                let offered = Mechanism::parse(&mechanism).filter(|m| match m {
+                    Mechanism::Plain => true,
+                    Mechanism::XOAuth2 | Mechanism::OAuthBearer => self.cfg.logins.takes_tokens(),
+                    Mechanism::External => self.card.is_some(),
+                    Mechanism::Login => false,
+                });
+                let Some(mechanism) = offered else {
                     tagged(out, &tag, "NO", "[CANNOT] Unsupported mechanism; see CAPABILITY.");
                     return Control::Continue;
-                }
+                };
                 match initial_response {
                     Some(r) => {
-                        self.authenticate(out, &tag, &mechanism, &r).await;
+                        let step = Exchange::new(mechanism).message(&r);
+                        self.authenticate(out, &tag, mechanism, step).await;
                         Control::Continue
                     }
                     None => Control::Authenticate(tag, mechanism),

@@ -8,7 +8,7 @@ use mail_parser::{Address, MessageParser};
 
 use crate::proto::command::{Date, SearchKey, SequenceSet, SortCriterion, SortKey};
 use crate::proto::render;
-use crate::{encoded, mime};
+use confiance_mail::message::{encoded, mime};
 use confiance_mail::model::MessageMeta;
 
 /// One message as SEARCH sees it.

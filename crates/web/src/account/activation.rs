@@ -5,15 +5,14 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use confiance_auth::address::propose;
+use confiance_auth::model::{DirectoryListing, Profile, SecondFactor, StoreError};
 use confiance_auth::otp::new_totp_secret;
 use confiance_core::MailboxKind;
-use confiance_store::{DirectoryListing, Profile, SecondFactor, StoreError};
 
 use super::layout::{self, checked, csrf, page, steps};
 use super::session::{Draft, Posted, Session};
 use super::settings::{self, Choices};
-use super::{Accounts, accounts, hash, now, see_other, store};
+use super::{Accounts, accounts, hash, now, see_other};
 use crate::WebState;
 use crate::html::{escape, t};
 
@@ -46,9 +45,7 @@ async fn already_holds(a: &Accounts, session: &mut Session) -> bool {
         return false;
     };
     let national = identity.person.national_id.clone();
-    let holds = store(a, move |s| s.accounts_of(&national))
-        .await
-        .is_none_or(|v| !v.is_empty());
+    let holds = a.registry.accounts_of(national).await.is_none_or(|v| !v.is_empty());
     if holds {
         let lang = session.lang();
         session.data.identity = None;
@@ -133,18 +130,15 @@ async fn proposals(a: &Accounts, session: &Session) -> Vec<String> {
         return Vec::new();
     };
     let p = identity.person.clone();
-    let domains = a.domains.clone();
-    store(a, move |s| {
-        Ok(propose(
-            p.given_name.as_deref().unwrap_or(""),
-            p.family_name.as_deref().unwrap_or(""),
-            p.profession.as_deref(),
-            &domains,
-            |candidate| s.account_by_address(candidate).ok().flatten().is_some(),
-        ))
-    })
-    .await
-    .unwrap_or_default()
+    a.registry
+        .free_addresses(
+            p.given_name.unwrap_or_default(),
+            p.family_name.unwrap_or_default(),
+            p.profession,
+            a.domains.clone(),
+        )
+        .await
+        .unwrap_or_default()
 }
 
 async fn address_form(a: &Accounts, session: &Session, error: Option<&str>) -> Response {
@@ -401,34 +395,26 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
     };
     let mut listing = listing_for(&profile, person.profession.as_deref());
     settings::apply(&choices, &mut profile, &mut listing, draft.totp_secret.clone());
-    let (addr, quota) = (address.clone(), a.quota);
-    let created = {
-        let s = a.store.clone();
-        tokio::task::spawn_blocking(move || -> Result<_, StoreError> {
-            let id = s.create_account(&addr, &hash, quota)?;
-            // One BAL per identity (unique national id): a second activation running at the
-            // same time fails here, and its account goes.
-            let finished = s
-                .set_profile(id, &profile)
-                .and_then(|_| s.set_listing(id, Some(&listing)))
-                .and_then(|_| s.record_login(id, now()));
-            if let Err(e) = finished {
-                let _ = s.delete_account(id);
-                return Err(e);
-            }
-            Ok(id)
+    let created = a
+        .registry
+        .activate(confiance_auth::registry::Activation {
+            address: address.clone(),
+            password_hash: hash,
+            quota: a.quota,
+            profile,
+            listing,
+            at: now(),
         })
-        .await
-    };
+        .await;
     match created {
-        Ok(Ok(id)) => {
+        Ok(id) => {
             tracing::info!(target: "audit", event = "activation", account = %address, national_id = %person.national_id, outcome = "success");
             session.rotate(&a).await;
             session.data.account = Some(id.0);
             session.data.draft = None;
             session.respond(&a, see_other("/activation/recapitulatif")).await
         }
-        Ok(Err(StoreError::AccountExists)) => {
+        Err(StoreError::AccountExists) => {
             // A homonym took it between the two steps: choose again.
             session.data.draft = None;
             session.data.flash = Some(
@@ -466,13 +452,15 @@ pub async fn summary(State(state): State<WebState>, session: Session) -> Respons
         return session.respond(&a, see_other("/connexion")).await;
     };
     let (Some(account), Some(profile)) = (
-        store(&a, move |s| s.account(id)).await.flatten(),
-        store(&a, move |s| s.profile(id)).await.flatten(),
+        a.registry.account(id).await.flatten(),
+        a.registry.profile(id).await.flatten(),
     ) else {
         return session.respond(&a, see_other("/connexion")).await;
     };
     let address = account.address.clone();
-    let listing = store(&a, move |s| s.listings())
+    let listing = a
+        .registry
+        .listings()
         .await
         .unwrap_or_default()
         .into_iter()

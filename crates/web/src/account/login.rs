@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
+use confiance_auth::model::{Account, AccountId, AccountStatus, LoginFailures, Profile, SecondFactor};
 use confiance_auth::otp::{CodeCheck, SentCode, totp_verify};
-use confiance_store::{Account, AccountId, AccountStatus, LoginFailures, Profile, SecondFactor};
 
 use super::layout::{self, csrf, error_page};
 use super::session::{Identity, PendingFactor, Posted, Proof, Purpose, Session};
-use super::{Accounts, accounts, now, see_other, store};
+use super::{Accounts, accounts, now, see_other};
 use crate::WebState;
 use crate::html::{Lang, escape, t};
 
@@ -157,7 +157,7 @@ pub(super) async fn proven(
         Proof::Cps => "cps",
     };
     session.data.identity = Some(identity);
-    let owned = store(&a, move |s| s.accounts_of(&national)).await.unwrap_or_default();
+    let owned = a.registry.accounts_of(national).await.unwrap_or_default();
     let Some(account) = owned.into_iter().next() else {
         if purpose == Purpose::Login {
             session.data.flash = Some(
@@ -206,7 +206,7 @@ async fn open(a: std::sync::Arc<Accounts>, mut session: Session, account: Accoun
         return session.respond(&a, error_page(lang, StatusCode::FORBIDDEN, msg)).await;
     }
     let id = account.id;
-    store(&a, move |s| s.record_login(id, now())).await;
+    a.registry.record_login(id, now()).await;
     let national = session
         .data
         .identity
@@ -310,7 +310,9 @@ fn failed(lang: Lang, limit: u32, counted: LoginFailures, what: &str) -> String 
 /// forbids checking.
 async fn count_attempt(a: &Accounts, account: AccountId) -> Result<LoginFailures, i64> {
     let (limit, lock) = (a.policy.login_attempts, a.policy.lock_seconds);
-    let counted = store(a, move |s| s.record_failure(account, now(), limit, lock))
+    let counted = a
+        .registry
+        .record_failure(account, now(), limit, lock)
         .await
         .unwrap_or(LoginFailures {
             count: u32::MAX,
@@ -325,11 +327,12 @@ async fn count_attempt(a: &Accounts, account: AccountId) -> Result<LoginFailures
 /// The secret was right: the attempt counted before it is taken back.
 async fn forgive(a: &Accounts, account: AccountId) {
     let limit = a.policy.login_attempts;
-    store(a, move |s| s.forgive_failure(account, limit)).await;
+    a.registry.forgive_failure(account, limit).await;
 }
 
 async fn lock_in_force(a: &Accounts, account: AccountId) -> Option<i64> {
-    store(a, move |s| s.login_failures(account))
+    a.registry
+        .login_failures(account)
         .await?
         .locked_until
         .filter(|u| *u > now())
@@ -374,7 +377,7 @@ pub async fn password_post(
         }
     };
     let lookup = address.clone();
-    let account = store(&a, move |s| s.account_by_address(&lookup)).await.flatten();
+    let account = a.registry.account_by_address(lookup).await.flatten();
     let Some(account) = account else {
         // An unknown address locks as an account would, by the same steps below, so neither
         // the wording nor the time tells anything either.
@@ -418,7 +421,7 @@ pub async fn password_post(
     forgive(&a, account.id).await;
     counted_here.succeeded();
     let id = account.id;
-    let Some(profile) = store(&a, move |s| s.profile(id)).await.flatten() else {
+    let Some(profile) = a.registry.profile(id).await.flatten() else {
         let msg = t(
             lang,
             "Cette BAL n'a pas été activée pour le webmail : activez-la avec Pro Santé Connect.",
@@ -524,7 +527,7 @@ async fn code_form(a: &Accounts, session: &Session, error: Option<&str>) -> Resp
         return see_other("/connexion");
     };
     let id = AccountId(pending.account);
-    let profile = store(a, move |s| s.profile(id)).await.flatten();
+    let profile = a.registry.profile(id).await.flatten();
     let Some(profile) = profile else {
         return see_other("/connexion");
     };
@@ -584,8 +587,8 @@ pub async fn code_post(State(state): State<WebState>, Posted { mut session, form
         }
     };
     let (Some(account), Some(profile)) = (
-        store(&a, move |s| s.account(id)).await.flatten(),
-        store(&a, move |s| s.profile(id)).await.flatten(),
+        a.registry.account(id).await.flatten(),
+        a.registry.profile(id).await.flatten(),
     ) else {
         session.data.factor = None;
         return session.respond(&a, see_other("/connexion")).await;
@@ -600,7 +603,7 @@ pub async fn code_post(State(state): State<WebState>, Posted { mut session, form
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "!".into());
         match totp_verify(&secret, &input, now(), None) {
-            Some(step) if store(&a, move |s| s.claim_totp_step(id, step)).await == Some(true) => None,
+            Some(step) if a.registry.claim_totp_step(id, step).await == Some(true) => None,
             Some(_) => Some(t(
                 lang,
                 "Ce code a déjà servi : attendez le suivant.",
@@ -670,7 +673,7 @@ pub async fn code_resend(State(state): State<WebState>, Posted { mut session, ..
         return session.respond(&a, r).await;
     }
     let id = AccountId(pending.account);
-    let Some(profile) = store(&a, move |s| s.profile(id)).await.flatten() else {
+    let Some(profile) = a.registry.profile(id).await.flatten() else {
         return session.respond(&a, see_other("/connexion")).await;
     };
     let error = send_code(&a, lang, &profile, &mut pending).await.err();

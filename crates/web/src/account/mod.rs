@@ -19,7 +19,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use confiance_auth::notify::Notifier;
 use confiance_auth::psc::Psc;
-use confiance_store::Store;
 
 pub use layout::error_page;
 pub use session::Session;
@@ -45,7 +44,8 @@ pub struct Policy {
 
 /// What the account pages need.
 pub struct Accounts {
-    pub store: Arc<dyn Store>,
+    /// BALs, profiles, sessions, app passwords: everything an account page reads or saves.
+    pub registry: confiance_auth::Registry,
     pub psc: Arc<Psc>,
     /// The development PSC, when it is the configured provider.
     pub sandbox: Option<Arc<sandbox::Sandbox>>,
@@ -67,25 +67,6 @@ pub(crate) fn now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// A store call off the async workers; `None` when it failed (logged).
-pub(crate) async fn store<T: Send + 'static>(
-    accounts: &Accounts,
-    f: impl FnOnce(&dyn Store) -> confiance_store::Result<T> + Send + 'static,
-) -> Option<T> {
-    let s = accounts.store.clone();
-    match tokio::task::spawn_blocking(move || f(&*s)).await {
-        Ok(Ok(v)) => Some(v),
-        Ok(Err(e)) => {
-            tracing::error!("store: {e}");
-            None
-        }
-        Err(e) => {
-            tracing::error!("store task: {e}");
-            None
-        }
-    }
 }
 
 /// The account pages' state; their routes are only mounted with it.

@@ -16,14 +16,14 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use confiance_auth::model::AccountId;
 use confiance_auth::otp::{SentCode, random_bytes, same};
 use confiance_auth::psc::{PendingLogin, PscIdentity};
-use confiance_store::AccountId;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::error_page;
-use super::{Accounts, now, store};
+use super::{Accounts, now};
 use crate::WebState;
 use crate::html::Lang;
 
@@ -165,7 +165,7 @@ impl Session {
     pub async fn rotate(&mut self, accounts: &Accounts) {
         // Deleting the old row is best effort; it also expires on its own.
         let old = storage_key(&self.cookie);
-        store(accounts, move |s| s.session_delete(&old)).await;
+        accounts.registry.session_delete(old).await;
         self.cookie = random_key();
         self.set_cookie = true;
         self.stored = false;
@@ -176,7 +176,7 @@ impl Session {
     pub async fn clear(&mut self, accounts: &Accounts) {
         let lang = self.data.lang;
         let old = storage_key(&self.cookie);
-        store(accounts, move |s| s.session_delete(&old)).await;
+        accounts.registry.session_delete(old).await;
         self.cookie = random_key();
         self.set_cookie = true;
         self.stored = false;
@@ -210,17 +210,18 @@ impl Session {
         let saved = match write {
             false => Some(()),
             true => {
-                store(accounts, move |s| match fresh {
-                    true => {
-                        s.session_put(&key, account, &data, seen)?;
-                        if account.is_none() {
-                            s.sessions_trim_pending(MAX_PENDING, seen - PENDING_SECONDS)?;
-                        }
-                        Ok(())
-                    }
-                    false => s.session_update(&key, account, &data, seen),
-                })
-                .await
+                accounts
+                    .registry
+                    .session_save(confiance_auth::registry::SessionSave {
+                        key,
+                        account,
+                        data,
+                        seen,
+                        fresh,
+                        keep_pending: MAX_PENDING,
+                        pending_before: seen - PENDING_SECONDS,
+                    })
+                    .await
             }
         };
         if !write && self.lang_cookie.unwrap_or_default() != self.data.lang {
@@ -304,7 +305,9 @@ impl FromRequestParts<WebState> for Session {
         let existing = match cookie_value(parts) {
             Some(cookie) => {
                 let key = storage_key(&cookie);
-                store(&accounts, move |s| s.session_get(&key))
+                accounts
+                    .registry
+                    .session_get(key)
                     .await
                     .flatten()
                     .and_then(|d| serde_json::from_str::<SessionData>(&d).ok())
@@ -372,10 +375,12 @@ impl FromRequestParts<WebState> for Session {
         }
         // A suspended or deleted account's session ends at its next request, whatever was saved.
         if let Some(id) = session.account() {
-            let active = store(&accounts, move |s| s.account(id))
+            let active = accounts
+                .registry
+                .account(id)
                 .await
                 .flatten()
-                .is_some_and(|a| a.status == confiance_store::AccountStatus::Active);
+                .is_some_and(|a| a.status == confiance_auth::model::AccountStatus::Active);
             if !active {
                 tracing::info!(target: "audit", event = "session_ended", account = id.0, reason = "account not active");
                 session.clear(&accounts).await;

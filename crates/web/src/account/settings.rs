@@ -7,12 +7,12 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
+use confiance_auth::model::{AccountId, DirectoryListing, Profile, SecondFactor};
 use confiance_auth::otp::{otpauth_uri, totp_verify};
-use confiance_store::{AccountId, DirectoryListing, Profile, SecondFactor};
 
 use super::layout::{self, checked, csrf};
 use super::session::{Posted, Session};
-use super::{Accounts, accounts, hash, now, save_failed, see_other, store};
+use super::{Accounts, accounts, hash, now, save_failed, see_other};
 use crate::WebState;
 use crate::html::{Lang, escape, t};
 
@@ -240,7 +240,8 @@ pub fn apply(choices: &Choices, profile: &mut Profile, listing: &mut DirectoryLi
 }
 
 async fn own_listing(a: &Accounts, address: String) -> Option<DirectoryListing> {
-    store(a, move |s| s.listings())
+    a.registry
+        .listings()
         .await?
         .into_iter()
         .find(|(addr, _)| *addr == address)
@@ -279,13 +280,13 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
         return see_other("/connexion");
     };
     let (Some(account), Some(profile)) = (
-        store(a, move |s| s.account(id)).await.flatten(),
-        store(a, move |s| s.profile(id)).await.flatten(),
+        a.registry.account(id).await.flatten(),
+        a.registry.profile(id).await.flatten(),
     ) else {
         return see_other("/connexion");
     };
     let listing = own_listing(a, account.address.clone()).await;
-    let apps = store(a, move |s| s.app_passwords(id)).await.unwrap_or_default();
+    let apps = a.registry.app_passwords(id).await.unwrap_or_default();
     let current = choices_of(&profile, listing.as_ref());
     let shown = shown.unwrap_or(&current);
     // A new authenticator key is offered each time the page shows, kept only once confirmed.
@@ -394,8 +395,8 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
         Err(e) => return again(&a, session, Some(&e), None).await,
     };
     let (Some(account), Some(mut profile)) = (
-        store(&a, move |s| s.account(id)).await.flatten(),
-        store(&a, move |s| s.profile(id)).await.flatten(),
+        a.registry.account(id).await.flatten(),
+        a.registry.profile(id).await.flatten(),
     ) else {
         return session.respond(&a, see_other("/connexion")).await;
     };
@@ -412,12 +413,7 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
         .unwrap_or_else(|| super::activation::listing_for(&profile, None));
     apply(&choices, &mut profile, &mut listing, new_secret);
     let (p, l) = (profile.clone(), listing.clone());
-    if store(&a, move |s| {
-        s.set_profile(id, &p).and_then(|_| s.set_listing(id, Some(&l)))
-    })
-    .await
-    .is_none()
-    {
+    if a.registry.update_profile(id, p, l).await.is_none() {
         return again(&a, session, Some(save_failed(lang)), Some(&choices)).await;
     }
     tracing::info!(target: "audit", event = "account_settings", account = %account.address, second_factor = profile.second_factor.as_str(),
@@ -435,7 +431,7 @@ pub async fn password(State(state): State<WebState>, Posted { session, form: f }
     let Some(id) = session.account() else {
         return session.respond(&a, see_other("/connexion")).await;
     };
-    let Some(account) = store(&a, move |s| s.account(id)).await.flatten() else {
+    let Some(account) = a.registry.account(id).await.flatten() else {
         return session.respond(&a, see_other("/connexion")).await;
     };
     let current = f.get("actuel").cloned().unwrap_or_default();
@@ -472,7 +468,7 @@ pub async fn password(State(state): State<WebState>, Posted { session, form: f }
     let Some(hash) = hash(new).await else {
         return again(&a, session, Some(save_failed(lang)), None).await;
     };
-    store(&a, move |s| s.set_password(id, &hash)).await;
+    a.registry.set_password(id, hash).await;
     tracing::info!(target: "audit", event = "password_changed", account = %account.address);
     let mut session = session;
     session.data.flash = Some(t(lang, "Votre mot de passe est changé.", "Your password is changed.").into());
@@ -518,7 +514,7 @@ pub async fn app_password_add(State(state): State<WebState>, Posted { mut sessio
         )
         .await;
     }
-    let existing = store(&a, move |s| s.app_passwords(id)).await.unwrap_or_default();
+    let existing = a.registry.app_passwords(id).await.unwrap_or_default();
     if existing.len() >= confiance_auth::login::MAX_APP_PASSWORDS {
         return again(
             &a,
@@ -549,7 +545,7 @@ pub async fn app_password_add(State(state): State<WebState>, Posted { mut sessio
         label.clone(),
         confiance_auth::app_password::lookup_of(&password).map(str::to_string),
     );
-    store(&a, move |s| s.add_app_password(id, &l, &hash, lookup.as_deref())).await;
+    a.registry.add_app_password(id, l, hash, lookup).await;
     tracing::info!(target: "audit", event = "app_password_created", account = id.0, label = %label);
     session.data.new_app_password = Some((label, password));
     session.respond(&a, see_other("/compte")).await
@@ -565,7 +561,7 @@ pub async fn app_password_delete(State(state): State<WebState>, Posted { mut ses
         return again(&a, session, Some("?"), None).await;
     };
     // Only this account's: another account's id deletes nothing.
-    if store(&a, move |s| s.delete_app_password(AccountId(id.0), app)).await == Some(true) {
+    if a.registry.delete_app_password(AccountId(id.0), app).await == Some(true) {
         tracing::info!(target: "audit", event = "app_password_revoked", account = id.0, app);
         session.data.flash = Some(t(lang, "Mot de passe d'application révoqué.", "App password revoked.").into());
     }

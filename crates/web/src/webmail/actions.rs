@@ -118,8 +118,8 @@ pub async fn receipt(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
         // The original is read: its slot goes back before the receipt is submitted (fsync'd).
         drop(slot);
         let sent = confiance_smtp::submit(
-            ctx.mail.svc.clone(),
-            ctx.mail.smtp.clone(),
+            &ctx.mail.svc,
+            &ctx.mail.smtp,
             ctx.account.clone(),
             std::slice::from_ref(&to),
             mdn,

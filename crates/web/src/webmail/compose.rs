@@ -19,7 +19,7 @@ use super::outgoing::{self, Attachment, Draft};
 use super::read::{file_name, load, mime_type};
 use super::{Ctx, logged};
 use crate::account::layout::{checked, csrf};
-use crate::account::{see_other, store};
+use crate::account::see_other;
 use crate::html::{Lang, escape, t};
 
 /// Largest attachment, as the issue and the peers' users expect.
@@ -295,9 +295,7 @@ fn render(ctx: &Ctx, form: &Form) -> String {
 /// `GET /webmail/ecrire`.
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
     let account = ctx.account.id;
-    let signature = store(&ctx.accounts, move |s| s.signature(account))
-        .await
-        .unwrap_or_default();
+    let signature = ctx.accounts.registry.signature(account).await.unwrap_or_default();
     let Some(form) = prefill(&ctx, &q, &signature).await else {
         return ctx.not_found().await;
     };
@@ -475,7 +473,7 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
     let mut attachments = carried.unwrap_or_default();
     attachments.extend(posted.files);
     let account = ctx.account.id;
-    let profile = store(&ctx.accounts, move |s| s.profile(account)).await.flatten();
+    let profile = ctx.accounts.registry.profile(account).await.flatten();
     let from_name = profile
         .map(|p| {
             format!(
@@ -528,8 +526,8 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
     if sending && problems.is_empty() {
         let all: Vec<String> = draft.to.iter().chain(&draft.cc).cloned().collect();
         let sent = confiance_smtp::submit(
-            ctx.mail.svc.clone(),
-            ctx.mail.smtp.clone(),
+            &ctx.mail.svc,
+            &ctx.mail.smtp,
             ctx.account.clone(),
             &all,
             bytes.clone(),

@@ -79,7 +79,7 @@ pub async fn page(mut ctx: Ctx) -> Response {
 /// Why a folder operation failed, in the reader's language (never the store's own words).
 fn why(lang: Lang, e: &confiance_mail::MailError) -> String {
     use confiance_mail::MailError;
-    use confiance_store::StoreError;
+    use confiance_mail::model::StoreError;
     match e {
         MailError::Limit(limit) => match lang {
             Lang::Fr => limit.french(),

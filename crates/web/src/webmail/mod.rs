@@ -32,7 +32,7 @@ use confiance_smtp::SmtpConfig;
 
 use crate::WebState;
 use crate::account::session::Posted;
-use crate::account::{Accounts, Session, error_page, see_other, store};
+use crate::account::{Accounts, Session, error_page, see_other};
 use crate::html::{Lang, t};
 
 /// The value of a mail operation, or `None` once its failure is logged (the page then says
@@ -161,27 +161,14 @@ async fn open(state: &WebState, session: Session) -> Result<Ctx, Response> {
     // The BALs shared with the holder's national id, active ones only, checked at each request
     // so a withdrawn access ends at once.
     let chosen = session.data.mailbox.map(confiance_mail::model::AccountId);
-    let found = store(&accounts, move |s| {
-        let Some(me) = s.account(own)? else {
-            return Ok(None);
-        };
-        let national = s.profile(own)?.and_then(|p| p.national_id);
-        let shared = match national {
-            Some(n) => s.shared_with(&n)?,
-            None => Vec::new(),
-        };
-        let mut choices = vec![me];
-        choices.extend(
-            shared
-                .into_iter()
-                .filter(|a| a.id != own && a.status == confiance_mail::model::AccountStatus::Active),
-        );
-        let shown = chosen
-            .and_then(|c| choices.iter().find(|a| a.id == c).cloned())
-            .unwrap_or_else(|| choices[0].clone());
-        Ok(Some((shown, choices)))
-    })
-    .await;
+    let found = accounts.registry.bals_of(own).await.map(|bals| {
+        bals.map(|choices| {
+            let shown = chosen
+                .and_then(|c| choices.iter().find(|a| a.id == c).cloned())
+                .unwrap_or_else(|| choices[0].clone());
+            (shown, choices)
+        })
+    });
     let found = match found {
         Some(Some((shown, choices))) => {
             logged(mail.svc.folders(shown.id).await).map(|folders| Some((shown, choices, folders)))

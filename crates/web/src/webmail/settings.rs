@@ -6,7 +6,7 @@ use axum::response::Response;
 
 use super::{Ctx, PostedForm};
 use crate::account::layout::csrf;
-use crate::account::{see_other, store};
+use crate::account::see_other;
 use crate::html::{escape, t};
 
 const MAX_SIGNATURE: usize = 2000;
@@ -14,9 +14,7 @@ const MAX_SIGNATURE: usize = 2000;
 pub async fn page(ctx: Ctx) -> Response {
     let lang = ctx.lang();
     let account = ctx.account.id;
-    let signature = store(&ctx.accounts, move |s| s.signature(account))
-        .await
-        .unwrap_or_default();
+    let signature = ctx.accounts.registry.signature(account).await.unwrap_or_default();
     let main = format!(
         r#"<h1>{title}</h1>
 <h2>{sig_title}</h2>
@@ -77,10 +75,7 @@ pub async fn post(PostedForm { mut ctx, form }: PostedForm) -> Response {
         .map(|s| s.replace("\r\n", "\n").trim_end().chars().take(MAX_SIGNATURE).collect())
         .unwrap_or_default();
     let account = ctx.account.id;
-    if store(&ctx.accounts, move |s| s.set_signature(account, &signature))
-        .await
-        .is_none()
-    {
+    if ctx.accounts.registry.set_signature(account, signature).await.is_none() {
         return ctx.store_failed().await;
     }
     ctx.session.data.flash = Some(t(lang, "Signature enregistrée.", "Signature saved.").into());

@@ -1,0 +1,243 @@
+//! The registry of BALs and of the people who hold them, as the web pages see it: accounts,
+//! profiles and second factors, lockout counts, web sessions, app passwords, signatures and
+//! directory listings. Every call runs off the async workers; a failure is logged and read as
+//! `None`, so a page says that saving or reading failed without showing the error.
+//!
+//! Operations that must hold together (an activation, a profile and its listing) are one
+//! method each, so no page can do half of them.
+
+use std::sync::Arc;
+
+use confiance_store::{
+    Account, AccountId, AccountStatus, AppPassword, DirectoryListing, LoginFailures, Profile, Store, StoreError,
+};
+
+pub struct Registry {
+    store: Arc<dyn Store>,
+}
+
+/// A BAL being activated: its address, password hash, quota, holder and listing.
+pub struct Activation {
+    pub address: String,
+    pub password_hash: String,
+    pub quota: u64,
+    pub profile: Profile,
+    pub listing: DirectoryListing,
+    pub at: i64,
+}
+
+impl Registry {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Registry { store }
+    }
+
+    async fn call<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> confiance_store::Result<T> + Send + 'static,
+    ) -> Option<T> {
+        let s = self.store.clone();
+        match tokio::task::spawn_blocking(move || f(&*s)).await {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => {
+                tracing::error!("store: {e}");
+                None
+            }
+            Err(e) => {
+                tracing::error!("store task: {e}");
+                None
+            }
+        }
+    }
+
+    // BALs
+
+    pub async fn account(&self, id: AccountId) -> Option<Option<Account>> {
+        self.call(move |s| s.account(id)).await
+    }
+
+    pub async fn account_by_address(&self, address: String) -> Option<Option<Account>> {
+        self.call(move |s| s.account_by_address(&address)).await
+    }
+
+    /// The BALs whose holder has this national id (IdNat_PS).
+    pub async fn accounts_of(&self, national_id: String) -> Option<Vec<Account>> {
+        self.call(move |s| s.accounts_of(&national_id)).await
+    }
+
+    /// The professional's own BAL, then the active BALs shared with their national id: what
+    /// the webmail may open, checked at each request so a withdrawn access ends at once.
+    pub async fn bals_of(&self, own: AccountId) -> Option<Option<Vec<Account>>> {
+        self.call(move |s| {
+            let Some(me) = s.account(own)? else {
+                return Ok(None);
+            };
+            let shared = match s.profile(own)?.and_then(|p| p.national_id) {
+                Some(n) => s.shared_with(&n)?,
+                None => Vec::new(),
+            };
+            let mut bals = vec![me];
+            bals.extend(
+                shared
+                    .into_iter()
+                    .filter(|a| a.id != own && a.status == AccountStatus::Active),
+            );
+            Ok(Some(bals))
+        })
+        .await
+    }
+
+    /// Creates the BAL with its profile and listing, all or nothing: one BAL per identity
+    /// (unique national id), so a second activation running at the same time fails here, and
+    /// its account goes.
+    pub async fn activate(&self, a: Activation) -> Result<AccountId, StoreError> {
+        let s = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            let id = s.create_account(&a.address, &a.password_hash, a.quota)?;
+            let finished = s
+                .set_profile(id, &a.profile)
+                .and_then(|_| s.set_listing(id, Some(&a.listing)))
+                .and_then(|_| s.record_login(id, a.at));
+            if let Err(e) = finished {
+                let _ = s.delete_account(id);
+                return Err(e);
+            }
+            Ok(id)
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+    }
+
+    /// The addresses `address::propose` offers a person that no BAL holds yet.
+    pub async fn free_addresses(
+        &self,
+        given: String,
+        family: String,
+        profession: Option<String>,
+        hosted: Vec<String>,
+    ) -> Option<Vec<String>> {
+        self.call(move |s| {
+            Ok(crate::address::propose(
+                &given,
+                &family,
+                profession.as_deref(),
+                &hosted,
+                |candidate| s.account_by_address(candidate).ok().flatten().is_some(),
+            ))
+        })
+        .await
+    }
+
+    pub async fn set_password(&self, id: AccountId, hash: String) -> Option<()> {
+        self.call(move |s| s.set_password(id, &hash)).await
+    }
+
+    pub async fn record_login(&self, id: AccountId, at: i64) -> Option<()> {
+        self.call(move |s| s.record_login(id, at)).await
+    }
+
+    // Profiles and listings
+
+    pub async fn profile(&self, id: AccountId) -> Option<Option<Profile>> {
+        self.call(move |s| s.profile(id)).await
+    }
+
+    /// Saves the profile and the directory listing that follows from it, together.
+    pub async fn update_profile(&self, id: AccountId, profile: Profile, listing: DirectoryListing) -> Option<()> {
+        self.call(move |s| {
+            s.set_profile(id, &profile)
+                .and_then(|_| s.set_listing(id, Some(&listing)))
+        })
+        .await
+    }
+
+    /// Every BAL's directory listing, red-listed ones included.
+    pub async fn listings(&self) -> Option<Vec<(String, DirectoryListing)>> {
+        self.call(|s| s.listings()).await
+    }
+
+    pub async fn signature(&self, id: AccountId) -> Option<String> {
+        self.call(move |s| s.signature(id)).await
+    }
+
+    pub async fn set_signature(&self, id: AccountId, signature: String) -> Option<()> {
+        self.call(move |s| s.set_signature(id, &signature)).await
+    }
+
+    // Second factor and lockout
+
+    /// Takes a TOTP time step once (RFC 6238 §5.2: a code is good once).
+    pub async fn claim_totp_step(&self, id: AccountId, step: i64) -> Option<bool> {
+        self.call(move |s| s.claim_totp_step(id, step)).await
+    }
+
+    pub async fn record_failure(&self, id: AccountId, at: i64, limit: u32, lock_seconds: i64) -> Option<LoginFailures> {
+        self.call(move |s| s.record_failure(id, at, limit, lock_seconds)).await
+    }
+
+    pub async fn forgive_failure(&self, id: AccountId, limit: u32) -> Option<()> {
+        self.call(move |s| s.forgive_failure(id, limit)).await
+    }
+
+    pub async fn login_failures(&self, id: AccountId) -> Option<LoginFailures> {
+        self.call(move |s| s.login_failures(id)).await
+    }
+
+    // App passwords
+
+    pub async fn app_passwords(&self, id: AccountId) -> Option<Vec<AppPassword>> {
+        self.call(move |s| s.app_passwords(id)).await
+    }
+
+    pub async fn add_app_password(
+        &self,
+        id: AccountId,
+        label: String,
+        hash: String,
+        lookup: Option<String>,
+    ) -> Option<i64> {
+        self.call(move |s| s.add_app_password(id, &label, &hash, lookup.as_deref()))
+            .await
+    }
+
+    pub async fn delete_app_password(&self, id: AccountId, app: i64) -> Option<bool> {
+        self.call(move |s| s.delete_app_password(id, app)).await
+    }
+
+    // Web sessions
+
+    pub async fn session_get(&self, key: String) -> Option<Option<String>> {
+        self.call(move |s| s.session_get(&key)).await
+    }
+
+    pub async fn session_delete(&self, key: String) -> Option<()> {
+        self.call(move |s| s.session_delete(&key)).await
+    }
+
+    /// Saves a session: a new one is inserted (then, for a visitor's, the oldest pending
+    /// ones beyond `keep` are dropped), a known one only updated, so a request still running
+    /// when the professional logged out cannot bring it back.
+    pub async fn session_save(&self, save: SessionSave) -> Option<()> {
+        self.call(move |s| match save.fresh {
+            true => {
+                s.session_put(&save.key, save.account, &save.data, save.seen)?;
+                if save.account.is_none() {
+                    s.sessions_trim_pending(save.keep_pending, save.pending_before)?;
+                }
+                Ok(())
+            }
+            false => s.session_update(&save.key, save.account, &save.data, save.seen),
+        })
+        .await
+    }
+}
+
+/// What `Registry::session_save` writes.
+pub struct SessionSave {
+    pub key: String,
+    pub account: Option<AccountId>,
+    pub data: String,
+    pub seen: i64,
+    pub fresh: bool,
+    pub keep_pending: usize,
+    pub pending_before: i64,
+}
