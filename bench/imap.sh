@@ -26,6 +26,10 @@ listen_tls = "127.0.0.1:$PORT"
 [smtp]
 submission = "127.0.0.1:0"
 submissions = "127.0.0.1:0"
+# The idle phase holds IDLE connections from one address: above the default per-address limit.
+[limits]
+max_per_address = $((IDLE + CLIENTS + 100))
+max_connections = $((IDLE + CLIENTS + 100))
 CONF
 "$bin" --config "$root/confiance.toml" init --no-demo >/dev/null 2>&1
 for i in $(seq 0 $((CLIENTS - 1))); do

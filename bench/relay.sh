@@ -29,7 +29,12 @@ trap cleanup EXIT
 now() { date +%s.%N; }
 rate() { python3 -c "print(f'{$1/($3-$2):.0f}')"; }
 free_port() { python3 -c "import socket,sys; s=socket.socket(); s.bind((sys.argv[1],0)); print(s.getsockname()[1])" "$1"; }
-wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0; sleep 0.05; done; echo "nothing on $1:$2" >&2; exit 1; }
+wait_port() {
+    for _ in $(seq 200); do (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null && return 0; sleep 0.05; done
+    echo "nothing on $1:$2" >&2
+    tail -n 5 "$root"/*/log >&2 2>/dev/null
+    exit 1
+}
 
 bin=${CONFIANCE_BIN:-$repo/target/release/confiance}
 if [ -z "${CONFIANCE_BIN:-}" ]; then
@@ -145,6 +150,8 @@ domains = ["$4"]
 [imap]
 listen = "$2:0"
 listen_tls = "$2:0"
+[web]
+listen = "$2:0"
 [smtp]
 submission = "$2:$(free_port "$2")"
 submissions = "$2:0"
