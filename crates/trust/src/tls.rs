@@ -66,6 +66,21 @@ pub fn server_config(chain: &Path, key: &Path) -> Result<Arc<rustls::ServerConfi
     Ok(Arc::new(config))
 }
 
+/// A throw-away configuration with a self-signed certificate, for what never shows it to a
+/// peer: the in-process dialogue tests hand it to a session that speaks no TLS.
+pub fn self_signed(hostname: &str) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let key = rcgen::generate_simple_self_signed(vec![hostname.to_string()]).map_err(|e| TlsError::Key {
+        path: PathBuf::new(),
+        reason: e.to_string(),
+    })?;
+    let der = PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(mssante_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_no_client_auth()
+        .with_single_cert(vec![key.cert.der().clone()], der)?;
+    Ok(Arc::new(config))
+}
+
 /// The client-facing configuration that also asks for a professional's card certificate
 /// (CPS), without requiring one: a certificate chaining to `persons_ca` proves who the client
 /// is (web login, SASL EXTERNAL); anything else, or a card revoked by one of `crls`, fails

@@ -20,13 +20,7 @@ struct Operator {
 }
 
 fn tls() -> Arc<rustls::ServerConfig> {
-    let key = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
-    let der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.signing_key.serialize_der().into());
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![key.cert.der().clone()], der)
-        .unwrap();
-    Arc::new(config)
+    confiance_trust::tls::self_signed("localhost").unwrap()
 }
 
 impl Operator {
