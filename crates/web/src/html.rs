@@ -30,6 +30,30 @@ pub fn escape(s: &str) -> String {
     out
 }
 
+/// The templates' HTML escaper (see `askama.toml`): the same entities as `escape`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Escaper;
+
+impl askama::filters::Escaper for Escaper {
+    fn write_escaped_str<W: std::fmt::Write>(&self, mut dest: W, string: &str) -> std::fmt::Result {
+        let mut last = 0;
+        for (i, b) in string.bytes().enumerate() {
+            let entity = match b {
+                b'&' => "&amp;",
+                b'<' => "&lt;",
+                b'>' => "&gt;",
+                b'"' => "&quot;",
+                b'\'' => "&#39;",
+                _ => continue,
+            };
+            dest.write_str(&string[last..i])?;
+            dest.write_str(entity)?;
+            last = i + 1;
+        }
+        dest.write_str(&string[last..])
+    }
+}
+
 /// Percent-encodes a query-string value.
 pub fn url_value(s: &str) -> String {
     let mut out = String::new();

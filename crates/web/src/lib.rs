@@ -6,6 +6,7 @@ pub mod account;
 mod api;
 mod fhir;
 mod html;
+mod i18n;
 mod page;
 mod problem;
 pub mod webmail;

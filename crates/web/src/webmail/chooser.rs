@@ -4,57 +4,47 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
+use askama::Template;
+
+use super::frame::Frame;
 use super::{Ctx, PostedForm};
-use crate::account::layout::csrf;
 use crate::account::see_other;
-use crate::html::{escape, t};
+use crate::i18n::Tr;
+
+struct Bal {
+    id: i64,
+    address: String,
+    /// The BAL the webmail shows now.
+    shown: bool,
+}
+
+#[derive(Template)]
+#[template(path = "webmail/chooser.html")]
+struct ChooserPage {
+    tr: Tr,
+    frame: Frame,
+    /// The professional's own first.
+    bals: Vec<Bal>,
+}
 
 pub async fn page(ctx: Ctx) -> Response {
-    let lang = ctx.lang();
-    let token = csrf(&ctx.session.data.csrf);
-    let items: String = ctx
+    let bals = ctx
         .choices
         .iter()
-        .enumerate()
-        .map(|(i, a)| {
-            let kind = if i == 0 {
-                t(lang, "votre BAL personnelle", "your own mailbox")
-            } else {
-                t(lang, "BAL partagée avec vous", "mailbox shared with you")
-            };
-            let current = if a.id == ctx.account.id {
-                format!(r#" <span class="hint">({})</span>"#, t(lang, "affichée", "shown"))
-            } else {
-                String::new()
-            };
-            format!(
-                r#"<li><form method="post" action="/webmail/bal" class="inline">{token}<button name="bal" value="{}" class="secondary">{}</button></form> <span class="hint">{kind}</span>{current}</li>"#,
-                a.id.0,
-                escape(&a.address)
-            )
+        .map(|a| Bal {
+            id: a.id.0,
+            address: a.address.clone(),
+            shown: a.id == ctx.account.id,
         })
         .collect();
-    let main = format!(
-        r#"<h1>{title}</h1><p>{intro}</p><ul class="attachments">{items}</ul>"#,
-        title = t(lang, "Choisir une BAL", "Choose a mailbox"),
-        intro = t(
-            lang,
-            "Vous pouvez ouvrir plusieurs boîtes aux lettres. Laquelle afficher ?",
-            "You may open several mailboxes. Which one should be shown?"
-        ),
-    );
-    let title = t(lang, "Choisir une BAL", "Choose a mailbox");
-    ctx.page(title, None, &main).await
+    ctx.show("chooser.title", None, |tr, frame, _| ChooserPage { tr, frame, bals })
+        .await
 }
 
 pub async fn choose(PostedForm { mut ctx, form }: PostedForm) -> Response {
     let wanted = form.get("bal").and_then(|b| b.parse::<i64>().ok());
     let Some(account) = ctx.choices.iter().find(|a| Some(a.id.0) == wanted).cloned() else {
-        let msg = t(
-            ctx.lang(),
-            "Cette BAL n'est pas partagée avec vous.",
-            "This mailbox is not shared with you.",
-        );
+        let msg = Tr(ctx.lang()).text_of("chooser.not-shared");
         return ctx.fail(StatusCode::FORBIDDEN, msg).await;
     };
     tracing::info!(target: "audit", event = "mailbox_opened", account = %account.address, by = ctx.own.0);

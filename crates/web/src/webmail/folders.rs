@@ -4,11 +4,13 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::frame::{self, folder_name, ordered};
+use askama::Template;
+
+use super::frame::{Frame, folder_name, ordered};
 use super::{Ctx, PostedForm};
-use crate::account::layout::csrf;
 use crate::account::see_other;
-use crate::html::{Lang, escape, t};
+use crate::html::{Lang, t};
+use crate::i18n::Tr;
 
 /// IMAP's hierarchy separator here; a folder name may not hold it or control characters.
 const DELIMITER: char = '/';
@@ -29,51 +31,42 @@ fn is_own(ctx: &Ctx, id: i64) -> Option<String> {
         .map(|f| f.name.clone())
 }
 
-pub async fn page(mut ctx: Ctx) -> Response {
+/// One folder of the page; the special ones cannot be renamed or deleted.
+struct FolderRow {
+    id: i64,
+    /// As people read it (the special folders in the page's language).
+    label: String,
+    name: String,
+    count: u64,
+    own: bool,
+}
+
+#[derive(Template)]
+#[template(path = "webmail/folders.html")]
+struct FoldersPage {
+    tr: Tr,
+    frame: Frame,
+    rows: Vec<FolderRow>,
+}
+
+pub async fn page(ctx: Ctx) -> Response {
     let lang = ctx.lang();
-    let token = csrf(&ctx.session.data.csrf);
-    let counts = frame::counts(&ctx).await;
-    let mut rows = String::new();
-    for f in ordered(&ctx.folders) {
-        let count = counts.iter().find(|c| c.mailbox == f.id).map_or(0, |c| c.total);
-        let actions = if f.special_use.is_none() && f.name != "INBOX" {
-            format!(
-                r#"<form method="post" class="inline">{token}<input type="hidden" name="dossier" value="{id}"><label class="sr" for="n{id}">{new_name_l} {name}</label><input id="n{id}" name="nom" type="text" value="{name}"> <button name="action" value="renommer" class="secondary">{rename}</button> <button name="action" value="supprimer" class="danger">{delete}</button></form>"#,
-                id = f.id.0,
-                name = escape(&f.name),
-                new_name_l = t(lang, "Nouveau nom de", "New name of"),
-                rename = t(lang, "Renommer", "Rename"),
-                delete = t(lang, "Supprimer", "Delete"),
-            )
-        } else {
-            String::new()
-        };
-        rows.push_str(&format!(
-            "<tr><td>{}</td><td>{count}</td><td>{actions}</td></tr>",
-            escape(&folder_name(lang, f))
-        ));
-    }
-    let main = format!(
-        r#"<h1>{title}</h1>
-<table><caption class="sr">{title}</caption><thead><tr><th scope="col">{name_l}</th><th scope="col">{count_l}</th><th scope="col">{actions_l}</th></tr></thead><tbody>{rows}</tbody></table>
-<h2>{create_l}</h2>
-<form method="post">{token}<label for="nouveau">{name_l}</label><input id="nouveau" name="nom" type="text" required> <button name="action" value="creer">{create}</button></form>
-<p class="hint">{delete_hint}</p>"#,
-        title = t(lang, "Dossiers", "Folders"),
-        name_l = t(lang, "Nom", "Name"),
-        count_l = t(lang, "Messages", "Messages"),
-        actions_l = t(lang, "Actions", "Actions"),
-        create_l = t(lang, "Créer un dossier", "Create a folder"),
-        create = t(lang, "Créer", "Create"),
-        delete_hint = t(
-            lang,
-            "Supprimer un dossier supprime aussi les messages qu'il contient.",
-            "Deleting a folder also deletes the messages in it."
-        ),
-    );
-    let title = t(lang, "Dossiers", "Folders");
-    let html = frame::page(&mut ctx, title, &counts, None, &main);
-    ctx.respond(html).await
+    let folders = ctx.folders.clone();
+    ctx.show("folders.title", None, |tr, frame, counts| FoldersPage {
+        tr,
+        frame,
+        rows: ordered(&folders)
+            .into_iter()
+            .map(|f| FolderRow {
+                id: f.id.0,
+                label: folder_name(lang, f),
+                name: f.name.clone(),
+                count: counts.iter().find(|c| c.mailbox == f.id).map_or(0, |c| c.total),
+                own: f.special_use.is_none() && f.name != "INBOX",
+            })
+            .collect(),
+    })
+    .await
 }
 
 /// Why a folder operation failed, in the reader's language (never the store's own words).

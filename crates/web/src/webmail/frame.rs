@@ -7,9 +7,11 @@ use axum::response::{Html, IntoResponse, Response};
 use chrono::{FixedOffset, TimeZone};
 use confiance_mail::model::{Folder, FolderCount};
 
+use askama::Template;
+
 use super::Ctx;
-use crate::account::layout::csrf;
 use crate::html::{Lang, escape, t};
+use crate::i18n::Tr;
 
 const CSS: &str = include_str!("app.css");
 const JS: &str = include_str!("app.js");
@@ -99,110 +101,89 @@ pub fn long_date(seconds: i64, tz_minutes: i32) -> String {
         .unwrap_or_default()
 }
 
-/// The folder list with unread counts; `current` is marked for screen readers.
-fn folder_nav(ctx: &Ctx, counts: &[FolderCount], current: Option<i64>) -> String {
-    let lang = ctx.lang();
-    let mut items = String::new();
-    for f in ordered(&ctx.folders) {
-        let unseen = counts.iter().find(|c| c.mailbox == f.id).map_or(0, |c| c.unseen);
-        let badge = if unseen > 0 {
-            format!(
-                r#" <span class="badge">{unseen}<span class="sr"> {}</span></span>"#,
-                t(lang, "non lus", "unread")
-            )
-        } else {
-            String::new()
-        };
-        let here = if current == Some(f.id.0) {
-            r#" aria-current="page""#
-        } else {
-            ""
-        };
-        items.push_str(&format!(
-            r#"<li><a href="/webmail/dossier/{}"{here}>{}{badge}</a></li>"#,
-            f.id.0,
-            escape(&folder_name(lang, f))
-        ));
-    }
-    format!(
-        r#"<nav id="dossiers" aria-label="{}"><ul>{items}</ul><p><a href="/webmail/dossiers">{}</a></p></nav>"#,
-        t(lang, "Dossiers", "Folders"),
-        t(lang, "Gérer les dossiers", "Manage folders"),
-    )
+/// One folder of the list, with its unread count; `current` is marked for screen readers.
+pub struct NavItem {
+    pub id: i64,
+    pub name: String,
+    pub unseen: u64,
+    pub current: bool,
 }
 
-/// A whole webmail page. `flash` is plain text; `main` is HTML.
+/// What every webmail page shows around its own content (`templates/webmail/frame.html`).
+pub struct Frame {
+    pub lang: &'static str,
+    pub other_lang: &'static str,
+    pub other_label: &'static str,
+    pub title: String,
+    pub version: &'static str,
+    pub csrf: String,
+    /// Several BALs may be opened: the address links to the chooser.
+    pub can_switch: bool,
+    pub address: String,
+    /// Shown once.
+    pub alert: Option<String>,
+    pub flash: Option<String>,
+    pub nav: Vec<NavItem>,
+}
+
+impl Frame {
+    pub fn of(ctx: &mut Ctx, title: &str, counts: &[FolderCount], current: Option<i64>) -> Frame {
+        let lang = ctx.lang();
+        let (code, other_lang, other_label) = match lang {
+            Lang::Fr => ("fr", "en", "English"),
+            Lang::En => ("en", "fr", "Français"),
+        };
+        let nav = ordered(&ctx.folders)
+            .into_iter()
+            .map(|f| NavItem {
+                id: f.id.0,
+                name: folder_name(lang, f),
+                unseen: counts.iter().find(|c| c.mailbox == f.id).map_or(0, |c| c.unseen),
+                current: current == Some(f.id.0),
+            })
+            .collect();
+        Frame {
+            lang: code,
+            other_lang,
+            other_label,
+            title: title.to_string(),
+            version: version(),
+            csrf: ctx.session.data.csrf.clone(),
+            can_switch: ctx.choices.len() > 1,
+            address: ctx.account.address.clone(),
+            alert: ctx.session.data.alert.take(),
+            flash: ctx.session.data.flash.take(),
+            nav,
+        }
+    }
+}
+
+/// A page whose content is still written in Rust (see docs/ARCHITECTURE.md, debts).
+#[derive(Template)]
+#[template(path = "webmail/raw.html")]
+struct RawPage<'a> {
+    tr: Tr,
+    frame: Frame,
+    main: &'a str,
+}
+
+/// A whole webmail page around `main` (HTML).
 pub fn page(ctx: &mut Ctx, title: &str, counts: &[FolderCount], current: Option<i64>, main: &str) -> Html<String> {
-    let lang = ctx.lang();
-    let (html_lang, other, other_label) = match lang {
-        Lang::Fr => ("fr", "en", "English"),
-        Lang::En => ("en", "fr", "Français"),
-    };
-    // Shown once.
-    let flash = ctx
-        .session
-        .data
-        .flash
-        .take()
-        .map(|f| format!(r#"<p class="flash" role="status">{}</p>"#, escape(&f)))
-        .unwrap_or_default();
-    let alert = ctx
-        .session
-        .data
-        .alert
-        .take()
-        .map(|a| format!(r#"<p class="error" role="alert">{}</p>"#, escape(&a)))
-        .unwrap_or_default();
-    Html(format!(
-        r##"<!doctype html>
-<html lang="{html_lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title} — Confiance MSSanté</title>
-<link rel="stylesheet" href="/webmail/app.css?v={version}">
-<script type="module" src="/webmail/app.js?v={version}"></script>
-</head>
-<body data-csrf="{csrf_value}">
-<a class="skip" href="#contenu">{skip}</a>
-<header class="bar">
-<a class="brand" href="/webmail">Confiance</a>
-<form role="search" action="/webmail/recherche" class="quick"><label class="sr" for="q">{search}</label><input id="q" name="texte" type="search" placeholder="{search}" data-key="/"></form>
-<a class="button" href="/webmail/ecrire" data-key="c">{write}</a>
-{address}
-<a href="/webmail/reglages">{settings}</a>
-<a href="?lang={other}" lang="{other}">{other_label}</a>
-<form method="post" action="/deconnexion" class="inline">{csrf}<button class="link">{logout}</button></form>
-</header>
-<div class="layout">
-{nav}
-<main id="contenu" tabindex="-1">
-<p id="annonce" class="sr" role="status" aria-live="polite"></p>
-{alert}{flash}{main}
-</main>
-</div>
-</body>
-</html>"##,
-        title = escape(title),
-        version = version(),
-        csrf_value = escape(&ctx.session.data.csrf),
-        csrf = csrf(&ctx.session.data.csrf),
-        skip = t(lang, "Aller au contenu", "Skip to content"),
-        search = t(lang, "Rechercher dans les messages", "Search messages"),
-        write = t(lang, "Écrire", "Write"),
-        address = if ctx.choices.len() > 1 {
-            format!(
-                r#"<a class="who" href="/webmail/bal" title="{}">{}</a>"#,
-                t(lang, "Changer de BAL", "Switch mailbox"),
-                escape(&ctx.account.address)
-            )
-        } else {
-            format!(r#"<span class="who">{}</span>"#, escape(&ctx.account.address))
-        },
-        settings = t(lang, "Réglages", "Settings"),
-        logout = t(lang, "Se déconnecter", "Log out"),
-        nav = folder_nav(ctx, counts, current),
-    ))
+    let tr = Tr(ctx.lang());
+    render(&RawPage {
+        tr,
+        frame: Frame::of(ctx, title, counts, current),
+        main,
+    })
+}
+
+/// A page's HTML; a template that cannot render (it never should) is logged and answered
+/// with a sentence instead of half a page.
+pub fn render(page: &impl Template) -> Html<String> {
+    Html(page.render().unwrap_or_else(|e| {
+        tracing::error!("page not rendered: {e}");
+        "<!doctype html><title>Erreur</title><p>La page n'a pas pu être affichée ; réessayez.</p>".into()
+    }))
 }
 
 /// The folders' counts, or none when the store failed (the page still shows).

@@ -266,12 +266,13 @@ pub async fn page(ctx: Ctx, Path(id): Path<i64>, Query(q): Query<HashMap<String,
         ));
     }
     let main = format!(
-        r#"<h1>{title} <span class="count">({total} {messages})</span></h1>
+        r#"<h1>{title} <span class="count">({count})</span></h1>
 <nav aria-label="{filter_label}"><ul class="filters">{filters}</ul></nav>
 <div id="liste" data-folder="{id}">{table}</div>
 <nav class="pager" aria-label="{pages_label}">{pager}</nav>"#,
         title = escape(&name),
-        messages = t(lang, "messages", "messages"),
+        // « (1 message) », « (0 message) » in French, "(0 messages)" in English.
+        count = crate::i18n::Tr(lang).n("count.messages", total).0,
         filter_label = t(lang, "Filtrer", "Filter"),
         pages_label = t(lang, "Pages", "Pages"),
     );

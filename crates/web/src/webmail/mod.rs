@@ -88,6 +88,21 @@ impl Ctx {
         self.respond(html).await
     }
 
+    /// A whole webmail page from its template: `make` gets the catalogue, the frame (header,
+    /// folders, notices) and the folders' counts. `title` is a catalogue key.
+    pub async fn show<T: askama::Template>(
+        mut self,
+        title: &'static str,
+        current: Option<i64>,
+        make: impl FnOnce(crate::i18n::Tr, frame::Frame, &[confiance_mail::model::FolderCount]) -> T,
+    ) -> Response {
+        let counts = frame::counts(&self).await;
+        let tr = crate::i18n::Tr(self.lang());
+        let frame = frame::Frame::of(&mut self, tr.text_of(title), &counts, current);
+        let html = frame::render(&make(tr, frame, &counts));
+        self.respond(html).await
+    }
+
     /// Saves the session and answers.
     pub async fn respond(self, response: impl axum::response::IntoResponse) -> Response {
         self.session.respond(&self.accounts, response).await
