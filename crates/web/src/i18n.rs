@@ -57,7 +57,8 @@ impl Tr {
     }
 
     /// A sentence that counts `n`, in the right plural form.
-    pub fn n(&self, key: &str, n: u64) -> Safe<String> {
+    pub fn n(&self, key: &str, n: impl std::borrow::Borrow<u64>) -> Safe<String> {
+        let n = *n.borrow();
         let singular = match self.0 {
             Lang::Fr => n <= 1,
             Lang::En => n == 1,
@@ -124,6 +125,7 @@ mod tests {
                 ("text_of(\"", ""),
                 (".show(\"", ""),
                 ("\"shortcut.", "shortcut."),
+                ("\"list.", "list."),
             ] {
                 for (i, _) in text.match_indices(call) {
                     let rest = &text[i + call.len()..];

@@ -14,13 +14,15 @@ use axum::response::{IntoResponse, Response};
 use confiance_mail::model::FolderId;
 use mail_parser::MessageParser;
 
-use super::frame;
+use askama::Template;
+
+use super::frame::{self, Frame};
 use super::outgoing::{self, Attachment, Draft};
 use super::read::{file_name, load, mime_type};
 use super::{Ctx, logged};
-use crate::account::layout::{checked, csrf};
 use crate::account::see_other;
-use crate::html::{Lang, escape, t};
+use crate::html::{Lang, t};
+use crate::i18n::Tr;
 
 /// Largest attachment, as the issue and the peers' users expect.
 pub const MAX_ATTACHMENT: usize = 10 << 20;
@@ -215,81 +217,24 @@ async fn prefill(ctx: &Ctx, q: &HashMap<String, String>, signature: &str) -> Opt
     Some(form)
 }
 
-fn render(ctx: &Ctx, form: &Form) -> String {
-    let lang = ctx.lang();
-    let d = &form.draft;
-    let hidden = |name: &str, value: Option<String>| {
-        value
-            .map(|v| format!(r#"<input type="hidden" name="{name}" value="{}">"#, escape(&v)))
-            .unwrap_or_default()
-    };
-    let kept: String = form
-        .kept
-        .iter()
-        .map(|(n, name, size)| {
-            format!(
-                r#"<li><label><input type="checkbox" name="garder" value="{n}" checked> {} <span class="hint">({} ko)</span></label></li>"#,
-                escape(name),
-                size.div_ceil(1024)
-            )
-        })
-        .collect();
-    let kept = if kept.is_empty() {
-        String::new()
-    } else {
-        format!(
-            r#"<fieldset><legend>{}</legend><ul class="attachments">{kept}</ul></fieldset>"#,
-            t(lang, "Pièces jointes conservées", "Attachments kept")
-        )
-    };
-    format!(
-        r#"<h1>{title}</h1>
-<form method="post" action="/webmail/ecrire" enctype="multipart/form-data" id="composer" class="compose" data-max="{max}">
-{csrf}{source}{replaces}{in_reply_to}{references}
-<div class="field"><label for="a">{to_l}</label><input id="a" name="a" type="text" value="{to}" autocomplete="off" data-annuaire aria-describedby="a-aide"><p class="hint" id="a-aide">{to_hint}</p><div class="warning" id="a-alerte" role="alert" hidden></div></div>
-<div class="field"><label for="cc">{cc_l}</label><input id="cc" name="cc" type="text" value="{cc}" autocomplete="off" data-annuaire></div>
-<div class="field"><label for="objet">{subject_l}</label><input id="objet" name="objet" type="text" value="{subject}"></div>
-<div class="field"><label for="corps">{body_l}</label><textarea id="corps" name="corps" rows="14">{body}</textarea></div>
-{kept}
-<div class="field drop" id="depot"><label for="fichiers">{files_l}</label><input id="fichiers" name="fichiers" type="file" multiple aria-describedby="fichiers-aide"><p class="hint" id="fichiers-aide">{files_hint}</p><ul id="choisis" class="attachments"></ul><progress id="progression" max="100" value="0" hidden></progress></div>
-<div class="check"><label><input type="checkbox" name="accuse"{receipt}> {receipt_l}</label></div>
-<p class="actions"><button name="action" value="envoyer">{send}</button> <button name="action" value="brouillon" class="secondary">{save}</button> <span id="etat-brouillon" class="hint" role="status"></span></p>
-</form>"#,
-        title = if form.replaces.is_some() {
-            t(lang, "Brouillon", "Draft")
-        } else {
-            t(lang, "Nouveau message", "New message")
-        },
-        max = MAX_ATTACHMENT,
-        csrf = csrf(&ctx.session.data.csrf),
-        source = hidden("source", form.source.map(|(f, u)| format!("{f}/{u}"))),
-        replaces = hidden("brouillon", form.replaces.map(|(f, u)| format!("{f}/{u}"))),
-        in_reply_to = hidden("en-reponse-a", d.in_reply_to.clone()),
-        references = hidden("references", (!d.references.is_empty()).then(|| d.references.join(" "))),
-        to_l = t(lang, "À", "To"),
-        to = escape(&d.to.join(", ")),
-        to_hint = t(
-            lang,
-            "Tapez un nom (même mal orthographié), une ville ou une adresse : l'annuaire santé propose les correspondants. Séparez les adresses par des virgules.",
-            "Type a name (even misspelt), a town or an address: the health directory suggests correspondents. Separate addresses with commas."
-        ),
-        cc_l = t(lang, "Copie à", "Cc"),
-        cc = escape(&d.cc.join(", ")),
-        subject_l = t(lang, "Objet", "Subject"),
-        subject = escape(&d.subject),
-        body_l = t(lang, "Message", "Message"),
-        body = escape(&d.body),
-        files_l = t(
-            lang,
-            "Joindre des fichiers (ou glissez-les ici)",
-            "Attach files (or drop them here)"
-        ),
-        files_hint = t(lang, "10 Mo au plus par fichier.", "10 MB at most per file."),
-        receipt = checked(d.receipt),
-        receipt_l = t(lang, "Demander un accusé de lecture", "Request a read receipt"),
-        send = t(lang, "Envoyer", "Send"),
-        save = t(lang, "Enregistrer le brouillon", "Save draft"),
-    )
+#[derive(Template)]
+#[template(path = "webmail/compose.html")]
+struct ComposePage {
+    tr: Tr,
+    frame: Frame,
+    /// Editing a saved draft.
+    draft: bool,
+    max: usize,
+    /// What the form carries back: the message answered or forwarded, the draft it replaces,
+    /// the thread's identifiers.
+    hidden: Vec<(&'static str, String)>,
+    to: String,
+    cc: String,
+    subject: String,
+    body: String,
+    /// Attachments of the answered, forwarded or drafted message: index, name, size.
+    kept: Vec<(usize, String, usize)>,
+    receipt: bool,
 }
 
 /// `GET /webmail/ecrire`.
@@ -299,9 +244,30 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
     let Some(form) = prefill(&ctx, &q, &signature).await else {
         return ctx.not_found().await;
     };
-    let main = render(&ctx, &form);
-    let title = t(ctx.lang(), "Écrire", "Write");
-    ctx.page(title, None, &main).await
+    let d = form.draft;
+    let hidden = [
+        ("source", form.source.map(|(f, u)| format!("{f}/{u}"))),
+        ("brouillon", form.replaces.map(|(f, u)| format!("{f}/{u}"))),
+        ("en-reponse-a", d.in_reply_to.clone()),
+        ("references", (!d.references.is_empty()).then(|| d.references.join(" "))),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| value.map(|v| (name, v)))
+    .collect();
+    ctx.show("webmail.write", None, |tr, frame, _| ComposePage {
+        tr,
+        frame,
+        draft: form.replaces.is_some(),
+        max: MAX_ATTACHMENT,
+        hidden,
+        to: d.to.join(", "),
+        cc: d.cc.join(", "),
+        subject: d.subject,
+        body: d.body,
+        kept: form.kept,
+        receipt: d.receipt,
+    })
+    .await
 }
 
 /// What the compose form sent.

@@ -10,8 +10,7 @@ use confiance_mail::model::{Folder, FolderCount};
 use askama::Template;
 
 use super::Ctx;
-use crate::html::{Lang, escape, t};
-use crate::i18n::Tr;
+use crate::html::{Lang, t};
 
 const CSS: &str = include_str!("app.css");
 const JS: &str = include_str!("app.js");
@@ -158,31 +157,12 @@ impl Frame {
     }
 }
 
-/// A page whose content is still written in Rust (see docs/ARCHITECTURE.md, debts).
-#[derive(Template)]
-#[template(path = "webmail/raw.html")]
-struct RawPage<'a> {
-    tr: Tr,
-    frame: Frame,
-    main: &'a str,
-}
-
-/// A whole webmail page around `main` (HTML).
-pub fn page(ctx: &mut Ctx, title: &str, counts: &[FolderCount], current: Option<i64>, main: &str) -> Html<String> {
-    let tr = Tr(ctx.lang());
-    render(&RawPage {
-        tr,
-        frame: Frame::of(ctx, title, counts, current),
-        main,
-    })
-}
-
 /// A page's HTML; a template that cannot render (it never should) is logged and answered
 /// with a sentence instead of half a page.
 pub fn render(page: &impl Template) -> Html<String> {
     Html(page.render().unwrap_or_else(|e| {
         tracing::error!("page not rendered: {e}");
-        "<!doctype html><title>Erreur</title><p>La page n'a pas pu être affichée ; réessayez.</p>".into()
+        "La page n'a pas pu être affichée ; réessayez. / The page could not be shown; try again.".into()
     }))
 }
 
@@ -190,21 +170,6 @@ pub fn render(page: &impl Template) -> Html<String> {
 pub async fn counts(ctx: &Ctx) -> Vec<FolderCount> {
     let account = ctx.account.id;
     super::logged(ctx.mail.svc.folder_counts(account).await).unwrap_or_default()
-}
-
-/// The folder choices of a "move to" form, without `except`.
-pub fn folder_options(ctx: &Ctx, except: i64) -> String {
-    ordered(&ctx.folders)
-        .into_iter()
-        .filter(|f| f.id.0 != except)
-        .map(|f| {
-            format!(
-                r#"<option value="{}">{}</option>"#,
-                f.id.0,
-                escape(&folder_name(ctx.lang(), f))
-            )
-        })
-        .collect()
 }
 
 #[cfg(test)]

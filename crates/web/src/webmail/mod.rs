@@ -80,25 +80,28 @@ impl Ctx {
         self.folders.iter().find(|f| f.name == "INBOX")
     }
 
-    /// A whole webmail page (`current`: the folder to mark in the list), with the folders'
-    /// unread counts, saved with the session.
-    pub async fn page(mut self, title: &str, current: Option<i64>, main: &str) -> Response {
-        let counts = frame::counts(&self).await;
-        let html = frame::page(&mut self, title, &counts, current, main);
-        self.respond(html).await
-    }
-
     /// A whole webmail page from its template: `make` gets the catalogue, the frame (header,
     /// folders, notices) and the folders' counts. `title` is a catalogue key.
     pub async fn show<T: askama::Template>(
-        mut self,
+        self,
         title: &'static str,
+        current: Option<i64>,
+        make: impl FnOnce(crate::i18n::Tr, frame::Frame, &[confiance_mail::model::FolderCount]) -> T,
+    ) -> Response {
+        let title = crate::i18n::Tr(self.lang()).text_of(title).to_string();
+        self.show_titled(title, current, make).await
+    }
+
+    /// The same, with a title of the page's own (a folder's name, a subject).
+    pub async fn show_titled<T: askama::Template>(
+        mut self,
+        title: String,
         current: Option<i64>,
         make: impl FnOnce(crate::i18n::Tr, frame::Frame, &[confiance_mail::model::FolderCount]) -> T,
     ) -> Response {
         let counts = frame::counts(&self).await;
         let tr = crate::i18n::Tr(self.lang());
-        let frame = frame::Frame::of(&mut self, tr.text_of(title), &counts, current);
+        let frame = frame::Frame::of(&mut self, &title, &counts, current);
         let html = frame::render(&make(tr, frame, &counts));
         self.respond(html).await
     }

@@ -6,11 +6,13 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
-use super::frame::{folder_name, folder_options, long_date};
-use super::list::subject_html;
+use askama::Template;
+
+use super::frame::{Frame, folder_name, long_date, ordered};
+use super::list::Subject;
 use super::{Ctx, logged};
-use crate::account::layout::csrf;
-use crate::html::{Lang, escape, t};
+use crate::html::Lang;
+use crate::i18n::Tr;
 
 /// Keyword of a message whose read receipt was answered (sent or declined), RFC 3503.
 pub const MDN_SENT: &str = "$MDNSent";
@@ -64,34 +66,48 @@ fn human_size(bytes: usize, lang: Lang) -> String {
     }
 }
 
+/// A body shown as its text (`templates/webmail/text.html`).
+#[derive(Template)]
+#[template(path = "webmail/text.html")]
+struct TextBody<'a> {
+    tr: Tr,
+    /// The HTML was too large or too deep to sanitise: a notice says so.
+    too_complex: bool,
+    text: &'a str,
+}
+
+/// A message carried inside another (`templates/webmail/carried.html`).
+#[derive(Template)]
+#[template(path = "webmail/carried.html")]
+struct Carried<'a> {
+    tr: Tr,
+    from: Vec<(String, String)>,
+    subject: &'a str,
+    date: String,
+    /// Made safe like any other body.
+    body: String,
+}
+
 /// The message's body as safe HTML: sanitised HTML when the sender wrote HTML, else the text.
 /// HTML too large or too deeply nested to sanitise in reasonable time is shown as its text,
 /// with a notice. The second value says whether remote images were dropped.
 pub fn body_html(message: &Message, lang: Lang) -> (String, bool) {
+    let mut too_complex = false;
     if let Some(part) = message.html_part(0)
         && let PartType::Html(html) = &part.body
     {
         match super::sanitize::within_bounds(html) {
             true => return super::sanitize::clean(html),
-            false => {
-                let notice = t(
-                    lang,
-                    "Ce message est trop volumineux ou trop complexe pour être affiché avec sa mise en forme : voici son texte.",
-                    "This message is too large or too complex to show with its layout: here is its text.",
-                );
-                let text = message.body_text(0).unwrap_or_default();
-                return (
-                    format!(
-                        r#"<p class="hint">{notice}</p><div class="text">{}</div>"#,
-                        escape(&text)
-                    ),
-                    false,
-                );
-            }
+            false => too_complex = true,
         }
     }
     let text = message.body_text(0).unwrap_or_default();
-    (format!(r#"<div class="text">{}</div>"#, escape(&text)), false)
+    let body = TextBody {
+        tr: Tr(lang),
+        too_complex,
+        text: &text,
+    };
+    (body.render().unwrap_or_default(), false)
 }
 
 /// Messages inside a message shown in the page; the others are only attachments.
@@ -100,19 +116,14 @@ const MAX_SHOWN_INSIDE: usize = 5;
 /// A message carried inside another (message/rfc822, RFC 2046 §5.2.1): its sender, subject
 /// and date, then its body made safe like any other.
 fn carried_html(inner: &Message, lang: Lang) -> String {
-    let from = addresses_html(&confiance_mail::summary::addresses(inner.from()));
-    let subject = inner.subject().unwrap_or_default();
-    let date = inner.date().map(|d| d.to_rfc822()).unwrap_or_default();
-    let (body, _) = body_html(inner, lang);
-    format!(
-        r#"<section class="carried" aria-label="{label}"><h2>{label}</h2><dl class="headers"><dt>{from_l}</dt><dd>{from}</dd><dt>{subject_l}</dt><dd>{subject}</dd><dt>{date_l}</dt><dd>{date}</dd></dl>{body}</section>"#,
-        label = t(lang, "Message joint", "Attached message"),
-        from_l = t(lang, "De", "From"),
-        subject_l = t(lang, "Objet", "Subject"),
-        date_l = t(lang, "Date", "Date"),
-        subject = escape(subject),
-        date = escape(&date),
-    )
+    let carried = Carried {
+        tr: Tr(lang),
+        from: confiance_mail::summary::addresses(inner.from()),
+        subject: inner.subject().unwrap_or_default(),
+        date: inner.date().map(|d| d.to_rfc822()).unwrap_or_default(),
+        body: body_html(inner, lang).0,
+    };
+    carried.render().unwrap_or_default()
 }
 
 /// A message of the account, read while holding a heavy slot (see `crate::heavy_slot`): kept
@@ -177,20 +188,6 @@ impl View {
     }
 }
 
-fn addresses_html(list: &[(String, String)]) -> String {
-    list.iter()
-        .map(|(name, address)| match name.is_empty() {
-            true => escape(address),
-            false => format!(
-                r#"{} <span class="address">&lt;{}&gt;</span>"#,
-                escape(name),
-                escape(address)
-            ),
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// `/webmail/message/{folder}/{uid}`.
 pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
     let Some(Loaded { listed, bytes, slot }) = load(&ctx, id, uid).await else {
@@ -218,69 +215,20 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
         attachments: parts,
     }) = view
     else {
-        let msg = t(
-            lang,
-            "Ce message est illisible ; téléchargez-le depuis votre client de messagerie.",
-            "This message cannot be read; open it in your mail client.",
-        );
+        let msg = Tr(lang).text_of("message.unreadable");
         return ctx.fail(StatusCode::UNPROCESSABLE_ENTITY, msg).await;
     };
-    let subject = subject.as_str();
     let summary = listed.summary.clone().unwrap_or_default();
-    let flagged = listed.meta.flags.iter().any(|f| f == "\\Flagged");
-    let base = format!("/webmail/message/{id}/{uid}");
-    let token = csrf(&ctx.session.data.csrf);
-
-    let mut attachments = String::new();
-    for (n, (name, kind, size)) in parts.into_iter().enumerate() {
-        let xdm = name.eq_ignore_ascii_case(confiance_mail::summary::XDM_ARCHIVE);
-        let note = if xdm {
-            format!(
-                r#" <span class="label">{}</span>"#,
-                t(
-                    lang,
-                    "Document structuré CDA (IHE XDM)",
-                    "Structured CDA document (IHE XDM)"
-                )
-            )
-        } else {
-            String::new()
-        };
-        let preview = if PREVIEWABLE.contains(&kind.as_str()) {
-            let src = format!("{base}/piece/{n}?apercu=1");
-            let shown = if kind == "application/pdf" {
-                format!(
-                    r#"<iframe src="{src}" title="{} {}" class="preview" loading="lazy"></iframe>"#,
-                    t(lang, "Aperçu de", "Preview of"),
-                    escape(&name)
-                )
-            } else {
-                format!(
-                    r#"<img src="{src}" alt="{} {}" class="preview" loading="lazy">"#,
-                    t(lang, "Aperçu de", "Preview of"),
-                    escape(&name)
-                )
-            };
-            format!(
-                r#"<details><summary>{}</summary>{shown}</details>"#,
-                t(lang, "Aperçu", "Preview")
-            )
-        } else {
-            String::new()
-        };
-        attachments.push_str(&format!(
-            r#"<li><a href="{base}/piece/{n}" download="{name}">{name}</a> <span class="hint">({size}){note}</span>{preview}</li>"#,
-            name = escape(&name),
-            size = human_size(size, lang),
-        ));
-    }
-    if !attachments.is_empty() {
-        attachments = format!(
-            r#"<section aria-labelledby="pj"><h2 id="pj">{}</h2><ul class="attachments">{attachments}</ul></section>"#,
-            t(lang, "Pièces jointes", "Attachments")
-        );
-    }
-
+    let attachments = parts
+        .into_iter()
+        .map(|(name, kind, size)| Attachment {
+            xdm: name.eq_ignore_ascii_case(confiance_mail::summary::XDM_ARCHIVE),
+            preview: PREVIEWABLE.contains(&kind.as_str()),
+            pdf: kind == "application/pdf",
+            size: human_size(size, lang),
+            name,
+        })
+        .collect();
     // RFC 8098: a receipt is only sent when the professional agrees (Réf. #2 ECO.3.1.6);
     // never asked for one's own messages (their Sent and Drafts copies carry the request).
     let own = matches!(folder.special_use.as_deref(), Some("\\Sent" | "\\Drafts"))
@@ -289,103 +237,77 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
             .as_deref()
             .is_some_and(|a| a.eq_ignore_ascii_case(&ctx.account.address));
     let answered = listed.meta.flags.iter().any(|f| f == MDN_SENT);
-    let receipt = match (&summary.receipt_to, answered || own) {
-        (Some(to), false) => format!(
-            r#"<form method="post" action="{base}/accuse" class="receipt">{token}<p>{ask} <strong>{to}</strong></p><button name="reponse" value="envoyer">{send}</button> <button name="reponse" value="refuser" class="secondary">{decline}</button></form>"#,
-            ask = t(
-                lang,
-                "L'expéditeur demande un accusé de lecture, à envoyer à",
-                "The sender asks for a read receipt, to be sent to"
-            ),
-            to = escape(to),
-            send = t(lang, "Envoyer l'accusé de lecture", "Send the read receipt"),
-            decline = t(lang, "Ne pas l'envoyer", "Do not send it"),
-        ),
-        _ => String::new(),
-    };
-    let remote_note = if remote_dropped {
-        format!(
-            r#"<p class="hint">{}</p>"#,
-            t(
-                lang,
-                "Les images distantes de ce message n'ont pas été chargées : elles permettraient à l'expéditeur de savoir quand vous le lisez.",
-                "Remote images in this message were not loaded: they would tell the sender when you read it."
-            )
-        )
+    let receipt_to = summary.receipt_to.clone().filter(|_| !answered && !own);
+    let title = if subject.trim().is_empty() {
+        Tr(lang).text_of("row.no-subject").to_string()
     } else {
-        String::new()
+        subject.strip_prefix("XDM/1.0/DDM+").unwrap_or(&subject).to_string()
     };
-    let cc_line = if cc.is_empty() {
-        String::new()
-    } else {
-        format!("<dt>Cc</dt><dd>{}</dd>", addresses_html(&cc))
-    };
+    let destinations = ordered(&ctx.folders)
+        .into_iter()
+        .filter(|f| f.id.0 != id)
+        .map(|f| (f.id.0, folder_name(lang, f)))
+        .collect();
     // Without a Trash folder, or in it, deleting is for good (see `actions::message`).
     let for_good = ctx.special("\\Trash").is_none_or(|trash| trash.id == folder.id);
-    let main = format!(
-        r##"<p><a href="/webmail/dossier/{id}" data-key="u">← {back}</a></p>
-<article>
-<h1>{subject}</h1>
-<dl class="headers"><dt>{from_l}</dt><dd>{from}</dd><dt>{to_l}</dt><dd>{to}</dd>{cc_line}<dt>{date_l}</dt><dd>{date}</dd></dl>
-<nav class="actions" aria-label="{actions_l}">
-<a class="button" href="/webmail/ecrire?repondre={id}/{uid}" data-key="r">{reply}</a>
-<a class="button" href="/webmail/ecrire?repondre-tous={id}/{uid}" data-key="a">{reply_all}</a>
-<a class="button" href="/webmail/ecrire?transferer={id}/{uid}" data-key="f">{forward}</a>
-<form method="post" action="{base}/action" class="inline">{token}<button name="action" value="{flag_v}" class="secondary" data-key="s">{flag_l}</button></form>
-<form method="post" action="{base}/action" class="inline">{token}<button name="action" value="non-lu" class="secondary" data-key="m">{unread}</button></form>
-<form method="post" action="{base}/action" class="inline">{token}<label for="vers" class="sr">{move_to}</label><select id="vers" name="dossier">{options}</select> <button name="action" value="deplacer" class="secondary">{move}</button></form>
-<form method="post" action="{base}/action" class="inline">{token}<button name="action" value="supprimer" class="danger" data-key="#"{confirm}>{delete}</button></form>
-</nav>
-{receipt}{remote_note}
-<div class="body">{body}</div>
-{attachments}
-</article>"##,
-        back = escape(&folder_name(lang, &folder)),
-        subject = subject_html(lang, subject, summary.xdm),
-        from_l = t(lang, "De", "From"),
-        from = addresses_html(&from),
-        to_l = t(lang, "À", "To"),
-        to = addresses_html(&to),
-        date_l = t(lang, "Date", "Date"),
-        date = long_date(listed.meta.internal_date, listed.meta.internal_tz_minutes),
-        actions_l = t(lang, "Actions sur le message", "Message actions"),
-        reply = t(lang, "Répondre", "Reply"),
-        reply_all = t(lang, "Répondre à tous", "Reply all"),
-        forward = t(lang, "Transférer", "Forward"),
-        flag_v = if flagged { "ne-plus-suivre" } else { "suivre" },
-        flag_l = if flagged {
-            t(lang, "Ne plus suivre", "Unflag")
-        } else {
-            t(lang, "Suivre", "Flag")
-        },
-        unread = t(lang, "Marquer comme non lu", "Mark as unread"),
-        move_to = t(lang, "Dossier de destination", "Destination folder"),
-        options = folder_options(&ctx, id),
-        move = t(lang, "Déplacer", "Move"),
-        delete = if for_good {
-            t(lang, "Supprimer définitivement", "Delete for good")
-        } else {
-            t(lang, "Supprimer", "Delete")
-        },
-        confirm = if for_good {
-            format!(
-                r#" data-confirm="{}""#,
-                t(
-                    lang,
-                    "Supprimer définitivement ce message ? Il ne pourra pas être récupéré.",
-                    "Delete this message for good? It cannot be recovered."
-                )
-            )
-        } else {
-            String::new()
-        },
-    );
-    let title = if subject.trim().is_empty() {
-        t(lang, "(sans objet)", "(no subject)").to_string()
-    } else {
-        subject.strip_prefix("XDM/1.0/DDM+").unwrap_or(subject).to_string()
-    };
-    ctx.page(&title, Some(id), &main).await
+    ctx.show_titled(title, Some(id), |tr, frame, _| MessagePage {
+        tr,
+        frame,
+        folder: id,
+        uid,
+        base: format!("/webmail/message/{id}/{uid}"),
+        back: folder_name(lang, &folder),
+        subject: Subject::of(&subject, summary.xdm),
+        from,
+        to,
+        cc,
+        date: long_date(listed.meta.internal_date, listed.meta.internal_tz_minutes),
+        flagged: listed.meta.flags.iter().any(|f| f == "\\Flagged"),
+        destinations,
+        for_good,
+        receipt_to,
+        remote_dropped,
+        body,
+        attachments,
+    })
+    .await
+}
+
+/// An attachment as the page lists it.
+struct Attachment {
+    name: String,
+    size: String,
+    /// The IHE XDM archive of a structured document (Réf. #2 ECO.2.1.1).
+    xdm: bool,
+    /// Shown in the page too: a PDF in a frame, an image as an image.
+    preview: bool,
+    pdf: bool,
+}
+
+#[derive(Template)]
+#[template(path = "webmail/message.html")]
+struct MessagePage {
+    tr: Tr,
+    frame: Frame,
+    folder: i64,
+    uid: u32,
+    base: String,
+    back: String,
+    subject: Subject,
+    from: Vec<(String, String)>,
+    to: Vec<(String, String)>,
+    cc: Vec<(String, String)>,
+    date: String,
+    flagged: bool,
+    /// The other folders a message may move to.
+    destinations: Vec<(i64, String)>,
+    for_good: bool,
+    /// Who asks for a read receipt, when it may still be sent.
+    receipt_to: Option<String>,
+    remote_dropped: bool,
+    /// Sanitised HTML (see `sanitize`).
+    body: String,
+    attachments: Vec<Attachment>,
 }
 
 /// `/webmail/message/{folder}/{uid}/piece/{n}[?apercu=1]`: an attachment, downloaded, or shown

@@ -9,11 +9,13 @@ use chrono::NaiveDate;
 use confiance_mail::model::SearchQuery;
 use mail_parser::MessageParser;
 
-use super::frame::folder_name;
-use super::list::row;
+use askama::Template;
+
+use super::frame::{Frame, folder_name};
+use super::list::Row;
 use super::{Ctx, logged};
 use crate::account::now;
-use crate::html::{escape, t};
+use crate::i18n::Tr;
 
 /// Results shown at most.
 const SHOWN: usize = 100;
@@ -86,92 +88,59 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
             }
         }
     }
-    let mut rows: Vec<_> = results.iter().map(|(_, l)| l.clone()).collect();
-    ctx.mail.svc.complete_summaries(&mut rows).await;
+    let mut listed: Vec<_> = results.iter().map(|(_, l)| l.clone()).collect();
+    ctx.mail.svc.complete_summaries(&mut listed).await;
     let now = now();
-    let body: String = results
+    let rows = results
         .iter()
-        .zip(&rows)
-        .map(|((mailbox, _), listed)| {
+        .zip(&listed)
+        .map(|((folder, _), listed)| {
             let place = ctx
                 .folders
                 .iter()
-                .find(|f| f.id == *mailbox)
+                .find(|f| f.id == *folder)
                 .map(|f| folder_name(lang, f));
-            row(
-                lang,
-                mailbox.0,
-                listed,
-                false,
-                now,
-                Some(place.as_deref().unwrap_or("")),
-            )
+            Row::of(folder.0, listed, false, now, Some(place.unwrap_or_default()))
         })
         .collect();
-    let value = |k: &str| escape(&get(k).unwrap_or_default());
-    let outcome = if !asked {
-        String::new()
-    } else if rows.is_empty() {
-        format!(
-            r#"<p class="empty" role="status">{}</p>"#,
-            t(lang, "Aucun message trouvé.", "No message found.")
-        )
-    } else {
-        let limit_note = if text.is_some() && !scanned_all {
-            format!(
-                r#"<p class="hint">{}</p>"#,
-                t(
-                    lang,
-                    "Le texte n'a été cherché que dans les 2 000 messages les plus récents : précisez l'expéditeur ou les dates pour remonter plus loin.",
-                    "The text was searched in the 2,000 most recent messages only: give the sender or dates to go further back."
-                )
-            )
-        } else {
-            String::new()
-        };
-        format!(
-            r#"<p role="status">{count} {found}</p>{limit_note}<table class="messages"><caption class="sr">{caption}</caption><thead><tr><th scope="col"><span class="sr">{state}</span></th><th scope="col">{from}</th><th scope="col">{subject}</th><th scope="col">{folder}</th><th scope="col">{date}</th></tr></thead><tbody>{body}</tbody></table>"#,
-            count = rows.len(),
-            found = t(lang, "message(s) trouvé(s)", "message(s) found"),
-            caption = t(lang, "Résultats", "Results"),
-            state = t(lang, "État", "Status"),
-            from = t(lang, "Expéditeur", "Sender"),
-            subject = t(lang, "Objet", "Subject"),
-            folder = t(lang, "Dossier", "Folder"),
-            date = t(lang, "Date", "Date"),
-        )
+    let form = Form {
+        text: get("texte").unwrap_or_default(),
+        from: get("de").unwrap_or_default(),
+        to: get("a").unwrap_or_default(),
+        subject: get("objet").unwrap_or_default(),
+        since: get("du").unwrap_or_default(),
+        until: get("au").unwrap_or_default(),
     };
-    let main = format!(
-        r#"<h1>{title}</h1>
-<form method="get" action="/webmail/recherche" class="search-form">
-<div class="field"><label for="s-texte">{text_l}</label><input id="s-texte" name="texte" type="text" value="{texte}"></div>
-<div class="field"><label for="s-de">{from_l}</label><input id="s-de" name="de" type="text" value="{de}"></div>
-<div class="field"><label for="s-a">{to_l}</label><input id="s-a" name="a" type="text" value="{a}"></div>
-<div class="field"><label for="s-objet">{subject_l}</label><input id="s-objet" name="objet" type="text" value="{objet}"></div>
-<div class="field"><label for="s-du">{since_l}</label><input id="s-du" name="du" type="date" value="{du}"></div>
-<div class="field"><label for="s-au">{until_l}</label><input id="s-au" name="au" type="date" value="{au}"></div>
-<p><button>{search}</button></p>
-</form>
-{outcome}"#,
-        title = t(lang, "Rechercher", "Search"),
-        text_l = t(
-            lang,
-            "Mots (objet, correspondants, texte)",
-            "Words (subject, correspondents, text)"
-        ),
-        from_l = t(lang, "De", "From"),
-        to_l = t(lang, "À", "To"),
-        subject_l = t(lang, "Objet", "Subject"),
-        since_l = t(lang, "Reçu à partir du", "Received from"),
-        until_l = t(lang, "Reçu jusqu'au", "Received until"),
-        search = t(lang, "Rechercher", "Search"),
-        texte = value("texte"),
-        de = value("de"),
-        a = value("a"),
-        objet = value("objet"),
-        du = value("du"),
-        au = value("au"),
-    );
-    let title = t(lang, "Rechercher", "Search");
-    ctx.page(title, None, &main).await
+    let partial = text.is_some() && !scanned_all;
+    ctx.show("search.title", None, |tr, frame, _| SearchPage {
+        tr,
+        frame,
+        form,
+        asked,
+        partial,
+        rows,
+    })
+    .await
+}
+
+/// What was asked, shown again in the form.
+struct Form {
+    text: String,
+    from: String,
+    to: String,
+    subject: String,
+    since: String,
+    until: String,
+}
+
+#[derive(Template)]
+#[template(path = "webmail/search.html")]
+struct SearchPage {
+    tr: Tr,
+    frame: Frame,
+    form: Form,
+    asked: bool,
+    /// Words of the text were looked for in the newest messages only.
+    partial: bool,
+    rows: Vec<Row>,
 }
