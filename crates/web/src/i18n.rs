@@ -74,6 +74,15 @@ impl Tr {
         Safe(form.replace("{n}", &n.to_string()))
     }
 
+    /// A sentence with its `{name}` placeholders filled (what a person typed, an address).
+    pub fn fill(&self, key: &'static str, values: &[(&str, &str)]) -> String {
+        let mut out = self.text_of(key).to_string();
+        for (name, value) in values {
+            out = out.replace(&format!("{{{name}}}"), value);
+        }
+        out
+    }
+
     /// The same as `t`, for Rust code that builds a sentence (a flash message).
     pub fn text_of(&self, key: &'static str) -> &'static str {
         self.t(key).0
@@ -123,6 +132,7 @@ mod tests {
                 ("tr.t(\"", ""),
                 ("tr.n(\"", ""),
                 ("text_of(\"", ""),
+                ("fill(\"", ""),
                 (".show(\"", ""),
                 ("\"shortcut.", "shortcut."),
                 ("\"list.", "list."),

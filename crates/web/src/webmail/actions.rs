@@ -9,7 +9,6 @@ use super::logged;
 use super::read::{MDN_SENT, load};
 use super::{Ctx, PostedForm, outgoing};
 use crate::account::see_other;
-use crate::html::t;
 
 async fn set_flag(ctx: &Ctx, folder: FolderId, uid: u32, on: bool, flag: &str) -> bool {
     logged(ctx.mail.svc.flag_one(ctx.account.id, folder, uid, flag, on).await).is_some()
@@ -38,17 +37,17 @@ pub async fn message(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
         Some("suivre") => (
             set_flag(&ctx, folder.id, uid, true, "\\Flagged").await,
             here,
-            t(lang, "Message suivi.", "Message flagged."),
+            crate::i18n::Tr(lang).text_of("actions.message-flagged"),
         ),
         Some("ne-plus-suivre") => (
             set_flag(&ctx, folder.id, uid, false, "\\Flagged").await,
             here,
-            t(lang, "Message plus suivi.", "Message unflagged."),
+            crate::i18n::Tr(lang).text_of("actions.message-unflagged"),
         ),
         Some("non-lu") => (
             set_flag(&ctx, folder.id, uid, false, "\\Seen").await,
             list,
-            t(lang, "Message marqué comme non lu.", "Message marked as unread."),
+            crate::i18n::Tr(lang).text_of("actions.message-marked-as-unread"),
         ),
         Some("deplacer") => {
             let target = form.get("dossier").and_then(|d| d.parse::<i64>().ok());
@@ -58,14 +57,14 @@ pub async fn message(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
             (
                 move_to(&ctx, folder.id, uid, target).await.is_some(),
                 list,
-                t(lang, "Message déplacé.", "Message moved."),
+                crate::i18n::Tr(lang).text_of("actions.message-moved"),
             )
         }
         Some("supprimer") => match ctx.special("\\Trash").map(|f| f.id) {
             Some(trash) if trash != folder.id => (
                 move_to(&ctx, folder.id, uid, trash).await.is_some(),
                 list,
-                t(lang, "Message placé dans la corbeille.", "Message moved to the trash."),
+                crate::i18n::Tr(lang).text_of("actions.message-moved-to-the-trash"),
             ),
             // In the trash (or without one): deleted for good.
             _ => {
@@ -80,12 +79,12 @@ pub async fn message(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
                 (
                     gone,
                     list,
-                    t(lang, "Message supprimé définitivement.", "Message deleted for good."),
+                    crate::i18n::Tr(lang).text_of("actions.message-deleted-for-good"),
                 )
             }
         },
         _ => {
-            let msg = t(lang, "Action inconnue.", "Unknown action.");
+            let msg = crate::i18n::Tr(lang).text_of("actions.unknown-action");
             return ctx.fail(axum::http::StatusCode::BAD_REQUEST, msg).await;
         }
     };
@@ -129,11 +128,7 @@ pub async fn receipt(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
         if let Err(e) = sent {
             let msg = format!(
                 "{} {}",
-                t(
-                    lang,
-                    "L'accusé de lecture n'a pas pu être envoyé :",
-                    "The read receipt could not be sent:"
-                ),
+                crate::i18n::Tr(lang).text_of("actions.the-read-receipt-could-not"),
                 e.refused.first().map_or(e.reply.clone(), |r| r.1.clone())
             );
             return ctx.fail(axum::http::StatusCode::BAD_GATEWAY, &msg).await;
@@ -143,13 +138,9 @@ pub async fn receipt(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
     set_flag(&ctx, mailbox, uid, true, MDN_SENT).await;
     ctx.session.data.flash = Some(
         if send {
-            t(lang, "Accusé de lecture envoyé.", "Read receipt sent.")
+            crate::i18n::Tr(lang).text_of("actions.read-receipt-sent")
         } else {
-            t(
-                lang,
-                "Aucun accusé de lecture ne sera envoyé.",
-                "No read receipt will be sent.",
-            )
+            crate::i18n::Tr(lang).text_of("actions.no-read-receipt-will-be")
         }
         .to_string(),
     );

@@ -21,7 +21,6 @@ use super::outgoing::{self, Attachment, Draft};
 use super::read::{file_name, load, mime_type};
 use super::{Ctx, logged};
 use crate::account::see_other;
-use crate::html::{Lang, t};
 use crate::i18n::Tr;
 
 /// Largest attachment, as the issue and the peers' users expect.
@@ -179,12 +178,12 @@ async fn prefill(ctx: &Ctx, q: &HashMap<String, String>, signature: &str) -> Opt
         "transferer" => {
             let header = format!(
                 "\n\n-------- {} --------\n{}: {}\n{}: {}\n{}: {}\n\n",
-                t(lang, "Message transféré", "Forwarded message"),
-                t(lang, "De", "From"),
+                crate::i18n::Tr(lang).text_of("compose.forwarded-message"),
+                crate::i18n::Tr(lang).text_of("search.from"),
                 confiance_mail::summary::display(&from),
-                t(lang, "Date", "Date"),
+                crate::i18n::Tr(lang).text_of("list.date"),
                 frame::long_date(listed.meta.internal_date, listed.meta.internal_tz_minutes),
-                t(lang, "Objet", "Subject"),
+                crate::i18n::Tr(lang).text_of("list.subject"),
                 subject
             );
             form.draft.subject = prefixed("TR:", &subject);
@@ -205,10 +204,8 @@ async fn prefill(ctx: &Ctx, q: &HashMap<String, String>, signature: &str) -> Opt
             }
             form.draft.subject = prefixed("RE:", &subject);
             let when = frame::long_date(listed.meta.internal_date, listed.meta.internal_tz_minutes);
-            let wrote = match lang {
-                Lang::Fr => format!("Le {when}, {} a écrit :", confiance_mail::summary::display(&from)),
-                Lang::En => format!("On {when}, {} wrote:", confiance_mail::summary::display(&from)),
-            };
+            let who = confiance_mail::summary::display(&from);
+            let wrote = Tr(lang).fill("compose.wrote", &[("when", &when), ("who", &who)]);
             form.draft.body = sign(String::new()) + &format!("\n\n{wrote}\n") + &quote(&text.replace("\r\n", "\n"));
             form.draft.in_reply_to = message.message_id().map(str::to_string);
             form.draft.references = references(&message);
@@ -407,17 +404,13 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
         Err(e) => {
             let msg = format!(
                 "{} ({e})",
-                t(lang, "Le formulaire n'a pas pu être lu", "The form could not be read")
+                crate::i18n::Tr(lang).text_of("compose.the-form-could-not-be")
             );
             return ctx.fail(StatusCode::BAD_REQUEST, &msg).await;
         }
     };
     if !ctx.session.csrf_ok(&posted.fields) {
-        let msg = t(
-            lang,
-            "Ce formulaire a expiré ou vient d'un autre site. Rechargez la page et recommencez.",
-            "This form has expired or comes from another site. Reload the page and try again.",
-        );
+        let msg = crate::i18n::Tr(lang).text_of("compose.this-form-has-expired-or");
         return ctx.fail(StatusCode::FORBIDDEN, msg).await;
     }
     let field = |k: &str| posted.fields.get(k).cloned().unwrap_or_default();
@@ -457,35 +450,23 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
     let mut problems = Vec::new();
     if lost {
         problems.push(
-            t(
-                lang,
-                "Les pièces jointes conservées ne sont plus disponibles (le brouillon ou le message a changé entre-temps) : rien n'a été envoyé.",
-                "The kept attachments are no longer available (the draft or message changed meanwhile): nothing was sent.",
-            )
-            .into(),
+            crate::i18n::Tr(lang)
+                .text_of("compose.the-kept-attachments-are-no")
+                .into(),
         );
     }
     for name in &posted.too_big {
-        problems.push(match lang {
-            Lang::Fr => format!("« {name} » dépasse 10 Mo et n'a pas été joint."),
-            Lang::En => format!("\"{name}\" is over 10 MB and was not attached."),
-        });
+        problems.push(Tr(lang).fill("compose.too-big", &[("name", name)]));
     }
     for bad in bad_to.iter().chain(&bad_cc) {
-        problems.push(match lang {
-            Lang::Fr => format!("« {bad} » n'est pas une adresse de messagerie."),
-            Lang::En => format!("\"{bad}\" is not a mail address."),
-        });
+        problems.push(Tr(lang).fill("compose.not-an-address", &[("address", bad)]));
     }
     let sending = field("action") != "brouillon";
     if sending && draft.to.is_empty() && draft.cc.is_empty() && bad_to.is_empty() {
         problems.push(
-            t(
-                lang,
-                "Indiquez au moins un destinataire.",
-                "Give at least one recipient.",
-            )
-            .into(),
+            crate::i18n::Tr(lang)
+                .text_of("compose.give-at-least-one-recipient")
+                .into(),
         );
     }
 
@@ -507,12 +488,9 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
                 }
                 drop_draft(&ctx, replaces).await;
                 tracing::info!(target: "audit", event = "webmail_sent", account = ctx.account.id.0, by = ctx.own.0, id = %done.id, recipients = all.len(), refused = done.refused.len());
-                let mut said = t(lang, "Message envoyé.", "Message sent.").to_string();
+                let mut said = crate::i18n::Tr(lang).text_of("compose.message-sent").to_string();
                 for (rcpt, why) in &done.refused {
-                    said.push_str(&match lang {
-                        Lang::Fr => format!(" Refusé pour {rcpt} : {why}."),
-                        Lang::En => format!(" Refused for {rcpt}: {why}."),
-                    });
+                    said.push_str(&Tr(lang).fill("compose.refused-for", &[("recipient", rcpt), ("why", why)]));
                 }
                 if done.refused.is_empty() {
                     ctx.session.data.flash = Some(said);
@@ -525,10 +503,7 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
                 return ctx.respond(answer(script, &to, None)).await;
             }
             Err(not_sent) => {
-                let mut why = match lang {
-                    Lang::Fr => format!("Le message n'a pas été envoyé : {}.", not_sent.reply),
-                    Lang::En => format!("The message was not sent: {}.", not_sent.reply),
-                };
+                let mut why = Tr(lang).fill("compose.not-sent", &[("why", &not_sent.reply)]);
                 for (rcpt, reason) in &not_sent.refused {
                     why.push_str(&format!(" {rcpt} : {reason}."));
                 }
@@ -552,17 +527,10 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
     let to = format!("/webmail/ecrire?brouillon={}/{}", saved.0, saved.1);
     if problems.is_empty() {
         if !script {
-            ctx.session.data.flash = Some(t(lang, "Brouillon enregistré.", "Draft saved.").into());
+            ctx.session.data.flash = Some(crate::i18n::Tr(lang).text_of("compose.draft-saved").into());
         }
     } else if !script || sending {
-        problems.push(
-            t(
-                lang,
-                "Votre message est conservé dans les brouillons.",
-                "Your message is kept in Drafts.",
-            )
-            .into(),
-        );
+        problems.push(crate::i18n::Tr(lang).text_of("compose.your-message-is-kept-in").into());
         ctx.session.data.alert = Some(problems.join(" "));
     }
     ctx.respond(answer(script, &to, Some(saved))).await

@@ -9,7 +9,7 @@ use askama::Template;
 use super::frame::{Frame, folder_name, ordered};
 use super::{Ctx, PostedForm};
 use crate::account::see_other;
-use crate::html::{Lang, t};
+use crate::html::Lang;
 use crate::i18n::Tr;
 
 /// IMAP's hierarchy separator here; a folder name may not hold it or control characters.
@@ -78,26 +78,15 @@ fn why(lang: Lang, e: &confiance_mail::MailError) -> String {
             Lang::Fr => limit.french(),
             Lang::En => limit.to_string(),
         },
-        MailError::Store(StoreError::MailboxExists) => t(
-            lang,
-            "un dossier de ce nom existe déjà",
-            "a folder of that name already exists",
-        )
-        .into(),
-        _ => t(
-            lang,
-            "la messagerie n'a pas pu enregistrer ce changement, réessayez dans un instant",
-            "the change could not be saved, try again in a moment",
-        )
-        .into(),
+        MailError::Store(StoreError::MailboxExists) => {
+            crate::i18n::Tr(lang).text_of("folders.a-folder-of-that-name").into()
+        }
+        _ => crate::i18n::Tr(lang).text_of("folders.the-change-could-not-be").into(),
     }
 }
 
 fn refused(lang: Lang, what: &str) -> String {
-    match lang {
-        Lang::Fr => format!("Impossible : {what}."),
-        Lang::En => format!("Not possible: {what}."),
-    }
+    Tr(lang).fill("folders.not-possible", &[("why", what)])
 }
 
 pub async fn post(PostedForm { mut ctx, form }: PostedForm) -> Response {
@@ -105,52 +94,43 @@ pub async fn post(PostedForm { mut ctx, form }: PostedForm) -> Response {
     let account = ctx.account.id;
     let name = form.get("nom").map(|n| n.trim().to_string()).unwrap_or_default();
     let target = form.get("dossier").and_then(|d| d.parse::<i64>().ok());
-    let bad_name = t(
-        lang,
-        "un nom de dossier ne peut pas être vide, ni contenir * ou %, ni s'appeler INBOX",
-        "a folder name cannot be empty, hold * or %, or be INBOX",
-    );
+    let bad_name = crate::i18n::Tr(lang).text_of("folders.a-folder-name-cannot-be");
     let svc = ctx.mail.svc.clone();
     let outcome: Result<&str, String> = match form.get("action").map(String::as_str) {
         Some("creer") if valid_name(&name) => {
             let n = name.clone();
             match svc.create_folder(account, n, None, DELIMITER).await {
-                Ok(_) => Ok(t(lang, "Dossier créé.", "Folder created.")),
+                Ok(_) => Ok(crate::i18n::Tr(lang).text_of("folders.folder-created")),
                 Err(e) => Err(refused(lang, &why(lang, &e))),
             }
         }
         Some("renommer") if valid_name(&name) => match target.and_then(|id| is_own(&ctx, id)) {
             Some(from) => match svc.rename_folder(account, from, name, DELIMITER).await {
-                Ok(()) => Ok(t(lang, "Dossier renommé.", "Folder renamed.")),
+                Ok(()) => Ok(crate::i18n::Tr(lang).text_of("folders.folder-renamed")),
                 Err(e) => Err(refused(lang, &why(lang, &e))),
             },
             None => Err(refused(
                 lang,
-                t(
-                    lang,
-                    "ce dossier ne peut pas être renommé",
-                    "this folder cannot be renamed",
-                ),
+                crate::i18n::Tr(lang).text_of("folders.this-folder-cannot-be-renamed"),
             )),
         },
         Some("supprimer") => match target.and_then(|id| is_own(&ctx, id)) {
             Some(from) => match svc.delete_folder(account, from).await {
-                Ok(()) => Ok(t(lang, "Dossier supprimé.", "Folder deleted.")),
+                Ok(()) => Ok(crate::i18n::Tr(lang).text_of("folders.folder-deleted")),
                 Err(e) => Err(refused(lang, &e.to_string())),
             },
             None => Err(refused(
                 lang,
-                t(
-                    lang,
-                    "ce dossier ne peut pas être supprimé",
-                    "this folder cannot be deleted",
-                ),
+                crate::i18n::Tr(lang).text_of("folders.this-folder-cannot-be-deleted"),
             )),
         },
         Some("creer" | "renommer") => Err(refused(lang, bad_name)),
         _ => {
             return ctx
-                .fail(StatusCode::BAD_REQUEST, t(lang, "Action inconnue.", "Unknown action."))
+                .fail(
+                    StatusCode::BAD_REQUEST,
+                    crate::i18n::Tr(lang).text_of("actions.unknown-action"),
+                )
                 .await;
         }
     };

@@ -10,7 +10,7 @@ use confiance_mail::model::{Folder, FolderCount};
 use askama::Template;
 
 use super::Ctx;
-use crate::html::{Lang, t};
+use crate::html::Lang;
 
 const CSS: &str = include_str!("app.css");
 const JS: &str = include_str!("app.js");
@@ -48,11 +48,11 @@ pub async fn js() -> Response {
 /// A folder's name for people: the special folders in the page's language.
 pub fn folder_name(lang: Lang, folder: &Folder) -> String {
     let special = match (folder.name.as_str(), folder.special_use.as_deref()) {
-        ("INBOX", _) => Some(t(lang, "Boîte de réception", "Inbox")),
-        (_, Some("\\Sent")) => Some(t(lang, "Envoyés", "Sent")),
-        (_, Some("\\Drafts")) => Some(t(lang, "Brouillons", "Drafts")),
-        (_, Some("\\Trash")) => Some(t(lang, "Corbeille", "Trash")),
-        (_, Some("\\Junk")) => Some(t(lang, "Indésirables", "Junk")),
+        ("INBOX", _) => Some(crate::i18n::Tr(lang).text_of("folder.inbox")),
+        (_, Some("\\Sent")) => Some(crate::i18n::Tr(lang).text_of("folder.sent")),
+        (_, Some("\\Drafts")) => Some(crate::i18n::Tr(lang).text_of("folder.drafts")),
+        (_, Some("\\Trash")) => Some(crate::i18n::Tr(lang).text_of("folder.trash")),
+        (_, Some("\\Junk")) => Some(crate::i18n::Tr(lang).text_of("folder.junk")),
         _ => None,
     };
     special.map_or_else(|| folder.name.clone(), str::to_string)

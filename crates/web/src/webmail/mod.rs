@@ -33,7 +33,7 @@ use confiance_smtp::SmtpConfig;
 use crate::WebState;
 use crate::account::session::Posted;
 use crate::account::{Accounts, Session, error_page, see_other};
-use crate::html::{Lang, t};
+use crate::html::Lang;
 
 /// The value of a mail operation, or `None` once its failure is logged (the page then says
 /// that saving or reading failed, never the error itself).
@@ -118,20 +118,12 @@ impl Ctx {
     }
 
     pub async fn not_found(self) -> Response {
-        let msg = t(
-            self.lang(),
-            "Ce message ou ce dossier n'existe pas (ou plus).",
-            "This message or folder does not exist (any more).",
-        );
+        let msg = crate::i18n::Tr(self.lang()).text_of("webmail.this-message-or-folder-does");
         self.fail(StatusCode::NOT_FOUND, msg).await
     }
 
     pub async fn store_failed(self) -> Response {
-        let msg = t(
-            self.lang(),
-            "La messagerie ne répond pas ; réessayez dans un instant.",
-            "The mail store is not answering; please try again in a moment.",
-        );
+        let msg = crate::i18n::Tr(self.lang()).text_of("webmail.the-mail-store-is-not");
         self.fail(StatusCode::SERVICE_UNAVAILABLE, msg).await
     }
 }

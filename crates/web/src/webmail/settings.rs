@@ -9,7 +9,6 @@ use askama::Template;
 use super::frame::Frame;
 use super::{Ctx, PostedForm};
 use crate::account::see_other;
-use crate::html::t;
 use crate::i18n::Tr;
 
 const MAX_SIGNATURE: usize = 2000;
@@ -49,7 +48,7 @@ pub async fn post(PostedForm { mut ctx, form }: PostedForm) -> Response {
     if ctx.accounts.registry.set_signature(account, signature).await.is_none() {
         return ctx.store_failed().await;
     }
-    ctx.session.data.flash = Some(t(lang, "Signature enregistrée.", "Signature saved.").into());
+    ctx.session.data.flash = Some(crate::i18n::Tr(lang).text_of("settings.signature-saved").into());
     ctx.respond(see_other("/webmail/reglages")).await
 }
 
