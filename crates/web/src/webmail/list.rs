@@ -241,7 +241,7 @@ pub async fn page(ctx: Ctx, Path(id): Path<i64>, Query(q): Query<HashMap<String,
     let previous = (view.page > 1).then(|| view.link(id, view.page - 1, view.sort, view.ascending, view.filter));
     let next = (view.page < pages).then(|| view.link(id, view.page + 1, view.sort, view.ascending, view.filter));
     let name = folder_name(lang, &folder);
-    ctx.show_titled(name.clone(), Some(id), |tr, frame, _| ListPage {
+    ctx.show_titled(&name.clone(), Some(id), |tr, frame, _| ListPage {
         tr,
         frame,
         name,

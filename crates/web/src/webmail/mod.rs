@@ -88,20 +88,20 @@ impl Ctx {
         current: Option<i64>,
         make: impl FnOnce(crate::i18n::Tr, frame::Frame, &[confiance_mail::model::FolderCount]) -> T,
     ) -> Response {
-        let title = crate::i18n::Tr(self.lang()).text_of(title).to_string();
+        let title = crate::i18n::Tr(self.lang()).text_of(title);
         self.show_titled(title, current, make).await
     }
 
     /// The same, with a title of the page's own (a folder's name, a subject).
     pub async fn show_titled<T: askama::Template>(
         mut self,
-        title: String,
+        title: &str,
         current: Option<i64>,
         make: impl FnOnce(crate::i18n::Tr, frame::Frame, &[confiance_mail::model::FolderCount]) -> T,
     ) -> Response {
         let counts = frame::counts(&self).await;
         let tr = crate::i18n::Tr(self.lang());
-        let frame = frame::Frame::of(&mut self, &title, &counts, current);
+        let frame = frame::Frame::of(&mut self, title, &counts, current);
         let html = frame::render(&make(tr, frame, &counts));
         self.respond(html).await
     }

@@ -238,10 +238,10 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
             .is_some_and(|a| a.eq_ignore_ascii_case(&ctx.account.address));
     let answered = listed.meta.flags.iter().any(|f| f == MDN_SENT);
     let receipt_to = summary.receipt_to.clone().filter(|_| !answered && !own);
-    let title = if subject.trim().is_empty() {
-        Tr(lang).text_of("row.no-subject").to_string()
-    } else {
-        subject.strip_prefix("XDM/1.0/DDM+").unwrap_or(&subject).to_string()
+    let shown = Subject::of(&subject, summary.xdm);
+    let title = match subject.trim().is_empty() {
+        true => Tr(lang).text_of("row.no-subject").to_string(),
+        false => shown.text.clone(),
     };
     let destinations = ordered(&ctx.folders)
         .into_iter()
@@ -250,14 +250,14 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
         .collect();
     // Without a Trash folder, or in it, deleting is for good (see `actions::message`).
     let for_good = ctx.special("\\Trash").is_none_or(|trash| trash.id == folder.id);
-    ctx.show_titled(title, Some(id), |tr, frame, _| MessagePage {
+    ctx.show_titled(&title, Some(id), |tr, frame, _| MessagePage {
         tr,
         frame,
         folder: id,
         uid,
         base: format!("/webmail/message/{id}/{uid}"),
         back: folder_name(lang, &folder),
-        subject: Subject::of(&subject, summary.xdm),
+        subject: shown,
         from,
         to,
         cc,
