@@ -1,5 +1,5 @@
-//! Writing HTML by hand, safely: every text from the directory or the query goes through
-//! [`escape`].
+//! What the pages share below the templates: the language, the escaper every template writes
+//! through, and query-string encoding.
 
 /// The language of a page: French first, English on request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -9,28 +9,7 @@ pub enum Lang {
     En,
 }
 
-/// The page's words, French first.
-pub fn t(lang: Lang, fr: &'static str, en: &'static str) -> &'static str {
-    if lang == Lang::En { en } else { fr }
-}
-
-/// Escapes text for an HTML element or a double-quoted attribute.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// The templates' HTML escaper (see `askama.toml`): the same entities as `escape`.
+/// The templates' HTML escaper (see `askama.toml`): `&lt;`, `&gt;`, `&amp;`, `&quot;`, `&#39;`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Escaper;
 
@@ -73,10 +52,9 @@ mod tests {
 
     #[test]
     fn escapes() {
-        assert_eq!(
-            escape(r#"<a href="x">O'Neill & co</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;O&#39;Neill &amp; co&lt;/a&gt;"
-        );
+        let mut out = String::new();
+        askama::filters::Escaper::write_escaped_str(&Escaper, &mut out, r#"<a href="x">O'Neill & co</a>"#).unwrap();
+        assert_eq!(out, "&lt;a href=&quot;x&quot;&gt;O&#39;Neill &amp; co&lt;/a&gt;");
         assert_eq!(url_value("é a&b"), "%C3%A9+a%26b");
     }
 }

@@ -9,6 +9,7 @@ mod html;
 mod i18n;
 mod page;
 mod problem;
+mod site;
 pub mod webmail;
 
 use std::sync::Arc;
@@ -80,6 +81,7 @@ pub fn router(state: WebState) -> Router {
     Router::new()
         .route("/", get(home))
         .route("/annuaire", get(page::search))
+        .route("/site.css", get(site::css))
         .route("/api/annuaire", get(api::search))
         .nest("/fhir", fhir::routes())
         .merge(webmail::routes(&state))

@@ -2,6 +2,7 @@
 //! Santé Connect, (2) choice of the address and acceptance of the terms of use, (3) account
 //! settings, (4) summary. An identity that already has a BAL goes to its account page instead.
 
+use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -9,12 +10,12 @@ use confiance_auth::model::{DirectoryListing, Profile, SecondFactor, StoreError}
 use confiance_auth::otp::new_totp_secret;
 use confiance_core::MailboxKind;
 
-use super::layout::{self, checked, csrf, page, steps};
 use super::session::{Draft, Posted, Session};
-use super::settings::{self, Choices};
-use super::{Accounts, accounts, hash, now, see_other};
+use super::settings::{self, Choices, TotpSetup};
+use super::{Accounts, accounts, hash, layout, now, see_other};
 use crate::WebState;
-use crate::html::{escape, t};
+use crate::i18n::Tr;
+use crate::site::{self, Layout};
 
 /// The directory entry of a professional's own BAL (type PER).
 pub fn listing_for(profile: &Profile, profession: Option<&str>) -> DirectoryListing {
@@ -50,14 +51,7 @@ async fn already_holds(a: &Accounts, session: &mut Session) -> bool {
         let lang = session.lang();
         session.data.identity = None;
         session.data.draft = None;
-        session.data.flash = Some(
-            t(
-                lang,
-                "Vous avez déjà une BAL : connectez-vous pour la retrouver.",
-                "You already have a mailbox: log in to reach it.",
-            )
-            .into(),
-        );
+        session.data.flash = Some(Tr(lang).text_of("activation.already-holds").into());
     }
     holds
 }
@@ -74,6 +68,14 @@ async fn not_for_activation(a: &Accounts, session: &mut Session) -> Option<&'sta
     }
 }
 
+#[derive(Template)]
+#[template(path = "account/start.html")]
+struct StartPage {
+    l: Layout,
+    tr: Tr,
+    step: usize,
+}
+
 /// Step 1.
 pub async fn start(State(state): State<WebState>, session: Session) -> Response {
     let a = accounts(&state);
@@ -83,44 +85,12 @@ pub async fn start(State(state): State<WebState>, session: Session) -> Response 
     if session.data.identity.is_some() {
         return session.respond(&a, see_other("/activation/adresse")).await;
     }
-    let lang = session.lang();
-    let body = format!(
-        r#"{steps}<p>{intro}</p>
-<p><a href="/psc/connexion?pour=activation"><button type="button">{psc}</button></a></p>
-<p class="hint">{hint}</p>
-<p><a href="/cps/connexion?pour=activation">{cps}</a></p>
-<p>{have} <a href="/connexion">{login}</a></p>"#,
-        steps = steps(lang, 1),
-        intro = t(
-            lang,
-            "Pour activer votre boîte aux lettres MSSanté, identifiez-vous avec votre carte CPS ou votre application e-CPS.",
-            "To activate your MSSanté mailbox, identify yourself with your CPS card or e-CPS app."
-        ),
-        psc = t(
-            lang,
-            "S'identifier avec Pro Santé Connect",
-            "Identify with Pro Santé Connect"
-        ),
-        hint = t(
-            lang,
-            "Pro Santé Connect confirme votre identité et votre profession (RPPS). Aucun mot de passe n'est demandé à cette étape.",
-            "Pro Santé Connect confirms your identity and profession (RPPS). No password is asked at this step."
-        ),
-        cps = t(
-            lang,
-            "Ou avec la carte CPS dans le lecteur de ce poste (certificat)",
-            "Or with the CPS card in this computer's reader (certificate)"
-        ),
-        have = t(lang, "Vous avez déjà une BAL ?", "Already have a mailbox?"),
-        login = t(lang, "Se connecter", "Log in"),
-    );
-    let r = page(
-        lang,
-        t(lang, "Activer ma BAL MSSanté", "Activate my MSSanté mailbox"),
-        None,
-        None,
-        &body,
-    );
+    let page = StartPage {
+        l: layout::of(&session, "activation.title"),
+        tr: Tr(session.lang()),
+        step: 1,
+    };
+    let r = site::render(&page);
     session.respond(&a, r).await
 }
 
@@ -141,72 +111,49 @@ async fn proposals(a: &Accounts, session: &Session) -> Vec<String> {
         .unwrap_or_default()
 }
 
+#[derive(Template)]
+#[template(path = "account/address.html")]
+struct AddressPage<'a> {
+    l: Layout,
+    tr: Tr,
+    step: usize,
+    csrf: &'a str,
+    who: String,
+    /// The addresses proposed, the chosen one (or the first) checked.
+    proposed: Vec<(String, bool)>,
+}
+
 async fn address_form(a: &Accounts, session: &Session, error: Option<&str>) -> Response {
-    let lang = session.lang();
     let Some(identity) = &session.data.identity else {
         return see_other("/activation");
     };
-    let proposed = proposals(a, session).await;
     let chosen = session.data.draft.as_ref().and_then(|d| d.address.clone());
-    let options: String = proposed
-        .iter()
+    let proposed = proposals(a, session)
+        .await
+        .into_iter()
         .enumerate()
         .map(|(i, addr)| {
             let on = chosen.as_deref().map_or(i == 0, |c| c == addr);
-            format!(
-                r#"<label><input type="radio" name="adresse" value="{0}"{1}> {0}</label>"#,
-                escape(addr),
-                checked(on)
-            )
+            (addr, on)
         })
         .collect();
-    let who = format!(
-        "{} {} — RPPS {}",
-        identity.person.given_name.as_deref().unwrap_or(""),
-        identity.person.family_name.as_deref().unwrap_or(""),
-        identity.person.national_id.get(1..).unwrap_or("")
-    );
-    let flash = session.data.flash.clone();
-    let body = format!(
-        r#"{steps}<p>{l_who} <strong>{who}</strong></p>
-<form method="post" action="/activation/adresse">{csrf}
-<fieldset><legend>{l_choose}</legend>{options}</fieldset>
-<p class="hint">{l_rule}</p>
-<details><summary>{l_terms}</summary><p>{terms}</p></details>
-<div class="check"><label><input type="checkbox" name="cgu" required> {l_accept}</label></div>
-<button type="submit">{l_next}</button>
-</form>"#,
-        steps = steps(lang, 2),
-        l_who = t(lang, "Identité confirmée :", "Identity confirmed:"),
-        who = escape(&who),
-        csrf = csrf(&session.data.csrf),
-        l_choose = t(lang, "Choisissez votre adresse", "Choose your address"),
-        l_rule = t(
-            lang,
-            "L'adresse est formée de votre prénom et de votre nom, sans accents ; un numéro distingue les homonymes. Elle ne pourra plus être changée.",
-            "The address is made of your given and family names, without accents; a number tells homonyms apart. It cannot be changed later."
+    let person = &identity.person;
+    let page = AddressPage {
+        l: layout::of(session, "activation.step-2")
+            .flash(session.data.flash.as_deref())
+            .error(error),
+        tr: Tr(session.lang()),
+        step: 2,
+        csrf: &session.data.csrf,
+        who: format!(
+            "{} {} — RPPS {}",
+            person.given_name.as_deref().unwrap_or(""),
+            person.family_name.as_deref().unwrap_or(""),
+            person.national_id.get(1..).unwrap_or("")
         ),
-        l_terms = t(lang, "Conditions générales d'utilisation", "Terms of use"),
-        terms = t(
-            lang,
-            "La messagerie sécurisée de santé sert à échanger des données de santé entre professionnels habilités et avec les patients qui vous écrivent depuis Mon Espace Santé. Elle n'est pas un espace de stockage : une BAL sans aucune connexion pendant 12 mois est supprimée, après des avertissements envoyés sur votre e-mail personnel 30 et 7 jours avant (CNIL AU-037). Chaque connexion est tracée, sans le contenu des messages.",
-            "Secure health messaging is for exchanging health data between authorised professionals, and with patients who write from Mon Espace Santé. It is not a storage space: a mailbox without any login for 12 months is deleted, after notices sent to your personal e-mail 30 and 7 days before (CNIL AU-037). Every login is traced, never the content of messages."
-        ),
-        l_accept = t(
-            lang,
-            "J'ai lu et j'accepte les conditions générales d'utilisation",
-            "I have read and accept the terms of use"
-        ),
-        l_next = t(lang, "Continuer", "Continue"),
-    );
-    layout::form_page(
-        lang,
-        t(lang, "Choix de l'adresse", "Choose your address"),
-        flash.as_deref(),
-        error,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
+        proposed,
+    };
+    site::form(&page, error.is_some(), StatusCode::UNPROCESSABLE_ENTITY)
 }
 
 /// Step 2.
@@ -232,29 +179,11 @@ pub async fn address_post(State(state): State<WebState>, Posted { mut session, f
     let chosen = f.get("adresse").cloned().unwrap_or_default();
     // Only a proposed address: the local part is the holder's own name.
     if !proposals(&a, &session).await.contains(&chosen) {
-        let r = address_form(
-            &a,
-            &session,
-            Some(t(
-                lang,
-                "Choisissez une des adresses proposées.",
-                "Choose one of the proposed addresses.",
-            )),
-        )
-        .await;
+        let r = address_form(&a, &session, Some(Tr(lang).text_of("activation.choose-proposed"))).await;
         return session.respond(&a, r).await;
     }
     if !f.contains_key("cgu") {
-        let r = address_form(
-            &a,
-            &session,
-            Some(t(
-                lang,
-                "Acceptez les conditions générales d'utilisation pour continuer.",
-                "Accept the terms of use to continue.",
-            )),
-        )
-        .await;
+        let r = address_form(&a, &session, Some(Tr(lang).text_of("activation.accept-terms"))).await;
         return session.respond(&a, r).await;
     }
     session.data.draft = Some(Draft {
@@ -277,45 +206,38 @@ fn default_choices() -> Choices {
     }
 }
 
+#[derive(Template)]
+#[template(path = "account/settings.html")]
+struct SettingsPage<'a> {
+    l: Layout,
+    tr: Tr,
+    step: usize,
+    csrf: &'a str,
+    address: String,
+    choices: &'a Choices,
+    totp: Option<TotpSetup>,
+}
+
 fn settings_form(a: &Accounts, session: &Session, error: Option<&str>, shown: Option<&Choices>) -> Response {
-    let lang = session.lang();
     let Some(draft) = session.data.draft.as_ref().filter(|d| d.terms_accepted) else {
         return see_other("/activation/adresse");
     };
     let address = draft.address.clone().unwrap_or_default();
     let defaults = default_choices();
-    let shown = shown.unwrap_or(&defaults);
     let totp = draft
         .totp_secret
         .as_deref()
-        .map(|s| (s, address.as_str(), a.issuer_label.as_str()));
-    let body = format!(
-        r#"{steps}<p>{l_addr} <strong>{address}</strong></p>
-<form method="post" action="/activation/parametres">{csrf}
-<label for="mot_de_passe">{l_pw}</label><input id="mot_de_passe" name="mot_de_passe" type="password" autocomplete="new-password" required aria-describedby="regle">
-<p class="hint" id="regle">{l_rule}</p>
-<label for="confirmation">{l_confirm}</label><input id="confirmation" name="confirmation" type="password" autocomplete="new-password" required>
-{fields}
-<button type="submit">{l_go}</button>
-</form>"#,
-        steps = steps(lang, 3),
-        l_addr = t(lang, "Adresse choisie :", "Chosen address:"),
-        address = escape(&address),
-        csrf = csrf(&session.data.csrf),
-        l_pw = t(lang, "Mot de passe", "Password"),
-        l_rule = layout::password_rule(lang),
-        l_confirm = t(lang, "Confirmation du mot de passe", "Confirm the password"),
-        fields = settings::fields(lang, shown, totp),
-        l_go = t(lang, "Activer ma BAL", "Activate my mailbox"),
-    );
-    layout::form_page(
-        lang,
-        t(lang, "Paramètres du compte", "Account settings"),
-        None,
-        error,
-        &body,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
+        .map(|s| TotpSetup::new(s, &address, &a.issuer_label));
+    let page = SettingsPage {
+        l: layout::of(session, "activation.step-3").error(error),
+        tr: Tr(session.lang()),
+        step: 3,
+        csrf: &session.data.csrf,
+        address,
+        choices: shown.unwrap_or(&defaults),
+        totp,
+    };
+    site::form(&page, error.is_some(), StatusCode::UNPROCESSABLE_ENTITY)
 }
 
 /// Step 3.
@@ -345,7 +267,7 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
     };
     let password = f.get("mot_de_passe").cloned().unwrap_or_default();
     let password_problem = if f.get("confirmation") != Some(&password) {
-        Some(t(lang, "Les deux mots de passe diffèrent.", "The two passwords differ.").to_string())
+        Some(Tr(lang).text_of("activation.passwords-differ").to_string())
     } else {
         confiance_auth::check_policy(&password)
             .err()
@@ -368,11 +290,7 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
         let r = settings_form(
             &a,
             &session,
-            Some(t(
-                lang,
-                "L'activation a échoué ; réessayez.",
-                "Activation failed; please try again.",
-            )),
+            Some(Tr(lang).text_of("activation.failed")),
             Some(&choices),
         );
         return session.respond(&a, r).await;
@@ -417,14 +335,7 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
         Err(StoreError::AccountExists) => {
             // A homonym took it between the two steps: choose again.
             session.data.draft = None;
-            session.data.flash = Some(
-                t(
-                    lang,
-                    "Cette adresse vient d'être prise par un homonyme : choisissez-en une autre.",
-                    "This address was just taken by a namesake: choose another.",
-                )
-                .into(),
-            );
+            session.data.flash = Some(Tr(lang).text_of("activation.address-taken").into());
             session.respond(&a, see_other("/activation/adresse")).await
         }
         other => {
@@ -432,11 +343,7 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
             let r = settings_form(
                 &a,
                 &session,
-                Some(t(
-                    lang,
-                    "L'activation a échoué ; réessayez.",
-                    "Activation failed; please try again.",
-                )),
+                Some(Tr(lang).text_of("activation.failed")),
                 Some(&choices),
             );
             session.respond(&a, r).await
@@ -444,10 +351,26 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
     }
 }
 
+#[derive(Template)]
+#[template(path = "account/summary.html")]
+struct SummaryPage {
+    l: Layout,
+    tr: Tr,
+    step: usize,
+    address: String,
+    holder: String,
+    /// Catalogue keys of the answers.
+    factor: &'static str,
+    email: String,
+    mobile: String,
+    notify: &'static str,
+    red_list: &'static str,
+    dematerialisation: &'static str,
+}
+
 /// Step 4.
 pub async fn summary(State(state): State<WebState>, session: Session) -> Response {
     let a = accounts(&state);
-    let lang = session.lang();
     let Some(id) = session.account() else {
         return session.respond(&a, see_other("/connexion")).await;
     };
@@ -466,49 +389,28 @@ pub async fn summary(State(state): State<WebState>, session: Session) -> Respons
         .into_iter()
         .find(|(x, _)| *x == address)
         .map(|(_, l)| l);
-    let yes_no = |b: bool| if b { t(lang, "oui", "yes") } else { t(lang, "non", "no") };
-    let factor = match profile.second_factor {
-        SecondFactor::Email => t(lang, "code par e-mail personnel", "code by personal e-mail"),
-        SecondFactor::Sms => t(lang, "code par SMS", "code by SMS"),
-        SecondFactor::Totp => t(lang, "application d'authentification", "authenticator app"),
-    };
-    let body = format!(
-        r#"{steps}<p role="status">{done}</p>
-<dl>
-<dt>{l_addr}</dt><dd id="adresse-bal">{address}</dd>
-<dt>{l_who}</dt><dd>{who}</dd>
-<dt>{l_factor}</dt><dd>{factor}</dd>
-<dt>{l_email}</dt><dd>{email}</dd>
-<dt>{l_mobile}</dt><dd>{mobile}</dd>
-<dt>{l_notify}</dt><dd>{notify}</dd>
-<dt>{l_red}</dt><dd>{red}</dd>
-<dt>{l_demat}</dt><dd>{demat}</dd>
-</dl>
-<p><a href="/webmail">{l_webmail}</a> · <a href="/compte">{l_modify}</a></p>"#,
-        steps = steps(lang, 4),
-        done = t(lang, "Votre BAL est activée.", "Your mailbox is active."),
-        l_addr = t(lang, "Adresse", "Address"),
-        address = escape(&account.address),
-        l_who = t(lang, "Titulaire", "Holder"),
-        who = escape(&format!(
+    let yes_no = |b: bool| if b { "summary.yes" } else { "summary.no" };
+    let page = SummaryPage {
+        l: layout::of(&session, "activation.step-4"),
+        tr: Tr(session.lang()),
+        step: 4,
+        address,
+        holder: format!(
             "{} {}",
             profile.given_name.as_deref().unwrap_or(""),
             profile.family_name.as_deref().unwrap_or("")
-        )),
-        l_factor = t(lang, "Second facteur", "Second factor"),
-        l_email = t(lang, "E-mail personnel", "Personal e-mail"),
-        email = escape(profile.personal_email.as_deref().unwrap_or("—")),
-        l_mobile = t(lang, "Mobile", "Mobile"),
-        mobile = escape(profile.mobile.as_deref().unwrap_or("—")),
-        l_notify = t(lang, "Notification des nouveaux messages", "New message notices"),
-        notify = yes_no(profile.notify_new_mail),
-        l_red = t(lang, "Liste rouge", "Liste rouge"),
-        red = yes_no(listing.as_ref().is_some_and(|l| l.red_list)),
-        l_demat = t(lang, "Dématérialisation", "Dématérialisation"),
-        demat = yes_no(listing.as_ref().and_then(|l| l.dematerialisation).unwrap_or(false)),
-        l_webmail = t(lang, "Ouvrir le webmail", "Open the webmail"),
-        l_modify = t(lang, "Modifier mon compte", "Modify my account"),
-    );
-    let r = page(lang, t(lang, "Récapitulatif", "Summary"), None, None, &body);
+        ),
+        factor: match profile.second_factor {
+            SecondFactor::Email => "summary.factor-email",
+            SecondFactor::Sms => "summary.factor-sms",
+            SecondFactor::Totp => "summary.factor-totp",
+        },
+        email: profile.personal_email.clone().unwrap_or_else(|| "—".into()),
+        mobile: profile.mobile.clone().unwrap_or_else(|| "—".into()),
+        notify: yes_no(profile.notify_new_mail),
+        red_list: yes_no(listing.as_ref().is_some_and(|l| l.red_list)),
+        dematerialisation: yes_no(listing.as_ref().and_then(|l| l.dematerialisation).unwrap_or(false)),
+    };
+    let r = site::render(&page);
     session.respond(&a, r).await
 }

@@ -11,11 +11,14 @@ use axum::response::Response;
 use confiance_auth::model::{Account, AccountId, AccountStatus, LoginFailures, Profile, SecondFactor};
 use confiance_auth::otp::{CodeCheck, SentCode, totp_verify};
 
-use super::layout::{self, csrf, error_page};
+use askama::Template;
+
 use super::session::{Identity, PendingFactor, Posted, Proof, Purpose, Session};
-use super::{Accounts, accounts, now, see_other};
+use super::{Accounts, accounts, layout, now, see_other};
 use crate::WebState;
-use crate::html::{Lang, escape, t};
+use crate::html::Lang;
+use crate::i18n::Tr;
+use crate::site::{self, Layout, error_page};
 
 /// `/psc/connexion?pour=activation|connexion`: off to Pro Santé Connect.
 pub async fn psc_start(
@@ -36,11 +39,7 @@ pub async fn psc_start(
         Err(e) => {
             tracing::warn!("Pro Santé Connect: {e}");
             let lang = session.lang();
-            let msg = t(
-                lang,
-                "Pro Santé Connect ne répond pas. Réessayez dans quelques minutes.",
-                "Pro Santé Connect is not answering. Please try again in a few minutes.",
-            );
+            let msg = Tr(lang).text_of("login.psc-down");
             session
                 .respond(&a, error_page(lang, StatusCode::BAD_GATEWAY, msg))
                 .await
@@ -57,11 +56,7 @@ pub async fn psc_return(
     let a = accounts(&state);
     let lang = session.lang();
     let Some((pending, purpose)) = session.data.psc.take() else {
-        let msg = t(
-            lang,
-            "Cette connexion a expiré ou a été lancée ailleurs. Recommencez.",
-            "This login has expired or was started elsewhere. Please start again.",
-        );
+        let msg = Tr(lang).text_of("login.psc-expired");
         return session
             .respond(&a, error_page(lang, StatusCode::BAD_REQUEST, msg))
             .await;
@@ -70,14 +65,7 @@ pub async fn psc_return(
         Ok(p) => p,
         Err(e) => {
             tracing::warn!(target: "audit", event = "login", protocol = "web", method = "psc", outcome = "failure", reason = %e);
-            let msg = format!(
-                "{} ({e})",
-                t(
-                    lang,
-                    "Pro Santé Connect n'a pas confirmé votre identité",
-                    "Pro Santé Connect did not confirm your identity"
-                )
-            );
+            let msg = Tr(lang).fill("login.psc-refused", &[("reason", &e.to_string())]);
             return session.respond(&a, error_page(lang, StatusCode::FORBIDDEN, &msg)).await;
         }
     };
@@ -110,11 +98,7 @@ pub async fn cps(
         _ => Purpose::Login,
     };
     let Some(holder) = card.0 else {
-        let msg = t(
-            lang,
-            "Aucune carte CPS n'a été présentée. Insérez votre carte dans le lecteur, puis réessayez (ou utilisez Pro Santé Connect).",
-            "No CPS card was presented. Insert your card in the reader and try again (or use Pro Santé Connect).",
-        );
+        let msg = Tr(lang).text_of("login.no-card");
         return session
             .respond(&a, error_page(lang, StatusCode::UNAUTHORIZED, msg))
             .await;
@@ -160,28 +144,14 @@ pub(super) async fn proven(
     let owned = a.registry.accounts_of(national).await.unwrap_or_default();
     let Some(account) = owned.into_iter().next() else {
         if purpose == Purpose::Login {
-            session.data.flash = Some(
-                t(
-                    lang,
-                    "Vous n'avez pas encore de BAL : activez-la en quelques étapes.",
-                    "You have no mailbox yet: activate one in a few steps.",
-                )
-                .into(),
-            );
+            session.data.flash = Some(Tr(lang).text_of("login.no-bal-yet").into());
         }
         session.rotate(&a).await;
         return session.respond(&a, see_other("/activation/adresse")).await;
     };
     if purpose == Purpose::Activation {
         // Activation again for an identity that has a BAL: its account page.
-        session.data.flash = Some(
-            t(
-                lang,
-                "Votre BAL est déjà activée : vous pouvez modifier votre compte ci-dessous.",
-                "Your mailbox is already active: you can change your account below.",
-            )
-            .into(),
-        );
+        session.data.flash = Some(Tr(lang).text_of("login.already-active").into());
     }
     // Activation again goes to account modification; a login goes to the mail.
     let to = match purpose {
@@ -198,11 +168,7 @@ async fn open(a: std::sync::Arc<Accounts>, mut session: Session, account: Accoun
         // Nothing proven stays: the identity cannot go on to activate another BAL.
         session.data.identity = None;
         tracing::warn!(target: "audit", event = "login", protocol = "web", method, account = %account.address, outcome = "failure", reason = "suspended");
-        let msg = t(
-            lang,
-            "Cette BAL est suspendue. Contactez l'administrateur de votre messagerie.",
-            "This mailbox is suspended. Please contact your mail administrator.",
-        );
+        let msg = Tr(lang).text_of("login.suspended");
         return session.respond(&a, error_page(lang, StatusCode::FORBIDDEN, msg)).await;
     }
     let id = account.id;
@@ -221,51 +187,25 @@ async fn open(a: std::sync::Arc<Accounts>, mut session: Session, account: Accoun
     session.respond(&a, see_other(to)).await
 }
 
+#[derive(Template)]
+#[template(path = "account/login.html")]
+struct LoginPage<'a> {
+    l: Layout,
+    tr: Tr,
+    csrf: &'a str,
+    address: &'a str,
+}
+
 fn login_form(session: &Session, error: Option<&str>, address: &str) -> Response {
-    let lang = session.lang();
-    let flash = session.data.flash.clone();
-    let body = format!(
-        r#"<p><a href="/psc/connexion?pour=connexion"><button type="button">{psc}</button></a></p>
-<p class="hint">{psc_hint} <a href="/cps/connexion?pour=connexion">{cps}</a></p>
-<h2>{other}</h2>
-<form method="post" action="/connexion">{csrf}
-<label for="adresse">{l_addr}</label><input id="adresse" name="adresse" type="email" autocomplete="username" required value="{address}">
-<label for="mot_de_passe">{l_pw}</label><input id="mot_de_passe" name="mot_de_passe" type="password" autocomplete="current-password" required>
-<button type="submit">{l_next}</button>
-</form>
-<p>{first} <a href="/activation">{activate}</a></p>"#,
-        psc = t(
-            lang,
-            "Se connecter avec Pro Santé Connect",
-            "Log in with Pro Santé Connect"
-        ),
-        psc_hint = t(lang, "Carte CPS ou application e-CPS.", "CPS card or e-CPS app."),
-        cps = t(
-            lang,
-            "Carte CPS dans le lecteur de ce poste",
-            "CPS card in this computer's reader"
-        ),
-        other = t(
-            lang,
-            "Ou avec votre adresse et votre mot de passe",
-            "Or with your address and password"
-        ),
-        csrf = csrf(&session.data.csrf),
-        l_addr = t(lang, "Adresse MSSanté", "MSSanté address"),
-        l_pw = t(lang, "Mot de passe", "Password"),
-        l_next = t(lang, "Continuer", "Continue"),
-        address = escape(address),
-        first = t(lang, "Première connexion ?", "First time?"),
-        activate = t(lang, "Activer ma BAL", "Activate my mailbox"),
-    );
-    layout::form_page(
-        lang,
-        t(lang, "Connexion", "Log in"),
-        flash.as_deref(),
-        error,
-        &body,
-        StatusCode::UNAUTHORIZED,
-    )
+    let page = LoginPage {
+        l: layout::of(session, "login.title")
+            .flash(session.data.flash.as_deref())
+            .error(error),
+        tr: Tr(session.lang()),
+        csrf: &session.data.csrf,
+        address,
+    };
+    site::form(&page, error.is_some(), StatusCode::UNAUTHORIZED)
 }
 
 pub async fn page(State(state): State<WebState>, mut session: Session) -> Response {
@@ -281,14 +221,7 @@ pub async fn page(State(state): State<WebState>, mut session: Session) -> Respon
 /// What to tell about a lock that is on.
 fn locked_message(lang: Lang, until: i64) -> String {
     let minutes = ((until - now()) as f64 / 60.0).ceil().max(1.0) as i64;
-    match lang {
-        Lang::Fr => format!(
-            "Trop d'essais infructueux : ce compte est verrouillé pendant encore {minutes} min. Vous pourrez réessayer ensuite, ou vous connecter avec Pro Santé Connect."
-        ),
-        Lang::En => format!(
-            "Too many failed attempts: this account is locked for another {minutes} min. You can try again then, or log in with Pro Santé Connect."
-        ),
-    }
+    Tr(lang).fill("login.locked", &[("minutes", &minutes.to_string())])
 }
 
 /// The answer to a failed attempt whose failure was already counted (`counted`).
@@ -297,10 +230,7 @@ fn failed(lang: Lang, limit: u32, counted: LoginFailures, what: &str) -> String 
         Some(until) if until > now() => locked_message(lang, until),
         _ => {
             let left = limit.saturating_sub(counted.count);
-            match lang {
-                Lang::Fr => format!("{what} Encore {left} essai(s) avant le verrouillage du compte."),
-                Lang::En => format!("{what} {left} attempt(s) left before the account locks."),
-            }
+            format!("{what} {}", Tr(lang).n("login.attempts-left", u64::from(left)).0)
         }
     }
 }
@@ -350,14 +280,10 @@ pub async fn password_post(
     // One answer for an unknown address and a wrong password, after the same work and the
     // same pause, so the page does not tell which addresses exist (liste rouge included).
     let (limit, minutes) = (a.policy.login_attempts, a.policy.lock_seconds / 60);
-    let wrong = match lang {
-        Lang::Fr => format!(
-            "Adresse ou mot de passe incorrect. Après {limit} échecs de suite, le compte est verrouillé {minutes} min."
-        ),
-        Lang::En => {
-            format!("Wrong address or password. After {limit} failures in a row, the account locks for {minutes} min.")
-        }
-    };
+    let wrong = Tr(lang).fill(
+        "login.wrong",
+        &[("limit", &limit.to_string()), ("minutes", &minutes.to_string())],
+    );
     let pause = || tokio::time::sleep(std::time::Duration::from_millis(300));
     let audit = |reason: &str| {
         tracing::warn!(target: "audit", event = "login", protocol = "web", method = "password", account = %address,
@@ -422,11 +348,7 @@ pub async fn password_post(
     counted_here.succeeded();
     let id = account.id;
     let Some(profile) = a.registry.profile(id).await.flatten() else {
-        let msg = t(
-            lang,
-            "Cette BAL n'a pas été activée pour le webmail : activez-la avec Pro Santé Connect.",
-            "This mailbox was not activated for the webmail: activate it with Pro Santé Connect.",
-        );
+        let msg = Tr(lang).text_of("login.not-activated");
         let r = login_form(&session, Some(msg), &address);
         return session.respond(&a, r).await;
     };
@@ -446,20 +368,14 @@ pub async fn password_post(
 /// Sends a fresh code by the holder's channel (nothing to send for an authenticator app).
 async fn send_code(a: &Accounts, lang: Lang, profile: &Profile, pending: &mut PendingFactor) -> Result<(), String> {
     let (code, kept) = SentCode::new(now());
-    let text = match lang {
-        Lang::Fr => format!(
-            "Votre code de connexion Confiance MSSanté : {code}\nIl est valable 10 minutes. Si vous n'avez pas demandé à vous connecter, ignorez ce message et changez votre mot de passe."
-        ),
-        Lang::En => format!(
-            "Your Confiance MSSanté login code: {code}\nIt is valid for 10 minutes. If you did not try to log in, ignore this message and change your password."
-        ),
-    };
+    let tr = Tr(lang);
+    let text = tr.fill("login.code-message", &[("code", &code)]);
     let sent = match profile.second_factor {
         SecondFactor::Totp => return Ok(()),
         SecondFactor::Email => match &profile.personal_email {
             Some(to) => a
                 .notifier
-                .email(to, t(lang, "Votre code de connexion", "Your login code"), &text)
+                .email(to, tr.text_of("login.code-subject"), &text)
                 .await
                 .map_err(|e| e.to_string()),
             None => Err("no personal e-mail".into()),
@@ -477,48 +393,39 @@ async fn send_code(a: &Accounts, lang: Lang, profile: &Profile, pending: &mut Pe
         }
         Err(e) => {
             tracing::warn!("one-time code not sent: {e}");
-            Err(t(
-                lang,
-                "Le code n'a pas pu être envoyé. Réessayez dans un instant ou connectez-vous avec Pro Santé Connect.",
-                "The code could not be sent. Try again in a moment or log in with Pro Santé Connect.",
-            )
-            .into())
+            Err(tr.text_of("login.code-not-sent").into())
         }
     }
 }
 
+/// How the code reaches the holder, without showing the whole e-mail or number.
 fn mask(profile: &Profile, lang: Lang) -> String {
+    let tr = Tr(lang);
     match profile.second_factor {
-        SecondFactor::Totp => t(
-            lang,
-            "Saisissez le code affiché par votre application d'authentification.",
-            "Enter the code shown by your authenticator app.",
-        )
-        .into(),
+        SecondFactor::Totp => tr.text_of("login.code-from-app").into(),
         SecondFactor::Email => {
             let e = profile.personal_email.as_deref().unwrap_or("");
             let (user, domain) = e.split_once('@').unwrap_or((e, ""));
             let first: String = user.chars().take(1).collect();
-            match lang {
-                Lang::Fr => {
-                    format!("Un code à 6 chiffres a été envoyé à {first}•••@{domain}. Il est valable 10 minutes.")
-                }
-                Lang::En => format!("A 6-digit code was sent to {first}•••@{domain}. It is valid for 10 minutes."),
-            }
+            tr.fill("login.code-sent-email", &[("first", &first), ("domain", domain)])
         }
         SecondFactor::Sms => {
             let m = profile.mobile.as_deref().unwrap_or("");
             let last: String = m.chars().rev().take(2).collect::<Vec<_>>().into_iter().rev().collect();
-            match lang {
-                Lang::Fr => format!(
-                    "Un code à 6 chiffres a été envoyé par SMS au numéro finissant par {last}. Il est valable 10 minutes."
-                ),
-                Lang::En => format!(
-                    "A 6-digit code was sent by SMS to the number ending in {last}. It is valid for 10 minutes."
-                ),
-            }
+            tr.fill("login.code-sent-sms", &[("last", &last)])
         }
     }
+}
+
+#[derive(Template)]
+#[template(path = "account/code.html")]
+struct CodePage<'a> {
+    l: Layout,
+    tr: Tr,
+    csrf: &'a str,
+    hint: String,
+    /// A code that was sent can be sent again; an authenticator's cannot.
+    resend: bool,
 }
 
 async fn code_form(a: &Accounts, session: &Session, error: Option<&str>) -> Response {
@@ -531,34 +438,14 @@ async fn code_form(a: &Accounts, session: &Session, error: Option<&str>) -> Resp
     let Some(profile) = profile else {
         return see_other("/connexion");
     };
-    let resend = if profile.second_factor == SecondFactor::Totp {
-        String::new()
-    } else {
-        format!(
-            r#"<form method="post" action="/connexion/code/renvoyer">{}<button type="submit" class="secondary">{}</button></form>"#,
-            csrf(&session.data.csrf),
-            t(lang, "Recevoir un nouveau code", "Send me a new code")
-        )
+    let page = CodePage {
+        l: layout::of(session, "login.code-title").error(error),
+        tr: Tr(lang),
+        csrf: &session.data.csrf,
+        hint: mask(&profile, lang),
+        resend: profile.second_factor != SecondFactor::Totp,
     };
-    let body = format!(
-        r#"<p id="consigne">{hint}</p>
-<form method="post" action="/connexion/code">{csrf}
-<label for="code">{l_code}</label><input id="code" name="code" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]{{6,7}}" required aria-describedby="consigne">
-<button type="submit">{l_go}</button>
-</form>{resend}"#,
-        hint = escape(&mask(&profile, lang)),
-        csrf = csrf(&session.data.csrf),
-        l_code = t(lang, "Code de vérification", "Verification code"),
-        l_go = t(lang, "Se connecter", "Log in"),
-    );
-    layout::form_page(
-        lang,
-        t(lang, "Vérification en deux étapes", "Two-step verification"),
-        None,
-        error,
-        &body,
-        StatusCode::UNAUTHORIZED,
-    )
+    site::form(&page, error.is_some(), StatusCode::UNAUTHORIZED)
 }
 
 pub async fn code_page(State(state): State<WebState>, session: Session) -> Response {
@@ -594,6 +481,7 @@ pub async fn code_post(State(state): State<WebState>, Posted { mut session, form
         return session.respond(&a, see_other("/connexion")).await;
     };
     let input = f.get("code").map(|c| c.replace(' ', "")).unwrap_or_default();
+    let tr = Tr(lang);
     let method = format!("password+{}", profile.second_factor.as_str());
     let error = if profile.second_factor == SecondFactor::Totp {
         // No key, no code: an empty key would make every code computable.
@@ -604,12 +492,8 @@ pub async fn code_post(State(state): State<WebState>, Posted { mut session, form
             .unwrap_or_else(|| "!".into());
         match totp_verify(&secret, &input, now(), None) {
             Some(step) if a.registry.claim_totp_step(id, step).await == Some(true) => None,
-            Some(_) => Some(t(
-                lang,
-                "Ce code a déjà servi : attendez le suivant.",
-                "This code was already used: wait for the next one.",
-            )),
-            None => Some(t(lang, "Code incorrect.", "Wrong code.")),
+            Some(_) => Some(tr.text_of("login.code-used")),
+            None => Some(tr.text_of("login.code-wrong")),
         }
     } else {
         let check = pending
@@ -620,25 +504,12 @@ pub async fn code_post(State(state): State<WebState>, Posted { mut session, form
         session.data.factor = Some(pending.clone());
         match check {
             CodeCheck::Valid => None,
-            CodeCheck::Wrong(_) => Some(t(lang, "Code incorrect.", "Wrong code.")),
+            CodeCheck::Wrong(_) => Some(tr.text_of("login.code-wrong")),
             CodeCheck::Expired => {
-                let r = code_form(
-                    &a,
-                    &session,
-                    Some(t(
-                        lang,
-                        "Ce code a expiré : demandez-en un nouveau.",
-                        "This code has expired: ask for a new one.",
-                    )),
-                )
-                .await;
+                let r = code_form(&a, &session, Some(tr.text_of("login.code-expired"))).await;
                 return session.respond(&a, r).await;
             }
-            CodeCheck::Exhausted => Some(t(
-                lang,
-                "Ce code n'est plus valable après trop d'essais : demandez-en un nouveau.",
-                "This code is no longer valid after too many attempts: ask for a new one.",
-            )),
+            CodeCheck::Exhausted => Some(tr.text_of("login.code-exhausted")),
         }
     };
     match error {
@@ -660,16 +531,7 @@ pub async fn code_resend(State(state): State<WebState>, Posted { mut session, ..
     };
     // At most one code every 30 seconds, so the channel cannot be flooded from here.
     if now() - pending.sent_at < 30 {
-        let r = code_form(
-            &a,
-            &session,
-            Some(t(
-                lang,
-                "Un code vient d'être envoyé : attendez 30 secondes avant d'en demander un autre.",
-                "A code was just sent: wait 30 seconds before asking for another.",
-            )),
-        )
-        .await;
+        let r = code_form(&a, &session, Some(Tr(lang).text_of("login.code-wait"))).await;
         return session.respond(&a, r).await;
     }
     let id = AccountId(pending.account);
@@ -689,6 +551,6 @@ pub async fn logout(State(state): State<WebState>, Posted { mut session, .. }: P
     }
     let lang = session.lang();
     session.clear(&a).await;
-    session.data.flash = Some(t(lang, "Vous êtes déconnecté.", "You are logged out.").into());
+    session.data.flash = Some(Tr(lang).text_of("login.logged-out").into());
     session.respond(&a, see_other("/connexion")).await
 }

@@ -20,7 +20,7 @@ use axum::routing::{get, post};
 use confiance_auth::notify::Notifier;
 use confiance_auth::psc::Psc;
 
-pub use layout::error_page;
+pub use crate::site::error_page;
 pub use session::Session;
 
 use crate::WebState;
@@ -87,11 +87,7 @@ pub(crate) async fn hash(password: String) -> Option<String> {
 
 /// What a page says when the store or hashing failed under it.
 pub(crate) fn save_failed(lang: crate::html::Lang) -> &'static str {
-    crate::html::t(
-        lang,
-        "L'enregistrement a échoué ; réessayez.",
-        "Saving failed; please try again.",
-    )
+    crate::i18n::Tr(lang).text_of("account.save-failed")
 }
 
 /// A 303 to `to`: after a POST the browser GETs the next page.

@@ -7,9 +7,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
 use base64::Engine;
@@ -19,10 +20,11 @@ use confiance_auth::otp::{random_bytes, same};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::layout::page;
 use super::now;
 use crate::WebState;
-use crate::html::{Lang, escape};
+use crate::html::Lang;
+use crate::i18n::Tr;
+use crate::site::{self, Layout, Section};
 
 /// A test professional: IdNat_PS, given name, family name, TRE_G15 profession, civility.
 pub struct TestIdentity {
@@ -245,68 +247,72 @@ async fn authorize(State(state): State<WebState>, Query(q): Query<HashMap<String
     };
     if let Err(why) = check_request(&s, &q) {
         // Never redirect to an unchecked URI (RFC 6749 §4.1.2.1): say it here.
-        let body = format!("<p>{}</p>", escape(why));
-        return (
-            StatusCode::BAD_REQUEST,
-            page(
-                Lang::Fr,
-                "Demande refusée par le bac à sable PSC",
-                None,
-                Some(why),
-                &body,
-            ),
-        )
-            .into_response();
+        return refused(why);
     }
-    let hidden: String = ["client_id", "redirect_uri", "state", "nonce", "code_challenge", "scope"]
+    let hidden = ["client_id", "redirect_uri", "state", "nonce", "code_challenge", "scope"]
         .iter()
-        .filter_map(|k| {
-            q.get(*k)
-                .map(|v| format!(r#"<input type="hidden" name="{k}" value="{}">"#, escape(v)))
-        })
+        .filter_map(|k| q.get(*k).map(|v| (*k, v.clone())))
         .collect();
-    let options: String = IDENTITIES
+    let identities = IDENTITIES
         .iter()
-        .enumerate()
-        .map(|(i, who)| {
+        .map(|who| {
             let label = confiance_core::profession_label(who.profession).unwrap_or("");
             format!(
-                r#"<label><input type="radio" name="identite" value="{i}"{}> {} {} — {} — RPPS {}</label>"#,
-                if i == 0 { " checked" } else { "" },
-                escape(who.given),
-                escape(who.family),
-                escape(label),
+                "{} {} — {label} — RPPS {}",
+                who.given,
+                who.family,
                 &who.national_id[1..]
             )
         })
         .collect();
-    let body = format!(
-        r#"<p>Ce fournisseur de développement remplace Pro Santé Connect : il ne sert que des identités de test (RPPS 99700…), jamais un professionnel réel.</p>
-<form method="post" action="/psc-bac-a-sable/authorize">{hidden}
-<fieldset><legend>Identité de test (carte CPS ou e-CPS simulée)</legend>{options}</fieldset>
-<button type="submit">Se connecter</button>
-</form>"#
-    );
-    page(Lang::Fr, "Pro Santé Connect — bac à sable", None, None, &body).into_response()
+    let tr = Tr(Lang::Fr);
+    site::render(&AuthorizePage {
+        l: Layout::new(Lang::Fr, tr.text_of("sandbox.title"), Section::Account),
+        tr,
+        hidden,
+        identities,
+    })
+    .into_response()
+}
+
+/// The sandbox's login page: the test identities to pick from.
+#[derive(Template)]
+#[template(path = "sandbox/authorize.html")]
+struct AuthorizePage {
+    l: Layout,
+    tr: Tr,
+    /// The authorization request, carried to the choice.
+    hidden: Vec<(&'static str, String)>,
+    identities: Vec<String>,
+}
+
+/// A request the sandbox does not serve; `why` is a catalogue key.
+fn refused(why: &str) -> Response {
+    site::error_titled(
+        Lang::Fr,
+        StatusCode::BAD_REQUEST,
+        "sandbox.refused",
+        Tr(Lang::Fr).text_of(why),
+    )
 }
 
 fn check_request(s: &Sandbox, q: &HashMap<String, String>) -> Result<(), &'static str> {
     if q.get("client_id") != Some(&s.client_id) {
-        return Err("client_id inconnu du bac à sable.");
+        return Err("sandbox.unknown-client");
     }
     if q.get("redirect_uri") != Some(&s.redirect_uri) {
-        return Err("redirect_uri n'est pas l'adresse de retour enregistrée.");
+        return Err("sandbox.wrong-redirect");
     }
     if q.get("response_type").is_some_and(|r| r != "code") {
-        return Err("seul response_type=code est servi.");
+        return Err("sandbox.only-code");
     }
     if !q.get("scope").is_some_and(|sc| sc.split(' ').any(|x| x == "openid")) {
-        return Err("le scope doit contenir openid.");
+        return Err("sandbox.needs-openid");
     }
     if q.get("code_challenge").is_none_or(|c| c.len() < 43)
         || q.get("code_challenge_method").is_some_and(|m| m != "S256")
     {
-        return Err("PKCE S256 est exigé (code_challenge).");
+        return Err("sandbox.needs-pkce");
     }
     Ok(())
 }
@@ -318,22 +324,14 @@ async fn choose(State(state): State<WebState>, Form(f): Form<HashMap<String, Str
     let mut q = f.clone();
     q.insert("code_challenge_method".into(), "S256".into());
     if let Err(why) = check_request(&s, &q) {
-        return (
-            StatusCode::BAD_REQUEST,
-            page(Lang::Fr, "Demande refusée", None, Some(why), ""),
-        )
-            .into_response();
+        return refused(why);
     }
     let Some(identity) = f
         .get("identite")
         .and_then(|i| i.parse::<usize>().ok())
         .filter(|i| *i < IDENTITIES.len())
     else {
-        return (
-            StatusCode::BAD_REQUEST,
-            page(Lang::Fr, "Demande refusée", None, Some("Choisissez une identité."), ""),
-        )
-            .into_response();
+        return refused("sandbox.choose-identity");
     };
     let code = B64.encode(random_bytes::<24>());
     let mut codes = s.codes.lock().unwrap_or_else(|e| e.into_inner());
@@ -460,32 +458,48 @@ async fn introspect(
     Json(Value::Object(out)).into_response()
 }
 
+/// One code or notice as `/dev/messages` lists it.
+struct Sent {
+    time: String,
+    channel: String,
+    to: String,
+    subject: String,
+    text: String,
+}
+
+#[derive(Template)]
+#[template(path = "sandbox/outbox.html")]
+struct OutboxPage {
+    l: Layout,
+    tr: Tr,
+    sent: Vec<Sent>,
+}
+
 /// `/dev/messages`: codes and notices that would have gone to personal e-mail or SMS, shown in
 /// sandbox mode only (there is no relay or gateway in development).
 pub async fn outbox(State(state): State<WebState>) -> Response {
     let Some(accounts) = state.accounts.as_ref().filter(|a| a.sandbox.is_some()) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let rows: String = accounts
+    let sent = accounts
         .notifier
         .outbox()
         .iter()
-        .map(|m| {
-            format!(
-                r#"<tr><td>{}</td><td>{}</td><td class="to">{}</td><td>{}</td><td class="text">{}</td></tr>"#,
-                chrono::DateTime::from_timestamp(m.at, 0)
-                    .map(|d| d.format("%H:%M:%S").to_string())
-                    .unwrap_or_default(),
-                m.channel,
-                escape(&m.to),
-                escape(&m.subject),
-                escape(&m.text)
-            )
+        .map(|m| Sent {
+            time: chrono::DateTime::from_timestamp(m.at, 0)
+                .map(|d| d.format("%H:%M:%S").to_string())
+                .unwrap_or_default(),
+            channel: m.channel.to_string(),
+            to: m.to.clone(),
+            subject: m.subject.clone(),
+            text: m.text.clone(),
         })
         .collect();
-    let body = format!(
-        r#"<p>Développement seulement : ce qui serait parti par e-mail personnel ou SMS.</p>
-<table><thead><tr><th>Heure</th><th>Canal</th><th>Destinataire</th><th>Objet</th><th>Texte</th></tr></thead><tbody>{rows}</tbody></table>"#
-    );
-    Html(page(Lang::Fr, "Messages envoyés (développement)", None, None, &body).0).into_response()
+    let tr = Tr(Lang::Fr);
+    site::render(&OutboxPage {
+        l: Layout::new(Lang::Fr, tr.text_of("sandbox.outbox-title"), Section::Account),
+        tr,
+        sent,
+    })
+    .into_response()
 }

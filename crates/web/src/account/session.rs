@@ -238,7 +238,7 @@ impl Session {
             return error_page(
                 self.lang(),
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "La session n'a pas pu être enregistrée ; réessayez dans un instant.",
+                crate::i18n::Tr(self.lang()).text_of("session.not-saved"),
             );
         }
         if self.set_cookie {
@@ -271,11 +271,7 @@ impl FromRequest<WebState> for Posted {
             .map_err(IntoResponse::into_response)?;
         if !session.csrf_ok(&form) {
             let lang = session.lang();
-            let msg = crate::html::t(
-                lang,
-                "Ce formulaire a expiré ou vient d'un autre site. Rechargez la page et recommencez.",
-                "This form has expired or comes from another site. Reload the page and try again.",
-            );
+            let msg = crate::i18n::Tr(lang).text_of("session.form-expired");
             return Err(error_page(lang, axum::http::StatusCode::FORBIDDEN, msg));
         }
         Ok(Posted { session, form })
@@ -290,7 +286,7 @@ impl FromRequestParts<WebState> for Session {
             return Err(error_page(
                 Lang::Fr,
                 axum::http::StatusCode::NOT_FOUND,
-                "Comptes non configurés.",
+                crate::i18n::Tr(Lang::Fr).text_of("session.no-accounts"),
             ));
         };
         let lang_asked = parts.uri.query().and_then(|q| {
@@ -362,15 +358,10 @@ impl FromRequestParts<WebState> for Session {
             session.clear(&accounts).await;
             let minutes = accounts.policy.idle_lock_seconds / 60;
             let (h, m) = (minutes / 60, minutes % 60);
-            session.data.flash = Some(match (session.data.lang, m) {
-                (Lang::En, 0) => format!("Your session was locked after {h} h without activity. Please log in again."),
-                (Lang::En, _) => {
-                    format!("Your session was locked after {minutes} min without activity. Please log in again.")
-                }
-                (Lang::Fr, 0) => format!("Votre session a été verrouillée après {h} h d'inactivité. Reconnectez-vous."),
-                (Lang::Fr, _) => {
-                    format!("Votre session a été verrouillée après {minutes} min d'inactivité. Reconnectez-vous.")
-                }
+            let tr = crate::i18n::Tr(session.data.lang);
+            session.data.flash = Some(match m {
+                0 => tr.fill("session.idle-locked-hours", &[("hours", &h.to_string())]),
+                _ => tr.fill("session.idle-locked-minutes", &[("minutes", &minutes.to_string())]),
             });
         }
         // A suspended or deleted account's session ends at its next request, whatever was saved.

@@ -2,15 +2,14 @@
 //! logout), the folders with their unread counts, then the page. The stylesheet and script are
 //! served from the binary and cached by the browser.
 
-use axum::http::{HeaderValue, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use chrono::{FixedOffset, TimeZone};
 use confiance_mail::model::{Folder, FolderCount};
 
-use askama::Template;
-
 use super::Ctx;
 use crate::html::Lang;
+use crate::site::asset;
+pub use crate::site::render;
 
 const CSS: &str = include_str!("app.css");
 const JS: &str = include_str!("app.js");
@@ -19,22 +18,7 @@ const JS: &str = include_str!("app.js");
 /// browser may keep an asset as long as it likes.
 fn version() -> &'static str {
     static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    VERSION.get_or_init(|| {
-        use sha2::Digest;
-        let digest = sha2::Sha256::new().chain_update(CSS).chain_update(JS).finalize();
-        hex::encode(&digest[..6])
-    })
-}
-
-fn asset(body: &'static str, kind: &'static str) -> Response {
-    let mut r = body.into_response();
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=31536000, immutable"),
-    );
-    r
+    VERSION.get_or_init(|| crate::site::digest(&[CSS, JS]))
 }
 
 pub async fn css() -> Response {
@@ -155,15 +139,6 @@ impl Frame {
             nav,
         }
     }
-}
-
-/// A page's HTML; a template that cannot render (it never should) is logged and answered
-/// with a sentence instead of half a page.
-pub fn render(page: &impl Template) -> Html<String> {
-    Html(page.render().unwrap_or_else(|e| {
-        tracing::error!("page not rendered: {e}");
-        "La page n'a pas pu être affichée ; réessayez. / The page could not be shown; try again.".into()
-    }))
 }
 
 /// The folders' counts, or none when the store failed (the page still shows).
