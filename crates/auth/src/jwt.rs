@@ -1,10 +1,14 @@
 //! JSON Web Tokens signed with RS256 (RFC 7515/7519), the only algorithm Pro Santé Connect uses:
 //! verification against a provider's JWKS (RFC 7517), and signing for the PSC sandbox.
 //! Any other `alg`, `none` included, is refused.
+//!
+//! The token format and the RSA signature are the `jsonwebtoken` crate's (on `ring`); what is
+//! ours is the policy PSC needs: the key chosen by `kid` among the provider's (so a rotation
+//! can be told from a forgery, see `psc.rs`), and the claims rule of `check_claims`, where the
+//! `azp` claim stands for the audience as PSC issues its tokens.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use ring::signature::{self, RsaKeyPair};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -59,46 +63,31 @@ impl Jwks {
     }
 }
 
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
-}
-
 /// The claims of a token whose signature checked out; nothing else is verified yet.
 pub fn verify_signature(token: &str, keys: &Jwks) -> Result<Map<String, Value>, JwtError> {
-    let mut parts = token.trim().split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(JwtError::Malformed);
-    };
-    let header: Header = B64
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(JwtError::Malformed)?;
-    if header.alg != "RS256" {
-        return Err(JwtError::Algorithm(header.alg));
+    let token = token.trim();
+    // An `alg` the crate does not know (`none`) fails here, as a malformed token.
+    let header = jsonwebtoken::decode_header(token).map_err(|_| JwtError::Malformed)?;
+    if header.alg != Algorithm::RS256 {
+        return Err(JwtError::Algorithm(format!("{:?}", header.alg)));
     }
-    let signature = B64.decode(s).map_err(|_| JwtError::Malformed)?;
-    let signed = &token.trim().as_bytes()[..h.len() + 1 + p.len()];
+    // The signature only: the claims are `check_claims`'s.
+    let mut signature_only = Validation::new(Algorithm::RS256);
+    signature_only.required_spec_claims.clear();
+    signature_only.validate_exp = false;
+    signature_only.validate_nbf = false;
+    signature_only.validate_aud = false;
     let mut any = false;
     for key in keys.candidates(header.kid.as_deref()) {
         any = true;
         let (Some(n), Some(e)) = (&key.n, &key.e) else { continue };
-        let (Ok(n), Ok(e)) = (B64.decode(n), B64.decode(e)) else {
+        let Ok(public) = DecodingKey::from_rsa_components(n, e) else {
             continue;
         };
-        let public = signature::RsaPublicKeyComponents { n: &n, e: &e };
-        if public
-            .verify(&signature::RSA_PKCS1_2048_8192_SHA256, signed, &signature)
-            .is_ok()
-        {
-            return B64
-                .decode(p)
-                .ok()
-                .and_then(|b| serde_json::from_slice(&b).ok())
-                .ok_or(JwtError::Malformed);
+        match jsonwebtoken::decode::<Map<String, Value>>(token, &public, &signature_only) {
+            Ok(data) => return Ok(data.claims),
+            Err(e) if matches!(e.kind(), ErrorKind::InvalidSignature) => continue,
+            Err(_) => return Err(JwtError::Malformed),
         }
     }
     match (any, header.kid) {
@@ -149,41 +138,36 @@ pub fn check_claims(
 
 /// An RSA key that signs tokens (the PSC sandbox's), with its public JWK.
 pub struct Signer {
-    pair: RsaKeyPair,
+    key: EncodingKey,
     pub jwk: Jwk,
 }
 
 impl Signer {
-    /// From a PKCS#8 DER RSA private key and the id to publish it under.
-    pub fn from_pkcs8(der: &[u8], kid: &str) -> Result<Signer, String> {
-        let pair = RsaKeyPair::from_pkcs8(der).map_err(|e| e.to_string())?;
-        let components: signature::RsaPublicKeyComponents<Vec<u8>> = pair.public().into();
+    /// From a PKCS#1 DER RSA private key and the id to publish it under.
+    pub fn from_rsa_der(der: &[u8], kid: &str) -> Result<Signer, String> {
+        use base64::Engine;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        use ring::signature::{KeyPair, RsaKeyPair, RsaPublicKeyComponents};
+        let pair = RsaKeyPair::from_der(der).map_err(|e| e.to_string())?;
+        let public: RsaPublicKeyComponents<Vec<u8>> = pair.public_key().into();
         let jwk = Jwk {
             kty: "RSA".into(),
             kid: Some(kid.into()),
             usage: Some("sig".into()),
             alg: Some("RS256".into()),
-            n: Some(B64.encode(&components.n)),
-            e: Some(B64.encode(&components.e)),
+            n: Some(B64.encode(&public.n)),
+            e: Some(B64.encode(&public.e)),
         };
-        Ok(Signer { pair, jwk })
+        Ok(Signer {
+            key: EncodingKey::from_rsa_der(der),
+            jwk,
+        })
     }
 
     pub fn sign(&self, claims: &Value) -> String {
-        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": self.jwk.kid});
-        let mut out = format!("{}.{}", B64.encode(header.to_string()), B64.encode(claims.to_string()));
-        let mut sig = vec![0u8; self.pair.public().modulus_len()];
-        self.pair
-            .sign(
-                &signature::RSA_PKCS1_SHA256,
-                &ring::rand::SystemRandom::new(),
-                out.as_bytes(),
-                &mut sig,
-            )
-            .expect("RSA signing with a valid key does not fail");
-        out.push('.');
-        out.push_str(&B64.encode(sig));
-        out
+        let mut header = jsonwebtoken::Header::new(Algorithm::RS256);
+        header.kid = self.jwk.kid.clone();
+        jsonwebtoken::encode(&header, claims, &self.key).expect("RSA signing with a key that parsed does not fail")
     }
 
     pub fn jwks(&self) -> Jwks {
@@ -196,12 +180,14 @@ impl Signer {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use rsa::pkcs8::EncodePrivateKey;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use rsa::pkcs1::EncodeRsaPrivateKey;
     use serde_json::json;
 
     pub(crate) fn signer(kid: &str) -> Signer {
         let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048).unwrap();
-        Signer::from_pkcs8(key.to_pkcs8_der().unwrap().as_bytes(), kid).unwrap()
+        Signer::from_rsa_der(key.to_pkcs1_der().unwrap().as_bytes(), kid).unwrap()
     }
 
     #[test]
@@ -236,9 +222,12 @@ pub(crate) mod tests {
         );
         assert_eq!(verify_signature(&forged, &s.jwks()), Err(JwtError::Signature));
         let none = format!("{}.{}.", B64.encode(r#"{"alg":"none"}"#), parts[1]);
+        assert_eq!(verify_signature(&none, &s.jwks()), Err(JwtError::Malformed));
+        // HS256 keyed with the provider's public key (the algorithm confusion) is refused.
+        let hs = format!("{}.{}.{}", B64.encode(r#"{"alg":"HS256"}"#), parts[1], parts[2]);
         assert_eq!(
-            verify_signature(&none, &s.jwks()),
-            Err(JwtError::Algorithm("none".into()))
+            verify_signature(&hs, &s.jwks()),
+            Err(JwtError::Algorithm("HS256".into()))
         );
         assert_eq!(verify_signature("abc", &s.jwks()), Err(JwtError::Malformed));
         let s2 = signer("k2");

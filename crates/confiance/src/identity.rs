@@ -75,6 +75,15 @@ pub fn psc(config: &Config) -> anyhow::Result<(Arc<Psc>, Option<Arc<Sandbox>>)> 
                 Ok(hex::encode(confiance_auth::otp::random_bytes::<24>()).into_bytes())
             })?;
             let issuer = format!("{public}/psc-bac-a-sable");
+            // Kept as PKCS#8 (the file's format since the start), signed with as PKCS#1.
+            let key = {
+                use rsa::pkcs1::EncodeRsaPrivateKey;
+                use rsa::pkcs8::DecodePrivateKey;
+                rsa::RsaPrivateKey::from_pkcs8_der(&key)?
+                    .to_pkcs1_der()?
+                    .as_bytes()
+                    .to_vec()
+            };
             let sandbox = Sandbox::new(issuer.clone(), String::from_utf8(secret)?, redirect_uri.clone(), &key)
                 .map_err(|e| anyhow::anyhow!("PSC sandbox key: {e}"))?;
             // Our own web certificate's authority, so the relying party reaches the sandbox.

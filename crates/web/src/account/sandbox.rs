@@ -108,14 +108,14 @@ impl Sandbox {
         issuer: String,
         client_secret: String,
         redirect_uri: String,
-        key_pkcs8: &[u8],
+        key_pkcs1: &[u8],
     ) -> Result<Sandbox, String> {
         Ok(Sandbox {
             issuer,
             client_id: "confiance-bac-a-sable".into(),
             client_secret,
             redirect_uri,
-            signer: Signer::from_pkcs8(key_pkcs8, "bac-a-sable-1")?,
+            signer: Signer::from_rsa_der(key_pkcs1, "bac-a-sable-1")?,
             codes: Mutex::new(HashMap::new()),
         })
     }
