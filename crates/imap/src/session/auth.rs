@@ -1,12 +1,60 @@
 //! Authentication: LOGIN, AUTHENTICATE PLAIN / XOAUTH2 / OAUTHBEARER / EXTERNAL (RFC 9051
 //! §6.2, RFC 4422, RFC 7628), each through the one `Logins` door with its throttle.
 
-use confiance_auth::exchange::{Credential, ExchangeError, Mechanism, Step};
+use confiance_auth::exchange::{Credential, Exchange, ExchangeError, Mechanism, Step};
 use confiance_auth::sasl::SaslError;
 
-use super::{Session, tagged};
+use super::{Control, Session, tagged};
+use crate::proto::command::CommandBody;
 
 impl Session {
+    /// LOGIN and AUTHENTICATE; an AUTHENTICATE without an initial response asks the connection
+    /// loop for the client's first message.
+    pub(crate) async fn login_family(&mut self, out: &mut Vec<u8>, tag: &str, body: CommandBody) -> Control {
+        use CommandBody::*;
+        match body {
+            Login { username, password } => {
+                let user = String::from_utf8_lossy(&username).into_owned();
+                let pass = String::from_utf8_lossy(&password).into_owned();
+                self.login(out, tag, user, pass, "LOGIN").await;
+                Control::Continue
+            }
+            Authenticate {
+                mechanism,
+                initial_response,
+            } => {
+                if !self.tls {
+                    tagged(
+                        out,
+                        tag,
+                        "NO",
+                        "[PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in.",
+                    );
+                    return Control::Continue;
+                }
+                let offered = Mechanism::parse(&mechanism).filter(|m| match m {
+                    Mechanism::Plain => true,
+                    Mechanism::XOAuth2 | Mechanism::OAuthBearer => self.cfg.logins.takes_tokens(),
+                    Mechanism::External => self.card.is_some(),
+                    Mechanism::Login => false,
+                });
+                let Some(mechanism) = offered else {
+                    tagged(out, tag, "NO", "[CANNOT] Unsupported mechanism; see CAPABILITY.");
+                    return Control::Continue;
+                };
+                match initial_response {
+                    Some(r) => {
+                        let step = Exchange::new(mechanism).message(&r);
+                        self.authenticate(out, tag, mechanism, step).await;
+                        Control::Continue
+                    }
+                    None => Control::Authenticate(tag.to_string(), mechanism),
+                }
+            }
+            _ => unreachable!("dispatched by `handle`"),
+        }
+    }
+
     pub(crate) async fn login(&mut self, out: &mut Vec<u8>, tag: &str, user: String, pass: String, method: &str) {
         if !self.tls {
             tagged(

@@ -68,6 +68,103 @@ pub(crate) fn list_matches(pattern: &[u8], name: &str) -> bool {
 }
 
 impl Session {
+    /// SELECT and EXAMINE, CREATE, DELETE, RENAME, (UN)SUBSCRIBE, LIST and LSUB, STATUS, APPEND,
+    /// the quota commands, CLOSE and UNSELECT.
+    pub(crate) async fn folder_family(&mut self, out: &mut Vec<u8>, tag: &str, body: CommandBody) {
+        use CommandBody::*;
+        match body {
+            Select { mailbox, params } => {
+                self.select(out, tag, &mailbox, &params, false).await;
+            }
+            Examine { mailbox, params } => {
+                self.select(out, tag, &mailbox, &params, true).await;
+            }
+            Create { mailbox, special_use } => {
+                self.create(out, tag, &mailbox, special_use).await;
+            }
+            Delete { mailbox } => {
+                self.delete(out, tag, &mailbox).await;
+            }
+            Rename { from, to } => {
+                self.rename(out, tag, &from, &to).await;
+            }
+            Subscribe { mailbox } => {
+                self.subscribe(out, tag, &mailbox, true).await;
+            }
+            Unsubscribe { mailbox } => {
+                self.subscribe(out, tag, &mailbox, false).await;
+            }
+            List {
+                selection,
+                reference,
+                patterns,
+                return_opts,
+            } => {
+                self.list(out, tag, &selection, &reference, &patterns, &return_opts, "LIST")
+                    .await;
+            }
+            Lsub { reference, pattern } => {
+                self.list(
+                    out,
+                    tag,
+                    &[ListSelectOption::Subscribed],
+                    &reference,
+                    &[pattern],
+                    &[],
+                    "LSUB",
+                )
+                .await;
+            }
+            Status { mailbox, items } => {
+                self.status(out, tag, &mailbox, &items).await;
+            }
+            Append { mailbox, messages } => {
+                self.append(out, tag, &mailbox, messages).await;
+            }
+            GetQuota { root } => {
+                if root.is_empty() {
+                    self.quota(out).await;
+                    tagged(out, tag, "OK", "GETQUOTA completed");
+                } else {
+                    tagged(out, tag, "NO", "[NONEXISTENT] The only quota root is \"\".");
+                }
+            }
+            GetQuotaRoot { mailbox } => match self.folder(&mailbox).await {
+                Ok(Some(f)) => {
+                    let mut line = b"QUOTAROOT ".to_vec();
+                    render::mailbox_name(&mut line, &f.name);
+                    line.extend_from_slice(b" \"\"");
+                    untagged(out, &String::from_utf8_lossy(&line));
+                    self.quota(out).await;
+                    tagged(out, tag, "OK", "GETQUOTAROOT completed");
+                }
+                _ => tagged(out, tag, "NO", "[NONEXISTENT] No such folder."),
+            },
+            SetQuota { .. } => {
+                tagged(
+                    out,
+                    tag,
+                    "NO",
+                    "[NOPERM] Quotas are set by the operator's administrators.",
+                );
+            }
+            Close => {
+                // RFC 9051 §6.4.1: CLOSE expunges silently, unless the folder is read-only.
+                if let Some(sel) = self.selected.take()
+                    && !sel.read_only
+                {
+                    let _ = self.svc.expunge(self.account_id(), sel.id, None).await;
+                }
+                tagged(out, tag, "OK", "CLOSE completed");
+            }
+            Unselect => {
+                self.selected = None;
+                tagged(out, tag, "OK", "UNSELECT completed");
+            }
+            _ => unreachable!("dispatched by `handle`"),
+        }
+    }
+
     pub(crate) async fn folder(&self, mailbox: &Mailbox) -> Result<Option<Folder>, &'static str> {
         let name = mailbox_name(mailbox)?;
         let account = self.account_id();

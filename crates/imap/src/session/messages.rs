@@ -11,7 +11,7 @@ use crate::session::context::UpdateContext;
 use crate::session::fetch;
 use crate::session::search::{self, Candidate, Context};
 use crate::session::thread::{self, ThreadMessage};
-use crate::session::{Session, untagged};
+use crate::session::{Control, Session, tagged, untagged};
 use confiance_mail::message::encoded;
 use confiance_mail::message::mime::Part;
 
@@ -92,6 +92,33 @@ fn ordered_set(uids: &[u32]) -> String {
 }
 
 impl Session {
+    /// A command on the selected folder's messages, then what changed meanwhile (no EXPUNGE
+    /// after a command by sequence number), then its tagged answer; a FETCH too big for one
+    /// answer goes on in `resume`.
+    pub(crate) async fn message_family(&mut self, out: &mut Vec<u8>, tag: String, body: CommandBody) -> Control {
+        use CommandBody::*;
+        let no_expunge = matches!(
+            &body,
+            Fetch { uid: false, .. }
+                | Store { uid: false, .. }
+                | Search { uid: false, .. }
+                | Sort { uid: false, .. }
+                | Thread { uid: false, .. }
+        );
+        let (status, text) = self.message_command(out, body).await;
+        if let Some(pending) = self.pending_fetch.as_mut() {
+            pending.tag = tag;
+            self.resume(out).await;
+            return Control::Continue;
+        }
+        if self.selected.is_some() {
+            // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number.
+            self.refresh(out, !no_expunge).await;
+        }
+        tagged(out, &tag, status, &text);
+        Control::Continue
+    }
+
     /// Indexes (seq - 1) of the messages a set names.
     fn resolve(&self, set: &SequenceSet, uid: bool) -> Vec<usize> {
         let sel = self.selected.as_ref().expect("selected");

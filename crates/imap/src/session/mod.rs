@@ -1,5 +1,7 @@
-//! One IMAP connection's state and the commands that do not touch messages one by one:
-//! authentication, folders, STATUS, APPEND, quotas (RFC 9051 §6.1–§6.3, RFC 9208).
+//! One IMAP connection's state, the check that a command fits the state (RFC 9051 §3), and
+//! the connection's own commands (CAPABILITY, NOOP, LOGOUT, STARTTLS, ID, ENABLE, NAMESPACE,
+//! IDLE, NOTIFY). The other families each have their file: `auth` (LOGIN, AUTHENTICATE),
+//! `folders` (folders, STATUS, quotas; APPEND in `append`), `messages` (the selected folder).
 
 use std::sync::Arc;
 
@@ -22,11 +24,10 @@ mod view;
 #[cfg(test)]
 mod dialogue_tests;
 
-use confiance_auth::exchange::{Exchange, Mechanism};
+use confiance_auth::exchange::Mechanism;
 
 use crate::ImapConfig;
 use crate::proto::command::*;
-use crate::proto::render;
 use view::Selected;
 
 /// Folder hierarchy delimiter.
@@ -54,6 +55,30 @@ fn is_message_command(body: &CommandBody) -> bool {
             | Move { .. }
             | Sort { .. }
             | Thread { .. }
+    )
+}
+
+/// Commands on folders and quotas, run by `Session::folder_family`.
+fn is_folder_command(body: &CommandBody) -> bool {
+    use CommandBody::*;
+    matches!(
+        body,
+        Select { .. }
+            | Examine { .. }
+            | Create { .. }
+            | Delete { .. }
+            | Rename { .. }
+            | Subscribe { .. }
+            | Unsubscribe { .. }
+            | List { .. }
+            | Lsub { .. }
+            | Status { .. }
+            | Append { .. }
+            | GetQuota { .. }
+            | GetQuotaRoot { .. }
+            | SetQuota { .. }
+            | Close
+            | Unselect
     )
 }
 
@@ -199,13 +224,12 @@ impl Session {
     }
 
     /// Runs one parsed command, writing its responses to `out`.
+    /// One command: refused with BAD in the wrong state (RFC 9051 §3), otherwise run by its
+    /// family: the connection's own, login, folders, or the selected folder's messages.
     pub async fn handle(&mut self, cmd: Command, out: &mut Vec<u8>) -> Control {
-        let tag = cmd.tag.clone();
+        let Command { tag, body } = cmd;
         self.tag = tag.clone();
-        let authenticated = self.account.is_some();
-        let selected = self.selected.is_some();
-        use CommandBody::*;
-        let refusal = match (requirement(&cmd.body), authenticated, selected) {
+        let refusal = match (requirement(&body), self.account.is_some(), self.selected.is_some()) {
             (State::Any, ..) => None,
             (State::NotAuthenticated, false, _) | (State::Authenticated, true, _) | (State::Selected, _, true) => None,
             (State::NotAuthenticated, true, _) => Some("already authenticated"),
@@ -216,7 +240,23 @@ impl Session {
             tagged(out, &tag, "BAD", &format!("Command not allowed now: {why}."));
             return Control::Continue;
         }
-        match cmd.body {
+        use CommandBody::*;
+        match body {
+            body if is_message_command(&body) => self.message_family(out, tag, body).await,
+            body @ (Login { .. } | Authenticate { .. }) => self.login_family(out, &tag, body).await,
+            body if is_folder_command(&body) => {
+                self.folder_family(out, &tag, body).await;
+                Control::Continue
+            }
+            body => self.connection_family(out, tag, body).await,
+        }
+    }
+
+    /// The connection's own commands: capabilities, NOOP, LOGOUT, STARTTLS, ID, ENABLE,
+    /// NAMESPACE, IDLE, NOTIFY, CANCELUPDATE.
+    async fn connection_family(&mut self, out: &mut Vec<u8>, tag: String, body: CommandBody) -> Control {
+        use CommandBody::*;
+        match body {
             Capability => {
                 untagged(out, &format!("CAPABILITY {}", self.capabilities()));
                 tagged(out, &tag, "OK", "CAPABILITY completed");
@@ -247,44 +287,6 @@ impl Session {
                 tagged(out, &tag, "OK", "ID completed");
                 Control::Continue
             }
-            Login { username, password } => {
-                let user = String::from_utf8_lossy(&username).into_owned();
-                let pass = String::from_utf8_lossy(&password).into_owned();
-                self.login(out, &tag, user, pass, "LOGIN").await;
-                Control::Continue
-            }
-            Authenticate {
-                mechanism,
-                initial_response,
-            } => {
-                if !self.tls {
-                    tagged(
-                        out,
-                        &tag,
-                        "NO",
-                        "[PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in.",
-                    );
-                    return Control::Continue;
-                }
-                let offered = Mechanism::parse(&mechanism).filter(|m| match m {
-                    Mechanism::Plain => true,
-                    Mechanism::XOAuth2 | Mechanism::OAuthBearer => self.cfg.logins.takes_tokens(),
-                    Mechanism::External => self.card.is_some(),
-                    Mechanism::Login => false,
-                });
-                let Some(mechanism) = offered else {
-                    tagged(out, &tag, "NO", "[CANNOT] Unsupported mechanism; see CAPABILITY.");
-                    return Control::Continue;
-                };
-                match initial_response {
-                    Some(r) => {
-                        let step = Exchange::new(mechanism).message(&r);
-                        self.authenticate(out, &tag, mechanism, step).await;
-                        Control::Continue
-                    }
-                    None => Control::Authenticate(tag, mechanism),
-                }
-            }
             Enable { capabilities } => {
                 let mut enabled = Vec::new();
                 for c in capabilities {
@@ -310,112 +312,6 @@ impl Session {
                 tagged(out, &tag, "OK", "NAMESPACE completed");
                 Control::Continue
             }
-            Select { mailbox, params } => {
-                self.select(out, &tag, &mailbox, &params, false).await;
-                Control::Continue
-            }
-            Examine { mailbox, params } => {
-                self.select(out, &tag, &mailbox, &params, true).await;
-                Control::Continue
-            }
-            Create { mailbox, special_use } => {
-                self.create(out, &tag, &mailbox, special_use).await;
-                Control::Continue
-            }
-            Delete { mailbox } => {
-                self.delete(out, &tag, &mailbox).await;
-                Control::Continue
-            }
-            Rename { from, to } => {
-                self.rename(out, &tag, &from, &to).await;
-                Control::Continue
-            }
-            Subscribe { mailbox } => {
-                self.subscribe(out, &tag, &mailbox, true).await;
-                Control::Continue
-            }
-            Unsubscribe { mailbox } => {
-                self.subscribe(out, &tag, &mailbox, false).await;
-                Control::Continue
-            }
-            List {
-                selection,
-                reference,
-                patterns,
-                return_opts,
-            } => {
-                self.list(out, &tag, &selection, &reference, &patterns, &return_opts, "LIST")
-                    .await;
-                Control::Continue
-            }
-            Lsub { reference, pattern } => {
-                self.list(
-                    out,
-                    &tag,
-                    &[ListSelectOption::Subscribed],
-                    &reference,
-                    &[pattern],
-                    &[],
-                    "LSUB",
-                )
-                .await;
-                Control::Continue
-            }
-            Status { mailbox, items } => {
-                self.status(out, &tag, &mailbox, &items).await;
-                Control::Continue
-            }
-            Append { mailbox, messages } => {
-                self.append(out, &tag, &mailbox, messages).await;
-                Control::Continue
-            }
-            GetQuota { root } => {
-                if root.is_empty() {
-                    self.quota(out).await;
-                    tagged(out, &tag, "OK", "GETQUOTA completed");
-                } else {
-                    tagged(out, &tag, "NO", "[NONEXISTENT] The only quota root is \"\".");
-                }
-                Control::Continue
-            }
-            GetQuotaRoot { mailbox } => {
-                match self.folder(&mailbox).await {
-                    Ok(Some(f)) => {
-                        let mut line = b"QUOTAROOT ".to_vec();
-                        render::mailbox_name(&mut line, &f.name);
-                        line.extend_from_slice(b" \"\"");
-                        untagged(out, &String::from_utf8_lossy(&line));
-                        self.quota(out).await;
-                        tagged(out, &tag, "OK", "GETQUOTAROOT completed");
-                    }
-                    _ => tagged(out, &tag, "NO", "[NONEXISTENT] No such folder."),
-                }
-                Control::Continue
-            }
-            SetQuota { .. } => {
-                tagged(
-                    out,
-                    &tag,
-                    "NO",
-                    "[NOPERM] Quotas are set by the operator's administrators.",
-                );
-                Control::Continue
-            }
-            Close => {
-                // RFC 9051 §6.4.1: CLOSE expunges silently, unless the folder is read-only.
-                if let Some(sel) = self.selected.take()
-                    && !sel.read_only
-                {
-                    let _ = self.svc.expunge(self.account_id(), sel.id, None).await;
-                }
-                tagged(out, &tag, "OK", "CLOSE completed");
-                Control::Continue
-            }
-            Unselect => {
-                self.selected = None;
-                tagged(out, &tag, "OK", "UNSELECT completed");
-                Control::Continue
-            }
             Idle => Control::Idle(tag),
             Notify { status, groups } => {
                 self.notify_set(out, status, groups).await;
@@ -427,30 +323,7 @@ impl Session {
                 tagged(out, &tag, "OK", "CANCELUPDATE completed");
                 Control::Continue
             }
-            // Every other command is a message command (`is_message_command`).
-            body => {
-                debug_assert!(is_message_command(&body));
-                let no_expunge = matches!(
-                    &body,
-                    Fetch { uid: false, .. }
-                        | Store { uid: false, .. }
-                        | Search { uid: false, .. }
-                        | Sort { uid: false, .. }
-                        | Thread { uid: false, .. }
-                );
-                let (status, text) = self.message_command(out, body).await;
-                if let Some(pending) = self.pending_fetch.as_mut() {
-                    pending.tag = tag;
-                    self.resume(out).await;
-                    return Control::Continue;
-                }
-                if self.selected.is_some() {
-                    // RFC 9051 §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number.
-                    self.refresh(out, !no_expunge).await;
-                }
-                tagged(out, &tag, status, &text);
-                Control::Continue
-            }
+            _ => unreachable!("dispatched by `handle`"),
         }
     }
 
