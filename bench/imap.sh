@@ -26,6 +26,9 @@ listen_tls = "127.0.0.1:$PORT"
 [smtp]
 submission = "127.0.0.1:0"
 submissions = "127.0.0.1:0"
+mx = "127.0.0.1:0"
+[web]
+listen = "127.0.0.1:0"
 # The idle phase holds IDLE connections from one address: above the default per-address limit.
 [limits]
 max_per_address = $((IDLE + CLIENTS + 100))

@@ -85,7 +85,9 @@ trusted_networks = ["127.0.0.1/32"]
 fsync = true
 CONF
 sed -i '/^\[imap\]/a listen = "127.0.0.1:0"\nlisten_tls = "127.0.0.1:0"' "$root/confiance.toml"
-sed -i '/^submission = /a submissions = "127.0.0.1:0"' "$root/confiance.toml"
+sed -i '/^submission = /a submissions = "127.0.0.1:0"\nmx = "127.0.0.1:0"' "$root/confiance.toml"
+# Free ports everywhere else too, so that a running operator or another bench is no obstacle.
+printf '[web]\nlisten = "127.0.0.1:0"\n' >> "$root/confiance.toml"
 "$bin" --config "$root/confiance.toml" init --no-demo >/dev/null 2>&1
 echo 'Bench1234' | "$bin" --config "$root/confiance.toml" account add bench@medecin.confiance.test --password-stdin >/dev/null
 CONFIANCE_LOG=warn "$bin" --config "$root/confiance.toml" serve 2>"$root/confiance.log" &

@@ -85,10 +85,26 @@ impl SearchPage<'_> {
     }
 }
 
-fn render(lang: Lang, p: &SearchParams, d: &Directory, found: Option<&Results>, error: Option<&Problem>) -> Response {
+/// What a search page shows around its results.
+struct Shown<'a> {
+    lang: Lang,
+    /// A directory served alone has no mail to link to.
+    mail: bool,
+    found: Option<&'a Results>,
+    error: Option<&'a Problem>,
+}
+
+fn render(p: &SearchParams, d: &Directory, shown: Shown) -> Response {
+    let Shown {
+        lang,
+        mail,
+        found,
+        error,
+    } = shown;
     let tr = Tr(lang);
     let mut l = Layout::new(lang, tr.text_of("directory.title"), Section::Directory);
     l.wide = true;
+    l.mail = mail;
     // The switch keeps the words searched.
     l.switch = match lang {
         Lang::En => format!("/annuaire?q={}", url_value(&p.q)),
@@ -126,6 +142,7 @@ pub async fn search(
     State(state): State<WebState>,
     parsed: Result<QueryString<SearchParams>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
+    let mail = state.accounts.is_some();
     let directory = match loaded(&state) {
         Ok(d) => d,
         Err(p) => return p.into_response(),
@@ -133,7 +150,13 @@ pub async fn search(
     let p = match params(parsed) {
         Ok(p) => p,
         Err(problem) => {
-            return render(Lang::Fr, &SearchParams::default(), &directory, None, Some(&problem));
+            let shown = Shown {
+                lang: Lang::Fr,
+                mail,
+                found: None,
+                error: Some(&problem),
+            };
+            return render(&SearchParams::default(), &directory, shown);
         }
     };
     let lang = if p.lang.as_deref() == Some("en") {
@@ -148,7 +171,13 @@ pub async fn search(
     let query = match p.to_query(25) {
         Ok(q) => q,
         Err(problem) => {
-            return render(lang, &p, &directory, None, Some(&problem));
+            let shown = Shown {
+                lang,
+                mail,
+                found: None,
+                error: Some(&problem),
+            };
+            return render(&p, &directory, shown);
         }
     };
     let found = if asked {
@@ -157,5 +186,11 @@ pub async fn search(
     } else {
         None
     };
-    render(lang, &p, &directory, found.as_ref(), None)
+    let shown = Shown {
+        lang,
+        mail,
+        found: found.as_ref(),
+        error: None,
+    };
+    render(&p, &directory, shown)
 }

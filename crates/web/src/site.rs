@@ -189,5 +189,17 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("/compte"), "no account link before login: {html}");
+
+        // Logged in: the account is one click away. A directory served alone links no mail.
+        let l = Layout::new(Lang::En, "x", Section::Account).logged_in(true);
+        let html = Probe { l, tr: Tr(Lang::En) }.render().unwrap();
+        assert!(
+            html.contains(r#"<a href="/compte" aria-current="page">My account</a>"#),
+            "{html}"
+        );
+        let mut l = Layout::new(Lang::Fr, "x", Section::Directory);
+        l.mail = false;
+        let html = Probe { l, tr: Tr(Lang::Fr) }.render().unwrap();
+        assert!(!html.contains("/webmail"), "{html}");
     }
 }

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Instructions per IMAP command (SELECT, FETCH, APPEND, MULTIAPPEND), counted by callgrind: a
+# figure that does not move with the disk, to compare two builds where rates are too noisy.
+# Usage: bench/imap-instructions.sh [BASE_BIN]   (CONFIANCE_BIN=path measures another build;
+# with BASE_BIN, that build is measured first, side by side.) Needs valgrind. Takes minutes:
+# everything runs some 50 times slower under callgrind.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+if [ -z "${CONFIANCE_BIN:-}" ]; then
+    (cd "$repo" && cargo build --release -q -p confiance)
+fi
+after=${CONFIANCE_BIN:-$repo/target/release/confiance}
+command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install valgrind)" >&2; exit 1; }
+
+measure() {
+    local bin=$1 root port pid
+    root=$(mktemp -d /tmp/confiance-bench-cg.XXXXXX)
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat > "$root/confiance.toml" <<CONF
+data_dir = "$root/data"
+[imap]
+listen = "127.0.0.1:0"
+listen_tls = "127.0.0.1:$port"
+[smtp]
+submission = "127.0.0.1:0"
+submissions = "127.0.0.1:0"
+mx = "127.0.0.1:0"
+[web]
+listen = "127.0.0.1:0"
+CONF
+    "$bin" --config "$root/confiance.toml" init --no-demo >/dev/null 2>&1
+    echo 'Bench1234' | "$bin" --config "$root/confiance.toml" account add bench0@medecin.confiance.test --password-stdin >/dev/null
+    CONFIANCE_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$root/callgrind.out.%p" \
+        "$bin" --config "$root/confiance.toml" serve 2>"$root/server.log" &
+    pid=$!
+    for _ in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
+    echo "== $bin"
+    python3 "$repo/bench/imap_instructions.py" "$port" "$root/data/ca/root.pem" "$pid" "$root"
+    kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    rm -rf "$root"
+}
+
+if [ -n "${1:-}" ]; then
+    measure "$1"
+fi
+measure "$after"
