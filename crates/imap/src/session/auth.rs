@@ -11,6 +11,13 @@ impl Session {
     /// LOGIN and AUTHENTICATE; an AUTHENTICATE without an initial response asks the connection
     /// loop for the client's first message.
     pub(crate) async fn login_family(&mut self, out: &mut Vec<u8>, tag: &str, body: CommandBody) -> Control {
+        // No secret crosses a connection in clear (RFC 9051 §11.1): neither LOGIN nor any
+        // mechanism before STARTTLS.
+        if !self.tls {
+            let refusal = "[PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in.";
+            tagged(out, tag, "NO", refusal);
+            return Control::Continue;
+        }
         use CommandBody::*;
         match body {
             Login { username, password } => {
@@ -23,15 +30,6 @@ impl Session {
                 mechanism,
                 initial_response,
             } => {
-                if !self.tls {
-                    tagged(
-                        out,
-                        tag,
-                        "NO",
-                        "[PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in.",
-                    );
-                    return Control::Continue;
-                }
                 let offered = Mechanism::parse(&mechanism).filter(|m| match m {
                     Mechanism::Plain => true,
                     Mechanism::XOAuth2 | Mechanism::OAuthBearer => self.cfg.logins.takes_tokens(),
@@ -56,15 +54,6 @@ impl Session {
     }
 
     pub(crate) async fn login(&mut self, out: &mut Vec<u8>, tag: &str, user: String, pass: String, method: &str) {
-        if !self.tls {
-            tagged(
-                out,
-                tag,
-                "NO",
-                "[PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in.",
-            );
-            return;
-        }
         let attempt = confiance_auth::Attempt {
             protocol: "imap",
             method,

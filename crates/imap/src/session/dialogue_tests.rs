@@ -56,10 +56,15 @@ impl Operator {
 
     /// A session as after the TLS handshake of port 993.
     fn connect(&self) -> Dialogue {
+        self.connect_tls(true)
+    }
+
+    /// A session of port 143, before STARTTLS when `tls` is false.
+    fn connect_tls(&self, tls: bool) -> Dialogue {
         Dialogue(Session::new(
             self.svc.clone(),
             self.cfg.clone(),
-            true,
+            tls,
             "127.0.0.1:1".into(),
         ))
     }
@@ -102,6 +107,22 @@ async fn a_wrong_password_and_an_unknown_address_read_alike() {
     assert_eq!(wrong, "a NO [AUTHENTICATIONFAILED] Invalid address or password.\r\n");
     assert_eq!(wrong, unknown);
     assert!(s.send("b SELECT INBOX").await.starts_with("b BAD"));
+}
+
+/// No secret crosses in clear: LOGIN and every AUTHENTICATE are refused before STARTTLS, with
+/// the right password too, and the session stays unauthenticated.
+#[tokio::test]
+async fn no_login_before_starttls() {
+    let op = Operator::with(&["alice@medecin.test"]);
+    let mut s = op.connect_tls(false);
+    let refused = "NO [PRIVACYREQUIRED] Use STARTTLS (or port 993) before logging in.\r\n";
+    let answer = s.send(&format!("a LOGIN alice@medecin.test {PASSWORD}")).await;
+    assert_eq!(answer, format!("a {refused}"));
+    let answer = s
+        .send("b AUTHENTICATE PLAIN AGFsaWNlQG1lZGVjaW4udGVzdABDb3JyZWN0LWhvcnNlLTQy")
+        .await;
+    assert_eq!(answer, format!("b {refused}"));
+    assert!(s.send("c SELECT INBOX").await.starts_with("c BAD"));
 }
 
 #[tokio::test]
