@@ -34,3 +34,10 @@ pub mod model {
         SearchQuery, SortKey, StoreError,
     };
 }
+
+/// The outbound queue to the other operators, which the relay and the submission fill and the
+/// relay empties (persisted by the store; `confiance_store::open_queue` picks its backend).
+pub mod queue {
+    pub use confiance_store::Queue;
+    pub use confiance_store::queue::*;
+}

@@ -20,7 +20,7 @@ mod transaction;
 use std::sync::Arc;
 use std::time::Duration;
 
-use confiance_store::Queue;
+use confiance_mail::queue::Queue;
 use confiance_trust::WhitelistSource;
 
 pub use command::{Command, parse_command};

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use confiance_mail::MailService;
-use confiance_store::queue::{NewQueued, QueuedAddress};
+use confiance_mail::queue::{NewQueued, QueuedAddress};
 
 use crate::SmtpConfig;
 use crate::dsn;

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use confiance_mail::MailService;
 use confiance_mail::model::{Account, FolderId, StoreError};
-use confiance_store::queue::{NewQueued, QueuedAddress};
+use confiance_mail::queue::{NewQueued, QueuedAddress};
 use confiance_trust::dn::Dn;
 
 use crate::policy::{self, Origin, Refusal};

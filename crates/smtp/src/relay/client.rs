@@ -321,7 +321,7 @@ pub struct Outgoing<'a> {
     pub sender: &'a str,
     pub envid: Option<&'a str>,
     pub ret_full: bool,
-    pub recipients: &'a [confiance_store::queue::QueuedRecipient],
+    pub recipients: &'a [confiance_mail::queue::QueuedRecipient],
     pub body: &'a [u8],
 }
 

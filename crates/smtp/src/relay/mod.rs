@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use confiance_mail::MailService;
-use confiance_store::queue::{self, QueuedRecipient};
+use confiance_mail::queue::{self, QueuedRecipient};
 
 use crate::{SmtpConfig, dsn, report};
 pub use client::{Failure, Timeouts};
@@ -338,7 +338,7 @@ impl Relay {
         let queue = self.smtp.outbound.queue.clone();
         if let Ok(Err(e)) | Err(e) = tokio::task::spawn_blocking(move || queue.finish(&ids))
             .await
-            .map_err(|e| confiance_store::StoreError::Io(std::io::Error::other(e)))
+            .map_err(|e| confiance_mail::model::StoreError::Io(std::io::Error::other(e)))
         {
             tracing::error!(error = %e, "relay: cannot update the queue");
         }
