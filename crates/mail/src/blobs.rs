@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use confiance_store::{BlobId, BlobStore, OwnerLock, StoreError};
+use confiance_store::{BlobId, BlobStore, MailboxId, OwnerLock, StoreError};
 
 use crate::service::off_workers;
 use crate::{MailService, Result};
@@ -62,6 +62,19 @@ impl MailService {
         let blob = blob.clone();
         let bytes = off_workers(move || files.get(&blob)).await?.map_err(StoreError::from)?;
         Ok(Arc::new(bytes))
+    }
+
+    /// The bytes of a message a session listed earlier: `None` when another session expunged
+    /// it meanwhile (its blob may have gone with it), an error when it is still there and
+    /// unreadable (a server fault, not a race).
+    pub async fn read_listed(&self, folder: MailboxId, uid: u32, blob: &BlobId) -> Result<Option<Arc<Vec<u8>>>> {
+        match self.read(blob).await {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) => match self.listed(folder, uid).await {
+                Ok(None) => Ok(None),
+                _ => Err(e),
+            },
+        }
     }
 
     /// Blobs whose last row went: removed by the owner, recorded for it otherwise.

@@ -165,3 +165,73 @@ async fn a_change_in_one_session_reaches_the_others() {
     let answer = stranger.send("n NOOP").await;
     assert_eq!(answer, "n OK NOOP completed\r\n");
 }
+
+/// A keyword new to the folder is announced in FLAGS and PERMANENTFLAGS before any FETCH
+/// shows it, to the session that set it and to the others (RFC 9051 §7.3.5), once.
+#[tokio::test]
+async fn a_new_keyword_is_announced_before_it_is_shown() {
+    let op = Operator::with(&["alice@medecin.test"]);
+    let (mut setter, mut other) = (op.connect(), op.connect());
+    setter.login("alice@medecin.test").await;
+    other.login("alice@medecin.test").await;
+    let answer = setter.send("a APPEND INBOX {23+}\r\nSubject: bilan\r\n\r\nHello").await;
+    assert!(answer.contains("a OK"), "{answer}");
+    for s in [&mut setter, &mut other] {
+        let answer = s.send("s SELECT INBOX").await;
+        assert!(
+            answer.contains("* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)"),
+            "{answer}"
+        );
+    }
+    let answer = setter.send("t STORE 1 +FLAGS ($Urgent)").await;
+    let (flags, fetch) = (answer.find("* FLAGS ("), answer.find("* 1 FETCH (FLAGS ($Urgent"));
+    assert!(flags.is_some() && fetch.is_some() && flags < fetch, "{answer}");
+    assert!(
+        answer.contains(
+            "\\Draft $Urgent)\r\n* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft $Urgent \\*)]"
+        ),
+        "{answer}"
+    );
+    let answer = other.send("n NOOP").await;
+    let (flags, fetch) = (answer.find("* FLAGS ("), answer.find("* 1 FETCH (FLAGS ($Urgent"));
+    assert!(flags.is_some() && fetch.is_some() && flags < fetch, "{answer}");
+    // Told once: the next FETCH of it says nothing more.
+    let answer = other.send("f FETCH 1 FLAGS").await;
+    assert!(!answer.contains("* FLAGS"), "{answer}");
+    assert!(answer.contains("* 1 FETCH (FLAGS ($Urgent))"), "{answer}");
+}
+
+/// A FETCH of messages another session expunged meanwhile sends those still there and answers
+/// OK [EXPUNGEISSUED] (RFC 9051 §7.1), not a server fault; NOOP then reports the expunge.
+#[tokio::test]
+async fn fetching_what_another_session_expunged() {
+    let op = Operator::with(&["alice@medecin.test"]);
+    let (mut reader, mut cleaner) = (op.connect(), op.connect());
+    reader.login("alice@medecin.test").await;
+    cleaner.login("alice@medecin.test").await;
+    for body in ["Premier", "Second!"] {
+        let answer = cleaner
+            .send(&format!("a APPEND INBOX {{25+}}\r\nSubject: bilan\r\n\r\n{body}"))
+            .await;
+        assert!(answer.contains("a OK"), "{answer}");
+    }
+    for s in [&mut reader, &mut cleaner] {
+        assert!(s.send("s SELECT INBOX").await.contains("* 2 EXISTS"));
+    }
+    assert!(
+        cleaner
+            .send("d STORE 1 +FLAGS.SILENT (\\Deleted)")
+            .await
+            .contains("d OK")
+    );
+    assert!(cleaner.send("e EXPUNGE").await.contains("* 1 EXPUNGE"));
+    let answer = reader.send("f FETCH 1:2 (BODY.PEEK[TEXT])").await;
+    assert!(answer.contains("* 2 FETCH (BODY[TEXT] {7}\r\nSecond!)"), "{answer}");
+    assert!(answer.contains("f OK [EXPUNGEISSUED]"), "{answer}");
+    assert!(
+        !answer.contains("EXPUNGE\r\n"),
+        "no EXPUNGE during a FETCH by number: {answer}"
+    );
+    let answer = reader.send("n NOOP").await;
+    assert!(answer.contains("* 1 EXPUNGE"), "{answer}");
+}

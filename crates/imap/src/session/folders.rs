@@ -215,23 +215,13 @@ impl Session {
             // This session takes \Recent; other sessions will not see it (RFC 3501 §2.3.2).
             let _ = self.svc.clear_recent(id).await;
         }
-        let mut keywords: Vec<String> = messages
+        let keywords: std::collections::BTreeSet<String> = messages
             .iter()
             .flat_map(|m| m.flags.iter())
             .filter(|f| !f.starts_with('\\'))
             .cloned()
             .collect();
-        keywords.sort();
-        keywords.dedup();
-        let kw = keywords.iter().map(|k| format!(" {k}")).collect::<String>();
-        untagged(
-            out,
-            &format!("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})"),
-        );
-        untagged(
-            out,
-            &format!("OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*)] Flags permitted."),
-        );
+        super::view::flags_lines(out, &keywords);
         untagged(out, &format!("{} EXISTS", messages.len()));
         if !self.rev2 {
             untagged(out, &format!("{} RECENT", recent.len()));
@@ -259,6 +249,7 @@ impl Session {
             saved: HashSet::new(),
             updates: Vec::new(),
             dirty: false,
+            keywords,
         });
         if let Some((uidvalidity, modseq, known)) = resync
             && uidvalidity == folder.uidvalidity

@@ -30,6 +30,9 @@ pub(crate) struct PendingFetch {
     attrs: Vec<FetchAttr>,
     seen_changed: HashSet<u32>,
     unreadable: usize,
+    /// Messages another session expunged since this one listed them (RFC 9051 §7.1,
+    /// EXPUNGEISSUED): the others are sent.
+    expunged: usize,
     reply: Reply,
     pub(crate) tag: String,
     /// UID FETCH may report expunges at its end; FETCH may not (RFC 9051 §7.5.1).
@@ -292,6 +295,7 @@ impl Session {
             attrs,
             seen_changed,
             unreadable: 0,
+            expunged: 0,
             reply: ok(if uid { "UID FETCH completed" } else { "FETCH completed" }),
             tag: String::new(),
             allow_expunge: uid,
@@ -313,15 +317,25 @@ impl Session {
                 return true;
             };
             let want_bytes = fetch::needs_bytes(&pending.attrs);
-            let (meta, flags) = {
-                let sel = self.selected.as_ref().expect("selected");
+            let shows_flags = pending.attrs.contains(&FetchAttr::Flags) || !pending.seen_changed.is_empty();
+            let (folder, meta, flags) = {
+                let sel = self.selected.as_mut().expect("selected");
                 let meta = sel.messages[i].clone();
+                if shows_flags {
+                    sel.announce_keywords(out, &meta.flags);
+                }
                 let flags = sel.flags_of(&meta, with_recent);
-                (meta, flags)
+                (sel.id, meta, flags)
             };
             let bytes = if want_bytes {
-                match self.svc.read(&meta.blob).await {
-                    Ok(b) => Some(b),
+                match self.svc.read_listed(folder, meta.uid, &meta.blob).await {
+                    Ok(Some(b)) => Some(b),
+                    Ok(None) => {
+                        if let Some(p) = self.pending_fetch.as_mut() {
+                            p.expunged += 1;
+                        }
+                        continue;
+                    }
                     Err(e) => {
                         tracing::error!(uid = meta.uid, error = %e, "message bytes unreadable");
                         if let Some(p) = self.pending_fetch.as_mut() {
@@ -363,6 +377,9 @@ impl Session {
                     p.unreadable
                 ),
             )
+        } else if p.expunged > 0 && p.reply.0 == "OK" {
+            let text = "[EXPUNGEISSUED] Some messages were expunged by another session; the others were sent.";
+            ("OK", text.to_string())
         } else {
             p.reply
         };
@@ -414,6 +431,7 @@ impl Session {
         let sel = self.selected.as_mut().expect("selected");
         for m in &outcome.updated {
             let Some(seq) = sel.seq_of(m.uid) else { continue };
+            sel.announce_keywords(out, &m.flags);
             sel.messages[seq as usize - 1] = m.clone();
             // RFC 7162 §3.1.3: with CONDSTORE the new MODSEQ is reported even when silent.
             if silent && !condstore {
@@ -843,6 +861,7 @@ impl Session {
             } else if let Some(seq) = sel.seq_of(m.uid) {
                 let old = &sel.messages[seq as usize - 1];
                 if old.flags != m.flags || (condstore && old.modseq != m.modseq) {
+                    sel.announce_keywords(out, &m.flags);
                     let mut items = format!("FLAGS ({})", sel.flags_of(&m, with_recent));
                     if condstore {
                         items = format!("{items} MODSEQ ({})", m.modseq);

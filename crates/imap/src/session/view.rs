@@ -1,11 +1,12 @@
 //! The selected folder as one session sees it: sequence numbers, flags and \Recent, kept in step
 //! with the store by `Session::refresh`, which reports other sessions' changes (RFC 9051 §7.4, §7.5).
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 
 use confiance_mail::model::{FolderId, MessageMeta};
 
 use crate::session::context::UpdateContext;
+use crate::session::untagged;
 
 pub struct Selected {
     pub id: FolderId,
@@ -23,6 +24,8 @@ pub struct Selected {
     pub updates: Vec<UpdateContext>,
     /// This session changed flags since the contexts were last brought up to date.
     pub dirty: bool,
+    /// The keywords this session was told of in FLAGS and PERMANENTFLAGS.
+    pub keywords: BTreeSet<String>,
 }
 
 impl Selected {
@@ -36,6 +39,19 @@ impl Selected {
 
     pub fn seq_of(&self, uid: u32) -> Option<u32> {
         seq_in(&self.messages, uid)
+    }
+
+    /// Before a FETCH shows `flags`: a keyword the session was not told of yet is announced
+    /// first, with the whole set, in FLAGS and PERMANENTFLAGS (RFC 9051 §7.3.5: a client may
+    /// refuse a keyword FLAGS did not list).
+    pub fn announce_keywords(&mut self, out: &mut Vec<u8>, flags: &[String]) {
+        let mut grew = false;
+        for keyword in flags.iter().filter(|f| !f.starts_with('\\')) {
+            grew |= self.keywords.insert(keyword.clone());
+        }
+        if grew {
+            flags_lines(out, &self.keywords);
+        }
     }
 
     /// Flags as FETCH shows them, with \Recent for this session when IMAP4rev1 is in use.
@@ -54,4 +70,18 @@ pub fn seq_in(messages: &[MessageMeta], uid: u32) -> Option<u32> {
         .binary_search_by_key(&uid, |m| m.uid)
         .ok()
         .map(|i| i as u32 + 1)
+}
+
+/// The untagged FLAGS and PERMANENTFLAGS of a folder whose messages carry `keywords`; any
+/// other keyword may be created (`\*`).
+pub fn flags_lines(out: &mut Vec<u8>, keywords: &BTreeSet<String>) {
+    let kw: String = keywords.iter().map(|k| format!(" {k}")).collect();
+    untagged(
+        out,
+        &format!("FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw})"),
+    );
+    untagged(
+        out,
+        &format!("OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft{kw} \\*)] Flags permitted."),
+    );
 }
