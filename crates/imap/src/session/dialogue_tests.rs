@@ -235,3 +235,31 @@ async fn fetching_what_another_session_expunged() {
     let answer = reader.send("n NOOP").await;
     assert!(answer.contains("* 1 EXPUNGE"), "{answer}");
 }
+
+/// STATUS of the selected folder counts this session's \Recent among the messages still
+/// there: after another session's EXPUNGE, RECENT never exceeds MESSAGES.
+#[tokio::test]
+async fn recent_never_exceeds_messages() {
+    let op = Operator::with(&["alice@medecin.test"]);
+    let (mut first, mut cleaner) = (op.connect(), op.connect());
+    first.login("alice@medecin.test").await;
+    cleaner.login("alice@medecin.test").await;
+    for body in ["Premier", "Second!"] {
+        let answer = cleaner
+            .send(&format!("a APPEND INBOX {{25+}}\r\nSubject: bilan\r\n\r\n{body}"))
+            .await;
+        assert!(answer.contains("a OK"), "{answer}");
+    }
+    // The first session to select takes \Recent (RFC 3501 §2.3.2).
+    assert!(first.send("s SELECT INBOX").await.contains("* 2 RECENT"));
+    assert!(cleaner.send("s SELECT INBOX").await.contains("* 0 RECENT"));
+    assert!(
+        cleaner
+            .send("d STORE 1 +FLAGS.SILENT (\\Deleted)")
+            .await
+            .contains("d OK")
+    );
+    assert!(cleaner.send("e EXPUNGE").await.contains("* 1 EXPUNGE"));
+    let answer = first.send("t STATUS INBOX (MESSAGES RECENT)").await;
+    assert!(answer.contains("(MESSAGES 1 RECENT 1)"), "{answer}");
+}

@@ -515,8 +515,11 @@ impl Session {
                         .count()
                 ),
                 StatusItem::Recent => {
+                    // This session's \Recent, among the messages still there: another session
+                    // may have expunged some that this view has not dropped yet, and RECENT
+                    // never exceeds MESSAGES.
                     let n = match selected_here {
-                        Some(s) => s.recent.len(),
+                        Some(s) => messages.iter().filter(|m| s.recent.contains(&m.uid)).count(),
                         None => messages.iter().filter(|m| m.recent).count(),
                     };
                     format!("RECENT {n}")
