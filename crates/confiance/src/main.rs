@@ -73,10 +73,23 @@ fn tame_allocator() {
     }
 }
 
+/// `CONFIANCE_LOG` (`info` by default). rustls warns of what TLS clients get wrong, an IP
+/// address in SNI above all (imaptest and some practice software send one): a line per
+/// connection that any client can make, so only its errors are kept unless `CONFIANCE_LOG`
+/// names rustls.
+fn log_filter() -> tracing_subscriber::EnvFilter {
+    let asked = std::env::var("CONFIANCE_LOG").unwrap_or_default();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CONFIANCE_LOG").unwrap_or_else(|_| "info".into());
+    if asked.contains("rustls") {
+        return filter;
+    }
+    filter.add_directive("rustls=error".parse().expect("a valid directive"))
+}
+
 fn main() {
     tame_allocator();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("CONFIANCE_LOG").unwrap_or_else(|_| "info".into()))
+        .with_env_filter(log_filter())
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();

@@ -187,3 +187,36 @@ fn a_full_disk_answers_452_and_leaves_no_partial_file() {
     );
     op.kill();
 }
+
+/// A client naming the server by its IP address in SNI (imaptest does, so does some practice
+/// software) leaves no line in the log: rustls warns of it once per connection, a flood that
+/// any client controls and that says nothing of ours.
+#[test]
+fn an_ip_address_in_sni_leaves_no_log_line() {
+    let op = Operator::start(&[]);
+    for _ in 0..3 {
+        use std::io::Write;
+        use std::process::{Command, Stdio};
+        let mut client = Command::new("openssl")
+            .args([
+                "s_client",
+                "-quiet",
+                "-crlf",
+                "-ign_eof",
+                "-connect",
+                &format!("127.0.0.1:{}", op.imaps),
+            ])
+            .args(["-servername", "127.0.0.1"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        client.stdin.take().unwrap().write_all(b"a LOGOUT\n").unwrap();
+        let out = client.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout);
+        assert!(said.contains("* OK"), "no IMAP greeting over TLS: {said}");
+    }
+    let log = op.log();
+    assert!(!log.contains("SNI"), "{log}");
+}
