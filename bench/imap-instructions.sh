@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Instructions per IMAP command (SELECT, FETCH, APPEND, MULTIAPPEND), counted by callgrind: a
-# figure that does not move with the disk, to compare two builds where rates are too noisy.
+# Instructions per IMAP session (with and without LOGIN) and per command (SELECT, FETCH, APPEND,
+# MULTIAPPEND), counted by callgrind: a figure that does not move with the disk, to compare two
+# builds where rates are too noisy.
 # Usage: bench/imap-instructions.sh [BASE_BIN]   (CONFIANCE_BIN=path measures another build;
 # with BASE_BIN, that build is measured first, side by side.) Needs valgrind. Takes minutes:
 # everything runs some 50 times slower under callgrind.

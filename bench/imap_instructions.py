@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Instructions the IMAP server executes per command, counted by callgrind: unlike a rate, the
+"""Instructions the IMAP server executes per session and per command, counted by callgrind: unlike a rate, the
 count does not move with the disk or the other processes of the machine, so two builds can be
 compared to the percent. Driven by bench/imap-instructions.sh, which starts the server under
 callgrind; this client logs in, fills INBOX, then for each command zeroes the counters, runs the
@@ -88,7 +88,20 @@ def counted(name, times, op, each=1):
     subprocess.run(["callgrind_control", "-d", PID], check=True, capture_output=True)
     per = dumped() / (times * each)
     print(f"{name:<40} {per:>12,.0f} instructions")
+    return per
 
+
+def session(login):
+    """A whole session as practice software opens one to poll: TLS, (LOGIN,) LOGOUT."""
+    s = Client()
+    if login:
+        s.command(b"LOGIN bench0@medecin.confiance.test Bench1234")
+    s.command(b"LOGOUT")
+
+
+without = counted("session: TLS, LOGOUT", 20, lambda i: session(False))
+with_login = counted("session: TLS, LOGIN, LOGOUT", 20, lambda i: session(True))
+print(f"{'a session with LOGIN costs':<40} {with_login / without:>12.2f} x one without")
 
 c = Client()
 c.command(b"LOGIN bench0@medecin.confiance.test Bench1234")

@@ -16,6 +16,7 @@ pub mod psc;
 pub mod registry;
 pub mod sasl;
 pub mod throttle;
+mod verified;
 
 pub use login::{Attempt, login};
 pub use logins::Logins;

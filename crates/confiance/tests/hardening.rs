@@ -220,3 +220,21 @@ fn an_ip_address_in_sni_leaves_no_log_line() {
     let log = op.log();
     assert!(!log.contains("SNI"), "{log}");
 }
+
+/// Logins are taken on trust for a while once verified (one Argon2id per ten minutes, not per
+/// LOGIN), but never past a change: a new password refuses the old one at once, however
+/// recently it opened the BAL, and a suspended BAL opens to nobody.
+#[test]
+fn a_verified_password_is_not_trusted_past_a_change() {
+    let op = Operator::start(&["poll"]);
+    let login = |password: &str| op.python("login_once.py", &["poll", password]).trim().to_string();
+    assert_eq!(login(PASSWORD), "accepted");
+    assert_eq!(login(PASSWORD), "accepted");
+    let out = op.cli(&["account", "passwd", &op.mailbox("poll")], Some("Nouveau-2027\n"));
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(login(PASSWORD), "refused", "the old password still opened the BAL");
+    assert_eq!(login("Nouveau-2027"), "accepted");
+    let out = op.cli(&["account", "suspend", &op.mailbox("poll")], None);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(login("Nouveau-2027"), "refused", "a suspended BAL opened");
+}
