@@ -15,6 +15,16 @@ fn imaplib_covers_a_mail_client_day() {
     op.python("imap_client.py", &["client"]);
 }
 
+/// Eight sessions on one BAL append, flag, copy, move and expunge at once for 20 s; every
+/// answer keeps to the protocol and, at each checkpoint, every view agrees with the store
+/// (`bench/imap-stress.sh` runs the same for as long as asked).
+#[test]
+fn concurrent_sessions_on_one_bal_agree() {
+    let op = Operator::start(&["secretariat"]);
+    let out = op.python("imap_stress.py", &["secretariat", "8", "20", "5"]);
+    assert!(out.contains(" 0 errors"), "{out}");
+}
+
 #[test]
 fn qresync_and_notify_resynchronise_clients() {
     let op = Operator::start(&["mobile"]);
