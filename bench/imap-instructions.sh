@@ -7,6 +7,7 @@
 # everything runs some 50 times slower under callgrind.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/bench/lib.sh"
 if [ -z "${CONFIANCE_BIN:-}" ]; then
     (cd "$repo" && cargo build --release -q -p confiance)
 fi
@@ -16,19 +17,8 @@ command -v valgrind >/dev/null || { echo "valgrind is needed (apt-get install va
 measure() {
     local bin=$1 root port pid
     root=$(mktemp -d /tmp/confiance-bench-cg.XXXXXX)
-    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    cat > "$root/confiance.toml" <<CONF
-data_dir = "$root/data"
-[imap]
-listen = "127.0.0.1:0"
-listen_tls = "127.0.0.1:$port"
-[smtp]
-submission = "127.0.0.1:0"
-submissions = "127.0.0.1:0"
-mx = "127.0.0.1:0"
-[web]
-listen = "127.0.0.1:0"
-CONF
+    port=$(free_port)
+    operator_config "$root/data" "$port" > "$root/confiance.toml"
     "$bin" --config "$root/confiance.toml" init --no-demo >/dev/null 2>&1
     echo 'Bench1234' | "$bin" --config "$root/confiance.toml" account add bench0@medecin.confiance.test --password-stdin >/dev/null
     CONFIANCE_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$root/callgrind.out.%p" \

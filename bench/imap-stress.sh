@@ -11,25 +11,16 @@ CHECKPOINT=${CHECKPOINT:-10}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 root=$(mktemp -d /tmp/confiance-bench-stress.XXXXXX)
 trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$root"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+. "$repo/bench/lib.sh"
+port=$(free_port)
 if [ -z "${CONFIANCE_BIN:-}" ]; then
     (cd "$repo" && cargo build --release -q -p confiance)
 fi
 bin=${CONFIANCE_BIN:-$repo/target/release/confiance}
-cat > "$root/confiance.toml" <<CONF
-data_dir = "$root/data"
-[imap]
-listen = "127.0.0.1:0"
-listen_tls = "127.0.0.1:$port"
-[smtp]
-submission = "127.0.0.1:0"
-submissions = "127.0.0.1:0"
-mx = "127.0.0.1:0"
-[web]
-listen = "127.0.0.1:0"
-[limits]
-max_per_address = $((SESSIONS + 50))
-CONF
+{
+    operator_config "$root/data" "$port"
+    printf '[limits]\nmax_per_address = %d\n' $((SESSIONS + 50))
+} > "$root/confiance.toml"
 "$bin" --config "$root/confiance.toml" init --no-demo >/dev/null 2>&1
 echo 'Stress1234' | "$bin" --config "$root/confiance.toml" account add secretariat@medecin.confiance.test --password-stdin >/dev/null
 CONFIANCE_LOG=warn "$bin" --config "$root/confiance.toml" serve 2>"$root/server.log" &

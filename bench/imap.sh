@@ -6,9 +6,10 @@ set -euo pipefail
 CLIENTS=${CLIENTS:-20}
 PHASE_SECONDS=${PHASE_SECONDS:-5}
 IDLE=${IDLE:-1000}
-# A free port, so that two benchmarks (or a benchmark and the tests) can run at once.
-PORT=${PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}
 repo=$(cd "$(dirname "$0")/.." && pwd)
+. "$repo/bench/lib.sh"
+# A free port, so that two benchmarks (or a benchmark and the tests) can run at once.
+PORT=${PORT:-$(free_port)}
 root=$(mktemp -d /tmp/confiance-bench-imap.XXXXXX)
 trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$root"' EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -18,22 +19,15 @@ if [ -z "${CONFIANCE_BIN:-}" ]; then
     (cd "$repo" && cargo build --release -q -p confiance)
 fi
 bin=${CONFIANCE_BIN:-$repo/target/release/confiance}
-cat > "$root/confiance.toml" <<CONF
-data_dir = "$root/data"
-[imap]
-listen = "127.0.0.1:0"
-listen_tls = "127.0.0.1:$PORT"
-[smtp]
-submission = "127.0.0.1:0"
-submissions = "127.0.0.1:0"
-mx = "127.0.0.1:0"
-[web]
-listen = "127.0.0.1:0"
-# The idle phase holds IDLE connections from one address: above the default per-address limit.
+{
+    operator_config "$root/data" "$PORT"
+    # The idle phase holds IDLE connections from one address: above the default per-address limit.
+    cat <<CONF
 [limits]
 max_per_address = $((IDLE + CLIENTS + 100))
 max_connections = $((IDLE + CLIENTS + 100))
 CONF
+} > "$root/confiance.toml"
 "$bin" --config "$root/confiance.toml" init --no-demo >/dev/null 2>&1
 for i in $(seq 0 $((CLIENTS - 1))); do
     echo 'Bench1234' | "$bin" --config "$root/confiance.toml" account add "bench$i@medecin.confiance.test" --password-stdin >/dev/null

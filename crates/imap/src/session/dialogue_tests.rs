@@ -201,13 +201,12 @@ async fn a_new_keyword_is_announced_before_it_is_shown() {
     assert!(answer.contains("* 1 FETCH (FLAGS ($Urgent))"), "{answer}");
 }
 
-/// A FETCH of messages another session expunged meanwhile sends those still there and answers
-/// OK [EXPUNGEISSUED] (RFC 9051 §7.1), not a server fault; NOOP then reports the expunge.
-#[tokio::test]
-async fn fetching_what_another_session_expunged() {
-    let op = Operator::with(&["alice@medecin.test"]);
-    let (mut reader, mut cleaner) = (op.connect(), op.connect());
-    reader.login("alice@medecin.test").await;
+/// Two sessions on alice's INBOX, which holds two messages ("Premier", "Second!"): the first
+/// selects it (and takes \Recent), then the second selects it and expunges the first message.
+/// Returns (first, second), the first not yet told of the expunge.
+async fn one_expunged_under_the_other(op: &Operator) -> (Dialogue, Dialogue) {
+    let (mut first, mut cleaner) = (op.connect(), op.connect());
+    first.login("alice@medecin.test").await;
     cleaner.login("alice@medecin.test").await;
     for body in ["Premier", "Second!"] {
         let answer = cleaner
@@ -215,16 +214,21 @@ async fn fetching_what_another_session_expunged() {
             .await;
         assert!(answer.contains("a OK"), "{answer}");
     }
-    for s in [&mut reader, &mut cleaner] {
-        assert!(s.send("s SELECT INBOX").await.contains("* 2 EXISTS"));
-    }
-    assert!(
-        cleaner
-            .send("d STORE 1 +FLAGS.SILENT (\\Deleted)")
-            .await
-            .contains("d OK")
-    );
+    // The first session to select takes \Recent (RFC 3501 §2.3.2).
+    assert!(first.send("s SELECT INBOX").await.contains("* 2 RECENT"));
+    assert!(cleaner.send("s SELECT INBOX").await.contains("* 0 RECENT"));
+    let answer = cleaner.send("d STORE 1 +FLAGS.SILENT (\\Deleted)").await;
+    assert!(answer.contains("d OK"), "{answer}");
     assert!(cleaner.send("e EXPUNGE").await.contains("* 1 EXPUNGE"));
+    (first, cleaner)
+}
+
+/// A FETCH of messages another session expunged meanwhile sends those still there and answers
+/// OK [EXPUNGEISSUED] (RFC 9051 §7.1), not a server fault; NOOP then reports the expunge.
+#[tokio::test]
+async fn fetching_what_another_session_expunged() {
+    let op = Operator::with(&["alice@medecin.test"]);
+    let (mut reader, _cleaner) = one_expunged_under_the_other(&op).await;
     let answer = reader.send("f FETCH 1:2 (BODY.PEEK[TEXT])").await;
     assert!(answer.contains("* 2 FETCH (BODY[TEXT] {7}\r\nSecond!)"), "{answer}");
     assert!(answer.contains("f OK [EXPUNGEISSUED]"), "{answer}");
@@ -241,25 +245,7 @@ async fn fetching_what_another_session_expunged() {
 #[tokio::test]
 async fn recent_never_exceeds_messages() {
     let op = Operator::with(&["alice@medecin.test"]);
-    let (mut first, mut cleaner) = (op.connect(), op.connect());
-    first.login("alice@medecin.test").await;
-    cleaner.login("alice@medecin.test").await;
-    for body in ["Premier", "Second!"] {
-        let answer = cleaner
-            .send(&format!("a APPEND INBOX {{25+}}\r\nSubject: bilan\r\n\r\n{body}"))
-            .await;
-        assert!(answer.contains("a OK"), "{answer}");
-    }
-    // The first session to select takes \Recent (RFC 3501 §2.3.2).
-    assert!(first.send("s SELECT INBOX").await.contains("* 2 RECENT"));
-    assert!(cleaner.send("s SELECT INBOX").await.contains("* 0 RECENT"));
-    assert!(
-        cleaner
-            .send("d STORE 1 +FLAGS.SILENT (\\Deleted)")
-            .await
-            .contains("d OK")
-    );
-    assert!(cleaner.send("e EXPUNGE").await.contains("* 1 EXPUNGE"));
+    let (mut first, _cleaner) = one_expunged_under_the_other(&op).await;
     let answer = first.send("t STATUS INBOX (MESSAGES RECENT)").await;
     assert!(answer.contains("(MESSAGES 1 RECENT 1)"), "{answer}");
 }
