@@ -1,17 +1,29 @@
 #!/usr/bin/env bash
 # IMAP rates for 20 concurrent clients (LOGIN, SELECT, FETCH, APPEND over TLS) and the server's
-# memory idle and with 1,000 idle connections. Usage: bench/imap.sh  (CLIENTS=20 PHASE_SECONDS=5 IDLE=1000;
-# CONFIANCE_BIN=path compares another build)
+# memory idle and with 1,000 idle connections; then, side by side in the same run, Dovecot
+# (Debian's dovecot-imapd, started from a private configuration in a temporary folder, never as
+# the system's service) with the same users, the same phases and the same corpus: once with the
+# very Argon2id hashes Confiance stores, once with plain passwords; then the ratios.
+# Usage: bench/imap.sh  (CLIENTS=20 PHASE_SECONDS=5 IDLE=1000 DOVECOT=1;
+# CONFIANCE_BIN=path compares another build; DOVECOT=0 leaves Dovecot out)
 set -euo pipefail
 CLIENTS=${CLIENTS:-20}
 PHASE_SECONDS=${PHASE_SECONDS:-5}
 IDLE=${IDLE:-1000}
+DOVECOT=${DOVECOT:-1}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/bench/lib.sh"
 # A free port, so that two benchmarks (or a benchmark and the tests) can run at once.
 PORT=${PORT:-$(free_port)}
 root=$(mktemp -d /tmp/confiance-bench-imap.XXXXXX)
-trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; rm -rf "$root"' EXIT
+stop_all() {
+    [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null
+    for conf in "$root"/dovecot-*/dovecot.conf; do
+        [ -f "$conf" ] && doveadm -c "$conf" stop 2>/dev/null
+    done
+    rm -rf "$root"
+}
+trap stop_all EXIT
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 (cd "$repo" && cargo build --release -q -p imap-load)
@@ -36,5 +48,96 @@ CONFIANCE_LOG=warn "$bin" --config "$root/confiance.toml" serve 2>"$root/server.
 pid=$!
 for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
 sleep 1
-"$repo/target/release/imap-load" --port "$PORT" --ca "$root/data/ca/root.pem" --domain medecin.confiance.test \
-    --password Bench1234 --clients "$CLIENTS" --seconds "$PHASE_SECONDS" --idle "$IDLE" --pid "$pid"
+load() { # PORT IDLE [PID]: the phases against one server
+    "$repo/target/release/imap-load" --port "$1" --ca "$root/data/ca/root.pem" --domain medecin.confiance.test \
+        --password Bench1234 --clients "$CLIENTS" --seconds "$PHASE_SECONDS" --idle "$2" ${3:+--pid "$3"}
+}
+echo "== Confiance"
+load "$PORT" "$IDLE" "$pid" | tee "$root/confiance.out"
+kill "$pid"
+pid=
+
+[ "$DOVECOT" = 1 ] || exit 0
+if ! command -v dovecot >/dev/null; then
+    echo "Dovecot is not installed (apt-get install dovecot-imapd): no side by side." >&2
+    exit 0
+fi
+
+# dovecot_run NAME SCHEME: Dovecot with every bench user's password under SCHEME (ARGON2ID:
+# Confiance's own stored hashes, so both check the same Argon2id; PLAIN: kept in clear).
+dovecot_run() {
+    local d="$root/dovecot-$1" port
+    port=$(free_port)
+    mkdir -p "$d/home"
+    python3 - "$root/data/confiance.db" "$2" > "$d/users" <<'PY'
+import sqlite3, sys
+db, scheme = sys.argv[1], sys.argv[2]
+for address, hash_ in sqlite3.connect(db).execute("SELECT address, password_hash FROM accounts ORDER BY address"):
+    print(f"{address}:{{{scheme}}}{hash_ if scheme == 'ARGON2ID' else 'Bench1234'}")
+PY
+    # The mail user of Debian (uid 8) owns the maildirs; the folders above must let it through.
+    chmod 755 "$root" "$d"
+    chown mail:mail "$d/home"
+    cat > "$d/dovecot.conf" <<CONF
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/log
+listen = 127.0.0.1
+protocols = imap
+ssl = required
+ssl_cert = <$root/data/tls/server.pem
+ssl_key = <$root/data/tls/server.key
+disable_plaintext_auth = yes
+auth_mechanisms = plain
+passdb {
+  driver = passwd-file
+  args = $d/users
+}
+userdb {
+  driver = static
+  args = uid=mail gid=mail home=$d/home/%u
+}
+mail_location = maildir:~/Maildir
+first_valid_uid = 8
+first_valid_gid = 8
+default_internal_user = dovecot
+default_login_user = dovenull
+# One process per session: room for the idle connections as for the clients.
+default_process_limit = $((IDLE + CLIENTS + 100))
+default_client_limit = $((2 * (IDLE + CLIENTS + 100)))
+service anvil {
+  client_limit = $((3 * (IDLE + CLIENTS + 100)))
+}
+service imap-login {
+  inet_listener imap {
+    port = 0
+  }
+  inet_listener imaps {
+    port = $port
+    ssl = yes
+  }
+}
+CONF
+    dovecot -c "$d/dovecot.conf"
+    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+    echo "== Dovecot $(dovecot --version | cut -d' ' -f1), passwords $1"
+    load "$port" 0 | tee "$root/dovecot-$1.out"
+    doveadm -c "$d/dovecot.conf" stop
+}
+dovecot_run argon2id ARGON2ID
+dovecot_run plain PLAIN
+
+echo "== Confiance / Dovecot, same run (load: $(cut -d' ' -f1-3 /proc/loadavg))"
+python3 - "$root" <<'PY'
+import re, sys
+def rates(path):
+    return {m[1]: float(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+) /s$", open(path).read(), re.M)}
+root = sys.argv[1]
+ours, argon, plain = (rates(f"{root}/{n}.out") for n in ("confiance", "dovecot-argon2id", "dovecot-plain"))
+print(f"{'phase':<8} {'Confiance':>10} {'Dovecot Argon2id':>17} {'ratio':>6} {'Dovecot plain':>14} {'ratio':>6}")
+for phase in ours:
+    a, p = argon.get(phase, 0), plain.get(phase, 0)
+    ra = f"{ours[phase] / a:.2f}x" if a else "-"
+    rp = f"{ours[phase] / p:.2f}x" if p else "-"
+    print(f"{phase:<8} {ours[phase]:>10.0f} {a:>17.0f} {ra:>6} {p:>14.0f} {rp:>6}")
+PY
