@@ -24,7 +24,7 @@ measure() {
     CONFIANCE_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$root/callgrind.out.%p" \
         "$bin" --config "$root/confiance.toml" serve 2>"$root/server.log" &
     pid=$!
-    for _ in $(seq 600); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.2; done
+    wait_for_port "$port" 120
     echo "== $bin"
     python3 "$repo/bench/imap_instructions.py" "$port" "$root/data/ca/root.pem" "$pid" "$root"
     kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true

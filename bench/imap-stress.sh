@@ -25,7 +25,7 @@ bin=${CONFIANCE_BIN:-$repo/target/release/confiance}
 echo 'Stress1234' | "$bin" --config "$root/confiance.toml" account add secretariat@medecin.confiance.test --password-stdin >/dev/null
 CONFIANCE_LOG=warn "$bin" --config "$root/confiance.toml" serve 2>"$root/server.log" &
 pid=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+wait_for_port "$port"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 cd "$repo/tests/clients"
 CONFIANCE_HOST=127.0.0.1 CONFIANCE_IMAP=0 CONFIANCE_IMAPS=$port CONFIANCE_SUBMISSION=0 CONFIANCE_SUBMISSIONS=0 \

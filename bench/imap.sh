@@ -46,7 +46,7 @@ for i in $(seq 0 $((CLIENTS - 1))); do
 done
 CONFIANCE_LOG=warn "$bin" --config "$root/confiance.toml" serve 2>"$root/server.log" &
 pid=$!
-for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+wait_for_port "$PORT"
 sleep 1
 load() { # PORT IDLE [PID]: the phases against one server
     "$repo/target/release/imap-load" --port "$1" --ca "$root/data/ca/root.pem" --domain medecin.confiance.test \
@@ -119,7 +119,7 @@ service imap-login {
 }
 CONF
     dovecot -c "$d/dovecot.conf"
-    for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break; sleep 0.1; done
+    wait_for_port "$port"
     echo "== Dovecot $(dovecot --version | cut -d' ' -f1), passwords $1"
     load "$port" 0 | tee "$root/dovecot-$1.out"
     doveadm -c "$d/dovecot.conf" stop

@@ -23,3 +23,15 @@ mx = "127.0.0.1:0"
 listen = "127.0.0.1:0"
 CONF
 }
+
+# wait_for_port PORT [SECONDS]: until something listens on 127.0.0.1:PORT (10 s by default; a
+# server under callgrind needs longer); fails, saying so, when nothing does.
+wait_for_port() {
+    local tries=$(( ${2:-10} * 10 ))
+    for _ in $(seq "$tries"); do
+        (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listens on 127.0.0.1:$1 after ${2:-10} s (see the server's log)" >&2
+    return 1
+}

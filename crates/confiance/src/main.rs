@@ -78,8 +78,8 @@ fn tame_allocator() {
 /// connection that any client can make, so only its errors are kept unless `CONFIANCE_LOG`
 /// names rustls.
 fn log_filter() -> tracing_subscriber::EnvFilter {
-    let asked = std::env::var("CONFIANCE_LOG").unwrap_or_default();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("CONFIANCE_LOG").unwrap_or_else(|_| "info".into());
+    let asked = std::env::var("CONFIANCE_LOG").unwrap_or_else(|_| "info".into());
+    let filter = tracing_subscriber::EnvFilter::try_new(&asked).unwrap_or_else(|_| "info".into());
     if asked.contains("rustls") {
         return filter;
     }

@@ -9,6 +9,32 @@ pub enum Lang {
     En,
 }
 
+impl Lang {
+    /// The BCP 47 code (`<html lang>`, `?lang=`, the language cookie).
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+        }
+    }
+
+    /// The language a page's switch offers.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Fr => Lang::En,
+            Lang::En => Lang::Fr,
+        }
+    }
+
+    /// Its name in itself, as a language switch shows it.
+    pub fn own_name(self) -> &'static str {
+        match self {
+            Lang::Fr => "Français",
+            Lang::En => "English",
+        }
+    }
+}
+
 /// The templates' HTML escaper (see `askama.toml`): `&lt;`, `&gt;`, `&amp;`, `&quot;`, `&#39;`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Escaper;

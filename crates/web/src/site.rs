@@ -79,10 +79,7 @@ pub struct Layout {
 
 impl Layout {
     pub fn new(lang: Lang, title: &str, section: Section) -> Layout {
-        let (code, other_lang, other_label) = match lang {
-            Lang::Fr => ("fr", "en", "English"),
-            Lang::En => ("en", "fr", "Français"),
-        };
+        let (code, other_lang, other_label) = (lang.code(), lang.other().code(), lang.other().own_name());
         Layout {
             lang: code,
             other_lang,

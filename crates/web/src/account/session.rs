@@ -225,10 +225,7 @@ impl Session {
             }
         };
         if !write && self.lang_cookie.unwrap_or_default() != self.data.lang {
-            let lang = match self.data.lang {
-                Lang::Fr => "fr",
-                Lang::En => "en",
-            };
+            let lang = self.data.lang.code();
             let cookie = format!("{LANG_COOKIE}={lang}; Path=/; Secure; SameSite=Lax; Max-Age=31536000");
             if let Ok(v) = HeaderValue::from_str(&cookie) {
                 response.headers_mut().append(header::SET_COOKIE, v);

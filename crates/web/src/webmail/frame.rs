@@ -112,10 +112,7 @@ pub struct Frame {
 impl Frame {
     pub fn of(ctx: &mut Ctx, title: &str, counts: &[FolderCount], current: Option<i64>) -> Frame {
         let lang = ctx.lang();
-        let (code, other_lang, other_label) = match lang {
-            Lang::Fr => ("fr", "en", "English"),
-            Lang::En => ("en", "fr", "Français"),
-        };
+        let (code, other_lang, other_label) = (lang.code(), lang.other().code(), lang.other().own_name());
         let nav = ordered(&ctx.folders)
             .into_iter()
             .map(|f| NavItem {
