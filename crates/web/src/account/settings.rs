@@ -369,9 +369,7 @@ pub async fn app_password_add(State(state): State<WebState>, Posted { mut sessio
             break p;
         }
     };
-    let Some(hash) = hash(password.clone()).await else {
-        return again(&a, session, Some(save_failed(lang)), None).await;
-    };
+    let hash = confiance_auth::app_password::hash(&password);
     let (l, lookup) = (
         label.clone(),
         confiance_auth::app_password::lookup_of(&password).map(str::to_string),
