@@ -101,8 +101,9 @@ async fn read_more<S: AsyncRead + Unpin>(
     timeout: Duration,
 ) -> std::io::Result<bool> {
     // Read straight into the buffer's spare room: no per-connection stack buffer lives in the
-    // connection's future while it waits (1,000 idle clients cost what their state costs).
-    buf.reserve(8 * 1024);
+    // connection's future while it waits (1,000 idle clients cost what their state costs). A
+    // command starts in a small room, which doubles while a literal comes in.
+    buf.reserve(if buf.is_empty() { 1024 } else { 8 * 1024 });
     match tokio::time::timeout(timeout, stream.read_buf(buf)).await {
         Ok(Ok(0)) => Ok(false),
         Ok(Ok(_)) => Ok(true),
@@ -157,9 +158,9 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         match frame(&buf, continuations, limits) {
             Frame::Complete(n) => {
                 let bytes: Vec<u8> = buf.drain(..n).collect();
-                if buf.is_empty() && buf.capacity() > 64 * 1024 {
-                    // Give back the room a large APPEND took.
-                    buf.shrink_to(8 * 1024);
+                if buf.is_empty() && buf.capacity() > 4 * 1024 {
+                    // Give back the room an APPEND took: idle sessions keep a small buffer.
+                    buf.shrink_to(1024);
                 }
                 continuations = 0;
                 let mut out = Vec::new();

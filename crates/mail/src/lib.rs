@@ -7,6 +7,7 @@
 //! - `notify`: every change is announced by the operation that made it;
 //! - `folders`: names, depth and counts stay within bounds;
 //! - `changes`: flags, copy/move and expunge; `reading`: what the fronts read;
+//! - `views`: a folder's messages are shared by the sessions at the same exact state;
 //! - `summary` + `backfill`: the list's summary of a message, made one way;
 //! - `message`: the message format (MIME structure, encoded words, the author rule).
 
@@ -22,9 +23,11 @@ mod notify;
 mod reading;
 mod service;
 pub mod summary;
+mod views;
 
 pub use delivery::Incoming;
 pub use service::{MailError, MailService, Result};
+pub use views::{Messages, View};
 
 /// The mailbox model the fronts work with (defined with the store, which persists it).
 pub mod model {

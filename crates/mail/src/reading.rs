@@ -8,7 +8,7 @@ use crate::{MailService, Result};
 impl MailService {
     /// Every message of a folder, in UID order.
     pub async fn messages(&self, folder: MailboxId) -> Result<Vec<MessageMeta>> {
-        self.run(move |s| s.messages(folder)).await
+        self.run(move |s| s.messages(folder)).await.map(|f| f.messages)
     }
 
     /// What changed in a folder after `modseq` (RFC 7162).

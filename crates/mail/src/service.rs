@@ -9,6 +9,7 @@ use confiance_store::{BlobStore, Store, StoreError};
 use crate::blobs::Blobs;
 use crate::commit::{self, Job};
 use crate::notify::Hub;
+use crate::views::Views;
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -35,6 +36,7 @@ pub struct MailService {
     pub(crate) blobs: Blobs,
     pub(crate) commits: mpsc::Sender<Job>,
     pub(crate) hub: Arc<Hub>,
+    pub(crate) views: Views,
 }
 
 impl MailService {
@@ -61,6 +63,7 @@ impl MailService {
             store,
             commits,
             hub,
+            views: Views::default(),
         })
     }
 

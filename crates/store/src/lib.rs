@@ -55,8 +55,8 @@ pub trait Store: Identities + Overviews + Send + Sync + 'static {
     fn subscriptions(&self, account: AccountId) -> Result<Vec<String>>;
 
     // Messages
-    /// Every message of a folder, in UID order.
-    fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>>;
+    /// Every message of a folder, in UID order, with the folder's HIGHESTMODSEQ of that moment.
+    fn messages(&self, mailbox: MailboxId) -> Result<FolderMessages>;
     /// What changed in a folder after `modseq`: new or changed messages, and expunged UIDs.
     fn changes_since(&self, mailbox: MailboxId, modseq: u64) -> Result<Changes>;
     /// Appends messages whose blobs are already durable, in one transaction (the group commit).

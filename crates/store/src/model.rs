@@ -107,6 +107,14 @@ pub struct Appended {
     pub uid: u32,
 }
 
+/// A folder's messages in UID order and its HIGHESTMODSEQ, read in one snapshot: the state a
+/// session's view starts from, exactly (RFC 7162 §3.1.2.1).
+#[derive(Clone, Debug, Default)]
+pub struct FolderMessages {
+    pub highest_modseq: u64,
+    pub messages: Vec<MessageMeta>,
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct Changes {
     pub changed: Vec<MessageMeta>,

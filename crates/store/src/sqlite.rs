@@ -683,14 +683,19 @@ impl Store for SqliteStore {
         })
     }
 
-    fn messages(&self, mailbox: MailboxId) -> Result<Vec<MessageMeta>> {
+    fn messages(&self, mailbox: MailboxId) -> Result<FolderMessages> {
         self.read(|c| {
+            let tx = c.unchecked_transaction()?; // the messages and the modseq of one moment
+            let highest_modseq = mailbox_by_id(&tx, mailbox)?.highest_modseq;
             // In UID order, sorted here rather than by ORDER BY (see `by_uid`).
-            let mut stmt = c.prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id = ?1"))?;
+            let mut stmt = tx.prepare_cached(&format!("SELECT {MESSAGE_COLS} FROM messages WHERE mailbox_id = ?1"))?;
             let rows = stmt
                 .query_map([mailbox.0], message_row)?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok(by_uid(rows, |m| m.uid))
+            Ok(FolderMessages {
+                highest_modseq,
+                messages: by_uid(rows, |m| m.uid),
+            })
         })
     }
 

@@ -67,9 +67,16 @@ fn suite(store: &dyn Store) {
     let uids: Vec<u32> = r.iter().map(|r| r.as_ref().unwrap().uid).collect();
     assert_eq!(uids, [1, 2]);
     assert_eq!(store.usage(alice).unwrap(), 600);
-    let msgs = store.messages(inbox.id).unwrap();
+    let state = store.messages(inbox.id).unwrap();
+    let msgs = state.messages;
     assert_eq!(msgs[0].flags, ["$Label", "\\Seen"]);
     assert!(msgs[1].modseq > msgs[0].modseq);
+    // The view's modseq is the folder's, read with its messages.
+    assert_eq!(state.highest_modseq, msgs[1].modseq);
+    assert_eq!(
+        state.highest_modseq,
+        store.mailbox(alice, "INBOX").unwrap().unwrap().highest_modseq
+    );
 
     // Over quota: refused, the others of the batch stored.
     let r = store.append(&[
@@ -83,13 +90,13 @@ fn suite(store: &dyn Store) {
     assert_eq!(r[1].as_ref().unwrap().uid, 3);
 
     // All or nothing: the second message does not fit, so neither is stored.
-    let before = store.messages(inbox.id).unwrap().len();
+    let before = store.messages(inbox.id).unwrap().messages.len();
     let r = store.append_all(&[
         new_message(inbox.id, "f", 10, &[]),
         new_message(inbox.id, "g", 5000, &[]),
     ]);
     assert!(matches!(r, Err(StoreError::QuotaExceeded { .. })));
-    assert_eq!(store.messages(inbox.id).unwrap().len(), before);
+    assert_eq!(store.messages(inbox.id).unwrap().messages.len(), before);
 
     // Flags, with UNCHANGEDSINCE.
     let before = store.mailbox(alice, "INBOX").unwrap().unwrap().highest_modseq;
@@ -145,7 +152,7 @@ fn suite(store: &dyn Store) {
     // Move removes from the source.
     let moved = store.copy(inbox.id, &[3], trash.id, true).unwrap();
     assert_eq!(moved.pairs, [(3, 2)]);
-    assert!(store.messages(inbox.id).unwrap().is_empty());
+    assert!(store.messages(inbox.id).unwrap().messages.is_empty());
 
     // Rename with children; INBOX cannot be deleted; recreation changes UIDVALIDITY.
     store.create_mailbox(alice, "Patients", None).unwrap();
@@ -178,6 +185,7 @@ fn suite(store: &dyn Store) {
         store
             .messages(store.mailbox(bob, "Archives").unwrap().unwrap().id)
             .unwrap()
+            .messages
             .len(),
         1
     );
@@ -354,7 +362,7 @@ fn identity_suite(store: &dyn Store) {
     assert!(store.profile(jean).unwrap().is_none());
     assert!(store.accounts_of("899700771191").unwrap().is_empty());
     assert!(matches!(store.delete_account(jean), Err(StoreError::NoSuchAccount)));
-    assert_eq!(store.messages(inbox(anne)).unwrap().len(), 1);
+    assert_eq!(store.messages(inbox(anne)).unwrap().messages.len(), 1);
 }
 
 #[test]

@@ -206,11 +206,17 @@ impl Session {
             Err(e) => return tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
         };
         let id = folder.id;
-        let messages = match self.svc.messages(id).await {
-            Ok(m) => m,
+        let view = match self.svc.view(id, folder.highest_modseq, !read_only).await {
+            Ok(v) => v,
             Err(e) => return tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
         };
-        let recent: HashSet<u32> = messages.iter().filter(|m| m.recent).map(|m| m.uid).collect();
+        let messages = view.messages;
+        // \Recent belongs to the session that read the messages first (RFC 3501 §2.3.2).
+        let recent: HashSet<u32> = if view.fresh {
+            messages.iter().filter(|m| m.recent).map(|m| m.uid).collect()
+        } else {
+            HashSet::new()
+        };
         if !read_only && !recent.is_empty() {
             // This session takes \Recent; other sessions will not see it (RFC 3501 §2.3.2).
             let _ = self.svc.clear_recent(id).await;
@@ -230,9 +236,12 @@ impl Session {
             }
         }
         untagged(out, &format!("OK [UIDVALIDITY {}] UIDs valid", folder.uidvalidity));
-        untagged(out, &format!("OK [UIDNEXT {}] Predicted next UID", folder.uidnext));
+        // The view may be newer than the folder's row read before it: UIDNEXT stays above
+        // every UID shown (RFC 9051 §2.3.1.1).
+        let uidnext = folder.uidnext.max(messages.last().map_or(0, |m| m.uid + 1));
+        untagged(out, &format!("OK [UIDNEXT {uidnext}] Predicted next UID"));
         if self.condstore {
-            untagged(out, &format!("OK [HIGHESTMODSEQ {}] Highest", folder.highest_modseq));
+            untagged(out, &format!("OK [HIGHESTMODSEQ {}] Highest", view.modseq));
         }
         let mut list = b"LIST () \"/\" ".to_vec();
         render::mailbox_name(&mut list, &folder.name);
@@ -245,7 +254,7 @@ impl Session {
             read_only,
             messages,
             recent,
-            modseq: folder.highest_modseq,
+            modseq: view.modseq,
             saved: HashSet::new(),
             updates: Vec::new(),
             dirty: false,

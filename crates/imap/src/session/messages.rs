@@ -282,7 +282,7 @@ impl Session {
                     for m in outcome.updated {
                         seen_changed.insert(m.uid);
                         if let Some(seq) = sel.seq_of(m.uid) {
-                            sel.messages[seq as usize - 1] = m;
+                            Arc::make_mut(&mut sel.messages)[seq as usize - 1] = m;
                         }
                     }
                 }
@@ -432,7 +432,7 @@ impl Session {
         for m in &outcome.updated {
             let Some(seq) = sel.seq_of(m.uid) else { continue };
             sel.announce_keywords(out, &m.flags);
-            sel.messages[seq as usize - 1] = m.clone();
+            Arc::make_mut(&mut sel.messages)[seq as usize - 1] = m.clone();
             // RFC 7162 §3.1.3: with CONDSTORE the new MODSEQ is reported even when silent.
             if silent && !condstore {
                 continue;
@@ -839,7 +839,7 @@ impl Session {
             let sel = self.selected.as_mut().expect("selected");
             for &u in &gone {
                 if let Some(seq) = sel.seq_of(u) {
-                    sel.messages.remove(seq as usize - 1);
+                    Arc::make_mut(&mut sel.messages).remove(seq as usize - 1);
                     sel.recent.remove(&u);
                     if !qresync {
                         untagged(out, &format!("{seq} EXPUNGE"));
@@ -860,7 +860,8 @@ impl Session {
                 new.push(m);
             } else if let Some(seq) = sel.seq_of(m.uid) {
                 let old = &sel.messages[seq as usize - 1];
-                if old.flags != m.flags || (condstore && old.modseq != m.modseq) {
+                let (flags_differ, modseq_differs) = (old.flags != m.flags, old.modseq != m.modseq);
+                if flags_differ || (condstore && modseq_differs) {
                     sel.announce_keywords(out, &m.flags);
                     let mut items = format!("FLAGS ({})", sel.flags_of(&m, with_recent));
                     if condstore {
@@ -869,7 +870,9 @@ impl Session {
                     untagged(out, &format!("{seq} FETCH ({items})"));
                     changed = true;
                 }
-                sel.messages[seq as usize - 1] = m;
+                if flags_differ || modseq_differs {
+                    Arc::make_mut(&mut sel.messages)[seq as usize - 1] = m;
+                }
             }
         }
         if !new.is_empty() {
@@ -880,7 +883,7 @@ impl Session {
                     sel.recent.insert(m.uid);
                     took_recent.push(m.uid);
                 }
-                sel.messages.push(m);
+                Arc::make_mut(&mut sel.messages).push(m);
             }
             untagged(out, &format!("{} EXISTS", sel.exists()));
             if with_recent {
@@ -891,8 +894,10 @@ impl Session {
             }
         }
         let sel = self.selected.as_mut().expect("selected");
-        if !any_pending_expunge {
-            sel.modseq = sel.modseq.max(changes.highest_modseq);
+        if !any_pending_expunge && changes.highest_modseq > sel.modseq {
+            sel.modseq = changes.highest_modseq;
+            // Every change up to this modseq applied: the view is that state exactly.
+            self.svc.share_view(id, sel.modseq, &mut sel.messages);
         }
         // Changes made by this session's own STORE or FETCH mark the view dirty.
         if changed || std::mem::take(&mut sel.dirty) {

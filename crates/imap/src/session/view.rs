@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use confiance_mail::Messages;
 use confiance_mail::model::{FolderId, MessageMeta};
 
 use crate::session::context::UpdateContext;
@@ -12,8 +13,9 @@ pub struct Selected {
     pub id: FolderId,
     pub name: String,
     pub read_only: bool,
-    /// Messages in sequence order: `messages[seq - 1]`.
-    pub messages: Vec<MessageMeta>,
+    /// Messages in sequence order: `messages[seq - 1]`; shared with the sessions at the same
+    /// state, copied before this session changes it (`Arc::make_mut`).
+    pub messages: Messages,
     /// UIDs that are \Recent for this session (RFC 3501 §2.3.2).
     pub recent: HashSet<u32>,
     /// Highest modification sequence this view reflects.
