@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# IMAP rates for 20 concurrent clients (LOGIN, SELECT, FETCH, APPEND over TLS) and the server's
-# memory idle and with 1,000 idle connections; then, side by side in the same run, Dovecot
+# IMAP rates for 20 concurrent clients over TLS (LOGIN, SELECT, FETCH of a whole message and of
+# a page of headers, STORE, APPEND), the IDLE wake-up latency, and the server's memory per idle
+# authenticated session (1,000 and 10,000 sessions); then, side by side in the same run, Dovecot
 # (Debian's dovecot-imapd, started from a private configuration in a temporary folder, never as
 # the system's service) with the same users, the same phases and the same corpus: once with the
-# very Argon2id hashes Confiance stores, once with plain passwords; then the ratios.
-# Usage: bench/imap.sh  (CLIENTS=20 PHASE_SECONDS=5 IDLE=1000 DOVECOT=1;
-# CONFIANCE_BIN=path compares another build; DOVECOT=0 leaves Dovecot out)
+# very Argon2id hashes Confiance stores, once with plain passwords (and 1,000 idle sessions);
+# then the ratios.
+# Usage: bench/imap.sh  (CLIENTS=20 PHASE_SECONDS=5 IDLE=1000 IDLE_CONFIANCE=1000,10000
+# DOVECOT=1; CONFIANCE_BIN=path compares another build; DOVECOT=0 leaves Dovecot out)
 set -euo pipefail
 CLIENTS=${CLIENTS:-20}
 PHASE_SECONDS=${PHASE_SECONDS:-5}
 IDLE=${IDLE:-1000}
+IDLE_CONFIANCE=${IDLE_CONFIANCE:-$IDLE,10000}
+MOST_IDLE=$(echo "$IDLE_CONFIANCE" | tr ',' '\n' | sort -n | tail -1)
 DOVECOT=${DOVECOT:-1}
 repo=$(cd "$(dirname "$0")/.." && pwd)
 . "$repo/bench/lib.sh"
@@ -19,7 +23,7 @@ root=$(mktemp -d /tmp/confiance-bench-imap.XXXXXX)
 stop_all() {
     [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null
     for conf in "$root"/dovecot-*/dovecot.conf; do
-        [ -f "$conf" ] && doveadm -c "$conf" stop 2>/dev/null
+        [ -f "$conf" ] && { doveadm -c "$conf" stop 2>/dev/null || true; }
     done
     rm -rf "$root"
 }
@@ -36,8 +40,8 @@ bin=${CONFIANCE_BIN:-$repo/target/release/confiance}
     # The idle phase holds IDLE connections from one address: above the default per-address limit.
     cat <<CONF
 [limits]
-max_per_address = $((IDLE + CLIENTS + 100))
-max_connections = $((IDLE + CLIENTS + 100))
+max_per_address = $((MOST_IDLE + CLIENTS + 100))
+max_connections = $((MOST_IDLE + CLIENTS + 100))
 CONF
 } > "$root/confiance.toml"
 "$bin" --config "$root/confiance.toml" init --no-demo >/dev/null 2>&1
@@ -53,7 +57,7 @@ load() { # PORT IDLE [PID]: the phases against one server
         --password Bench1234 --clients "$CLIENTS" --seconds "$PHASE_SECONDS" --idle "$2" ${3:+--pid "$3"}
 }
 echo "== Confiance"
-load "$PORT" "$IDLE" "$pid" | tee "$root/confiance.out"
+load "$PORT" "$IDLE_CONFIANCE" "$pid" | tee "$root/confiance.out"
 kill "$pid"
 pid=
 
@@ -63,7 +67,7 @@ if ! command -v dovecot >/dev/null; then
     exit 0
 fi
 
-# dovecot_run NAME SCHEME: Dovecot with every bench user's password under SCHEME (ARGON2ID:
+# dovecot_run NAME SCHEME IDLE: Dovecot with every bench user's password under SCHEME (ARGON2ID:
 # Confiance's own stored hashes, so both check the same Argon2id; PLAIN: kept in clear).
 dovecot_run() {
     local d="$root/dovecot-$1" port
@@ -97,6 +101,10 @@ userdb {
   driver = static
   args = uid=mail gid=mail home=$d/home/%u
 }
+protocol imap {
+  # The idle sessions share 20 users from one address (default: 10 per user and address).
+  mail_max_userip_connections = $((IDLE + CLIENTS + 100))
+}
 mail_location = maildir:~/Maildir
 first_valid_uid = 8
 first_valid_gid = 8
@@ -121,23 +129,38 @@ CONF
     dovecot -c "$d/dovecot.conf"
     wait_for_port "$port"
     echo "== Dovecot $(dovecot --version | cut -d' ' -f1), passwords $1"
-    load "$port" 0 | tee "$root/dovecot-$1.out"
+    load "$port" "$3" "$(cat "$d/run/master.pid")" | tee "$root/dovecot-$1.out"
     doveadm -c "$d/dovecot.conf" stop
 }
-dovecot_run argon2id ARGON2ID
-dovecot_run plain PLAIN
+# The memory measure once, where logins are cheapest; it does not depend on the scheme.
+dovecot_run argon2id ARGON2ID 0
+dovecot_run plain PLAIN "$IDLE"
 
 echo "== Confiance / Dovecot, same run (load: $(cut -d' ' -f1-3 /proc/loadavg))"
-python3 - "$root" <<'PY'
+python3 - "$root" "$IDLE" <<'PY'
 import re, sys
-def rates(path):
-    return {m[1]: float(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+) /s$", open(path).read(), re.M)}
-root = sys.argv[1]
-ours, argon, plain = (rates(f"{root}/{n}.out") for n in ("confiance", "dovecot-argon2id", "dovecot-plain"))
-print(f"{'phase':<8} {'Confiance':>10} {'Dovecot Argon2id':>17} {'ratio':>6} {'Dovecot plain':>14} {'ratio':>6}")
-for phase in ours:
+root, idle = sys.argv[1], sys.argv[2]
+def read(name):
+    text = open(f"{root}/{name}.out").read()
+    figures = {m[1]: float(m[2]) for m in re.finditer(r"^([\w-]+)\s+(\d+) /s$", text, re.M)}
+    # Lower is better for these two: kept negative, the ratio is Dovecot's over ours.
+    wake = re.search(r"^idle-wake\s+([\d.]+) ms", text, re.M)
+    if wake:
+        figures["idle-wake ms"] = -float(wake[1])
+    per = re.search(rf"^memory with {idle} idle sessions: [\d.]+ MiB, ([\d.]+) KiB", text, re.M)
+    if per:
+        figures[f"KiB/session@{idle}"] = -float(per[1])
+    return figures
+ours, argon, plain = (read(n) for n in ("confiance", "dovecot-argon2id", "dovecot-plain"))
+def ratio(a, b):
+    if not b:
+        return "-"
+    return f"{a / b:.2f}x" if a > 0 else f"{b / a:.2f}x"
+def shown(x):
+    return f"{abs(x):.2f}" if x < 0 else f"{x:.0f}"
+print(f"{'phase':<20} {'Confiance':>10} {'Dovecot Argon2id':>17} {'ratio':>6} {'Dovecot plain':>14} {'ratio':>6}")
+for phase, v in ours.items():
     a, p = argon.get(phase, 0), plain.get(phase, 0)
-    ra = f"{ours[phase] / a:.2f}x" if a else "-"
-    rp = f"{ours[phase] / p:.2f}x" if p else "-"
-    print(f"{phase:<8} {ours[phase]:>10.0f} {a:>17.0f} {ra:>6} {p:>14.0f} {rp:>6}")
+    print(f"{phase:<20} {shown(v):>10} {shown(a) if a else '-':>17} {ratio(v, a):>6} {shown(p) if p else '-':>14} {ratio(v, p):>6}")
+print("(per second, higher is better; for ms and KiB lower is better and the ratio is Dovecot's over ours)")
 PY

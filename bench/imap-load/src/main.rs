@@ -1,6 +1,7 @@
 //! Drives an IMAP server with N concurrent clients over TLS and reports operations per second for
-//! LOGIN, SELECT, FETCH and APPEND, then the server's resident memory idle and with many idle
-//! (IDLE) connections. Used by `bench/imap.sh`.
+//! LOGIN, SELECT, FETCH (one whole message; a page of 20 headers), STORE and APPEND, how soon a
+//! client in IDLE hears of a new message, then the server's memory (PSS of its processes) idle
+//! and with many idle (IDLE) sessions. Used by `bench/imap.sh`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,9 +40,10 @@ struct Args {
     /// Messages each account gets before the FETCH phase.
     #[arg(long, default_value_t = 100)]
     messages: usize,
-    /// Idle connections to hold open for the memory measure.
-    #[arg(long, default_value_t = 1000)]
-    idle: usize,
+    /// Idle sessions to hold open for the memory measure: one count or several, ascending
+    /// (`1000,10000`), measured in turn.
+    #[arg(long, value_delimiter = ',', default_value = "1000")]
+    idle: Vec<usize>,
     /// PID of the server, to read its memory.
     #[arg(long)]
     pid: Option<u32>,
@@ -187,15 +189,101 @@ where
     Ok(rate)
 }
 
-fn rss_kib(pid: Option<u32>) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+/// How long a client in IDLE waits to hear of a message another connection appended to its
+/// folder: from the APPEND sent to the untagged EXISTS received. Prints the median and the 95th
+/// percentile in milliseconds.
+async fn idle_wake(args: &Args, tls: &TlsConnector) -> anyhow::Result<()> {
+    const ROUNDS: usize = 50;
+    let mut idler = Client::connect(args, tls).await?;
+    idler.login(&user(args, 0), &args.password).await?;
+    idler.command(b"SELECT INBOX").await?;
+    let mut writer = Client::connect(args, tls).await?;
+    writer.login(&user(args, 0), &args.password).await?;
+    let mut waits = Vec::with_capacity(ROUNDS);
+    for n in 0..ROUNDS {
+        idler.io.get_mut().write_all(b"w IDLE\r\n").await?;
+        let mut line = String::new();
+        idler.io.read_line(&mut line).await?;
+        if !line.starts_with('+') {
+            bail!("IDLE: {line}");
+        }
+        let start = Instant::now();
+        let heard = async {
+            loop {
+                line.clear();
+                if idler.io.read_line(&mut line).await? == 0 {
+                    bail!("connection closed in IDLE");
+                }
+                if line.starts_with("* ") && line.trim_end().ends_with(" EXISTS") {
+                    return anyhow::Ok(start.elapsed());
+                }
+            }
+        };
+        let (heard, appended) = tokio::join!(heard, append(&mut writer, n));
+        appended?;
+        waits.push(heard?);
+        idler.io.get_mut().write_all(b"DONE\r\n").await?;
+        loop {
+            line.clear();
+            if idler.io.read_line(&mut line).await? == 0 {
+                bail!("connection closed after DONE");
+            }
+            if line.starts_with("w ") {
+                break;
+            }
+        }
+    }
+    waits.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "idle-wake {:>8.2} ms median, {:.2} ms p95 ({ROUNDS} deliveries)",
+        ms(waits[ROUNDS / 2]),
+        ms(waits[ROUNDS * 95 / 100])
+    );
+    Ok(())
+}
+
+/// Proportional set size of a process and all its descendants, in KiB: Dovecot runs a process
+/// per session (two with TLS), whose shared pages PSS counts once in all.
+fn memory_kib(pid: Option<u32>) -> Option<u64> {
+    let root = pid?;
+    let mut parents = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(p) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{p}/stat")) else {
+            continue;
+        };
+        // The fields after the command's closing parenthesis: state, then the parent's pid.
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+        if let Some(ppid) = ppid {
+            parents.insert(p, ppid);
+        }
+    }
+    let in_tree = |mut p: u32| loop {
+        if p == root {
+            return true;
+        }
+        match parents.get(&p) {
+            Some(&pp) if pp != 0 && pp != p => p = pp,
+            _ => return false,
+        }
+    };
+    let mut total = 0;
+    for &p in parents.keys().filter(|&&p| in_tree(p)) {
+        let Ok(rollup) = std::fs::read_to_string(format!("/proc/{p}/smaps_rollup")) else {
+            continue;
+        };
+        total += rollup
+            .lines()
+            .find(|l| l.starts_with("Pss:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    Some(total)
 }
 
 #[tokio::main]
@@ -203,7 +291,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let tls = connector(&args.ca).context("loading the CA")?;
 
-    if let Some(kib) = rss_kib(args.pid) {
+    if let Some(kib) = memory_kib(args.pid) {
         println!("memory idle (before load): {:.1} MiB", kib as f64 / 1024.0);
     }
 
@@ -245,35 +333,66 @@ async fn main() -> anyhow::Result<()> {
         Ok(Some(c))
     })
     .await?;
+    phase("headers", &args, &tls, true, |c, _, args, _| async move {
+        // What a mail program asks to list a page of 20 messages.
+        let mut c = c.expect("logged in");
+        let first = rand::thread_rng().gen_range(1..=args.messages.saturating_sub(19).max(1));
+        let last = (first + 19).min(args.messages);
+        let cmd = format!(
+            "FETCH {first}:{last} (UID FLAGS RFC822.SIZE INTERNALDATE BODY.PEEK[HEADER.FIELDS (FROM TO SUBJECT DATE MESSAGE-ID)])"
+        );
+        c.command(cmd.as_bytes()).await?;
+        Ok(Some(c))
+    })
+    .await?;
+    phase("store", &args, &tls, true, |c, _, args, _| async move {
+        let mut c = c.expect("logged in");
+        let (n, sign) = {
+            let mut rng = rand::thread_rng();
+            (
+                rng.gen_range(1..=args.messages),
+                if rng.r#gen::<bool>() { '+' } else { '-' },
+            )
+        };
+        c.command(format!("STORE {n} {sign}FLAGS (\\Flagged)").as_bytes())
+            .await?;
+        Ok(Some(c))
+    })
+    .await?;
     phase("append", &args, &tls, true, |c, _, _, _| async move {
         let mut c = c.expect("logged in");
         append(&mut c, 0).await?;
         Ok(Some(c))
     })
     .await?;
+    idle_wake(&args, &tls).await?;
 
     tokio::time::sleep(Duration::from_secs(1)).await;
-    if let Some(kib) = rss_kib(args.pid) {
+    let before_idle = memory_kib(args.pid);
+    if let Some(kib) = before_idle {
         println!("memory idle (after load): {:.1} MiB", kib as f64 / 1024.0);
     }
-    // Idle connections: logged in, INBOX selected, in IDLE, as mail clients leave them.
-    let mut idle = Vec::with_capacity(args.idle);
-    for k in 0..args.idle {
-        let mut c = Client::connect(&args, &tls).await?;
-        c.login(&user(&args, k % args.clients), &args.password).await?;
-        c.command(b"SELECT INBOX").await?;
-        c.io.get_mut().write_all(b"i IDLE\r\n").await?;
-        let mut l = String::new();
-        c.io.read_line(&mut l).await?;
-        idle.push(c);
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    if let Some(kib) = rss_kib(args.pid) {
-        println!(
-            "memory with {} idle connections: {:.1} MiB",
-            args.idle,
-            kib as f64 / 1024.0
-        );
+    // Idle sessions: logged in, INBOX selected, in IDLE, as mail programs leave them.
+    let mut idle = Vec::new();
+    for &count in args.idle.iter().filter(|&&n| n > 0) {
+        println!("holding {count} idle sessions…");
+        while idle.len() < count {
+            let mut c = Client::connect(&args, &tls).await?;
+            c.login(&user(&args, idle.len() % args.clients), &args.password).await?;
+            c.command(b"SELECT INBOX").await?;
+            c.io.get_mut().write_all(b"i IDLE\r\n").await?;
+            let mut l = String::new();
+            c.io.read_line(&mut l).await?;
+            idle.push(c);
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        if let (Some(kib), Some(before)) = (memory_kib(args.pid), before_idle) {
+            println!(
+                "memory with {count} idle sessions: {:.1} MiB, {:.1} KiB a session",
+                kib as f64 / 1024.0,
+                kib.saturating_sub(before) as f64 / count.max(1) as f64
+            );
+        }
     }
     Ok(())
 }
