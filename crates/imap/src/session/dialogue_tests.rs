@@ -249,3 +249,34 @@ async fn recent_never_exceeds_messages() {
     let answer = first.send("t STATUS INBOX (MESSAGES RECENT)").await;
     assert!(answer.contains("(MESSAGES 1 RECENT 1)"), "{answer}");
 }
+
+/// Sessions at the same state share one copy of the folder's messages (memory per idle
+/// session); the one that changes it works on its own copy, so the others keep what they were
+/// told; once told, they share again.
+#[tokio::test]
+async fn sessions_share_a_view_until_told_of_a_change() {
+    let op = Operator::with(&["alice@medecin.test"]);
+    let (mut first, cleaner) = one_expunged_under_the_other(&op).await;
+    let view = |d: &Dialogue| d.0.selected.as_ref().expect("selected").messages.clone();
+    assert_eq!(view(&first).len(), 2, "the first was not told of the expunge yet");
+    assert_eq!(view(&cleaner).len(), 1);
+    let mut late = op.connect();
+    late.login("alice@medecin.test").await;
+    let answer = late.send("s SELECT INBOX").await;
+    assert!(
+        answer.contains("* 1 EXISTS") && answer.contains("* 0 RECENT"),
+        "{answer}"
+    );
+    assert!(Arc::ptr_eq(&view(&late), &view(&cleaner)), "the same state, one copy");
+    assert!(!Arc::ptr_eq(&view(&first), &view(&late)));
+    assert!(first.send("n NOOP").await.contains("* 1 EXPUNGE"));
+    assert!(
+        Arc::ptr_eq(&view(&first), &view(&late)),
+        "caught up, the first shares it"
+    );
+    // A change by the first is its own until the others hear of it.
+    assert!(first.send("t STORE 1 +FLAGS.SILENT (\\Flagged)").await.contains("t OK"));
+    assert!(!Arc::ptr_eq(&view(&first), &view(&late)));
+    assert!(view(&late)[0].flags.is_empty(), "the late session was not told yet");
+    assert!(late.send("n NOOP").await.contains("* 1 FETCH (FLAGS (\\Flagged))"));
+}
