@@ -24,6 +24,9 @@ const MAX_FETCH_ITEMS: usize = 64;
 /// FETCH output produced before the connection writes it out.
 const FETCH_CHUNK: usize = 1024 * 1024;
 
+/// Messages whose bytes a FETCH reads in one trip to the blocking pool.
+const READ_BATCH: usize = 32;
+
 /// A FETCH whose responses are still being produced.
 pub(crate) struct PendingFetch {
     indexes: std::collections::VecDeque<usize>,
@@ -313,53 +316,81 @@ impl Session {
             let Some(pending) = self.pending_fetch.as_mut() else {
                 return true;
             };
-            let Some(i) = pending.indexes.pop_front() else {
+            if pending.indexes.is_empty() {
                 return true;
-            };
+            }
             let want_bytes = fetch::needs_bytes(&pending.attrs);
-            let shows_flags = pending.attrs.contains(&FetchAttr::Flags) || !pending.seen_changed.is_empty();
-            let (folder, meta, flags) = {
-                let sel = self.selected.as_mut().expect("selected");
-                let meta = sel.messages[i].clone();
-                if shows_flags {
-                    sel.announce_keywords(out, &meta.flags);
+            // The next messages whose bytes one trip to the blocking pool reads: at most
+            // READ_BATCH of them, and about a chunk's worth of bytes (at least one).
+            let sel = self.selected.as_ref().expect("selected");
+            let folder = sel.id;
+            let mut batch = Vec::new();
+            let mut bytes_in_batch = 0u64;
+            while let Some(&i) = pending.indexes.front() {
+                let size = sel.messages[i].size;
+                if !batch.is_empty() && (batch.len() == READ_BATCH || bytes_in_batch + size > FETCH_CHUNK as u64) {
+                    break;
                 }
-                let flags = sel.flags_of(&meta, with_recent);
-                (sel.id, meta, flags)
+                pending.indexes.pop_front();
+                bytes_in_batch += size;
+                batch.push((i, sel.messages[i].clone()));
+            }
+            let reads = match want_bytes {
+                false => Vec::new(),
+                true => {
+                    let wanted = batch.iter().map(|(_, m)| (m.uid, m.blob.clone())).collect();
+                    match self.svc.read_listed(folder, wanted).await {
+                        Ok(reads) => reads,
+                        Err(e) => {
+                            tracing::error!(error = %e, "messages unreadable");
+                            if let Some(p) = self.pending_fetch.as_mut() {
+                                p.unreadable += batch.len();
+                            }
+                            continue;
+                        }
+                    }
+                }
             };
-            let bytes = if want_bytes {
-                match self.svc.read_listed(folder, meta.uid, &meta.blob).await {
-                    Ok(Some(b)) => Some(b),
-                    Ok(None) => {
+            let mut reads = reads.into_iter();
+            for (i, meta) in batch {
+                let bytes = match (want_bytes, reads.next()) {
+                    (false, _) => None,
+                    (true, Some(Ok(Some(b)))) => Some(b),
+                    (true, Some(Ok(None))) => {
                         if let Some(p) = self.pending_fetch.as_mut() {
                             p.expunged += 1;
                         }
                         continue;
                     }
-                    Err(e) => {
-                        tracing::error!(uid = meta.uid, error = %e, "message bytes unreadable");
+                    (true, failed) => {
+                        let error = failed.and_then(Result::err).map(|e| e.to_string()).unwrap_or_default();
+                        tracing::error!(uid = meta.uid, error, "message bytes unreadable");
                         if let Some(p) = self.pending_fetch.as_mut() {
                             p.unreadable += 1;
                         }
                         continue;
                     }
+                };
+                let pending = self.pending_fetch.as_ref().expect("still pending");
+                let shows_flags = pending.attrs.contains(&FetchAttr::Flags) || !pending.seen_changed.is_empty();
+                let sel = self.selected.as_mut().expect("selected");
+                if shows_flags {
+                    sel.announce_keywords(out, &meta.flags);
                 }
-            } else {
-                None
-            };
-            let pending = self.pending_fetch.as_ref().expect("still pending");
-            let root = bytes.as_deref().map(|b| Part::parse(b));
-            out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
-            for (n, attr) in pending.attrs.iter().enumerate() {
-                if n > 0 {
-                    out.push(b' ');
+                let flags = sel.flags_of(&meta, with_recent);
+                let root = bytes.as_deref().map(|b| Part::parse(b));
+                out.extend_from_slice(format!("* {} FETCH (", i + 1).as_bytes());
+                for (n, attr) in pending.attrs.iter().enumerate() {
+                    if n > 0 {
+                        out.push(b' ');
+                    }
+                    fetch::render_attr(out, attr, &meta, &flags, root.as_ref());
                 }
-                fetch::render_attr(out, attr, &meta, &flags, root.as_ref());
+                if pending.seen_changed.contains(&meta.uid) && !pending.attrs.contains(&FetchAttr::Flags) {
+                    out.extend_from_slice(format!(" FLAGS ({flags})").as_bytes());
+                }
+                out.extend_from_slice(b")\r\n");
             }
-            if pending.seen_changed.contains(&meta.uid) && !pending.attrs.contains(&FetchAttr::Flags) {
-                out.extend_from_slice(format!(" FLAGS ({flags})").as_bytes());
-            }
-            out.extend_from_slice(b")\r\n");
         }
     }
 
