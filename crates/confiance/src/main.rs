@@ -1,5 +1,9 @@
 //! `confiance`: run an MSSanté operator, create its data directory, manage accounts.
 
+/// See Cargo.toml for why jemalloc.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod accounts;
 mod authority;
 mod config;
