@@ -7,7 +7,8 @@
 # very Argon2id hashes Confiance stores, once with plain passwords (and 1,000 idle sessions);
 # then the ratios.
 # Usage: bench/imap.sh  (CLIENTS=20 PHASE_SECONDS=5 IDLE=1000 IDLE_CONFIANCE=1000,10000
-# DOVECOT=1; CONFIANCE_BIN=path compares another build; DOVECOT=0 leaves Dovecot out)
+# DOVECOT=1; CONFIANCE_BIN=path compares another build; DOVECOT=0 leaves Dovecot out;
+# PHASES=store,append runs only those, to profile one)
 set -euo pipefail
 CLIENTS=${CLIENTS:-20}
 PHASE_SECONDS=${PHASE_SECONDS:-5}
@@ -54,7 +55,7 @@ wait_for_port "$PORT"
 sleep 1
 load() { # PORT IDLE [PID]: the phases against one server
     "$repo/target/release/imap-load" --port "$1" --ca "$root/data/ca/root.pem" --domain medecin.confiance.test \
-        --password Bench1234 --clients "$CLIENTS" --seconds "$PHASE_SECONDS" --idle "$2" ${3:+--pid "$3"}
+        --password Bench1234 --clients "$CLIENTS" --seconds "$PHASE_SECONDS" --idle "$2" ${3:+--pid "$3"} ${PHASES:+--phases "$PHASES"}
 }
 echo "== Confiance"
 load "$PORT" "$IDLE_CONFIANCE" "$pid" | tee "$root/confiance.out"

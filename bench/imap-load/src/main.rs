@@ -44,6 +44,9 @@ struct Args {
     /// (`1000,10000`), measured in turn.
     #[arg(long, value_delimiter = ',', default_value = "1000")]
     idle: Vec<usize>,
+    /// Only these phases (`store,append`), to profile one; all when empty.
+    #[arg(long, value_delimiter = ',')]
+    phases: Vec<String>,
     /// PID of the server, to read its memory.
     #[arg(long)]
     pid: Option<u32>,
@@ -159,6 +162,9 @@ where
     F: Fn(Option<Client>, usize, Args, TlsConnector) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = anyhow::Result<Option<Client>>> + Send,
 {
+    if !args.phases.is_empty() && !args.phases.iter().any(|p| p == name) {
+        return Ok(0.0);
+    }
     let count = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + Duration::from_secs(args.seconds);
     let mut tasks = Vec::new();
@@ -365,7 +371,9 @@ async fn main() -> anyhow::Result<()> {
         Ok(Some(c))
     })
     .await?;
-    idle_wake(&args, &tls).await?;
+    if args.phases.is_empty() || args.phases.iter().any(|p| p == "idle-wake") {
+        idle_wake(&args, &tls).await?;
+    }
 
     tokio::time::sleep(Duration::from_secs(1)).await;
     let before_idle = memory_kib(args.pid);
