@@ -280,3 +280,27 @@ async fn sessions_share_a_view_until_told_of_a_change() {
     assert!(view(&late)[0].flags.is_empty(), "the late session was not told yet");
     assert!(late.send("n NOOP").await.contains("* 1 FETCH (FLAGS (\\Flagged))"));
 }
+
+/// A session that EXAMINEs a folder hears of a new message without taking its \Recent; the
+/// next session to SELECT it gets it (RFC 3501 §2.3.2), however the views are shared.
+#[tokio::test]
+async fn recent_is_left_to_the_next_read_write_session() {
+    let op = Operator::with(&["alice@medecin.test"]);
+    let (mut watcher, mut writer, mut reader) = (op.connect(), op.connect(), op.connect());
+    for s in [&mut watcher, &mut writer, &mut reader] {
+        s.login("alice@medecin.test").await;
+    }
+    assert!(watcher.send("e EXAMINE INBOX").await.contains("* 0 EXISTS"));
+    let answer = writer.send("a APPEND INBOX {23+}\r\nSubject: bilan\r\n\r\nHello").await;
+    assert!(answer.contains("a OK"), "{answer}");
+    let answer = watcher.send("n NOOP").await;
+    assert!(
+        answer.contains("* 1 EXISTS") && answer.contains("* 0 RECENT"),
+        "{answer}"
+    );
+    let answer = reader.send("s SELECT INBOX").await;
+    assert!(
+        answer.contains("* 1 EXISTS") && answer.contains("* 1 RECENT"),
+        "{answer}"
+    );
+}
