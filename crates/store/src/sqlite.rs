@@ -181,9 +181,6 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     // NORMAL: a commit writes the WAL without flushing it; `write` then waits for the shared
     // flush (`durable::Wal`), so `250` still follows durable metadata.
     conn.pragma_update(None, "synchronous", "NORMAL")?;
-    // 32 MiB of pages in memory (SQLite's default is 2 MiB): the writer re-read from the file
-    // the index pages that APPENDs touch, a sixteenth of its time.
-    conn.pragma_update(None, "cache_size", -32 * 1024)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     // The hot statements stay compiled: an APPEND alone runs eight, a session's refresh three.
     conn.set_prepared_statement_cache_capacity(64);
@@ -193,6 +190,10 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
 impl SqliteStore {
     pub fn open(path: &Path) -> Result<Self> {
         let mut writer = open_connection(path)?;
+        // 32 MiB of pages in memory (SQLite's default is 2 MiB): the writer re-read from the
+        // file the index pages that APPENDs touch, a sixteenth of its time. A reader's cache is
+        // dropped whenever another connection writes, so theirs stay small.
+        writer.pragma_update(None, "cache_size", -32 * 1024)?;
         migrate(&mut writer)?;
         let readers = (0..READERS)
             .map(|_| open_connection(path).map(Mutex::new))
