@@ -15,14 +15,18 @@ pub enum AccountCmd {
         address: String,
         #[arg(long)]
         password_stdin: bool,
-        /// Quota in bytes (default: storage.default_quota).
-        #[arg(long)]
+        /// Quota, as `4G`, `2 Go`, `500M` or bytes (default: storage.default_quota).
+        #[arg(long, value_parser = crate::size::parse)]
         quota: Option<u64>,
     },
     /// Change a mailbox's password (read from standard input).
     Passwd { address: String },
-    /// Set a mailbox's quota in bytes.
-    Quota { address: String, bytes: u64 },
+    /// Set a mailbox's quota, as `4G`, `2 Go`, `500M` or bytes.
+    Quota {
+        address: String,
+        #[arg(value_parser = crate::size::parse)]
+        bytes: u64,
+    },
     /// List mailboxes with their usage.
     List,
     /// Publish a mailbox in the directory (annuaire) with its holder, or withdraw it.
@@ -220,7 +224,7 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
                 .account_by_address(&a.to_string())?
                 .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))?;
             store.set_quota(account.id, bytes)?;
-            println!("Quota de {a} : {bytes} octets");
+            println!("Quota de {a} : {}", crate::size::show(bytes));
         }
         AccountCmd::Publish(args) => {
             let a = hosted(config, &args.address)?;
@@ -247,10 +251,10 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
                     AccountStatus::Suspended => "suspendue",
                 };
                 println!(
-                    "{}\t{} / {} octets\t{status}",
+                    "{}\t{} / {}\t{status}",
                     a.address,
-                    store.usage(a.id)?,
-                    a.quota_bytes
+                    crate::size::show(store.usage(a.id)?),
+                    crate::size::show(a.quota_bytes)
                 );
             }
         }

@@ -14,6 +14,7 @@ mod lifecycle;
 mod listing;
 mod queue;
 mod serve;
+mod size;
 mod whitelist;
 
 use std::path::PathBuf;
@@ -66,14 +67,27 @@ enum Cmd {
 }
 
 /// glibc raises its mmap threshold after freeing a large block, so later Argon2 buffers
-/// (19 MiB each) come from per-thread heaps that never shrink: a few hundred logins left the
-/// server holding gigabytes. A fixed threshold keeps large blocks in mmap, returned on free.
+/// (19 MiB each) came from per-thread heaps that never shrink: a few hundred logins left the
+/// server holding gigabytes. Rust's allocations now go to jemalloc; what still uses glibc's
+/// malloc (SQLite) keeps a fixed threshold, large blocks in mmap returned on free, and few
+/// arenas.
 fn tame_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; called before any thread starts.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
         libc::mallopt(libc::M_ARENA_MAX, 4);
+    }
+}
+
+/// A command whose reader went away (`confiance account list | head -1`) ends as other Unix
+/// tools do, by SIGPIPE, instead of panicking on the broken pipe. Not the server: a client
+/// that hangs up must never end it.
+fn quiet_on_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal, before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
@@ -98,6 +112,9 @@ fn main() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
+    if !matches!(cli.command, Cmd::Serve) {
+        quiet_on_closed_pipe();
+    }
     if let Err(e) = run(cli) {
         eprintln!("confiance: {e:#}");
         std::process::exit(1);

@@ -20,7 +20,10 @@ pub enum QueueCmd {
 pub fn run(config: &Config, cmd: QueueCmd) -> anyhow::Result<()> {
     let path = config.data_dir.join("queue.sqlite");
     if !path.exists() {
-        anyhow::bail!("no outbound queue at {} (has the operator run yet?)", path.display());
+        anyhow::bail!(
+            "pas de file d'envoi dans {} (l'opérateur a-t-il déjà été lancé ?)",
+            path.display()
+        );
     }
     let queue = confiance_store::open_queue(&config.data_dir)?;
     match cmd {
@@ -44,26 +47,41 @@ pub fn run(config: &Config, cmd: QueueCmd) -> anyhow::Result<()> {
                     r.last_error.as_deref().unwrap_or("-")
                 );
             }
-            eprintln!("{} destinataire(s) en attente", waiting.len());
+            eprintln!("{} en attente", recipients(waiting.len()));
         }
         QueueCmd::Retry { id } => {
             let n = queue.retry(id.as_deref())?;
-            eprintln!("{n} destinataire(s) remis en distribution immédiate");
+            if let Some(id) = id.filter(|_| n == 0) {
+                return Err(unknown(&id));
+            }
+            eprintln!("{} remis en distribution immédiate", recipients(n));
         }
         QueueCmd::Bounce { id } => {
             let n = queue.bounce(&id)?;
             if n == 0 {
-                anyhow::bail!("no queued message {id}");
+                return Err(unknown(&id));
             }
-            eprintln!("{n} destinataire(s) retournés à l'expéditeur à la prochaine passe");
+            let verb = if n > 1 { "retournés" } else { "retourné" };
+            eprintln!("{} {verb} à l'expéditeur à la prochaine passe", recipients(n));
         }
         QueueCmd::Delete { id } => {
             let n = queue.delete(&id)?;
             if n == 0 {
-                anyhow::bail!("no queued message {id}");
+                return Err(unknown(&id));
             }
-            eprintln!("{n} destinataire(s) supprimés, sans avis à l'expéditeur");
+            let verb = if n > 1 { "supprimés" } else { "supprimé" };
+            eprintln!("{} {verb}, sans avis à l'expéditeur", recipients(n));
         }
     }
     Ok(())
+}
+
+/// « 0 destinataire », « 1 destinataire », « 2 destinataires » (French puts 0 in the singular).
+fn recipients(n: usize) -> String {
+    format!("{n} destinataire{}", if n > 1 { "s" } else { "" })
+}
+
+/// An id `queue list` never showed: an error, so that a script sees the command did nothing.
+fn unknown(id: &str) -> anyhow::Error {
+    anyhow::anyhow!("aucun message en file n'a l'identifiant {id} (voir « confiance queue list »)")
 }

@@ -73,3 +73,52 @@ fn messages_acknowledged_before_a_crash_survive_it_exactly_once() {
         acked.len()
     );
 }
+
+/// A CLI command whose reader went away (`confiance account list | head -1`) ends quietly, as
+/// other Unix tools do, instead of panicking on the broken pipe.
+#[test]
+fn the_cli_survives_a_closed_pipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let op = Operator::start(&["premier", "second"]);
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(binary())
+        .arg("--config")
+        .arg(op.config_path())
+        .args(["account", "list"])
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        out.status
+    );
+}
+
+/// Quotas are given and shown as people write them; an unreadable size is refused, saying how
+/// to write one, and changes nothing.
+#[test]
+fn the_cli_reads_and_prints_sizes_as_people_write_them() {
+    let op = Operator::start(&["taille"]);
+    let address = op.mailbox("taille");
+    let set = op.cli(&["account", "quota", &address, "1,5 Go"], None);
+    assert!(set.status.success(), "{}", text(&set));
+    assert!(
+        text(&set).contains("Quota de taille@") && text(&set).contains(" : 1,5 Go"),
+        "{}",
+        text(&set)
+    );
+    let bad = op.cli(&["account", "quota", &address, "4X"], None);
+    assert!(
+        !bad.status.success() && text(&bad).contains("taille illisible"),
+        "{}",
+        text(&bad)
+    );
+    let list = text(&op.cli(&["account", "list"], None));
+    let line = list.lines().find(|l| l.starts_with(&address)).expect("listed");
+    assert!(line.contains(" / 1,5 Go\t"), "{line}");
+}
