@@ -8,6 +8,11 @@
 //! session that changes its view copies it first (`Arc::make_mut`), so no session ever sees a
 //! change it was not told of (RFC 9051 §7.4: sequence numbers move only by what the server
 //! announced to that session).
+//!
+//! A message is marked \Recent in a view until a session takes it (RFC 3501 §2.3.2), and a
+//! view holding such marks is never shared: the session that reads it from the store takes the
+//! marks (or, read-only, leaves them to the next one), and a session that gets a shared view
+//! finds none.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -24,9 +29,6 @@ pub struct View {
     /// The HIGHESTMODSEQ the messages are exactly at.
     pub modseq: u64,
     pub messages: Messages,
-    /// Read from the store for this session: only then do the \Recent marks belong to it (the
-    /// session that read a shared view first took them, RFC 3501 §2.3.2).
-    pub fresh: bool,
 }
 
 /// The live shared view of each folder, at its modseq. Entries whose sessions all left are
@@ -52,7 +54,7 @@ impl Views {
     }
 
     /// Makes `messages` (exactly at `modseq`) the shared view of `folder` unless a newer one
-    /// lives, and returns the shared view of that modseq.
+    /// lives or it holds \Recent marks nobody took, and returns the shared view of that modseq.
     fn share(&self, folder: MailboxId, modseq: u64, messages: Messages) -> Messages {
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, view)) = table.live.get(&folder)
@@ -65,6 +67,9 @@ impl Views {
                 return messages;
             }
         }
+        if messages.iter().any(|m| m.recent) {
+            return messages;
+        }
         table.live.insert(folder, (modseq, Arc::downgrade(&messages)));
         if table.live.len() >= 2 * table.swept_at.max(64) {
             table.live.retain(|_, (_, view)| view.strong_count() > 0);
@@ -76,32 +81,23 @@ impl Views {
 
 impl MailService {
     /// The view a session starts from when it selects `folder`, whose HIGHESTMODSEQ was just
-    /// read as `modseq`: the shared one when it is at that modseq, else read from the store.
-    /// A view read by a session that will not take its \Recent marks (`takes_recent` false:
-    /// EXAMINE) is shared only when it has none, so that the next session selecting read-write
-    /// still gets them.
-    pub async fn view(&self, folder: MailboxId, modseq: u64, takes_recent: bool) -> Result<View> {
+    /// read as `modseq`: the shared one when it is at that modseq, else read from the store for
+    /// this session alone, with its \Recent marks; the session shares it (`share_view`) once it
+    /// has taken them.
+    pub async fn view(&self, folder: MailboxId, modseq: u64) -> Result<View> {
         if let Some(messages) = self.views.get(folder, modseq) {
-            return Ok(View {
-                modseq,
-                messages,
-                fresh: false,
-            });
+            return Ok(View { modseq, messages });
         }
         let state = self.run(move |s| s.messages(folder)).await?;
-        let mut messages = Arc::new(state.messages);
-        if takes_recent || !messages.iter().any(|m| m.recent) {
-            messages = self.views.share(folder, state.highest_modseq, messages);
-        }
         Ok(View {
             modseq: state.highest_modseq,
-            messages,
-            fresh: true,
+            messages: Arc::new(state.messages),
         })
     }
 
     /// After a session brought its view exactly to `modseq`: it takes the shared view of that
-    /// state when another session holds one, else its own becomes the shared one.
+    /// state when another session holds one, else its own becomes the shared one (unless it
+    /// still holds \Recent marks nobody took).
     pub fn share_view(&self, folder: MailboxId, modseq: u64, messages: &mut Messages) {
         *messages = self.views.share(folder, modseq, messages.clone());
     }
@@ -148,6 +144,11 @@ mod tests {
         // When every session has left, the view is gone.
         drop((first, caught_up, newer));
         assert!(views.get(folder, 7).is_none());
+        // A view with a \Recent mark nobody took stays its session's own.
+        let mut marked = view(&[1, 2, 3, 4]);
+        Arc::make_mut(&mut marked)[3].recent = true;
+        assert!(Arc::ptr_eq(&views.share(folder, 9, marked.clone()), &marked));
+        assert!(views.get(folder, 9).is_none());
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! GETQUOTA (RFC 9051 §6.3, RFC 5258, RFC 9208).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use confiance_mail::model::{Folder, StoreError};
 
@@ -206,21 +207,22 @@ impl Session {
             Err(e) => return tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
         };
         let id = folder.id;
-        let view = match self.svc.view(id, folder.highest_modseq, !read_only).await {
+        let view = match self.svc.view(id, folder.highest_modseq).await {
             Ok(v) => v,
             Err(e) => return tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
         };
-        let messages = view.messages;
-        // \Recent belongs to the session that read the messages first (RFC 3501 §2.3.2).
-        let recent: HashSet<u32> = if view.fresh {
-            messages.iter().filter(|m| m.recent).map(|m| m.uid).collect()
-        } else {
-            HashSet::new()
-        };
+        let mut messages = view.messages;
+        // Only a view read from the store for this session has \Recent marks (RFC 3501 §2.3.2).
+        let recent: HashSet<u32> = messages.iter().filter(|m| m.recent).map(|m| m.uid).collect();
         if !read_only && !recent.is_empty() {
-            // This session takes \Recent; other sessions will not see it (RFC 3501 §2.3.2).
+            // This session takes \Recent; other sessions will not see it. The marks leave its
+            // view, which can then be shared.
+            for m in Arc::make_mut(&mut messages).iter_mut() {
+                m.recent = false;
+            }
             let _ = self.svc.clear_recent(id).await;
         }
+        self.svc.share_view(id, view.modseq, &mut messages);
         let keywords: std::collections::BTreeSet<String> = messages
             .iter()
             .flat_map(|m| m.flags.iter())

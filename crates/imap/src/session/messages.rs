@@ -906,16 +906,16 @@ impl Session {
                 }
             }
         }
-        // A read-only session leaves \Recent to the next one that selects read-write: its view,
-        // which would tell that session nothing is \Recent, is not shared.
-        let unclaimed_recent = sel.read_only && new.iter().any(|m| m.recent);
         if !new.is_empty() {
             changed = true;
             let mut took_recent = Vec::new();
-            for m in new {
+            // A read-only session leaves \Recent to the next one that selects read-write, and
+            // keeps the marks in its view, which is then not shared.
+            for mut m in new {
                 if m.recent && !sel.read_only {
                     sel.recent.insert(m.uid);
                     took_recent.push(m.uid);
+                    m.recent = false;
                 }
                 Arc::make_mut(&mut sel.messages).push(m);
             }
@@ -931,9 +931,7 @@ impl Session {
         if !any_pending_expunge && changes.highest_modseq > sel.modseq {
             sel.modseq = changes.highest_modseq;
             // Every change up to this modseq applied: the view is that state exactly.
-            if !unclaimed_recent {
-                self.svc.share_view(id, sel.modseq, &mut sel.messages);
-            }
+            self.svc.share_view(id, sel.modseq, &mut sel.messages);
         }
         // Changes made by this session's own STORE or FETCH mark the view dirty.
         if changed || std::mem::take(&mut sel.dirty) {
