@@ -219,39 +219,30 @@ impl SqliteStore {
 
     /// Runs `f` in a write transaction and returns once its changes are on disk.
     fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
-        let (out, commit) = {
-            let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-            let before = conn.total_changes();
-            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            (out, self.numbered(&conn, before))
-        };
-        self.durable(commit)?;
+        let (out, commit) = self.transact(f)?;
+        if let Some(n) = commit {
+            self.wal.durable(n)?;
+        }
         Ok(out)
     }
 
     /// Runs `f` in a write transaction and returns without waiting for the flush: for changes a
     /// crash may lose without harm, which the next flush or checkpoint makes durable anyway.
     fn write_unflushed<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        self.transact(f).map(|(out, _)| out)
+    }
+
+    /// Runs `f` in a write transaction and commits it (without flushing the WAL); returns the
+    /// commit's number if it wrote anything (a transaction that changed no row writes no frame
+    /// and needs no flush).
+    fn transact<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<(T, Option<u64>)> {
         let mut conn = self.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let before = conn.total_changes();
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;
-        Ok(out)
-    }
-
-    /// The number of the commit just made on the writer, if it wrote anything (a transaction
-    /// that changed no row writes no frame and needs no flush).
-    fn numbered(&self, writer: &Connection, changes_before: u64) -> Option<u64> {
-        (writer.total_changes() != changes_before).then(|| self.wal.committed())
-    }
-
-    fn durable(&self, commit: Option<u64>) -> Result<()> {
-        match commit {
-            Some(n) => self.wal.durable(n).map_err(StoreError::from),
-            None => Ok(()),
-        }
+        let wrote = conn.total_changes() != before;
+        Ok((out, wrote.then(|| self.wal.committed())))
     }
 }
 
