@@ -52,6 +52,13 @@ struct Args {
     pid: Option<u32>,
 }
 
+impl Args {
+    /// Whether the phase `name` runs (`--phases`, all when none is named).
+    fn wants(&self, name: &str) -> bool {
+        self.phases.is_empty() || self.phases.iter().any(|p| p == name)
+    }
+}
+
 struct Client {
     io: BufReader<TlsStream<TcpStream>>,
     tag: u64,
@@ -119,6 +126,20 @@ impl Client {
         }
     }
 
+    /// Enters IDLE under `tag` and waits for the server's continuation.
+    async fn idle(&mut self, tag: &str) -> anyhow::Result<()> {
+        self.io
+            .get_mut()
+            .write_all(format!("{tag} IDLE\r\n").as_bytes())
+            .await?;
+        let mut line = String::new();
+        self.io.read_line(&mut line).await?;
+        if !line.starts_with('+') {
+            bail!("IDLE: {line}");
+        }
+        Ok(())
+    }
+
     async fn login(&mut self, user: &str, password: &str) -> anyhow::Result<()> {
         self.command(format!("LOGIN {user} {password}").as_bytes())
             .await
@@ -162,7 +183,7 @@ where
     F: Fn(Option<Client>, usize, Args, TlsConnector) -> Fut + Send + Sync + Clone + 'static,
     Fut: std::future::Future<Output = anyhow::Result<Option<Client>>> + Send,
 {
-    if !args.phases.is_empty() && !args.phases.iter().any(|p| p == name) {
+    if !args.wants(name) {
         return Ok(0.0);
     }
     let count = Arc::new(AtomicU64::new(0));
@@ -207,12 +228,8 @@ async fn idle_wake(args: &Args, tls: &TlsConnector) -> anyhow::Result<()> {
     writer.login(&user(args, 0), &args.password).await?;
     let mut waits = Vec::with_capacity(ROUNDS);
     for n in 0..ROUNDS {
-        idler.io.get_mut().write_all(b"w IDLE\r\n").await?;
+        idler.idle("w").await?;
         let mut line = String::new();
-        idler.io.read_line(&mut line).await?;
-        if !line.starts_with('+') {
-            bail!("IDLE: {line}");
-        }
         let start = Instant::now();
         let heard = async {
             loop {
@@ -371,7 +388,7 @@ async fn main() -> anyhow::Result<()> {
         Ok(Some(c))
     })
     .await?;
-    if args.phases.is_empty() || args.phases.iter().any(|p| p == "idle-wake") {
+    if args.wants("idle-wake") {
         idle_wake(&args, &tls).await?;
     }
 
@@ -388,9 +405,7 @@ async fn main() -> anyhow::Result<()> {
             let mut c = Client::connect(&args, &tls).await?;
             c.login(&user(&args, idle.len() % args.clients), &args.password).await?;
             c.command(b"SELECT INBOX").await?;
-            c.io.get_mut().write_all(b"i IDLE\r\n").await?;
-            let mut l = String::new();
-            c.io.read_line(&mut l).await?;
+            c.idle("i").await?;
             idle.push(c);
         }
         tokio::time::sleep(Duration::from_secs(2)).await;
