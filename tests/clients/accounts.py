@@ -110,6 +110,11 @@ def main():
         typ, data = conn.select("INBOX")
         check(typ == "OK", f"INBOX: {data}")
         conn.logout()
+        # Seven groups of four (118 secret bits, kept under a fast hash): one secret character
+        # off, or a first group that names none of the account's app passwords, opens nothing.
+        check(len(app_password.split("-")) == 7, f"not an app password of now: {app_password}")
+        imap_refused(addr, app_password[:-1] + ("b" if app_password.endswith("a") else "a"))
+        imap_refused(addr, ("yyyy" if app_password.startswith("zzzz") else "zzzz") + app_password[4:])
         # Two-factor on the web: the account password alone does not open IMAP or SMTP.
         imap_refused(addr, account_password)
         s = smtp(addr)
