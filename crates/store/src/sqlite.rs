@@ -164,6 +164,12 @@ ALTER TABLE app_passwords ADD COLUMN lookup TEXT;
     r#"
 CREATE TABLE blob_removals(blob TEXT PRIMARY KEY) WITHOUT ROWID;
 "#,
+    // 7: the messages still \Recent, found without reading the folder: every session that
+    // sees new mail clears their mark, and a scan of the whole folder for it, under the
+    // writer's lock, cost each APPEND into a folder of thousands a full read of it.
+    r#"
+CREATE INDEX messages_recent ON messages(mailbox_id) WHERE recent = 1;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -933,8 +939,11 @@ impl Store for SqliteStore {
         // A crash that loses this shows the messages \Recent once more, which RFC 3501 §2.3.2
         // tolerates; waiting for a flush here doubled the flushes of every APPEND.
         self.write_unflushed(|tx| {
-            tx.prepare_cached("UPDATE messages SET recent = 0 WHERE mailbox_id = ?1 AND recent = 1")?
-                .execute([mailbox.0])?;
+            // Named: without statistics the planner prefers the primary key, a scan of the folder.
+            tx.prepare_cached(
+                "UPDATE messages INDEXED BY messages_recent SET recent = 0 WHERE mailbox_id = ?1 AND recent = 1",
+            )?
+            .execute([mailbox.0])?;
             Ok(())
         })
     }
