@@ -16,6 +16,8 @@ pub enum Mechanism {
     OAuthBearer,
     /// RFC 4422 appendix A, with the CPS card of the TLS handshake.
     External,
+    /// RFC 7677: the password never crosses the wire, the server proves it holds the keys.
+    ScramSha256,
 }
 
 impl Mechanism {
@@ -26,6 +28,7 @@ impl Mechanism {
             "XOAUTH2" => Mechanism::XOAuth2,
             "OAUTHBEARER" => Mechanism::OAuthBearer,
             "EXTERNAL" => Mechanism::External,
+            "SCRAM-SHA-256" => Mechanism::ScramSha256,
             _ => return None,
         })
     }
@@ -37,6 +40,7 @@ impl Mechanism {
             Mechanism::XOAuth2 => "XOAUTH2",
             Mechanism::OAuthBearer => "OAUTHBEARER",
             Mechanism::External => "EXTERNAL",
+            Mechanism::ScramSha256 => "SCRAM-SHA-256",
         }
     }
 
@@ -57,6 +61,8 @@ pub enum Credential {
     Card {
         authzid: String,
     },
+    /// A SCRAM message, for `Logins::scram` with the exchange's state.
+    Scram(Vec<u8>),
 }
 
 /// Where the exchange stands after a client message.
@@ -82,11 +88,17 @@ pub struct Exchange {
     mechanism: Mechanism,
     /// LOGIN: the user name, once given.
     user: Option<String>,
+    /// SCRAM: where the exchange stands.
+    pub scram: crate::login_scram::ScramState,
 }
 
 impl Exchange {
     pub fn new(mechanism: Mechanism) -> Exchange {
-        Exchange { mechanism, user: None }
+        Exchange {
+            mechanism,
+            user: None,
+            scram: Default::default(),
+        }
     }
 
     pub fn mechanism(&self) -> Mechanism {
@@ -139,6 +151,7 @@ impl Exchange {
             Mechanism::XOAuth2 => Credential::Token(sasl::decode_xoauth2(message)?),
             Mechanism::OAuthBearer => Credential::Token(sasl::decode_oauthbearer(message)?),
             Mechanism::External => Credential::Card { authzid: text()? },
+            Mechanism::ScramSha256 => Credential::Scram(message.to_vec()),
         };
         Ok(Step::Done(credential))
     }

@@ -8,6 +8,7 @@ pub mod exchange;
 pub mod http;
 pub mod jwt;
 pub mod login;
+pub mod login_scram;
 mod logins;
 pub mod notify;
 pub mod otp;
@@ -15,6 +16,7 @@ pub mod password;
 pub mod psc;
 pub mod registry;
 pub mod sasl;
+pub mod scram;
 pub mod throttle;
 mod verified;
 

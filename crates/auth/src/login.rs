@@ -23,7 +23,7 @@ pub const MAX_APP_PASSWORDS: usize = 10;
 
 /// Each check takes 19 MiB and a core for ~20 ms: at most one per core at a time, so a flood of
 /// logins queues instead of exhausting memory.
-fn hashing_slots() -> Arc<Semaphore> {
+pub(crate) fn hashing_slots() -> Arc<Semaphore> {
     static SLOTS: OnceLock<Arc<Semaphore>> = OnceLock::new();
     SLOTS
         .get_or_init(|| {
@@ -63,7 +63,7 @@ pub struct Attempt<'a> {
     pub peer: &'a str,
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Option<T> + Send + 'static) -> Option<T> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Option<T> + Send + 'static) -> Option<T> {
     tokio::task::spawn_blocking(f).await.ok().flatten()
 }
 
@@ -72,11 +72,18 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Option<T> + Send + 'sta
 /// by an admin, or activated before two-factor login). Exactly one hash is checked whatever
 /// the account holds — a dummy one when there is nothing to check — so the time tells nothing;
 /// only app passwords made before they had a name are tried in turn.
-async fn password_matches(store: &Arc<dyn Store>, account: &Account, password: &str) -> Option<&'static str> {
+///
+/// Returns the kind of credential, its stored hash, and whether it has SCRAM keys.
+async fn password_matches(
+    store: &Arc<dyn Store>,
+    account: &Account,
+    password: &str,
+) -> Option<(&'static str, String, bool)> {
     let id = account.id;
     let s = store.clone();
     // A store that cannot answer opens nothing (the profile may forbid the account password).
-    let Some((profile, apps)) = blocking(move || Some((s.profile(id).ok()?, s.app_passwords(id).ok()?))).await else {
+    let found = blocking(move || Some((s.profile(id).ok()?, s.app_passwords(id).ok()?, s.scram_keys(id).ok()?))).await;
+    let Some((profile, apps, scram)) = found else {
         check_password(password.to_string(), DUMMY_HASH.to_string()).await;
         return None;
     };
@@ -103,7 +110,8 @@ async fn password_matches(store: &Arc<dyn Store>, account: &Account, password: &
             if check_app_password(password, &app.hash).await {
                 let (s, app_id) = (store.clone(), app.id);
                 let _ = blocking(move || s.touch_app_password(app_id, crate::now()).ok()).await;
-                return Some("app password");
+                let keyed = scram.iter().any(|k| k.source == app.hash);
+                return Some(("app password", app.hash.clone(), keyed));
             }
         }
         return None;
@@ -112,8 +120,9 @@ async fn password_matches(store: &Arc<dyn Store>, account: &Account, password: &
         true => account.password_hash.clone(),
         false => DUMMY_HASH.to_string(),
     };
-    let right = check_password(password.to_string(), hash).await;
-    (right && profile.is_none_or(|p| p.mail_password)).then_some("password")
+    let right = check_password(password.to_string(), hash.clone()).await;
+    let keyed = scram.iter().any(|k| k.source == hash);
+    (right && profile.is_none_or(|p| p.mail_password)).then_some(("password", hash, keyed))
 }
 
 /// An app password made now is checked by its fast hash, on the spot (microseconds); one made
@@ -161,7 +170,14 @@ pub async fn login(
     let outcome = match account {
         Some(account) => match password_matches(&store, &account, &password).await {
             Some(_) if account.status == AccountStatus::Suspended => Err("suspended"),
-            Some(credential) => Ok((account, credential)),
+            Some((credential, source, keyed)) => {
+                // A credential that opened the account gets its SCRAM keys if it has none yet,
+                // after the answer (see `login_scram`).
+                if !keyed {
+                    crate::login_scram::store_keys_later(store.clone(), account.clone(), source, password);
+                }
+                Ok((account, credential))
+            }
             None => Err("wrong password"),
         },
         None => {
@@ -175,7 +191,7 @@ pub async fn login(
     finish(&store, outcome, &attempt, &address, None, failure_delay).await
 }
 
-async fn finish(
+pub(crate) async fn finish(
     store: &Arc<dyn Store>,
     outcome: Result<(Account, &'static str), &'static str>,
     attempt: &Attempt<'_>,

@@ -47,6 +47,16 @@ impl Logins {
         .await
     }
 
+    /// One message of a SCRAM-SHA-256 exchange (RFC 7677), whose state `state` keeps.
+    pub async fn scram(
+        &self,
+        state: &mut crate::login_scram::ScramState,
+        message: &[u8],
+        attempt: Attempt<'_>,
+    ) -> crate::login_scram::ScramStep {
+        crate::login_scram::step(&self.store, &self.throttle, state, message, attempt, self.failure_delay).await
+    }
+
     /// A PSC access token (SASL XOAUTH2, OAUTHBEARER).
     pub async fn token(&self, bearer: Bearer, attempt: Attempt<'_>) -> Option<Account> {
         login::login_bearer(

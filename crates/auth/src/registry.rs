@@ -199,6 +199,14 @@ impl Registry {
             .await
     }
 
+    /// Derives the SCRAM keys of a credential just set (`source` is its stored hash), after the
+    /// page has answered (see `login_scram`).
+    pub async fn keep_scram_keys(&self, id: AccountId, source: String, password: String) {
+        if let Some(Some(account)) = self.account(id).await {
+            crate::login_scram::store_keys_later(self.store.clone(), account, source, password);
+        }
+    }
+
     pub async fn delete_app_password(&self, id: AccountId, app: i64) -> Option<bool> {
         self.call(move |s| s.delete_app_password(id, app)).await
     }

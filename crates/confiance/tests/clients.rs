@@ -25,6 +25,47 @@ fn concurrent_sessions_on_one_bal_agree() {
     assert!(out.contains(" 0 errors"), "{out}");
 }
 
+/// SCRAM-SHA-256 on IMAP and submission, by a client written from the RFCs: the keys are made
+/// when a password is set (`account add`, `account passwd`), or at the first PLAIN login of an
+/// account that has none; a changed password, a wrong one, an unknown address and a password
+/// SCRAM cannot carry are refused alike, and hostile exchanges get a precise BAD.
+#[test]
+fn scram_logs_in_without_sending_the_password() {
+    let op = Operator::start(&["scram", "ancien", "hostile"]);
+    let scram = |args: &[&str]| assert_eq!(op.python("scram.py", args).trim(), "ok");
+    scram(&["login", "scram", PASSWORD]);
+    scram(&["refused", "scram", "Pas-le-bon-1"]);
+    scram(&["same-answer", "scram", "personne"]);
+    scram(&["hostile", "hostile", PASSWORD]);
+
+    // A new password has keys at once; the old one opens nothing.
+    let out = op.cli(&["account", "passwd", &op.mailbox("scram")], Some("Nouveau-2027\n"));
+    assert!(out.status.success(), "{}", text(&out));
+    scram(&["login", "scram", "Nouveau-2027"]);
+    scram(&["refused", "scram", PASSWORD]);
+
+    // An account from before SCRAM has no keys: refused, until one PLAIN login makes them.
+    scram(&["forget", "ancien", op.data_dir().join("confiance.db").to_str().unwrap()]);
+    scram(&["refused", "ancien", PASSWORD]);
+    assert_eq!(op.python("login_once.py", &["ancien", PASSWORD]).trim(), "accepted");
+    scram(&["login-soon", "ancien", PASSWORD]);
+
+    // SASLprep is not carried here: such a password opens with PLAIN only.
+    op.add_account("accent", "Pâtisserie-2027");
+    scram(&["refused", "accent", "Pâtisserie-2027"]);
+    scram(&["plain", "accent", "Pâtisserie-2027"]);
+
+    let log = op.log();
+    assert!(
+        log.contains("method=\"AUTHENTICATE SCRAM-SHA-256\"") && log.contains("credential=\"scram\""),
+        "{log}"
+    );
+    assert!(
+        !log.contains("Nouveau-2027") && !log.contains(PASSWORD),
+        "a password in the log"
+    );
+}
+
 #[test]
 fn qresync_and_notify_resynchronise_clients() {
     let op = Operator::start(&["mobile"]);

@@ -204,14 +204,20 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                             return Ok(Exit::Closed);
                         }
                     }
-                    Control::Authenticate(tag, mechanism) => {
-                        stream.write_all(b"+ \r\n").await?;
-                        let Some(line) = read_line(&mut stream, &mut buf, timeout).await? else {
-                            return Ok(Exit::Closed);
+                    Control::Authenticate(tag, mut exchange, mut challenge) => {
+                        let out = loop {
+                            let line = format!("+ {}\r\n", confiance_auth::sasl::encode_base64(&challenge));
+                            stream.write_all(line.as_bytes()).await?;
+                            let Some(line) = read_line(&mut stream, &mut buf, timeout).await? else {
+                                return Ok(Exit::Closed);
+                            };
+                            let mut out = Vec::new();
+                            let step = exchange.line(&line);
+                            match session.authenticate(&mut out, &tag, exchange, step).await {
+                                Some((next, more)) => (exchange, challenge) = (next, more),
+                                None => break out,
+                            }
                         };
-                        let mut out = Vec::new();
-                        let step = confiance_auth::exchange::Exchange::new(mechanism).line(&line);
-                        session.authenticate(&mut out, &tag, mechanism, step).await;
                         stream.write_all(&out).await?;
                         if !oauth_refusal(&mut stream, &mut buf, timeout, session).await? {
                             return Ok(Exit::Closed);

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use confiance_auth::exchange::{Credential, Exchange, ExchangeError, Mechanism, Step, token_refused_challenge};
+use confiance_auth::login_scram::ScramStep;
 use confiance_auth::sasl::{SaslError, encode_base64};
 use confiance_mail::MailService;
 use confiance_mail::model::Account;
@@ -87,7 +88,7 @@ impl Session {
         if self.tls.is_none() {
             lines.push("STARTTLS".into());
         } else if self.account.is_none() && self.role == Role::Submission {
-            let mut auth = String::from("AUTH PLAIN LOGIN");
+            let mut auth = String::from("AUTH PLAIN LOGIN SCRAM-SHA-256");
             if self.cfg.logins.takes_tokens() {
                 // MSSanté client interface (ECO.1.2.1): TLS, then XOAUTH2 with a PSC token.
                 auth.push_str(" XOAUTH2 OAUTHBEARER");
@@ -191,7 +192,7 @@ impl Session {
             return Next::Continue;
         }
         let offered = Mechanism::parse(mechanism).filter(|m| match m {
-            Mechanism::Plain | Mechanism::Login => true,
+            Mechanism::Plain | Mechanism::Login | Mechanism::ScramSha256 => true,
             Mechanism::External => self.card.is_some(),
             Mechanism::XOAuth2 | Mechanism::OAuthBearer => self.cfg.logins.takes_tokens(),
         });
@@ -246,6 +247,25 @@ impl Session {
                     self.token_refused = true;
                     self.auth = Some(exchange);
                     return Next::AuthContinue(format!("334 {}\r\n", encode_base64(&token_refused_challenge())));
+                }
+            }
+            Ok(Step::Done(Credential::Scram(message))) => {
+                let attempt = confiance_auth::Attempt {
+                    protocol: "smtp",
+                    method: mechanism.name(),
+                    peer: &self.peer,
+                };
+                match self.cfg.logins.scram(&mut exchange.scram, &message, attempt).await {
+                    ScramStep::Challenge(challenge) => {
+                        self.auth = Some(exchange);
+                        return Next::AuthContinue(format!("334 {}\r\n", encode_base64(&challenge)));
+                    }
+                    ScramStep::Done(a) => {
+                        self.account = Some(a);
+                        out.push_str("235 2.7.0 Authentication successful\r\n");
+                    }
+                    ScramStep::Refused => out.push_str("535 5.7.8 Authentication credentials invalid\r\n"),
+                    ScramStep::Malformed(e) => out.push_str(&format!("501 5.5.2 {e}\r\n")),
                 }
             }
             Ok(Step::Done(Credential::Card { authzid })) => {

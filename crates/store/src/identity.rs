@@ -93,6 +93,19 @@ pub struct AppPassword {
     pub lookup: Option<String>,
 }
 
+/// The SCRAM-SHA-256 keys (RFC 5802 §3) of one credential of an account.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScramKey {
+    /// The stored hash of the credential they were derived for: the account's password hash
+    /// or an app password's. Keys whose source is no longer current are never returned.
+    pub source: String,
+    /// The account's salt, the same for all its credentials.
+    pub salt: Vec<u8>,
+    pub iterations: u32,
+    pub stored_key: Vec<u8>,
+    pub server_key: Vec<u8>,
+}
+
 /// Failed logins and the lock they lead to.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoginFailures {
@@ -133,6 +146,13 @@ pub trait Identities {
     fn app_passwords(&self, account: AccountId) -> Result<Vec<AppPassword>>;
     fn delete_app_password(&self, account: AccountId, id: i64) -> Result<bool>;
     fn touch_app_password(&self, id: i64, at: i64) -> Result<()>;
+
+    /// The SCRAM keys of the account's current credentials (its password, its app passwords).
+    fn scram_keys(&self, account: AccountId) -> Result<Vec<ScramKey>>;
+    /// Keeps the keys of one credential, and drops those of credentials gone or changed.
+    fn put_scram_key(&self, account: AccountId, key: &ScramKey) -> Result<()>;
+    /// A random value kept for the installation's life under `name`: `fresh` the first time.
+    fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>>;
 
     /// Lets a professional (by national id) open another BAL, such as an organisational one.
     fn grant_access(&self, account: AccountId, national_id: &str) -> Result<()>;

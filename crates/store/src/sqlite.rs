@@ -170,6 +170,19 @@ CREATE TABLE blob_removals(blob TEXT PRIMARY KEY) WITHOUT ROWID;
     r#"
 CREATE INDEX messages_recent ON messages(mailbox_id) WHERE recent = 1;
 "#,
+    // 8: SCRAM-SHA-256 keys (RFC 5802), one row per credential, named by the stored hash it
+    // was derived beside: a changed or revoked password leaves a row that matches nothing.
+    // `secrets` holds values drawn once per installation (the key that salts unknown names).
+    r#"
+CREATE TABLE scram_keys(
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    source TEXT NOT NULL,
+    salt BLOB NOT NULL, iterations INTEGER NOT NULL,
+    stored_key BLOB NOT NULL, server_key BLOB NOT NULL,
+    PRIMARY KEY(account_id, source)
+) WITHOUT ROWID;
+CREATE TABLE secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+"#,
 ];
 
 pub struct SqliteStore {

@@ -345,7 +345,31 @@ fn identity_suite(store: &dyn Store) {
     assert!(store.app_passwords(anne).unwrap().is_empty());
     store.touch_app_password(id, 77).unwrap();
     assert_eq!(store.app_passwords(jean).unwrap()[0].last_used_at, Some(77));
+
+    // SCRAM keys hold while their credential does: a new password or a revoked app password
+    // leaves keys that are never returned.
+    let key = |source: &str| ScramKey {
+        source: source.into(),
+        salt: b"salt".to_vec(),
+        iterations: 4096,
+        stored_key: vec![1; 32],
+        server_key: vec![2; 32],
+    };
+    let jean_hash = store.account(jean).unwrap().unwrap().password_hash;
+    store.put_scram_key(jean, &key(&jean_hash)).unwrap();
+    store.put_scram_key(jean, &key("hash")).unwrap();
+    store.put_scram_key(jean, &key("made up")).unwrap();
+    let sources = |a| -> Vec<String> { store.scram_keys(a).unwrap().into_iter().map(|k| k.source).collect() };
+    assert_eq!(sources(jean), [jean_hash.clone(), "hash".into()]);
+    assert!(sources(anne).is_empty());
     assert!(store.delete_app_password(jean, id).unwrap());
+    store.set_password(jean, "new hash").unwrap();
+    assert!(sources(jean).is_empty());
+    store.put_scram_key(jean, &key("new hash")).unwrap();
+    assert_eq!(sources(jean), ["new hash"]);
+    // An installation secret is drawn once.
+    assert_eq!(store.secret("s", b"first").unwrap(), b"first");
+    assert_eq!(store.secret("s", b"second").unwrap(), b"first");
 
     // Deletion returns the blobs only the deleted account used.
     let inbox = |a| store.mailbox(a, "INBOX").unwrap().unwrap().id;

@@ -1,7 +1,9 @@
-//! Authentication: LOGIN, AUTHENTICATE PLAIN / XOAUTH2 / OAUTHBEARER / EXTERNAL (RFC 9051
-//! §6.2, RFC 4422, RFC 7628), each through the one `Logins` door with its throttle.
+//! Authentication: LOGIN, AUTHENTICATE PLAIN / SCRAM-SHA-256 / XOAUTH2 / OAUTHBEARER / EXTERNAL
+//! (RFC 9051 §6.2, RFC 4422, RFC 7677, RFC 7628), each through the one `Logins` door with its
+//! throttle.
 
 use confiance_auth::exchange::{Credential, Exchange, ExchangeError, Mechanism, Step};
+use confiance_auth::login_scram::ScramStep;
 use confiance_auth::sasl::SaslError;
 
 use super::{Control, Session, tagged};
@@ -31,7 +33,7 @@ impl Session {
                 initial_response,
             } => {
                 let offered = Mechanism::parse(&mechanism).filter(|m| match m {
-                    Mechanism::Plain => true,
+                    Mechanism::Plain | Mechanism::ScramSha256 => true,
                     Mechanism::XOAuth2 | Mechanism::OAuthBearer => self.cfg.logins.takes_tokens(),
                     Mechanism::External => self.card.is_some(),
                     Mechanism::Login => false,
@@ -40,13 +42,19 @@ impl Session {
                     tagged(out, tag, "NO", "[CANNOT] Unsupported mechanism; see CAPABILITY.");
                     return Control::Continue;
                 };
+                let mut exchange = Exchange::new(mechanism);
                 match initial_response {
                     Some(r) => {
-                        let step = Exchange::new(mechanism).message(&r);
-                        self.authenticate(out, tag, mechanism, step).await;
-                        Control::Continue
+                        let step = exchange.message(&r);
+                        match self.authenticate(out, tag, exchange, step).await {
+                            Some((exchange, challenge)) => Control::Authenticate(tag.to_string(), exchange, challenge),
+                            None => Control::Continue,
+                        }
                     }
-                    None => Control::Authenticate(tag.to_string(), mechanism),
+                    None => {
+                        let first = exchange.first_challenge();
+                        Control::Authenticate(tag.to_string(), exchange, first)
+                    }
                 }
             }
             _ => unreachable!("dispatched by `handle`"),
@@ -68,33 +76,41 @@ impl Session {
         }
     }
 
-    /// Where AUTHENTICATE's exchange ended: its one message (with the command, or after
-    /// `+`) gave a credential, or why not.
+    /// One step of AUTHENTICATE (a message with the command, or after `+`): the exchange and
+    /// the challenge to send when it goes on, else its end written to `out`.
     pub(crate) async fn authenticate(
         &mut self,
         out: &mut Vec<u8>,
         tag: &str,
-        mechanism: Mechanism,
+        mut exchange: Exchange,
         step: Result<Step, ExchangeError>,
-    ) {
+    ) -> Option<(Exchange, Vec<u8>)> {
+        let mechanism = exchange.mechanism();
         let method = format!("AUTHENTICATE {}", mechanism.name());
         let credential = match step {
             Ok(Step::Done(credential)) => credential,
-            // Every mechanism offered here ends in one message.
-            Ok(Step::Challenge(_)) => return tagged(out, tag, "BAD", "Unexpected authentication step."),
-            Err(ExchangeError::Cancelled) => return tagged(out, tag, "BAD", "Authentication cancelled."),
+            Ok(Step::Challenge(challenge)) => return Some((exchange, challenge)),
+            Err(ExchangeError::Cancelled) => {
+                tagged(out, tag, "BAD", "Authentication cancelled.");
+                return None;
+            }
             Err(ExchangeError::ActingAsOther) => {
-                return tagged(
+                tagged(
                     out,
                     tag,
                     "NO",
                     "[AUTHORIZATIONFAILED] Acting as another identity is not allowed.",
                 );
+                return None;
             }
             Err(ExchangeError::Malformed(SaslError::Utf8)) if mechanism == Mechanism::External => {
-                return tagged(out, tag, "BAD", "The authorization identity is not UTF-8.");
+                tagged(out, tag, "BAD", "The authorization identity is not UTF-8.");
+                return None;
             }
-            Err(e) => return tagged(out, tag, "BAD", &format!("{e}.")),
+            Err(e) => {
+                tagged(out, tag, "BAD", &format!("{e}."));
+                return None;
+            }
         };
         let attempt = confiance_auth::Attempt {
             protocol: "imap",
@@ -108,6 +124,12 @@ impl Session {
                 None => self.oauth_refused = Some(tag.to_string()),
             },
             // RFC 4422 appendix A: the message is the authorization identity (a mailbox), or empty.
+            Credential::Scram(message) => match self.cfg.logins.scram(&mut exchange.scram, &message, attempt).await {
+                ScramStep::Challenge(challenge) => return Some((exchange, challenge)),
+                ScramStep::Done(account) => self.logged_in(out, tag, account),
+                ScramStep::Refused => tagged(out, tag, "NO", "[AUTHENTICATIONFAILED] Invalid address or password."),
+                ScramStep::Malformed(e) => tagged(out, tag, "BAD", &format!("{e}.")),
+            },
             Credential::Card { authzid } => {
                 match self.cfg.logins.card(self.card.as_ref(), Some(authzid), attempt).await {
                     Some(account) => self.logged_in(out, tag, account),
@@ -120,6 +142,7 @@ impl Session {
                 }
             }
         }
+        None
     }
 
     /// The end of a refused XOAUTH2/OAUTHBEARER exchange, once the client answered the error

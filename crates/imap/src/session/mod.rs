@@ -24,8 +24,6 @@ mod view;
 #[cfg(test)]
 mod dialogue_tests;
 
-use confiance_auth::exchange::Mechanism;
-
 use crate::ImapConfig;
 use crate::proto::command::*;
 use view::Selected;
@@ -99,8 +97,9 @@ pub enum Control {
     Logout,
     StartTls,
     Idle(String),
-    /// AUTHENTICATE without an initial response: ask the client for it.
-    Authenticate(String, Mechanism),
+    /// AUTHENTICATE goes on: send the challenge (`+ …`) and feed the client's answer to
+    /// `Session::authenticate` with the exchange.
+    Authenticate(String, confiance_auth::exchange::Exchange, Vec<u8>),
 }
 
 pub struct Session {
@@ -176,7 +175,7 @@ impl Session {
             // RFC 9051 §6.2.3: no password over a clear channel.
             caps.extend(["STARTTLS", "LOGINDISABLED"]);
         } else if self.account.is_none() {
-            caps.push("AUTH=PLAIN");
+            caps.extend(["AUTH=PLAIN", "AUTH=SCRAM-SHA-256"]);
             if self.cfg.logins.takes_tokens() {
                 // MSSanté client interface (ECO.1.2.1): TLS, then XOAUTH2 with a PSC token.
                 caps.extend(["AUTH=XOAUTH2", "AUTH=OAUTHBEARER"]);

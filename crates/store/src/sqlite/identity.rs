@@ -232,6 +232,71 @@ impl Identities for SqliteStore {
         })
     }
 
+    fn scram_keys(&self, account: AccountId) -> Result<Vec<ScramKey>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT source, salt, iterations, stored_key, server_key FROM scram_keys k
+                 WHERE account_id = ?1 AND (
+                     source = (SELECT password_hash FROM accounts WHERE id = ?1)
+                     OR source IN (SELECT hash FROM app_passwords WHERE account_id = ?1))",
+            )?;
+            let rows = stmt
+                .query_map([account.0], |r| {
+                    Ok(ScramKey {
+                        source: r.get(0)?,
+                        salt: r.get(1)?,
+                        iterations: r.get(2)?,
+                        stored_key: r.get(3)?,
+                        server_key: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn put_scram_key(&self, account: AccountId, key: &ScramKey) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR REPLACE INTO scram_keys(account_id, source, salt, iterations, stored_key, server_key)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    account.0,
+                    key.source,
+                    key.salt,
+                    key.iterations,
+                    key.stored_key,
+                    key.server_key
+                ],
+            )?;
+            tx.execute(
+                "DELETE FROM scram_keys WHERE account_id = ?1
+                 AND source <> (SELECT password_hash FROM accounts WHERE id = ?1)
+                 AND source NOT IN (SELECT hash FROM app_passwords WHERE account_id = ?1)",
+                [account.0],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn secret(&self, name: &str, fresh: &[u8]) -> Result<Vec<u8>> {
+        let kept = self.read(|c| {
+            Ok(c.prepare_cached("SELECT value FROM secrets WHERE name = ?1")?
+                .query_row([name], |r| r.get(0))
+                .optional()?)
+        })?;
+        if let Some(value) = kept {
+            return Ok(value);
+        }
+        self.write(|tx| {
+            tx.execute(
+                "INSERT OR IGNORE INTO secrets(name, value) VALUES(?1, ?2)",
+                params![name, fresh],
+            )?;
+            Ok(tx.query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| r.get(0))?)
+        })
+    }
+
     fn touch_app_password(&self, id: i64, at: i64) -> Result<()> {
         self.write(|tx| {
             tx.execute(

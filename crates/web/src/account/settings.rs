@@ -322,10 +322,11 @@ pub async fn password(State(state): State<WebState>, Posted { session, form: f }
     if let Err(e) = confiance_auth::check_policy(&new) {
         return again(&a, session, Some(&policy_message(&e, lang)), None).await;
     }
-    let Some(hash) = hash(new).await else {
+    let Some(hash) = hash(new.clone()).await else {
         return again(&a, session, Some(save_failed(lang)), None).await;
     };
-    a.registry.set_password(id, hash).await;
+    a.registry.set_password(id, hash.clone()).await;
+    a.registry.keep_scram_keys(id, hash, new).await;
     tracing::info!(target: "audit", event = "password_changed", account = %account.address);
     let mut session = session;
     session.data.flash = Some(Tr(lang).text_of("account.password-changed").into());
@@ -374,7 +375,8 @@ pub async fn app_password_add(State(state): State<WebState>, Posted { mut sessio
         label.clone(),
         confiance_auth::app_password::lookup_of(&password).map(str::to_string),
     );
-    a.registry.add_app_password(id, l, hash, lookup).await;
+    a.registry.add_app_password(id, l, hash.clone(), lookup).await;
+    a.registry.keep_scram_keys(id, hash, password.clone()).await;
     tracing::info!(target: "audit", event = "app_password_created", account = id.0, label = %label);
     session.data.new_app_password = Some((label, password));
     session.respond(&a, see_other("/compte")).await
