@@ -254,6 +254,7 @@ fn curl_speaks_imap_and_smtp() {
     );
 }
 
+/// mbsync both ways, logged in with SCRAM-SHA-256 by Cyrus SASL.
 #[test]
 fn mbsync_syncs_both_ways() {
     let op = Operator::start(&["sync"]);
@@ -316,4 +317,11 @@ fn mbsync_syncs_both_ways() {
     mbsync(&op);
     let ids = op.python("message_ids.py", &["sync", "INBOX"]);
     assert_eq!(ids.trim(), "<from-server@test>");
+    // mbsync logs in with SCRAM-SHA-256 through Cyrus SASL, which refuses more than 65,536
+    // rounds: a second SCRAM client, written by others.
+    let log = op.log();
+    assert!(
+        log.contains("method=\"AUTHENTICATE SCRAM-SHA-256\" credential=\"scram\""),
+        "{log}"
+    );
 }
