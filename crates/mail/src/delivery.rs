@@ -17,6 +17,9 @@ pub struct Incoming {
     pub flags: Vec<String>,
     /// Seconds since the epoch and UTC offset in minutes (IMAP INTERNALDATE).
     pub internal_date: (i64, i32),
+    /// The appending session holds the folder and takes the \Recent mark itself, so no
+    /// session clears it after (see `NewMessage::recent`).
+    pub taken_by_appender: bool,
 }
 
 impl MailService {
@@ -45,6 +48,7 @@ impl MailService {
                 internal_date: internal_date.0,
                 internal_tz_minutes: internal_date.1,
                 flags: flags.clone(),
+                recent: true,
                 summary: Some(summary.clone()),
             })
             .collect();
@@ -66,6 +70,7 @@ impl MailService {
                         internal_date: m.internal_date.0,
                         internal_tz_minutes: m.internal_date.1,
                         flags: m.flags,
+                        recent: !m.taken_by_appender,
                         summary: Some(crate::summary::summarize(&m.bytes)),
                     })
                 })

@@ -54,8 +54,14 @@ impl Views {
     }
 
     /// Makes `messages` (exactly at `modseq`) the shared view of `folder` unless a newer one
-    /// lives or it holds \Recent marks nobody took, and returns the shared view of that modseq.
-    fn share(&self, folder: MailboxId, modseq: u64, messages: Messages) -> Messages {
+    /// lives or it holds \Recent marks nobody took (`marked`, which its session knows: a scan
+    /// of the folder for them cost every APPEND a read of thousands of messages), and returns
+    /// the shared view of that modseq.
+    fn share(&self, folder: MailboxId, modseq: u64, messages: Messages, marked: bool) -> Messages {
+        debug_assert!(marked || !messages.iter().any(|m| m.recent), "unsaid \\Recent marks");
+        if marked {
+            return messages;
+        }
         let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
         if let Some((at, view)) = table.live.get(&folder)
             && let Some(view) = view.upgrade()
@@ -66,9 +72,6 @@ impl Views {
             if *at > modseq {
                 return messages;
             }
-        }
-        if messages.iter().any(|m| m.recent) {
-            return messages;
         }
         table.live.insert(folder, (modseq, Arc::downgrade(&messages)));
         if table.live.len() >= 2 * table.swept_at.max(64) {
@@ -96,10 +99,10 @@ impl MailService {
     }
 
     /// After a session brought its view exactly to `modseq`: it takes the shared view of that
-    /// state when another session holds one, else its own becomes the shared one (unless it
-    /// still holds \Recent marks nobody took).
-    pub fn share_view(&self, folder: MailboxId, modseq: u64, messages: &mut Messages) {
-        *messages = self.views.share(folder, modseq, messages.clone());
+    /// state when another session holds one, else its own becomes the shared one, unless it
+    /// still holds \Recent marks nobody took (`marked`, then it stays the session's own).
+    pub fn share_view(&self, folder: MailboxId, modseq: u64, messages: &mut Messages, marked: bool) {
+        *messages = self.views.share(folder, modseq, messages.clone(), marked);
     }
 }
 
@@ -128,17 +131,17 @@ mod tests {
     fn a_view_is_shared_at_its_exact_modseq_only() {
         let views = Views::default();
         let folder = MailboxId(1);
-        let first = views.share(folder, 5, view(&[1, 2]));
+        let first = views.share(folder, 5, view(&[1, 2]), false);
         assert!(Arc::ptr_eq(&views.get(folder, 5).unwrap(), &first));
         // Another modseq is another state: not this view.
         assert!(views.get(folder, 4).is_none());
         assert!(views.get(folder, 6).is_none());
         // A session that reached modseq 5 on its own takes the shared copy.
-        let caught_up = views.share(folder, 5, view(&[1, 2]));
+        let caught_up = views.share(folder, 5, view(&[1, 2]), false);
         assert!(Arc::ptr_eq(&caught_up, &first));
         // An older state does not replace a newer one that lives.
-        let newer = views.share(folder, 7, view(&[1, 2, 3]));
-        let older = views.share(folder, 6, view(&[1, 2]));
+        let newer = views.share(folder, 7, view(&[1, 2, 3]), false);
+        let older = views.share(folder, 6, view(&[1, 2]), false);
         assert!(!Arc::ptr_eq(&older, &newer));
         assert!(Arc::ptr_eq(&views.get(folder, 7).unwrap(), &newer));
         // When every session has left, the view is gone.
@@ -147,7 +150,7 @@ mod tests {
         // A view with a \Recent mark nobody took stays its session's own.
         let mut marked = view(&[1, 2, 3, 4]);
         Arc::make_mut(&mut marked)[3].recent = true;
-        assert!(Arc::ptr_eq(&views.share(folder, 9, marked.clone()), &marked));
+        assert!(Arc::ptr_eq(&views.share(folder, 9, marked.clone(), true), &marked));
         assert!(views.get(folder, 9).is_none());
     }
 
@@ -155,7 +158,7 @@ mod tests {
     fn views_nobody_holds_are_swept() {
         let views = Views::default();
         for f in 0..1000 {
-            drop(views.share(MailboxId(f), 1, view(&[1])));
+            drop(views.share(MailboxId(f), 1, view(&[1]), false));
         }
         let table = views.table.lock().unwrap();
         assert!(table.live.len() < 128, "{} entries kept", table.live.len());

@@ -25,6 +25,7 @@ async fn older_messages_are_summarised_once() {
         internal_date: 1_700_000_000,
         internal_tz_minutes: 0,
         flags: vec![],
+        recent: true,
         summary: None,
     }]);
     // And one delivered now, with its summary.

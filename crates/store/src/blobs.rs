@@ -102,12 +102,20 @@ impl BlobStore {
         {
             return Ok(id);
         }
-        fs::create_dir_all(path.parent().expect("blob path has a parent"))?;
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         let tmp = self.root.join("tmp").join(format!("{}-{n}", std::process::id()));
+        // The directories are made when the rename finds them missing, not tried at every put
+        // (two mkdir calls a message otherwise).
+        let rename = || match fs::rename(&tmp, &path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(path.parent().expect("blob path has a parent"))?;
+                fs::rename(&tmp, &path)
+            }
+            done => done,
+        };
         let written = File::create(&tmp)
             .and_then(|mut f| f.write_all(bytes))
-            .and_then(|()| fs::rename(&tmp, &path));
+            .and_then(|()| rename());
         if let Err(e) = written {
             // A full disk leaves no partial file behind: the message was refused, not kept.
             let _ = fs::remove_file(&tmp);

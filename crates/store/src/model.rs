@@ -88,6 +88,9 @@ pub struct NewMessage {
     pub internal_date: i64,
     pub internal_tz_minutes: i32,
     pub flags: Vec<String>,
+    /// \Recent for the next session to take (RFC 3501 §2.3.2); false when the session that
+    /// appends it holds the folder and takes it itself.
+    pub recent: bool,
     /// What the webmail lists, read from the message at delivery (kept once per blob).
     pub summary: Option<crate::MessageSummary>,
 }

@@ -1040,7 +1040,7 @@ fn append_one(tx: &rusqlite::Transaction, d: &NewMessage) -> Result<Appended> {
     let uid = mailbox.uidnext;
     tx.prepare_cached(
         "INSERT INTO messages(mailbox_id, uid, blob, size, internal_date, internal_tz, flags, recent, modseq)
-         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)",
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         d.mailbox.0,
@@ -1050,6 +1050,7 @@ fn append_one(tx: &rusqlite::Transaction, d: &NewMessage) -> Result<Appended> {
         d.internal_date,
         d.internal_tz_minutes,
         join_flags(&d.flags),
+        d.recent,
         modseq as i64
     ])?;
     tx.prepare_cached("UPDATE mailboxes SET uidnext = ?2 WHERE id = ?1")?

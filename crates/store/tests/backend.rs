@@ -11,6 +11,7 @@ fn new_message(mailbox: MailboxId, blob: &str, size: u64, flags: &[&str]) -> New
         internal_date: 1_700_000_000,
         internal_tz_minutes: 60,
         flags: flags.iter().map(|s| s.to_string()).collect(),
+        recent: true,
         summary: None,
     }
 }

@@ -19,6 +19,12 @@ impl Session {
             Ok(None) => return tagged(out, tag, "NO", "[TRYCREATE] No such folder."),
             Err(e) => return tagged(out, tag, "NO", &format!("[CANNOT] {e}.")),
         };
+        // A session that holds the folder read-write is the first told of what it appends: it
+        // takes the \Recent marks itself (RFC 3501 §2.3.2), and nobody has to clear them after.
+        let taken_by_appender = self
+            .selected
+            .as_ref()
+            .is_some_and(|s| s.id == folder.id && !s.read_only);
         // Every message is built and checked first, then all are stored or none (RFC 3502).
         let mut incoming = Vec::with_capacity(messages.len());
         for m in messages {
@@ -68,6 +74,7 @@ impl Session {
                 bytes: data,
                 flags,
                 internal_date: date,
+                taken_by_appender,
             });
         }
         let appended = match self.svc.deliver_all(incoming).await {
@@ -85,7 +92,13 @@ impl Session {
         };
         let uidvalidity = appended.first().map_or(folder.uidvalidity, |a| a.uidvalidity);
         let uids: Vec<u32> = appended.iter().map(|a| a.uid).collect();
+        if taken_by_appender && let Some(sel) = self.selected.as_mut() {
+            sel.claimed.extend(&uids);
+        }
         self.refresh(out, true).await;
+        if let Some(sel) = self.selected.as_mut() {
+            sel.claimed.clear();
+        }
         let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
         tagged(
             out,

@@ -281,6 +281,44 @@ async fn sessions_share_a_view_until_told_of_a_change() {
     assert!(late.send("n NOOP").await.contains("* 1 FETCH (FLAGS (\\Flagged))"));
 }
 
+/// A session that APPENDs to the folder it holds read-write is the first told of the message:
+/// \Recent is its own, in its answer and its FETCH; another session holding the folder and the
+/// next to SELECT it see the message without the mark (RFC 3501 §2.3.2: one session only).
+#[tokio::test]
+async fn the_appending_session_takes_recent_of_what_it_appends() {
+    let op = Operator::with(&["alice@medecin.test"]);
+    let (mut writer, mut other, mut later) = (op.connect(), op.connect(), op.connect());
+    for s in [&mut writer, &mut other, &mut later] {
+        s.login("alice@medecin.test").await;
+    }
+    assert!(writer.send("s SELECT INBOX").await.contains("* 0 EXISTS"));
+    assert!(other.send("s SELECT INBOX").await.contains("* 0 EXISTS"));
+    let answer = writer.send("a APPEND INBOX {23+}\r\nSubject: bilan\r\n\r\nHello").await;
+    assert!(
+        answer.contains("* 1 EXISTS") && answer.contains("* 1 RECENT") && answer.contains("a OK"),
+        "{answer}"
+    );
+    let answer = writer.send("f FETCH 1 FLAGS").await;
+    assert!(answer.contains("FLAGS (\\Recent)"), "{answer}");
+    let answer = other.send("n NOOP").await;
+    assert!(
+        answer.contains("* 1 EXISTS") && answer.contains("* 0 RECENT"),
+        "{answer}"
+    );
+    let answer = later.send("s SELECT INBOX").await;
+    assert!(
+        answer.contains("* 1 EXISTS") && answer.contains("* 0 RECENT"),
+        "{answer}"
+    );
+    // Appended to another folder, the message stays \Recent for whoever selects it first.
+    let answer = writer
+        .send("a APPEND Drafts {23+}\r\nSubject: bilan\r\n\r\nHello")
+        .await;
+    assert!(answer.contains("a OK"), "{answer}");
+    let answer = later.send("s SELECT Drafts").await;
+    assert!(answer.contains("* 1 RECENT"), "{answer}");
+}
+
 /// A session that EXAMINEs a folder hears of a new message without taking its \Recent; the
 /// next session to SELECT it gets it (RFC 3501 §2.3.2), however the views are shared.
 #[tokio::test]

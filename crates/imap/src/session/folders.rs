@@ -222,7 +222,8 @@ impl Session {
             }
             let _ = self.svc.clear_recent(id).await;
         }
-        self.svc.share_view(id, view.modseq, &mut messages);
+        let marked = read_only && !recent.is_empty();
+        self.svc.share_view(id, view.modseq, &mut messages, marked);
         let keywords: std::collections::BTreeSet<String> = messages
             .iter()
             .flat_map(|m| m.flags.iter())
@@ -256,6 +257,8 @@ impl Session {
             read_only,
             messages,
             recent,
+            claimed: HashSet::new(),
+            marked,
             modseq: view.modseq,
             saved: HashSet::new(),
             updates: Vec::new(),

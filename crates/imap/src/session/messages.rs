@@ -916,7 +916,10 @@ impl Session {
                     sel.recent.insert(m.uid);
                     took_recent.push(m.uid);
                     m.recent = false;
+                } else if sel.claimed.contains(&m.uid) {
+                    sel.recent.insert(m.uid);
                 }
+                sel.marked |= m.recent;
                 Arc::make_mut(&mut sel.messages).push(m);
             }
             untagged(out, &format!("{} EXISTS", sel.exists()));
@@ -931,7 +934,7 @@ impl Session {
         if !any_pending_expunge && changes.highest_modseq > sel.modseq {
             sel.modseq = changes.highest_modseq;
             // Every change up to this modseq applied: the view is that state exactly.
-            self.svc.share_view(id, sel.modseq, &mut sel.messages);
+            self.svc.share_view(id, sel.modseq, &mut sel.messages, sel.marked);
         }
         // Changes made by this session's own STORE or FETCH mark the view dirty.
         if changed || std::mem::take(&mut sel.dirty) {

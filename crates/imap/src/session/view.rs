@@ -18,6 +18,12 @@ pub struct Selected {
     pub messages: Messages,
     /// UIDs that are \Recent for this session (RFC 3501 §2.3.2).
     pub recent: HashSet<u32>,
+    /// UIDs this session appended to the folder and took \Recent of at once (stored without
+    /// the mark, so no session clears it after); they join `recent` when they show.
+    pub claimed: HashSet<u32>,
+    /// The view keeps \Recent marks nobody took (a read-only session leaves them to the next
+    /// read-write one), so it is never shared.
+    pub marked: bool,
     /// Highest modification sequence this view reflects.
     pub modseq: u64,
     /// UIDs saved by SEARCH RETURN (SAVE) (RFC 5182).
