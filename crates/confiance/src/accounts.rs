@@ -71,7 +71,7 @@ fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     Ok(password)
 }
 
-fn open(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>> {
+pub(crate) fn open(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     if !crate::init::is_initialised(config) {
         anyhow::bail!(
             "{} is not initialised: run `confiance init` first",
@@ -100,7 +100,7 @@ fn keep_scram_keys(store: &dyn Store, address: &str, hash: &str, password: &str)
     Ok(())
 }
 
-fn hosted(config: &Config, address: &str) -> anyhow::Result<Address> {
+pub(crate) fn hosted(config: &Config, address: &str) -> anyhow::Result<Address> {
     let a = Address::parse(address).map_err(|e| anyhow::anyhow!("invalid address {address:?}: {e}"))?;
     if !config.domains.iter().any(|d| d.eq_ignore_ascii_case(a.domain())) {
         anyhow::bail!(
@@ -263,8 +263,9 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
                     AccountStatus::Suspended => "suspendue",
                 };
                 println!(
-                    "{}\t{} / {}\t{status}",
+                    "{}\t{}\t{} / {}\t{status}",
                     a.address,
+                    a.kind,
                     crate::size::show(store.usage(a.id)?),
                     crate::size::show(a.quota_bytes)
                 );

@@ -15,6 +15,7 @@ mod listing;
 mod queue;
 mod serve;
 mod size;
+mod structures;
 mod whitelist;
 
 use std::path::PathBuf;
@@ -51,6 +52,12 @@ enum Cmd {
     /// Manage mail accounts (BAL).
     #[command(subcommand)]
     Account(accounts::AccountCmd),
+    /// Structures (FINESS) and their administrators.
+    #[command(subcommand)]
+    Structure(structures::StructureCmd),
+    /// A structure's BALs: organisational, applicative, cabinet.
+    #[command(subcommand)]
+    Bal(structures::BalCmd),
     /// The outbound queue to the other operators of the trust space.
     #[command(subcommand)]
     Queue(queue::QueueCmd),
@@ -130,6 +137,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Serve => serve::run(config),
         Cmd::Init { no_demo } => init::run(&config, !no_demo).map(|_| ()),
         Cmd::Account(cmd) => accounts::run(&config, cmd),
+        Cmd::Structure(cmd) => structures::run_structure(&config, cmd),
+        Cmd::Bal(cmd) => structures::run_bal(&config, cmd),
         Cmd::Queue(cmd) => queue::run(&config, cmd),
         Cmd::Whitelist(cmd) => whitelist::run(&config, cmd),
         Cmd::Directory(cmd) => directory::run(&config, cmd),

@@ -80,26 +80,6 @@ fn dsn_reports_success_when_asked_and_failure_always() {
     op.python("dsn.py", &["sender", "receiver", "full"]);
 }
 
-fn swaks(op: &Operator, args: &[&str]) -> (bool, String) {
-    let port = op.submission.to_string();
-    let ca = op.ca();
-    let mut all = vec![
-        "--server",
-        "127.0.0.1",
-        "--port",
-        &port,
-        "--tls",
-        "--tls-verify",
-        "--tls-ca-path",
-        ca.to_str().unwrap(),
-        "--helo",
-        "cabinet.test",
-    ];
-    all.extend_from_slice(args);
-    let out = op.run("swaks", &all);
-    (out.status.success(), text(&out))
-}
-
 #[test]
 fn swaks_submission_rules() {
     let op = Operator::start(&["alice", "bob"]);
@@ -118,7 +98,7 @@ fn swaks_submission_rules() {
     let mut args = vec!["--from", &alice, "--to", &bob, "--h-Subject", "IRM genou"];
     args.extend_from_slice(&auth);
     args.extend_from_slice(&["--attach-type", "application/pdf", "--attach", &attach]);
-    let (ok, out) = swaks(&op, &args);
+    let (ok, out) = op.swaks(&args);
     assert!(ok && out.contains("250 2.0.0 Ok: queued"), "{out}");
 
     // Oversized: refused with 552 5.3.4 and the limit.
@@ -128,13 +108,13 @@ fn swaks_submission_rules() {
     let mut args = vec!["--from", &alice, "--to", &bob];
     args.extend_from_slice(&auth);
     args.extend_from_slice(&["--attach", &big_attach]);
-    let (ok, out) = swaks(&op, &args);
+    let (ok, out) = op.swaks(&args);
     assert!(!ok && out.contains("552 5.3.4"), "{out}");
 
     // A recipient outside the trust space: 550 5.7.1 naming the rule, in French first.
     let mut args = vec!["--from", &alice, "--to", "jean@gmail.com"];
     args.extend_from_slice(&auth);
-    let (ok, out) = swaks(&op, &args);
+    let (ok, out) = op.swaks(&args);
     assert!(
         !ok && out.contains("550 5.7.1 gmail.com n'est pas une messagerie sécurisée de santé")
             && out.contains("gmail.com is not in the MSSanté trust space"),
@@ -145,31 +125,28 @@ fn swaks_submission_rules() {
     let nobody = Operator::address("personne");
     let mut args = vec!["--from", &alice, "--to", &nobody];
     args.extend_from_slice(&auth);
-    let (ok, out) = swaks(&op, &args);
+    let (ok, out) = op.swaks(&args);
     assert!(!ok && out.contains("550 5.1.1"), "{out}");
 
     // Sending as someone else: 553 5.7.1.
     let mut args = vec!["--from", &bob, "--to", &alice];
     args.extend_from_slice(&auth);
-    let (ok, out) = swaks(&op, &args);
+    let (ok, out) = op.swaks(&args);
     assert!(!ok && out.contains("553 5.7.1"), "{out}");
 
     // Wrong password: 535 5.7.8.
-    let (ok, out) = swaks(
-        &op,
-        &[
-            "--from",
-            &alice,
-            "--to",
-            &bob,
-            "--auth",
-            "LOGIN",
-            "--auth-user",
-            &alice,
-            "--auth-password",
-            "Nope1234",
-        ],
-    );
+    let (ok, out) = op.swaks(&[
+        "--from",
+        &alice,
+        "--to",
+        &bob,
+        "--auth",
+        "LOGIN",
+        "--auth-user",
+        &alice,
+        "--auth-password",
+        "Nope1234",
+    ]);
     assert!(!ok && out.contains("535 5.7.8"), "{out}");
 
     // Bob received exactly the one accepted message, attachment intact in size.

@@ -177,9 +177,27 @@ fn import_then_search_over_https() {
 #[test]
 fn own_mailboxes_are_published_and_the_liste_rouge_hides_them() {
     let mut op = Operator::new_at("127.0.0.1", common::DOMAIN);
-    op.launch(&["jean.dupont", "secretariat"], "[directory]\nreload_seconds = 1\n");
+    op.launch(&["jean.dupont"], "[directory]\nreload_seconds = 1\n");
     let jean = Operator::address("jean.dupont");
     let secretariat = Operator::address("secretariat");
+    // The practice's organisational BAL, of its structure (issue 16).
+    for args in [
+        &["structure", "add", "750712184", "--name", "Cabinet médical des Lilas"][..],
+        &[
+            "bal",
+            "add",
+            &secretariat,
+            "--type",
+            "org",
+            "--structure",
+            "750712184",
+            "--name",
+            "Secrétariat",
+        ],
+    ] {
+        let out = op.cli(args, None);
+        assert!(out.status.success(), "{}", text(&out));
+    }
 
     // The national file also lists Jean's address (published there before he chose the liste rouge).
     let (_, mailboxes) = generate_extracts(&op, 2000);

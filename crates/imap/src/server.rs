@@ -213,8 +213,8 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                             };
                             let mut out = Vec::new();
                             let step = exchange.line(&line);
-                            match session.authenticate(&mut out, &tag, exchange, step).await {
-                                Some((next, more)) => (exchange, challenge) = (next, more),
+                            match session.authenticate(&mut out, &tag, *exchange, step).await {
+                                Some((next, more)) => (exchange, challenge) = (Box::new(next), more),
                                 None => break out,
                             }
                         };

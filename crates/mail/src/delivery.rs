@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use confiance_store::{Appended, Mailbox, NewMessage, StoreError};
+use confiance_store::{Account, Appended, Mailbox, NewMessage, StoreError};
 use tokio::sync::oneshot;
 
 use crate::commit::Job;
@@ -100,6 +100,11 @@ impl MailService {
     /// The INBOX where mail to `address` is delivered; `fallback` names the BAL that takes the
     /// mail when none has this address (the configured postmaster).
     pub async fn inbox_of(&self, address: String, fallback: Option<String>) -> Result<Option<Mailbox>> {
+        Ok(self.recipient(address, fallback).await?.map(|(inbox, _)| inbox))
+    }
+
+    /// `inbox_of`, with the BAL that holds it (its status decides whether it takes mail).
+    pub async fn recipient(&self, address: String, fallback: Option<String>) -> Result<Option<(Mailbox, Account)>> {
         self.run(move |s| {
             let account = match s.account_by_address(&address)? {
                 Some(a) => Some(a),
@@ -111,7 +116,8 @@ impl MailService {
             let Some(account) = account else {
                 return Ok(None);
             };
-            s.mailbox(account.id, crate::folders::INBOX)
+            Ok(s.mailbox(account.id, crate::folders::INBOX)?
+                .map(|inbox| (inbox, account)))
         })
         .await
     }

@@ -3,7 +3,7 @@
 
 use confiance_core::Address;
 use confiance_mail::MailService;
-use confiance_mail::model::FolderId;
+use confiance_mail::model::{AccountStatus, FolderId};
 
 use crate::SmtpConfig;
 use crate::policy::Refusal;
@@ -47,8 +47,22 @@ impl Router<'_> {
         let postmaster = (parsed.local_part() == "postmaster")
             .then(|| self.cfg.postmaster.clone())
             .flatten();
-        match self.svc.inbox_of(parsed.to_string(), postmaster).await {
-            Ok(Some(inbox)) => Ok((parsed.to_string(), Route::Local(inbox.id))),
+        match self.svc.recipient(parsed.to_string(), postmaster).await {
+            // RFC 3463 5.2.1: the mailbox exists but takes no mail (issue 16: a suspended BAL,
+            // its mail kept, the sender told in French first why it did not arrive).
+            Ok(Some((_, account))) if account.status == AccountStatus::Suspended => {
+                tracing::info!(target: "audit", event = "rcpt_refused", peer = %peer, recipient = %parsed, reason = "suspended");
+                Err(Refusal::new(
+                    550,
+                    "5.2.1",
+                    format!(
+                        "La BAL <{parsed}> est suspendue et ne reçoit plus de messages : joignez son \
+                         titulaire ou sa structure par un autre moyen / mailbox suspended, not \
+                         accepting mail"
+                    ),
+                ))
+            }
+            Ok(Some((inbox, _))) => Ok((parsed.to_string(), Route::Local(inbox.id))),
             Ok(None) => Err(Refusal::new(
                 550,
                 "5.1.1",

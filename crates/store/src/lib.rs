@@ -10,6 +10,7 @@ pub mod model;
 pub mod overview;
 pub mod queue;
 pub mod sqlite;
+pub mod structures;
 
 pub use blobs::{BlobStore, OwnerLock};
 pub use identity::*;
@@ -17,6 +18,7 @@ pub use model::*;
 pub use overview::*;
 pub use queue::{OutboundQueue, Queue, open_queue};
 pub use sqlite::SqliteStore;
+pub use structures::*;
 
 /// Opens the metadata store the configuration names: today the embedded SQLite file under
 /// `data_dir` (the one-node default); a second backend is chosen here, and nowhere else.
@@ -26,7 +28,7 @@ pub fn open(data_dir: &std::path::Path) -> Result<std::sync::Arc<dyn Store>> {
 }
 
 /// What every metadata backend offers. Calls block: the mail service runs them on blocking threads.
-pub trait Store: Identities + Overviews + Send + Sync + 'static {
+pub trait Store: Identities + Overviews + Structures + Send + Sync + 'static {
     // Accounts
     fn create_account(&self, address: &str, password_hash: &str, quota_bytes: u64) -> Result<AccountId>;
     fn account_by_address(&self, address: &str) -> Result<Option<Account>>;
@@ -134,6 +136,13 @@ pub enum StoreError {
     MailboxExists,
     #[error("the account already exists")]
     AccountExists,
+    #[error("a structure with this FINESS already exists")]
+    StructureExists,
+    #[error("no structure with this FINESS")]
+    NoSuchStructure,
+    /// A BAL keeps the type (PER, ORG, APP, CAB) it was created with (issue 16).
+    #[error("this BAL is of type {0}, and a BAL's type never changes after its creation")]
+    KindFixed(String),
     #[error("this folder cannot be changed this way: {0}")]
     Forbidden(&'static str),
     #[error("over quota: {used} of {limit} bytes used")]

@@ -24,6 +24,12 @@ pub struct Account {
     pub inactivity_notices: u32,
     /// When the last of them was sent.
     pub inactivity_notice_at: Option<i64>,
+    /// PER, ORG, APP or CAB: fixed when the BAL is created.
+    pub kind: confiance_core::MailboxKind,
+    /// FINESS of the structure an ORG, APP or CAB BAL belongs to.
+    pub structure: Option<String>,
+    /// The name a structure's BAL shows (`Secrétariat de cardiologie`).
+    pub display_name: Option<String>,
 }
 
 /// How an account of this operator appears in the directory (annuaire): its holder (a

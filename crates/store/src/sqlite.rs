@@ -12,6 +12,7 @@ use crate::*;
 mod durable;
 mod identity;
 mod overview;
+mod structures;
 
 const READERS: usize = 4;
 
@@ -183,6 +184,27 @@ CREATE TABLE scram_keys(
 ) WITHOUT ROWID;
 CREATE TABLE secrets(name TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
 "#,
+    // 9: structures (FINESS) and their administrators; a BAL's type is the account's, fixed at
+    // creation (it was only the directory listing's, which could be re-published as another),
+    // with the structure it belongs to and the name it shows.
+    r#"
+CREATE TABLE structures(
+    finess TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    address TEXT,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE structure_admins(
+    finess TEXT NOT NULL REFERENCES structures(finess) ON DELETE CASCADE,
+    who TEXT NOT NULL,
+    PRIMARY KEY(finess, who)
+) WITHOUT ROWID;
+ALTER TABLE accounts ADD COLUMN kind TEXT NOT NULL DEFAULT 'PER';
+ALTER TABLE accounts ADD COLUMN structure TEXT REFERENCES structures(finess);
+ALTER TABLE accounts ADD COLUMN display_name TEXT;
+UPDATE accounts SET kind = (SELECT kind FROM directory_listings d WHERE d.account_id = accounts.id)
+    WHERE id IN (SELECT account_id FROM directory_listings);
+"#,
 ];
 
 pub struct SqliteStore {
@@ -191,6 +213,41 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
     /// Commits become durable together, outside the writer's lock (see `durable`).
     wal: durable::Wal,
+}
+
+/// A new account with its special-use folders, subscribed (a PER BAL unless told otherwise).
+fn insert_account(
+    tx: &rusqlite::Transaction,
+    address: &str,
+    password_hash: &str,
+    quota_bytes: u64,
+) -> Result<AccountId> {
+    let exists: bool = tx.query_row(
+        "SELECT EXISTS(SELECT 1 FROM accounts WHERE address = ?1)",
+        [address],
+        |r| r.get(0),
+    )?;
+    if exists {
+        return Err(StoreError::AccountExists);
+    }
+    tx.execute(
+        "INSERT INTO accounts(address, password_hash, quota_bytes, created_at) VALUES(?1, ?2, ?3, ?4)",
+        params![address, password_hash, quota_bytes as i64, now()],
+    )?;
+    let id = AccountId(tx.last_insert_rowid());
+    for su in confiance_core::SpecialUse::ALL {
+        let uidvalidity = next_uidvalidity(tx)?;
+        tx.execute(
+            "INSERT INTO mailboxes(account_id, name, special_use, uidvalidity, uidnext, highest_modseq)
+             VALUES(?1, ?2, ?3, ?4, 1, 1)",
+            params![id.0, su.folder_name(), su.attribute(), uidvalidity],
+        )?;
+        tx.execute(
+            "INSERT INTO subscriptions(account_id, name) VALUES(?1, ?2)",
+            params![id.0, su.folder_name()],
+        )?;
+    }
+    Ok(id)
 }
 
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
@@ -303,10 +360,15 @@ fn account_row(r: &rusqlite::Row) -> rusqlite::Result<Account> {
         last_login_at: r.get(6)?,
         inactivity_notices: r.get(7)?,
         inactivity_notice_at: r.get(8)?,
+        kind: confiance_core::MailboxKind::from_code(&r.get::<_, String>(9)?)
+            .unwrap_or(confiance_core::MailboxKind::Personal),
+        structure: r.get(10)?,
+        display_name: r.get(11)?,
     })
 }
 
-const ACCOUNT_COLS: &str = "id, address, password_hash, quota_bytes, created_at, status, last_login_at, inactivity_notices, inactivity_notice_at";
+const ACCOUNT_COLS: &str = "id, address, password_hash, quota_bytes, created_at, status, last_login_at, inactivity_notices, \
+     inactivity_notice_at, kind, structure, display_name";
 const MAILBOX_COLS: &str = "m.id, m.account_id, m.name, m.special_use, m.uidvalidity, m.uidnext, m.highest_modseq, \
      EXISTS(SELECT 1 FROM subscriptions s WHERE s.account_id = m.account_id AND s.name = m.name)";
 const MESSAGE_COLS: &str = "uid, blob, size, internal_date, internal_tz, flags, recent, modseq";
@@ -406,34 +468,7 @@ fn add_usage(tx: &Connection, mailbox: MailboxId, delta: i64) -> Result<()> {
 
 impl Store for SqliteStore {
     fn create_account(&self, address: &str, password_hash: &str, quota_bytes: u64) -> Result<AccountId> {
-        self.write(|tx| {
-            let exists: bool = tx.query_row(
-                "SELECT EXISTS(SELECT 1 FROM accounts WHERE address = ?1)",
-                [address],
-                |r| r.get(0),
-            )?;
-            if exists {
-                return Err(StoreError::AccountExists);
-            }
-            tx.execute(
-                "INSERT INTO accounts(address, password_hash, quota_bytes, created_at) VALUES(?1, ?2, ?3, ?4)",
-                params![address, password_hash, quota_bytes as i64, now()],
-            )?;
-            let id = AccountId(tx.last_insert_rowid());
-            for su in confiance_core::SpecialUse::ALL {
-                let uidvalidity = next_uidvalidity(tx)?;
-                tx.execute(
-                    "INSERT INTO mailboxes(account_id, name, special_use, uidvalidity, uidnext, highest_modseq)
-                     VALUES(?1, ?2, ?3, ?4, 1, 1)",
-                    params![id.0, su.folder_name(), su.attribute(), uidvalidity],
-                )?;
-                tx.execute(
-                    "INSERT INTO subscriptions(account_id, name) VALUES(?1, ?2)",
-                    params![id.0, su.folder_name()],
-                )?;
-            }
-            Ok(id)
-        })
+        self.write(|tx| insert_account(tx, address, password_hash, quota_bytes))
     }
 
     fn account_by_address(&self, address: &str) -> Result<Option<Account>> {
@@ -492,6 +527,15 @@ impl Store for SqliteStore {
 
     fn set_listing(&self, id: AccountId, listing: Option<&DirectoryListing>) -> Result<()> {
         self.write(|tx| {
+            if let Some(l) = listing {
+                let kind: String = tx
+                    .query_row("SELECT kind FROM accounts WHERE id = ?1", [id.0], |r| r.get(0))
+                    .optional()?
+                    .ok_or(StoreError::NoSuchAccount)?;
+                if kind != l.kind.code() {
+                    return Err(StoreError::KindFixed(kind));
+                }
+            }
             tx.execute("DELETE FROM directory_listings WHERE account_id = ?1", [id.0])?;
             let Some(l) = listing else { return Ok(()) };
             let (pc, pl) = l.profession.clone().unzip();

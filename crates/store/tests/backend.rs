@@ -55,6 +55,43 @@ fn suite(store: &dyn Store) {
     assert_eq!(listed[1].1, listing);
     store.set_listing(bob, None).unwrap();
     assert_eq!(store.listings().unwrap().len(), 1);
+
+    // A structure's BAL: of its structure, its type fixed; no listing of another type.
+    store.add_structure("750712184", "CH de Test", None).unwrap();
+    assert!(matches!(
+        store.add_structure("750712184", "Autre", None),
+        Err(StoreError::StructureExists)
+    ));
+    let bal = |address: &'static str, finess: &'static str| NewStructureBal {
+        address,
+        kind: confiance_core::MailboxKind::Organisational,
+        finess,
+        display_name: "Secrétariat",
+        quota_bytes: 1000,
+    };
+    assert!(matches!(
+        store.create_structure_bal(&bal("x@medecin.test", "130786049")),
+        Err(StoreError::NoSuchStructure)
+    ));
+    let org = store
+        .create_structure_bal(&bal("secretariat@medecin.test", "750712184"))
+        .unwrap();
+    let account = store.account(org).unwrap().unwrap();
+    assert_eq!(account.kind, confiance_core::MailboxKind::Organisational);
+    assert_eq!(account.structure.as_deref(), Some("750712184"));
+    assert_eq!(account.display_name.as_deref(), Some("Secrétariat"));
+    assert_eq!(
+        store.account(alice).unwrap().unwrap().kind,
+        confiance_core::MailboxKind::Personal
+    );
+    assert!(matches!(
+        store.set_listing(org, Some(&listing)),
+        Err(StoreError::KindFixed(k)) if k == "ORG"
+    ));
+    assert!(store.add_structure_admin("750712184", "810000005479").unwrap());
+    assert!(!store.add_structure_admin("750712184", "810000005479").unwrap());
+    assert_eq!(store.structure_admins("750712184").unwrap(), ["810000005479"]);
+    assert_eq!(store.structures().unwrap()[0].name, "CH de Test");
     let sent = store.mailbox(alice, "Sent").unwrap().unwrap();
     assert_eq!(sent.special_use.as_deref(), Some("\\Sent"));
     assert!(sent.subscribed);

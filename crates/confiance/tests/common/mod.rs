@@ -299,6 +299,28 @@ impl Operator {
         }
     }
 
+    /// swaks against the submission port over verified STARTTLS, with `args` after; whether it
+    /// succeeded, and what it said.
+    pub fn swaks(&self, args: &[&str]) -> (bool, String) {
+        let port = self.submission.to_string();
+        let ca = self.ca();
+        let mut all = vec![
+            "--server",
+            "127.0.0.1",
+            "--port",
+            &port,
+            "--tls",
+            "--tls-verify",
+            "--tls-ca-path",
+            ca.to_str().unwrap(),
+            "--helo",
+            "cabinet.test",
+        ];
+        all.extend_from_slice(args);
+        let out = self.run("swaks", &all);
+        (out.status.success(), text(&out))
+    }
+
     /// Runs an external client (curl, swaks, mbsync) and returns its output.
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
         Command::new(program)

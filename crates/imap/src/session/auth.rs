@@ -47,13 +47,15 @@ impl Session {
                     Some(r) => {
                         let step = exchange.message(&r);
                         match self.authenticate(out, tag, exchange, step).await {
-                            Some((exchange, challenge)) => Control::Authenticate(tag.to_string(), exchange, challenge),
+                            Some((exchange, challenge)) => {
+                                Control::Authenticate(tag.to_string(), Box::new(exchange), challenge)
+                            }
                             None => Control::Continue,
                         }
                     }
                     None => {
                         let first = exchange.first_challenge();
-                        Control::Authenticate(tag.to_string(), exchange, first)
+                        Control::Authenticate(tag.to_string(), Box::new(exchange), first)
                     }
                 }
             }

@@ -99,7 +99,7 @@ pub enum Control {
     Idle(String),
     /// AUTHENTICATE goes on: send the challenge (`+ …`) and feed the client's answer to
     /// `Session::authenticate` with the exchange.
-    Authenticate(String, confiance_auth::exchange::Exchange, Vec<u8>),
+    Authenticate(String, Box<confiance_auth::exchange::Exchange>, Vec<u8>),
 }
 
 pub struct Session {

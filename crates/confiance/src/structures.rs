@@ -1,0 +1,216 @@
+//! `confiance structure …` and `confiance bal …`: the structures (FINESS) of this operator, their
+//! administrators, and their organisational (ORG), applicative (APP) and cabinet (CAB) BALs
+//! (issue 16). A BAL's type is chosen here, once: it never changes after.
+
+use clap::{Subcommand, ValueEnum};
+use confiance_core::{Address, Finess, MailboxKind, Rpps};
+use confiance_store::{NewStructureBal, StoreError};
+
+use crate::accounts::{self, AccountCmd};
+use crate::config::Config;
+
+#[derive(Subcommand)]
+pub enum StructureCmd {
+    /// Add a structure by its FINESS (juridique or géographique), with its name.
+    Add {
+        finess: String,
+        #[arg(long)]
+        name: String,
+        /// Postal address.
+        #[arg(long)]
+        address: Option<String>,
+    },
+    /// List the structures with their BALs and administrators.
+    List,
+    /// The structure's administrators: professionals (by RPPS) or staff (by e-mail).
+    #[command(subcommand)]
+    Admin(AdminCmd),
+}
+
+#[derive(Subcommand)]
+pub enum AdminCmd {
+    /// Name an administrator: an RPPS (11 digits) or an e-mail address.
+    Add { finess: String, who: String },
+}
+
+/// The types of BAL a structure holds (PER BALs are a professional's, made by activation).
+#[derive(Clone, Copy, ValueEnum)]
+pub enum StructureBalKind {
+    /// Organisationnelle: a service, shared by its staff.
+    Org,
+    /// Applicative: a software of the structure.
+    App,
+    /// De cabinet: a practice shared by its professionals.
+    Cab,
+}
+
+impl From<StructureBalKind> for MailboxKind {
+    fn from(k: StructureBalKind) -> MailboxKind {
+        match k {
+            StructureBalKind::Org => MailboxKind::Organisational,
+            StructureBalKind::App => MailboxKind::Applicative,
+            StructureBalKind::Cab => MailboxKind::Practice,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum BalCmd {
+    /// Create a structure's BAL; its type never changes after.
+    Add {
+        address: String,
+        #[arg(long = "type", value_enum)]
+        kind: StructureBalKind,
+        /// FINESS of a structure added with `confiance structure add`.
+        #[arg(long)]
+        structure: String,
+        /// The name it shows (`Secrétariat de cardiologie`).
+        #[arg(long)]
+        name: String,
+        /// Quota, as `4G`, `2 Go`, `500M` or bytes (default: storage.default_quota).
+        #[arg(long, value_parser = crate::size::parse)]
+        quota: Option<u64>,
+    },
+    /// Suspend a BAL: its mail is kept, incoming mail is refused, nobody logs in.
+    Suspend { address: String },
+    /// Let a suspended BAL be used again.
+    Resume { address: String },
+    /// Delete a BAL with all its messages, for good.
+    Delete {
+        address: String,
+        /// Confirms the deletion.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// The FINESS as stored, or an error that names what is wrong with it (its key above all).
+fn finess(value: &str) -> anyhow::Result<String> {
+    Ok(Finess::parse(value).map_err(|e| anyhow::anyhow!("{e}"))?.to_string())
+}
+
+pub fn run_structure(config: &Config, cmd: StructureCmd) -> anyhow::Result<()> {
+    let store = accounts::open(config)?;
+    match cmd {
+        StructureCmd::Add {
+            finess: f,
+            name,
+            address,
+        } => {
+            let f = finess(&f)?;
+            let name = name.trim();
+            if name.is_empty() {
+                anyhow::bail!("--name: the structure needs a name");
+            }
+            match store.add_structure(&f, name, address.as_deref().map(str::trim)) {
+                Err(StoreError::StructureExists) => anyhow::bail!("FINESS {f}: this structure already exists"),
+                other => other?,
+            }
+            tracing::info!(target: "audit", event = "structure_added", finess = %f);
+            println!("Structure ajoutée : {name} (FINESS {f})");
+        }
+        StructureCmd::List => {
+            let accounts = store.accounts()?;
+            for s in store.structures()? {
+                let bals: Vec<String> = accounts
+                    .iter()
+                    .filter(|a| a.structure.as_deref() == Some(s.finess.as_str()))
+                    .map(|a| format!("{} ({})", a.address, a.kind))
+                    .collect();
+                let admins = store.structure_admins(&s.finess)?;
+                println!(
+                    "{}\t{}\tBAL : {}\tadministrateurs : {}",
+                    s.finess,
+                    s.name,
+                    list(&bals),
+                    list(&admins)
+                );
+            }
+        }
+        StructureCmd::Admin(AdminCmd::Add { finess: f, who }) => {
+            let f = finess(&f)?;
+            let who = admin_identity(&who)?;
+            match store.add_structure_admin(&f, &who) {
+                Err(StoreError::NoSuchStructure) => {
+                    anyhow::bail!("FINESS {f}: no such structure (confiance structure add)")
+                }
+                Ok(false) => println!("{who} administre déjà la structure {f}"),
+                Ok(true) => {
+                    tracing::info!(target: "audit", event = "structure_admin_added", finess = %f, admin = %who);
+                    println!("{who} administre la structure {f}");
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn list(items: &[String]) -> String {
+    match items.is_empty() {
+        true => "aucun".into(),
+        false => items.join(", "),
+    }
+}
+
+/// An administrator: a professional by RPPS (kept as their IdNat_PS, as PSC gives it) or a
+/// staff member by e-mail address.
+fn admin_identity(who: &str) -> anyhow::Result<String> {
+    let who = who.trim();
+    if who.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(Rpps::parse(who).map_err(|e| anyhow::anyhow!("{e}"))?.national_id());
+    }
+    Address::parse(who)
+        .map(|a| a.to_string().to_lowercase())
+        .map_err(|e| anyhow::anyhow!("{who:?}: neither an RPPS (11 digits) nor an e-mail address ({e})"))
+}
+
+pub fn run_bal(config: &Config, cmd: BalCmd) -> anyhow::Result<()> {
+    let then = match cmd {
+        BalCmd::Add {
+            address,
+            kind,
+            structure,
+            name,
+            quota,
+        } => return add(config, &address, kind.into(), &structure, &name, quota),
+        BalCmd::Suspend { address } => AccountCmd::Suspend { address },
+        BalCmd::Resume { address } => AccountCmd::Reactivate { address },
+        BalCmd::Delete { address, yes } => AccountCmd::Delete { address, yes },
+    };
+    accounts::run(config, then)
+}
+
+fn add(
+    config: &Config,
+    address: &str,
+    kind: MailboxKind,
+    structure: &str,
+    name: &str,
+    quota: Option<u64>,
+) -> anyhow::Result<()> {
+    let a = accounts::hosted(config, address)?.to_string();
+    let f = finess(structure)?;
+    let name = name.trim();
+    if name.is_empty() {
+        anyhow::bail!("--name: the BAL needs the name it shows");
+    }
+    let store = accounts::open(config)?;
+    let created = store.create_structure_bal(&NewStructureBal {
+        address: &a,
+        kind,
+        finess: &f,
+        display_name: name,
+        quota_bytes: quota.unwrap_or(config.storage.default_quota),
+    });
+    match created {
+        Err(StoreError::NoSuchStructure) => anyhow::bail!("FINESS {f}: no such structure (confiance structure add)"),
+        Err(StoreError::AccountExists) => {
+            anyhow::bail!("{a} already exists; a BAL's type never changes after its creation")
+        }
+        other => other?,
+    };
+    tracing::info!(target: "audit", event = "bal_created", account = %a, kind = kind.code(), finess = %f);
+    println!("BAL {} créée : {a} ({name}, FINESS {f})", kind.code());
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! Structures (FINESS) and their BALs (issue 16), through the CLI and the real server: a
+//! FINESS with a wrong key is refused by name, a BAL's type never changes, an organisational
+//! BAL receives from a professional, and a suspended one refuses mail with 550 5.2.1.
+
+mod common;
+
+use common::*;
+
+const FINESS: &str = "750712184";
+
+/// The submission of one message from `from` to `to`, as swaks reports it.
+fn send(op: &Operator, from: &str, to: &str) -> (bool, String) {
+    let auth = ["--auth", "PLAIN", "--auth-user", from, "--auth-password", PASSWORD];
+    let mail = ["--from", from, "--to", to, "--h-Subject", "Demande de rendez-vous"];
+    op.swaks(&[&auth[..], &mail].concat())
+}
+
+#[test]
+fn a_structure_holds_bals_of_a_fixed_type() {
+    let op = Operator::start(&["docteur"]);
+    let cli = |args: &[&str]| {
+        let out = op.cli(args, None);
+        (out.status.success(), text(&out))
+    };
+    // A mistyped digit: the error names the key; a malformed number says what a FINESS is.
+    let (ok, out) = cli(&["structure", "add", "750712185", "--name", "CHU"]);
+    assert!(!ok && out.contains("750712185") && out.contains("check key"), "{out}");
+    let (ok, out) = cli(&["structure", "add", "75071218", "--name", "CHU"]);
+    assert!(!ok && out.contains("9 characters"), "{out}");
+    let (ok, out) = cli(&["structure", "add", FINESS, "--name", "Centre hospitalier de Test"]);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&["structure", "add", FINESS, "--name", "Autre"]);
+    assert!(!ok && out.contains("already exists"), "{out}");
+
+    let secretariat = op.mailbox("secretariat");
+    let add = |address: &str, kind: &str, finess: &str| {
+        let name = "Secrétariat de cardiologie";
+        cli(&[
+            "bal",
+            "add",
+            address,
+            "--type",
+            kind,
+            "--structure",
+            finess,
+            "--name",
+            name,
+        ])
+    };
+    let (ok, out) = add(&op.mailbox("orpheline"), "org", "130786049");
+    assert!(!ok && out.contains("no such structure"), "{out}");
+    let (ok, out) = add(&secretariat, "org", FINESS);
+    assert!(ok && out.contains("BAL ORG créée"), "{out}");
+    // The same address again, as another type: refused, the type stays.
+    let (ok, out) = add(&secretariat, "app", FINESS);
+    assert!(!ok && out.contains("never changes"), "{out}");
+    let per = ["--type", "PER", "--rpps", "10000005479", "--family", "X"];
+    let (ok, out) = cli(&[&["account", "publish", &secretariat][..], &per].concat());
+    assert!(
+        !ok && out.contains("type ORG") && out.contains("never changes"),
+        "{out}"
+    );
+    let (ok, out) = cli(&["account", "publish", &secretariat, "--type", "ORG", "--finess", FINESS]);
+    assert!(ok, "{out}");
+
+    // Administrators: a professional by RPPS, a staff member by e-mail; nothing else.
+    let (ok, out) = cli(&["structure", "admin", "add", FINESS, "10000005479"]);
+    assert!(ok && out.contains("810000005479"), "{out}");
+    let (ok, out) = cli(&["structure", "admin", "add", FINESS, "cadre@chu-test.fr"]);
+    assert!(ok, "{out}");
+    let (ok, out) = cli(&["structure", "admin", "add", FINESS, "10102727017"]);
+    assert!(!ok && out.contains("check key"), "{out}");
+    let (ok, out) = cli(&["structure", "admin", "add", "130786049", "cadre@chu-test.fr"]);
+    assert!(!ok && out.contains("no such structure"), "{out}");
+    let (_, out) = cli(&["structure", "list"]);
+    assert!(
+        out.contains(&format!("{secretariat} (ORG)")) && out.contains("cadre@chu-test.fr"),
+        "{out}"
+    );
+
+    // The organisational BAL receives from a professional; suspended, it refuses with 5.2.1
+    // and says why in French; resumed, it receives again.
+    let docteur = Operator::address("docteur");
+    let (ok, out) = send(&op, &docteur, &secretariat);
+    assert!(ok && out.contains("250 2.0.0"), "{out}");
+    let (ok, out) = cli(&["bal", "suspend", &secretariat]);
+    assert!(ok, "{out}");
+    let (ok, out) = send(&op, &docteur, &secretariat);
+    assert!(!ok && out.contains("550 5.2.1") && out.contains("suspendue"), "{out}");
+    let (ok, out) = cli(&["bal", "resume", &secretariat]);
+    assert!(ok, "{out}");
+    let (ok, out) = send(&op, &docteur, &secretariat);
+    assert!(ok && out.contains("250 2.0.0"), "{out}");
+    let (_, out) = cli(&["account", "list"]);
+    let line = out.lines().find(|l| l.starts_with(&secretariat)).unwrap_or_default();
+    assert!(line.contains("\tORG\t") && line.ends_with("active"), "{out}");
+    let log = op.log();
+    assert!(log.contains("reason=\"suspended\""), "{log}");
+}
