@@ -24,6 +24,8 @@ pub(crate) struct Blobs {
     /// the blob. Without it, a message with the same bytes as one being expunged could find
     /// the file present, see it deleted, then commit a row that points at nothing.
     pub(crate) in_use: tokio::sync::RwLock<()>,
+    /// Header sections read lately (see `headers`).
+    headers: Arc<crate::headers::HeaderCache>,
 }
 
 impl Blobs {
@@ -46,6 +48,7 @@ impl Blobs {
             files,
             owner,
             in_use: tokio::sync::RwLock::new(()),
+            headers: Arc::default(),
         }
     }
 }
@@ -68,23 +71,44 @@ impl MailService {
     /// to the blocking pool (a FETCH of a page of 20 messages would otherwise cost 20). Each is
     /// `None` when another session expunged it meanwhile (its blob may have gone with it), an
     /// error when it is still there and unreadable (a server fault, not a race).
+    ///
+    /// With `headers_only`, each is the message's header section (up to and with the blank
+    /// line), from the cache when it holds them all, without a trip to the blocking pool.
     pub async fn read_listed(
         &self,
         folder: MailboxId,
         messages: Vec<(u32, BlobId)>,
+        headers_only: bool,
     ) -> Result<Vec<Result<Option<Arc<Vec<u8>>>>>> {
+        let cache = self.blobs.headers.clone();
+        if headers_only {
+            let cached: Option<Vec<_>> = messages.iter().map(|(_, blob)| cache.get(blob)).collect();
+            if let Some(sections) = cached {
+                return Ok(sections.into_iter().map(|s| Ok(Some(s))).collect());
+            }
+        }
         let files = self.blobs.files.clone();
         let reads = off_workers(move || {
             messages
                 .into_iter()
-                .map(|(uid, blob)| (uid, files.get(&blob)))
+                .map(|(uid, blob)| {
+                    let cached = headers_only.then(|| cache.get(&blob)).flatten();
+                    let read = match cached {
+                        Some(section) => Ok(section),
+                        None => files.get(&blob).map(|bytes| match headers_only {
+                            true => cache.keep(blob, &bytes),
+                            false => Arc::new(bytes),
+                        }),
+                    };
+                    (uid, read)
+                })
                 .collect::<Vec<_>>()
         })
         .await?;
         let mut out = Vec::with_capacity(reads.len());
         for (uid, read) in reads {
             out.push(match read {
-                Ok(bytes) => Ok(Some(Arc::new(bytes))),
+                Ok(bytes) => Ok(Some(bytes)),
                 Err(e) => match self.listed(folder, uid).await {
                     Ok(None) => Ok(None),
                     _ => Err(StoreError::from(e).into()),

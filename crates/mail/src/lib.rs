@@ -18,6 +18,7 @@ mod changes;
 mod commit;
 mod delivery;
 pub mod folders;
+mod headers;
 pub mod message;
 mod notify;
 mod reading;

@@ -281,6 +281,38 @@ async fn sessions_share_a_view_until_told_of_a_change() {
     assert!(late.send("n NOOP").await.contains("* 1 FETCH (FLAGS (\\Flagged))"));
 }
 
+/// A page of header fields and ENVELOPE come from the header section alone, the second time
+/// from the cache: the same answer as from the whole message, and a FETCH that also wants the
+/// body still gets it.
+#[tokio::test]
+async fn header_fields_read_twice_answer_alike() {
+    let op = Operator::with(&["alice@medecin.test"]);
+    let mut s = op.connect();
+    s.login("alice@medecin.test").await;
+    let message = "Subject: bilan\r\nFrom: a@medecin.test\r\n\r\nSubject: pas un en-tete\r\n";
+    let answer = s
+        .send(&format!("a APPEND INBOX {{{}+}}\r\n{message}", message.len()))
+        .await;
+    assert!(answer.contains("a OK"), "{answer}");
+    s.send("s SELECT INBOX").await;
+    let page = "f FETCH 1 (ENVELOPE BODY.PEEK[HEADER.FIELDS (SUBJECT)] RFC822.SIZE)";
+    let first = s.send(page).await;
+    assert!(
+        first.contains("BODY[HEADER.FIELDS (SUBJECT)] {18}\r\nSubject: bilan\r\n\r\n")
+            && first.contains(&format!("RFC822.SIZE {}", message.len()))
+            && first.contains("\"bilan\""),
+        "{first}"
+    );
+    assert_eq!(s.send(page).await, first);
+    let both = s
+        .send("g FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)] BODY.PEEK[TEXT])")
+        .await;
+    assert!(
+        both.contains("BODY[TEXT] {25}\r\nSubject: pas un en-tete\r\n"),
+        "{both}"
+    );
+}
+
 /// A session that APPENDs to the folder it holds read-write is the first told of the message:
 /// \Recent is its own, in its answer and its FETCH; another session holding the folder and the
 /// next to SELECT it see the message without the mark (RFC 3501 §2.3.2: one session only).

@@ -37,6 +37,22 @@ pub fn needs_bytes(attrs: &[FetchAttr]) -> bool {
     })
 }
 
+/// Whether the attributes need nothing of the message but its header section (a mail program's
+/// page of header fields, ENVELOPE): then only that is read, from the cache of header sections.
+pub fn needs_only_headers(attrs: &[FetchAttr]) -> bool {
+    attrs.iter().all(|a| match a {
+        FetchAttr::Envelope | FetchAttr::Rfc822Header => true,
+        FetchAttr::BodySection { section, .. } => {
+            section.part.is_empty()
+                && matches!(
+                    section.text,
+                    Some(SectionText::Header | SectionText::HeaderFields(_) | SectionText::HeaderFieldsNot(_))
+                )
+        }
+        other => !needs_bytes(std::slice::from_ref(other)),
+    })
+}
+
 /// Whether fetching the attributes sets \Seen (RFC 9051 §6.4.5: BODY[] without PEEK, RFC822, RFC822.TEXT, BINARY).
 pub fn sets_seen(attrs: &[FetchAttr]) -> bool {
     attrs.iter().any(|a| {

@@ -320,6 +320,7 @@ impl Session {
                 return true;
             }
             let want_bytes = fetch::needs_bytes(&pending.attrs);
+            let headers_only = fetch::needs_only_headers(&pending.attrs);
             // The next messages whose bytes one trip to the blocking pool reads: at most
             // READ_BATCH of them, and about a chunk's worth of bytes (at least one).
             let sel = self.selected.as_ref().expect("selected");
@@ -339,7 +340,7 @@ impl Session {
                 false => Vec::new(),
                 true => {
                     let wanted = batch.iter().map(|(_, m)| (m.uid, m.blob.clone())).collect();
-                    match self.svc.read_listed(folder, wanted).await {
+                    match self.svc.read_listed(folder, wanted, headers_only).await {
                         Ok(reads) => reads,
                         Err(e) => {
                             tracing::error!(error = %e, "messages unreadable");
