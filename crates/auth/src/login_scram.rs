@@ -1,9 +1,9 @@
 //! SCRAM-SHA-256 logins on IMAP and submission (RFC 7677), and the keys they check.
 //!
-//! The keys of a credential are made where its password is known in clear: when an app
-//! password is created, when the account password is set on the web, and at the first PLAIN
-//! or LOGIN that succeeds with a credential that has none yet (accounts made before, or by the
-//! CLI). The login then answers at once; the derivation runs after, in a hashing slot.
+//! The keys of a credential are made where its password is known in clear: `confiance account
+//! add|passwd`, a password changed on the web, a new app password, and the first PLAIN or
+//! LOGIN that succeeds with a credential that has none yet (accounts made before SCRAM); that
+//! login answers at once, and the derivation runs after, in a hashing slot.
 //!
 //! What an observer sees does not tell whether an address exists: an unknown one gets a salt
 //! derived from it under an installation secret, as stable as a real one, and the exchange
