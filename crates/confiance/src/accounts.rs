@@ -91,15 +91,6 @@ fn mail_service(
     Ok(confiance_mail::MailService::new(store, std::sync::Arc::new(files)))
 }
 
-/// The SCRAM-SHA-256 keys of a password just set, so that clients that choose SCRAM log in
-/// from the start (RFC 7677; see `confiance_auth::login_scram`).
-fn keep_scram_keys(store: &dyn Store, address: &str, hash: &str, password: &str) -> anyhow::Result<()> {
-    if let Some(account) = store.account_by_address(address)? {
-        confiance_auth::login_scram::store_keys(store, &account, hash, password)?;
-    }
-    Ok(())
-}
-
 pub(crate) fn hosted(config: &Config, address: &str) -> anyhow::Result<Address> {
     let a = Address::parse(address).map_err(|e| anyhow::anyhow!("invalid address {address:?}: {e}"))?;
     if !config.domains.iter().any(|d| d.eq_ignore_ascii_case(a.domain())) {
@@ -215,8 +206,11 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             let a = hosted(config, &address)?;
             let password = read_password(password_stdin)?;
             let hash = confiance_auth::hash_password(&password)?;
-            store.create_account(&a.to_string(), &hash, quota.unwrap_or(config.storage.default_quota))?;
-            keep_scram_keys(&*store, &a.to_string(), &hash, &password)?;
+            let id = store.create_account(&a.to_string(), &hash, quota.unwrap_or(config.storage.default_quota))?;
+            // SCRAM keys of the new password, so that clients choosing SCRAM log in at once.
+            if let Some(account) = store.account(id)? {
+                confiance_auth::login_scram::store_keys(&*store, &account, &hash, &password)?;
+            }
             println!("BAL créée : {a}");
         }
         AccountCmd::Passwd { address } => {
@@ -227,7 +221,7 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             let password = read_password(true)?;
             let hash = confiance_auth::hash_password(&password)?;
             store.set_password(account.id, &hash)?;
-            keep_scram_keys(&*store, &a.to_string(), &hash, &password)?;
+            confiance_auth::login_scram::store_keys(&*store, &account, &hash, &password)?;
             println!("Mot de passe modifié : {a}");
         }
         AccountCmd::Quota { address, bytes } => {
