@@ -9,10 +9,12 @@ Usage: scram.py login LOCAL PASSWORD             both protocols accept, signatur
        scram.py forget LOCAL DATABASE            drops the account's keys, as before SCRAM existed
        scram.py login-soon LOCAL PASSWORD        `login` once the keys are made (within 10 s)
        scram.py plain LOCAL PASSWORD             AUTHENTICATE PLAIN accepts (a UTF-8 password)
+       scram.py burst LOCAL PASSWORD             12 wrong proofs at once, then the right one refused
 Prints `ok` when every check held.
 """
 
 import base64
+import concurrent.futures
 import hashlib
 import hmac
 import imaplib
@@ -141,6 +143,15 @@ def main():
             time.sleep(0.2)
         ok, why, _ = smtp_scram(local, sys.argv[3])
         check(ok, f"submission refused SCRAM: {why}")
+    elif mode == "burst":
+        # Attempts are counted before the proof is checked: twelve wrong ones in parallel pass
+        # the per-account limit (10), and the right password from this address is then refused
+        # with the same answer.
+        with concurrent.futures.ThreadPoolExecutor(12) as pool:
+            runs = list(pool.map(lambda _: imap_scram(local, "Pas-le-bon-1"), range(12)))
+        check(all(not ok and "AUTHENTICATIONFAILED" in why for ok, why, _ in runs), f"burst: {runs}")
+        ok, why, _ = imap_scram(local, sys.argv[3])
+        check(not ok and "AUTHENTICATIONFAILED" in why, f"after the burst: {why or 'accepted'}")
     elif mode == "plain":
         conn = _Imap(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
         conn.authenticate("PLAIN", lambda _: b"\0" + address(local).encode() + b"\0" + sys.argv[3].encode())

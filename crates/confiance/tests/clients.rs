@@ -31,12 +31,13 @@ fn concurrent_sessions_on_one_bal_agree() {
 /// SCRAM cannot carry are refused alike, and hostile exchanges get a precise BAD.
 #[test]
 fn scram_logs_in_without_sending_the_password() {
-    let op = Operator::start(&["scram", "ancien", "hostile"]);
+    let op = Operator::start(&["scram", "ancien", "hostile", "rafale"]);
     let scram = |args: &[&str]| assert_eq!(op.python("scram.py", args).trim(), "ok");
     scram(&["login", "scram", PASSWORD]);
     scram(&["refused", "scram", "Pas-le-bon-1"]);
     scram(&["same-answer", "scram", "personne"]);
     scram(&["hostile", "hostile", PASSWORD]);
+    scram(&["burst", "rafale", PASSWORD]);
 
     // A new password has keys at once; the old one opens nothing.
     let out = op.cli(&["account", "passwd", &op.mailbox("scram")], Some("Nouveau-2027\n"));
@@ -63,6 +64,12 @@ fn scram_logs_in_without_sending_the_password() {
     assert!(
         !log.contains("Nouveau-2027") && !log.contains(PASSWORD),
         "a password in the log"
+    );
+    // The right password after the burst was refused by the throttle, not by the proof.
+    let throttled = "reason=\"throttled: too many failures from this address for this account\"";
+    assert!(
+        log.lines().any(|l| l.contains("rafale@") && l.contains(throttled)),
+        "{log}"
     );
 }
 
