@@ -78,7 +78,10 @@ pub(crate) fn open(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>>
             config.data_dir.display()
         );
     }
-    Ok(confiance_store::open(&config.data_dir)?)
+    let store = confiance_store::open(&config.data_dir)?;
+    // The admin commands' traces (account added, BAL suspended…) go to the trace log too.
+    crate::audit::start(&config.data_dir)?;
+    Ok(store)
 }
 
 /// The mail service for a command that removes messages: it owns the blob files only when no
@@ -134,11 +137,11 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
                 if !store.revoke_access(account.id, &national_id)? {
                     anyhow::bail!("{} was not shared with {national_id}", account.address);
                 }
-                tracing::info!(target: "audit", event = "access_withdrawn", account = %account.address, national_id = %national_id);
+                tracing::info!(target: "audit", event = "access_withdrawn", account = %account.address, grantee = %national_id);
                 println!("Accès de {national_id} à {} retiré", account.address);
             } else {
                 store.grant_access(account.id, &national_id)?;
-                tracing::info!(target: "audit", event = "access_granted", account = %account.address, national_id = %national_id);
+                tracing::info!(target: "audit", event = "access_granted", account = %account.address, grantee = %national_id);
                 println!("{national_id} peut ouvrir {}", account.address);
             }
         }

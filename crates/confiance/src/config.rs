@@ -30,6 +30,29 @@ pub struct Config {
     pub accounts: AccountsSection,
     pub notify: NotifySection,
     pub limits: LimitsSection,
+    pub traces: TracesSection,
+}
+
+/// The audit trail (`confiance traces`): how long it is kept.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TracesSection {
+    /// `183d` (six months, FAQ ANS 10217: at least six months recommended), `12h`, `30s`.
+    pub retention: String,
+}
+
+impl Default for TracesSection {
+    fn default() -> Self {
+        TracesSection {
+            retention: "183d".into(),
+        }
+    }
+}
+
+impl TracesSection {
+    pub fn retention_ms(&self) -> i64 {
+        crate::traces::parse_retention(&self.retention).unwrap_or(183 * 86_400) as i64 * 1_000
+    }
 }
 
 /// What one client may hold: connections and the time they may sit idle. Each listener (IMAP,
@@ -383,6 +406,7 @@ impl Default for Config {
             accounts: AccountsSection::default(),
             notify: NotifySection::default(),
             limits: LimitsSection::default(),
+            traces: TracesSection::default(),
         }
     }
 }
@@ -477,6 +501,9 @@ impl Config {
             .any(|d| *d >= self.accounts.inactivity_delete_days)
         {
             anyhow::bail!("`accounts.inactivity_notice_days` must come before `inactivity_delete_days`");
+        }
+        if let Err(e) = crate::traces::parse_retention(&self.traces.retention) {
+            anyhow::bail!("`traces.retention`: {e}");
         }
         if self.imap.autologout_minutes < 30 {
             anyhow::bail!("`imap.autologout_minutes` must be at least 30 (RFC 9051 §5.4)");

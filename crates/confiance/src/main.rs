@@ -5,10 +5,12 @@
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod accounts;
+mod audit;
 mod authority;
 mod config;
 mod directory;
 mod identity;
+mod indicators;
 mod init;
 mod lifecycle;
 mod listing;
@@ -16,6 +18,7 @@ mod queue;
 mod serve;
 mod size;
 mod structures;
+mod traces;
 mod whitelist;
 
 use std::path::PathBuf;
@@ -58,6 +61,10 @@ enum Cmd {
     /// A structure's BALs: organisational, applicative, cabinet.
     #[command(subcommand)]
     Bal(structures::BalCmd),
+    /// The audit trail: who did what to which BAL, and when (never content).
+    Traces(traces::TracesArgs),
+    /// Monthly usage indicators (CSV or JSON), and the "Connexions" file.
+    Indicators(indicators::IndicatorsArgs),
     /// The outbound queue to the other operators of the trust space.
     #[command(subcommand)]
     Queue(queue::QueueCmd),
@@ -117,16 +124,22 @@ fn log_filter() -> tracing_subscriber::EnvFilter {
 
 fn main() {
     tame_allocator();
-    tracing_subscriber::fmt()
-        .with_env_filter(log_filter())
+    use tracing_subscriber::prelude::*;
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_filter(log_filter());
+    // Audit events reach the trace log whatever CONFIANCE_LOG keeps on stderr.
+    tracing_subscriber::registry().with(stderr).with(audit::layer()).init();
     let cli = Cli::parse();
     if !matches!(cli.command, Cmd::Serve) {
         quiet_on_closed_pipe();
+        audit::acting_from_cli();
     }
-    if let Err(e) = run(cli) {
+    let outcome = run(cli);
+    // A command's traces are in the log before it exits.
+    audit::flush();
+    if let Err(e) = outcome {
         eprintln!("confiance: {e:#}");
         std::process::exit(1);
     }
@@ -143,6 +156,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Account(cmd) => accounts::run(&config, cmd),
         Cmd::Structure(cmd) => structures::run_structure(&config, cmd),
         Cmd::Bal(cmd) => structures::run_bal(&config, cmd),
+        Cmd::Traces(args) => traces::run(&config, args),
+        Cmd::Indicators(args) => indicators::run(&config, args),
         Cmd::Queue(cmd) => queue::run(&config, cmd),
         Cmd::Whitelist(cmd) => whitelist::run(&config, cmd),
         Cmd::Directory(cmd) => directory::run(&config, cmd),

@@ -54,6 +54,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let whitelist = Arc::new(open_whitelist(&config)?);
     let store = confiance_store::open(&config.data_dir)?;
+    let traces =
+        crate::audit::start(&config.data_dir).map_err(|e| anyhow::anyhow!("cannot open the trace log: {e}"))?;
+    let retention_ms = config.traces.retention_ms();
+    if retention_ms < 183 * 86_400_000 {
+        tracing::warn!(retention = %config.traces.retention, "audit traces kept less than the six months ANS recommends");
+    }
     let files = confiance_store::BlobStore::open(config.data_dir.join("blobs"), config.storage.fsync)?;
     let svc = MailService::new(store.clone(), Arc::new(files));
     if !svc.owns_blobs() {
@@ -224,6 +230,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         notifier.clone(),
         Duration::from_secs(config.notify.new_mail_check_seconds.max(1)),
     ));
+    tasks.spawn(purge_traces(traces, retention_ms));
     tasks.spawn(housekeeping(
         store,
         svc.clone(),
@@ -332,6 +339,23 @@ async fn housekeeping(
             Err(e) => tracing::warn!("inactivity sweep: {e}"),
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+/// Removes the audit traces past their retention: every hour, or four times within a
+/// retention shorter than four hours.
+async fn purge_traces(traces: Arc<dyn confiance_store::Traces>, retention_ms: i64) {
+    let every = Duration::from_millis((retention_ms / 4).clamp(1_000, 3_600_000) as u64);
+    loop {
+        let before = chrono::Utc::now().timestamp_millis() - retention_ms;
+        let t = traces.clone();
+        match tokio::task::spawn_blocking(move || t.purge(before)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(traces = n, "audit traces past their retention purged"),
+            Ok(Err(e)) => tracing::warn!("audit trace purge: {e}"),
+            Err(e) => tracing::warn!("audit trace purge: {e}"),
+        }
+        tokio::time::sleep(every).await;
     }
 }
 

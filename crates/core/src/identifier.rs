@@ -230,8 +230,15 @@ impl Finess {
         luhn_key(&Self::numeric(body))
     }
 
-    pub fn departement(&self) -> &str {
-        &self.0[..2]
+    /// The code of the structure's département (MOS `numFINESS`): its first two characters
+    /// (`2A`/`2B` in Corsica); overseas, `97` and the territory digit in position 4 (`971`
+    /// Guadeloupe … `975` Saint-Pierre-et-Miquelon), and `976` for Mayotte's `98`.
+    pub fn departement(&self) -> String {
+        match &self.0[..2] {
+            "97" => format!("97{}", &self.0[3..4]),
+            "98" => "976".to_string(),
+            d => d.to_string(),
+        }
     }
 }
 
@@ -355,6 +362,16 @@ mod tests {
             Finess::parse(f).unwrap();
         }
         assert!(Finess::parse("540002699").is_err());
+        assert_eq!(Finess::parse("760021832").unwrap().departement(), "76");
+        for (body, dept) in [
+            ("97020001", "972"),
+            ("97040123", "974"),
+            ("98000012", "976"),
+            ("2B000123", "2B"),
+        ] {
+            let key = Finess::key_for(body).unwrap();
+            assert_eq!(Finess::parse(&format!("{body}{key}")).unwrap().departement(), dept);
+        }
         let corsica = format!("2A0001234{}", "");
         let key = Finess::key_for(&corsica[..8]).unwrap();
         Finess::parse(&format!("{}{key}", &corsica[..8])).unwrap();

@@ -15,6 +15,7 @@ pub mod routing;
 mod server;
 mod session;
 mod submit;
+mod traced;
 mod transaction;
 
 use std::sync::Arc;

@@ -12,7 +12,9 @@ use confiance_trust::dn::Dn;
 use crate::policy::{self, Origin, Refusal};
 use crate::routing::Route;
 use crate::server::Role;
+use crate::traced::Traced;
 use crate::{SmtpConfig, dsn, report};
+use confiance_core::address::is_patient_address;
 
 /// One accepted recipient and where its copy goes.
 pub(crate) struct Recipient {
@@ -71,12 +73,21 @@ pub(crate) async fn accept(
     policy::author(cfg, &origin, &envelope.sender, &message).map_err(|r| refused(&r.to_string(), r))?;
     let id = queue_id();
     let message = Arc::new(trace(cfg, source, &envelope, &id, message));
+    let traced = Traced::of(&message);
     let (local, remote): (Vec<&Recipient>, Vec<&Recipient>) =
         envelope.recipients.iter().partition(|r| r.route != Route::Remote);
     if local.is_empty() {
         enqueue(cfg, &envelope, &remote, &id, &message).await?;
+        audit_sent(source, &traced, &local, &remote);
         return Ok(id);
     }
+    // Where a delivered copy came from, for the indicators: one of ours, another operator, or
+    // a patient replying from Mon Espace Santé.
+    let origin = match source.role {
+        Role::Submission => "internal",
+        Role::Mx if is_patient_address(&envelope.sender) => "patient",
+        Role::Mx => "operator",
+    };
     let inboxes: Vec<FolderId> = local
         .iter()
         .filter_map(|r| match r.route {
@@ -97,11 +108,14 @@ pub(crate) async fn accept(
     for (r, rcpt) in results.iter().zip(&local) {
         let (delivered, status, diagnostic) = match r {
             Ok(a) => {
-                tracing::info!(target: "audit", event = "delivered", id, sender = %envelope.sender, recipient = %rcpt.address, uid = a.uid, dsn = ?rcpt.dsn, params = ?envelope.params);
+                tracing::info!(target: "audit", event = "delivered", bal = %rcpt.address, peer = source.peer, message_id = traced.message_id,
+                    size = traced.size, id, sender = %envelope.sender, origin, uid = a.uid, codecda = traced.codecda, nil = traced.nil,
+                    dsn = ?rcpt.dsn, params = ?envelope.params);
                 (true, "2.0.0", "delivered".to_string())
             }
             Err(StoreError::QuotaExceeded { .. }) => {
-                tracing::warn!(target: "audit", event = "refused", id, recipient = %rcpt.address, reason = "mailbox full");
+                tracing::warn!(target: "audit", event = "refused", bal = %rcpt.address, message_id = traced.message_id, size = traced.size,
+                    id, reason = "mailbox full");
                 (false, "5.2.2", "552 5.2.2 boîte pleine / mailbox full".to_string())
             }
             Err(e) if e.is_storage_full() => {
@@ -159,7 +173,20 @@ pub(crate) async fn accept(
     if !remote.is_empty() {
         enqueue(cfg, &envelope, &remote, &id, &message).await?;
     }
+    audit_sent(source, &traced, &local, &remote);
     Ok(id)
+}
+
+/// The sending trace of a message one of our BALs submitted: one line a message, with its
+/// recipients counted as ours, other operators' and patients' (the indicators' split).
+fn audit_sent(source: &Source<'_>, traced: &Traced, local: &[&Recipient], remote: &[&Recipient]) {
+    let Some(account) = source.account.filter(|_| source.role == Role::Submission) else {
+        return;
+    };
+    let patients = remote.iter().filter(|r| is_patient_address(&r.address)).count();
+    tracing::info!(target: "audit", event = "sent", bal = %account.address, peer = source.peer, message_id = traced.message_id,
+        size = traced.size, internal = local.len(), operators = remote.len() - patients, patients,
+        codecda = traced.codecda, nil = traced.nil);
 }
 
 /// Queues the message durably for the recipients at other operators.

@@ -11,6 +11,7 @@ pub mod overview;
 pub mod queue;
 pub mod sqlite;
 pub mod structures;
+pub mod traces;
 
 pub use blobs::{BlobStore, OwnerLock};
 pub use identity::*;
@@ -19,6 +20,7 @@ pub use overview::*;
 pub use queue::{OutboundQueue, Queue, open_queue};
 pub use sqlite::SqliteStore;
 pub use structures::*;
+pub use traces::{Trace, TraceQuery, Traces, open_traces};
 
 /// Opens the metadata store the configuration names: today the embedded SQLite file under
 /// `data_dir` (the one-node default); a second backend is chosen here, and nowhere else.

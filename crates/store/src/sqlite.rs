@@ -13,6 +13,7 @@ mod durable;
 mod identity;
 mod overview;
 mod structures;
+pub(crate) mod traces;
 
 const READERS: usize = 4;
 

@@ -151,11 +151,13 @@ impl Session {
             }
             Close => {
                 // RFC 9051 §6.4.1: CLOSE expunges silently, unless the folder is read-only.
-                if let Some(sel) = self.selected.take()
+                if let Some(sel) = self.selected.as_ref()
                     && !sel.read_only
+                    && let Ok(gone) = self.svc.expunge(self.account_id(), sel.id, None).await
                 {
-                    let _ = self.svc.expunge(self.account_id(), sel.id, None).await;
+                    self.audit_expunged(&gone);
                 }
+                self.selected = None;
                 tagged(out, tag, "OK", "CLOSE completed");
             }
             Unselect => {

@@ -341,7 +341,12 @@ impl Session {
                 true => {
                     let wanted = batch.iter().map(|(_, m)| (m.uid, m.blob.clone())).collect();
                     match self.svc.read_listed(folder, wanted, headers_only).await {
-                        Ok(reads) => reads,
+                        Ok(reads) => {
+                            if !headers_only {
+                                self.audit_read(&batch);
+                            }
+                            reads
+                        }
                         Err(e) => {
                             tracing::error!(error = %e, "messages unreadable");
                             if let Some(p) = self.pending_fetch.as_mut() {
@@ -793,11 +798,35 @@ impl Session {
             return no("[READ-ONLY] The folder is open read-only.");
         }
         let account = self.account_id();
-        if let Err(e) = self.svc.expunge(account, id, uids).await {
-            return no(format!("[SERVERBUG] {e}"));
+        match self.svc.expunge(account, id, uids).await {
+            Err(e) => return no(format!("[SERVERBUG] {e}")),
+            Ok(gone) => self.audit_expunged(&gone),
         }
         self.refresh(out, true).await;
         ok("EXPUNGE completed")
+    }
+
+    /// The reading trace of a batch of whole messages or bodies (not of header lists, which
+    /// every client fetches to show a folder): one line a batch, with its UIDs. At debug level:
+    /// the trace log keeps every level of `audit`, stderr would get a line per FETCH.
+    fn audit_read(&self, batch: &[(usize, confiance_mail::model::MessageMeta)]) {
+        let (Some(account), Some(sel)) = (&self.account, &self.selected) else {
+            return;
+        };
+        let uids: Vec<u32> = batch.iter().map(|(_, m)| m.uid).collect();
+        tracing::debug!(target: "audit", event = "read", protocol = "imap", bal = %account.address, peer = %self.peer,
+            folder = %sel.name, count = uids.len(), uids = %uid_set(&uids));
+    }
+
+    /// The deletion trace of an EXPUNGE or CLOSE that removed messages.
+    pub(crate) fn audit_expunged(&self, gone: &[u32]) {
+        let (Some(account), Some(sel)) = (&self.account, &self.selected) else {
+            return;
+        };
+        if !gone.is_empty() {
+            tracing::info!(target: "audit", event = "expunged", protocol = "imap", bal = %account.address, peer = %self.peer,
+                folder = %sel.name, count = gone.len(), uids = %uid_set(gone));
+        }
     }
 
     /// `VANISHED (EARLIER)` for the UIDs expunged after `modseq`, within `within` (RFC 7162 §3.2.6).

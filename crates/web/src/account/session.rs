@@ -350,7 +350,8 @@ impl FromRequestParts<WebState> for Session {
         let proven = session.data.account.is_some() || session.data.identity.is_some() || session.data.factor.is_some();
         if proven && now() - session.data.last_seen > accounts.policy.idle_lock_seconds {
             if let Some(account) = session.data.account {
-                tracing::info!(target: "audit", event = "session_locked", account, reason = "inactivity");
+                let address = address_of(&accounts, AccountId(account)).await;
+                tracing::info!(target: "audit", event = "session_locked", account = %address, reason = "inactivity");
             }
             session.clear(&accounts).await;
             let minutes = accounts.policy.idle_lock_seconds / 60;
@@ -370,10 +371,19 @@ impl FromRequestParts<WebState> for Session {
                 .flatten()
                 .is_some_and(|a| a.status == confiance_auth::model::AccountStatus::Active);
             if !active {
-                tracing::info!(target: "audit", event = "session_ended", account = id.0, reason = "account not active");
+                let address = address_of(&accounts, id).await;
+                tracing::info!(target: "audit", event = "session_ended", account = %address, reason = "account not active");
                 session.clear(&accounts).await;
             }
         }
         Ok(session)
+    }
+}
+
+/// The address of an account, for an audit trace that knows only its id.
+pub async fn address_of(accounts: &Accounts, id: AccountId) -> String {
+    match accounts.registry.account(id).await.flatten() {
+        Some(account) => account.address,
+        None => format!("#{}", id.0),
     }
 }

@@ -11,7 +11,7 @@ use axum::response::Response;
 use confiance_auth::model::{AccountId, DirectoryListing, Profile, SecondFactor};
 use confiance_auth::otp::{otpauth_uri, totp_verify};
 
-use super::session::{Posted, Session};
+use super::session::{Posted, Session, address_of};
 use super::{Accounts, accounts, hash, layout, now, save_failed, see_other};
 use crate::WebState;
 use crate::html::Lang;
@@ -377,7 +377,8 @@ pub async fn app_password_add(State(state): State<WebState>, Posted { mut sessio
     );
     a.registry.add_app_password(id, l, hash.clone(), lookup).await;
     a.registry.keep_scram_keys(id, hash, password.clone()).await;
-    tracing::info!(target: "audit", event = "app_password_created", account = id.0, label = %label);
+    let address = address_of(&a, id).await;
+    tracing::info!(target: "audit", event = "app_password_created", account = %address, label = %label);
     session.data.new_app_password = Some((label, password));
     session.respond(&a, see_other("/compte")).await
 }
@@ -393,7 +394,8 @@ pub async fn app_password_delete(State(state): State<WebState>, Posted { mut ses
     };
     // Only this account's: another account's id deletes nothing.
     if a.registry.delete_app_password(AccountId(id.0), app).await == Some(true) {
-        tracing::info!(target: "audit", event = "app_password_revoked", account = id.0, app);
+        let address = address_of(&a, id).await;
+        tracing::info!(target: "audit", event = "app_password_revoked", account = %address, app);
         session.data.flash = Some(Tr(lang).text_of("account.app-revoked").into());
     }
     session.respond(&a, see_other("/compte")).await

@@ -91,7 +91,7 @@ pub async fn message(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
     if !ok {
         return ctx.store_failed().await;
     }
-    tracing::info!(target: "audit", event = "webmail_action", account = ctx.account.id.0, by = ctx.own.0, folder = id, uid, action = %form.get("action").cloned().unwrap_or_default());
+    tracing::info!(target: "audit", event = "webmail_action", bal = %ctx.account.address, actor = ctx.actor(), folder = id, uid, action = %form.get("action").cloned().unwrap_or_default());
     ctx.session.data.flash = Some(said.to_string());
     ctx.respond(see_other(&to)).await
 }
@@ -133,7 +133,7 @@ pub async fn receipt(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
             );
             return ctx.fail(axum::http::StatusCode::BAD_GATEWAY, &msg).await;
         }
-        tracing::info!(target: "audit", event = "mdn_sent", account = ctx.account.id.0, by = ctx.own.0, to = %to);
+        tracing::info!(target: "audit", event = "mdn_sent", bal = %ctx.account.address, actor = ctx.actor(), to = %to);
     }
     set_flag(&ctx, mailbox, uid, true, MDN_SENT).await;
     ctx.session.data.flash = Some(

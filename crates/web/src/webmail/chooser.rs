@@ -47,7 +47,7 @@ pub async fn choose(PostedForm { mut ctx, form }: PostedForm) -> Response {
         let msg = Tr(ctx.lang()).text_of("chooser.not-shared");
         return ctx.fail(StatusCode::FORBIDDEN, msg).await;
     };
-    tracing::info!(target: "audit", event = "mailbox_opened", account = %account.address, by = ctx.own.0);
+    tracing::info!(target: "audit", event = "mailbox_opened", bal = %account.address, actor = ctx.actor());
     ctx.session.data.mailbox = Some(account.id.0);
     ctx.respond(see_other("/webmail")).await
 }

@@ -487,7 +487,7 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
                     keep(&ctx, sent_folder, bytes, &["\\Seen"]).await;
                 }
                 drop_draft(&ctx, replaces).await;
-                tracing::info!(target: "audit", event = "webmail_sent", account = ctx.account.id.0, by = ctx.own.0, id = %done.id, recipients = all.len(), refused = done.refused.len());
+                tracing::info!(target: "audit", event = "webmail_sent", bal = %ctx.account.address, actor = ctx.actor(), id = %done.id, recipients = all.len(), refused = done.refused.len());
                 let mut said = crate::i18n::Tr(lang).text_of("compose.message-sent").to_string();
                 for (rcpt, why) in &done.refused {
                     said.push_str(&Tr(lang).fill("compose.refused-for", &[("recipient", rcpt), ("why", why)]));

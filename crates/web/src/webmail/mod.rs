@@ -66,6 +66,14 @@ impl Ctx {
         self.session.lang()
     }
 
+    /// Who acts, for the audit trace: the address of the professional's own BAL.
+    pub fn actor(&self) -> &str {
+        self.choices
+            .iter()
+            .find(|a| a.id == self.own)
+            .map_or("", |a| a.address.as_str())
+    }
+
     /// The account's folder with this id; another account's id is not found.
     pub fn folder(&self, id: i64) -> Option<&Folder> {
         self.folders.iter().find(|f| f.id == FolderId(id))

@@ -140,6 +140,8 @@ pub(crate) async fn load(ctx: &Ctx, folder: i64, uid: u32) -> Option<Loaded> {
     let listed = logged(ctx.mail.svc.listed(mailbox, uid).await).flatten()?;
     let slot = crate::heavy_slot().await;
     let bytes = ctx.mail.svc.read(&listed.meta.blob).await.ok()?;
+    tracing::debug!(target: "audit", event = "read", protocol = "web", bal = %ctx.account.address, actor = ctx.actor(),
+        folder = folder, uid, size = listed.meta.size);
     Some(Loaded { listed, bytes, slot })
 }
 

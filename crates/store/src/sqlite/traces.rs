@@ -1,0 +1,211 @@
+//! SQLite side of `Traces`: a file of its own, one connection that records and one that reads,
+//! so that reading six months back never holds up the traces of the moment.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use rusqlite::{Connection, params, params_from_iter};
+
+use crate::Result;
+use crate::traces::{Trace, TraceQuery, Traces};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS traces(
+    id INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    outcome TEXT,
+    actor TEXT,
+    bal TEXT,
+    peer TEXT,
+    message_id TEXT,
+    size INTEGER,
+    -- The other fields as a JSON array of [name, value] pairs, in their order.
+    detail TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS traces_at ON traces(at_ms);
+CREATE INDEX IF NOT EXISTS traces_bal ON traces(bal, at_ms);
+";
+
+pub struct TraceLog {
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+}
+
+fn connect(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL: a power cut may lose the last batch of traces, never corrupt the log; a flush per
+    // batch would cost every login and delivery a disk round trip.
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+impl TraceLog {
+    pub fn open(path: &Path) -> Result<TraceLog> {
+        let writer = connect(path)?;
+        writer.execute_batch(SCHEMA)?;
+        let reader = connect(path)?;
+        Ok(TraceLog {
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+        })
+    }
+}
+
+fn encode(detail: &[(String, String)]) -> String {
+    let pairs: Vec<[&str; 2]> = detail.iter().map(|(k, v)| [k.as_str(), v.as_str()]).collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
+}
+
+fn decode(text: &str) -> Vec<(String, String)> {
+    serde_json::from_str::<Vec<[String; 2]>>(text)
+        .map(|pairs| pairs.into_iter().map(|[k, v]| (k, v)).collect())
+        .unwrap_or_default()
+}
+
+fn row(r: &rusqlite::Row) -> rusqlite::Result<Trace> {
+    Ok(Trace {
+        at_ms: r.get(0)?,
+        event: r.get(1)?,
+        outcome: r.get(2)?,
+        actor: r.get(3)?,
+        bal: r.get(4)?,
+        peer: r.get(5)?,
+        message_id: r.get(6)?,
+        size: r.get::<_, Option<i64>>(7)?.map(|s| s.max(0) as u64),
+        detail: decode(&r.get::<_, String>(8)?),
+    })
+}
+
+fn lock(m: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Traces for TraceLog {
+    fn record(&self, batch: &[Trace]) -> Result<()> {
+        let mut conn = lock(&self.writer);
+        let tx = conn.transaction()?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO traces(at_ms, event, outcome, actor, bal, peer, message_id, size, detail)
+                 VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?;
+            for t in batch {
+                insert.execute(params![
+                    t.at_ms,
+                    t.event,
+                    t.outcome,
+                    t.actor,
+                    t.bal,
+                    t.peer,
+                    t.message_id,
+                    t.size.map(|s| s.min(i64::MAX as u64) as i64),
+                    encode(&t.detail),
+                ])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn scan(&self, query: &TraceQuery<'_>, each: &mut dyn FnMut(Trace) -> bool) -> Result<()> {
+        let conn = lock(&self.reader);
+        let mut sql = String::from(
+            "SELECT at_ms, event, outcome, actor, bal, peer, message_id, size, detail FROM traces
+             WHERE at_ms >= ? AND at_ms < ?",
+        );
+        let mut values: Vec<rusqlite::types::Value> = vec![query.since_ms.into(), query.until_ms.into()];
+        if let Some(bal) = query.bal {
+            sql.push_str(" AND bal = ?");
+            values.push(bal.to_string().into());
+        }
+        if !query.events.is_empty() {
+            sql.push_str(" AND event IN (");
+            sql.push_str(&vec!["?"; query.events.len()].join(", "));
+            sql.push(')');
+            values.extend(query.events.iter().map(|e| e.to_string().into()));
+        }
+        sql.push_str(" ORDER BY at_ms, id");
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query(params_from_iter(values))?;
+        while let Some(r) = rows.next()? {
+            if !each(row(r)?) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn purge(&self, before_ms: i64) -> Result<u64> {
+        // In slices, so that recording goes on between them after months of backlog.
+        let mut gone = 0u64;
+        loop {
+            let n = lock(&self.writer).execute(
+                "DELETE FROM traces WHERE id IN (SELECT id FROM traces WHERE at_ms < ?1 LIMIT 10000)",
+                [before_ms],
+            )?;
+            gone += n as u64;
+            if n < 10_000 {
+                return Ok(gone);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trace(at_ms: i64, event: &str, bal: &str) -> Trace {
+        Trace {
+            at_ms,
+            event: event.into(),
+            bal: Some(bal.into()),
+            detail: vec![("method".into(), "psc".into()), ("note".into(), "« é \" ]".into())],
+            ..Trace::default()
+        }
+    }
+
+    #[test]
+    fn records_reads_back_by_bal_and_event_then_purges_the_old() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = TraceLog::open(&dir.path().join("traces.sqlite")).unwrap();
+        log.record(&[
+            trace(1_000, "login", "a@x.mssante.fr"),
+            trace(2_000, "sent", "a@x.mssante.fr"),
+            trace(3_000, "login", "b@x.mssante.fr"),
+        ])
+        .unwrap();
+        let mut seen = Vec::new();
+        let q = TraceQuery {
+            since_ms: 0,
+            until_ms: 10_000,
+            bal: Some("a@x.mssante.fr"),
+            events: &["login"],
+        };
+        log.scan(&q, &mut |t| {
+            seen.push(t);
+            true
+        })
+        .unwrap();
+        assert_eq!(seen, vec![trace(1_000, "login", "a@x.mssante.fr")]);
+        assert_eq!(seen[0].get("note"), Some("« é \" ]"));
+        assert_eq!(log.purge(2_500).unwrap(), 2);
+        let mut left = 0;
+        log.scan(
+            &TraceQuery {
+                since_ms: 0,
+                until_ms: i64::MAX,
+                ..TraceQuery::default()
+            },
+            &mut |_| {
+                left += 1;
+                true
+            },
+        )
+        .unwrap();
+        assert_eq!(left, 1);
+    }
+}
