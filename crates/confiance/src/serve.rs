@@ -231,6 +231,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Duration::from_secs(config.notify.new_mail_check_seconds.max(1)),
     ));
     tasks.spawn(purge_traces(traces, retention_ms));
+    tasks.spawn(end_revoked_sessions(store.clone(), svc.clone()));
     tasks.spawn(housekeeping(
         store,
         svc.clone(),
@@ -339,6 +340,35 @@ async fn housekeeping(
             Err(e) => tracing::warn!("inactivity sweep: {e}"),
         }
         tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+/// Ends the open IMAP and SMTP sessions of the accounts suspended or deleted since the last
+/// look, by this process or another (a CLI command, the console, another node): every second.
+async fn end_revoked_sessions(store: Arc<dyn confiance_store::Store>, svc: Arc<MailService>) {
+    let s = store.clone();
+    let mut seen = match tokio::task::spawn_blocking(move || s.last_revocation()).await {
+        Ok(Ok(seq)) => seq,
+        _ => 0,
+    };
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let s = store.clone();
+        // With the address of each account that still exists, for the trace.
+        let revoked = tokio::task::spawn_blocking(move || -> confiance_store::Result<Vec<_>> {
+            let revoked = s.revocations_since(seen)?;
+            let named = revoked
+                .iter()
+                .map(|(_, id)| s.account(*id).ok().flatten().map(|a| a.address));
+            Ok(named.zip(revoked.iter().copied()).collect())
+        });
+        let Ok(Ok(revoked)) = revoked.await else { continue };
+        for (address, (seq, account)) in revoked {
+            seen = seq;
+            svc.end_sessions(account);
+            tracing::info!(target: "audit", event = "sessions_ended", account = address.as_deref().unwrap_or(""),
+                account_id = account.0, reason = "suspended or deleted");
+        }
     }
 }
 

@@ -97,3 +97,19 @@ fn a_structure_holds_bals_of_a_fixed_type() {
     let log = op.log();
     assert!(log.contains("reason=\"suspended\""), "{log}");
 }
+
+#[test]
+fn suspension_ends_the_open_sessions_at_once() {
+    let op = Operator::start(&["docteur", "collegue"]);
+    let config = op.config_path();
+    let out = op.python("suspension.py", &["docteur", binary(), config.to_str().unwrap()]);
+    assert!(out.contains("ok"), "{out}");
+    // Nobody logs in again while it is suspended.
+    let user = format!("{}:{PASSWORD}", Operator::address("docteur"));
+    let inbox = format!("imaps://127.0.0.1:{}/INBOX", op.imaps);
+    let ca = op.ca();
+    let again = op.run("curl", &["-sS", "--cacert", ca.to_str().unwrap(), "-u", &user, &inbox]);
+    assert!(!again.status.success(), "{}", text(&again));
+    let log = op.log();
+    assert!(log.contains("sessions_ended"), "{log}");
+}

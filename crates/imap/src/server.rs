@@ -146,6 +146,10 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
         } else {
             session.cfg.login_timeout
         };
+        if session.is_ended() {
+            suspended(&mut stream).await;
+            return Ok(Exit::Closed);
+        }
         // A client gets three times the login timeout in all to log in (RFC 9051 §5.4 is
         // for logged-in clients).
         if session.account.is_none() && session.connected.elapsed() > session.cfg.login_timeout * 3 {
@@ -230,7 +234,14 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
                     stream.write_all(b"+ Ready for literal data\r\n").await?;
                     continuations += 1;
                 }
-                if !read_more(&mut stream, &mut buf, timeout).await? {
+                let more = tokio::select! {
+                    more = read_more(&mut stream, &mut buf, timeout) => more?,
+                    _ = session.ended() => {
+                        suspended(&mut stream).await;
+                        return Ok(Exit::Closed);
+                    }
+                };
+                if !more {
                     if session.account.is_some() {
                         let _ = stream.write_all(b"* BYE Autologout\r\n").await;
                     }
@@ -288,6 +299,15 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     }
+}
+
+/// Ends the session of an account that was suspended or deleted while it was open: its mail
+/// is no longer to be read from here (issue 16, suspension on departure).
+async fn suspended<S: AsyncWrite + Unpin>(stream: &mut S) {
+    let _ = stream
+        .write_all(b"* BYE [UNAVAILABLE] Boite aux lettres suspendue / Mailbox suspended\r\n")
+        .await;
+    let _ = stream.shutdown().await;
 }
 
 async fn read_line<S: AsyncRead + Unpin>(
@@ -376,6 +396,10 @@ async fn idle_loop<S: AsyncRead + AsyncWrite + Unpin>(
             }
             _ = tokio::time::sleep_until(deadline) => {
                 stream.write_all(b"* BYE Autologout\r\n").await?;
+                return Ok(false);
+            }
+            _ = session.ended() => {
+                suspended(stream).await;
                 return Ok(false);
             }
         }

@@ -7,12 +7,16 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use confiance_store::{AccountId, MailboxId};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 
 use crate::MailService;
 
 #[derive(Default)]
-pub(crate) struct Hub(Mutex<HashMap<AccountId, broadcast::Sender<MailboxId>>>);
+pub(crate) struct Hub(
+    Mutex<HashMap<AccountId, broadcast::Sender<MailboxId>>>,
+    /// Per account, the signal that ends its open sessions (suspension, deletion).
+    Mutex<HashMap<AccountId, watch::Sender<bool>>>,
+);
 
 impl Hub {
     pub(crate) fn announce(&self, account: AccountId, mailbox: MailboxId) {
@@ -30,6 +34,25 @@ impl MailService {
         hub.entry(account)
             .or_insert_with(|| broadcast::channel(256).0)
             .subscribe()
+    }
+
+    /// What a session of `account` waits on, beside its client: it turns true when the account
+    /// is suspended or deleted, and the session then ends.
+    pub fn ending(&self, account: AccountId) -> watch::Receiver<bool> {
+        let mut ending = self.hub.1.lock().unwrap_or_else(|e| e.into_inner());
+        ending
+            .entry(account)
+            .or_insert_with(|| watch::channel(false).0)
+            .subscribe()
+    }
+
+    /// Ends every open session of `account` (IMAP, SMTP) in this process. Sessions opened after
+    /// get a fresh signal: whether they may log in is the store's to say.
+    pub fn end_sessions(&self, account: AccountId) {
+        let mut ending = self.hub.1.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = ending.remove(&account) {
+            let _ = tx.send(true);
+        }
     }
 
     pub(crate) fn changed(&self, account: AccountId, mailbox: MailboxId) {

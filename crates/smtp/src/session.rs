@@ -41,6 +41,8 @@ pub struct Session {
     pub(crate) card: Option<confiance_auth::cps::CpsHolder>,
     helo: Option<String>,
     account: Option<Account>,
+    /// Turns true when the logged-in account is suspended or deleted.
+    ending: Option<tokio::sync::watch::Receiver<bool>>,
     envelope: Option<Envelope>,
     /// The SASL exchange in progress, if any.
     auth: Option<Exchange>,
@@ -62,6 +64,7 @@ impl Session {
             card: None,
             helo: None,
             account: None,
+            ending: None,
             envelope: None,
             auth: None,
             token_refused: false,
@@ -101,7 +104,17 @@ impl Session {
         lines
     }
 
+    fn logged_in(&mut self, account: Account) {
+        self.ending = Some(self.svc.ending(account.id));
+        self.account = Some(account);
+    }
+
     pub async fn command(&mut self, line: &[u8], out: &mut String) -> Next {
+        if self.ending.as_ref().is_some_and(|rx| *rx.borrow()) {
+            // Suspended or deleted while this session was open: nothing more is sent from it.
+            out.push_str("421 4.7.1 Boite aux lettres suspendue, connexion fermee / Mailbox suspended, closing\r\n");
+            return Next::Quit;
+        }
         let Ok(text) = std::str::from_utf8(line) else {
             out.push_str("500 5.5.2 The command is not valid UTF-8\r\n");
             return Next::Continue;
@@ -261,7 +274,7 @@ impl Session {
                         return Next::AuthContinue(format!("334 {}\r\n", encode_base64(&challenge)));
                     }
                     ScramStep::Done(a) => {
-                        self.account = Some(a);
+                        self.logged_in(a);
                         out.push_str("235 2.7.0 Authentication successful\r\n");
                     }
                     ScramStep::Refused => out.push_str("535 5.7.8 Authentication credentials invalid\r\n"),
@@ -276,7 +289,7 @@ impl Session {
                 };
                 match self.cfg.logins.card(self.card.as_ref(), Some(authzid), attempt).await {
                     Some(a) => {
-                        self.account = Some(a);
+                        self.logged_in(a);
                         out.push_str("235 2.7.0 Authentication successful\r\n");
                     }
                     None => out.push_str("535 5.7.8 This card holds no active mailbox of that name\r\n"),
@@ -299,7 +312,7 @@ impl Session {
         };
         match self.cfg.logins.token(bearer, attempt).await {
             Some(a) => {
-                self.account = Some(a);
+                self.logged_in(a);
                 out.push_str("235 2.7.0 Authentication successful\r\n");
                 true
             }
@@ -316,7 +329,7 @@ impl Session {
         let verified = self.cfg.logins.password(user, password.to_string(), attempt).await;
         match verified {
             Some(a) => {
-                self.account = Some(a);
+                self.logged_in(a);
                 out.push_str("235 2.7.0 Authentication successful\r\n");
             }
             None => {

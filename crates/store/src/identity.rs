@@ -125,6 +125,11 @@ pub trait Identities {
 
     fn set_status(&self, account: AccountId, status: AccountStatus) -> Result<()>;
     /// A successful web login: clears failures and restarts the inactivity clock.
+    /// Accounts whose open sessions must end (suspended or deleted since), after `after`, with
+    /// their sequence numbers; suspending and deleting add to them in the same transaction.
+    fn revocations_since(&self, after: i64) -> Result<Vec<(i64, crate::AccountId)>>;
+    /// The sequence number of the last revocation (0 without one).
+    fn last_revocation(&self) -> Result<i64>;
     fn record_login(&self, account: AccountId, at: i64) -> Result<()>;
     /// A mail client logged in: restarts the inactivity clock, leaves the web's failure count
     /// and lock alone (a polling client must not reset them).

@@ -206,6 +206,16 @@ ALTER TABLE accounts ADD COLUMN display_name TEXT;
 UPDATE accounts SET kind = (SELECT kind FROM directory_listings d WHERE d.account_id = accounts.id)
     WHERE id IN (SELECT account_id FROM directory_listings);
 "#,
+    // 10: accounts whose open sessions must end (suspended, deleted), in order: every server on
+    // the data directory reads what was added since it last looked, whoever wrote it (a CLI
+    // command, the console, another node). No foreign key: a deleted account's row stays.
+    r#"
+CREATE TABLE revocations(
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id INTEGER NOT NULL,
+    at INTEGER NOT NULL
+);
+"#,
 ];
 
 pub struct SqliteStore {

@@ -335,7 +335,13 @@ fn identity_suite(store: &dyn Store) {
     store.session_put("k-jean", Some(jean), "{}", 10).unwrap();
     store.session_put("k-anne", Some(anne), "{\"a\":1}", 10).unwrap();
     store.session_put("k-none", None, "{}", 3).unwrap();
+    let before = store.last_revocation().unwrap();
     store.set_status(jean, AccountStatus::Suspended).unwrap();
+    // ... and asks every server to end its open IMAP and SMTP sessions.
+    let revoked = store.revocations_since(before).unwrap();
+    assert_eq!(revoked.iter().map(|r| r.1).collect::<Vec<_>>(), vec![jean]);
+    assert_eq!(store.last_revocation().unwrap(), revoked[0].0);
+    assert!(store.revocations_since(revoked[0].0).unwrap().is_empty());
     assert_eq!(store.account(jean).unwrap().unwrap().status, AccountStatus::Suspended);
     assert_eq!(store.session_get("k-jean").unwrap(), None);
     assert_eq!(store.session_get("k-anne").unwrap().as_deref(), Some("{\"a\":1}"));

@@ -160,6 +160,7 @@ impl Session {
 
     pub(crate) fn logged_in(&mut self, out: &mut Vec<u8>, tag: &str, account: confiance_mail::model::Account) {
         self.changes = Some(self.svc.subscribe(account.id));
+        self.ending = Some(self.svc.ending(account.id));
         self.account = Some(account);
         tagged(
             out,

@@ -129,6 +129,8 @@ pub struct Session {
     pub(crate) pending_fetch: Option<crate::session::messages::PendingFetch>,
     pub(crate) utf8: bool,
     pub(crate) changes: Option<broadcast::Receiver<FolderId>>,
+    /// Turns true when the account is suspended or deleted: the session ends at once.
+    pub(crate) ending: Option<tokio::sync::watch::Receiver<bool>>,
     /// Tag of the command being run (ESEARCH echoes it).
     pub(crate) tag: String,
 }
@@ -158,6 +160,7 @@ impl Session {
             qresync: false,
             notify: None,
             closing: false,
+            ending: None,
             pending_fetch: None,
             utf8: false,
             changes: None,
@@ -335,6 +338,21 @@ impl Session {
         self.condstore = true;
         if let Some(sel) = &self.selected {
             untagged(out, &format!("OK [HIGHESTMODSEQ {}] Highest", sel.modseq));
+        }
+    }
+
+    /// Whether the account was suspended or deleted since this session logged in.
+    pub(crate) fn is_ended(&self) -> bool {
+        self.ending.as_ref().is_some_and(|rx| *rx.borrow())
+    }
+
+    /// Returns when the account is suspended or deleted; never before login.
+    pub(crate) async fn ended(&mut self) {
+        let Some(rx) = self.ending.as_mut() else {
+            return std::future::pending().await;
+        };
+        if rx.wait_for(|ended| *ended).await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 

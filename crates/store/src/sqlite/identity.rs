@@ -95,9 +95,24 @@ impl Identities for SqliteStore {
             )?)?;
             if status == AccountStatus::Suspended {
                 tx.execute("DELETE FROM web_sessions WHERE account_id = ?1", [account.0])?;
+                revoke(tx, account)?;
             }
             Ok(())
         })
+    }
+
+    fn revocations_since(&self, after: i64) -> Result<Vec<(i64, AccountId)>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT seq, account_id FROM revocations WHERE seq > ?1 ORDER BY seq")?;
+            let rows = stmt
+                .query_map([after], |r| Ok((r.get(0)?, AccountId(r.get(1)?))))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
+    fn last_revocation(&self) -> Result<i64> {
+        self.read(|c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM revocations", [], |r| r.get(0))?))
     }
 
     fn record_login(&self, account: AccountId, at: i64) -> Result<()> {
@@ -175,6 +190,7 @@ impl Identities for SqliteStore {
             // Folders, messages, subscriptions, listing, profile, app passwords and sessions
             // follow by ON DELETE CASCADE.
             changed(tx.execute("DELETE FROM accounts WHERE id = ?1", [account.0])?)?;
+            revoke(tx, account)?;
             let mut orphans = Vec::new();
             for blob in blobs {
                 let used: bool =
@@ -408,4 +424,12 @@ fn failures(c: &rusqlite::Connection, account: AccountId) -> Result<LoginFailure
     )
     .optional()?
     .ok_or(StoreError::NoSuchAccount)
+}
+
+/// Asks every server to end the account's open sessions (see `Identities::revocations_since`).
+fn revoke(tx: &rusqlite::Transaction, account: AccountId) -> rusqlite::Result<usize> {
+    tx.execute(
+        "INSERT INTO revocations(account_id, at) VALUES(?1, ?2)",
+        params![account.0, super::now()],
+    )
 }
