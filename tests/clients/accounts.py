@@ -7,7 +7,7 @@ Usage: accounts.py app-password ADDRESS APP_PASSWORD ACCOUNT_PASSWORD
        accounts.py notice ADDRESS APP_PASSWORD PERSONAL_EMAIL
        accounts.py bearer ADDRESS ACCESS_TOKEN
        accounts.py csrf ADDRESS PASSWORD
-       accounts.py card ADDRESS OTHER_ADDRESS CARD_PEM CARD_KEY FOREIGN_PEM FOREIGN_KEY
+       accounts.py card ADDRESS OTHER_ADDRESS CARD_PEM CARD_KEY FOREIGN_PEM FOREIGN_KEY SERVER_PEM SERVER_KEY
 """
 
 import base64
@@ -224,16 +224,23 @@ def main():
         code, _ = s.docmd("AUTH", "EXTERNAL " + base64.b64encode(addr.encode()).decode())
         check(code == 235, f"SMTP EXTERNAL answered {code}")
         s.quit()
-        # A certificate from another CA (an operator's server certificate) is no card: the
-        # handshake fails.
+        # A certificate of another authority is no card: the handshake fails.
         foreign = tls_context()
         foreign.load_cert_chain(foreign_pem, foreign_key)
         try:
             bad = _Imap(HOST, IMAPS, ssl_context=foreign, timeout=30)
             bad.noop()
-            raise AssertionError("a certificate outside the persons CA was accepted")
+            raise AssertionError("a certificate outside the persons and organisations CAs was accepted")
         except (OSError, imaplib.IMAP4.abort, imaplib.IMAP4.error):
             pass
+        # The operator's own server certificate comes from the organisations CA: the handshake
+        # passes, but it names neither a professional nor a structure, so EXTERNAL is not offered.
+        server_pem, server_key = sys.argv[8:10]
+        ours = tls_context()
+        ours.load_cert_chain(server_pem, server_key)
+        conn = _Imap(HOST, IMAPS, ssl_context=ours, timeout=30)
+        check("AUTH=EXTERNAL" not in conn.capabilities, f"EXTERNAL offered to a server certificate: {conn.capabilities}")
+        conn.logout()
         print("card ok")
     elif mode == "bearer":
         addr, token = sys.argv[2:4]

@@ -3,6 +3,7 @@
 
 pub mod address;
 pub mod app_password;
+pub mod certificate;
 pub mod cps;
 pub mod exchange;
 pub mod http;

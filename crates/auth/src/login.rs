@@ -8,6 +8,7 @@ use std::time::Duration;
 use confiance_store::{Account, AccountStatus, Store};
 use tokio::sync::Semaphore;
 
+use crate::certificate::ClientCertificate;
 use crate::password::verify_password;
 use crate::psc::Psc;
 use crate::sasl::Bearer;
@@ -294,36 +295,59 @@ async fn held(
     })
 }
 
-/// SASL EXTERNAL (RFC 4422 appendix A) with a CPS card presented during the TLS handshake:
-/// the mailbox named by the authorization identity, or the holder's only one.
+/// SASL EXTERNAL (RFC 4422 appendix A) with a certificate presented during the TLS handshake:
+/// a CPS card opens the mailbox named by the authorization identity, or the holder's only one;
+/// a structure's organisation certificate opens its applicative BAL (the one named, or the only
+/// one).
 pub async fn login_card(
     store: Arc<dyn Store>,
-    card: Option<&crate::cps::CpsHolder>,
+    certificate: Option<&ClientCertificate>,
     authzid: Option<String>,
     attempt: Attempt<'_>,
     failure_delay: Duration,
 ) -> Option<Account> {
     let wanted = authzid.map(|u| u.trim().to_lowercase()).filter(|u| !u.is_empty());
     let shown = wanted.clone().unwrap_or_default();
-    let Some(card) = card else {
-        return finish(
-            &store,
-            Err("no card certificate"),
-            &attempt,
-            &shown,
-            None,
-            failure_delay,
-        )
-        .await;
+    let (outcome, national_id) = match certificate {
+        None => (Err("no client certificate"), None),
+        Some(ClientCertificate::Card(card)) => (
+            held(&store, &card.national_id, wanted, "cps card").await,
+            Some(card.national_id.as_str()),
+        ),
+        Some(ClientCertificate::Organisation(org)) => {
+            tracing::info!(target: "audit", event = "organisation_certificate", finess = %org.finess,
+                application = %org.application, peer = attempt.peer);
+            (applicative(&store, &org.finess, wanted).await, None)
+        }
     };
-    let outcome = held(&store, &card.national_id, wanted, "cps card").await;
-    finish(
-        &store,
-        outcome,
-        &attempt,
-        &shown,
-        Some(&card.national_id),
-        failure_delay,
-    )
-    .await
+    finish(&store, outcome, &attempt, &shown, national_id, failure_delay).await
+}
+
+/// The structure's applicative BAL an organisation certificate opens: the one the client
+/// names, or the structure's only one. Never an ORG, CAB or PER BAL: people read those.
+async fn applicative(
+    store: &Arc<dyn Store>,
+    finess: &str,
+    wanted: Option<String>,
+) -> Result<(Account, &'static str), &'static str> {
+    let (s, f) = (store.clone(), finess.to_string());
+    let bals: Vec<Account> = blocking(move || s.structure_bals(&f).ok())
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| a.kind == confiance_core::MailboxKind::Applicative)
+        .collect();
+    let found = match wanted {
+        Some(w) => bals
+            .into_iter()
+            .find(|a| a.address == w)
+            .ok_or("not an applicative BAL of this structure"),
+        None if bals.len() == 1 => bals.into_iter().next().ok_or("no applicative BAL"),
+        None if bals.is_empty() => Err("no applicative BAL"),
+        None => Err("several applicative BALs: the client must name one"),
+    }?;
+    match found.status {
+        AccountStatus::Suspended => Err("suspended"),
+        AccountStatus::Active => Ok((found, "organisation certificate")),
+    }
 }

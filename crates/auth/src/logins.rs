@@ -72,7 +72,7 @@ impl Logins {
     /// The CPS card of the TLS handshake (SASL EXTERNAL).
     pub async fn card(
         &self,
-        card: Option<&crate::cps::CpsHolder>,
+        card: Option<&crate::certificate::ClientCertificate>,
         authzid: Option<String>,
         attempt: Attempt<'_>,
     ) -> Option<Account> {

@@ -76,11 +76,10 @@ impl Registry {
                 None => Vec::new(),
             };
             let mut bals = vec![me];
-            bals.extend(
-                shared
-                    .into_iter()
-                    .filter(|a| a.id != own && a.status == AccountStatus::Active),
-            );
+            // An applicative BAL is its software's: nobody reads it in the webmail (issue 16).
+            bals.extend(shared.into_iter().filter(|a| {
+                a.id != own && a.status == AccountStatus::Active && a.kind != confiance_core::MailboxKind::Applicative
+            }));
             Ok(Some(bals))
         })
         .await

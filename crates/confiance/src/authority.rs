@@ -33,6 +33,19 @@ pub enum AuthorityCmd {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Issue a structure's application certificate (an organisation certificate of the
+    /// development organisations CA): its software opens the structure's applicative BAL with
+    /// SASL EXTERNAL. Writes OUT/<FINESS>.pem and .key.
+    Application {
+        /// FINESS of a structure added with `confiance structure add`.
+        #[arg(long)]
+        structure: String,
+        /// The software it is for (`DPI`, `SIL du laboratoire`): the certificate's CN.
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub fn run(config: &crate::config::Config, cmd: AuthorityCmd) -> anyhow::Result<()> {
@@ -68,6 +81,30 @@ pub fn run(config: &crate::config::Config, cmd: AuthorityCmd) -> anyhow::Result<
             );
             confiance_trust::pki::write_person(&card, &chain, &key)?;
             println!("carte CPS de test\t{}\t{}", chain.display(), key.display());
+            Ok(())
+        }
+        AuthorityCmd::Application { structure, name, out } => {
+            let finess = confiance_core::Finess::parse(&structure).map_err(|e| anyhow::anyhow!("--structure: {e}"))?;
+            let store = crate::accounts::open(config)?;
+            let held = store
+                .structure(&finess.to_string())?
+                .ok_or_else(|| anyhow::anyhow!("FINESS {finess}: no such structure (confiance structure add)"))?;
+            let paths = confiance_trust::DevPki::paths(&config.data_dir);
+            let key = std::fs::read_to_string(paths.intermediate_cert.with_extension("key")).map_err(|e| {
+                anyhow::anyhow!(
+                    "no development organisations CA under {} ({e}): run `confiance init` on a new data directory",
+                    paths.intermediate_cert.display()
+                )
+            })?;
+            let cert = std::fs::read_to_string(&paths.intermediate_cert)?;
+            let ca =
+                confiance_trust::pki::OrganisationsAuthority::load(confiance_trust::pki::DEV_AUTHORITY, cert, &key)?;
+            let issued = ca.issue_application(&format!("1{finess}"), &held.name, name.trim())?;
+            std::fs::create_dir_all(&out)?;
+            let (chain, key) = (out.join(format!("{finess}.pem")), out.join(format!("{finess}.key")));
+            confiance_trust::pki::write_person(&issued, &chain, &key)?;
+            tracing::info!(target: "audit", event = "application_certificate", finess = %finess, application = %name);
+            println!("certificat applicatif de test\t{}\t{}", chain.display(), key.display());
             Ok(())
         }
         AuthorityCmd::Create { spec, out } => {

@@ -289,6 +289,9 @@ pub struct SmtpSection {
     /// The BAL that receives mail to `postmaster` of every hosted domain (RFC 5321 §4.5.1:
     /// reports, abuse, peers' questions), unless a BAL named postmaster@… exists.
     pub postmaster: Option<String>,
+    /// Messages a minute a structure's applicative BALs may send together (its software); past
+    /// it, MAIL FROM gets `451 4.7.1` until the minute has refilled.
+    pub app_messages_per_minute: u32,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -301,6 +304,11 @@ pub struct TlsSection {
     /// presented in the handshake logs in on the web and over SASL EXTERNAL. Default: the
     /// development persons CA when `init` made one.
     pub cps_ca: Option<PathBuf>,
+    /// PEM of the CA of organisation certificates (IGC-Santé `AC IGC-SANTE … ORGANISATIONS`):
+    /// a structure's software presenting one (`OU` = `1` + FINESS) opens the structure's
+    /// applicative BAL with SASL EXTERNAL. Default: the development organisations CA, with the
+    /// development persons CA.
+    pub organisations_ca: Option<PathBuf>,
 }
 
 /// The trust space: whom to trust and who belongs to it.
@@ -431,6 +439,7 @@ impl Default for SmtpSection {
             max_recipients: 100,
             trusted_networks: Vec::new(),
             postmaster: None,
+            app_messages_per_minute: 600,
         }
     }
 }
@@ -505,6 +514,9 @@ impl Config {
         if let Err(e) = crate::traces::parse_retention(&self.traces.retention) {
             anyhow::bail!("`traces.retention`: {e}");
         }
+        if self.smtp.app_messages_per_minute == 0 {
+            anyhow::bail!("`smtp.app_messages_per_minute` must be above 0");
+        }
         if self.imap.autologout_minutes < 30 {
             anyhow::bail!("`imap.autologout_minutes` must be at least 30 (RFC 9051 §5.4)");
         }
@@ -546,6 +558,14 @@ impl Config {
         // IGC-Santé one, never a CA whose key lies in its data directory.
         self.tls.cps_ca.clone().or_else(|| {
             let dev = confiance_trust::DevPki::paths(&self.data_dir).persons_cert;
+            (self.psc.mode == PscMode::Sandbox && dev.exists()).then_some(dev)
+        })
+    }
+
+    /// The CA of applications' organisation certificates, if any (see `cps_ca` for the default).
+    pub fn organisations_ca(&self) -> Option<PathBuf> {
+        self.tls.organisations_ca.clone().or_else(|| {
+            let dev = confiance_trust::DevPki::paths(&self.data_dir).intermediate_cert;
             (self.psc.mode == PscMode::Sandbox && dev.exists()).then_some(dev)
         })
     }

@@ -37,14 +37,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         confiance_trust::Revocation::open(&config.trust.crls, &config.data_dir.join("trust/crls"))
             .map_err(|e| anyhow::anyhow!("trust.crls: {e}"))?,
     );
-    let tls = match config.cps_ca() {
-        Some(ca) => confiance_trust::tls::server_config_with_cards(
+    // Cards (CPS) and organisation certificates of structures' software, asked for, not required.
+    let client_cas: Vec<_> = config.cps_ca().into_iter().chain(config.organisations_ca()).collect();
+    let tls = match client_cas.is_empty() {
+        false => confiance_trust::tls::server_config_with_cards(
             &config.certificate(),
             &config.private_key(),
-            &ca,
+            &client_cas,
             revocation.clone(),
         )?,
-        None => confiance_trust::server_config(&config.certificate(), &config.private_key())?,
+        true => confiance_trust::server_config(&config.certificate(), &config.private_key())?,
     };
     let mta = MtaTls {
         chain: config.certificate(),
@@ -113,6 +115,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         handshake_timeout: Duration::from_secs(30),
         limits: config.limits.connections(),
         logins,
+        app_rate: Arc::new(confiance_smtp::rate::StructureRate::new(
+            config.smtp.app_messages_per_minute,
+        )),
     });
     let relay = Arc::new(RelayConfig {
         tls: mta.client_config()?,

@@ -71,6 +71,14 @@ pub enum BalCmd {
         #[arg(long, value_parser = crate::size::parse)]
         quota: Option<u64>,
     },
+    /// An application token for a BAL (an applicative BAL's software without an organisation
+    /// certificate): a password for IMAP and SMTP only, shown once.
+    Token {
+        address: String,
+        /// What it is for (`DPI`, `Logiciel de laboratoire`).
+        #[arg(long)]
+        label: String,
+    },
     /// Suspend a BAL: its mail is kept, incoming mail is refused, nobody logs in.
     Suspend { address: String },
     /// Let a suspended BAL be used again.
@@ -174,11 +182,51 @@ pub fn run_bal(config: &Config, cmd: BalCmd) -> anyhow::Result<()> {
             name,
             quota,
         } => return add(config, &address, kind.into(), &structure, &name, quota),
+        BalCmd::Token { address, label } => return token(config, &address, &label),
         BalCmd::Suspend { address } => AccountCmd::Suspend { address },
         BalCmd::Resume { address } => AccountCmd::Reactivate { address },
         BalCmd::Delete { address, yes } => AccountCmd::Delete { address, yes },
     };
     accounts::run(config, then)
+}
+
+/// Makes an app password of the BAL, as the account page makes them for professionals, with
+/// its SCRAM keys; prints it once.
+fn token(config: &Config, address: &str, label: &str) -> anyhow::Result<()> {
+    let a = accounts::hosted(config, address)?.to_string();
+    let label: String = label.trim().chars().take(60).collect();
+    if label.is_empty() {
+        anyhow::bail!("--label: say what the token is for (the software's name)");
+    }
+    let store = accounts::open(config)?;
+    let account = store
+        .account_by_address(&a)?
+        .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))?;
+    let existing = store.app_passwords(account.id)?;
+    if existing.len() >= confiance_auth::login::MAX_APP_PASSWORDS {
+        anyhow::bail!(
+            "{a} already has {} tokens and app passwords: revoke one first",
+            existing.len()
+        );
+    }
+    let token = loop {
+        let t = confiance_auth::app_password::generate();
+        let lookup = confiance_auth::app_password::lookup_of(&t);
+        if !existing.iter().any(|e| e.lookup.as_deref() == lookup) {
+            break t;
+        }
+    };
+    let hash = confiance_auth::app_password::hash(&token);
+    store.add_app_password(
+        account.id,
+        &label,
+        &hash,
+        confiance_auth::app_password::lookup_of(&token),
+    )?;
+    confiance_auth::login_scram::store_keys(&*store, &account, &hash, &token)?;
+    tracing::info!(target: "audit", event = "app_password_created", account = %a, label = %label);
+    println!("Jeton applicatif de {a} ({label}), affiché une seule fois :\n{token}");
+    Ok(())
 }
 
 fn add(

@@ -111,6 +111,17 @@ fn activation_login_mail_clients_and_lifecycle() {
     // Mail clients: the card (SASL EXTERNAL), an app password, and PSC tokens of the sandbox.
     let data = op.data_dir();
     let (server, server_key) = (data.join("tls/server.pem"), data.join("tls/server.key"));
+    // The server certificate of another authority (a second development PKI).
+    let elsewhere = tempfile::tempdir().unwrap();
+    let made = op.cli(
+        &["--data-dir", elsewhere.path().to_str().unwrap(), "init", "--no-demo"],
+        None,
+    );
+    assert!(made.status.success(), "{}", text(&made));
+    let (foreign, foreign_key) = (
+        elsewhere.path().join("tls/server.pem"),
+        elsewhere.path().join("tls/server.key"),
+    );
     op.python(
         "accounts.py",
         &[
@@ -119,6 +130,8 @@ fn activation_login_mail_clients_and_lifecycle() {
             elise,
             card.to_str().unwrap(),
             card_key.to_str().unwrap(),
+            foreign.to_str().unwrap(),
+            foreign_key.to_str().unwrap(),
             server.to_str().unwrap(),
             server_key.to_str().unwrap(),
         ],

@@ -113,3 +113,108 @@ fn suspension_ends_the_open_sessions_at_once() {
     let log = op.log();
     assert!(log.contains("sessions_ended"), "{log}");
 }
+
+#[test]
+fn an_applicative_bal_sends_with_its_structure_s_certificate() {
+    let mut op = Operator::new_at("127.0.0.1", DOMAIN);
+    op.smtp_extra = "app_messages_per_minute = 3\n".into();
+    op.launch(&["docteur"], "");
+    let cli = |args: &[&str]| {
+        let out = op.cli(args, None);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        text(&out)
+    };
+    let (app, org) = (op.mailbox("dpi"), op.mailbox("secretariat"));
+    cli(&["structure", "add", FINESS, "--name", "Centre hospitalier de Test"]);
+    cli(&["structure", "add", "130786049", "--name", "Laboratoire sans logiciel"]);
+    cli(&[
+        "bal",
+        "add",
+        &app,
+        "--type",
+        "app",
+        "--structure",
+        FINESS,
+        "--name",
+        "DPI",
+    ]);
+    cli(&[
+        "bal",
+        "add",
+        &org,
+        "--type",
+        "org",
+        "--structure",
+        FINESS,
+        "--name",
+        "Secrétariat",
+    ]);
+    let certs = op.data_dir().join("applications");
+    let dir = certs.to_str().unwrap();
+    cli(&[
+        "authority",
+        "application",
+        "--structure",
+        FINESS,
+        "--name",
+        "DPI de test",
+        "--out",
+        dir,
+    ]);
+    cli(&[
+        "authority",
+        "application",
+        "--structure",
+        "130786049",
+        "--name",
+        "SIL",
+        "--out",
+        dir,
+    ]);
+    let out = op.cli(
+        &[
+            "authority",
+            "application",
+            "--structure",
+            "750712185",
+            "--name",
+            "X",
+            "--out",
+            dir,
+        ],
+        None,
+    );
+    assert!(
+        !out.status.success() && text(&out).contains("check key"),
+        "{}",
+        text(&out)
+    );
+    let made = op.cli(&["bal", "token", &app, "--label", "DPI sans certificat"], None);
+    assert!(made.status.success(), "{}", text(&made));
+    let stdout = String::from_utf8_lossy(&made.stdout).to_string();
+    let token = stdout.lines().last().unwrap_or_default().trim().to_string();
+    let file = |f: &str| certs.join(f).to_str().unwrap().to_string();
+    let docteur = Operator::address("docteur");
+    let out = op.python(
+        "app_bal.py",
+        &[
+            &app,
+            &org,
+            &file(&format!("{FINESS}.pem")),
+            &file(&format!("{FINESS}.key")),
+            &file("130786049.pem"),
+            &file("130786049.key"),
+            &token,
+            &docteur,
+        ],
+    );
+    assert!(out.contains("ok"), "{out}");
+    // The professional's own sending is not the structure's: untouched by its rate.
+    let (ok, out) = send(&op, &docteur, &docteur);
+    assert!(ok, "{out}");
+    let log = op.log();
+    assert!(
+        log.contains("credential=\"organisation certificate\"") && log.contains("structure sending rate"),
+        "{log}"
+    );
+}

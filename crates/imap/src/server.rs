@@ -60,14 +60,14 @@ async fn connection(
     let mut session = Session::new(svc, cfg.clone(), implicit_tls, peer);
     if implicit_tls {
         let tls = tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await??;
-        session.card = confiance_auth::cps::of_connection(tls.get_ref().1);
+        session.card = confiance_auth::certificate::of_connection(tls.get_ref().1);
         drive(tls, &mut session, true).await?;
         return Ok(());
     }
     if let Exit::StartTls(tcp) = drive(tcp, &mut session, true).await? {
         let tls = tokio::time::timeout(cfg.handshake_timeout, acceptor.accept(tcp)).await??;
         session.tls = true;
-        session.card = confiance_auth::cps::of_connection(tls.get_ref().1);
+        session.card = confiance_auth::certificate::of_connection(tls.get_ref().1);
         drive(tls, &mut session, false).await?;
     }
     Ok(())

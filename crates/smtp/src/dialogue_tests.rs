@@ -82,6 +82,7 @@ impl Operator {
                 queue: queue.clone(),
                 wake: tokio::sync::Notify::new(),
             }),
+            app_rate: Arc::new(crate::rate::StructureRate::new(600)),
         });
         Operator {
             svc,

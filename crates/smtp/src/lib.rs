@@ -9,6 +9,7 @@ mod dialogue_tests;
 mod dsn;
 mod network;
 pub mod policy;
+pub mod rate;
 pub mod relay;
 mod report;
 pub mod routing;
@@ -59,6 +60,8 @@ pub struct SmtpConfig {
     pub whitelist: Arc<WhitelistSource>,
     /// Where mail for other operators waits.
     pub outbound: Arc<Outbound>,
+    /// Messages a minute a structure's applicative BALs may send, together.
+    pub app_rate: Arc<rate::StructureRate>,
 }
 
 /// The outbound queue and the bell that wakes its relay when something is queued.

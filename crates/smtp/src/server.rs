@@ -101,7 +101,7 @@ async fn connection(
     let conn = tls.get_ref().1;
     session.tls = Some(tls_description(conn));
     if role == Role::Submission {
-        session.card = confiance_auth::cps::of_connection(conn);
+        session.card = confiance_auth::certificate::of_connection(conn);
     }
     if role == Role::Mx {
         session.peer_dn = conn

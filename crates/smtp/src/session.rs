@@ -37,8 +37,8 @@ pub struct Session {
     trusted: bool,
     /// Protocol and suite once TLS is up.
     pub(crate) tls: Option<String>,
-    /// The professional's card (CPS) presented in the TLS handshake, for AUTH EXTERNAL.
-    pub(crate) card: Option<confiance_auth::cps::CpsHolder>,
+    /// The card (CPS) or organisation certificate presented in the TLS handshake, for AUTH EXTERNAL.
+    pub(crate) card: Option<confiance_auth::certificate::ClientCertificate>,
     helo: Option<String>,
     account: Option<Account>,
     /// Turns true when the logged-in account is suspended or deleted.
@@ -292,7 +292,7 @@ impl Session {
                         self.logged_in(a);
                         out.push_str("235 2.7.0 Authentication successful\r\n");
                     }
-                    None => out.push_str("535 5.7.8 This card holds no active mailbox of that name\r\n"),
+                    None => out.push_str("535 5.7.8 This certificate opens no active mailbox of that name\r\n"),
                 }
             }
             Err(ExchangeError::ActingAsOther) => {
@@ -364,6 +364,19 @@ impl Session {
             .and_then(|()| policy::sender(&sender, self.account.as_ref()));
         if let Err(refusal) = checked {
             return out.push_str(&refusal.line());
+        }
+        if let Some(account) = &self.account
+            && account.kind == confiance_core::MailboxKind::Applicative
+            && let Some(finess) = &account.structure
+            && !self.cfg.app_rate.take(finess)
+        {
+            tracing::warn!(target: "audit", event = "refused", account = %account.address, peer = %self.peer,
+                reason = "structure sending rate", finess = %finess);
+            return out.push_str(&format!(
+                "451 4.7.1 Limite d'envoi de la structure atteinte ({} messages par minute), reessayer plus tard / \
+                 structure sending rate exceeded, try again later\r\n",
+                self.cfg.app_rate.per_minute()
+            ));
         }
         self.envelope = Some(Envelope {
             sender,

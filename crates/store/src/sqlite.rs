@@ -215,6 +215,8 @@ CREATE TABLE revocations(
     account_id INTEGER NOT NULL,
     at INTEGER NOT NULL
 );
+-- A structure's BALs, found by its FINESS (an organisation certificate's login).
+CREATE INDEX accounts_structure ON accounts(structure) WHERE structure IS NOT NULL;
 "#,
 ];
 

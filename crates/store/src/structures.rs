@@ -38,4 +38,6 @@ pub trait Structures {
     /// Creates an ORG, APP or CAB BAL of the structure. Nobody logs in with a password of its
     /// own: its members use theirs, its software a certificate or a token.
     fn create_structure_bal(&self, bal: &NewStructureBal<'_>) -> Result<AccountId>;
+    /// The BALs of a structure (ORG, APP, CAB), by address.
+    fn structure_bals(&self, finess: &str) -> Result<Vec<crate::Account>>;
 }

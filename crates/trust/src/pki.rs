@@ -119,7 +119,7 @@ fn persons_params(name: &str) -> CertificateParams {
     )
 }
 
-/// A certificate for a professional and its key.
+/// A client certificate (a professional's card, a structure's application) and its key.
 pub struct IssuedPerson {
     /// Leaf then the persons CA, as a client presents them.
     pub chain_pem: String,
@@ -141,27 +141,79 @@ impl PersonsAuthority {
     /// A CPS-like person certificate, subject as IGC-Santé writes it for a CPS: `CN` = the
     /// IdNat_PS (`8` + RPPS), `SN`, `GN`, `title` = the profession, `C=FR`, no `O`/`OU`.
     pub fn issue(&self, national_id: &str, family: &str, given: &str, title: &str) -> Result<IssuedPerson, PkiError> {
-        let key = rsa_key_pair()?;
-        let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CountryName, "FR");
         dn.push(DnType::CustomDnType(vec![2, 5, 4, 12]), title);
         dn.push(DnType::CustomDnType(vec![2, 5, 4, 4]), family);
         dn.push(DnType::CustomDnType(vec![2, 5, 4, 42]), given);
         dn.push(DnType::CommonName, national_id);
-        params.distinguished_name = dn;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.not_before = rcgen::date_time_ymd(2025, 1, 1);
-        params.not_after = rcgen::date_time_ymd(2030, 1, 1);
-        let mut serial: [u8; 16] = rand::random();
-        serial[0] = (serial[0] & 0x7f) | 0x01;
-        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
-        let cert = params.signed_by(&key, &self.issuer)?;
-        Ok(IssuedPerson {
-            chain_pem: format!("{}{}", cert.pem(), self.cert_pem),
-            key_pem: key.serialize_pem(),
+        client_certificate(dn, &self.issuer, &self.cert_pem)
+    }
+}
+
+/// A TLS client certificate with subject `dn`, signed by `issuer` (whose certificate follows
+/// it in the chain).
+fn client_certificate(
+    dn: DistinguishedName,
+    issuer: &Issuer<'static, KeyPair>,
+    issuer_pem: &str,
+) -> Result<IssuedPerson, PkiError> {
+    let key = rsa_key_pair()?;
+    let mut params = CertificateParams::default();
+    params.distinguished_name = dn;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    params.not_before = rcgen::date_time_ymd(2025, 1, 1);
+    params.not_after = rcgen::date_time_ymd(2030, 1, 1);
+    let mut serial: [u8; 16] = rand::random();
+    serial[0] = (serial[0] & 0x7f) | 0x01;
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+    let cert = params.signed_by(&key, issuer)?;
+    Ok(IssuedPerson {
+        chain_pem: format!("{}{}", cert.pem(), issuer_pem),
+        key_pem: key.serialize_pem(),
+    })
+}
+
+/// The "organisations" CA of an authority, like `AC IGC-SANTE … ORGANISATIONS`: besides the
+/// operators' server certificates, it signs the certificates structures give their software
+/// (the DPI, the laboratory's system) to authenticate as their applicative BAL.
+pub struct OrganisationsAuthority {
+    cert_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+fn organisations_params(name: &str) -> CertificateParams {
+    ca_params(
+        dn(name, Some("TEST IGC-SANTE"), "TEST AC IGC-SANTE ORGANISATIONS"),
+        Some(0),
+    )
+}
+
+impl OrganisationsAuthority {
+    /// The organisations CA of the authority `name`, as `init` wrote it under `data/ca/`.
+    pub fn load(name: &str, cert_pem: String, key_pem: &str) -> Result<OrganisationsAuthority, PkiError> {
+        let key = KeyPair::from_pem_and_sign_algo(key_pem, &PKCS_RSA_SHA256)?;
+        Ok(OrganisationsAuthority {
+            cert_pem,
+            issuer: Issuer::new(organisations_params(name), key),
         })
+    }
+
+    /// A structure's application certificate: `OU` = the structure's IdNat_Struct (`1` +
+    /// FINESS), `O` = its name, `CN` = the application, as IGC-Santé writes an organisation's
+    /// certificate (`CN=DRIMbox, OU=499700367909006, O=CABINET …`).
+    pub fn issue_application(
+        &self,
+        structure_id: &str,
+        structure: &str,
+        application: &str,
+    ) -> Result<IssuedPerson, PkiError> {
+        client_certificate(
+            dn(structure, Some(structure_id), application),
+            &self.issuer,
+            &self.cert_pem,
+        )
     }
 }
 
@@ -183,10 +235,7 @@ impl TestAuthority {
         let root_cert = root_params.self_signed(&root_key)?;
         let root = Issuer::new(root_params, root_key);
         let inter_key = rsa_key_pair()?;
-        let inter_params = ca_params(
-            dn(name, Some("TEST IGC-SANTE"), "TEST AC IGC-SANTE ORGANISATIONS"),
-            Some(0),
-        );
+        let inter_params = organisations_params(name);
         let inter_cert = inter_params.signed_by(&inter_key, &root)?;
         let intermediate_key_pem = inter_key.serialize_pem();
         let persons_key = rsa_key_pair()?;

@@ -81,24 +81,28 @@ pub fn self_signed(hostname: &str) -> Result<Arc<rustls::ServerConfig>, TlsError
     Ok(Arc::new(config))
 }
 
-/// The client-facing configuration that also asks for a professional's card certificate
-/// (CPS), without requiring one: a certificate chaining to `persons_ca` proves who the client
-/// is (web login, SASL EXTERNAL); anything else, or a card revoked by one of `crls`, fails
-/// the handshake; no certificate is fine.
+/// The client-facing configuration that also asks for a client certificate, without requiring
+/// one: a professional's card (CPS) or a structure's application certificate chaining to one
+/// of `client_cas` proves who the client is (web login, SASL EXTERNAL); anything else, or a
+/// certificate revoked by one of `crls`, fails the handshake; no certificate is fine.
 pub fn server_config_with_cards(
     chain: &Path,
     key: &Path,
-    persons_ca: &Path,
+    client_cas: &[std::path::PathBuf],
     crls: Arc<crate::revocation::Revocation>,
 ) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let provider = Arc::new(mssante_provider());
     let mut roots = rustls::RootCertStore::empty();
-    for cert in load_chain(persons_ca)? {
-        roots.add(cert).map_err(|e| TlsError::Chain {
-            path: persons_ca.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+    for ca in client_cas {
+        for cert in load_chain(ca)? {
+            roots.add(cert).map_err(|e| TlsError::Chain {
+                path: ca.clone(),
+                reason: e.to_string(),
+            })?;
+        }
     }
+    // A verifier that cannot be built is reported against the first CA file.
+    let named = client_cas.first().map(|p| p.as_path()).unwrap_or(chain);
     let (roots, p) = (Arc::new(roots), provider.clone());
     let verifier = crate::revocation::LiveClientVerifier::new(
         crls,
@@ -112,7 +116,7 @@ pub fn server_config_with_cards(
         }),
     )
     .map_err(|reason| TlsError::Chain {
-        path: persons_ca.to_path_buf(),
+        path: named.to_path_buf(),
         reason,
     })?;
     let config = rustls::ServerConfig::builder_with_provider(provider)

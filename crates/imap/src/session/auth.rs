@@ -139,7 +139,7 @@ impl Session {
                         out,
                         tag,
                         "NO",
-                        "[AUTHENTICATIONFAILED] This card holds no active mailbox of that name.",
+                        "[AUTHENTICATIONFAILED] This certificate opens no active mailbox of that name.",
                     ),
                 }
             }

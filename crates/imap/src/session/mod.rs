@@ -107,8 +107,9 @@ pub struct Session {
     pub(crate) cfg: Arc<ImapConfig>,
     pub(crate) tls: bool,
     pub(crate) peer: String,
-    /// The professional's card (CPS) presented in the TLS handshake, for AUTHENTICATE EXTERNAL.
-    pub(crate) card: Option<confiance_auth::cps::CpsHolder>,
+    /// The card (CPS) or organisation certificate presented in the TLS handshake, for
+    /// AUTHENTICATE EXTERNAL.
+    pub(crate) card: Option<confiance_auth::certificate::ClientCertificate>,
     /// The tag of an AUTHENTICATE XOAUTH2/OAUTHBEARER whose token was refused: the connection
     /// loop sends the RFC 7628 §3.2.2 error challenge, reads the client's dummy answer, then NO.
     pub(crate) oauth_refused: Option<String>,

@@ -2,7 +2,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::{SqliteStore, now};
+use super::{ACCOUNT_COLS, SqliteStore, account_row, now};
 use crate::structures::*;
 use crate::{AccountId, Result, StoreError};
 
@@ -84,6 +84,18 @@ impl Structures for SqliteStore {
                 params![id.0, bal.kind.code(), bal.finess, bal.display_name],
             )?;
             Ok(id)
+        })
+    }
+
+    fn structure_bals(&self, finess: &str) -> Result<Vec<crate::Account>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts WHERE structure = ?1 ORDER BY address"
+            ))?;
+            let rows = stmt
+                .query_map([finess], account_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
         })
     }
 }
