@@ -238,5 +238,18 @@ if (process.env.CPS_CERT) {
   assert.match(await bare.locator('#erreur').innerText(), /Aucune carte CPS/);
 }
 
+// The staff login (a structure's secretaries, no CPS): the page, then its one answer to a
+// wrong identifier, password or code, announced to screen readers.
+page = await newPage();
+await page.goto(`${base}/structure/connexion`);
+assert.match(await page.locator('h1').innerText(), /personnel/);
+await shot(page, 'personnel-connexion');
+await page.getByLabel('Identifiant (adresse électronique)').fill('personne@chu-test.fr');
+await page.getByLabel('Mot de passe', { exact: true }).fill('Secret123');
+await page.getByLabel("Code de l'application d'authentification").fill('123456');
+await page.getByRole('button', { name: 'Se connecter' }).click();
+assert.match(await page.locator('[role=alert]').innerText(), /Identifiant, mot de passe ou code incorrect/);
+await shot(page, 'personnel-refus');
+
 await browser.close();
 console.log(JSON.stringify(out));

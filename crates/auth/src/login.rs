@@ -74,12 +74,13 @@ pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Option<T> + 
 /// the account holds — a dummy one when there is nothing to check — so the time tells nothing;
 /// only app passwords made before they had a name are tried in turn.
 ///
-/// Returns the kind of credential, its stored hash, and whether it has SCRAM keys.
+/// Returns the kind of credential, its stored hash, whether it has SCRAM keys, and the member
+/// of the BAL it was made for (an app password of a shared BAL's member).
 async fn password_matches(
     store: &Arc<dyn Store>,
     account: &Account,
     password: &str,
-) -> Option<(&'static str, String, bool)> {
+) -> Option<(&'static str, String, bool, Option<String>)> {
     let id = account.id;
     let s = store.clone();
     // A store that cannot answer opens nothing (the profile may forbid the account password).
@@ -112,7 +113,7 @@ async fn password_matches(
                 let (s, app_id) = (store.clone(), app.id);
                 let _ = blocking(move || s.touch_app_password(app_id, crate::now()).ok()).await;
                 let keyed = scram.iter().any(|k| k.source == app.hash);
-                return Some(("app password", app.hash.clone(), keyed));
+                return Some(("app password", app.hash.clone(), keyed, app.member.clone()));
             }
         }
         return None;
@@ -123,7 +124,40 @@ async fn password_matches(
     };
     let right = check_password(password.to_string(), hash.clone()).await;
     let keyed = scram.iter().any(|k| k.source == hash);
-    (right && profile.is_none_or(|p| p.mail_password)).then_some(("password", hash, keyed))
+    (right && profile.is_none_or(|p| p.mail_password)).then_some(("password", hash, keyed, None))
+}
+
+/// Whether the member an app password was made for may still use the BAL this way: still a
+/// member, not a suspended staff account, with the right the protocol needs (IMAP reads,
+/// SMTP sends). Checked at every login, so a right withdrawn takes effect at once.
+async fn member_may(
+    store: &Arc<dyn Store>,
+    account: &Account,
+    member: &str,
+    protocol: &str,
+) -> Result<(), &'static str> {
+    let (s, id, who) = (store.clone(), account.id, member.to_string());
+    let found = blocking(move || {
+        let rights = s.rights_of(id, &who).ok()?;
+        let staff = match who.contains('@') {
+            true => Some(s.staff(&who).ok()?),
+            false => None,
+        };
+        Some((rights, staff))
+    })
+    .await;
+    let Some((rights, staff)) = found else {
+        return Err("store unavailable");
+    };
+    if staff.is_some_and(|s| s.is_none_or(|s| s.suspended)) {
+        return Err("member suspended");
+    }
+    let rights = rights.ok_or("no longer a member")?;
+    match protocol {
+        "imap" if !rights.read => Err("no read right"),
+        "smtp" if !rights.send => Err("no send right"),
+        _ => Ok(()),
+    }
 }
 
 /// An app password made now is checked by its fast hash, on the spot (microseconds); one made
@@ -168,10 +202,18 @@ pub async fn login(
     let lookup = address.clone();
     let s = store.clone();
     let account = blocking(move || s.account_by_address(&lookup).ok().flatten()).await;
+    let mut member = None;
     let outcome = match account {
         Some(account) => match password_matches(&store, &account, &password).await {
             Some(_) if account.status == AccountStatus::Suspended => Err("suspended"),
-            Some((credential, source, keyed)) => {
+            Some((credential, _, _, Some(who))) => {
+                // A member's app password: their rights decide, and no SCRAM keys are made for
+                // it, so that every login of theirs goes through this check.
+                let allowed = member_may(&store, &account, &who, attempt.protocol).await;
+                member = Some(who);
+                allowed.map(|()| (account, credential))
+            }
+            Some((credential, source, keyed, None)) => {
                 // A credential that opened the account gets its SCRAM keys if it has none yet,
                 // after the answer (see `login_scram`).
                 if !keyed {
@@ -189,7 +231,8 @@ pub async fn login(
     if outcome.is_ok() {
         counted.succeeded();
     }
-    finish(&store, outcome, &attempt, &address, None, failure_delay).await
+    // The member acts, not the BAL's holder: the trace names them.
+    finish(&store, outcome, &attempt, &address, member.as_deref(), failure_delay).await
 }
 
 pub(crate) async fn finish(

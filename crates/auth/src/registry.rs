@@ -210,6 +210,41 @@ impl Registry {
         self.call(move |s| s.delete_app_password(id, app)).await
     }
 
+    // Staff and members of shared BALs
+
+    pub async fn staff(&self, email: String) -> Option<Option<confiance_store::StaffAccount>> {
+        self.call(move |s| s.staff(&email)).await
+    }
+
+    pub async fn claim_staff_totp_step(&self, email: String, step: i64) -> Option<bool> {
+        self.call(move |s| s.claim_staff_totp_step(&email, step)).await
+    }
+
+    /// The active BALs someone is a member of, with their rights (applicative ones excepted:
+    /// their software's).
+    pub async fn memberships(&self, who: String) -> Option<Vec<(Account, confiance_store::Rights)>> {
+        let all = self.call(move |s| s.memberships(&who)).await?;
+        Some(
+            all.into_iter()
+                .filter(|(a, _)| {
+                    a.status == AccountStatus::Active && a.kind != confiance_core::MailboxKind::Applicative
+                })
+                .collect(),
+        )
+    }
+
+    pub async fn add_member_app_password(
+        &self,
+        id: AccountId,
+        member: String,
+        label: String,
+        hash: String,
+        lookup: String,
+    ) -> Option<i64> {
+        self.call(move |s| s.add_member_app_password(id, &member, &label, &hash, &lookup))
+            .await
+    }
+
     // Web sessions
 
     pub async fn session_get(&self, key: String) -> Option<Option<String>> {

@@ -60,7 +60,7 @@ pub enum AccountCmd {
     },
 }
 
-fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+pub(crate) fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     if !from_stdin {
         anyhow::bail!("give the password on standard input with --password-stdin");
     }

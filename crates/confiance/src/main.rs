@@ -14,6 +14,7 @@ mod indicators;
 mod init;
 mod lifecycle;
 mod listing;
+mod members;
 mod queue;
 mod serve;
 mod size;
@@ -58,6 +59,9 @@ enum Cmd {
     /// Structures (FINESS) and their administrators.
     #[command(subcommand)]
     Structure(structures::StructureCmd),
+    /// Staff of structures: no RPPS, a password and an authenticator app.
+    #[command(subcommand)]
+    Staff(members::StaffCmd),
     /// A structure's BALs: organisational, applicative, cabinet.
     #[command(subcommand)]
     Bal(structures::BalCmd),
@@ -156,6 +160,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Account(cmd) => accounts::run(&config, cmd),
         Cmd::Structure(cmd) => structures::run_structure(&config, cmd),
         Cmd::Bal(cmd) => structures::run_bal(&config, cmd),
+        Cmd::Staff(cmd) => members::run_staff(&config, cmd),
         Cmd::Traces(args) => traces::run(&config, args),
         Cmd::Indicators(args) => indicators::run(&config, args),
         Cmd::Queue(cmd) => queue::run(&config, cmd),

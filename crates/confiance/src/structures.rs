@@ -79,6 +79,9 @@ pub enum BalCmd {
         #[arg(long)]
         label: String,
     },
+    /// Who may use a shared BAL, and with which rights.
+    #[command(subcommand)]
+    Member(crate::members::MemberCmd),
     /// Suspend a BAL: its mail is kept, incoming mail is refused, nobody logs in.
     Suspend { address: String },
     /// Let a suspended BAL be used again.
@@ -163,7 +166,7 @@ fn list(items: &[String]) -> String {
 
 /// An administrator: a professional by RPPS (kept as their IdNat_PS, as PSC gives it) or a
 /// staff member by e-mail address.
-fn admin_identity(who: &str) -> anyhow::Result<String> {
+pub(crate) fn admin_identity(who: &str) -> anyhow::Result<String> {
     let who = who.trim();
     if who.bytes().all(|b| b.is_ascii_digit()) {
         return Ok(Rpps::parse(who).map_err(|e| anyhow::anyhow!("{e}"))?.national_id());
@@ -183,6 +186,7 @@ pub fn run_bal(config: &Config, cmd: BalCmd) -> anyhow::Result<()> {
             quota,
         } => return add(config, &address, kind.into(), &structure, &name, quota),
         BalCmd::Token { address, label } => return token(config, &address, &label),
+        BalCmd::Member(cmd) => return crate::members::run_member(config, cmd),
         BalCmd::Suspend { address } => AccountCmd::Suspend { address },
         BalCmd::Resume { address } => AccountCmd::Reactivate { address },
         BalCmd::Delete { address, yes } => AccountCmd::Delete { address, yes },

@@ -218,3 +218,94 @@ fn an_applicative_bal_sends_with_its_structure_s_certificate() {
         "{log}"
     );
 }
+
+#[test]
+fn staff_read_a_shared_bal_with_their_rights() {
+    let op = Operator::start(&["docteur"]);
+    let cli = |args: &[&str], stdin: Option<&str>| {
+        let out = op.cli(args, stdin);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let org = op.mailbox("secretariat");
+    cli(
+        &["structure", "add", FINESS, "--name", "Centre hospitalier de Test"],
+        None,
+    );
+    cli(
+        &[
+            "bal",
+            "add",
+            &org,
+            "--type",
+            "org",
+            "--structure",
+            FINESS,
+            "--name",
+            "Secrétariat",
+        ],
+        None,
+    );
+    let password = format!("{PASSWORD}\n");
+    let secret = |out: String| {
+        let uri = out
+            .lines()
+            .find(|l| l.starts_with("otpauth://"))
+            .expect("an otpauth URI")
+            .to_string();
+        uri.split("secret=")
+            .nth(1)
+            .and_then(|s| s.split('&').next())
+            .unwrap()
+            .to_string()
+    };
+    let (reader, sender) = ("lecture@chu-test.fr", "envoi@chu-test.fr");
+    let reader_secret = secret(cli(
+        &["staff", "add", reader, "--name", "Anne Lecture", "--password-stdin"],
+        Some(&password),
+    ));
+    let sender_secret = secret(cli(
+        &["staff", "add", sender, "--name", "Paul Envoi", "--password-stdin"],
+        Some(&password),
+    ));
+    let again = op.cli(
+        &["staff", "add", reader, "--name", "X", "--password-stdin"],
+        Some(&password),
+    );
+    assert!(
+        !again.status.success() && text(&again).contains("already exists"),
+        "{}",
+        text(&again)
+    );
+    cli(
+        &["bal", "member", "add", &org, reader, "--rights", "lecture,envoi"],
+        None,
+    );
+    cli(&["bal", "member", "add", &org, sender, "--rights", "send"], None);
+    let bad = op.cli(&["bal", "member", "add", &org, sender, "--rights", "read,delete"], None);
+    assert!(!bad.status.success() && text(&bad).contains("delete"), "{}", text(&bad));
+    let members = cli(&["bal", "member", "list", &org], None);
+    assert!(
+        members.contains(&format!("{reader}\tread,send")) && members.contains(&format!("{sender}\tsend")),
+        "{members}"
+    );
+    // Something to read in the organisational BAL.
+    let (ok, out) = send(&op, &Operator::address("docteur"), &org);
+    assert!(ok, "{out}");
+    let config = op.config_path();
+    let out = op.python(
+        "staff.py",
+        &[
+            &org,
+            reader,
+            &reader_secret,
+            sender,
+            &sender_secret,
+            binary(),
+            config.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("ok"), "{out}");
+    let log = op.log();
+    assert!(log.contains("reason=\"no read right\""), "{log}");
+}

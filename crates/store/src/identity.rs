@@ -91,6 +91,9 @@ pub struct AppPassword {
     pub last_used_at: Option<i64>,
     /// The password's first group, which names it at login (none for those made before).
     pub lookup: Option<String>,
+    /// The member it was made for (a staff e-mail or an IdNat_PS), on a shared BAL; `None`
+    /// for the holder's own.
+    pub member: Option<String>,
 }
 
 /// The SCRAM-SHA-256 keys (RFC 5802 §3) of one credential of an account.
@@ -163,7 +166,7 @@ pub trait Identities {
     fn grant_access(&self, account: AccountId, national_id: &str) -> Result<()>;
     /// Withdraws it; false when there was nothing to withdraw.
     fn revoke_access(&self, account: AccountId, national_id: &str) -> Result<bool>;
-    /// The BALs a professional may open besides their own, by address.
+    /// The BALs a professional may open (read) besides their own, by address.
     fn shared_with(&self, national_id: &str) -> Result<Vec<crate::Account>>;
 
     /// Web sessions, keyed by the SHA-256 of their cookie; `data` is the web layer's own.

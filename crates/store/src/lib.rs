@@ -6,6 +6,7 @@
 
 pub mod blobs;
 pub mod identity;
+pub mod members;
 pub mod model;
 pub mod overview;
 pub mod queue;
@@ -15,6 +16,7 @@ pub mod traces;
 
 pub use blobs::{BlobStore, OwnerLock};
 pub use identity::*;
+pub use members::*;
 pub use model::*;
 pub use overview::*;
 pub use queue::{OutboundQueue, Queue, open_queue};
@@ -30,7 +32,7 @@ pub fn open(data_dir: &std::path::Path) -> Result<std::sync::Arc<dyn Store>> {
 }
 
 /// What every metadata backend offers. Calls block: the mail service runs them on blocking threads.
-pub trait Store: Identities + Overviews + Structures + Send + Sync + 'static {
+pub trait Store: Identities + Members + Overviews + Structures + Send + Sync + 'static {
     // Accounts
     fn create_account(&self, address: &str, password_hash: &str, quota_bytes: u64) -> Result<AccountId>;
     fn account_by_address(&self, address: &str) -> Result<Option<Account>>;

@@ -11,6 +11,7 @@ use crate::*;
 
 mod durable;
 mod identity;
+mod members;
 mod overview;
 mod structures;
 pub(crate) mod traces;
@@ -217,6 +218,22 @@ CREATE TABLE revocations(
 );
 -- A structure's BALs, found by its FINESS (an organisation certificate's login).
 CREATE INDEX accounts_structure ON accounts(structure) WHERE structure IS NOT NULL;
+"#,
+    // 11: members of shared BALs have rights (read, send, manage; those shared before may read
+    // and send); staff without an RPPS log in with a password and TOTP, and reach IMAP and SMTP
+    // with app passwords made for them on one BAL (`member`).
+    r#"
+ALTER TABLE mailbox_access ADD COLUMN rights TEXT NOT NULL DEFAULT 'read,send';
+CREATE TABLE staff(
+    email TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    totp_secret TEXT NOT NULL,
+    totp_step INTEGER NOT NULL DEFAULT 0,
+    suspended INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE app_passwords ADD COLUMN member TEXT;
 "#,
 ];
 

@@ -433,6 +433,95 @@ fn identity_suite(store: &dyn Store) {
     assert_eq!(store.messages(inbox(anne)).unwrap().messages.len(), 1);
 }
 
+/// Members of a shared BAL and their rights; staff accounts, whose suspension takes their app
+/// passwords and ends the sessions of the BALs they belong to.
+fn members_suite(store: &dyn Store) {
+    let org = store.create_account("secretariat@x.mssante.fr", "!", 1 << 20).unwrap();
+    let other = store.create_account("autre@x.mssante.fr", "!", 1 << 20).unwrap();
+    let read = Rights {
+        read: true,
+        ..Rights::default()
+    };
+    let all = Rights {
+        read: true,
+        send: true,
+        manage: true,
+    };
+    store.set_member(org, "anne@chu.fr", read).unwrap();
+    store.set_member(org, "810000005479", all).unwrap();
+    store
+        .set_member(org, "anne@chu.fr", Rights { send: true, ..read })
+        .unwrap();
+    assert_eq!(
+        store.rights_of(org, "anne@chu.fr").unwrap(),
+        Some(Rights { send: true, ..read })
+    );
+    assert_eq!(store.rights_of(other, "anne@chu.fr").unwrap(), None);
+    assert_eq!(store.members(org).unwrap().len(), 2);
+    let of_anne = store.memberships("anne@chu.fr").unwrap();
+    assert_eq!((of_anne.len(), of_anne[0].0.id, of_anne[0].1.send), (1, org, true));
+    // A share made before rights existed reads and sends.
+    store.grant_access(other, "810000005479").unwrap();
+    assert_eq!(
+        store.rights_of(other, "810000005479").unwrap(),
+        Some(Rights {
+            read: true,
+            send: true,
+            manage: false
+        })
+    );
+
+    let staff = StaffAccount {
+        email: "anne@chu.fr".into(),
+        name: "Anne".into(),
+        password_hash: "h".into(),
+        totp_secret: "S".into(),
+        suspended: false,
+        created_at: 1,
+    };
+    store.add_staff(&staff).unwrap();
+    assert!(matches!(store.add_staff(&staff), Err(StoreError::AccountExists)));
+    assert!(store.claim_staff_totp_step("anne@chu.fr", 5).unwrap());
+    assert!(
+        !store.claim_staff_totp_step("anne@chu.fr", 5).unwrap(),
+        "a code is used once"
+    );
+    store
+        .add_member_app_password(org, "anne@chu.fr", "Thunderbird", "hash", "ABCD")
+        .unwrap();
+    store.add_app_password(org, "Logiciel", "hash2", Some("EFGH")).unwrap();
+    let apps = store.app_passwords(org).unwrap();
+    assert_eq!(
+        apps.iter().filter_map(|a| a.member.as_deref()).collect::<Vec<_>>(),
+        ["anne@chu.fr"]
+    );
+    let before = store.last_revocation().unwrap();
+    store.set_staff_suspended("anne@chu.fr", true).unwrap();
+    assert!(store.staff("anne@chu.fr").unwrap().unwrap().suspended);
+    assert_eq!(
+        store.app_passwords(org).unwrap().len(),
+        1,
+        "only the staff member's app password goes"
+    );
+    let revoked: Vec<AccountId> = store
+        .revocations_since(before)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.1)
+        .collect();
+    assert_eq!(revoked, [org]);
+    assert!(matches!(
+        store.set_staff_suspended("nobody@chu.fr", true),
+        Err(StoreError::NoSuchAccount)
+    ));
+}
+
+#[test]
+fn sqlite_members() {
+    let dir = tempfile::tempdir().unwrap();
+    members_suite(&SqliteStore::open(&dir.path().join("t.db")).unwrap());
+}
+
 #[test]
 fn sqlite_identities() {
     let dir = tempfile::tempdir().unwrap();

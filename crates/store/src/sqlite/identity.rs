@@ -219,7 +219,7 @@ impl Identities for SqliteStore {
     fn app_passwords(&self, account: AccountId) -> Result<Vec<AppPassword>> {
         self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT id, account_id, label, hash, created_at, last_used_at, lookup FROM app_passwords
+                "SELECT id, account_id, label, hash, created_at, last_used_at, lookup, member FROM app_passwords
                  WHERE account_id = ?1 ORDER BY id",
             )?;
             let rows = stmt
@@ -232,6 +232,7 @@ impl Identities for SqliteStore {
                         created_at: r.get(4)?,
                         last_used_at: r.get(5)?,
                         lookup: r.get(6)?,
+                        member: r.get(7)?,
                     })
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -354,7 +355,13 @@ impl Identities for SqliteStore {
     }
 
     fn shared_with(&self, national_id: &str) -> Result<Vec<Account>> {
-        self.read(|c| accounts_by_national_id(c, "mailbox_access", national_id))
+        // Opening a BAL is reading it: members with the send right alone do not see it.
+        let memberships = crate::Members::memberships(self, national_id)?;
+        Ok(memberships
+            .into_iter()
+            .filter(|(_, r)| r.read)
+            .map(|(a, _)| a)
+            .collect())
     }
 
     fn session_update(&self, key: &str, account: Option<AccountId>, data: &str, at: i64) -> Result<()> {
@@ -427,7 +434,7 @@ fn failures(c: &rusqlite::Connection, account: AccountId) -> Result<LoginFailure
 }
 
 /// Asks every server to end the account's open sessions (see `Identities::revocations_since`).
-fn revoke(tx: &rusqlite::Transaction, account: AccountId) -> rusqlite::Result<usize> {
+pub(super) fn revoke(tx: &rusqlite::Transaction, account: AccountId) -> rusqlite::Result<usize> {
     tx.execute(
         "INSERT INTO revocations(account_id, at) VALUES(?1, ?2)",
         params![account.0, super::now()],

@@ -9,6 +9,7 @@ mod login;
 pub mod sandbox;
 pub(crate) mod session;
 mod settings;
+mod staff;
 mod unknown;
 
 use std::sync::Arc;
@@ -121,6 +122,9 @@ pub fn routes() -> Router<WebState> {
             "/compte/mots-de-passe-applicatifs/supprimer",
             post(settings::app_password_delete),
         )
+        .route("/structure/connexion", get(staff::login_page).post(staff::login_post))
+        .route("/structure", get(staff::page))
+        .route("/structure/mots-de-passe-applicatifs", post(staff::app_password))
         .route("/dev/messages", get(sandbox::outbox))
         .nest("/psc-bac-a-sable", sandbox::routes())
 }

@@ -94,6 +94,9 @@ pub struct SessionData {
     pub alert: Option<String>,
     /// An app password just made, shown once.
     pub new_app_password: Option<(String, String)>,
+    /// A staff member logged in (their e-mail): no BAL of their own, the BALs they belong to.
+    #[serde(default)]
+    pub staff: Option<String>,
 }
 
 pub struct Session {
@@ -149,6 +152,7 @@ impl SessionData {
             || self.flash.is_some()
             || self.alert.is_some()
             || self.new_app_password.is_some()
+            || self.staff.is_some()
     }
 }
 
@@ -347,7 +351,10 @@ impl FromRequestParts<WebState> for Session {
             session.data.lang = lang;
         }
         // Ségur SC.SSI/IE.58: after the idle time, everything proven is forgotten.
-        let proven = session.data.account.is_some() || session.data.identity.is_some() || session.data.factor.is_some();
+        let proven = session.data.account.is_some()
+            || session.data.identity.is_some()
+            || session.data.factor.is_some()
+            || session.data.staff.is_some();
         if proven && now() - session.data.last_seen > accounts.policy.idle_lock_seconds {
             if let Some(account) = session.data.account {
                 let address = address_of(&accounts, AccountId(account)).await;
@@ -373,6 +380,19 @@ impl FromRequestParts<WebState> for Session {
             if !active {
                 let address = address_of(&accounts, id).await;
                 tracing::info!(target: "audit", event = "session_ended", account = %address, reason = "account not active");
+                session.clear(&accounts).await;
+            }
+        }
+        // So does a suspended staff member's.
+        if let Some(email) = session.data.staff.clone() {
+            let active = accounts
+                .registry
+                .staff(email.clone())
+                .await
+                .flatten()
+                .is_some_and(|s| !s.suspended);
+            if !active {
+                tracing::info!(target: "audit", event = "session_ended", actor = %email, reason = "staff account not active");
                 session.clear(&accounts).await;
             }
         }

@@ -1,0 +1,138 @@
+//! `confiance staff …` and `confiance bal member …`: the staff accounts of structures (no
+//! RPPS, password and authenticator app) and the members of shared BALs with their rights
+//! (issue 16). A professional member is named by RPPS, a staff member by e-mail.
+
+use clap::Subcommand;
+use confiance_store::{Rights, StaffAccount, StoreError};
+
+use crate::accounts;
+use crate::config::Config;
+use crate::structures::admin_identity;
+
+#[derive(Subcommand)]
+pub enum StaffCmd {
+    /// Create a staff account: the password on standard input; prints the authenticator key
+    /// to give them (once).
+    Add {
+        /// Their identifier: a professional e-mail address.
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Suspend a staff member who left: their app passwords are deleted and the sessions of
+    /// the BALs they belonged to end at once.
+    Suspend { email: String },
+    /// Let a suspended staff member log in again.
+    Resume { email: String },
+}
+
+#[derive(Subcommand)]
+pub enum MemberCmd {
+    /// Give someone access to a shared BAL, or change their rights.
+    Add {
+        address: String,
+        /// An RPPS (11 digits) or a staff e-mail.
+        who: String,
+        /// `read`, `send`, `manage`, comma-separated (`lecture,envoi,gestion` also).
+        #[arg(long, default_value = "read,send")]
+        rights: String,
+    },
+    /// The BAL's members and their rights.
+    List { address: String },
+}
+
+pub fn run_staff(config: &Config, cmd: StaffCmd) -> anyhow::Result<()> {
+    let store = accounts::open(config)?;
+    match cmd {
+        StaffCmd::Add {
+            email,
+            name,
+            password_stdin,
+        } => {
+            let email = confiance_core::Address::parse(&email)
+                .map_err(|e| anyhow::anyhow!("{email:?} is not an e-mail address ({e})"))?
+                .to_string();
+            let name = name.trim().to_string();
+            if name.is_empty() {
+                anyhow::bail!("--name: the staff member needs a name");
+            }
+            let password = accounts::read_password(password_stdin)?;
+            let secret = confiance_auth::otp::new_totp_secret();
+            let staff = StaffAccount {
+                email: email.clone(),
+                name,
+                password_hash: confiance_auth::hash_password(&password)?,
+                totp_secret: secret.clone(),
+                suspended: false,
+                created_at: chrono::Utc::now().timestamp(),
+            };
+            match store.add_staff(&staff) {
+                Err(StoreError::AccountExists) => anyhow::bail!("{email}: this staff account already exists"),
+                other => other?,
+            }
+            tracing::info!(target: "audit", event = "staff_added", staff = %email);
+            println!("Compte du personnel créé : {email}");
+            println!("Clé de l'application d'authentification (à remettre une seule fois) :");
+            println!(
+                "{}",
+                confiance_auth::otp::otpauth_uri(&secret, &email, &config.operator)
+            );
+        }
+        StaffCmd::Suspend { email } => {
+            let email = email.trim().to_lowercase();
+            suspended(&*store, &email, true)?;
+            tracing::info!(target: "audit", event = "staff_suspended", staff = %email);
+            println!("Compte du personnel suspendu : {email} (mots de passe d'application supprimés)");
+        }
+        StaffCmd::Resume { email } => {
+            let email = email.trim().to_lowercase();
+            suspended(&*store, &email, false)?;
+            tracing::info!(target: "audit", event = "staff_resumed", staff = %email);
+            println!("Compte du personnel réactivé : {email}");
+        }
+    }
+    Ok(())
+}
+
+fn suspended(store: &dyn confiance_store::Store, email: &str, on: bool) -> anyhow::Result<()> {
+    match store.set_staff_suspended(email, on) {
+        Err(StoreError::NoSuchAccount) => anyhow::bail!("{email}: no such staff account"),
+        other => Ok(other?),
+    }
+}
+
+pub fn run_member(config: &Config, cmd: MemberCmd) -> anyhow::Result<()> {
+    let store = accounts::open(config)?;
+    let bal = |address: &str| -> anyhow::Result<confiance_store::Account> {
+        let a = accounts::hosted(config, address)?.to_string();
+        store
+            .account_by_address(&a)?
+            .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))
+    };
+    match cmd {
+        MemberCmd::Add { address, who, rights } => {
+            let account = bal(&address)?;
+            if account.kind == confiance_core::MailboxKind::Applicative {
+                anyhow::bail!(
+                    "{}: an applicative BAL is its software's, it has no members",
+                    account.address
+                );
+            }
+            let who = admin_identity(&who)?;
+            let rights = Rights::parse(&rights).map_err(|e| anyhow::anyhow!("--rights: {e}"))?;
+            store.set_member(account.id, &who, rights)?;
+            tracing::info!(target: "audit", event = "member_set", account = %account.address, member = %who,
+                rights = %rights.as_text());
+            println!("{who} : {} sur {}", rights.as_text(), account.address);
+        }
+        MemberCmd::List { address } => {
+            let account = bal(&address)?;
+            for m in store.members(account.id)? {
+                println!("{}\t{}", m.who, m.rights.as_text());
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,104 @@
+"""Staff of a structure and their rights on a shared BAL (issue 16), as real clients use them.
+
+Usage: staff.py ORG_BAL READER READER_SECRET SENDER SENDER_SECRET BINARY CONFIG
+
+READER may read and send, SENDER may only send. Each logs in on the staff page with password
+and the code of their authenticator app (RFC 6238, computed here), makes an app password for
+the organisational BAL, and uses it: IMAP opens for the reader and not for the sender; SMTP
+opens for the sender. A code is good once; a wrong one, or an unknown identifier, gets the same
+answer. Then the reader is suspended with the CLI: their app password and web session end.
+"""
+
+import base64
+import hashlib
+import hmac
+import imaplib
+import re
+import smtplib
+import struct
+import subprocess
+import sys
+import time
+
+from confiance_env import HOST, IMAPS, PASSWORD, SUBMISSION, _Imap, check, tls_context
+from web_login import Browser
+
+org, reader, reader_secret, sender, sender_secret, binary, config = sys.argv[1:8]
+
+
+def totp(secret, at=None):
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    step = int((time.time() if at is None else at) // 30)
+    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = mac[-1] & 15
+    return f"{(struct.unpack('>I', mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def log_in(who, secret, code=None):
+    b = Browser()
+    b.go("/structure/connexion")
+    check(b.status == 200 and 'name="code"' in b.page, f"staff login page: {b.status}")
+    b.post("/structure/connexion", identifiant=who, mot_de_passe=PASSWORD, code=code or totp(secret))
+    return b
+
+
+def app_password(b, bal, label):
+    b.post("/structure/mots-de-passe-applicatifs", bal=bal, libelle=label)
+    m = re.search(r'id="nouveau-mot-de-passe">([^<]+)<', b.page)
+    check(m, f"no app password shown: {b.status} {b.page[:2000]}")
+    return m.group(1)
+
+
+# The reader logs in with password and code, and sees the BAL with their rights.
+reader_web = log_in(reader, reader_secret)
+check(reader_web.url.endswith("/structure") and org in reader_web.page, f"{reader_web.url} {reader_web.status}")
+check("<td>lecture, envoi</td>" in reader_web.page, "the page says the reader's rights")
+# The same code again (a replay), a wrong code, an unknown identifier: one answer, 401.
+answers = []
+for who, code in [(reader, totp(reader_secret)), (reader, "000000"), ("personne@chu-test.fr", "123456")]:
+    b = log_in(who, reader_secret, code)
+    check(b.status == 401, f"{who} {code}: {b.status}")
+    answers.append(re.search(r'role="alert"[^>]*>([^<]+)<', b.page).group(1))
+check(len(set(answers)) == 1, f"different answers: {answers}")
+
+password = app_password(reader_web, org, "Thunderbird du secrétariat")
+# Another BAL than theirs: refused, nothing made.
+reader_web.post("/structure/mots-de-passe-applicatifs", bal="docteur@medecin.confiance.test", libelle="x")
+check(reader_web.status == 422 and "nouveau-mot-de-passe" not in reader_web.page, f"{reader_web.status}")
+
+imap = _Imap(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
+imap.login(org, password)
+typ, data = imap.select("INBOX")
+check(typ == "OK" and int(data[0]) >= 1, f"the reader reads the organisational BAL: {typ} {data}")
+imap.logout()
+
+# The sender: an app password, SMTP yes, IMAP no.
+sender_web = log_in(sender, sender_secret)
+check(sender_web.url.endswith("/structure") and "<td>envoi</td>" in sender_web.page, f"{sender_web.url}")
+sending = app_password(sender_web, org, "Logiciel de rendez-vous")
+imap = _Imap(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
+try:
+    imap.login(org, sending)
+    raise AssertionError("a member without the read right opened the BAL over IMAP")
+except imaplib.IMAP4.error:
+    pass
+s = smtplib.SMTP(HOST, SUBMISSION, timeout=30)
+s.starttls(context=tls_context())
+s.login(org, sending)
+s.sendmail(org, ["docteur@medecin.confiance.test"],
+           f"From: {org}\r\nTo: docteur@medecin.confiance.test\r\nSubject: Rendez-vous\r\n"
+           "Message-ID: <rdv.1@chu-test>\r\n\r\nConfirme.\r\n")
+s.quit()
+
+# The reader leaves: suspended, their app password and their web session end.
+done = subprocess.run([binary, "--config", config, "staff", "suspend", reader], capture_output=True, text=True)
+check(done.returncode == 0, f"{done.stdout}{done.stderr}")
+imap = _Imap(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
+try:
+    imap.login(org, password)
+    raise AssertionError("a suspended staff member's app password still opens the BAL")
+except imaplib.IMAP4.error:
+    pass
+reader_web.go("/structure")
+check(reader_web.url.endswith("/structure/connexion"), f"the suspended reader's session goes on: {reader_web.url}")
+print("ok")
