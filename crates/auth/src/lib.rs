@@ -28,8 +28,8 @@ pub use registry::Registry;
 /// The identity model the fronts work with (defined with the store, which persists it).
 pub mod model {
     pub use confiance_store::{
-        Account, AccountId, AccountStatus, AppPassword, DirectoryListing, LoginFailures, Profile, SecondFactor,
-        StoreError,
+        Account, AccountId, AccountStatus, AppPassword, DirectoryListing, LoginFailures, Member, Profile, Rights,
+        SecondFactor, StaffAccount, StoreError, Structure,
     };
 }
 pub use password::{PasswordError, check_policy, hash_password, verify_password};

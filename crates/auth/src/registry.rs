@@ -245,6 +245,76 @@ impl Registry {
             .await
     }
 
+    // Structures, for their administrators' console
+
+    pub async fn administered_by(&self, who: String) -> Option<Vec<confiance_store::Structure>> {
+        self.call(move |s| s.administered_by(&who)).await
+    }
+
+    /// The structure, if `who` administers it (the console's check at every request).
+    pub async fn structure_of_admin(&self, finess: String, who: String) -> Option<Option<confiance_store::Structure>> {
+        self.call(move |s| {
+            if !s.structure_admins(&finess)?.contains(&who) {
+                return Ok(None);
+            }
+            s.structure(&finess)
+        })
+        .await
+    }
+
+    pub async fn structure_bals(&self, finess: String) -> Option<Vec<Account>> {
+        self.call(move |s| s.structure_bals(&finess)).await
+    }
+
+    pub async fn create_structure_bal(
+        &self,
+        address: String,
+        kind: confiance_core::MailboxKind,
+        finess: String,
+        name: String,
+        quota: u64,
+    ) -> Result<AccountId, StoreError> {
+        let s = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            s.create_structure_bal(&confiance_store::NewStructureBal {
+                address: &address,
+                kind,
+                finess: &finess,
+                display_name: &name,
+                quota_bytes: quota,
+            })
+        })
+        .await
+        .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+    }
+
+    pub async fn members(&self, id: AccountId) -> Option<Vec<confiance_store::Member>> {
+        self.call(move |s| s.members(id)).await
+    }
+
+    pub async fn set_member(&self, id: AccountId, who: String, rights: confiance_store::Rights) -> Option<()> {
+        self.call(move |s| s.set_member(id, &who, rights)).await
+    }
+
+    pub async fn remove_member(&self, id: AccountId, who: String) -> Option<bool> {
+        self.call(move |s| s.revoke_access(id, &who)).await
+    }
+
+    pub async fn add_staff(&self, staff: confiance_store::StaffAccount) -> Result<(), StoreError> {
+        let s = self.store.clone();
+        tokio::task::spawn_blocking(move || s.add_staff(&staff))
+            .await
+            .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
+    }
+
+    pub async fn set_staff_suspended(&self, email: String, suspended: bool) -> Option<()> {
+        self.call(move |s| s.set_staff_suspended(&email, suspended)).await
+    }
+
+    pub async fn set_status(&self, id: AccountId, status: AccountStatus) -> Option<()> {
+        self.call(move |s| s.set_status(id, status)).await
+    }
+
     // Web sessions
 
     pub async fn session_get(&self, key: String) -> Option<Option<String>> {

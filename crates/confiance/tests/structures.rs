@@ -309,3 +309,69 @@ fn staff_read_a_shared_bal_with_their_rights() {
     let log = op.log();
     assert!(log.contains("reason=\"no read right\""), "{log}");
 }
+
+#[test]
+fn the_console_walk_creates_a_bal_staff_and_rights_then_suspends() {
+    let op = Operator::start(&["docteur"]);
+    let cli = |args: &[&str], stdin: Option<&str>| {
+        let out = op.cli(args, stdin);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    cli(
+        &["structure", "add", FINESS, "--name", "Centre hospitalier de Test"],
+        None,
+    );
+    let admin = "cadre@chu-test.fr";
+    let made = cli(
+        &["staff", "add", admin, "--name", "Claire Cadre", "--password-stdin"],
+        Some(&format!("{PASSWORD}\n")),
+    );
+    let secret = made
+        .split("secret=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .unwrap()
+        .to_string();
+    cli(&["structure", "admin", "add", FINESS, admin], None);
+    let shots = repo().join("target/screenshots/console");
+    let out = std::process::Command::new("node")
+        .arg(repo().join("tests/browser/console.mjs"))
+        .envs(op.env())
+        .env("SCREENSHOTS", &shots)
+        .env("FINESS", FINESS)
+        .env("ADMIN_EMAIL", admin)
+        .env("ADMIN_PASSWORD", PASSWORD)
+        .env("ADMIN_SECRET", &secret)
+        .output()
+        .expect("node must be installed (.ci/run installs the browser tests' packages)");
+    assert!(out.status.success(), "console walk: {}\n{}", text(&out), op.log());
+    let json = String::from_utf8_lossy(&out.stdout);
+    let walked: serde_json::Value = serde_json::from_str(json.lines().last().unwrap_or_default()).expect("JSON");
+    let bal = walked["bal"].as_str().unwrap().replace("%40", "@");
+    // What the console did is what the store holds: the BAL (suspended), the member's rights.
+    let list = cli(&["account", "list"], None);
+    let line = list.lines().find(|l| l.starts_with(&bal)).unwrap_or_default();
+    assert!(line.contains("\tORG\t") && line.ends_with("suspendue"), "{list}");
+    let members = cli(&["bal", "member", "list", &bal], None);
+    assert_eq!(members.trim(), "anne.martin@chu-test.fr\tread", "{members}");
+    // The trail names the administrator as the actor of each change.
+    let trail = cli(
+        &[
+            "traces",
+            "--event",
+            "member_set",
+            "--event",
+            "staff_suspended",
+            "--event",
+            "bal_suspended",
+        ],
+        None,
+    );
+    assert_eq!(
+        trail.lines().filter(|l| l.contains(&format!("acteur={admin}"))).count(),
+        4,
+        "{trail}"
+    );
+    assert!(std::fs::read_dir(&shots).unwrap().count() >= 7, "a screenshot per step");
+}

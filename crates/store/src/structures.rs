@@ -35,6 +35,8 @@ pub trait Structures {
     /// False when they already were.
     fn add_structure_admin(&self, finess: &str, who: &str) -> Result<bool>;
     fn structure_admins(&self, finess: &str) -> Result<Vec<String>>;
+    /// The structures someone administers (an IdNat_PS or a staff e-mail), by name.
+    fn administered_by(&self, who: &str) -> Result<Vec<Structure>>;
     /// Creates an ORG, APP or CAB BAL of the structure. Nobody logs in with a password of its
     /// own: its members use theirs, its software a certificate or a token.
     fn create_structure_bal(&self, bal: &NewStructureBal<'_>) -> Result<AccountId>;

@@ -72,6 +72,19 @@ impl Structures for SqliteStore {
         })
     }
 
+    fn administered_by(&self, who: &str) -> Result<Vec<Structure>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT s.finess, s.name, s.address, s.created_at FROM structures s
+                 JOIN structure_admins a ON a.finess = s.finess WHERE a.who = ?1 ORDER BY s.name",
+            )?;
+            let rows = stmt
+                .query_map([who], structure_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+    }
+
     fn create_structure_bal(&self, bal: &NewStructureBal<'_>) -> Result<AccountId> {
         self.write(|tx| {
             if !exists(tx, bal.finess)? {

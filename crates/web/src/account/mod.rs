@@ -4,6 +4,7 @@
 //! — the PSC sandbox and the outbox of codes.
 
 mod activation;
+mod console;
 pub(crate) mod layout;
 mod login;
 pub mod sandbox;
@@ -125,6 +126,13 @@ pub fn routes() -> Router<WebState> {
         .route("/structure/connexion", get(staff::login_page).post(staff::login_post))
         .route("/structure", get(staff::page))
         .route("/structure/mots-de-passe-applicatifs", post(staff::app_password))
+        .route("/console", get(console::home))
+        .route("/console/{finess}", get(console::structure))
+        .route("/console/{finess}/bal", post(console::create_bal))
+        .route("/console/{finess}/personnel", post(console::create_staff))
+        .route("/console/{finess}/bal/{address}", get(console::bal))
+        .route("/console/{finess}/bal/{address}/membre", post(console::member))
+        .route("/console/{finess}/bal/{address}/etat", post(console::state_change))
         .route("/dev/messages", get(sandbox::outbox))
         .nest("/psc-bac-a-sable", sandbox::routes())
 }

@@ -97,6 +97,9 @@ pub struct SessionData {
     /// A staff member logged in (their e-mail): no BAL of their own, the BALs they belong to.
     #[serde(default)]
     pub staff: Option<String>,
+    /// A staff account the console just made (e-mail, password, authenticator key), shown once.
+    #[serde(default)]
+    pub new_staff: Option<(String, String, String)>,
 }
 
 pub struct Session {
@@ -153,6 +156,7 @@ impl SessionData {
             || self.alert.is_some()
             || self.new_app_password.is_some()
             || self.staff.is_some()
+            || self.new_staff.is_some()
     }
 }
 

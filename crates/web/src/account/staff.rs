@@ -130,6 +130,8 @@ struct StaffPage<'a> {
     name: String,
     bals: Vec<BalRow>,
     new_app: Option<(String, String)>,
+    /// The structures they administer: (FINESS, name), links to the console.
+    administered: Vec<(String, String)>,
 }
 
 async fn render(a: &Accounts, session: &Session, email: &str, error: Option<&str>) -> Response {
@@ -165,7 +167,16 @@ async fn render(a: &Accounts, session: &Session, email: &str, error: Option<&str
             }
         })
         .collect();
+    let administered = a
+        .registry
+        .administered_by(email.to_string())
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| (s.finess, s.name))
+        .collect();
     let page = StaffPage {
+        administered,
         l: layout::of(session, "staff.bals-title")
             .flash(session.data.flash.as_deref())
             .error(error),
