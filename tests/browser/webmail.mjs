@@ -259,6 +259,9 @@ await zoePage.goto(`${base}/webmail/bal`);
 await zoePage.getByRole('button', { name: process.env.SHARED_BAL }).click();
 await zoePage.waitForURL(/webmail\/dossier\/\d+/);
 assert.equal(await zoePage.locator('header .who').innerText(), process.env.SHARED_BAL);
+// The frame says for whom Zoë acts, in French, on every page of the shared BAL.
+assert.equal(await zoePage.locator('#vous-agissez-pour').innerText(), `Vous agissez pour : ${process.env.SHARED_BAL}`);
+await shot(zoePage, 'bal-partagee');
 const csrf = await page.evaluate(() => document.body.dataset.csrf);
 const refusedSwitch = await page.request.post(`${base}/webmail/bal`, { form: { csrf, bal: '1' } });
 assert.equal(refusedSwitch.status(), 403);

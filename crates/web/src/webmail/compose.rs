@@ -432,16 +432,23 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
     let mut attachments = carried.unwrap_or_default();
     attachments.extend(posted.files);
     let account = ctx.account.id;
-    let profile = ctx.accounts.registry.profile(account).await.flatten();
-    let from_name = profile
-        .map(|p| {
-            format!(
-                "{} {}",
-                p.given_name.unwrap_or_default(),
-                p.family_name.unwrap_or_default()
-            )
-        })
-        .unwrap_or_default();
+    // A structure's BAL sends with its own name (`Secrétariat de cardiologie`), whoever acts
+    // for it (the trace names them); a professional's with theirs.
+    let from_name = match &ctx.account.display_name {
+        Some(name) => name.clone(),
+        None => {
+            let profile = ctx.accounts.registry.profile(account).await.flatten();
+            profile
+                .map(|p| {
+                    format!(
+                        "{} {}",
+                        p.given_name.unwrap_or_default(),
+                        p.family_name.unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default()
+        }
+    };
     let from_name = from_name.trim().to_string();
     let Ok(bytes) = outgoing::build(&from_name, &ctx.account.address, &draft, &attachments) else {
         return ctx.store_failed().await;

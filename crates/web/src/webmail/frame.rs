@@ -103,6 +103,8 @@ pub struct Frame {
     /// Several BALs may be opened: the address links to the chooser.
     pub can_switch: bool,
     pub address: String,
+    /// The shared BAL's name when the professional acts for it (not their own BAL).
+    pub acting_for: Option<String>,
     /// Shown once.
     pub alert: Option<String>,
     pub flash: Option<String>,
@@ -131,6 +133,12 @@ impl Frame {
             csrf: ctx.session.data.csrf.clone(),
             can_switch: ctx.choices.len() > 1,
             address: ctx.account.address.clone(),
+            acting_for: (ctx.account.id != ctx.own).then(|| {
+                ctx.account
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| ctx.account.address.clone())
+            }),
             alert: ctx.session.data.alert.take(),
             flash: ctx.session.data.flash.take(),
             nav,
