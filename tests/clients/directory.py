@@ -187,6 +187,12 @@ def main():
         b = fhir(sys.argv[2], {sys.argv[3]: sys.argv[4]})
         Bundle.model_validate(b)
         print(" ".join(addresses(b)))
+    elif what == "fhir-organization":
+        # A structure's BAL: the Organization found by its address, validated, as JSON.
+        b = fhir("Organization", {"mailbox-mss": sys.argv[2]})
+        Bundle.model_validate(b)
+        check(b.get("total") == 1, b)
+        print(json.dumps(b["entry"][0]["resource"]))
 
 
 if __name__ == "__main__":

@@ -375,3 +375,90 @@ fn the_console_walk_creates_a_bal_staff_and_rights_then_suspends() {
     );
     assert!(std::fs::read_dir(&shots).unwrap().count() >= 7, "a screenshot per step");
 }
+
+#[test]
+fn structure_bals_are_published_with_their_structure() {
+    let op = Operator::start(&[]);
+    let cli = |args: &[&str]| {
+        let out = op.cli(args, None);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+    };
+    cli(&[
+        "structure",
+        "add",
+        FINESS,
+        "--name",
+        "Centre hospitalier de Test",
+        "--address",
+        "1 rue de la Paix, 75012 Paris",
+    ]);
+    let (org, app) = (op.mailbox("secretariat"), op.mailbox("dpi"));
+    cli(&[
+        "bal",
+        "add",
+        &org,
+        "--type",
+        "org",
+        "--structure",
+        FINESS,
+        "--name",
+        "Secrétariat de cardiologie",
+    ]);
+    cli(&[
+        "bal",
+        "add",
+        &app,
+        "--type",
+        "app",
+        "--structure",
+        FINESS,
+        "--name",
+        "DPI",
+    ]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let organization = loop {
+        let out = op.python_output("directory.py", &["fhir-organization", &org]);
+        if out.status.success() {
+            break String::from_utf8_lossy(&out.stdout).to_string();
+        }
+        assert!(std::time::Instant::now() < deadline, "{}\n{}", text(&out), op.log());
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    let r: serde_json::Value = serde_json::from_str(organization.trim()).expect("an Organization");
+    assert_eq!(r["name"], "Centre hospitalier de Test", "{r}");
+    let ids: Vec<&str> = r["identifier"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["value"].as_str())
+        .collect();
+    assert!(ids.contains(&format!("1{FINESS}").as_str()), "{r}");
+    assert_eq!(r["address"][0]["postalCode"], "75012", "{r}");
+    // The national directory's export file lists it with the structure (IdNat_Struct, name).
+    let export = op.cli(&["directory", "export"], None);
+    let export = String::from_utf8_lossy(&export.stdout).to_string();
+    let line = export.lines().find(|l| l.contains(&org)).unwrap_or_default();
+    assert!(
+        line.starts_with("ORG|")
+            && line.contains(&format!("|1{FINESS}|"))
+            && line.contains("Centre hospitalier de Test"),
+        "{export}"
+    );
+    // The applicative BAL is published too; suspended, the organisational one is withdrawn.
+    let out = op.python("directory.py", &["fhir-addresses", "Organization", "mailbox-mss", &app]);
+    assert_eq!(out.trim(), app);
+    cli(&["bal", "suspend", &org]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while op
+        .python_output("directory.py", &["fhir-organization", &org])
+        .status
+        .success()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a suspended BAL stays published\n{}",
+            op.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+}
