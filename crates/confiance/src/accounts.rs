@@ -161,6 +161,17 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             }
             let svc = mail_service(config, store)?;
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            // Its mail is archived first; without an archive, nothing is deleted.
+            let (archive, kept) = runtime.block_on(crate::archives::keep(config, &svc, &account))?;
+            println!(
+                "Archive : {} ({} message{} dans {} dossier{}, conservée {} jours)",
+                archive.display(),
+                kept.messages,
+                if kept.messages > 1 { "s" } else { "" },
+                kept.folders,
+                if kept.folders > 1 { "s" } else { "" },
+                config.accounts.archive_days
+            );
             runtime.block_on(svc.delete_account(&account))?;
             if !svc.owns_blobs() {
                 println!("(le serveur en marche supprimera les fichiers de ses messages)");

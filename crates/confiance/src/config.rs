@@ -180,6 +180,8 @@ pub struct AccountsSection {
     pub inactivity_delete_days: u64,
     /// Notices to the holder before that deletion, in days before it.
     pub inactivity_notice_days: Vec<u64>,
+    /// Days the archive of a BAL an administrator deleted is kept (`data_dir/archives`).
+    pub archive_days: u64,
 }
 
 impl Default for AccountsSection {
@@ -191,6 +193,7 @@ impl Default for AccountsSection {
             idle_lock_minutes: 120,
             inactivity_delete_days: 365,
             inactivity_notice_days: vec![30, 7],
+            archive_days: 90,
         }
     }
 }
@@ -513,6 +516,9 @@ impl Config {
         }
         if let Err(e) = crate::traces::parse_retention(&self.traces.retention) {
             anyhow::bail!("`traces.retention`: {e}");
+        }
+        if self.accounts.archive_days == 0 {
+            anyhow::bail!("`accounts.archive_days` must be at least 1: a deleted BAL is archived first");
         }
         if self.smtp.app_messages_per_minute == 0 {
             anyhow::bail!("`smtp.app_messages_per_minute` must be above 0");

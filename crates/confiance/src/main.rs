@@ -5,6 +5,7 @@
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod accounts;
+mod archives;
 mod audit;
 mod authority;
 mod config;

@@ -243,6 +243,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         notifier,
         lifecycle_rules(&config),
         config.accounts.idle_lock_minutes,
+        (config.data_dir.clone(), config.accounts.archive_days),
     ));
     if config.smtp.postmaster.is_none() {
         tracing::warn!("no [smtp] postmaster: mail to postmaster@ reaches only a BAL of that name (RFC 5321 §4.5.1)");
@@ -308,15 +309,16 @@ pub fn lifecycle_rules(config: &Config) -> crate::lifecycle::Rules {
     }
 }
 
-/// Every hour, from start: web sessions past their idle time are dropped, message files other
-/// processes left are removed, and the inactivity sweep runs (CNIL AU-037 notices and
-/// deletions).
+/// Every hour, from start: web sessions past their idle time are dropped, archives of deleted
+/// BALs past their keeping time are removed, message files other processes left are removed,
+/// and the inactivity sweep runs (CNIL AU-037 notices and deletions).
 async fn housekeeping(
     store: Arc<dyn confiance_store::Store>,
     svc: Arc<MailService>,
     notifier: Arc<confiance_auth::notify::Notifier>,
     rules: crate::lifecycle::Rules,
     idle_minutes: u64,
+    archives: (std::path::PathBuf, u64),
 ) {
     loop {
         let now = chrono::Utc::now().timestamp();
@@ -326,6 +328,10 @@ async fn housekeeping(
             && n > 0
         {
             tracing::info!(sessions = n, "idle web sessions dropped");
+        }
+        // Archives of deleted BALs past their keeping time.
+        if let Err(e) = crate::archives::purge(&archives.0, archives.1, chrono::Utc::now()) {
+            tracing::warn!("archive purge: {e}");
         }
         // Message files a CLI command left while this server ran (see mail's `blobs`).
         match svc.collect_blobs().await {

@@ -96,6 +96,29 @@ fn a_structure_holds_bals_of_a_fixed_type() {
     assert!(line.contains("\tORG\t") && line.ends_with("active"), "{out}");
     let log = op.log();
     assert!(log.contains("reason=\"suspended\""), "{log}");
+
+    // Deleted, the BAL is archived first: its folders as mbox files, its mail readable.
+    let (ok, out) = cli(&["bal", "delete", &secretariat]);
+    assert!(!ok && out.contains("--yes"), "{out}");
+    let (ok, out) = cli(&["bal", "delete", &secretariat, "--yes"]);
+    assert!(
+        ok && out.contains("BAL supprimée") && out.contains("2 messages"),
+        "{out}"
+    );
+    let archive = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Archive : "))
+        .and_then(|l| l.split(" (").next())
+        .expect("the archive's folder");
+    let inbox = std::fs::read_to_string(std::path::Path::new(archive).join("INBOX.mbox")).unwrap();
+    assert_eq!(
+        inbox.matches("\nSubject: Demande de rendez-vous\n").count(),
+        2,
+        "{inbox}"
+    );
+    assert!(inbox.starts_with("From MAILER-DAEMON "), "{inbox}");
+    let (_, out) = cli(&["account", "list"]);
+    assert!(!out.contains(&secretariat), "{out}");
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! - `message`: the message format (MIME structure, encoded words, the author rule).
 
 mod accounts;
+pub mod archive;
 mod backfill;
 mod blobs;
 mod changes;
