@@ -63,6 +63,14 @@ await staffLogin(page, process.env.ADMIN_EMAIL, process.env.ADMIN_PASSWORD, proc
 await page.getByRole('link', { name: /Administrer : Centre hospitalier de Test/ }).click();
 await page.waitForURL(new RegExp(`/console/${finess}$`));
 assert.match(await page.locator('h1').innerText(), /Console de la structure — Centre hospitalier de Test/);
+// The month's activity, for the structure, its département (75) and the nation.
+const figures = await page.locator('table.figures').innerText();
+assert.match(figures, /Messages envoyés/);
+assert.match(figures, /Département 75/);
+assert.match(figures, /Connexions/);
+// The doctor's message of the harness counts nationally, not for the structure.
+const sentRow = page.locator('table.figures tr', { has: page.getByRole('rowheader', { name: 'Messages envoyés', exact: true }) });
+assert.deepEqual(await sentRow.locator('.valeur').allInnerTexts(), ['0', '0', '1']);
 await shot(page, 'console-structure');
 
 // 2. An organisational BAL.

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use clap::{Args, ValueEnum};
 use confiance_core::Finess;
-use confiance_store::{Account, DirectoryListing, Trace, TraceQuery, Traces};
+use confiance_store::{Account, DirectoryListing, Store, Trace, TraceQuery, Traces};
 
 use crate::config::Config;
 use crate::traces::csv_cell;
@@ -109,7 +109,7 @@ fn count(t: &Trace, key: &str) -> u64 {
 
 /// The figures of one scope, keyed by (indicator, detail).
 #[derive(Default)]
-struct Tally(BTreeMap<(&'static str, String), u64>);
+pub struct Tally(pub BTreeMap<(&'static str, String), u64>);
 
 impl Tally {
     fn add(&mut self, indicator: &'static str, detail: impl Into<String>, n: u64) {
@@ -118,7 +118,7 @@ impl Tally {
 }
 
 /// The month's bounds in Unix milliseconds, local time.
-fn month_bounds(month: &str) -> anyhow::Result<(i64, i64)> {
+pub fn month_bounds(month: &str) -> anyhow::Result<(i64, i64)> {
     let unreadable = || anyhow::anyhow!("--month : « {month} » n'est pas un mois (écrire par exemple 2026-11)");
     let first =
         chrono::NaiveDate::parse_from_str(&format!("{}-01", month.trim()), "%Y-%m-%d").map_err(|_| unreadable())?;
@@ -134,28 +134,20 @@ fn month_bounds(month: &str) -> anyhow::Result<(i64, i64)> {
     Ok((at(first)?, at(next)?))
 }
 
-pub fn run(config: &Config, args: IndicatorsArgs) -> anyhow::Result<()> {
-    let (since, until) = month_bounds(&args.month)?;
-    let month = args.month.trim().to_string();
-    let store = crate::accounts::open(config)?;
-    let traces = crate::audit::start(&config.data_dir)?;
-    let structure = match &args.structure {
-        Some(f) => Some(
-            Finess::parse(f)
-                .map_err(|e| anyhow::anyhow!("--structure : {e}"))?
-                .to_string(),
-        ),
-        None => None,
-    };
+/// The figures of every scope (national, each département, each structure) for the month
+/// `[since, until)`, keyed by scope then (indicator, detail).
+pub fn compute(
+    store: &dyn Store,
+    traces: &dyn Traces,
+    since: i64,
+    until: i64,
+) -> anyhow::Result<BTreeMap<String, Tally>> {
     let accounts = store.accounts()?;
     let listings: HashMap<String, DirectoryListing> = store.listings()?.into_iter().collect();
     let places: HashMap<&str, Place> = accounts
         .iter()
         .map(|a| (a.address.as_str(), place(a, listings.get(&a.address))))
         .collect();
-    if args.connexions {
-        return connexions(&*traces, &accounts, &places, &args, structure.as_deref(), since, until);
-    }
     // The scopes a BAL counts in.
     let scopes_of = |bal: &str| -> Vec<String> {
         let mut scopes = vec!["national".to_string()];
@@ -231,6 +223,54 @@ pub fn run(config: &Config, args: IndicatorsArgs) -> anyhow::Result<()> {
             tallies.entry(scope).or_default().add("bal_actives", a.kind.code(), 1);
         }
     }
+    Ok(tallies)
+}
+
+/// The figures the structure console draws, computed on demand from the same counts as the
+/// files.
+pub struct Console {
+    pub store: std::sync::Arc<dyn Store>,
+    pub traces: std::sync::Arc<dyn Traces>,
+}
+
+impl confiance_web::Indicators for Console {
+    fn figures(&self, finess: &str, month: &str) -> Option<[confiance_web::Figures; 3]> {
+        let (since, until) = month_bounds(month).ok()?;
+        let tallies = compute(&*self.store, &*self.traces, since, until).ok()?;
+        let departement = Finess::parse(finess).ok()?.departement();
+        let of = |scope: &str| -> confiance_web::Figures {
+            tallies
+                .get(scope)
+                .map(|t| t.0.iter().map(|((i, d), v)| ((i.to_string(), d.clone()), *v)).collect())
+                .unwrap_or_default()
+        };
+        Some([of(finess), of(&departement), of("national")])
+    }
+}
+
+pub fn run(config: &Config, args: IndicatorsArgs) -> anyhow::Result<()> {
+    let (since, until) = month_bounds(&args.month)?;
+    let month = args.month.trim().to_string();
+    let store = crate::accounts::open(config)?;
+    let traces = crate::audit::start(&config.data_dir)?;
+    let structure = match &args.structure {
+        Some(f) => Some(
+            Finess::parse(f)
+                .map_err(|e| anyhow::anyhow!("--structure : {e}"))?
+                .to_string(),
+        ),
+        None => None,
+    };
+    if args.connexions {
+        let accounts = store.accounts()?;
+        let listings: HashMap<String, DirectoryListing> = store.listings()?.into_iter().collect();
+        let places: HashMap<&str, Place> = accounts
+            .iter()
+            .map(|a| (a.address.as_str(), place(a, listings.get(&a.address))))
+            .collect();
+        return connexions(&*traces, &accounts, &places, &args, structure.as_deref(), since, until);
+    }
+    let tallies = compute(&*store, &*traces, since, until)?;
     let wanted = |scope: &str| match (&structure, &args.departement, args.national) {
         (Some(f), _, _) => scope == f,
         (None, Some(d), _) => scope.eq_ignore_ascii_case(d.trim()),

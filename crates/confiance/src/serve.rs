@@ -221,6 +221,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 svc: svc.clone(),
                 smtp: smtp.clone(),
             })),
+            indicators: Some(Arc::new(crate::indicators::Console {
+                store: store.clone(),
+                traces: traces.clone(),
+            })),
         });
         let listener = bind(addr, "HTTPS (webmail, comptes, annuaire, API, FHIR)").await?;
         let connections = confiance_web::Connections {

@@ -357,6 +357,10 @@ fn the_console_walk_creates_a_bal_staff_and_rights_then_suspends() {
         .unwrap()
         .to_string();
     cli(&["structure", "admin", "add", FINESS, admin], None);
+    // One message this month, outside the structure: the console's national figure.
+    let (ok, out) = send(&op, &Operator::address("docteur"), &Operator::address("docteur"));
+    assert!(ok, "{out}");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
     let shots = repo().join("target/screenshots/console");
     let out = std::process::Command::new("node")
         .arg(repo().join("tests/browser/console.mjs"))

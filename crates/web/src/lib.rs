@@ -35,6 +35,19 @@ pub struct WebState {
     pub accounts: Option<Arc<account::Accounts>>,
     /// The webmail (with the accounts); `None` without a mail service.
     pub webmail: Option<Arc<webmail::Webmail>>,
+    /// The month's usage figures the structure console draws; `None` draws none.
+    pub indicators: Option<Arc<dyn Indicators>>,
+}
+
+/// The figures of one scope: (indicator, detail) → value, as `confiance indicators` names them.
+pub type Figures = std::collections::BTreeMap<(String, String), u64>;
+
+/// Where the console's figures come from (the operator's indicators, computed from the accounts
+/// and the audit trail). Blocking: called on the blocking pool.
+pub trait Indicators: Send + Sync + 'static {
+    /// For the month `YYYY-MM`: the figures of the structure, of its département and of the
+    /// nation, in that order.
+    fn figures(&self, finess: &str, month: &str) -> Option<[Figures; 3]>;
 }
 
 /// Directory searches running at once: each holds a per-thread accumulator of the national

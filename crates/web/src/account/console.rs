@@ -63,6 +63,57 @@ pub async fn home(State(state): State<WebState>, session: Session) -> Response {
     session.respond(&a, see_other(&to)).await
 }
 
+/// One line of the month's chart: what is counted, and its value for the structure, its
+/// département and the nation (the bar of each is drawn against the nation's).
+struct FigureRow {
+    label: &'static str,
+    values: [u64; 3],
+    max: u64,
+}
+
+/// What the console draws, in this order: (catalogue key, indicator, details summed; none
+/// sums every detail).
+const DRAWN: &[(&str, &str, &[&str])] = &[
+    ("console.ind-sent", "messages_envoyes", &["total"]),
+    ("console.ind-received", "messages_recus", &["total"]),
+    ("console.ind-segur", "messages_segur", &[]),
+    ("console.ind-patients", "messages_envoyes", &["patients"]),
+    ("console.ind-active", "bal_actives", &[]),
+    ("console.ind-logins", "connexions", &[]),
+];
+
+/// The month's figures of the structure, its département and the nation, off the workers.
+async fn figures(state: &WebState, tr: Tr, finess: &str) -> (String, Vec<FigureRow>) {
+    let month = chrono::Local::now().format("%Y-%m").to_string();
+    let Some(source) = state.indicators.clone() else {
+        return (month, Vec::new());
+    };
+    let (f, m) = (finess.to_string(), month.clone());
+    let Ok(Some(scopes)) = tokio::task::spawn_blocking(move || source.figures(&f, &m)).await else {
+        return (month, Vec::new());
+    };
+    let rows = DRAWN
+        .iter()
+        .map(|(label, indicator, details)| {
+            let values = [0, 1, 2].map(|i| {
+                scopes[i]
+                    .iter()
+                    .filter(|((ind, detail), _)| {
+                        ind == indicator && (details.is_empty() || details.contains(&detail.as_str()))
+                    })
+                    .map(|(_, v)| *v)
+                    .sum()
+            });
+            FigureRow {
+                label: tr.text_of(label),
+                max: values.iter().copied().max().unwrap_or(0).max(1),
+                values,
+            }
+        })
+        .collect();
+    (month, rows)
+}
+
 struct BalRow {
     address: String,
     name: String,
@@ -82,9 +133,22 @@ struct StructurePage<'a> {
     domains: &'a [String],
     /// A staff account just made: e-mail, password, authenticator key; shown once.
     new_staff: Option<(String, String, String)>,
+    month: String,
+    departement: String,
+    figures: Vec<FigureRow>,
 }
 
-async fn structure_page(a: &Accounts, session: &Session, s: &Structure, error: Option<&str>) -> Response {
+async fn structure_page(
+    state: &WebState,
+    a: &Accounts,
+    session: &Session,
+    s: &Structure,
+    error: Option<&str>,
+) -> Response {
+    let (month, figures) = figures(state, Tr(session.lang()), &s.finess).await;
+    let departement = confiance_core::Finess::parse(&s.finess)
+        .map(|f| f.departement())
+        .unwrap_or_default();
     let bals = a
         .registry
         .structure_bals(s.finess.clone())
@@ -111,6 +175,9 @@ async fn structure_page(a: &Accounts, session: &Session, s: &Structure, error: O
         bals,
         domains: &a.domains,
         new_staff: session.data.new_staff.clone(),
+        month,
+        departement,
+        figures,
     };
     site::form(&page, error.is_some(), StatusCode::UNPROCESSABLE_ENTITY)
 }
@@ -121,7 +188,7 @@ pub async fn structure(State(state): State<WebState>, mut session: Session, Path
         Ok((_, s)) => s,
         Err(r) => return session.respond(&a, r).await,
     };
-    let r = structure_page(&a, &session, &s, None).await;
+    let r = structure_page(&state, &a, &session, &s, None).await;
     session.data.flash = None;
     session.data.new_staff = None;
     session.respond(&a, r).await
@@ -159,7 +226,7 @@ pub async fn create_bal(
         None
     };
     if let Some(key) = problem {
-        let r = structure_page(&a, &session, &s, Some(tr.text_of(key))).await;
+        let r = structure_page(&state, &a, &session, &s, Some(tr.text_of(key))).await;
         return session.respond(&a, r).await;
     }
     let made = a
@@ -180,7 +247,7 @@ pub async fn create_bal(
                 StoreError::AccountExists => "console.address-taken",
                 _ => "account.save-failed",
             };
-            let r = structure_page(&a, &session, &s, Some(tr.text_of(key))).await;
+            let r = structure_page(&state, &a, &session, &s, Some(tr.text_of(key))).await;
             session.respond(&a, r).await
         }
     }
@@ -211,12 +278,12 @@ pub async fn create_staff(
         confiance_core::Address::parse(f.get("email").map(String::as_str).unwrap_or_default()).map(|e| e.to_string());
     let name = f.get("nom_personnel").map(|n| n.trim().to_string()).unwrap_or_default();
     let (Ok(email), false) = (email, name.is_empty()) else {
-        let r = structure_page(&a, &session, &s, Some(tr.text_of("console.staff-incomplete"))).await;
+        let r = structure_page(&state, &a, &session, &s, Some(tr.text_of("console.staff-incomplete"))).await;
         return session.respond(&a, r).await;
     };
     let password = temporary_password();
     let Some(hash) = super::hash(password.clone()).await else {
-        let r = structure_page(&a, &session, &s, Some(super::save_failed(session.lang()))).await;
+        let r = structure_page(&state, &a, &session, &s, Some(super::save_failed(session.lang()))).await;
         return session.respond(&a, r).await;
     };
     let secret = confiance_auth::otp::new_totp_secret();
@@ -240,7 +307,7 @@ pub async fn create_staff(
                 StoreError::AccountExists => "console.staff-exists",
                 _ => "account.save-failed",
             };
-            let r = structure_page(&a, &session, &s, Some(tr.text_of(key))).await;
+            let r = structure_page(&state, &a, &session, &s, Some(tr.text_of(key))).await;
             session.respond(&a, r).await
         }
     }
