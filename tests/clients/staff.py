@@ -66,6 +66,10 @@ password = app_password(reader_web, org, "Thunderbird du secrétariat")
 reader_web.post("/structure/mots-de-passe-applicatifs", bal="docteur@medecin.confiance.test", libelle="x")
 check(reader_web.status == 422 and "nouveau-mot-de-passe" not in reader_web.page, f"{reader_web.status}")
 
+# The webmail opens the BAL for them: they act for the secretariat, its mail is there.
+reader_web.go("/webmail")
+check(reader_web.status == 200 and "Vous agissez pour : Secrétariat" in reader_web.page, f"{reader_web.url}")
+check("Demande de rendez-vous" in reader_web.page, "the organisational BAL's message in the list")
 imap = _Imap(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
 imap.login(org, password)
 typ, data = imap.select("INBOX")
@@ -76,6 +80,9 @@ imap.logout()
 sender_web = log_in(sender, sender_secret)
 check(sender_web.url.endswith("/structure") and "<td>envoi</td>" in sender_web.page, f"{sender_web.url}")
 sending = app_password(sender_web, org, "Logiciel de rendez-vous")
+# Without the read right, the webmail does not open: back to their page.
+sender_web.go("/webmail")
+check(sender_web.url.endswith("/structure"), f"a send-only member reached the webmail: {sender_web.url}")
 imap = _Imap(HOST, IMAPS, ssl_context=tls_context(), timeout=30)
 try:
     imap.login(org, sending)
@@ -89,6 +96,13 @@ s.sendmail(org, ["docteur@medecin.confiance.test"],
            f"From: {org}\r\nTo: docteur@medecin.confiance.test\r\nSubject: Rendez-vous\r\n"
            "Message-ID: <rdv.1@chu-test>\r\n\r\nConfirme.\r\n")
 s.quit()
+
+# Read only now: the webmail still opens, writing is refused with the reason.
+done = subprocess.run([binary, "--config", config, "bal", "member", "add", org, reader, "--rights", "read"],
+                      capture_output=True, text=True)
+check(done.returncode == 0, f"{done.stdout}{done.stderr}")
+reader_web.go("/webmail/ecrire")
+check(reader_web.status == 403 and "administrateur de la structure" in reader_web.page, f"{reader_web.status} {reader_web.url}")
 
 # The reader leaves: suspended, their app password and their web session end.
 done = subprocess.run([binary, "--config", config, "staff", "suspend", reader], capture_output=True, text=True)

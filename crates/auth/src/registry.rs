@@ -85,6 +85,32 @@ impl Registry {
         .await
     }
 
+    /// What the webmail may open for a professional, with their rights: their own BAL (every
+    /// right) first, then the active shared BALs they may read (not applicative ones).
+    pub async fn bals_with_rights(&self, own: AccountId) -> Option<Option<Vec<(Account, confiance_store::Rights)>>> {
+        self.call(move |s| {
+            let Some(me) = s.account(own)? else {
+                return Ok(None);
+            };
+            let all = confiance_store::Rights {
+                read: true,
+                send: true,
+                manage: true,
+            };
+            let mut bals = vec![(me, all)];
+            if let Some(n) = s.profile(own)?.and_then(|p| p.national_id) {
+                bals.extend(s.memberships(&n)?.into_iter().filter(|(a, r)| {
+                    r.read
+                        && a.id != own
+                        && a.status == AccountStatus::Active
+                        && a.kind != confiance_core::MailboxKind::Applicative
+                }));
+            }
+            Ok(Some(bals))
+        })
+        .await
+    }
+
     /// Creates the BAL with its profile and listing, all or nothing: one BAL per identity
     /// (unique national id), so a second activation running at the same time fails here, and
     /// its account goes.

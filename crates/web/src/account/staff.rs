@@ -119,6 +119,8 @@ struct BalRow {
     rights: String,
     /// Whether an app password may be made for it (read or send).
     usable: bool,
+    /// Whether the webmail opens it (read).
+    readable: bool,
 }
 
 #[derive(Template)]
@@ -132,6 +134,8 @@ struct StaffPage<'a> {
     new_app: Option<(String, String)>,
     /// The structures they administer: (FINESS, name), links to the console.
     administered: Vec<(String, String)>,
+    /// They may read one of their BALs: the webmail is open to them.
+    readable: bool,
 }
 
 async fn render(a: &Accounts, session: &Session, email: &str, error: Option<&str>) -> Response {
@@ -143,7 +147,7 @@ async fn render(a: &Accounts, session: &Session, email: &str, error: Option<&str
         .flatten()
         .map(|s| s.name)
         .unwrap_or_default();
-    let bals = a
+    let bals: Vec<BalRow> = a
         .registry
         .memberships(email.to_string())
         .await
@@ -164,6 +168,7 @@ async fn render(a: &Accounts, session: &Session, email: &str, error: Option<&str
                 address: account.address,
                 rights: rights.join(", "),
                 usable: r.read || r.send,
+                readable: r.read,
             }
         })
         .collect();
@@ -175,8 +180,10 @@ async fn render(a: &Accounts, session: &Session, email: &str, error: Option<&str
         .into_iter()
         .map(|s| (s.finess, s.name))
         .collect();
+    let readable = bals.iter().any(|b: &BalRow| b.readable);
     let page = StaffPage {
         administered,
+        readable,
         l: layout::of(session, "staff.bals-title")
             .flash(session.data.flash.as_deref())
             .error(error),

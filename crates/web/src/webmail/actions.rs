@@ -99,6 +99,9 @@ pub async fn message(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
 /// `POST /webmail/message/{folder}/{uid}/accuse`: send the read receipt, or decline; either
 /// way the request is not shown again ($MDNSent, RFC 3503).
 pub async fn receipt(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, form }: PostedForm) -> Response {
+    if !ctx.may_send {
+        return super::compose::refuse_sending(ctx).await;
+    }
     let Some(super::read::Loaded { listed, bytes, slot }) = load(&ctx, id, uid).await else {
         return ctx.not_found().await;
     };

@@ -236,6 +236,9 @@ struct ComposePage {
 
 /// `GET /webmail/ecrire`.
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
+    if !ctx.may_send {
+        return refuse_sending(ctx).await;
+    }
     let account = ctx.account.id;
     let signature = ctx.accounts.registry.signature(account).await.unwrap_or_default();
     let Some(form) = prefill(&ctx, &q, &signature).await else {
@@ -396,7 +399,17 @@ fn answer(script: bool, to: &str, draft: Option<(i64, u32)>) -> Response {
 }
 
 /// `POST /webmail/ecrire`: send, or save the draft.
+/// A member without the send right on the BAL shown (issue 16): they read, they do not write.
+pub(crate) async fn refuse_sending(ctx: Ctx) -> Response {
+    let msg = Tr(ctx.lang()).text_of("compose.no-send-right");
+    tracing::warn!(target: "audit", event = "refused", bal = %ctx.account.address, actor = ctx.actor(), reason = "no send right");
+    ctx.fail(axum::http::StatusCode::FORBIDDEN, msg).await
+}
+
 pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Response {
+    if !ctx.may_send {
+        return refuse_sending(ctx).await;
+    }
     let lang = ctx.lang();
     let script = headers.get("x-confiance").is_some();
     let posted = match read_form(multipart).await {

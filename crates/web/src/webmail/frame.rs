@@ -133,7 +133,7 @@ impl Frame {
             csrf: ctx.session.data.csrf.clone(),
             can_switch: ctx.choices.len() > 1,
             address: ctx.account.address.clone(),
-            acting_for: (ctx.account.id != ctx.own).then(|| {
+            acting_for: (Some(ctx.account.id) != ctx.own).then(|| {
                 ctx.account
                     .display_name
                     .clone()

@@ -54,8 +54,12 @@ pub(crate) struct Ctx {
     pub mail: Arc<Webmail>,
     /// The BAL shown: the professional's own, or one shared with them.
     pub account: Account,
-    /// The professional's own BAL (who acts, for the audit trace).
-    pub own: confiance_mail::model::AccountId,
+    /// The professional's own BAL; `None` for a structure's staff, who have none.
+    pub own: Option<confiance_mail::model::AccountId>,
+    /// Who acts, for the audit trace: the professional's own address, or the staff e-mail.
+    pub actor: String,
+    /// Whether they may send as the BAL shown (their own, or the `send` right on a shared one).
+    pub may_send: bool,
     /// Every BAL they may open, their own first.
     pub choices: Vec<Account>,
     pub folders: Vec<Folder>,
@@ -66,12 +70,9 @@ impl Ctx {
         self.session.lang()
     }
 
-    /// Who acts, for the audit trace: the address of the professional's own BAL.
+    /// Who acts, for the audit trace: the professional's own address, or the staff e-mail.
     pub fn actor(&self) -> &str {
-        self.choices
-            .iter()
-            .find(|a| a.id == self.own)
-            .map_or("", |a| a.address.as_str())
+        &self.actor
     }
 
     /// The account's folder with this id; another account's id is not found.
@@ -173,44 +174,60 @@ async fn open(state: &WebState, session: Session) -> Result<Ctx, Response> {
             "Le webmail n'est pas configuré sur ce serveur.",
         ));
     };
-    let Some(own) = session.account() else {
+    // A professional: their own BAL and those shared with them; a structure's staff member:
+    // the BALs they may read. Checked at each request, so a withdrawn access ends at once.
+    let (own, actor, found) = match (session.account(), session.data.staff.clone()) {
+        (Some(own), _) => {
+            let found = accounts.registry.bals_with_rights(own).await.flatten();
+            let actor = found
+                .as_ref()
+                .and_then(|b| b.first())
+                .map(|(a, _)| a.address.clone())
+                .unwrap_or_default();
+            (Some(own), actor, found)
+        }
+        (None, Some(email)) => {
+            let readable: Vec<_> = accounts
+                .registry
+                .memberships(email.clone())
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|(_, r)| r.read)
+                .collect();
+            if readable.is_empty() {
+                // Nothing to read here: their page says so, and offers app passwords.
+                return Err(session.respond(&accounts, see_other("/structure")).await);
+            }
+            (None, email, Some(readable))
+        }
+        (None, None) => return Err(session.respond(&accounts, see_other("/connexion")).await),
+    };
+    let chosen = session.data.mailbox.map(confiance_mail::model::AccountId);
+    let Some(bals) = found.filter(|b| !b.is_empty()) else {
         return Err(session.respond(&accounts, see_other("/connexion")).await);
     };
-    // The BALs shared with the holder's national id, active ones only, checked at each request
-    // so a withdrawn access ends at once.
-    let chosen = session.data.mailbox.map(confiance_mail::model::AccountId);
-    let found = accounts.registry.bals_of(own).await.map(|bals| {
-        bals.map(|choices| {
-            let shown = chosen
-                .and_then(|c| choices.iter().find(|a| a.id == c).cloned())
-                .unwrap_or_else(|| choices[0].clone());
-            (shown, choices)
-        })
-    });
-    let found = match found {
-        Some(Some((shown, choices))) => {
-            logged(mail.svc.folders(shown.id).await).map(|folders| Some((shown, choices, folders)))
-        }
-        other => other.map(|_| None),
+    let (shown, rights) = chosen
+        .and_then(|c| bals.iter().find(|(a, _)| a.id == c).cloned())
+        .unwrap_or_else(|| bals[0].clone());
+    let Some(folders) = logged(mail.svc.folders(shown.id).await) else {
+        return Err(session.respond(&accounts, see_other("/connexion")).await);
     };
-    match found {
-        Some(Some((account, choices, folders))) => {
-            let mut session = session;
-            if session.data.mailbox.is_some_and(|m| m != account.id.0) {
-                session.data.mailbox = None;
-            }
-            Ok(Ctx {
-                session,
-                accounts,
-                mail,
-                account,
-                own,
-                choices,
-                folders,
-            })
-        }
-        _ => Err(session.respond(&accounts, see_other("/connexion")).await),
+    let mut session = session;
+    if session.data.mailbox.is_some_and(|m| m != shown.id.0) {
+        session.data.mailbox = None;
     }
+    Ok(Ctx {
+        session,
+        accounts,
+        mail,
+        account: shown,
+        own,
+        actor,
+        may_send: rights.send,
+        choices: bals.into_iter().map(|(a, _)| a).collect(),
+        folders,
+    })
 }
 
 /// Largest request the compose form may send: the message size the server accepts, plus the
