@@ -21,7 +21,7 @@ import sys
 import time
 
 from confiance_env import HOST, IMAPS, PASSWORD, SUBMISSION, _Imap, check, tls_context
-from web_login import Browser
+from web_login import Browser, psc_sandbox_login
 
 org, reader, reader_secret, sender, sender_secret, binary, config = sys.argv[1:8]
 
@@ -96,6 +96,13 @@ s.sendmail(org, ["docteur@medecin.confiance.test"],
            f"From: {org}\r\nTo: docteur@medecin.confiance.test\r\nSubject: Rendez-vous\r\n"
            "Message-ID: <rdv.1@chu-test>\r\n\r\nConfirme.\r\n")
 s.quit()
+
+# A professional without a BAL of their own, member of this one (sandbox identity 5):
+# Pro Santé Connect opens it in the webmail.
+pro = Browser()
+psc_sandbox_login(pro, 5, "connexion")
+check(pro.url.endswith("/webmail") or "/webmail/dossier/" in pro.url, f"{pro.url} {pro.status}")
+check("Vous agissez pour : Secrétariat" in pro.page, "the professional acts for the shared BAL")
 
 # Read only now: the webmail still opens, writing is refused with the reason.
 done = subprocess.run([binary, "--config", config, "bal", "member", "add", org, reader, "--rights", "read"],

@@ -305,6 +305,8 @@ fn staff_read_a_shared_bal_with_their_rights() {
         None,
     );
     cli(&["bal", "member", "add", &org, sender, "--rights", "send"], None);
+    // A professional of the PSC sandbox who has no BAL here (identity 5).
+    cli(&["bal", "member", "add", &org, "99700870589", "--rights", "read"], None);
     let bad = op.cli(&["bal", "member", "add", &org, sender, "--rights", "read,delete"], None);
     assert!(!bad.status.success() && text(&bad).contains("delete"), "{}", text(&bad));
     let members = cli(&["bal", "member", "list", &org], None);

@@ -20,8 +20,8 @@ use crate::site;
 /// Who the session is, as structures name their administrators: a staff e-mail, or the
 /// professional's IdNat_PS.
 async fn identity(a: &Accounts, session: &Session) -> Option<String> {
-    if let Some(email) = &session.data.staff {
-        return Some(email.clone());
+    if let Some(member) = session.member() {
+        return Some(member);
     }
     let id = session.account()?;
     a.registry.profile(id).await.flatten()?.national_id

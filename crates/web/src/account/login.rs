@@ -141,8 +141,18 @@ pub(super) async fn proven(
         Proof::Cps => "cps",
     };
     session.data.identity = Some(identity);
-    let owned = a.registry.accounts_of(national).await.unwrap_or_default();
+    let owned = a.registry.accounts_of(national.clone()).await.unwrap_or_default();
     let Some(account) = owned.into_iter().next() else {
+        // No BAL of their own, but members of shared ones (a practice's, a service's): they
+        // open those (issue 16).
+        let shared = a.registry.memberships(national.clone()).await.unwrap_or_default();
+        if purpose == Purpose::Login && shared.iter().any(|(_, r)| r.read) {
+            tracing::info!(target: "audit", event = "login", protocol = "web", method, actor = %national,
+                outcome = "success", note = "member without a BAL of their own");
+            session.rotate(&a).await;
+            session.data.member = Some(national);
+            return session.respond(&a, see_other("/webmail")).await;
+        }
         if purpose == Purpose::Login {
             session.data.flash = Some(Tr(lang).text_of("login.no-bal-yet").into());
         }

@@ -97,6 +97,10 @@ pub struct SessionData {
     /// A staff member logged in (their e-mail): no BAL of their own, the BALs they belong to.
     #[serde(default)]
     pub staff: Option<String>,
+    /// A professional proven by PSC or CPS who holds no BAL of their own but is a member of
+    /// shared ones (their IdNat_PS).
+    #[serde(default)]
+    pub member: Option<String>,
     /// A staff account the console just made (e-mail, password, authenticator key), shown once.
     #[serde(default)]
     pub new_staff: Option<(String, String, String)>,
@@ -157,6 +161,7 @@ impl SessionData {
             || self.new_app_password.is_some()
             || self.staff.is_some()
             || self.new_staff.is_some()
+            || self.member.is_some()
     }
 }
 
@@ -167,6 +172,12 @@ impl Session {
 
     pub fn lang(&self) -> Lang {
         self.data.lang
+    }
+
+    /// Someone logged in without a BAL of their own, who opens the shared BALs they belong
+    /// to: a structure's staff member (e-mail) or a professional (IdNat_PS).
+    pub fn member(&self) -> Option<String> {
+        self.data.staff.clone().or_else(|| self.data.member.clone())
     }
 
     /// A new key for the same state: at every login, so a key planted before it is worthless.
@@ -358,7 +369,8 @@ impl FromRequestParts<WebState> for Session {
         let proven = session.data.account.is_some()
             || session.data.identity.is_some()
             || session.data.factor.is_some()
-            || session.data.staff.is_some();
+            || session.data.staff.is_some()
+            || session.data.member.is_some();
         if proven && now() - session.data.last_seen > accounts.policy.idle_lock_seconds {
             if let Some(account) = session.data.account {
                 let address = address_of(&accounts, AccountId(account)).await;

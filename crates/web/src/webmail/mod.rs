@@ -176,7 +176,7 @@ async fn open(state: &WebState, session: Session) -> Result<Ctx, Response> {
     };
     // A professional: their own BAL and those shared with them; a structure's staff member:
     // the BALs they may read. Checked at each request, so a withdrawn access ends at once.
-    let (own, actor, found) = match (session.account(), session.data.staff.clone()) {
+    let (own, actor, found) = match (session.account(), session.member()) {
         (Some(own), _) => {
             let found = accounts.registry.bals_with_rights(own).await.flatten();
             let actor = found
@@ -196,8 +196,13 @@ async fn open(state: &WebState, session: Session) -> Result<Ctx, Response> {
                 .filter(|(_, r)| r.read)
                 .collect();
             if readable.is_empty() {
-                // Nothing to read here: their page says so, and offers app passwords.
-                return Err(session.respond(&accounts, see_other("/structure")).await);
+                // Nothing to read here: a staff member's page says so, and offers app passwords.
+                let to = if session.data.staff.is_some() {
+                    "/structure"
+                } else {
+                    "/connexion"
+                };
+                return Err(session.respond(&accounts, see_other(to)).await);
             }
             (None, email, Some(readable))
         }
