@@ -42,6 +42,17 @@ pub fn generate() -> String {
         .join("-")
 }
 
+/// A new app password whose first group names none of `existing` (the account's): at login,
+/// that group finds the one hash to check.
+pub fn generate_for(existing: &[confiance_store::AppPassword]) -> String {
+    loop {
+        let p = generate();
+        if !existing.iter().any(|e| e.lookup.as_deref() == lookup_of(&p)) {
+            return p;
+        }
+    }
+}
+
 /// The identifying first group of `candidate` when it has the shape of an app password (of
 /// now or of before). An account password never has it: the password rule asks for an
 /// upper-case letter.

@@ -37,14 +37,7 @@ pub fn of_connection(conn: &rustls::ServerConnection) -> Option<ClientCertificat
 /// SIRET or cabinet, have no structure of ours yet).
 pub fn organisation(der: &[u8]) -> Option<OrganisationCertificate> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
-    let subject = cert.subject();
-    let first = |oid: &x509_parser::der_parser::Oid| {
-        subject
-            .iter_attributes()
-            .find(|a| a.attr_type() == oid)
-            .and_then(|a| a.as_str().ok())
-            .map(str::to_string)
-    };
+    let first = |oid: &x509_parser::der_parser::Oid<'_>| cps::subject_attribute(&cert, oid);
     let unit = first(&oid_registry::OID_X509_ORGANIZATIONAL_UNIT)?;
     let finess = confiance_core::Finess::parse(unit.strip_prefix('1')?).ok()?;
     Some(OrganisationCertificate {

@@ -31,14 +31,7 @@ pub fn of_connection(conn: &rustls::ServerConnection) -> Option<CpsHolder> {
 /// The holder of a CPS person certificate, or `None` when the certificate is not one.
 pub fn holder(der: &[u8]) -> Option<CpsHolder> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
-    let subject = cert.subject();
-    let first = |oid: &x509_parser::der_parser::Oid| {
-        subject
-            .iter_attributes()
-            .find(|a| a.attr_type() == oid)
-            .and_then(|a| a.as_str().ok())
-            .map(str::to_string)
-    };
+    let first = |oid: &x509_parser::der_parser::Oid<'_>| subject_attribute(&cert, oid);
     let national_id = first(&oid_registry::OID_X509_COMMON_NAME)?;
     if !is_national_id(&national_id) {
         return None;
@@ -49,6 +42,15 @@ pub fn holder(der: &[u8]) -> Option<CpsHolder> {
         given_name: first(&oid_registry::OID_X509_GIVEN_NAME),
         title: first(&oid_registry::OID_X509_TITLE),
     })
+}
+
+/// The first value of a subject attribute of `cert` (`CN`, `OU`…), as text.
+pub(crate) fn subject_attribute(cert: &X509Certificate<'_>, oid: &x509_parser::der_parser::Oid<'_>) -> Option<String> {
+    cert.subject()
+        .iter_attributes()
+        .find(|a| a.attr_type() == oid)
+        .and_then(|a| a.as_str().ok())
+        .map(str::to_string)
 }
 
 #[cfg(test)]

@@ -91,6 +91,19 @@ fn place(account: &Account, listing: Option<&DirectoryListing>) -> Place {
     }
 }
 
+/// Every account, the directory listings by address, and where each BAL counts.
+type Placed = (Vec<Account>, HashMap<String, DirectoryListing>, HashMap<String, Place>);
+
+fn placed(store: &dyn Store) -> anyhow::Result<Placed> {
+    let accounts = store.accounts()?;
+    let listings: HashMap<String, DirectoryListing> = store.listings()?.into_iter().collect();
+    let places = accounts
+        .iter()
+        .map(|a| (a.address.clone(), place(a, listings.get(&a.address))))
+        .collect();
+    Ok((accounts, listings, places))
+}
+
 /// How someone logged in, as the indicators split it.
 fn login_method(t: &Trace) -> &'static str {
     match (t.get("credential"), t.get("method")) {
@@ -142,12 +155,7 @@ pub fn compute(
     since: i64,
     until: i64,
 ) -> anyhow::Result<BTreeMap<String, Tally>> {
-    let accounts = store.accounts()?;
-    let listings: HashMap<String, DirectoryListing> = store.listings()?.into_iter().collect();
-    let places: HashMap<&str, Place> = accounts
-        .iter()
-        .map(|a| (a.address.as_str(), place(a, listings.get(&a.address))))
-        .collect();
+    let (accounts, listings, places) = placed(store)?;
     // The scopes a BAL counts in.
     let scopes_of = |bal: &str| -> Vec<String> {
         let mut scopes = vec!["national".to_string()];
@@ -262,12 +270,7 @@ pub fn run(config: &Config, args: IndicatorsArgs) -> anyhow::Result<()> {
         None => None,
     };
     if args.connexions {
-        let accounts = store.accounts()?;
-        let listings: HashMap<String, DirectoryListing> = store.listings()?.into_iter().collect();
-        let places: HashMap<&str, Place> = accounts
-            .iter()
-            .map(|a| (a.address.as_str(), place(a, listings.get(&a.address))))
-            .collect();
+        let (accounts, _, places) = placed(&*store)?;
         return connexions(&*traces, &accounts, &places, &args, structure.as_deref(), since, until);
     }
     let tallies = compute(&*store, &*traces, since, until)?;
@@ -316,14 +319,14 @@ pub fn run(config: &Config, args: IndicatorsArgs) -> anyhow::Result<()> {
 fn connexions(
     traces: &dyn Traces,
     accounts: &[Account],
-    places: &HashMap<&str, Place>,
+    places: &HashMap<String, Place>,
     args: &IndicatorsArgs,
     structure: Option<&str>,
     since: i64,
     until: i64,
 ) -> anyhow::Result<()> {
     let in_scope = |a: &Account| {
-        let p = places.get(a.address.as_str());
+        let p = places.get(&a.address);
         match (structure, &args.departement) {
             (Some(f), _) => p.and_then(|p| p.structure.as_deref()) == Some(f),
             (None, Some(d)) => p

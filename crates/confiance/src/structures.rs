@@ -213,13 +213,7 @@ fn token(config: &Config, address: &str, label: &str) -> anyhow::Result<()> {
             existing.len()
         );
     }
-    let token = loop {
-        let t = confiance_auth::app_password::generate();
-        let lookup = confiance_auth::app_password::lookup_of(&t);
-        if !existing.iter().any(|e| e.lookup.as_deref() == lookup) {
-            break t;
-        }
-    };
+    let token = confiance_auth::app_password::generate_for(&existing);
     let hash = confiance_auth::app_password::hash(&token);
     store.add_app_password(
         account.id,

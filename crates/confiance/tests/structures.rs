@@ -142,11 +142,7 @@ fn an_applicative_bal_sends_with_its_structure_s_certificate() {
     let mut op = Operator::new_at("127.0.0.1", DOMAIN);
     op.smtp_extra = "app_messages_per_minute = 3\n".into();
     op.launch(&["docteur"], "");
-    let cli = |args: &[&str]| {
-        let out = op.cli(args, None);
-        assert!(out.status.success(), "{args:?}: {}", text(&out));
-        text(&out)
-    };
+    let cli = |args: &[&str]| op.cli_ok(args, None);
     let (app, org) = (op.mailbox("dpi"), op.mailbox("secretariat"));
     cli(&["structure", "add", FINESS, "--name", "Centre hospitalier de Test"]);
     cli(&["structure", "add", "130786049", "--name", "Laboratoire sans logiciel"]);
@@ -245,11 +241,7 @@ fn an_applicative_bal_sends_with_its_structure_s_certificate() {
 #[test]
 fn staff_read_a_shared_bal_with_their_rights() {
     let op = Operator::start(&["docteur"]);
-    let cli = |args: &[&str], stdin: Option<&str>| {
-        let out = op.cli(args, stdin);
-        assert!(out.status.success(), "{args:?}: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let cli = |args: &[&str], stdin: Option<&str>| op.cli_ok(args, stdin);
     let org = op.mailbox("secretariat");
     cli(
         &["structure", "add", FINESS, "--name", "Centre hospitalier de Test"],
@@ -338,11 +330,7 @@ fn staff_read_a_shared_bal_with_their_rights() {
 #[test]
 fn the_console_walk_creates_a_bal_staff_and_rights_then_suspends() {
     let op = Operator::start(&["docteur"]);
-    let cli = |args: &[&str], stdin: Option<&str>| {
-        let out = op.cli(args, stdin);
-        assert!(out.status.success(), "{args:?}: {}", text(&out));
-        String::from_utf8_lossy(&out.stdout).to_string()
-    };
+    let cli = |args: &[&str], stdin: Option<&str>| op.cli_ok(args, stdin);
     cli(
         &["structure", "add", FINESS, "--name", "Centre hospitalier de Test"],
         None,
@@ -408,10 +396,7 @@ fn the_console_walk_creates_a_bal_staff_and_rights_then_suspends() {
 #[test]
 fn structure_bals_are_published_with_their_structure() {
     let op = Operator::start(&[]);
-    let cli = |args: &[&str]| {
-        let out = op.cli(args, None);
-        assert!(out.status.success(), "{args:?}: {}", text(&out));
-    };
+    let cli = |args: &[&str]| op.cli_ok(args, None);
     cli(&[
         "structure",
         "add",

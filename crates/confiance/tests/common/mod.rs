@@ -153,6 +153,13 @@ impl Operator {
         child.wait_with_output().unwrap()
     }
 
+    /// Runs a CLI command that must succeed; its standard output.
+    pub fn cli_ok(&self, args: &[&str], stdin: Option<&str>) -> String {
+        let out = self.cli(args, stdin);
+        assert!(out.status.success(), "{args:?}: {}", text(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     pub fn add_account(&self, local: &str, password: &str) {
         let out = self.cli(
             &["account", "add", &self.mailbox(local), "--password-stdin"],

@@ -349,6 +349,18 @@ async fn bal_of(a: &Accounts, session: &Session, s: &Structure, address: &str) -
     }
 }
 
+/// Who administers, the structure and its BAL named in the path; or the answer to give.
+async fn guarded_bal(
+    a: &Accounts,
+    session: &Session,
+    finess: &str,
+    address: &str,
+) -> Result<(String, Structure, Account), Response> {
+    let (who, s) = guard(a, session, finess).await?;
+    let b = bal_of(a, session, &s, address).await?;
+    Ok((who, s, b))
+}
+
 async fn bal_page(a: &Accounts, session: &Session, s: &Structure, bal: Account, error: Option<&str>) -> Response {
     let members = a
         .registry
@@ -391,11 +403,7 @@ pub async fn bal(
     Path((finess, address)): Path<(String, String)>,
 ) -> Response {
     let a = accounts(&state);
-    let found = match guard(&a, &session, &finess).await {
-        Ok((_, s)) => bal_of(&a, &session, &s, &address).await.map(|b| (s, b)),
-        Err(r) => Err(r),
-    };
-    let (s, b) = match found {
+    let (_, s, b) = match guarded_bal(&a, &session, &finess, &address).await {
         Ok(found) => found,
         Err(r) => return session.respond(&a, r).await,
     };
@@ -412,11 +420,7 @@ pub async fn member(
 ) -> Response {
     let a = accounts(&state);
     let tr = Tr(session.lang());
-    let found = match guard(&a, &session, &finess).await {
-        Ok((who, s)) => bal_of(&a, &session, &s, &address).await.map(|b| (who, s, b)),
-        Err(r) => Err(r),
-    };
-    let (who, s, b) = match found {
+    let (who, s, b) = match guarded_bal(&a, &session, &finess, &address).await {
         Ok(found) => found,
         Err(r) => return session.respond(&a, r).await,
     };
@@ -474,11 +478,7 @@ pub async fn state_change(
 ) -> Response {
     let a = accounts(&state);
     let tr = Tr(session.lang());
-    let found = match guard(&a, &session, &finess).await {
-        Ok((who, s)) => bal_of(&a, &session, &s, &address).await.map(|b| (who, s, b)),
-        Err(r) => Err(r),
-    };
-    let (who, s, b) = match found {
+    let (who, s, b) = match guarded_bal(&a, &session, &finess, &address).await {
         Ok(found) => found,
         Err(r) => return session.respond(&a, r).await,
     };

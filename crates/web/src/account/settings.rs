@@ -361,15 +361,7 @@ pub async fn app_password_add(State(state): State<WebState>, Posted { mut sessio
         return again(&a, session, Some(Tr(lang).text_of("account.too-many-apps")), None).await;
     }
     // Each of the account's app passwords has its own first group, which names it at login.
-    let password = loop {
-        let p = confiance_auth::app_password::generate();
-        let taken = existing
-            .iter()
-            .any(|e| e.lookup.as_deref() == confiance_auth::app_password::lookup_of(&p));
-        if !taken {
-            break p;
-        }
-    };
+    let password = confiance_auth::app_password::generate_for(&existing);
     let hash = confiance_auth::app_password::hash(&password);
     let (l, lookup) = (
         label.clone(),

@@ -241,13 +241,7 @@ pub async fn app_password(State(state): State<WebState>, Posted { mut session, f
         let r = render(&a, &session, &email, Some(tr.text_of("account.too-many-apps"))).await;
         return session.respond(&a, r).await;
     }
-    let password = loop {
-        let p = confiance_auth::app_password::generate();
-        let lookup = confiance_auth::app_password::lookup_of(&p);
-        if !existing.iter().any(|e| e.lookup.as_deref() == lookup) {
-            break p;
-        }
-    };
+    let password = confiance_auth::app_password::generate_for(&existing);
     let hash = confiance_auth::app_password::hash(&password);
     let lookup = confiance_auth::app_password::lookup_of(&password)
         .unwrap_or_default()

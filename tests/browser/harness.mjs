@@ -1,0 +1,53 @@
+// What the browser walks share: Chromium started as DESIGN.md says, pages that accept the
+// development authority, a photographer that also checks each page with axe-core (WCAG 2.1 A
+// and AA: no violation), and an authenticator app (RFC 6238).
+import { chromium } from 'playwright-core';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+
+const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+export const base = `https://${process.env.CONFIANCE_HOST}:${process.env.CONFIANCE_WEB}`;
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+// ignoreHTTPSErrors: the development authority is not in Chromium's store. bypassCSP: the
+// pages forbid inline scripts, and axe-core is injected as one.
+export async function newPage(browser) {
+  return (await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, locale: 'fr-FR' })).newPage();
+}
+
+// A screenshot of each step under `dir`, numbered, then the accessibility check.
+export function photographer(dir) {
+  fs.mkdirSync(dir, { recursive: true });
+  let step = 0;
+  return async (page, name) => {
+    step += 1;
+    await page.screenshot({ path: `${dir}/${String(step).padStart(2, '0')}-${name}.png`, fullPage: true });
+    await page.addScriptTag({ content: axeSource });
+    const result = await page.evaluate(() => axe.run({ runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
+    const found = result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    assert.deepEqual(found, [], `accessibility of ${name}`);
+  };
+}
+
+// The RFC 6238 code of a base32 secret now, as an authenticator app shows it.
+export function totp(secret) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const c of secret) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
+  const mac = crypto.createHmac('sha1', key).update(counter).digest();
+  const o = mac[mac.length - 1] & 15;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
+}
