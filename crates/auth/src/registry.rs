@@ -302,13 +302,16 @@ impl Registry {
     ) -> Result<AccountId, StoreError> {
         let s = self.store.clone();
         tokio::task::spawn_blocking(move || {
-            s.create_structure_bal(&confiance_store::NewStructureBal {
-                address: &address,
-                kind,
-                finess: &finess,
-                display_name: &name,
-                quota_bytes: quota,
-            })
+            confiance_store::create_published_bal(
+                &*s,
+                &confiance_store::NewStructureBal {
+                    address: &address,
+                    kind,
+                    finess: &finess,
+                    display_name: &name,
+                    quota_bytes: quota,
+                },
+            )
         })
         .await
         .map_err(|e| StoreError::Io(std::io::Error::other(e)))?

@@ -144,86 +144,15 @@ pub fn entry(address: &str, l: &DirectoryListing) -> Option<MailboxEntry> {
 }
 
 /// Our BAL as the directory shows them (liste rouge left out), and the red-listed addresses.
-/// A structure's active ORG, APP or CAB BAL is published with its structure even when nobody
-/// recorded a listing for it (issue 16); a recorded listing takes precedence.
 pub fn own(store: &dyn Store) -> anyhow::Result<(Vec<MailboxEntry>, Vec<String>)> {
     let mut published = Vec::new();
     let mut red = Vec::new();
-    let mut listed = std::collections::HashSet::new();
     for (address, l) in store.listings()? {
         if l.red_list {
-            red.push(address.clone());
+            red.push(address);
         } else if let Some(e) = entry(&address, &l) {
             published.push(e);
         }
-        listed.insert(address);
-    }
-    for structure in store.structures()? {
-        for bal in store.structure_bals(&structure.finess)? {
-            if bal.status == confiance_store::AccountStatus::Active && !listed.contains(&bal.address) {
-                published.extend(structure_entry(&bal, &structure));
-            }
-        }
     }
     Ok((published, red))
-}
-
-/// The directory entry of a structure's BAL: the BAL's name as its service, the structure's
-/// IdNat_Struct (`1` + FINESS), name, postcode, commune and département.
-fn structure_entry(bal: &confiance_store::Account, s: &confiance_store::Structure) -> Option<MailboxEntry> {
-    let finess = Finess::parse(&s.finess).ok()?;
-    let (postcode, locality) = postal(s.address.as_deref().unwrap_or(""));
-    Some(MailboxEntry {
-        kind: bal.kind,
-        address: Address::parse(&bal.address).ok()?,
-        national_id: None,
-        structure_id: Some(format!("1{finess}")),
-        service: bal.display_name.clone(),
-        civility: None,
-        family_name: None,
-        given_name: None,
-        profession: None,
-        specialty: None,
-        dematerialisation: None,
-        organisation: Some(s.name.clone()),
-        postcode,
-        locality,
-        departement: Some(finess.departement()),
-    })
-}
-
-/// The postcode of a postal address as people write it (`1 rue X, 75012 Paris`), and the
-/// ligne d'acheminement it begins (`75012 PARIS`).
-fn postal(address: &str) -> (Option<String>, Option<String>) {
-    let words: Vec<&str> = address.split([' ', ',']).filter(|w| !w.is_empty()).collect();
-    let Some(i) = words
-        .iter()
-        .rposition(|w| w.len() == 5 && w.bytes().all(|b| b.is_ascii_digit()))
-    else {
-        return (None, None);
-    };
-    let commune = words[i + 1..].join(" ").to_uppercase();
-    let line = match commune.is_empty() {
-        true => None,
-        false => Some(format!("{} {commune}", words[i])),
-    };
-    (Some(words[i].to_string()), line)
-}
-
-#[cfg(test)]
-mod structure_tests {
-    use super::postal;
-
-    #[test]
-    fn postcodes_and_communes_from_a_written_address() {
-        assert_eq!(
-            postal("1 rue de la Paix, 75012 Paris"),
-            (Some("75012".into()), Some("75012 PARIS".into()))
-        );
-        assert_eq!(
-            postal("10000 Troyes"),
-            (Some("10000".into()), Some("10000 TROYES".into()))
-        );
-        assert_eq!(postal("Route nationale 7"), (None, None));
-    }
 }

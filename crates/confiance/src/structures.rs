@@ -242,13 +242,16 @@ fn add(
         anyhow::bail!("--name: the BAL needs the name it shows");
     }
     let store = accounts::open(config)?;
-    let created = store.create_structure_bal(&NewStructureBal {
-        address: &a,
-        kind,
-        finess: &f,
-        display_name: name,
-        quota_bytes: quota.unwrap_or(config.storage.default_quota),
-    });
+    let created = confiance_store::create_published_bal(
+        &*store,
+        &NewStructureBal {
+            address: &a,
+            kind,
+            finess: &f,
+            display_name: name,
+            quota_bytes: quota.unwrap_or(config.storage.default_quota),
+        },
+    );
     match created {
         Err(StoreError::NoSuchStructure) => anyhow::bail!("FINESS {f}: no such structure (confiance structure add)"),
         Err(StoreError::AccountExists) => {

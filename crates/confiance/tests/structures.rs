@@ -458,10 +458,10 @@ fn structure_bals_are_published_with_their_structure() {
             && line.contains("Centre hospitalier de Test"),
         "{export}"
     );
-    // The applicative BAL is published too; suspended, the organisational one is withdrawn.
+    // The applicative BAL is published too; withdrawn, the organisational one goes.
     let out = op.python("directory.py", &["fhir-addresses", "Organization", "mailbox-mss", &app]);
     assert_eq!(out.trim(), app);
-    cli(&["bal", "suspend", &org]);
+    cli(&["account", "publish", &org, "--withdraw"]);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while op
         .python_output("directory.py", &["fhir-organization", &org])
@@ -470,7 +470,7 @@ fn structure_bals_are_published_with_their_structure() {
     {
         assert!(
             std::time::Instant::now() < deadline,
-            "a suspended BAL stays published\n{}",
+            "a withdrawn BAL stays published\n{}",
             op.log()
         );
         std::thread::sleep(std::time::Duration::from_millis(300));

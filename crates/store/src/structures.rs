@@ -43,3 +43,77 @@ pub trait Structures {
     /// The BALs of a structure (ORG, APP, CAB), by address.
     fn structure_bals(&self, finess: &str) -> Result<Vec<crate::Account>>;
 }
+
+impl Structure {
+    /// How a BAL of this structure appears in the directory (annuaire) when it is created: the
+    /// structure's IdNat_Struct (`1` + FINESS), name, postcode, commune and département, and
+    /// the BAL's own name as its service (issue 16).
+    pub fn listing_for(&self, kind: MailboxKind, display_name: &str) -> crate::DirectoryListing {
+        let (postcode, locality) = postal(self.address.as_deref().unwrap_or(""));
+        crate::DirectoryListing {
+            kind,
+            national_id: None,
+            structure_id: Some(format!("1{}", self.finess)),
+            civility: None,
+            family_name: None,
+            given_name: None,
+            profession: None,
+            specialty: None,
+            service: Some(display_name.to_string()),
+            organisation: Some(self.name.clone()),
+            postcode,
+            locality,
+            departement: confiance_core::Finess::parse(&self.finess)
+                .ok()
+                .map(|f| f.departement()),
+            dematerialisation: None,
+            red_list: false,
+        }
+    }
+}
+
+/// Creates a structure's BAL and publishes it in the directory with its structure. The
+/// listing can be changed after (`account publish`) or withdrawn like any other.
+pub fn create_published_bal(store: &dyn crate::Store, bal: &NewStructureBal<'_>) -> Result<AccountId> {
+    let id = store.create_structure_bal(bal)?;
+    if let Some(structure) = store.structure(bal.finess)? {
+        store.set_listing(id, Some(&structure.listing_for(bal.kind, bal.display_name)))?;
+    }
+    Ok(id)
+}
+
+/// The postcode of a postal address as people write it (`1 rue X, 75012 Paris`), and the
+/// ligne d'acheminement it begins (`75012 PARIS`).
+fn postal(address: &str) -> (Option<String>, Option<String>) {
+    let words: Vec<&str> = address.split([' ', ',']).filter(|w| !w.is_empty()).collect();
+    let Some(i) = words
+        .iter()
+        .rposition(|w| w.len() == 5 && w.bytes().all(|b| b.is_ascii_digit()))
+    else {
+        return (None, None);
+    };
+    let commune = words[i + 1..].join(" ").to_uppercase();
+    let line = match commune.is_empty() {
+        true => None,
+        false => Some(format!("{} {commune}", words[i])),
+    };
+    (Some(words[i].to_string()), line)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postal;
+
+    #[test]
+    fn postcodes_and_communes_from_a_written_address() {
+        assert_eq!(
+            postal("1 rue de la Paix, 75012 Paris"),
+            (Some("75012".into()), Some("75012 PARIS".into()))
+        );
+        assert_eq!(
+            postal("10000 Troyes"),
+            (Some("10000".into()), Some("10000 TROYES".into()))
+        );
+        assert_eq!(postal("Route nationale 7"), (None, None));
+    }
+}
