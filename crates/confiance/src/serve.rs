@@ -333,9 +333,12 @@ async fn housekeeping(
         {
             tracing::info!(sessions = n, "idle web sessions dropped");
         }
-        // Archives of deleted BALs past their keeping time.
-        if let Err(e) = crate::archives::purge(&archives.0, archives.1, chrono::Utc::now()) {
-            tracing::warn!("archive purge: {e}");
+        // Archives of deleted BALs past their keeping time (file removal: off the workers).
+        let (dir, days) = archives.clone();
+        match tokio::task::spawn_blocking(move || crate::archives::purge(&dir, days, chrono::Utc::now())).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!("archive purge: {e}"),
+            Err(e) => tracing::warn!("archive purge: {e}"),
         }
         // Message files a CLI command left while this server ran (see mail's `blobs`).
         match svc.collect_blobs().await {
