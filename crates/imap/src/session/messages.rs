@@ -806,16 +806,41 @@ impl Session {
         ok("EXPUNGE completed")
     }
 
-    /// The reading trace of a batch of whole messages or bodies (not of header lists, which
-    /// every client fetches to show a folder): one line a batch, with its UIDs. At debug level:
-    /// the trace log keeps every level of `audit`, stderr would get a line per FETCH.
-    fn audit_read(&self, batch: &[(usize, confiance_mail::model::MessageMeta)]) {
-        let (Some(account), Some(sel)) = (&self.account, &self.selected) else {
+    /// Notes whole messages or bodies read (not header lists, which every client fetches to
+    /// show a folder) for the reading trace. The UIDs read in a folder make one trace when the
+    /// session leaves it, ends, or has read 256 of them or for a minute: a trace per FETCH cost
+    /// a tenth of FETCH's rate, and a mail client's first sync would write thousands.
+    fn audit_read(&mut self, batch: &[(usize, confiance_mail::model::MessageMeta)]) {
+        let Some(folder) = self.selected.as_ref().map(|s| s.name.clone()) else {
             return;
         };
-        let uids: Vec<u32> = batch.iter().map(|(_, m)| m.uid).collect();
+        if self.reads.as_ref().is_some_and(|r| r.folder != folder) {
+            self.trace_reads();
+        }
+        let reads = self.reads.get_or_insert_with(|| {
+            Box::new(super::PendingReads {
+                folder,
+                uids: Vec::new(),
+                since: std::time::Instant::now(),
+            })
+        });
+        reads.uids.extend(batch.iter().map(|(_, m)| m.uid));
+        if reads.uids.len() >= 256 || reads.since.elapsed() >= std::time::Duration::from_secs(60) {
+            self.trace_reads();
+        }
+    }
+
+    /// The reading trace of what was noted (at debug level: the trace log keeps every level of
+    /// `audit`, stderr would repeat it).
+    pub(crate) fn trace_reads(&mut self) {
+        let (Some(reads), Some(account)) = (self.reads.take(), &self.account) else {
+            return;
+        };
+        let mut uids = reads.uids;
+        uids.sort_unstable();
+        uids.dedup();
         tracing::debug!(target: "audit", event = "read", protocol = "imap", bal = %account.address, peer = %self.peer,
-            folder = %sel.name, count = uids.len(), uids = %uid_set(&uids));
+            folder = %reads.folder, count = uids.len(), uids = %uid_set(&uids));
     }
 
     /// The deletion trace of an EXPUNGE or CLOSE that removed messages.

@@ -132,8 +132,24 @@ pub struct Session {
     pub(crate) changes: Option<broadcast::Receiver<FolderId>>,
     /// Turns true when the account is suspended or deleted: the session ends at once.
     pub(crate) ending: Option<tokio::sync::watch::Receiver<bool>>,
+    /// Messages read and not traced yet (boxed: most sessions hold none).
+    pub(crate) reads: Option<Box<PendingReads>>,
     /// Tag of the command being run (ESEARCH echoes it).
     pub(crate) tag: String,
+}
+
+/// The UIDs a session read in one folder since its last reading trace.
+pub(crate) struct PendingReads {
+    pub folder: String,
+    pub uids: Vec<u32>,
+    pub since: std::time::Instant,
+}
+
+impl Drop for Session {
+    /// What the session read and did not trace yet is traced as it ends.
+    fn drop(&mut self) {
+        self.trace_reads();
+    }
 }
 
 pub(crate) fn tagged(out: &mut Vec<u8>, tag: &str, status: &str, text: &str) {
@@ -162,6 +178,7 @@ impl Session {
             notify: None,
             closing: false,
             ending: None,
+            reads: None,
             pending_fetch: None,
             utf8: false,
             changes: None,
