@@ -254,12 +254,29 @@ pub async fn create_bal(
 }
 
 /// A password for a new staff account that meets the national rule (upper and lower case,
-/// digits, at least 8): four random groups; they change nothing of it, the authenticator app
-/// is the second factor.
+/// digits, at least 8): four random groups, two upper-case and two lower-case, drawn again
+/// until it has a digit. The authenticator app is the second factor.
 fn temporary_password() -> String {
-    let upper = confiance_auth::app_password::generate();
-    let lower = confiance_auth::app_password::generate().to_lowercase();
-    format!("{}-{}", &upper[..9], &lower[..9])
+    loop {
+        let upper = confiance_auth::app_password::generate().to_uppercase();
+        let lower = confiance_auth::app_password::generate();
+        let password = format!("{}-{}", &upper[..9], &lower[..9]);
+        if confiance_auth::check_policy(&password).is_ok() {
+            return password;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_staff_password_meets_the_national_rule() {
+        for _ in 0..200 {
+            let p = super::temporary_password();
+            assert!(confiance_auth::check_policy(&p).is_ok(), "{p}");
+            assert_eq!(p.len(), 19, "{p}");
+        }
+    }
 }
 
 /// Creates a staff account; its password and authenticator key are shown once.
