@@ -1,50 +1,16 @@
 // Walks activation with the PSC sandbox in Chromium, then logs in with password + one-time
 // code, then an authenticator app; a screenshot of each step goes to $SCREENSHOTS.
 // Prints one JSON line for the Rust harness: the addresses made and an app password.
-import { chromium } from 'playwright-core';
-import crypto from 'node:crypto';
-import fs from 'node:fs';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
+import { base, launch, newPage as pageOf, photographer, totp } from './harness.mjs';
 
-const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-const base = `https://${process.env.CONFIANCE_HOST}:${process.env.CONFIANCE_WEB}`;
 const shots = process.env.SCREENSHOTS;
-fs.mkdirSync(shots, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
+const browser = await launch();
 // The operator's certificate comes from its own development authority, which Chromium does not
 // know; the relying party itself verifies the sandbox's certificate against that authority.
-// bypassCSP: the pages forbid inline scripts, and axe-core is injected as one.
-const newPage = async () => (await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, locale: 'fr-FR' })).newPage();
-let step = 0;
+const newPage = () => pageOf(browser);
 // Each step is photographed and checked by axe-core against WCAG 2.1 A and AA: no violation.
-const shot = async (page, name) => {
-  step += 1;
-  await page.screenshot({ path: `${shots}/${String(step).padStart(2, '0')}-${name}.png`, fullPage: true });
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(() => axe.run({ runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
-  const found = result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  assert.deepEqual(found, [], `accessibility of ${name}`);
-};
-
-// RFC 6238 code for a base32 secret, to play the authenticator app.
-function totp(secret) {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of secret) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  const key = Buffer.from(bits.match(/.{8}/g).map((b) => parseInt(b, 2)));
-  const counter = Buffer.alloc(8);
-  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 1000 / 30)));
-  const mac = crypto.createHmac('sha1', key).update(counter).digest();
-  const o = mac[mac.length - 1] & 15;
-  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
-}
+const shot = photographer(shots);
 
 async function pscLogin(page, who) {
   await page.getByRole('button', { name: /Pro Santé Connect/ }).click();

@@ -21,8 +21,8 @@ export async function launch() {
 
 // ignoreHTTPSErrors: the development authority is not in Chromium's store. bypassCSP: the
 // pages forbid inline scripts, and axe-core is injected as one.
-export async function newPage(browser) {
-  return (await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, locale: 'fr-FR' })).newPage();
+export async function newPage(browser, options = {}) {
+  return (await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, locale: 'fr-FR', ...options })).newPage();
 }
 
 // A screenshot of each step under `dir`, numbered, then the accessibility check.

@@ -3,36 +3,15 @@
 // document), replies with attachments to the other found in the directory by a misspelt name,
 // searches, moves, flags, deletes; the other sees it arrive live. Every page is photographed
 // and checked by axe-core (WCAG 2.1 A and AA). Prints one JSON line for the Rust harness.
-import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
+import { base, launch, newPage as pageOf, photographer } from './harness.mjs';
 
-const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-const base = `https://${process.env.CONFIANCE_HOST}:${process.env.CONFIANCE_WEB}`;
 const shots = process.env.SCREENSHOTS;
-fs.mkdirSync(shots, { recursive: true });
-
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-// ignoreHTTPSErrors: the development authority is not in Chromium's store. bypassCSP: axe-core
-// is injected as an inline script, which the pages forbid.
-const newPage = async (options = {}) =>
-  (await browser.newContext({ ignoreHTTPSErrors: true, bypassCSP: true, locale: 'fr-FR', ...options })).newPage();
-let step = 0;
-const shot = async (page, name) => {
-  step += 1;
-  await page.screenshot({ path: `${shots}/${String(step).padStart(2, '0')}-${name}.png`, fullPage: true });
-  await page.addScriptTag({ content: axeSource });
-  const result = await page.evaluate(() => axe.run({ runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] }));
-  const found = result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  assert.deepEqual(found, [], `accessibility of ${name}`);
-};
+const browser = await launch();
+const newPage = (options = {}) => pageOf(browser, options);
+const shot = photographer(shots);
 
 // Activation through the PSC sandbox; the session stays logged in.
 async function activate(who, email) {

@@ -26,6 +26,12 @@ pub struct Activation {
     pub at: i64,
 }
 
+/// Whether a shared BAL opens to its members now: active, and not applicative (an APP BAL is
+/// its software's, nobody reads it in the webmail, issue 16).
+fn opens_to_members(bal: &Account) -> bool {
+    bal.status == AccountStatus::Active && bal.kind != confiance_core::MailboxKind::Applicative
+}
+
 impl Registry {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Registry { store }
@@ -64,27 +70,6 @@ impl Registry {
         self.call(move |s| s.accounts_of(&national_id)).await
     }
 
-    /// The professional's own BAL, then the active BALs shared with their national id: what
-    /// the webmail may open, checked at each request so a withdrawn access ends at once.
-    pub async fn bals_of(&self, own: AccountId) -> Option<Option<Vec<Account>>> {
-        self.call(move |s| {
-            let Some(me) = s.account(own)? else {
-                return Ok(None);
-            };
-            let shared = match s.profile(own)?.and_then(|p| p.national_id) {
-                Some(n) => s.shared_with(&n)?,
-                None => Vec::new(),
-            };
-            let mut bals = vec![me];
-            // An applicative BAL is its software's: nobody reads it in the webmail (issue 16).
-            bals.extend(shared.into_iter().filter(|a| {
-                a.id != own && a.status == AccountStatus::Active && a.kind != confiance_core::MailboxKind::Applicative
-            }));
-            Ok(Some(bals))
-        })
-        .await
-    }
-
     /// What the webmail may open for a professional, with their rights: their own BAL (every
     /// right) first, then the active shared BALs they may read (not applicative ones).
     pub async fn bals_with_rights(&self, own: AccountId) -> Option<Option<Vec<(Account, confiance_store::Rights)>>> {
@@ -99,12 +84,11 @@ impl Registry {
             };
             let mut bals = vec![(me, all)];
             if let Some(n) = s.profile(own)?.and_then(|p| p.national_id) {
-                bals.extend(s.memberships(&n)?.into_iter().filter(|(a, r)| {
-                    r.read
-                        && a.id != own
-                        && a.status == AccountStatus::Active
-                        && a.kind != confiance_core::MailboxKind::Applicative
-                }));
+                bals.extend(
+                    s.memberships(&n)?
+                        .into_iter()
+                        .filter(|(a, r)| r.read && a.id != own && opens_to_members(a)),
+                );
             }
             Ok(Some(bals))
         })
@@ -250,13 +234,7 @@ impl Registry {
     /// their software's).
     pub async fn memberships(&self, who: String) -> Option<Vec<(Account, confiance_store::Rights)>> {
         let all = self.call(move |s| s.memberships(&who)).await?;
-        Some(
-            all.into_iter()
-                .filter(|(a, _)| {
-                    a.status == AccountStatus::Active && a.kind != confiance_core::MailboxKind::Applicative
-                })
-                .collect(),
-        )
+        Some(all.into_iter().filter(|(a, _)| opens_to_members(a)).collect())
     }
 
     pub async fn add_member_app_password(

@@ -6,11 +6,11 @@
 //! door can forget its trace, and the event sites stay one line. Events carry identifiers,
 //! addresses, Message-IDs and sizes, never content (no subject, no body).
 //!
-//! Field names with a column of their own: `event`, `outcome`, `actor` (else `national_id`, else
-//! `by`), `bal` (else `account`), `peer`, `message_id`, `size`. Every other field goes to the
+//! Field names with a column of their own: `event`, `outcome`, `actor` (else `national_id`),
+//! `bal` (else `account`), `peer`, `message_id`, `size`. Every other field goes to the
 //! trace's detail, in order; empty values are left out. Events of every level reach the trace
-//! log, whatever `CONFIANCE_LOG` keeps on stderr: the frequent ones (a read per FETCH) are at
-//! debug level so that stderr does not get a line each.
+//! log, whatever `CONFIANCE_LOG` keeps on stderr: the frequent ones (IMAP reads) are at debug
+//! level so that stderr does not repeat them.
 
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -156,7 +156,7 @@ impl<S: tracing::Subscriber> Layer<S> for AuditLayer {
         event.record(&mut fields);
         let mut t = fields.trace;
         t.at_ms = chrono::Utc::now().timestamp_millis();
-        t.actor = t.actor.or(fields.national_id).or(fields.by);
+        t.actor = t.actor.or(fields.national_id);
         if t.actor.is_none() {
             t.actor = ch.cli_actor.get().cloned();
         }
@@ -175,7 +175,6 @@ impl<S: tracing::Subscriber> Layer<S> for AuditLayer {
 struct Fields {
     trace: Trace,
     national_id: Option<String>,
-    by: Option<String>,
     account: Option<String>,
 }
 
@@ -190,7 +189,6 @@ impl Fields {
             "outcome" => t.outcome = Some(value),
             "actor" => t.actor = Some(value),
             "national_id" => self.national_id = Some(value),
-            "by" => self.by = Some(value),
             "bal" => t.bal = Some(value),
             "account" => self.account = Some(value),
             "peer" => t.peer = Some(value),
