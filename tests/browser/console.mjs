@@ -50,6 +50,15 @@ assert.match(await flash(page), /BAL créée : secretariat\.cardio@/);
 out.bal = page.url().split('/bal/')[1];
 await shot(page, 'console-bal-creee');
 
+// A name longer than the form allows, posted past the browser: refused, said, nothing made.
+const csrf = await page.locator('input[name=csrf]').first().getAttribute('value');
+const domain = decodeURIComponent(out.bal).split('@')[1];
+const tooLong = await page.request.post(`${base}/console/${finess}/bal`, {
+  form: { csrf, nom: 'x'.repeat(81), local: 'nom.trop.long', domaine: domain, type: 'ORG' },
+});
+assert.equal(tooLong.status(), 422);
+assert.match(await tooLong.text(), /Ce nom est trop long/);
+
 // 3. A staff account: its password and authenticator key are shown once.
 await page.getByRole('link', { name: 'Retour à la structure' }).click();
 await page.getByLabel('Prénom et nom').fill('Anne Martin');

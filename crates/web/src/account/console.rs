@@ -194,6 +194,9 @@ pub async fn structure(State(state): State<WebState>, mut session: Session, Path
     session.respond(&a, r).await
 }
 
+/// Longest name of a BAL or a staff member, as the forms say (`maxlength`), checked again here.
+const MAX_NAME: usize = 80;
+
 /// Creates an ORG, APP or CAB BAL of the structure.
 pub async fn create_bal(
     State(state): State<WebState>,
@@ -220,6 +223,8 @@ pub async fn create_bal(
         Some("console.choose-type")
     } else if name.is_empty() {
         Some("console.name-the-bal")
+    } else if name.chars().count() > MAX_NAME {
+        Some("console.name-too-long")
     } else if !a.domains.contains(&domain) || confiance_core::Address::parse(&address).is_err() {
         Some("console.bad-address")
     } else {
@@ -294,7 +299,7 @@ pub async fn create_staff(
     let email =
         confiance_core::Address::parse(f.get("email").map(String::as_str).unwrap_or_default()).map(|e| e.to_string());
     let name = f.get("nom_personnel").map(|n| n.trim().to_string()).unwrap_or_default();
-    let (Ok(email), false) = (email, name.is_empty()) else {
+    let (Ok(email), false) = (email, name.is_empty() || name.chars().count() > MAX_NAME) else {
         let r = structure_page(&state, &a, &session, &s, Some(tr.text_of("console.staff-incomplete"))).await;
         return session.respond(&a, r).await;
     };
