@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzzes every parser of outside input with libFuzzer (cargo-fuzz): IMAP command lines and
 # framing, SMTP command lines, MIME messages (our structure, the author rule, the summary,
-# mail-parser) and the webmail's HTML sanitiser. Each target runs SECONDS (default 600); CI runs
+# mail-parser), the webmail's HTML sanitiser, and Ségur documents (IHE_XDM.ZIP archives, CDA,
+# XDS metadata) with delivery and read reports. Each target runs SECONDS (default 600); CI runs
 # `bench/fuzz.sh 60` with SANITIZER=none. Prints executions per target; a crash stops the
 # script with the failing input under fuzz/artifacts/<target>/.
 # Usage: bench/fuzz.sh [SECONDS]   (SANITIZER=address|none, default address)
@@ -28,8 +29,22 @@ if [ -z "$(ls -A corpus/mime)" ]; then
     printf 'From: a@b.fr\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: message/rfc822\r\n\r\nFrom: c@d.fr\r\n\r\nhi\r\n--x--\r\n' > corpus/mime/seed
 fi
 
+# Ségur: the ANS CDA and metadata fixtures, and a small archive of them.
+mkdir -p corpus/segur
+if [ -z "$(ls -A corpus/segur)" ]; then
+    for f in "$repo"/../shared/fixtures/segur/cda/*.xml "$repo"/../shared/fixtures/segur/xdm/DRIM-M_DATA/*/*.xml \
+        "$repo"/../shared/fixtures/segur/xdm/DRIM-M_DATA/*/*/*/METADATA.XML; do
+        [ -e "$f" ] && cp "$f" "corpus/segur/$(basename "$(dirname "$f")")-$(basename "$f")"
+    done
+    (cd "$repo/../shared/fixtures/segur/xdm/DRIM-M_DATA/KA202401" && python3 -c "
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED) as z:
+    z.write('IHE_XDM/SS000001/METADATA.XML')
+" "$repo/fuzz/corpus/segur/IHE_XDM.ZIP") || true
+fi
+
 cargo fuzz build -s "$sanitizer" -O 2>&1 | grep -vE '^\s*(Compiling|Downloaded|Downloading)' || true
-for target in imap_command smtp_command mime html_sanitiser; do
+for target in imap_command smtp_command mime html_sanitiser segur; do
     log=$(mktemp)
     if ! cargo fuzz run -s "$sanitizer" -O "$target" "corpus/$target" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 >"$log" 2>&1; then

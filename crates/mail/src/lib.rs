@@ -23,7 +23,9 @@ mod headers;
 pub mod message;
 mod notify;
 mod reading;
+pub mod reports;
 mod service;
+pub mod structured;
 pub mod summary;
 mod views;
 
