@@ -18,6 +18,10 @@ pub enum AccountCmd {
         /// Quota, as `4G`, `2 Go`, `500M` or bytes (default: storage.default_quota).
         #[arg(long, value_parser = crate::size::parse)]
         quota: Option<u64>,
+        /// A patient's personal e-mail, on the patients' side (`[patients] serve_domain`): the
+        /// webmail sends the login code there (password + code, like Mon Espace Santé).
+        #[arg(long)]
+        email: Option<String>,
     },
     /// Change a mailbox's password (read from standard input).
     Passwd { address: String },
@@ -92,6 +96,39 @@ fn mail_service(
 ) -> anyhow::Result<std::sync::Arc<confiance_mail::MailService>> {
     let files = BlobStore::open(config.data_dir.join("blobs"), config.storage.fsync)?;
     Ok(confiance_mail::MailService::new(store, std::sync::Arc::new(files)))
+}
+
+/// A patient's web login: their password, then a code sent to their personal e-mail. Only on
+/// the patients' side; professionals activate with Pro Santé Connect or their CPS card.
+fn patient_login(
+    config: &Config,
+    store: &dyn Store,
+    id: confiance_store::AccountId,
+    address: &Address,
+    email: &str,
+) -> anyhow::Result<()> {
+    if config.patients.serve_domain.is_none() || !config.patients.domain().is_patient(&address.to_string()) {
+        anyhow::bail!("--email is for patients' BALs, on an operator with [patients] serve_domain");
+    }
+    let email = Address::parse(email).map_err(|e| anyhow::anyhow!("--email {email:?}: {e}"))?;
+    store.set_profile(
+        id,
+        &confiance_store::Profile {
+            national_id: None,
+            given_name: None,
+            family_name: None,
+            personal_email: Some(email.to_string()),
+            mobile: None,
+            second_factor: confiance_store::SecondFactor::Email,
+            totp_secret: None,
+            notify_new_mail: false,
+            publish_mobile: false,
+            // A patient's mail client (IMAP/SMTP) takes the same password.
+            mail_password: true,
+            terms_accepted_at: chrono::Utc::now().timestamp(),
+        },
+    )?;
+    Ok(())
 }
 
 pub(crate) fn hosted(config: &Config, address: &str) -> anyhow::Result<Address> {
@@ -216,14 +253,27 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             address,
             password_stdin,
             quota,
+            email,
         } => {
             let a = hosted(config, &address)?;
+            // On the patients' side a BAL is a patient's: its name is their matricule INS.
+            if config.patients.serve_domain.is_some() {
+                let patients = config.patients.domain();
+                if patients.is_patient(&a.to_string()) {
+                    patients
+                        .check(&a.to_string())
+                        .map_err(|e| anyhow::anyhow!("{}", e.reason(&a.to_string())))?;
+                }
+            }
             let password = read_password(password_stdin)?;
             let hash = confiance_auth::hash_password(&password)?;
             let id = store.create_account(&a.to_string(), &hash, quota.unwrap_or(config.storage.default_quota))?;
             // SCRAM keys of the new password, so that clients choosing SCRAM log in at once.
             if let Some(account) = store.account(id)? {
                 confiance_auth::login_scram::store_keys(&*store, &account, &hash, &password)?;
+            }
+            if let Some(email) = email {
+                patient_login(config, &*store, id, &a, &email)?;
             }
             println!("BAL créée : {a}");
         }

@@ -31,6 +31,51 @@ pub struct Config {
     pub notify: NotifySection,
     pub limits: LimitsSection,
     pub traces: TracesSection,
+    pub patients: PatientsSection,
+}
+
+/// Mon Espace Santé, the patients' side of the trust space.
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PatientsSection {
+    /// The patients' domain: `<matricule INS>@patient.mssante.fr`.
+    pub domain: String,
+    /// Addresses of that domain that are no patient's (its whitelist entry names
+    /// `reponse.automatique-test@patient.mssante.fr`).
+    pub service_addresses: Vec<String>,
+    /// Serve this patient domain, as Mon Espace Santé does for the nation: its BALs are
+    /// patients' (`<matricule INS>@…`), who only answer professionals who wrote to them.
+    /// Must also be in `domains`. For test trust spaces; absent by default.
+    pub serve_domain: Option<String>,
+}
+
+impl Default for PatientsSection {
+    fn default() -> Self {
+        let d = confiance_core::PatientDomain::default();
+        PatientsSection {
+            domain: d.domain,
+            service_addresses: d.service_addresses,
+            serve_domain: None,
+        }
+    }
+}
+
+impl PatientsSection {
+    pub fn domain(&self) -> confiance_core::PatientDomain {
+        confiance_core::PatientDomain {
+            domain: self
+                .serve_domain
+                .as_deref()
+                .unwrap_or(&self.domain)
+                .trim()
+                .to_ascii_lowercase(),
+            service_addresses: self
+                .service_addresses
+                .iter()
+                .map(|a| a.trim().to_ascii_lowercase())
+                .collect(),
+        }
+    }
 }
 
 /// The audit trail (`confiance traces`): how long it is kept.
@@ -418,6 +463,7 @@ impl Default for Config {
             notify: NotifySection::default(),
             limits: LimitsSection::default(),
             traces: TracesSection::default(),
+            patients: PatientsSection::default(),
         }
     }
 }
@@ -475,6 +521,11 @@ impl Config {
             if !confiance_core::address::is_hostname(d) {
                 anyhow::bail!("`domains`: {d:?} is not a valid domain name");
             }
+        }
+        if let Some(served) = &self.patients.serve_domain
+            && !self.domains.iter().any(|d| d.eq_ignore_ascii_case(served))
+        {
+            anyhow::bail!("`patients.serve_domain` {served:?} must also be listed in `domains`");
         }
         for (domain, route) in &self.relay.routes {
             if !confiance_core::address::is_hostname(&domain.to_lowercase()) {

@@ -179,6 +179,7 @@ pub fn compute(
     }
     let mut active: HashSet<String> = HashSet::new();
     let query = TraceQuery {
+        message_id: None,
         since_ms: since,
         until_ms: until,
         bal: None,
@@ -343,6 +344,7 @@ fn connexions(
     // that is earlier than the month (the trail may have been purged since).
     let mut last: HashMap<String, i64> = HashMap::new();
     let query = TraceQuery {
+        message_id: None,
         since_ms: 0,
         until_ms: until,
         bal: None,

@@ -24,6 +24,10 @@ pub struct TracesArgs {
     /// Only these events (`login`, `sent`, `delivered`…); repeat for several.
     #[arg(long)]
     pub event: Vec<String>,
+    /// Only the traces of one message, by its Message-ID (with or without `<>`): its sending,
+    /// relaying, delivery and the reports received. Reads the whole retention by default.
+    #[arg(long)]
+    pub message: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
 }
@@ -106,6 +110,7 @@ pub fn run(config: &Config, args: TracesArgs) -> anyhow::Result<()> {
     let now = chrono::Utc::now().timestamp_millis();
     let since = match &args.since {
         Some(s) => instant(s, false)?,
+        None if args.message.is_some() => 0,
         None => now - 86_400_000,
     };
     let until = match &args.until {
@@ -117,7 +122,12 @@ pub fn run(config: &Config, args: TracesArgs) -> anyhow::Result<()> {
     }
     let bal = args.bal.map(|b| b.trim().to_lowercase());
     let events: Vec<&str> = args.event.iter().map(String::as_str).collect();
+    let message = args
+        .message
+        .as_deref()
+        .map(|m| format!("<{}>", m.trim().trim_matches(['<', '>'])));
     let query = TraceQuery {
+        message_id: message.as_deref(),
         since_ms: since,
         until_ms: until,
         bal: bal.as_deref(),

@@ -83,6 +83,8 @@ impl Operator {
                 wake: tokio::sync::Notify::new(),
             }),
             app_rate: Arc::new(crate::rate::StructureRate::new(600)),
+            patients: Default::default(),
+            patient_side: false,
         });
         Operator {
             svc,

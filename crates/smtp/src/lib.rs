@@ -8,6 +8,7 @@ mod command;
 mod dialogue_tests;
 mod dsn;
 mod network;
+pub mod patients;
 pub mod policy;
 pub mod rate;
 pub mod relay;
@@ -62,6 +63,11 @@ pub struct SmtpConfig {
     pub outbound: Arc<Outbound>,
     /// Messages a minute a structure's applicative BALs may send, together.
     pub app_rate: Arc<rate::StructureRate>,
+    /// The patients' domain (Mon Espace Santé) and its service addresses.
+    pub patients: confiance_core::PatientDomain,
+    /// This operator is the patients' side (`[patients] serve_domain`): its patients only
+    /// answer professionals who wrote to them.
+    pub patient_side: bool,
 }
 
 /// The outbound queue and the bell that wakes its relay when something is queued.

@@ -35,9 +35,11 @@ pub(crate) async fn post(
         message.extend_from_slice(&report);
         let now = chrono::Local::now();
         let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
-        match svc.deliver(vec![inbox.id], Arc::new(message), Vec::new(), date).await {
+        let message = Arc::new(message);
+        match svc.deliver(vec![inbox.id], message.clone(), Vec::new(), date).await {
             Ok(r) if r.iter().all(|x| x.is_ok()) => {
-                tracing::info!(target: "audit", event = "dsn", id, sender = %sender, recipients = outcomes.len())
+                tracing::info!(target: "audit", event = "dsn", id, sender = %sender, recipients = outcomes.len());
+                crate::traced::reports(&sender, &message);
             }
             other => tracing::error!(id, sender = %sender, result = ?other.map(|r| r.len()), "DSN not stored"),
         }

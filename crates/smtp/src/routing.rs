@@ -3,7 +3,7 @@
 
 use confiance_core::Address;
 use confiance_mail::MailService;
-use confiance_mail::model::{AccountStatus, FolderId};
+use confiance_mail::model::{Account, AccountStatus, FolderId};
 
 use crate::SmtpConfig;
 use crate::policy::Refusal;
@@ -21,6 +21,8 @@ pub enum Route {
 pub struct Router<'a> {
     pub svc: &'a MailService,
     pub cfg: &'a SmtpConfig,
+    /// The authenticated BAL that submits, if any (a patient's rules depend on it).
+    pub sender: Option<&'a Account>,
 }
 
 impl Router<'_> {
@@ -38,6 +40,16 @@ impl Router<'_> {
         let parsed = Address::parse(&address)
             .map_err(|e| Refusal::new(501, "5.1.3", format!("Bad recipient address <{address}>: {e}")))?;
         let domain = parsed.domain();
+        if role == Role::Submission && self.cfg.patients.is_patient(&address) {
+            crate::patients::recipient(self.cfg, &parsed.to_string())?;
+        }
+        // The patient side: a patient only answers a professional who wrote first.
+        if role == Role::Submission
+            && self.cfg.patient_side
+            && let Some(account) = self.sender.filter(|a| self.cfg.patients.is_patient(&a.address))
+        {
+            crate::patients::reply_allowed(self.svc, account, &parsed.to_string()).await?;
+        }
         if !self.cfg.hosts(domain) {
             return self
                 .remote(role, parsed.to_string(), domain, peer)

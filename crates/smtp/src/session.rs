@@ -402,6 +402,7 @@ impl Session {
         let router = Router {
             svc: &self.svc,
             cfg: &self.cfg,
+            sender: self.account.as_ref(),
         };
         match router.route(self.role, &address, &self.peer).await {
             Ok((address, route)) => {

@@ -54,7 +54,11 @@ pub async fn submit(
         true => vec![("NOTIFY".into(), Some("SUCCESS,FAILURE".into()))],
         false => Vec::new(),
     };
-    let router = Router { svc, cfg };
+    let router = Router {
+        svc,
+        cfg,
+        sender: Some(&account),
+    };
     let mut refused = Vec::new();
     for rcpt in recipients {
         if envelope.recipients.len() >= cfg.max_recipients {

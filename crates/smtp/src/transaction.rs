@@ -13,8 +13,7 @@ use crate::policy::{self, Origin, Refusal};
 use crate::routing::Route;
 use crate::server::Role;
 use crate::traced::Traced;
-use crate::{SmtpConfig, dsn, report};
-use confiance_core::address::is_patient_address;
+use crate::{SmtpConfig, dsn, patients, report};
 
 /// One accepted recipient and where its copy goes.
 pub(crate) struct Recipient {
@@ -71,6 +70,19 @@ pub(crate) async fn accept(
         peer_dn: source.peer_dn,
     };
     policy::author(cfg, &origin, &envelope.sender, &message).map_err(|r| refused(&r.to_string(), r))?;
+    if source.role == Role::Submission
+        && envelope
+            .recipients
+            .iter()
+            .any(|r| patients::is_patient(cfg, &r.address))
+    {
+        // Reading the attachments takes time in proportion to the message.
+        let copy = message.clone();
+        tokio::task::spawn_blocking(move || patients::content(&copy))
+            .await
+            .unwrap_or(Ok(()))
+            .map_err(|r| refused("patient rules", r))?;
+    }
     let id = queue_id();
     let message = Arc::new(trace(cfg, source, &envelope, &id, message));
     let traced = Traced::of(&message);
@@ -78,14 +90,14 @@ pub(crate) async fn accept(
         envelope.recipients.iter().partition(|r| r.route != Route::Remote);
     if local.is_empty() {
         enqueue(cfg, &envelope, &remote, &id, &message).await?;
-        audit_sent(source, &traced, &local, &remote);
+        audit_sent(cfg, source, &traced, &local, &remote);
         return Ok(id);
     }
     // Where a delivered copy came from, for the indicators: one of ours, another operator, or
     // a patient replying from Mon Espace Santé.
     let origin = match source.role {
         Role::Submission => "internal",
-        Role::Mx if is_patient_address(&envelope.sender) => "patient",
+        Role::Mx if cfg.patients.is_patient(&envelope.sender) => "patient",
         Role::Mx => "operator",
     };
     let inboxes: Vec<FolderId> = local
@@ -111,6 +123,9 @@ pub(crate) async fn accept(
                 tracing::info!(target: "audit", event = "delivered", bal = %rcpt.address, peer = source.peer, message_id = traced.message_id,
                     size = traced.size, id, sender = %envelope.sender, origin, uid = a.uid, codecda = traced.codecda, nil = traced.nil,
                     dsn = ?rcpt.dsn, params = ?envelope.params);
+                if traced.report {
+                    crate::traced::reports(&rcpt.address, &message);
+                }
                 (true, "2.0.0", "delivered".to_string())
             }
             Err(StoreError::QuotaExceeded { .. }) => {
@@ -173,17 +188,17 @@ pub(crate) async fn accept(
     if !remote.is_empty() {
         enqueue(cfg, &envelope, &remote, &id, &message).await?;
     }
-    audit_sent(source, &traced, &local, &remote);
+    audit_sent(cfg, source, &traced, &local, &remote);
     Ok(id)
 }
 
 /// The sending trace of a message one of our BALs submitted: one line a message, with its
 /// recipients counted as ours, other operators' and patients' (the indicators' split).
-fn audit_sent(source: &Source<'_>, traced: &Traced, local: &[&Recipient], remote: &[&Recipient]) {
+fn audit_sent(cfg: &SmtpConfig, source: &Source<'_>, traced: &Traced, local: &[&Recipient], remote: &[&Recipient]) {
     let Some(account) = source.account.filter(|_| source.role == Role::Submission) else {
         return;
     };
-    let patients = remote.iter().filter(|r| is_patient_address(&r.address)).count();
+    let patients = remote.iter().filter(|r| cfg.patients.is_patient(&r.address)).count();
     tracing::info!(target: "audit", event = "sent", bal = %account.address, peer = source.peer, message_id = traced.message_id,
         size = traced.size, internal = local.len(), operators = remote.len() - patients, patients,
         codecda = traced.codecda, nil = traced.nil);

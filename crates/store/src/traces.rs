@@ -44,6 +44,8 @@ pub struct TraceQuery<'a> {
     pub since_ms: i64,
     pub until_ms: i64,
     pub bal: Option<&'a str>,
+    /// Only the traces of this Message-ID (as the field writes it, `<…>`).
+    pub message_id: Option<&'a str>,
     /// Only these events (all when empty).
     pub events: &'a [&'a str],
 }

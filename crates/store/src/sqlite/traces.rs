@@ -25,6 +25,8 @@ CREATE TABLE IF NOT EXISTS traces(
 );
 CREATE INDEX IF NOT EXISTS traces_at ON traces(at_ms);
 CREATE INDEX IF NOT EXISTS traces_bal ON traces(bal, at_ms);
+-- A message's timeline (issue 17): its sending, relaying, delivery and reports.
+CREATE INDEX IF NOT EXISTS traces_message ON traces(message_id, at_ms);
 ";
 
 pub struct TraceLog {
@@ -121,6 +123,10 @@ impl Traces for TraceLog {
             sql.push_str(" AND bal = ?");
             values.push(bal.to_string().into());
         }
+        if let Some(id) = query.message_id {
+            sql.push_str(" AND message_id = ?");
+            values.push(id.to_string().into());
+        }
         if !query.events.is_empty() {
             sql.push_str(" AND event IN (");
             sql.push_str(&vec!["?"; query.events.len()].join(", "));
@@ -180,6 +186,7 @@ mod tests {
         .unwrap();
         let mut seen = Vec::new();
         let q = TraceQuery {
+            message_id: None,
             since_ms: 0,
             until_ms: 10_000,
             bal: Some("a@x.mssante.fr"),
@@ -196,6 +203,7 @@ mod tests {
         let mut left = 0;
         log.scan(
             &TraceQuery {
+                message_id: None,
                 since_ms: 0,
                 until_ms: i64::MAX,
                 ..TraceQuery::default()
