@@ -51,3 +51,24 @@ export function totp(secret) {
   const o = mac[mac.length - 1] & 15;
   return String((mac.readUInt32BE(o) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
+
+// Activation of a BAL through the PSC sandbox by the test identity `who`, with a password and
+// codes by e-mail to `email`; the page stays logged in. Returns it with the BAL's address.
+export async function activate(browser, who, email) {
+  const page = await newPage(browser);
+  await page.goto(`${base}/activation`);
+  await page.getByRole('button', { name: /Pro Santé Connect/ }).click();
+  await page.getByLabel(new RegExp(who)).check();
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL(/activation\/adresse/);
+  await page.getByLabel(/J'ai lu et j'accepte/).check();
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await page.getByLabel('Mot de passe', { exact: true }).fill('Clinique2026');
+  await page.getByLabel('Confirmation du mot de passe').fill('Clinique2026');
+  await page.getByLabel('par e-mail personnel').check();
+  await page.getByLabel('E-mail personnel (hors MSSanté)').fill(email);
+  await page.getByRole('button', { name: 'Activer ma BAL' }).click();
+  await page.waitForURL(/activation\/recapitulatif/);
+  const address = await page.locator('#adresse-bal').innerText();
+  return { page, address };
+}

@@ -6,32 +6,14 @@
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import assert from 'node:assert/strict';
-import { base, launch, newPage as pageOf, photographer } from './harness.mjs';
+import { activate as activateIn, base, launch, newPage as pageOf, photographer } from './harness.mjs';
 
 const shots = process.env.SCREENSHOTS;
 const browser = await launch();
 const newPage = (options = {}) => pageOf(browser, options);
 const shot = photographer(shots);
 
-// Activation through the PSC sandbox; the session stays logged in.
-async function activate(who, email) {
-  const page = await newPage();
-  await page.goto(`${base}/activation`);
-  await page.getByRole('button', { name: /Pro Santé Connect/ }).click();
-  await page.getByLabel(new RegExp(who)).check();
-  await page.getByRole('button', { name: 'Se connecter' }).click();
-  await page.waitForURL(/activation\/adresse/);
-  await page.getByLabel(/J'ai lu et j'accepte/).check();
-  await page.getByRole('button', { name: 'Continuer' }).click();
-  await page.getByLabel('Mot de passe', { exact: true }).fill('Clinique2026');
-  await page.getByLabel('Confirmation du mot de passe').fill('Clinique2026');
-  await page.getByLabel('par e-mail personnel').check();
-  await page.getByLabel('E-mail personnel (hors MSSanté)').fill(email);
-  await page.getByRole('button', { name: 'Activer ma BAL' }).click();
-  await page.waitForURL(/activation\/recapitulatif/);
-  const address = await page.locator('#adresse-bal').innerText();
-  return { page, address };
-}
+const activate = (who, email) => activateIn(browser, who, email);
 
 const out = {};
 const elise = await activate('Élise-Marie', 'elise@example.org');

@@ -16,6 +16,7 @@ mod init;
 mod lifecycle;
 mod listing;
 mod members;
+mod proofs;
 mod queue;
 mod serve;
 mod size;

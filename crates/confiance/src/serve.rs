@@ -118,6 +118,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         app_rate: Arc::new(confiance_smtp::rate::StructureRate::new(
             config.smtp.app_messages_per_minute,
         )),
+        patients: config.patients.domain(),
+        patient_side: config.patients.serve_domain.is_some(),
     });
     let relay = Arc::new(RelayConfig {
         tls: mta.client_config()?,
@@ -220,6 +222,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             webmail: Some(Arc::new(confiance_web::webmail::Webmail {
                 svc: svc.clone(),
                 smtp: smtp.clone(),
+                journal: Some(Arc::new(crate::proofs::Proofs {
+                    traces: traces.clone(),
+                    signer: crate::proofs::Signer::load(&config.certificate(), &config.private_key())
+                        .map_err(|e| tracing::warn!(error = %e, "proofs of exchange will not be signed"))
+                        .ok(),
+                })),
             })),
             indicators: Some(Arc::new(crate::indicators::Console {
                 store: store.clone(),

@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Operator, text};
+use common::{Operator, operator_config, text, wait_for_log};
 
 const SPEC: &str = r#"
 name = "ESPACE TEST"
@@ -59,37 +59,10 @@ struct Space {
     postfix_port: u16,
 }
 
-fn operator_config(space: &Path, host: &str, routes: &[(&str, &str, &Operator)]) -> String {
-    let mut c = format!(
-        "hostname = \"{host}\"\noperator = \"{host}\"\n\
-         [tls]\ncertificate = \"{dir}/operators/{host}/server.pem\"\nprivate_key = \"{dir}/operators/{host}/server.key\"\n\
-         [trust]\nanchors = \"{dir}/ca/root.pem\"\nwhitelist = \"{dir}/listeblanchemssante.xml\"\ncrls = [\"{dir}/ca/crl.pem\"]\n\
-         [relay]\nretry_seconds = [1]\ndelay_notice_seconds = 2\n",
-        dir = space.display()
-    );
-    for (domain, peer_host, peer) in routes {
-        c.push_str(&format!(
-            "[relay.routes.\"{domain}\"]\nhost = \"{peer_host}\"\naddress = \"{}:{}\"\n",
-            peer.ip, peer.mx
-        ));
-    }
-    c
-}
-
 /// Creates the space and starts the three operators on 127.0.`net`.2 to .4: each test has its
 /// own network, so that tests running at once never reach for the same address and port.
 fn space(net: u8) -> Space {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("spec.toml"), SPEC).unwrap();
-    let out = std::process::Command::new(common::binary())
-        .args(["authority", "create", "--spec"])
-        .arg(dir.path().join("spec.toml"))
-        .arg("--out")
-        .arg(dir.path().join("space"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "authority create: {}", text(&out));
-    let root = dir.path().join("space");
+    let (dir, root) = common::authority_space(SPEC);
     let mut a = Operator::new_at(&format!("127.0.{net}.2"), "a.test");
     let mut b = Operator::new_at(&format!("127.0.{net}.3"), "b.test");
     let mut c = Operator::new_at(&format!("127.0.{net}.4"), "c.test");
@@ -125,18 +98,6 @@ fn space(net: u8) -> Space {
         b,
         c,
         postfix_port,
-    }
-}
-
-fn wait_for_log(op: &Operator, needle: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let log = op.log();
-        if log.contains(needle) {
-            return log;
-        }
-        assert!(Instant::now() < deadline, "no {needle:?} in the log:\n{log}");
-        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

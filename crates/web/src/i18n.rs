@@ -142,6 +142,7 @@ mod tests {
                 ("\"sandbox.", "sandbox."),
                 ("\"account.", "account."),
                 ("\"profile.", "profile."),
+                ("\"proof.", "proof."),
             ] {
                 for (i, _) in text.match_indices(call) {
                     let rest = &text[i + call.len()..];

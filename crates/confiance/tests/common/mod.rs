@@ -350,3 +350,53 @@ pub fn text(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// The configuration of an operator of a test trust space made by `confiance authority`
+/// under `space`: its MTA's certificate and key, the space's root, whitelist and CRL, fast
+/// retries, and a route to each peer (`domain`, the peer's MTA name, the peer).
+pub fn operator_config(space: &Path, host: &str, routes: &[(&str, &str, &Operator)]) -> String {
+    let mut c = format!(
+        "hostname = \"{host}\"\noperator = \"{host}\"\n\
+         [tls]\ncertificate = \"{dir}/operators/{host}/server.pem\"\nprivate_key = \"{dir}/operators/{host}/server.key\"\n\
+         [trust]\nanchors = \"{dir}/ca/root.pem\"\nwhitelist = \"{dir}/listeblanchemssante.xml\"\ncrls = [\"{dir}/ca/crl.pem\"]\n\
+         [relay]\nretry_seconds = [1]\ndelay_notice_seconds = 2\n",
+        dir = space.display()
+    );
+    for (domain, peer_host, peer) in routes {
+        c.push_str(&format!(
+            "[relay.routes.\"{domain}\"]\nhost = \"{peer_host}\"\naddress = \"{}:{}\"\n",
+            peer.ip, peer.mx
+        ));
+    }
+    c
+}
+
+/// The operator's log once it holds `needle` (30 s at most).
+pub fn wait_for_log(op: &Operator, needle: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = op.log();
+        if log.contains(needle) {
+            return log;
+        }
+        assert!(Instant::now() < deadline, "no {needle:?} in the log:\n{log}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A trust space made by `confiance authority create` from `spec` (TOML): the temporary folder
+/// that holds it, and its root (`ca/`, `operators/<host>/`, the whitelist).
+pub fn authority_space(spec: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.toml"), spec).unwrap();
+    let out = Command::new(binary())
+        .args(["authority", "create", "--spec"])
+        .arg(dir.path().join("spec.toml"))
+        .arg("--out")
+        .arg(dir.path().join("space"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "authority create: {}", text(&out));
+    let root = dir.path().join("space");
+    (dir, root)
+}

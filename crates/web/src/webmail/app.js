@@ -154,6 +154,32 @@ async function checkRecipients(form) {
   return bad;
 }
 
+// The patient's INS, checked as it is typed; for 13 digits the key is proposed.
+function checkIns(form) {
+  const ins = form.elements.ins;
+  const state = $('#ins-etat');
+  if (!ins || !state) return;
+  let timer = null;
+  const check = async () => {
+    const value = ins.value.trim();
+    if (!value) { state.replaceChildren(); return; }
+    const r = await fetch(`/webmail/ins?valeur=${encodeURIComponent(value)}`);
+    if (!r.ok) return;
+    const answer = await r.json();
+    const text = document.createElement('span');
+    text.textContent = answer.message;
+    text.className = answer.adresse ? '' : 'error';
+    const parts = [text];
+    if (answer.proposee) {
+      const use = Object.assign(document.createElement('button'), { type: 'button', className: 'secondary', textContent: answer.action });
+      use.addEventListener('click', () => { ins.value = answer.proposee; check(); });
+      parts.push(' ', use);
+    }
+    state.replaceChildren(...parts);
+  };
+  ins.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(check, 250); });
+}
+
 function compose(form) {
   const max = Number(form.dataset.max);
   const files = form.elements.fichiers;
@@ -162,6 +188,7 @@ function compose(form) {
   const draftState = $('#etat-brouillon');
   $$('[data-annuaire]', form).forEach(autocomplete);
   ['a', 'cc'].forEach((n) => form.elements[n].addEventListener('change', () => checkRecipients(form)));
+  checkIns(form);
 
   const hidden = (name) => {
     let el = form.elements[name];
@@ -210,6 +237,7 @@ function compose(form) {
   const autosave = async () => {
     const data = new FormData(form);
     data.delete('fichiers');
+    data.delete('document');
     data.set('action', 'brouillon');
     // The boxes as they were sent: the new draft holds exactly these attachments, in order.
     const ticked = $$('input[name=garder]', form).filter((box) => box.checked);

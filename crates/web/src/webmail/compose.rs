@@ -26,6 +26,24 @@ use crate::i18n::Tr;
 /// Largest attachment, as the issue and the peers' users expect.
 pub const MAX_ATTACHMENT: usize = 10 << 20;
 
+/// A submission refusal in the user's words: without its reply and status codes, and of a
+/// bilingual sentence (`français / English`, as our refusals write them) the user's half.
+fn plain(reply: &str, lang: crate::html::Lang) -> String {
+    let mut words = reply.trim().splitn(3, ' ');
+    let (code, status, rest) = (words.next(), words.next(), words.next());
+    let coded = code.is_some_and(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()))
+        && status.is_some_and(|s| s.split('.').count() == 3);
+    let text = match (coded, rest) {
+        (true, Some(rest)) => rest,
+        _ => reply.trim(),
+    };
+    match (text.split_once(" / "), lang) {
+        (Some((fr, _)), crate::html::Lang::Fr) => fr.trim().to_string(),
+        (Some((_, en)), crate::html::Lang::En) => en.trim().to_string(),
+        (None, _) => text.to_string(),
+    }
+}
+
 /// `F/U`: a message of the account, by folder id and UID.
 fn reference(s: &str) -> Option<(i64, u32)> {
     let (f, u) = s.split_once('/')?;
@@ -232,12 +250,24 @@ struct ComposePage {
     /// Attachments of the answered, forwarded or drafted message: index, name, size.
     kept: Vec<(usize, String, usize)>,
     receipt: bool,
+    /// "Écrire à un patient": the patient part open.
+    patient: bool,
+    /// A patient writes: the parts for professionals are not shown.
+    for_patient: bool,
+    document_types: &'static [(&'static str, &'static str)],
 }
 
 /// `GET /webmail/ecrire`.
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
     if !ctx.may_send {
         return refuse_sending(ctx).await;
+    }
+    // A patient answers a professional who wrote; they do not start a conversation (ENS Mon
+    // Espace Santé): the form opens only as a reply or a draft of one.
+    if ctx.patient && !["repondre", "brouillon"].iter().any(|m| q.contains_key(*m)) {
+        let mut ctx = ctx;
+        ctx.session.data.alert = Some(Tr(ctx.lang()).text_of("patient.only-reply").to_string());
+        return ctx.respond(see_other("/webmail")).await;
     }
     let account = ctx.account.id;
     let signature = ctx.accounts.registry.signature(account).await.unwrap_or_default();
@@ -254,6 +284,7 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
     .into_iter()
     .filter_map(|(name, value)| value.map(|v| (name, v)))
     .collect();
+    let for_patient = ctx.patient;
     ctx.show("webmail.write", None, |tr, frame, _| ComposePage {
         tr,
         frame,
@@ -266,6 +297,9 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
         body: d.body,
         kept: form.kept,
         receipt: d.receipt,
+        patient: q.contains_key("patient"),
+        for_patient,
+        document_types: super::patient::DOCUMENT_TYPES,
     })
     .await
 }
@@ -276,6 +310,8 @@ struct Posted {
     fields: HashMap<String, String>,
     kept: Vec<usize>,
     files: Vec<Attachment>,
+    /// The file of "Joindre un document structuré" (a CDA or a PDF).
+    document: Option<Attachment>,
     /// Files over the limit, by name.
     too_big: Vec<String>,
 }
@@ -284,7 +320,7 @@ async fn read_form(mut multipart: Multipart) -> Result<Posted, String> {
     let mut posted = Posted::default();
     while let Some(mut field) = multipart.next_field().await.map_err(|e| e.body_text())? {
         let name = field.name().unwrap_or_default().to_string();
-        if name == "fichiers" {
+        if name == "fichiers" || name == "document" {
             let file_name = field.file_name().unwrap_or_default().to_string();
             if file_name.is_empty() {
                 continue;
@@ -301,14 +337,15 @@ async fn read_form(mut multipart: Multipart) -> Result<Posted, String> {
                     bytes.extend_from_slice(&chunk);
                 }
             }
-            if over {
-                posted.too_big.push(file_name);
-            } else {
-                posted.files.push(Attachment {
-                    name: file_name,
-                    content_type,
-                    bytes,
-                });
+            let file = Attachment {
+                name: file_name,
+                content_type,
+                bytes,
+            };
+            match (over, name == "document") {
+                (true, _) => posted.too_big.push(file.name),
+                (false, true) => posted.document = Some(file),
+                (false, false) => posted.files.push(file),
             }
         } else if name == "garder" {
             if let Ok(n) = field.text().await.map_err(|e| e.body_text())?.parse() {
@@ -429,7 +466,7 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
     let field = |k: &str| posted.fields.get(k).cloned().unwrap_or_default();
     let (to, bad_to) = recipients(&field("a"));
     let (cc, bad_cc) = recipients(&field("cc"));
-    let draft = Draft {
+    let mut draft = Draft {
         to,
         cc,
         subject: field("objet").trim().to_string(),
@@ -437,6 +474,7 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
         receipt: posted.fields.contains_key("accuse"),
         in_reply_to: posted.fields.get("en-reponse-a").filter(|s| !s.is_empty()).cloned(),
         references: field("references").split_whitespace().map(str::to_string).collect(),
+        ..Draft::default()
     };
     let source = reference(&field("source"));
     let replaces = reference(&field("brouillon"));
@@ -463,6 +501,31 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
         }
     };
     let from_name = from_name.trim().to_string();
+    let sender = confiance_segur::build::Sender {
+        name: from_name.clone(),
+        address: ctx.account.address.clone(),
+        organisation: None,
+        application: format!("Confiance {}", env!("CARGO_PKG_VERSION")),
+    };
+    let for_patient = super::patient::Posted {
+        ins: posted.fields.get("ins").map(String::as_str).unwrap_or_default(),
+        closes: posted.fields.contains_key("fin"),
+        document: posted.document,
+        document_type: posted
+            .fields
+            .get("type-document")
+            .map(String::as_str)
+            .unwrap_or_default(),
+        hidden_from_patient: posted.fields.contains_key("masque-patient"),
+    };
+    let patient_problems = super::patient::apply(
+        &ctx.mail.smtp.patients,
+        Tr(lang),
+        for_patient,
+        sender,
+        &mut draft,
+        &mut attachments,
+    );
     let Ok(bytes) = outgoing::build(&from_name, &ctx.account.address, &draft, &attachments) else {
         return ctx.store_failed().await;
     };
@@ -478,6 +541,7 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
     for name in &posted.too_big {
         problems.push(Tr(lang).fill("compose.too-big", &[("name", name)]));
     }
+    problems.extend(patient_problems);
     for bad in bad_to.iter().chain(&bad_cc) {
         problems.push(Tr(lang).fill("compose.not-an-address", &[("address", bad)]));
     }
@@ -510,7 +574,10 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
                 tracing::info!(target: "audit", event = "webmail_sent", bal = %ctx.account.address, actor = ctx.actor(), id = %done.id, recipients = all.len(), refused = done.refused.len());
                 let mut said = crate::i18n::Tr(lang).text_of("compose.message-sent").to_string();
                 for (rcpt, why) in &done.refused {
-                    said.push_str(&Tr(lang).fill("compose.refused-for", &[("recipient", rcpt), ("why", why)]));
+                    said.push_str(&Tr(lang).fill(
+                        "compose.refused-for",
+                        &[("recipient", rcpt), ("why", &plain(why, lang))],
+                    ));
                 }
                 if done.refused.is_empty() {
                     ctx.session.data.flash = Some(said);
@@ -523,9 +590,13 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
                 return ctx.respond(answer(script, &to, None)).await;
             }
             Err(not_sent) => {
-                let mut why = Tr(lang).fill("compose.not-sent", &[("why", &not_sent.reply)]);
+                // Every recipient refused: their reasons say it all, not the closing reply.
+                let mut why = match not_sent.refused.is_empty() {
+                    true => Tr(lang).fill("compose.not-sent", &[("why", &plain(&not_sent.reply, lang))]),
+                    false => Tr(lang).text_of("compose.not-sent-to-anyone").to_string(),
+                };
                 for (rcpt, reason) in &not_sent.refused {
-                    why.push_str(&format!(" {rcpt} : {reason}."));
+                    why.push_str(&format!(" {rcpt} : {}.", plain(reason, lang)));
                 }
                 problems.push(why);
             }
@@ -566,6 +637,23 @@ mod tests {
         assert_eq!(ok, ["anne@medecin.confiance.test", "bob@pro.confiance.test"]);
         assert_eq!(bad, ["not an address"]);
         assert_eq!(recipients("a@b.fr, a@b.fr").0.len(), 1);
+    }
+
+    #[test]
+    fn refusals_are_said_without_protocol_codes() {
+        let fr = crate::html::Lang::Fr;
+        assert_eq!(
+            plain(
+                "550 5.7.1 <a@b.fr> a clos cet échange : vous ne pouvez plus / the professional closed",
+                fr
+            ),
+            "<a@b.fr> a clos cet échange : vous ne pouvez plus"
+        );
+        assert_eq!(
+            plain("550 5.7.1 x / the professional closed", crate::html::Lang::En),
+            "the professional closed"
+        );
+        assert_eq!(plain("No valid recipients", fr), "No valid recipients");
     }
 
     #[test]

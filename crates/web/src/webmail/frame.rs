@@ -109,6 +109,8 @@ pub struct Frame {
     pub alert: Option<String>,
     pub flash: Option<String>,
     pub nav: Vec<NavItem>,
+    /// A patient's webmail: no new conversation, no directory.
+    pub patient: bool,
 }
 
 impl Frame {
@@ -142,6 +144,7 @@ impl Frame {
             alert: ctx.session.data.alert.take(),
             flash: ctx.session.data.flash.take(),
             nav,
+            patient: ctx.patient,
         }
     }
 }

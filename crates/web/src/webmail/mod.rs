@@ -7,15 +7,18 @@
 mod actions;
 mod chooser;
 mod compose;
+mod documents;
 mod events;
 mod folders;
 mod frame;
 mod list;
 mod outgoing;
+mod patient;
 mod read;
 pub mod sanitize;
 mod search;
 mod settings;
+pub mod timeline;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -45,6 +48,8 @@ pub(crate) fn logged<T>(result: confiance_mail::Result<T>) -> Option<T> {
 pub struct Webmail {
     pub svc: Arc<MailService>,
     pub smtp: Arc<SmtpConfig>,
+    /// Sent messages' timelines and signed proofs; `None` shows none.
+    pub journal: Option<Arc<dyn timeline::Journal>>,
 }
 
 /// A logged-in professional's request: the session, the BAL shown and its folders.
@@ -60,6 +65,8 @@ pub(crate) struct Ctx {
     pub actor: String,
     /// Whether they may send as the BAL shown (their own, or the `send` right on a shared one).
     pub may_send: bool,
+    /// A patient's BAL on the patients' side: they answer, they do not start a conversation.
+    pub patient: bool,
     /// Every BAL they may open, their own first.
     pub choices: Vec<Account>,
     pub folders: Vec<Folder>,
@@ -222,6 +229,7 @@ async fn open(state: &WebState, session: Session) -> Result<Ctx, Response> {
     if session.data.mailbox.is_some_and(|m| m != shown.id.0) {
         session.data.mailbox = None;
     }
+    let patient = mail.smtp.patient_side && mail.smtp.patients.is_patient(&shown.address);
     Ok(Ctx {
         session,
         accounts,
@@ -230,6 +238,7 @@ async fn open(state: &WebState, session: Session) -> Result<Ctx, Response> {
         own,
         actor,
         may_send: rights.send,
+        patient,
         choices: bals.into_iter().map(|(a, _)| a).collect(),
         folders,
     })
@@ -249,6 +258,10 @@ pub fn routes(state: &WebState) -> Router<WebState> {
         .route("/webmail/dossier/{id}", get(list::page))
         .route("/webmail/message/{id}/{uid}", get(read::page))
         .route("/webmail/message/{id}/{uid}/piece/{n}", get(read::attachment))
+        .route("/webmail/message/{id}/{uid}/document/{n}/{d}", get(documents::page))
+        .route("/webmail/message/{id}/{uid}/suivi", get(timeline::page))
+        .route("/webmail/message/{id}/{uid}/preuve", get(timeline::proof))
+        .route("/webmail/message/{id}/{uid}/document/{n}/{d}/pdf", get(documents::pdf))
         .route("/webmail/message/{id}/{uid}/action", post(actions::message))
         .route("/webmail/message/{id}/{uid}/accuse", post(actions::receipt))
         .route(
@@ -258,6 +271,7 @@ pub fn routes(state: &WebState) -> Router<WebState> {
                 .layer(DefaultBodyLimit::max(compose_limit(state.webmail.as_deref()))),
         )
         .route("/webmail/destinataire", get(compose::recipient))
+        .route("/webmail/ins", get(patient::check))
         .route("/webmail/recherche", get(search::page))
         .route("/webmail/dossiers", get(folders::page).post(folders::post))
         .route("/webmail/reglages", get(settings::page).post(settings::post))

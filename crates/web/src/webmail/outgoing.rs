@@ -27,6 +27,10 @@ pub struct Draft {
     /// Message-ID of the message answered, and its References (RFC 5322 §3.6.4, ECO.2.2.2).
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
+    /// Closes the exchange with a patient (`X-MSS-MES: FIN`, Réf. #2 ECO.2.2.8).
+    pub closes: bool,
+    /// Fields of a structured document (`X-MSS-CODECDA`, `X-MSS-INS`).
+    pub headers: Vec<(String, String)>,
 }
 
 /// A fresh Message-ID on the sender's domain (Réf. #1 ECO.2.2.1).
@@ -64,6 +68,12 @@ pub fn build(from_name: &str, from: &str, draft: &Draft, attachments: &[Attachme
     if draft.receipt {
         // RFC 8098 §2.1: receipts go to the sender.
         m = m.header("Disposition-Notification-To", Raw::new(format!("<{from}>")));
+    }
+    if draft.closes {
+        m = m.header("X-MSS-MES", Raw::new("FIN"));
+    }
+    for (name, value) in &draft.headers {
+        m = m.header(name.clone(), Raw::new(value.clone()));
     }
     for a in attachments {
         m = m.attachment(a.content_type.clone(), a.name.clone(), a.bytes.clone());
@@ -125,6 +135,8 @@ mod tests {
             receipt: true,
             in_reply_to: Some("parent@medecin.confiance.test".into()),
             references: vec!["root@medecin.confiance.test".into()],
+            closes: true,
+            headers: vec![("X-MSS-CODECDA".into(), "11490-0".into())],
         };
         let file = Attachment {
             name: "résultats.pdf".into(),
@@ -134,6 +146,8 @@ mod tests {
         let bytes = build("Dr Jean Martin", "jean.martin@medecin.confiance.test", &draft, &[file]).unwrap();
         let m = MessageParser::default().parse(&bytes).unwrap();
         assert_eq!(m.subject(), Some("Résultats d'analyse"));
+        assert_eq!(m.header("X-MSS-MES").and_then(|h| h.as_text()), Some("FIN"));
+        assert_eq!(m.header("X-MSS-CODECDA").and_then(|h| h.as_text()), Some("11490-0"));
         assert_eq!(m.body_text(0).unwrap().trim_end(), "Bonjour,\r\nvoici les résultats.");
         assert_eq!(m.attachments().count(), 1);
         let part = m.attachments().next().unwrap();

@@ -156,11 +156,22 @@ struct View {
     remote_dropped: bool,
     /// Name, type and size of each attachment.
     attachments: Vec<(String, String, usize)>,
+    /// What the structured attachments (Ségur) hold.
+    documents: Vec<super::documents::Shown>,
+    /// The message closes an exchange with a patient (`X-MSS-MES: FIN`, `[FIN]`).
+    closed: bool,
+    /// A delivery or read report: (recipient, what it says), in plain words.
+    reports: Vec<(String, String)>,
 }
 
 impl View {
     fn of(bytes: &[u8], lang: Lang) -> Option<View> {
         let message = MessageParser::default().parse(bytes)?;
+        let documents = super::documents::shown(&confiance_mail::structured::attached(&message), lang);
+        let closed = confiance_core::patient::closes_exchange(
+            message.header("X-MSS-MES").and_then(|h| h.as_text()),
+            message.subject().unwrap_or_default(),
+        );
         let (mut body, remote_dropped) = body_html(&message, lang);
         // Messages carried inside (a forward as attachment, a report's returned message) are
         // shown below the body, one level deep, the first few.
@@ -185,6 +196,12 @@ impl View {
                 .attachments()
                 .enumerate()
                 .map(|(n, part)| (file_name(part, n), mime_type(part), part.contents().len()))
+                .collect(),
+            documents,
+            closed,
+            reports: confiance_mail::reports::read(bytes)
+                .iter()
+                .map(|r| (r.recipient.clone(), super::timeline::report_text(Tr(lang), &r.kind)))
                 .collect(),
         })
     }
@@ -215,12 +232,23 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
         body,
         remote_dropped,
         attachments: parts,
+        documents,
+        closed,
+        reports,
     }) = view
     else {
         let msg = Tr(lang).text_of("message.unreadable");
         return ctx.fail(StatusCode::UNPROCESSABLE_ENTITY, msg).await;
     };
     let summary = listed.summary.clone().unwrap_or_default();
+    // A patient writing from Mon Espace Santé: their INS is the address's local part.
+    let patients = &ctx.mail.smtp.patients;
+    let patient = from
+        .first()
+        .map(|(_, address)| address.as_str())
+        .filter(|a| patients.is_patient(a) && !patients.is_service(a))
+        .and_then(|a| a.split_once('@'))
+        .map(|(ins, _)| ins.to_string());
     let attachments = parts
         .into_iter()
         .map(|(name, kind, size)| Attachment {
@@ -250,6 +278,7 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
         .filter(|f| f.id.0 != id)
         .map(|f| (f.id.0, folder_name(lang, f)))
         .collect();
+    let sent = folder.special_use.as_deref() == Some("\\Sent") && ctx.mail.journal.is_some();
     // Without a Trash folder, or in it, deleting is for good (see `actions::message`).
     let for_good = ctx.special("\\Trash").is_none_or(|trash| trash.id == folder.id);
     ctx.show_titled(&title, Some(id), |tr, frame, _| MessagePage {
@@ -271,6 +300,11 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
         remote_dropped,
         body,
         attachments,
+        documents,
+        patient,
+        closed,
+        sent,
+        reports,
     })
     .await
 }
@@ -310,6 +344,13 @@ struct MessagePage {
     /// Sanitised HTML (see `sanitize`).
     body: String,
     attachments: Vec<Attachment>,
+    documents: Vec<super::documents::Shown>,
+    /// The sender's INS, when a patient wrote.
+    patient: Option<String>,
+    closed: bool,
+    /// In Sent: the timeline of the sending can be shown.
+    sent: bool,
+    reports: Vec<(String, String)>,
 }
 
 /// `/webmail/message/{folder}/{uid}/piece/{n}[?apercu=1]`: an attachment, downloaded, or shown
