@@ -10,7 +10,8 @@ use std::fmt;
 pub const MAX_ADDRESS_LEN: usize = 254;
 /// Longest local part (RFC 5321 §4.5.3.1.1).
 pub const MAX_LOCAL_PART_LEN: usize = 64;
-/// The domain of patients' mailboxes in Mon Espace Santé (`<matricule INS>@patient.mssante.fr`).
+/// The domain of patients' mailboxes in Mon Espace Santé (`<matricule INS>@patient.mssante.fr`);
+/// the rules are `patient::PatientDomain`'s, whose domain is configurable.
 pub const PATIENT_DOMAIN: &str = "patient.mssante.fr";
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -74,18 +75,6 @@ impl Address {
     pub fn domain(&self) -> &str {
         &self.domain
     }
-
-    /// A patient's Mon Espace Santé mailbox.
-    pub fn is_patient(&self) -> bool {
-        self.domain == PATIENT_DOMAIN
-    }
-}
-
-/// Whether an address, as written in an envelope, is a patient's Mon Espace Santé mailbox.
-pub fn is_patient_address(address: &str) -> bool {
-    address
-        .rsplit_once('@')
-        .is_some_and(|(_, domain)| domain.trim_end_matches('>').eq_ignore_ascii_case(PATIENT_DOMAIN))
 }
 
 impl fmt::Display for Address {
@@ -123,16 +112,6 @@ pub fn is_hostname(domain: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn knows_a_patients_mailbox() {
-        assert!(is_patient_address("279035121518989@patient.mssante.fr"));
-        assert!(is_patient_address("279035121518989@Patient.MSSante.fr"));
-        assert!(!is_patient_address("x@medecin.mssante.fr"));
-        assert!(!is_patient_address("x@notpatient.mssante.fr"));
-        assert!(!is_patient_address("patient.mssante.fr"));
-        assert!(Address::parse("1@patient.mssante.fr").unwrap().is_patient());
-    }
 
     #[test]
     fn parses_and_normalises_case() {

@@ -174,6 +174,7 @@ mod tests {
         }
         assert_eq!(d.check("Reponse.Automatique-Test@patient.mssante.fr"), Ok(None));
         assert!(d.is_patient("<x@Patient.MSSante.fr>") && !d.is_patient("x@medecin.mssante.fr"));
+        assert!(!d.is_patient("x@notpatient.mssante.fr") && !d.is_patient("patient.mssante.fr"));
         let reason = PatientAddressError::WrongKey.reason("x@patient.mssante.fr");
         assert!(reason.contains("INS") && !reason.contains('\n'));
         assert!(

@@ -76,6 +76,29 @@ fn every_ans_cda_is_read_with_its_patient_and_type() {
 }
 
 #[test]
+fn a_wrong_ins_key_is_a_warning_not_a_refusal() {
+    // ANS samples carry wrong keys (segur-documents.md §6): the document is still read.
+    let text = String::from_utf8(read("cda/LDL-SES_2022.01.xml")).unwrap();
+    let wrong = text.replace("279035121518989", "279035121518988");
+    let doc = Document::from_cda("x", wrong.as_bytes()).unwrap();
+    assert!(!doc.ins().unwrap().key_valid);
+    assert_eq!(doc.warnings, vec![Warning::InsKey("279035121518988".into())]);
+    assert_eq!(doc.type_code().as_deref(), Some("11490-0"));
+    // Building for that patient is still possible: the sender's identity system decides, and
+    // X-MSS-INS says the INS is not qualified.
+    let built = build::build(Request {
+        source: Source::Cda(wrong.into_bytes()),
+        ins: Ins::new("279035121518988", "1.2.250.1.213.1.4.10"),
+        sender: sender(),
+        now: "20261207120000".into(),
+        unique: 3,
+        hidden_from_patient: false,
+    })
+    .unwrap();
+    assert!(built.headers.contains(&("X-MSS-INS", "N".into())));
+}
+
+#[test]
 fn the_drimbox_metadata_fragment_is_read_tolerantly() {
     // A fragment with an undeclared ns3: prefix (see the fixture's SOURCES.md).
     let m = Metadata::read(&read("xdm/DRIM-M_DATA/KA202401/IHE_XDM/SS000001/METADATA.XML")).unwrap();
