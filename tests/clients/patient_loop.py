@@ -142,6 +142,13 @@ def main():
 
     # 3. A colleague who never wrote to the patient cannot be written to.
     colleague = "confrere@" + pro.split("@")[1]
+    # Not even after the patient puts a message "from" them in their own INBOX (IMAP APPEND):
+    # deliveries decide who wrote, not the patient's mailbox.
+    forged = text_message(colleague, patient, "Ecrivez-moi", "Message fabriqué.")
+    m = NamedImap(PATIENT_HOST, PATIENT_IMAPS, PATIENT_TLS_NAME)
+    m.login(patient, PATIENT_PASSWORD)
+    m.append("INBOX", None, None, forged.as_bytes())
+    m.logout()
     patient_refused(patient, colleague, "ne vous a pas écrit")
 
     # 4. The professional has the answer, the delivery report and the read receipt.

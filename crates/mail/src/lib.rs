@@ -17,6 +17,7 @@ mod backfill;
 mod blobs;
 mod changes;
 mod commit;
+pub mod contacts;
 mod delivery;
 pub mod folders;
 mod headers;
@@ -35,6 +36,7 @@ pub use views::{Messages, View};
 
 /// The mailbox model the fronts work with (defined with the store, which persists it).
 pub mod model {
+    pub use confiance_store::Exchange;
     pub use confiance_store::{
         Account, AccountId, AccountStatus, Appended, Changes, CopyOutcome, FlagOp, FlagOutcome, FlagUpdate,
         FolderCount, ListQuery, Listed, Mailbox as Folder, MailboxId as FolderId, MessageMeta, MessageSummary,

@@ -149,7 +149,9 @@ pub(crate) async fn accept(
         // get the message twice, which is better than one never getting it.
         return Err(storage_failure(outcomes.iter().any(|o| o.2 == "4.3.1")));
     }
-    let delivered = outcomes.iter().filter(|o| o.1).count();
+    let delivered: Vec<&str> = outcomes.iter().filter(|o| o.1).map(|o| o.0.address.as_str()).collect();
+    patients::note_delivery(svc, cfg, &envelope.sender, &delivered, &message).await;
+    let delivered = delivered.len();
     if delivered == 0 && remote.is_empty() {
         // Nothing stored: the client hears it now, no report needed.
         if let Some(full) = outcomes.iter().find(|o| o.2 == "5.2.2") {

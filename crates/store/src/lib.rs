@@ -5,6 +5,7 @@
 //! PostgreSQL backend implements the same trait and runs the same test suite (`tests/`).
 
 pub mod blobs;
+pub mod contacts;
 pub mod identity;
 pub mod members;
 pub mod model;
@@ -15,6 +16,7 @@ pub mod structures;
 pub mod traces;
 
 pub use blobs::{BlobStore, OwnerLock};
+pub use contacts::{Exchange, PatientContacts};
 pub use identity::*;
 pub use members::*;
 pub use model::*;
@@ -32,7 +34,7 @@ pub fn open(data_dir: &std::path::Path) -> Result<std::sync::Arc<dyn Store>> {
 }
 
 /// What every metadata backend offers. Calls block: the mail service runs them on blocking threads.
-pub trait Store: Identities + Members + Overviews + Structures + Send + Sync + 'static {
+pub trait Store: Identities + Members + Overviews + PatientContacts + Structures + Send + Sync + 'static {
     // Accounts
     fn create_account(&self, address: &str, password_hash: &str, quota_bytes: u64) -> Result<AccountId>;
     fn account_by_address(&self, address: &str) -> Result<Option<Account>>;

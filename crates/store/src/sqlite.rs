@@ -9,6 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::*;
 
+mod contacts;
 mod durable;
 mod identity;
 mod members;
@@ -234,6 +235,17 @@ CREATE TABLE staff(
     created_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 ALTER TABLE app_passwords ADD COLUMN member TEXT;
+"#,
+    // 12: on the patients' side, the professionals who wrote to each patient and whether
+    // their last message closed the exchange (issue 17); written by deliveries only.
+    r#"
+CREATE TABLE patient_contacts(
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    address TEXT NOT NULL,
+    closed INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    PRIMARY KEY(account_id, address)
+) WITHOUT ROWID;
 "#,
 ];
 

@@ -516,6 +516,30 @@ fn members_suite(store: &dyn Store) {
     ));
 }
 
+/// The patients' side: who wrote to each patient, the latest message deciding, per patient.
+fn contacts_suite(store: &dyn Store) {
+    let patient = store.create_account("279035121518989@patient.test", "h", 1000).unwrap();
+    let other = store.create_account("253072A07300443@patient.test", "h", 1000).unwrap();
+    assert_eq!(store.contact(patient, "pro@op.fr").unwrap(), None);
+    store.note_contact(patient, "Pro@Op.fr", Exchange::Open, 100).unwrap();
+    assert_eq!(store.contact(patient, "pro@op.fr").unwrap(), Some(Exchange::Open));
+    store.note_contact(patient, "pro@op.fr", Exchange::Closed, 200).unwrap();
+    assert_eq!(store.contact(patient, "PRO@op.fr").unwrap(), Some(Exchange::Closed));
+    // An older message delivered late does not reopen it; a newer one does.
+    store.note_contact(patient, "pro@op.fr", Exchange::Open, 150).unwrap();
+    assert_eq!(store.contact(patient, "pro@op.fr").unwrap(), Some(Exchange::Closed));
+    store.note_contact(patient, "pro@op.fr", Exchange::Open, 300).unwrap();
+    assert_eq!(store.contact(patient, "pro@op.fr").unwrap(), Some(Exchange::Open));
+    // Another patient's exchanges are their own.
+    assert_eq!(store.contact(other, "pro@op.fr").unwrap(), None);
+}
+
+#[test]
+fn sqlite_contacts() {
+    let dir = tempfile::tempdir().unwrap();
+    contacts_suite(&SqliteStore::open(&dir.path().join("t.db")).unwrap());
+}
+
 #[test]
 fn sqlite_members() {
     let dir = tempfile::tempdir().unwrap();
