@@ -95,12 +95,15 @@ await page.getByLabel('Matricule INS du patient').fill('');
 await page.getByLabel('Matricule INS du patient').pressSequentially('279035121518988', { delay: 10 });
 await page.locator('#ins-etat').getByText(/clé de l'INS est invalide/).waitFor();
 await page.getByLabel('Matricule INS du patient').fill('279035121518989');
+await page.locator('#ins-etat').getByText(/Adresse du patient : 279035121518989@patient\.mssante\.fr/).waitFor();
 await page.getByLabel(/Clore l'échange/).check();
 // A copy to herself: delivered here, a step the timeline shows at once.
 await page.locator('#cc').fill(address);
 await page.locator('#corps').fill('Bonjour, voici votre lettre de liaison.');
 await page.locator('details.structured summary').click();
 await page.getByLabel('Document CDA ou PDF').setInputFiles(process.env.CDA_FILE);
+// The patient the CDA names, read in the page as the file is picked.
+await page.locator('#document-patient').getByText('Patient du document : PAT-TROIS DOMINIQUE (INS 279035121518989)').waitFor();
 await shot(page, 'ecrire-patient-document');
 await page.getByRole('button', { name: 'Envoyer', exact: true }).click();
 await page.waitForURL(/webmail\/dossier/);

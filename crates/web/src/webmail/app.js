@@ -177,7 +177,36 @@ function checkIns(form) {
     }
     state.replaceChildren(...parts);
   };
-  ins.addEventListener('input', () => { clearTimeout(timer); timer = setTimeout(check, 250); });
+  // What was said of the previous value goes at once: a stale verdict would mislead.
+  ins.addEventListener('input', () => { clearTimeout(timer); state.replaceChildren(); timer = setTimeout(check, 250); });
+}
+
+// A CDA picked as the structured document names its patient: shown, and its INS proposed
+// when the field is empty (the server checks both again).
+const INS_OIDS = ['1.2.250.1.213.1.4.8', '1.2.250.1.213.1.4.9', '1.2.250.1.213.1.4.10', '1.2.250.1.213.1.4.11'];
+function readDocumentPatient(form) {
+  const input = form.elements.document;
+  const said = $('#document-patient');
+  if (!input || !said) return;
+  input.addEventListener('change', async () => {
+    said.replaceChildren();
+    const file = input.files[0];
+    if (!file || !/\.xml$/i.test(file.name) || file.size > 10 * 1024 * 1024) return;
+    const xml = new DOMParser().parseFromString(await file.text(), 'application/xml');
+    const role = xml.getElementsByTagNameNS('*', 'patientRole')[0];
+    if (!role) return;
+    const name = role.getElementsByTagNameNS('*', 'name')[0];
+    const part = (tag) => [...(name ? name.getElementsByTagNameNS('*', tag) : [])];
+    const family = (part('family').find((f) => f.getAttribute('qualifier') !== 'BR') || part('family')[0]);
+    const given = (part('given').find((g) => g.getAttribute('qualifier') === 'BR') || part('given')[0]);
+    const id = [...role.getElementsByTagNameNS('*', 'id')].find((i) => INS_OIDS.includes(i.getAttribute('root')));
+    const who = [family && family.textContent.trim().toUpperCase(), given && given.textContent.trim()].filter(Boolean).join(' ');
+    if (who) said.textContent = `${said.dataset.label} ${who}${id ? ` (INS ${id.getAttribute('extension')})` : ''}`;
+    if (id && form.elements.ins && !form.elements.ins.value.trim()) {
+      form.elements.ins.value = id.getAttribute('extension');
+      form.elements.ins.dispatchEvent(new Event('input'));
+    }
+  });
 }
 
 function compose(form) {
@@ -189,6 +218,7 @@ function compose(form) {
   $$('[data-annuaire]', form).forEach(autocomplete);
   ['a', 'cc'].forEach((n) => form.elements[n].addEventListener('change', () => checkRecipients(form)));
   checkIns(form);
+  readDocumentPatient(form);
 
   const hidden = (name) => {
     let el = form.elements[name];
