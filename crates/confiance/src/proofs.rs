@@ -24,9 +24,8 @@ pub struct Signer {
 impl Signer {
     /// The server certificate and its private key (PKCS#8, or PKCS#1 for RSA).
     pub fn load(certificate: &Path, key: &Path) -> anyhow::Result<Signer> {
-        let pem = std::fs::read(key)?;
-        let der = rustls_pemfile::private_key(&mut pem.as_slice())?
-            .ok_or_else(|| anyhow::anyhow!("{}: no private key", key.display()))?;
+        // The same reading of the key as the TLS configuration's.
+        let der = confiance_trust::tls::load_key(key)?;
         let rng = SystemRandom::new();
         let key = match &der {
             rustls::pki_types::PrivateKeyDer::Pkcs8(k) => {

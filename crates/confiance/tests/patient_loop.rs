@@ -102,16 +102,14 @@ fn a_professional_and_a_patient_over_mutual_tls() {
     assert!(timeline.contains("kind=delivered"), "{timeline}");
     assert!(timeline.contains("kind=displayed"), "{timeline}");
     // The patient's webmail: no new conversation, an answer, the closed exchange.
-    let shots = repo().join("target/screenshots/patient-webmail");
-    let _ = std::fs::remove_dir_all(&shots);
-    let walk = std::process::Command::new("node")
-        .arg(repo().join("tests/browser/patient_webmail.mjs"))
-        .envs(p.env())
-        .env("SCREENSHOTS", &shots)
-        .env("PATIENT_ADDRESS", &patient)
-        .env("PATIENT_PASSWORD", PATIENT_PASSWORD)
-        .output()
-        .expect("node must be installed (.ci/run installs the browser tests' packages)");
+    let (walk, _) = p.walk(
+        "patient_webmail.mjs",
+        "patient-webmail",
+        &[
+            ("PATIENT_ADDRESS", patient.clone()),
+            ("PATIENT_PASSWORD", PATIENT_PASSWORD.into()),
+        ],
+    );
     assert!(
         walk.status.success(),
         "patient webmail: {}\n--- patients\n{}",

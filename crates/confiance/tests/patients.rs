@@ -8,10 +8,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use base64::Engine;
-use common::{Operator, PASSWORD, fixtures, repo, text};
+use common::{Operator, PASSWORD, fixtures, text};
 use confiance_segur::build::{self, Request, Sender, Source};
 
 const PATIENT: &str = "279035121518989@patient.mssante.fr";
@@ -28,10 +27,9 @@ fn config() -> String {
 /// An archive of ours around an ANS CDA, for the CDA's own patient.
 fn archive(cda: &str, hidden: bool) -> Vec<u8> {
     let bytes = std::fs::read(fixtures().join("segur/cda").join(cda)).unwrap();
-    let ins = confiance_segur::Cda::read(&bytes).unwrap().patient.ins.unwrap();
     build::build(Request {
         source: Source::Cda(bytes),
-        ins,
+        ins: None,
         sender: Sender {
             name: "Dr Paul Durand".into(),
             address: "paul.durand@medecin.confiance.test".into(),
@@ -201,18 +199,15 @@ fn patients_and_segur_documents_in_chromium() {
             std::fs::read(cda.join("VAC-NOTE_2023.01.xml")).unwrap(),
         )],
     );
-    let shots = repo().join("target/screenshots/patients");
-    let _ = std::fs::remove_dir_all(&shots);
-    let out = Command::new("node")
-        .arg(repo().join("tests/browser/patients.mjs"))
-        .envs(op.env())
-        .env("SCREENSHOTS", &shots)
-        .env("REPO", repo())
-        .env("SEED_DIR", mail.path())
-        .env("SEED_COUNT", n.to_string())
-        .env("CDA_FILE", cda.join("LDL-SES_2022.01.xml"))
-        .output()
-        .expect("node must be installed (.ci/run installs the browser tests' packages)");
+    let (out, _) = op.walk(
+        "patients.mjs",
+        "patients",
+        &[
+            ("SEED_DIR", mail.path().display().to_string()),
+            ("SEED_COUNT", n.to_string()),
+            ("CDA_FILE", cda.join("LDL-SES_2022.01.xml").display().to_string()),
+        ],
+    );
     assert!(
         out.status.success(),
         "patients walk failed:\n{}\n--- server log\n{}",

@@ -351,17 +351,16 @@ fn the_console_walk_creates_a_bal_staff_and_rights_then_suspends() {
     let (ok, out) = send(&op, &Operator::address("docteur"), &Operator::address("docteur"));
     assert!(ok, "{out}");
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let shots = repo().join("target/screenshots/console");
-    let out = std::process::Command::new("node")
-        .arg(repo().join("tests/browser/console.mjs"))
-        .envs(op.env())
-        .env("SCREENSHOTS", &shots)
-        .env("FINESS", FINESS)
-        .env("ADMIN_EMAIL", admin)
-        .env("ADMIN_PASSWORD", PASSWORD)
-        .env("ADMIN_SECRET", &secret)
-        .output()
-        .expect("node must be installed (.ci/run installs the browser tests' packages)");
+    let (out, shots) = op.walk(
+        "console.mjs",
+        "console",
+        &[
+            ("FINESS", FINESS.into()),
+            ("ADMIN_EMAIL", admin.to_string()),
+            ("ADMIN_PASSWORD", PASSWORD.into()),
+            ("ADMIN_SECRET", secret.clone()),
+        ],
+    );
     assert!(out.status.success(), "console walk: {}\n{}", text(&out), op.log());
     let json = String::from_utf8_lossy(&out.stdout);
     let walked: serde_json::Value = serde_json::from_str(json.lines().last().unwrap_or_default()).expect("JSON");

@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::process::Command;
-
-use common::{Operator, repo, text};
+use common::{Operator, text};
 
 #[test]
 fn webmail_walk_in_chromium() {
@@ -26,17 +24,7 @@ fn webmail_walk_in_chromium() {
         "{}",
         text(&out)
     );
-    let shots = repo().join("target/screenshots/webmail");
-    // Only this run's pictures count.
-    let _ = std::fs::remove_dir_all(&shots);
-    let out = Command::new("node")
-        .arg(repo().join("tests/browser/webmail.mjs"))
-        .envs(op.env())
-        .env("SCREENSHOTS", &shots)
-        .env("REPO", repo())
-        .env("SHARED_BAL", &shared)
-        .output()
-        .expect("node must be installed (.ci/run installs the browser tests' packages)");
+    let (out, shots) = op.walk("webmail.mjs", "webmail", &[("SHARED_BAL", shared.clone())]);
     assert!(
         out.status.success(),
         "webmail walk failed:\n{}\n--- server log\n{}",

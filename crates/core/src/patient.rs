@@ -5,10 +5,13 @@
 
 use crate::identifier::Nir;
 
+/// The production INS-NIR: the OID of a matricule a professional types by hand.
+pub const INS_NIR_OID: &str = "1.2.250.1.213.1.4.8";
+
 /// OIDs of the INS in `recordTarget/patientRole/id/@root` and in an XDS `patientId`
 /// (segur-documents.md §6), with what they name.
 pub const INS_OIDS: &[(&str, &str)] = &[
-    ("1.2.250.1.213.1.4.8", "INS-NIR"),
+    (INS_NIR_OID, "INS-NIR"),
     ("1.2.250.1.213.1.4.9", "INS-NIA"),
     ("1.2.250.1.213.1.4.10", "INS-NIR de test"),
     ("1.2.250.1.213.1.4.11", "INS-NIR de démonstration"),

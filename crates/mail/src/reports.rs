@@ -6,7 +6,7 @@
 //! modifier goes beyond the RFC 8098 grammar (segur-documents.md §5). The webmail says them in
 //! plain words; the audit trail keeps them for a message's timeline.
 
-use crate::message::mime::{Part, header_field, header_fields, unfold};
+use crate::message::mime::{Part, header_end, header_field, header_fields, unfold};
 
 /// What a report says of one recipient.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +28,62 @@ pub enum Kind {
     },
     /// MDN `deleted`, `denied`, `failed`, `dispatched`: not read.
     NotRead(String),
+}
+
+impl Kind {
+    /// The name the audit trail keeps (`report` traces, read back by a sent message's
+    /// timeline with `from_trace`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Delivered => "delivered",
+            Kind::Relayed => "relayed",
+            Kind::Delayed => "delayed",
+            Kind::Failed => "failed",
+            Kind::Displayed => "displayed",
+            Kind::Processed => "processed",
+            Kind::IntegrationError { .. } => "integration_error",
+            Kind::NotRead(_) => "not_read",
+        }
+    }
+
+    /// The integration-error code, empty for other kinds.
+    pub fn code(&self) -> &str {
+        match self {
+            Kind::IntegrationError { code, .. } => code,
+            _ => "",
+        }
+    }
+
+    /// The kind a trace names, with its code (the label is not traced).
+    pub fn from_trace(name: &str, code: &str) -> Kind {
+        match name {
+            "delivered" => Kind::Delivered,
+            "relayed" => Kind::Relayed,
+            "delayed" => Kind::Delayed,
+            "failed" => Kind::Failed,
+            "displayed" => Kind::Displayed,
+            "processed" => Kind::Processed,
+            "integration_error" => Kind::IntegrationError {
+                code: code.to_string(),
+                label: String::new(),
+            },
+            other => Kind::NotRead(other.to_string()),
+        }
+    }
+}
+
+/// Whether a Content-Type value is a report's (`multipart/report`, RFC 6522).
+pub fn is_report_type(content_type: &str) -> bool {
+    content_type
+        .trim_start()
+        .get(..16)
+        .is_some_and(|t| t.eq_ignore_ascii_case("multipart/report"))
+}
+
+/// Whether a message header says it is a report: a look at one field, so that delivery can
+/// ask it of every message.
+pub fn is_report(header: &[u8]) -> bool {
+    header_field(header, "content-type").is_some_and(|v| is_report_type(&String::from_utf8_lossy(&v)))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,6 +164,10 @@ pub fn disposition(value: &str) -> Kind {
 
 /// The reports a message carries; empty when it is no report.
 pub fn read(bytes: &[u8]) -> Vec<Report> {
+    // Most messages are no report: their MIME tree is not walked for nothing.
+    if !is_report(&bytes[..header_end(bytes)]) {
+        return Vec::new();
+    }
     let top = Part::parse(bytes);
     if !(top.mime_type == "multipart" && top.subtype == "report") {
         return Vec::new();

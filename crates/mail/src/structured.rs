@@ -4,6 +4,7 @@
 
 use mail_parser::{MessageParser, MimeHeaders};
 
+use confiance_segur::Kind;
 pub use confiance_segur::{Archive, Document, Warning};
 
 /// Structured attachments read in one message; past it the others are plain attachments.
@@ -21,21 +22,45 @@ pub struct Attached {
 /// Every structured attachment of `message`, read. CPU-heavy for large archives: callers run
 /// it off the async workers.
 pub fn attached(message: &mail_parser::Message) -> Vec<Attached> {
+    structured(message)
+        .map(|(index, part, kind)| read(index, part, kind))
+        .collect()
+}
+
+/// Attachment `index` of `message`, read, when it is one of those `attached` reads: the viewer
+/// opens one document without reading the others.
+pub fn attached_at(message: &mail_parser::Message, index: usize) -> Option<Attached> {
+    let (index, part, kind) = structured(message).find(|(i, ..)| *i == index)?;
+    Some(read(index, part, kind))
+}
+
+/// The structured attachments, the first `MAX_READ`, told by their name, type and first
+/// bytes (`confiance_segur::is_structured`); nothing read yet.
+fn structured<'a>(
+    message: &'a mail_parser::Message<'a>,
+) -> impl Iterator<Item = (usize, &'a mail_parser::MessagePart<'a>, Kind)> + 'a {
     message
         .attachments()
         .enumerate()
         .filter_map(|(index, part)| {
-            let name = part.attachment_name().unwrap_or_default().trim().to_string();
             let mime = part
                 .content_type()
                 .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or_default()).to_ascii_lowercase())
                 .unwrap_or_default();
-            let kind = confiance_segur::is_structured(&name, &mime)?;
-            let read = confiance_segur::read_attachment(kind, &name, part.contents())?;
-            Some(Attached { index, name, read })
+            let kind = confiance_segur::is_structured(&name(part), &mime, part.contents())?;
+            Some((index, part, kind))
         })
         .take(MAX_READ)
-        .collect()
+}
+
+fn name(part: &mail_parser::MessagePart) -> String {
+    part.attachment_name().unwrap_or_default().trim().to_string()
+}
+
+fn read(index: usize, part: &mail_parser::MessagePart, kind: Kind) -> Attached {
+    let name = name(part);
+    let read = confiance_segur::read_attachment(kind, &name, part.contents());
+    Attached { index, name, read }
 }
 
 /// Whether the message carries a document flagged `INVISIBLE_PATIENT`, which must never be

@@ -4,8 +4,7 @@
 use confiance_store::MessageSummary;
 use mail_parser::{Address, MessageParser, MimeHeaders};
 
-/// The archive name of a structured document (Réf. #2 ECO.2.1.1, IHE ITI XDM).
-pub const XDM_ARCHIVE: &str = "IHE_XDM.ZIP";
+pub use confiance_segur::XDM_ARCHIVE;
 
 /// Longest subject or recipient list kept for the list (the message itself keeps all).
 const KEEP: usize = 500;

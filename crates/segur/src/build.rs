@@ -47,8 +47,9 @@ pub struct Sender {
 
 pub struct Request {
     pub source: Source,
-    /// The patient's INS (matricule and OID).
-    pub ins: Ins,
+    /// The patient's INS (matricule and OID) as the sender gives it; `None` takes the CDA's
+    /// own. A CDA about another patient is refused.
+    pub ins: Option<Ins>,
     pub sender: Sender,
     /// `YYYYMMDDhhmmss`, UTC.
     pub now: String,
@@ -77,6 +78,8 @@ pub enum BuildError {
     NotCda(String),
     #[error("the file is not a PDF")]
     NotPdf,
+    #[error("no patient: a PDF, or a CDA without INS, needs the patient's INS")]
+    NoPatient,
     #[error("the document's patient ({document}) is not the patient given ({given})")]
     OtherPatient { document: String, given: String },
 }
@@ -110,12 +113,12 @@ pub fn build(request: Request) -> Result<Built, BuildError> {
     let doc = match request.source {
         Source::Cda(bytes) => {
             let cda = Cda::read(&bytes).map_err(|e| BuildError::NotCda(e.to_string()))?;
-            if let Some(ins) = &cda.patient.ins
-                && ins.matricule != request.ins.matricule
+            if let (Some(ins), Some(given)) = (&cda.patient.ins, &request.ins)
+                && ins.matricule != given.matricule
             {
                 return Err(BuildError::OtherPatient {
                     document: ins.matricule.clone(),
-                    given: request.ins.matricule.clone(),
+                    given: given.matricule.clone(),
                 });
             }
             let code = cda.code.clone().ok_or(BuildError::NotCda("no document code".into()))?;
@@ -166,7 +169,7 @@ pub fn build(request: Request) -> Result<Built, BuildError> {
             patient: crate::cda::Patient { ins: Some(i), .. },
             ..
         }) => i.clone(),
-        _ => request.ins.clone(),
+        _ => request.ins.clone().ok_or(BuildError::NoPatient)?,
     };
     let metadata = metadata(
         &doc,

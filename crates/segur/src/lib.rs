@@ -17,6 +17,11 @@ pub use metadata::{Entry, Metadata};
 /// The archive name of a structured document (Réf. #2 ECO.2.1.1); either case occurs.
 pub const XDM_ARCHIVE: &str = "IHE_XDM.ZIP";
 
+/// The subject of a message carrying a structured document starts with this (Réf. #2
+/// ECO.2.1.3: `XDM/1.0/DDM+<libellé> <NOM> <prénom> <date de naissance>`); it is for
+/// software, and the webmail does not show it.
+pub const SUBJECT_PREFIX: &str = "XDM/1.0/DDM+";
+
 /// A confidentiality flag: the document must never be mailed to the patient
 /// (IG-TRANS profils-messages).
 pub const INVISIBLE_PATIENT: &str = "INVISIBLE_PATIENT";
@@ -148,16 +153,15 @@ impl Document {
     }
 }
 
-/// Whether an attachment is a structured document, by its name and type.
-pub fn is_structured(name: &str, mime_type: &str) -> Option<Kind> {
-    let lower = name.to_ascii_lowercase();
-    if lower.trim() == "ihe_xdm.zip" {
+/// Whether an attachment is a structured document: an `IHE_XDM.ZIP`, or an XML file whose
+/// first bytes make it a CDA (other XML files are plain attachments). Nothing is read.
+pub fn is_structured(name: &str, mime_type: &str, bytes: &[u8]) -> Option<Kind> {
+    let name = name.trim();
+    if name.eq_ignore_ascii_case(XDM_ARCHIVE) {
         return Some(Kind::Xdm);
     }
-    if lower.ends_with(".xml") || mime_type.ends_with("/xml") {
-        return Some(Kind::Cda);
-    }
-    None
+    let xml = name.to_ascii_lowercase().ends_with(".xml") || mime_type.ends_with("/xml");
+    (xml && cda::looks_like_cda(bytes)).then_some(Kind::Cda)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,19 +170,16 @@ pub enum Kind {
     Cda,
 }
 
-/// What a structured attachment holds: its documents and what was noticed. `None` when the
-/// attachment is not one (an XML file that is no CDA).
-pub fn read_attachment(kind: Kind, name: &str, bytes: &[u8]) -> Option<Result<Archive, String>> {
+/// What a structured attachment holds: its documents and what was noticed, or why it could
+/// not be read at all.
+pub fn read_attachment(kind: Kind, name: &str, bytes: &[u8]) -> Result<Archive, String> {
     match kind {
-        Kind::Xdm => Some(Archive::read(bytes.to_vec()).map_err(|e| e.to_string())),
-        Kind::Cda if cda::looks_like_cda(bytes) => Some(
-            Document::from_cda(name, bytes)
-                .map(|d| Archive {
-                    documents: vec![d],
-                    warnings: Vec::new(),
-                })
-                .map_err(|e| e.to_string()),
-        ),
-        Kind::Cda => None,
+        Kind::Xdm => Archive::read(bytes.to_vec()).map_err(|e| e.to_string()),
+        Kind::Cda => Document::from_cda(name, bytes)
+            .map(|d| Archive {
+                documents: vec![d],
+                warnings: Vec::new(),
+            })
+            .map_err(|e| e.to_string()),
     }
 }

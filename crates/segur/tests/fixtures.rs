@@ -88,7 +88,7 @@ fn a_wrong_ins_key_is_a_warning_not_a_refusal() {
     // X-MSS-INS says the INS is not qualified.
     let built = build::build(Request {
         source: Source::Cda(wrong.into_bytes()),
-        ins: Ins::new("279035121518988", "1.2.250.1.213.1.4.10"),
+        ins: Some(Ins::new("279035121518988", "1.2.250.1.213.1.4.10")),
         sender: sender(),
         now: "20261207120000".into(),
         unique: 3,
@@ -161,7 +161,7 @@ fn archives_built_from_every_cda_read_back_and_pass_the_structure_checks() {
     for (file, code, ins) in CDA {
         let built = build::build(Request {
             source: Source::Cda(read(file)),
-            ins: Ins::new(ins, "1.2.250.1.213.1.4.10"),
+            ins: Some(Ins::new(ins, "1.2.250.1.213.1.4.10")),
             sender: sender(),
             now: "20261207120000".into(),
             unique: 0x1234_5678_9abc_def0_1122_3344_5566_7788,
@@ -191,7 +191,7 @@ fn archives_built_from_every_cda_read_back_and_pass_the_structure_checks() {
     // The ANS test patient has every trait: a qualified INS.
     let built = build::build(Request {
         source: Source::Cda(read("cda/LDL-SES_2022.01.xml")),
-        ins: Ins::new("279035121518989", "1.2.250.1.213.1.4.10"),
+        ins: Some(Ins::new("279035121518989", "1.2.250.1.213.1.4.10")),
         sender: sender(),
         now: "20261207120000".into(),
         unique: 7,
@@ -216,7 +216,7 @@ fn a_pdf_is_archived_with_the_type_chosen() {
             type_label: "Lettre de liaison à la sortie".into(),
             title: "Lettre de sortie".into(),
         },
-        ins: Ins::new("279035121518989", "1.2.250.1.213.1.4.8"),
+        ins: Some(Ins::new("279035121518989", "1.2.250.1.213.1.4.8")),
         sender: sender(),
         now: "20261207120000".into(),
         unique: 42,
@@ -237,7 +237,7 @@ fn a_pdf_is_archived_with_the_type_chosen() {
 fn wrong_input_is_refused_precisely() {
     let other = build::build(Request {
         source: Source::Cda(read("cda/OBP-SCM_2024.01.xml")),
-        ins: Ins::new("279035121518989", "1.2.250.1.213.1.4.8"),
+        ins: Some(Ins::new("279035121518989", "1.2.250.1.213.1.4.8")),
         sender: sender(),
         now: "20261207120000".into(),
         unique: 1,
@@ -251,13 +251,33 @@ fn wrong_input_is_refused_precisely() {
             type_label: "x".into(),
             title: "x".into(),
         },
-        ins: Ins::new("279035121518989", "1.2.250.1.213.1.4.8"),
+        ins: Some(Ins::new("279035121518989", "1.2.250.1.213.1.4.8")),
         sender: sender(),
         now: "20261207120000".into(),
         unique: 1,
         hidden_from_patient: false,
     });
     assert!(matches!(not_pdf, Err(build::BuildError::NotPdf)));
+    // A PDF names no patient: without an INS given there is none.
+    let pdf = Cda::read(&read("cda/IMG_CR_IMG_2024.01_CDA-R2-Niveau-1.xml"))
+        .unwrap()
+        .embedded
+        .unwrap()
+        .1;
+    let nobody = build::build(Request {
+        source: Source::Pdf {
+            bytes: pdf,
+            type_code: "11490-0".into(),
+            type_label: "x".into(),
+            title: "x".into(),
+        },
+        ins: None,
+        sender: sender(),
+        now: "20261207120000".into(),
+        unique: 1,
+        hidden_from_patient: false,
+    });
+    assert!(matches!(nobody, Err(build::BuildError::NoPatient)));
     assert!(matches!(
         Archive::read(b"PK not really".to_vec()),
         Err(confiance_segur::ArchiveError::NotZip(_))
@@ -276,6 +296,18 @@ fn a_zip_bomb_costs_little() {
     let archive = Archive::read(zip).unwrap();
     assert!(archive.documents.is_empty());
     assert!(matches!(&archive.warnings[0], Warning::Unreadable(_, why) if why.contains("larger")));
+}
+
+#[test]
+fn too_many_files_are_refused_before_any_is_read() {
+    let names: Vec<String> = (0..=confiance_segur::archive::MAX_ENTRIES)
+        .map(|i| format!("f{i}"))
+        .collect();
+    let files: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
+    assert!(matches!(
+        Archive::read(zip_of(&files)),
+        Err(confiance_segur::ArchiveError::TooManyEntries)
+    ));
 }
 
 fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {

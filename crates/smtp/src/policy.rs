@@ -42,6 +42,21 @@ impl Refusal {
     pub fn is_temporary(&self) -> bool {
         self.code < 500
     }
+
+    /// The sentence for a person, without codes: our refusals are written `français /
+    /// English`, of which the half in their language; others as they are.
+    pub fn sentence(&self, french: bool) -> &str {
+        match self.text.split_once(" / ") {
+            Some((fr, _)) if french => fr.trim(),
+            Some((_, en)) => en.trim(),
+            None => self.text.trim(),
+        }
+    }
+}
+
+/// RFC 5321 §4.5.3.1.8: past the recipients a message may have, the next ones wait.
+pub fn too_many_recipients(max: usize) -> Refusal {
+    Refusal::new(452, "4.5.3", format!("Too many recipients: at most {max} per message"))
 }
 
 impl fmt::Display for Refusal {
@@ -313,4 +328,24 @@ fn has_bare_cr(message: &[u8]) -> bool {
         .iter()
         .enumerate()
         .any(|(i, b)| *b == b'\r' && message.get(i + 1) != Some(&b'\n'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_is_said_without_codes_in_the_reader_s_language() {
+        let r = Refusal::new(550, "5.7.1", "<a@b.fr> a clos cet échange / the professional closed");
+        assert_eq!(r.sentence(true), "<a@b.fr> a clos cet échange");
+        assert_eq!(r.sentence(false), "the professional closed");
+        assert_eq!(
+            Refusal::new(554, "5.5.1", "No valid recipients").sentence(true),
+            "No valid recipients"
+        );
+        assert_eq!(
+            too_many_recipients(3).line(),
+            "452 4.5.3 Too many recipients: at most 3 per message\r\n"
+        );
+    }
 }

@@ -39,7 +39,7 @@ pub(crate) async fn post(
         match svc.deliver(vec![inbox.id], message.clone(), Vec::new(), date).await {
             Ok(r) if r.iter().all(|x| x.is_ok()) => {
                 tracing::info!(target: "audit", event = "dsn", id, sender = %sender, recipients = outcomes.len());
-                crate::traced::reports(&sender, &message);
+                crate::traced::reports(&sender, &confiance_mail::reports::read(&message));
             }
             other => tracing::error!(id, sender = %sender, result = ?other.map(|r| r.len()), "DSN not stored"),
         }

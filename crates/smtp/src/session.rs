@@ -391,10 +391,7 @@ impl Session {
             return out.push_str("503 5.5.1 MAIL FROM first\r\n");
         };
         if envelope.recipients.len() >= self.cfg.max_recipients {
-            return out.push_str(&format!(
-                "452 4.5.3 Too many recipients: at most {} per message\r\n",
-                self.cfg.max_recipients
-            ));
+            return out.push_str(&policy::too_many_recipients(self.cfg.max_recipients).line());
         }
         if let Err(refusal) = policy::rcpt_parameters(&params) {
             return out.push_str(&refusal.line());

@@ -16,15 +16,15 @@ use crate::transaction::{self, Envelope, Source};
 pub struct Submitted {
     /// The queue identifier of the trace (`Received: … id`).
     pub id: String,
-    /// Recipients refused one by one, with the server's sentence.
-    pub refused: Vec<(String, String)>,
+    /// Recipients refused one by one, with the refusal.
+    pub refused: Vec<(String, Refusal)>,
 }
 
 /// Why nothing was sent: the reply of the step that failed, or every recipient's refusal.
 #[derive(Debug)]
 pub struct NotSent {
-    pub reply: String,
-    pub refused: Vec<(String, String)>,
+    pub reply: Refusal,
+    pub refused: Vec<(String, Refusal)>,
 }
 
 /// Sends `message` from `account` to `recipients`, with a delivery report on success and
@@ -37,10 +37,7 @@ pub async fn submit(
     message: Vec<u8>,
     request_dsn: bool,
 ) -> Result<Submitted, NotSent> {
-    let not_sent = |refusal: Refusal, refused: Vec<(String, String)>| NotSent {
-        reply: refusal.to_string(),
-        refused,
-    };
+    let not_sent = |reply: Refusal, refused: Vec<(String, Refusal)>| NotSent { reply, refused };
     let params = vec![("SIZE".to_string(), Some(message.len().to_string()))];
     policy::mail_parameters(&params, cfg.max_message_size)
         .and_then(|()| policy::sender(&account.address, Some(&account)))
@@ -62,16 +59,12 @@ pub async fn submit(
     let mut refused = Vec::new();
     for rcpt in recipients {
         if envelope.recipients.len() >= cfg.max_recipients {
-            let why = format!(
-                "452 4.5.3 Too many recipients: at most {} per message",
-                cfg.max_recipients
-            );
-            refused.push((rcpt.clone(), why));
+            refused.push((rcpt.clone(), policy::too_many_recipients(cfg.max_recipients)));
             continue;
         }
         match router.route(Role::Submission, rcpt, "webmail").await {
             Ok((address, route)) => envelope.add(address, route, dsn.clone()),
-            Err(refusal) => refused.push((rcpt.clone(), refusal.to_string())),
+            Err(refusal) => refused.push((rcpt.clone(), refusal)),
         }
     }
     if envelope.recipients.is_empty() {

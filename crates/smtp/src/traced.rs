@@ -10,8 +10,9 @@ pub(crate) struct Traced {
     /// The document type codes, comma-separated as in the field; empty without one.
     pub codecda: String,
     pub nil: String,
-    /// A delivery or read report (`multipart/report`, RFC 6522): its reports are traced too.
-    pub report: bool,
+    /// What a delivery or read report (`multipart/report`, RFC 6522) says, read once: traced
+    /// for each BAL it is delivered to. Empty for any other message.
+    pub reports: Vec<confiance_mail::reports::Report>,
 }
 
 /// Longest value kept of a field: a trace names, it does not copy.
@@ -35,9 +36,7 @@ impl Traced {
             size: message.len(),
             codecda: field(header, "X-MSS-CODECDA"),
             nil: field(header, "X-MSS-NIL"),
-            report: field(header, "Content-Type")
-                .to_ascii_lowercase()
-                .starts_with("multipart/report"),
+            reports: confiance_mail::reports::read(message),
         }
     }
 }
@@ -45,21 +44,11 @@ impl Traced {
 /// One `report` trace for each recipient a delivery or read report speaks of, under the
 /// Message-ID of the message reported on: a sent message's timeline reads them (issue 17,
 /// proof of exchange). `bal` is the BAL the report was delivered to.
-pub(crate) fn reports(bal: &str, message: &[u8]) {
-    for r in confiance_mail::reports::read(message) {
-        let Some(original) = r.original else { continue };
-        let (kind, code) = match &r.kind {
-            confiance_mail::reports::Kind::IntegrationError { code, .. } => ("integration_error", code.as_str()),
-            confiance_mail::reports::Kind::Delivered => ("delivered", ""),
-            confiance_mail::reports::Kind::Relayed => ("relayed", ""),
-            confiance_mail::reports::Kind::Delayed => ("delayed", ""),
-            confiance_mail::reports::Kind::Failed => ("failed", ""),
-            confiance_mail::reports::Kind::Displayed => ("displayed", ""),
-            confiance_mail::reports::Kind::Processed => ("processed", ""),
-            confiance_mail::reports::Kind::NotRead(_) => ("not_read", ""),
-        };
+pub(crate) fn reports(bal: &str, reports: &[confiance_mail::reports::Report]) {
+    for r in reports {
+        let Some(original) = &r.original else { continue };
         tracing::info!(target: "audit", event = "report", bal = %bal, message_id = %format!("<{original}>"),
-            recipient = %r.recipient, kind, code, status = r.status.as_deref().unwrap_or(""));
+            recipient = %r.recipient, kind = r.kind.name(), code = r.kind.code(), status = r.status.as_deref().unwrap_or(""));
     }
 }
 

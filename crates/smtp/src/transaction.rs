@@ -123,9 +123,7 @@ pub(crate) async fn accept(
                 tracing::info!(target: "audit", event = "delivered", bal = %rcpt.address, peer = source.peer, message_id = traced.message_id,
                     size = traced.size, id, sender = %envelope.sender, origin, uid = a.uid, codecda = traced.codecda, nil = traced.nil,
                     dsn = ?rcpt.dsn, params = ?envelope.params);
-                if traced.report {
-                    crate::traced::reports(&rcpt.address, &message);
-                }
+                crate::traced::reports(&rcpt.address, &traced.reports);
                 (true, "2.0.0", "delivered".to_string())
             }
             Err(StoreError::QuotaExceeded { .. }) => {

@@ -328,6 +328,23 @@ impl Operator {
         (out.status.success(), text(&out))
     }
 
+    /// A browser walk, `tests/browser/<script>`, against this operator: its coordinates,
+    /// `REPO`, `SCREENSHOTS` (`target/screenshots/<shots>`, emptied first so that only this
+    /// run's pictures count) and `env`. What node printed, and the screenshots' folder.
+    pub fn walk(&self, script: &str, shots: &str, env: &[(&str, String)]) -> (Output, PathBuf) {
+        let folder = repo().join("target/screenshots").join(shots);
+        let _ = std::fs::remove_dir_all(&folder);
+        let out = Command::new("node")
+            .arg(repo().join("tests/browser").join(script))
+            .envs(self.env())
+            .env("SCREENSHOTS", &folder)
+            .env("REPO", repo())
+            .envs(env.iter().map(|(k, v)| (*k, v)))
+            .output()
+            .expect("node must be installed (.ci/run installs the browser tests' packages)");
+        (out, folder)
+    }
+
     /// Runs an external client (curl, swaks, mbsync) and returns its output.
     pub fn run(&self, program: &str, args: &[&str]) -> Output {
         Command::new(program)

@@ -116,11 +116,7 @@ pub fn author(message: &[u8]) -> Result<Author, AuthorError> {
     let value = |name: &str| fields.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
     let from = value("from").map(|v| one_mailbox(v, "from")).transpose()?;
     let sender = value("sender").map(|v| one_mailbox(v, "sender")).transpose()?;
-    let is_report = value("content-type").is_some_and(|v| {
-        v.trim_start()
-            .get(..16)
-            .is_some_and(|t| t.eq_ignore_ascii_case("multipart/report"))
-    });
+    let is_report = value("content-type").is_some_and(crate::reports::is_report_type);
     Ok(Author {
         from,
         sender,

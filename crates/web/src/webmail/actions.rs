@@ -132,7 +132,7 @@ pub async fn receipt(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
             let msg = format!(
                 "{} {}",
                 crate::i18n::Tr(lang).text_of("actions.the-read-receipt-could-not"),
-                e.refused.first().map_or(e.reply.clone(), |r| r.1.clone())
+                e.refused.first().map_or(e.reply.to_string(), |r| r.1.to_string())
             );
             return ctx.fail(axum::http::StatusCode::BAD_GATEWAY, &msg).await;
         }

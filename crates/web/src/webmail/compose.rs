@@ -26,24 +26,6 @@ use crate::i18n::Tr;
 /// Largest attachment, as the issue and the peers' users expect.
 pub const MAX_ATTACHMENT: usize = 10 << 20;
 
-/// A submission refusal in the user's words: without its reply and status codes, and of a
-/// bilingual sentence (`français / English`, as our refusals write them) the user's half.
-fn plain(reply: &str, lang: crate::html::Lang) -> String {
-    let mut words = reply.trim().splitn(3, ' ');
-    let (code, status, rest) = (words.next(), words.next(), words.next());
-    let coded = code.is_some_and(|c| c.len() == 3 && c.bytes().all(|b| b.is_ascii_digit()))
-        && status.is_some_and(|s| s.split('.').count() == 3);
-    let text = match (coded, rest) {
-        (true, Some(rest)) => rest,
-        _ => reply.trim(),
-    };
-    match (text.split_once(" / "), lang) {
-        (Some((fr, _)), crate::html::Lang::Fr) => fr.trim().to_string(),
-        (Some((_, en)), crate::html::Lang::En) => en.trim().to_string(),
-        (None, _) => text.to_string(),
-    }
-}
-
 /// `F/U`: a message of the account, by folder id and UID.
 fn reference(s: &str) -> Option<(i64, u32)> {
     let (f, u) = s.split_once('/')?;
@@ -565,6 +547,8 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
             false,
         )
         .await;
+        // Refusals are said in the user's language, without their codes.
+        let french = lang == crate::html::Lang::Fr;
         match sent {
             Ok(done) => {
                 if let Some(sent_folder) = ctx.special("\\Sent").map(|f| f.id) {
@@ -576,7 +560,7 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
                 for (rcpt, why) in &done.refused {
                     said.push_str(&Tr(lang).fill(
                         "compose.refused-for",
-                        &[("recipient", rcpt), ("why", &plain(why, lang))],
+                        &[("recipient", rcpt), ("why", why.sentence(french))],
                     ));
                 }
                 if done.refused.is_empty() {
@@ -592,11 +576,11 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
             Err(not_sent) => {
                 // Every recipient refused: their reasons say it all, not the closing reply.
                 let mut why = match not_sent.refused.is_empty() {
-                    true => Tr(lang).fill("compose.not-sent", &[("why", &plain(&not_sent.reply, lang))]),
+                    true => Tr(lang).fill("compose.not-sent", &[("why", not_sent.reply.sentence(french))]),
                     false => Tr(lang).text_of("compose.not-sent-to-anyone").to_string(),
                 };
                 for (rcpt, reason) in &not_sent.refused {
-                    why.push_str(&format!(" {rcpt} : {}.", plain(reason, lang)));
+                    why.push_str(&format!(" {rcpt} : {}.", reason.sentence(french)));
                 }
                 problems.push(why);
             }
@@ -637,23 +621,6 @@ mod tests {
         assert_eq!(ok, ["anne@medecin.confiance.test", "bob@pro.confiance.test"]);
         assert_eq!(bad, ["not an address"]);
         assert_eq!(recipients("a@b.fr, a@b.fr").0.len(), 1);
-    }
-
-    #[test]
-    fn refusals_are_said_without_protocol_codes() {
-        let fr = crate::html::Lang::Fr;
-        assert_eq!(
-            plain(
-                "550 5.7.1 <a@b.fr> a clos cet échange : vous ne pouvez plus / the professional closed",
-                fr
-            ),
-            "<a@b.fr> a clos cet échange : vous ne pouvez plus"
-        );
-        assert_eq!(
-            plain("550 5.7.1 x / the professional closed", crate::html::Lang::En),
-            "the professional closed"
-        );
-        assert_eq!(plain("No valid recipients", fr), "No valid recipients");
     }
 
     #[test]

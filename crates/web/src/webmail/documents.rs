@@ -135,12 +135,11 @@ async fn document(
     let lang = ctx.lang();
     crate::off_workers(slot, move || {
         let message = MessageParser::default().parse(bytes.as_slice())?;
-        let attached: Vec<Attached> = structured::attached(&message)
+        let attached = structured::attached_at(&message, n)?;
+        let shown = shown(std::slice::from_ref(&attached), lang)
             .into_iter()
-            .filter(|a| a.index == n)
-            .collect();
-        let shown = shown(&attached, lang).into_iter().find(|s| s.document == d)?;
-        let doc = attached.into_iter().next()?.read.ok()?.documents.into_iter().nth(d)?;
+            .find(|s| s.document == d)?;
+        let doc = attached.read.ok()?.documents.into_iter().nth(d)?;
         Some((shown, doc))
     })
     .await

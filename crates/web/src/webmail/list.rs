@@ -98,7 +98,7 @@ pub struct Subject {
 
 impl Subject {
     pub fn of(subject: &str, xdm: bool) -> Subject {
-        match subject.strip_prefix("XDM/1.0/DDM+") {
+        match subject.strip_prefix(confiance_segur::SUBJECT_PREFIX) {
             Some(rest) => Subject {
                 structured: true,
                 text: rest.to_string(),

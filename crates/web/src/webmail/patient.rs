@@ -9,17 +9,14 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::extract::Query;
 use axum::response::Response;
+use confiance_core::patient::INS_NIR_OID;
 use confiance_core::{PatientAddressError, PatientDomain};
 use confiance_segur::build::{self, BuildError, Request, Sender, Source};
-use confiance_segur::{Ins, XDM_ARCHIVE};
+use confiance_segur::{Ins, SUBJECT_PREFIX, XDM_ARCHIVE};
 
 use super::Ctx;
 use super::outgoing::{Attachment, Draft};
 use crate::i18n::Tr;
-
-/// INS OID of a matricule typed by a professional: the production INS-NIR (a document's own
-/// INS, with its OID, is used when it has one).
-const INS_NIR: &str = "1.2.250.1.213.1.4.8";
 
 /// Document types offered for a PDF (LOINC, JDV_J07-XdsTypeCode-CISIS).
 pub const DOCUMENT_TYPES: &[(&str, &str)] = &[
@@ -50,14 +47,20 @@ pub async fn check(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respon
         Ok(address) => {
             serde_json::json!({"adresse": address, "message": tr.fill("patient.address", &[("address", &address)])})
         }
-        // The key is proposed, to be taken with one click (the INS field then holds all 15).
-        Err(PatientAddressError::MissingKey { full }) => serde_json::json!({
-            "adresse": null,
-            "proposee": full.split_once('@').map(|(ins, _)| ins),
-            "action": tr.text_of("patient.use-key"),
-            "message": problem(tr, &typed, &PatientAddressError::MissingKey { full: full.clone() })
-        }),
-        Err(e) => serde_json::json!({"adresse": null, "message": problem(tr, &typed, &e)}),
+        Err(e) => {
+            // For 13 digits the key is proposed, to be taken with one click (the INS field then
+            // holds all 15).
+            let proposed = match &e {
+                PatientAddressError::MissingKey { full } => full.split_once('@').map(|(ins, _)| ins.to_string()),
+                _ => None,
+            };
+            serde_json::json!({
+                "adresse": null,
+                "proposee": proposed,
+                "action": tr.text_of("patient.use-key"),
+                "message": problem(tr, &typed, &e),
+            })
+        }
     };
     ctx.respond(Json(answer)).await
 }
@@ -113,7 +116,7 @@ pub fn apply(
     if posted.hidden_from_patient && to_patient && posted.document.is_some() {
         problems.push(tr.text_of("patient.hidden-document").to_string());
     }
-    let Some(file) = posted.document else {
+    let Some(mut file) = posted.document else {
         return problems;
     };
     let is_pdf = file.bytes.starts_with(b"%PDF-");
@@ -132,23 +135,15 @@ pub fn apply(
                 title,
             }
         }
-        false => Source::Cda(file.bytes.clone()),
-    };
-    // The patient: the one written to, else the document's own.
-    let document_ins = match (&ins, &source) {
-        (Some(m), _) => Some(Ins::new(m, INS_NIR)),
-        (None, Source::Cda(bytes)) => confiance_segur::Cda::read(bytes).ok().and_then(|c| c.patient.ins),
-        (None, Source::Pdf { .. }) => None,
-    };
-    let Some(document_ins) = document_ins else {
-        problems.push(tr.text_of("patient.document-needs-ins").to_string());
-        return problems;
+        // Only a PDF is attached again beside its archive: a CDA's bytes move into it.
+        false => Source::Cda(std::mem::take(&mut file.bytes)),
     };
     let now = chrono::Utc::now().format("%Y%m%d%H%M%S").to_string();
     let unique = u128::from_be_bytes(confiance_auth::otp::random_bytes::<16>());
     let built = build::build(Request {
         source,
-        ins: document_ins,
+        // The patient written to; without one, the CDA's own (a PDF then has none).
+        ins: ins.map(|m| Ins::new(&m, INS_NIR_OID)),
         sender,
         now,
         unique,
@@ -161,7 +156,9 @@ pub fn apply(
                 // `XDM/1.0/DDM+<libellé> <NOM> <prénom> <date de naissance>`.
                 let who = built.patient_name.clone().unwrap_or_default();
                 let born = built.patient_birth.clone().unwrap_or_default();
-                draft.subject = format!("XDM/1.0/DDM+{} {who} {born}", built.title).trim().to_string();
+                draft.subject = format!("{SUBJECT_PREFIX}{} {who} {born}", built.title)
+                    .trim()
+                    .to_string();
             }
             draft
                 .headers
@@ -176,8 +173,10 @@ pub fn apply(
                 attachments.push(file);
             }
         }
-        Err(BuildError::NotCda(_)) => problems.push(tr.fill("patient.document-unreadable", &[("name", &file.name)])),
-        Err(BuildError::NotPdf) => problems.push(tr.fill("patient.document-unreadable", &[("name", &file.name)])),
+        Err(BuildError::NotCda(_) | BuildError::NotPdf) => {
+            problems.push(tr.fill("patient.document-unreadable", &[("name", &file.name)]))
+        }
+        Err(BuildError::NoPatient) => problems.push(tr.text_of("patient.document-needs-ins").to_string()),
         Err(BuildError::OtherPatient { document, given }) => problems.push(tr.fill(
             "patient.document-other-patient",
             &[("document", &document), ("given", &given)],

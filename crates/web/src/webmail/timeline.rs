@@ -99,24 +99,8 @@ fn said(tr: Tr, s: &Step) -> Option<(String, String)> {
         ),
         "relay_failed" => (s.get("recipient")?.to_string(), tr.text_of("proof.failed").to_string()),
         "report" => {
-            let key = match s.get("kind")? {
-                "delivered" => "proof.report-delivered",
-                "relayed" => "proof.report-relayed",
-                "delayed" => "proof.report-delayed",
-                "failed" => "proof.report-failed",
-                "displayed" => "proof.report-displayed",
-                "processed" => "proof.report-processed",
-                "integration_error" => {
-                    let code = s.get("code").unwrap_or_default();
-                    let label = integration_error(tr, code);
-                    return Some((
-                        s.get("recipient")?.to_string(),
-                        tr.fill("proof.report-integration-error", &[("code", code), ("label", &label)]),
-                    ));
-                }
-                _ => "proof.report-not-read",
-            };
-            (s.get("recipient")?.to_string(), tr.text_of(key).to_string())
+            let kind = confiance_mail::reports::Kind::from_trace(s.get("kind")?, s.get("code").unwrap_or_default());
+            (s.get("recipient")?.to_string(), report_text(tr, &kind))
         }
         _ => return None,
     };
@@ -189,11 +173,7 @@ async fn sent(ctx: &Ctx, id: i64, uid: u32) -> Option<Sent> {
         Some(Sent {
             message_id: format!("<{}>", m.message_id()?),
             // The structured-document prefix is for software (Réf. #2 ECO.2.1.3), not people.
-            subject: m
-                .subject()
-                .unwrap_or_default()
-                .trim_start_matches("XDM/1.0/DDM+")
-                .to_string(),
+            subject: super::list::Subject::of(m.subject().unwrap_or_default(), false).text,
             recipients,
             sha256: hex::encode(Sha256::digest(bytes.as_slice())),
             attachments: m
