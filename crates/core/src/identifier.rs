@@ -56,10 +56,20 @@ pub fn luhn_key(body: &str) -> Option<char> {
     char::from_digit((10 - sum % 10) % 10, 10)
 }
 
+/// The length every parser checks first, and the gate to what follows: national identifiers
+/// are ASCII (digits, `2A`/`2B`), and the parsers cut them by position, which a multi-byte
+/// character would make panic.
 fn check_len(kind: &'static str, value: &str, expected: usize) -> Result<(), IdentifierError> {
     let found = value.chars().count();
     if found != expected {
         return Err(IdentifierError::Length { kind, expected, found });
+    }
+    if !value.is_ascii() {
+        return Err(IdentifierError::Characters {
+            kind,
+            allowed: "ASCII digits",
+            value: value.into(),
+        });
     }
     Ok(())
 }
@@ -413,6 +423,24 @@ mod tests {
             .to_string()
             .contains("check key")
         );
+    }
+
+    #[test]
+    fn non_ascii_input_is_refused_not_cut_in_a_character() {
+        // Found by fuzzing: a metadata patientId with non-UTF-8 bytes made Nir::parse slice
+        // inside a character.
+        assert!(matches!(
+            Nir::parse("162018885\u{FFFD}\u{FFFD}5327"),
+            Err(IdentifierError::Characters { .. })
+        ));
+        assert!(matches!(
+            Finess::parse("aé3456789"),
+            Err(IdentifierError::Characters { .. })
+        ));
+        for hostile in ["1000000547é", "é00000054", "7603é0003", "73282932000é7"] {
+            assert!(Rpps::parse(hostile).is_err() && Adeli::parse(hostile).is_err());
+            assert!(Siren::parse(hostile).is_err() && Siret::parse(hostile).is_err());
+        }
     }
 
     #[test]

@@ -98,6 +98,10 @@ impl PatientDomain {
             .rsplit_once('@')
             .map_or(address, |(l, _)| l);
         let local = local.to_ascii_uppercase();
+        // A matricule is ASCII; what follows cuts it by position.
+        if !local.is_ascii() {
+            return Err(PatientAddressError::NotIns);
+        }
         match local.len() {
             13 => match Nir::key_for(&local) {
                 Some(key) => Err(PatientAddressError::MissingKey {

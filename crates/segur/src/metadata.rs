@@ -216,6 +216,13 @@ mod tests {
         );
         assert!(ins.key_valid);
         assert!(cx("162018885045327").is_none() && cx("^^^&1.2&ISO").is_none());
+        // Found by fuzzing: non-UTF-8 bytes in the matricule (read lossily) are a wrong INS,
+        // not a panic.
+        assert!(
+            !cx("162018885\u{FFFD}\u{FFFD}5327^^^&1.2.250.1.213.1.4.10&ISO^NH")
+                .unwrap()
+                .key_valid
+        );
         assert_eq!(
             xcn("899700367909^DOC0036790^KIT^^^^^^&1.2.250.1.71.4.2.1&ISO^D^^^IDNPS").as_deref(),
             Some("KIT DOC0036790")
