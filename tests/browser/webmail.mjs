@@ -148,7 +148,7 @@ assert.ok(found.some((r) => /Envoyés/.test(r)) && found.some((r) => /Boîte de 
 await page.goto(`${base}/webmail/recherche`);
 await page.getByLabel('De', { exact: true }).fill('Durand');
 await page.getByRole('button', { name: 'Rechercher' }).last().click();
-assert.match(await page.locator('main').innerText(), /2 message\(s\) trouvé\(s\)/);
+assert.match(await page.locator('main').innerText(), /2 messages trouvés/);
 await shot(page, 'recherche');
 
 // A folder of her own, a message moved there, one flagged, one deleted to the trash.

@@ -172,6 +172,14 @@ def folders(user):
     check(b"d6 NO [LIMIT]" in cmd("d6", "SUBSCRIBE " + "/".join(["s"] * 40)), "a subscription too deep")
     listing = cmd("d7", 'LIST "" "*"')
     check(b"d7 OK" in listing and len(listing) < 10000, f"LIST answers {len(listing)} bytes")
+    # The special folders exist once: no second Trash by another spelling or by its attribute
+    # (RFC 6154 §5.3), while a subfolder may bear the name.
+    check(b"s1 NO [CANNOT]" in cmd("s1", "CREATE Corbeille"), "a French special name")
+    check(b"s2 NO [CANNOT]" in cmd("s2", "CREATE trash"), "a special name in another case")
+    check(b"s3 NO [USEATTR]" in cmd("s3", "CREATE Poubelle (USE (\\Trash))"), "a second \\Trash")
+    check(b"s4 NO [ALREADYEXISTS]" in cmd("s4", "CREATE Trash"), "Trash itself")
+    check(b"s5 NO [CANNOT]" in cmd("s5", "RENAME p Envoy&AOk-s"), "a rename to Envoyés")
+    check(b"s6 OK" in cmd("s6", "CREATE Projets/Corbeille"), "a subfolder named Corbeille")
     print("folders ok")
 
 

@@ -66,7 +66,7 @@ pub enum AccountCmd {
 
 pub(crate) fn read_password(from_stdin: bool) -> anyhow::Result<String> {
     if !from_stdin {
-        anyhow::bail!("give the password on standard input with --password-stdin");
+        anyhow::bail!("donnez le mot de passe sur l'entrée standard avec --password-stdin");
     }
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line)?;
@@ -78,7 +78,7 @@ pub(crate) fn read_password(from_stdin: bool) -> anyhow::Result<String> {
 pub(crate) fn open(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>> {
     if !crate::init::is_initialised(config) {
         anyhow::bail!(
-            "{} is not initialised: run `confiance init` first",
+            "{} n'est pas initialisé : lancez d'abord `confiance init`",
             config.data_dir.display()
         );
     }
@@ -108,7 +108,7 @@ fn patient_login(
     email: &str,
 ) -> anyhow::Result<()> {
     if config.patients.serve_domain.is_none() || !config.patients.domain().is_patient(&address.to_string()) {
-        anyhow::bail!("--email is for patients' BALs, on an operator with [patients] serve_domain");
+        anyhow::bail!("--email est pour les BAL de patients, sur un opérateur qui a [patients] serve_domain");
     }
     let email = Address::parse(email).map_err(|e| anyhow::anyhow!("--email {email:?}: {e}"))?;
     store.set_profile(
@@ -132,12 +132,36 @@ fn patient_login(
 }
 
 pub(crate) fn hosted(config: &Config, address: &str) -> anyhow::Result<Address> {
-    let a = Address::parse(address).map_err(|e| anyhow::anyhow!("invalid address {address:?}: {e}"))?;
+    let a = Address::parse(address).map_err(|e| anyhow::anyhow!("adresse invalide {address:?} : {e}"))?;
     if !config.domains.iter().any(|d| d.eq_ignore_ascii_case(a.domain())) {
         anyhow::bail!(
-            "{} is not a domain of this operator (domains: {})",
+            "{} n'est pas un domaine de cet opérateur (domaines : {})",
             a.domain(),
             config.domains.join(", ")
+        );
+    }
+    Ok(a)
+}
+
+/// A hosted address for a new BAL, its local part in the national form (see
+/// `is_new_local_part`); a refused one is told what it would be without accents.
+pub(crate) fn new_address(config: &Config, address: &str) -> anyhow::Result<Address> {
+    let a = hosted(config, address)?;
+    if !confiance_core::address::is_new_local_part(a.local_part()) {
+        let proposed: Vec<String> = a
+            .local_part()
+            .split(['.', '-', '_'])
+            .map(confiance_auth::address::fold_name)
+            .filter(|w| !w.is_empty())
+            .collect();
+        let hint = match proposed.is_empty() {
+            true => String::new(),
+            false => format!(" Par exemple : {}@{}", proposed.join("."), a.domain()),
+        };
+        anyhow::bail!(
+            "« {} » ne peut pas nommer une nouvelle BAL : des lettres minuscules sans accents et des \
+             chiffres, en mots séparés par un point, un tiret ou un souligné, 64 caractères au plus.{hint}",
+            a.local_part()
         );
     }
     Ok(a)
@@ -147,7 +171,7 @@ fn existing(config: &Config, store: &dyn Store, address: &str) -> anyhow::Result
     let a = hosted(config, address)?;
     store
         .account_by_address(&a.to_string())?
-        .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))
+        .ok_or_else(|| anyhow::anyhow!("aucune BAL {a}"))
 }
 
 pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
@@ -166,13 +190,13 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
         } => {
             if !confiance_auth::cps::is_national_id(&national_id) {
                 anyhow::bail!(
-                    "--national-id {national_id:?}: expected an IdNat_PS, 8 and the 11-digit RPPS, or 0 and the ADELI"
+                    "--national-id {national_id:?} : un IdNat_PS est attendu, 8 suivi du RPPS à 11 chiffres, ou 0 suivi de l'ADELI"
                 );
             }
             let account = existing(config, &*store, &address)?;
             if withdraw {
                 if !store.revoke_access(account.id, &national_id)? {
-                    anyhow::bail!("{} was not shared with {national_id}", account.address);
+                    anyhow::bail!("{} n'était pas partagée avec {national_id}", account.address);
                 }
                 tracing::info!(target: "audit", event = "access_withdrawn", account = %account.address, grantee = %national_id);
                 println!("Accès de {national_id} à {} retiré", account.address);
@@ -192,7 +216,7 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             let account = existing(config, &*store, &address)?;
             if !yes {
                 anyhow::bail!(
-                    "deleting {} removes all its messages for good: add --yes to confirm",
+                    "supprimer {} efface tous ses messages pour de bon : ajoutez --yes pour confirmer",
                     account.address
                 );
             }
@@ -218,7 +242,11 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
         AccountCmd::Sweep { now } => {
             let now = match now {
                 Some(n) => chrono::DateTime::parse_from_rfc3339(&n)
-                    .map_err(|e| anyhow::anyhow!("--now {n:?}: {e} (expected e.g. 2027-12-01T00:00:00Z)"))?
+                    .map_err(|e| {
+                        anyhow::anyhow!(
+                            "--now {n:?} : {e} (une date RFC 3339 est attendue, par exemple 2027-12-01T00:00:00Z)"
+                        )
+                    })?
                     .timestamp(),
                 None => chrono::Utc::now().timestamp(),
             };
@@ -255,7 +283,7 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             quota,
             email,
         } => {
-            let a = hosted(config, &address)?;
+            let a = new_address(config, &address)?;
             // On the patients' side a BAL is a patient's: its name is their matricule INS.
             if config.patients.serve_domain.is_some() {
                 let patients = config.patients.domain();
@@ -281,7 +309,7 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             let a = hosted(config, &address)?;
             let account = store
                 .account_by_address(&a.to_string())?
-                .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))?;
+                .ok_or_else(|| anyhow::anyhow!("aucune BAL {a}"))?;
             let password = read_password(true)?;
             let hash = confiance_auth::hash_password(&password)?;
             store.set_password(account.id, &hash)?;
@@ -292,7 +320,7 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             let a = hosted(config, &address)?;
             let account = store
                 .account_by_address(&a.to_string())?
-                .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))?;
+                .ok_or_else(|| anyhow::anyhow!("aucune BAL {a}"))?;
             store.set_quota(account.id, bytes)?;
             println!("Quota de {a} : {}", crate::size::show(bytes));
         }
@@ -300,7 +328,7 @@ pub fn run(config: &Config, cmd: AccountCmd) -> anyhow::Result<()> {
             let a = hosted(config, &args.address)?;
             let account = store
                 .account_by_address(&a.to_string())?
-                .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))?;
+                .ok_or_else(|| anyhow::anyhow!("aucune BAL {a}"))?;
             if args.withdraw {
                 store.set_listing(account.id, None)?;
                 println!("{a} retirée de l'annuaire");

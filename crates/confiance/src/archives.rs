@@ -36,7 +36,7 @@ pub async fn keep(config: &Config, svc: &MailService, account: &Account) -> anyh
     private_dir(&dir)?;
     let done = svc.export_mbox(account.id, &dir).await.map_err(|e| {
         anyhow::anyhow!(
-            "the archive of {} could not be written in {}: {e}",
+            "l'archive de {} n'a pas pu être écrite dans {} : {e}",
             account.address,
             dir.display()
         )

@@ -58,16 +58,18 @@ pub fn run(config: &crate::config::Config, cmd: AuthorityCmd) -> anyhow::Result<
             out,
         } => {
             if !confiance_auth::cps::is_national_id(&national_id) {
-                anyhow::bail!("{national_id:?} is not an IdNat_PS (8 + 11-digit RPPS, or 0 + ADELI)");
+                anyhow::bail!("{national_id:?} n'est pas un IdNat_PS (8 + RPPS à 11 chiffres, ou 0 + ADELI)");
             }
             // Test cards for test identities only (RPPS 99700…): never a real professional's.
             if !national_id.starts_with("899700") {
-                anyhow::bail!("{national_id}: test cards are issued for the test RPPS range only (899700…)");
+                anyhow::bail!(
+                    "{national_id} : les cartes de test ne sont émises que pour les RPPS de test (IdNat_PS 899700…)"
+                );
             }
             let paths = confiance_trust::DevPki::paths(&config.data_dir);
             let key = std::fs::read_to_string(&paths.persons_key).map_err(|e| {
                 anyhow::anyhow!(
-                    "no development persons CA at {} ({e}): run `confiance init` on a new data directory",
+                    "pas d'AC de développement des personnes dans {} ({e}) : lancez `confiance init` sur un nouveau répertoire de données",
                     paths.persons_key.display()
                 )
             })?;
@@ -84,15 +86,15 @@ pub fn run(config: &crate::config::Config, cmd: AuthorityCmd) -> anyhow::Result<
             Ok(())
         }
         AuthorityCmd::Application { structure, name, out } => {
-            let finess = confiance_core::Finess::parse(&structure).map_err(|e| anyhow::anyhow!("--structure: {e}"))?;
+            let finess = confiance_core::Finess::parse(&structure).map_err(|e| anyhow::anyhow!("--structure : {e}"))?;
             let store = crate::accounts::open(config)?;
-            let held = store
-                .structure(&finess.to_string())?
-                .ok_or_else(|| anyhow::anyhow!("FINESS {finess}: no such structure (confiance structure add)"))?;
+            let held = store.structure(&finess.to_string())?.ok_or_else(|| {
+                anyhow::anyhow!("FINESS {finess} : aucune structure de ce numéro (confiance structure add)")
+            })?;
             let paths = confiance_trust::DevPki::paths(&config.data_dir);
             let key = std::fs::read_to_string(paths.intermediate_cert.with_extension("key")).map_err(|e| {
                 anyhow::anyhow!(
-                    "no development organisations CA under {} ({e}): run `confiance init` on a new data directory",
+                    "pas d'AC de développement des organisations dans {} ({e}) : lancez `confiance init` sur un nouveau répertoire de données",
                     paths.intermediate_cert.display()
                 )
             })?;
@@ -108,10 +110,10 @@ pub fn run(config: &crate::config::Config, cmd: AuthorityCmd) -> anyhow::Result<
             Ok(())
         }
         AuthorityCmd::Create { spec, out } => {
-            let text =
-                std::fs::read_to_string(&spec).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", spec.display()))?;
-            let spec: TrustSpaceSpec =
-                toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid trust space {}: {e}", spec.display()))?;
+            let text = std::fs::read_to_string(&spec)
+                .map_err(|e| anyhow::anyhow!("impossible de lire {} : {e}", spec.display()))?;
+            let spec: TrustSpaceSpec = toml::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("description d'espace de confiance illisible {} : {e}", spec.display()))?;
             // ISO 8601 UTC, as the ANS writes DateDeGeneration.
             let generated = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
             eprintln!("Création de l'espace de confiance « {} » (clés RSA 2048)…", spec.name);

@@ -32,6 +32,24 @@ pub struct Config {
     pub limits: LimitsSection,
     pub traces: TracesSection,
     pub patients: PatientsSection,
+    pub clients: ClientsSection,
+}
+
+/// What mail clients are told to connect to, on /compte, in the autoconfiguration file and in
+/// `confiance dns`. Each value defaults to what this instance listens on; set them when a
+/// proxy or a port redirection stands between clients and the listeners.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClientsSection {
+    /// The name clients connect to; it must be in the server certificate. Default: `localhost`
+    /// when the listeners are on loopback (the development certificate names it), `hostname`
+    /// otherwise.
+    pub host: Option<String>,
+    pub imaps_port: Option<u16>,
+    pub imap_port: Option<u16>,
+    pub submissions_port: Option<u16>,
+    pub submission_port: Option<u16>,
+    pub web_port: Option<u16>,
 }
 
 /// Mon Espace Santé, the patients' side of the trust space.
@@ -162,7 +180,7 @@ impl LimitsSection {
 #[serde(default, deny_unknown_fields)]
 pub struct PscSection {
     /// `sandbox`: the operator's own development provider at `<web>/psc-bac-a-sable`, serving
-    /// test identities (RPPS 899700…) through the same OpenID Connect code path; `external`: a
+    /// test identities (RPPS 99700…, IdNat_PS 899700…) through the same OpenID Connect code path; `external`: a
     /// real provider (PSC production or BAS) with the keys below.
     pub mode: PscMode,
     /// e.g. `https://auth.esw.esante.gouv.fr/auth/realms/esante-wallet` (production) or
@@ -280,8 +298,21 @@ impl Default for NotifySection {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WebSection {
-    /// HTTPS address; none to turn the web off.
+    /// HTTPS address; `""` turns the web off.
+    #[serde(deserialize_with = "listener")]
     pub listen: Option<SocketAddr>,
+}
+
+/// A listener's address, or `""` to turn it off. A key left out keeps its default: serde fills
+/// a missing field from the section's `Default`, so "remove the key" cannot mean "off".
+fn listener<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.trim() {
+        "" => Ok(None),
+        t => t.parse().map(Some).map_err(|_| {
+            serde::de::Error::custom(format!("{t:?} n'est pas une adresse:port (ou \"\" pour l'éteindre)"))
+        }),
+    }
 }
 
 impl Default for WebSection {
@@ -309,9 +340,11 @@ impl Default for DirectorySection {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImapSection {
-    /// IMAP with STARTTLS (RFC 9051; production: 0.0.0.0:143). Empty to disable.
+    /// IMAP with STARTTLS (RFC 9051; production: 0.0.0.0:143). `""` turns a listener off.
+    #[serde(deserialize_with = "listener")]
     pub listen: Option<SocketAddr>,
     /// IMAP over implicit TLS (RFC 8314; production: 0.0.0.0:993).
+    #[serde(deserialize_with = "listener")]
     pub listen_tls: Option<SocketAddr>,
     /// Minutes of inactivity before autologout (RFC 9051 §5.4: at least 30).
     pub autologout_minutes: u64,
@@ -321,11 +354,14 @@ pub struct ImapSection {
 #[serde(default, deny_unknown_fields)]
 pub struct SmtpSection {
     /// Submission with STARTTLS (RFC 6409; production: 0.0.0.0:587).
+    #[serde(deserialize_with = "listener")]
     pub submission: Option<SocketAddr>,
     /// Submission over implicit TLS (RFC 8314; production: 0.0.0.0:465).
+    #[serde(deserialize_with = "listener")]
     pub submissions: Option<SocketAddr>,
     /// Inbound MX for the other operators of the trust space, STARTTLS and client certificate
     /// mandatory (production: 0.0.0.0:25).
+    #[serde(deserialize_with = "listener")]
     pub mx: Option<SocketAddr>,
     /// Largest message, in bytes (SIZE, RFC 1870). 25 MB lets 10 MB attachments through
     /// after base64 (+37 %).
@@ -464,6 +500,7 @@ impl Default for Config {
             limits: LimitsSection::default(),
             traces: TracesSection::default(),
             patients: PatientsSection::default(),
+            clients: ClientsSection::default(),
         }
     }
 }
@@ -503,59 +540,96 @@ impl Default for StorageSection {
 }
 
 impl Config {
+    /// Where mail clients and browsers reach this instance (`[clients]`, else the listeners).
+    pub fn mail_clients(&self) -> confiance_web::MailClients {
+        let c = &self.clients;
+        let listeners = [
+            self.imap.listen_tls,
+            self.imap.listen,
+            self.smtp.submissions,
+            self.smtp.submission,
+            self.web.listen,
+        ];
+        let loopback = listeners.iter().flatten().all(|a| a.ip().is_loopback());
+        let host = c.host.clone().unwrap_or_else(|| {
+            if loopback {
+                "localhost".to_string()
+            } else {
+                self.hostname.clone()
+            }
+        });
+        let port = |set: Option<u16>, listen: Option<SocketAddr>| set.or(listen.map(|a| a.port()));
+        confiance_web::MailClients {
+            host,
+            imaps: port(c.imaps_port, self.imap.listen_tls),
+            imap: port(c.imap_port, self.imap.listen),
+            submissions: port(c.submissions_port, self.smtp.submissions),
+            submission: port(c.submission_port, self.smtp.submission),
+            web: port(c.web_port, self.web.listen),
+            domains: self.domains.clone(),
+            operator: self.operator.clone(),
+        }
+    }
+
     pub fn load(path: Option<&Path>) -> anyhow::Result<Config> {
         let Some(path) = path else { return Ok(Config::default()) };
         let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read the configuration {}: {e}", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("impossible de lire la configuration {} : {e}", path.display()))?;
         let config: Config =
-            toml::from_str(&text).map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", path.display()))?;
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("configuration illisible {} : {e}", path.display()))?;
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> anyhow::Result<()> {
         if self.domains.is_empty() {
-            anyhow::bail!("`domains` must list at least one hosted mail domain");
+            anyhow::bail!("`domains` doit nommer au moins un domaine de messagerie hébergé");
         }
         for d in &self.domains {
             if !confiance_core::address::is_hostname(d) {
-                anyhow::bail!("`domains`: {d:?} is not a valid domain name");
+                anyhow::bail!("`domains` : {d:?} n'est pas un nom de domaine valable");
             }
         }
         if let Some(served) = &self.patients.serve_domain
             && !self.domains.iter().any(|d| d.eq_ignore_ascii_case(served))
         {
-            anyhow::bail!("`patients.serve_domain` {served:?} must also be listed in `domains`");
+            anyhow::bail!("`patients.serve_domain` {served:?} doit aussi figurer dans `domains`");
+        }
+        if let Some(host) = &self.clients.host
+            && host != "localhost"
+            && !confiance_core::address::is_hostname(&host.to_lowercase())
+        {
+            anyhow::bail!("`clients.host` : {host:?} n'est pas un nom d'hôte valable");
         }
         for (domain, route) in &self.relay.routes {
             if !confiance_core::address::is_hostname(&domain.to_lowercase()) {
-                anyhow::bail!("`relay.routes`: {domain:?} is not a valid domain name");
+                anyhow::bail!("`relay.routes` : {domain:?} n'est pas un nom de domaine valable");
             }
             if !confiance_core::address::is_hostname(&route.host.to_lowercase()) {
                 anyhow::bail!(
-                    "`relay.routes.\"{domain}\".host`: {:?} is not a valid host name",
+                    "`relay.routes.\"{domain}\".host` : {:?} n'est pas un nom d'hôte valable",
                     route.host
                 );
             }
         }
         if self.relay.retry_seconds.is_empty() || self.relay.retry_seconds.contains(&0) {
-            anyhow::bail!("`relay.retry_seconds` must list at least one wait, none of them 0");
+            anyhow::bail!("`relay.retry_seconds` doit donner au moins une attente, aucune nulle");
         }
         if self.psc.mode == PscMode::External && (self.psc.issuer.is_none() || self.psc.client_id.is_none()) {
-            anyhow::bail!("`psc.mode = \"external\"` needs `psc.issuer` and `psc.client_id`");
+            anyhow::bail!("`psc.mode = \"external\"` demande `psc.issuer` et `psc.client_id`");
         }
         if !matches!(self.psc.token_check.as_str(), "jwks" | "introspection") {
-            anyhow::bail!("`psc.token_check` must be \"jwks\" or \"introspection\"");
+            anyhow::bail!("`psc.token_check` vaut \"jwks\" ou \"introspection\"");
         }
         if let Some(url) = &self.notify.sms_gateway
             && !url.starts_with("https://")
             && !url.starts_with("http://127.")
             && !url.starts_with("http://localhost")
         {
-            anyhow::bail!("`notify.sms_gateway` must be an https:// URL (plain http only on loopback)");
+            anyhow::bail!("`notify.sms_gateway` doit être une URL https:// (http seulement sur la boucle locale)");
         }
         if self.accounts.login_attempts == 0 || self.accounts.idle_lock_minutes == 0 {
-            anyhow::bail!("`accounts.login_attempts` and `accounts.idle_lock_minutes` must be above 0");
+            anyhow::bail!("`accounts.login_attempts` et `accounts.idle_lock_minutes` doivent être supérieurs à 0");
         }
         if self
             .accounts
@@ -563,19 +637,19 @@ impl Config {
             .iter()
             .any(|d| *d >= self.accounts.inactivity_delete_days)
         {
-            anyhow::bail!("`accounts.inactivity_notice_days` must come before `inactivity_delete_days`");
+            anyhow::bail!("`accounts.inactivity_notice_days` doit précéder `inactivity_delete_days`");
         }
         if let Err(e) = crate::traces::parse_retention(&self.traces.retention) {
             anyhow::bail!("`traces.retention`: {e}");
         }
         if self.accounts.archive_days == 0 {
-            anyhow::bail!("`accounts.archive_days` must be at least 1: a deleted BAL is archived first");
+            anyhow::bail!("`accounts.archive_days` vaut au moins 1 : une BAL supprimée est d'abord archivée");
         }
         if self.smtp.app_messages_per_minute == 0 {
-            anyhow::bail!("`smtp.app_messages_per_minute` must be above 0");
+            anyhow::bail!("`smtp.app_messages_per_minute` doit être supérieur à 0");
         }
         if self.imap.autologout_minutes < 30 {
-            anyhow::bail!("`imap.autologout_minutes` must be at least 30 (RFC 9051 §5.4)");
+            anyhow::bail!("`imap.autologout_minutes` vaut au moins 30 (RFC 9051 §5.4)");
         }
         Ok(())
     }
@@ -649,6 +723,17 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::Config;
+
+    #[test]
+    fn an_empty_listener_is_off_and_a_bad_one_is_named() {
+        let c: Config = toml::from_str("[imap]\nlisten = \"\"\n[web]\nlisten = \"\"\n").unwrap();
+        assert_eq!(c.imap.listen, None);
+        assert_eq!(c.web.listen, None);
+        assert!(c.imap.listen_tls.is_some(), "a key left out keeps its default");
+        assert_eq!(c.mail_clients().imap, None);
+        let e = toml::from_str::<Config>("[smtp]\nmx = \"port 25\"\n").unwrap_err();
+        assert!(e.to_string().contains("\"port 25\" n'est pas une adresse:port"), "{e}");
+    }
 
     #[test]
     fn the_example_is_the_defaults() {

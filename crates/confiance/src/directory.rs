@@ -138,7 +138,7 @@ fn with_extract<T>(
             .file_names()
             .find(|n| n.rsplit('/').next().unwrap_or(n).starts_with(prefix))
             .map(str::to_string)
-            .ok_or_else(|| anyhow::anyhow!("{} holds no {prefix}_*.txt", path.display()))?;
+            .ok_or_else(|| anyhow::anyhow!("{} ne contient aucun fichier {prefix}_*.txt", path.display()))?;
         let entry = archive
             .by_name(&name)
             .with_context(|| format!("{name} in {}", path.display()))?;
@@ -179,7 +179,7 @@ fn import(
     report: Option<&Path>,
 ) -> anyhow::Result<()> {
     if activities.is_none() && mailboxes.is_none() {
-        anyhow::bail!("nothing to import: give --activities FILE and/or --mailboxes FILE");
+        anyhow::bail!("rien à importer : donnez --activities FICHIER et/ou --mailboxes FICHIER");
     }
     let started = Instant::now();
     let mut builder = Builder::new();
@@ -228,7 +228,7 @@ fn import(
 
 fn search(config: &Config, a: SearchArgs) -> anyhow::Result<()> {
     let kind = match a.kind.as_deref() {
-        Some(k) => Some(MailboxKind::from_code(k).ok_or_else(|| anyhow::anyhow!("--type {k}: PER, ORG, APP or CAB"))?),
+        Some(k) => Some(MailboxKind::from_code(k).ok_or_else(|| anyhow::anyhow!("--type {k} : PER, ORG, APP ou CAB"))?),
         None => None,
     };
     let query = Query {
@@ -247,7 +247,7 @@ fn search(config: &Config, a: SearchArgs) -> anyhow::Result<()> {
     let path = snapshot_path(config);
     if !path.exists() {
         anyhow::bail!(
-            "no directory yet at {}: run `confiance directory import` (or `confiance init`)",
+            "pas encore d'annuaire dans {} : lancez `confiance directory import` (ou `confiance init`)",
             path.display()
         );
     }
@@ -258,7 +258,7 @@ fn search(config: &Config, a: SearchArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let results = live
         .search(&query)
-        .ok_or_else(|| anyhow::anyhow!("the directory is empty"))?;
+        .ok_or_else(|| anyhow::anyhow!("l'annuaire est vide"))?;
     let took = started.elapsed();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&results)?);

@@ -85,7 +85,7 @@ pub fn psc(config: &Config) -> anyhow::Result<(Arc<Psc>, Option<Arc<Sandbox>>)> 
                     .to_vec()
             };
             let sandbox = Sandbox::new(issuer.clone(), String::from_utf8(secret)?, redirect_uri.clone(), &key)
-                .map_err(|e| anyhow::anyhow!("PSC sandbox key: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("clé du bac à sable PSC : {e}"))?;
             // Our own web certificate's authority, so the relying party reaches the sandbox.
             extra_roots.extend(
                 confiance_trust::tls::load_chain(&config.anchors())?
@@ -156,6 +156,7 @@ pub fn accounts(
     psc: Arc<Psc>,
     sandbox: Option<Arc<Sandbox>>,
     notifier: Arc<Notifier>,
+    clients: &Arc<confiance_web::MailClients>,
 ) -> Arc<Accounts> {
     let a = &config.accounts;
     Arc::new(Accounts {
@@ -173,5 +174,6 @@ pub fn accounts(
         issuer_label: format!("{} MSSanté", config.operator),
         throttle,
         unknown: Default::default(),
+        clients: clients.clone(),
     })
 }

@@ -13,10 +13,34 @@ pub fn is_initialised(config: &Config) -> bool {
     config.data_dir.join("confiance.db").exists()
 }
 
-/// Demo mailboxes: a physician and a nurse, in the first hosted domain.
-fn demo_addresses(config: &Config) -> Vec<String> {
+/// Demo mailboxes: a physician and a nurse, in the first hosted domain, with their holders.
+fn demo_accounts(config: &Config) -> Vec<(String, &'static str, &'static str)> {
     let domain = &config.domains[0];
-    vec![format!("jean.dupont@{domain}"), format!("marie.martin@{domain}")]
+    vec![
+        (format!("jean.dupont@{domain}"), "Jean", "DUPONT"),
+        (format!("marie.martin@{domain}"), "Marie", "MARTIN"),
+    ]
+}
+
+/// A demo BAL opens the webmail as an activated one does: its password, then a code sent to
+/// the holder's personal e-mail, which in development lands on `/dev/messages`. The address
+/// is under `.invalid` (RFC 2606), which nothing outside can receive. Its password also opens
+/// IMAP/SMTP, so that a mail client works without an app password.
+fn demo_profile(address: &str, given: &str, family: &str) -> confiance_store::Profile {
+    let local = address.split('@').next().unwrap_or(address);
+    confiance_store::Profile {
+        national_id: None,
+        given_name: Some(given.to_string()),
+        family_name: Some(family.to_string()),
+        personal_email: Some(format!("{local}@demo.invalid")),
+        mobile: None,
+        second_factor: confiance_store::SecondFactor::Email,
+        totp_secret: None,
+        notify_new_mail: false,
+        publish_mobile: false,
+        mail_password: true,
+        terms_accepted_at: chrono::Utc::now().timestamp(),
+    }
 }
 
 fn random_password() -> String {
@@ -27,10 +51,23 @@ fn random_password() -> String {
     format!("Aa1{tail}")
 }
 
+/// The name the kernel holds for this machine (`hostname`), if it is a usable DNS name.
+fn machine_hostname() -> Option<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
+    let name = name.trim().to_ascii_lowercase();
+    let valid = !name.is_empty()
+        && name != "localhost"
+        && name.len() <= 253
+        && name
+            .split('.')
+            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+    valid.then_some(name)
+}
+
 pub fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
     if is_initialised(config) {
         anyhow::bail!(
-            "{} is already initialised (remove it to start again)",
+            "{} est déjà initialisé (supprimez-le pour repartir de zéro)",
             config.data_dir.display()
         );
     }
@@ -42,17 +79,26 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
             "localhost".to_string(),
             "127.0.0.1".to_string(),
         ];
+        // The machine's own name, so that a client elsewhere on the network can check it too.
+        names.extend(machine_hostname().filter(|h| !names.contains(h)));
         names.extend(config.domains.iter().cloned());
+        // Thunderbird fetches https://autoconfig.<domain>/mail/config-v1.1.xml.
+        names.extend(config.domains.iter().map(|d| format!("autoconfig.{d}")));
         eprintln!("Création de la PKI de développement (clés RSA 2048)…");
         DevPki::create(&config.data_dir, &config.operator, &names)?;
     }
     let store = confiance_store::open(&config.data_dir)?;
     if demo {
         let mut lines = String::new();
-        for address in demo_addresses(config) {
+        for (address, given, family) in demo_accounts(config) {
             let password = random_password();
             let hash = confiance_auth::hash_password(&password)?;
-            store.create_account(&address, &hash, config.storage.default_quota)?;
+            let id = store.create_account(&address, &hash, config.storage.default_quota)?;
+            store.set_profile(id, &demo_profile(&address, given, family))?;
+            // SCRAM keys too, so that a mail client choosing SCRAM-SHA-256 logs in at once.
+            if let Some(account) = store.account(id)? {
+                confiance_auth::login_scram::store_keys(&*store, &account, &hash, &password)?;
+            }
             lines.push_str(&format!("{address}\t{password}\n"));
         }
         let file = config.data_dir.join("demo-accounts.txt");
@@ -63,7 +109,15 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
             f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
         }
         f.write_all(lines.as_bytes())?;
-        eprintln!("Comptes de démonstration (aussi dans {}):\n{lines}", file.display());
+        eprintln!("Comptes de démonstration (aussi dans {}) :\n{lines}", file.display());
+        if let Some(web) = config.mail_clients().web_url()
+            && config.psc.mode == crate::config::PscMode::Sandbox
+        {
+            eprintln!(
+                "Webmail : {web}/connexion avec l'adresse et le mot de passe, puis le code à usage \
+                 unique affiché sur {web}/dev/messages"
+            );
+        }
         crate::directory::create_demo(config)?;
     }
     eprintln!(

@@ -72,7 +72,7 @@ pub async fn sweep(
                     )
                     .await
                     .map_err(|e| e.to_string()),
-                None => Err("no personal e-mail".to_string()),
+                None => Err("pas d'e-mail personnel".to_string()),
             };
             if let Err(why) = sent {
                 // CNIL AU-037: no deletion without a notice; one failure does not stop the sweep.

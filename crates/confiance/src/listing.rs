@@ -56,11 +56,11 @@ pub struct PublishArgs {
 
 /// The listing the arguments describe, or why they do not describe one.
 pub fn listing(a: &PublishArgs) -> anyhow::Result<DirectoryListing> {
-    let kind = MailboxKind::from_code(&a.kind).ok_or_else(|| anyhow::anyhow!("--type {}: PER, ORG or APP", a.kind))?;
+    let kind = MailboxKind::from_code(&a.kind).ok_or_else(|| anyhow::anyhow!("--type {} : PER, ORG ou APP", a.kind))?;
     let national_id = match &a.rpps {
         Some(r) => Some(
             Rpps::parse(r)
-                .map_err(|e| anyhow::anyhow!("--rpps: {e}"))?
+                .map_err(|e| anyhow::anyhow!("--rpps : {e}"))?
                 .national_id(),
         ),
         None => None,
@@ -68,14 +68,14 @@ pub fn listing(a: &PublishArgs) -> anyhow::Result<DirectoryListing> {
     let structure_id = match &a.finess {
         Some(f) => Some(format!(
             "1{}",
-            Finess::parse(f).map_err(|e| anyhow::anyhow!("--finess: {e}"))?
+            Finess::parse(f).map_err(|e| anyhow::anyhow!("--finess : {e}"))?
         )),
         None => None,
     };
     let profession = match &a.profession {
         Some(code) => {
             let label = profession_label(code).ok_or_else(|| {
-                anyhow::anyhow!("--profession {code}: not a TRE_G15 code (10 médecin, 60 infirmier…)")
+                anyhow::anyhow!("--profession {code} : pas un code TRE_G15 (10 médecin, 60 infirmier…)")
             })?;
             Some((code.clone(), label.to_string()))
         }
@@ -83,12 +83,14 @@ pub fn listing(a: &PublishArgs) -> anyhow::Result<DirectoryListing> {
     };
     match kind {
         MailboxKind::Personal | MailboxKind::Practice if national_id.is_none() || a.family.is_none() => {
-            anyhow::bail!("a personal BAL is published with its holder: --rpps and --family (and --given)")
+            anyhow::bail!("une BAL personnelle est publiée avec son titulaire : --rpps et --family (et --given)")
         }
         MailboxKind::Organisational | MailboxKind::Applicative
             if a.organisation.is_none() && structure_id.is_none() =>
         {
-            anyhow::bail!("an organisational or applicative BAL needs its structure: --organisation and/or --finess")
+            anyhow::bail!(
+                "une BAL organisationnelle ou applicative est publiée avec sa structure : --organisation et/ou --finess"
+            )
         }
         _ => {}
     }

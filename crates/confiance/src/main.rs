@@ -10,6 +10,7 @@ mod audit;
 mod authority;
 mod config;
 mod directory;
+mod dns;
 mod identity;
 mod indicators;
 mod init;
@@ -80,6 +81,9 @@ enum Cmd {
     /// The health directory (annuaire): import the ANS extracts, search, generate test files.
     #[command(subcommand)]
     Directory(directory::DirectoryCmd),
+    /// The DNS records to publish for each hosted domain: MX, SRV for mail clients (RFC 6186,
+    /// RFC 8314), autoconfiguration, SPF and DMARC.
+    Dns(dns::DnsArgs),
     /// Trust-space authority: create a test authority, operator MTA certificates and the
     /// whitelist for them.
     #[command(subcommand)]
@@ -165,6 +169,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Staff(cmd) => members::run_staff(&config, cmd),
         Cmd::Traces(args) => traces::run(&config, args),
         Cmd::Indicators(args) => indicators::run(&config, args),
+        Cmd::Dns(args) => dns::run(&config, args),
         Cmd::Queue(cmd) => queue::run(&config, cmd),
         Cmd::Whitelist(cmd) => whitelist::run(&config, cmd),
         Cmd::Directory(cmd) => directory::run(&config, cmd),

@@ -52,11 +52,11 @@ pub fn run_staff(config: &Config, cmd: StaffCmd) -> anyhow::Result<()> {
             password_stdin,
         } => {
             let email = confiance_core::Address::parse(&email)
-                .map_err(|e| anyhow::anyhow!("{email:?} is not an e-mail address ({e})"))?
+                .map_err(|e| anyhow::anyhow!("{email:?} n'est pas une adresse e-mail ({e})"))?
                 .to_string();
             let name = name.trim().to_string();
             if name.is_empty() {
-                anyhow::bail!("--name: the staff member needs a name");
+                anyhow::bail!("--name : le membre du personnel a besoin d'un nom");
             }
             let password = accounts::read_password(password_stdin)?;
             let secret = confiance_auth::otp::new_totp_secret();
@@ -69,7 +69,7 @@ pub fn run_staff(config: &Config, cmd: StaffCmd) -> anyhow::Result<()> {
                 created_at: chrono::Utc::now().timestamp(),
             };
             match store.add_staff(&staff) {
-                Err(StoreError::AccountExists) => anyhow::bail!("{email}: this staff account already exists"),
+                Err(StoreError::AccountExists) => anyhow::bail!("{email} : ce compte du personnel existe déjà"),
                 other => other?,
             }
             tracing::info!(target: "audit", event = "staff_added", staff = %email);
@@ -98,7 +98,7 @@ pub fn run_staff(config: &Config, cmd: StaffCmd) -> anyhow::Result<()> {
 
 fn suspended(store: &dyn confiance_store::Store, email: &str, on: bool) -> anyhow::Result<()> {
     match store.set_staff_suspended(email, on) {
-        Err(StoreError::NoSuchAccount) => anyhow::bail!("{email}: no such staff account"),
+        Err(StoreError::NoSuchAccount) => anyhow::bail!("{email} : aucun compte du personnel à cette adresse"),
         other => Ok(other?),
     }
 }
@@ -109,19 +109,19 @@ pub fn run_member(config: &Config, cmd: MemberCmd) -> anyhow::Result<()> {
         let a = accounts::hosted(config, address)?.to_string();
         store
             .account_by_address(&a)?
-            .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))
+            .ok_or_else(|| anyhow::anyhow!("aucune BAL {a}"))
     };
     match cmd {
         MemberCmd::Add { address, who, rights } => {
             let account = bal(&address)?;
             if account.kind == confiance_core::MailboxKind::Applicative {
                 anyhow::bail!(
-                    "{}: an applicative BAL is its software's, it has no members",
+                    "{} : une BAL applicative appartient à son logiciel, elle n'a pas de membres",
                     account.address
                 );
             }
             let who = admin_identity(&who)?;
-            let rights = Rights::parse(&rights).map_err(|e| anyhow::anyhow!("--rights: {e}"))?;
+            let rights = Rights::parse(&rights).map_err(|e| anyhow::anyhow!("--rights : {e}"))?;
             store.set_member(account.id, &who, rights)?;
             tracing::info!(target: "audit", event = "member_set", account = %account.address, member = %who,
                 rights = %rights.as_text());

@@ -33,12 +33,15 @@ impl Signer {
                 EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, bytes, &rng)
                     .map(Key::Ecdsa)
                     .or_else(|_| RsaKeyPair::from_pkcs8(bytes).map(Key::Rsa))
-                    .map_err(|e| anyhow::anyhow!("{}: key not usable for signing: {e}", key.display()))?
+                    .map_err(|e| anyhow::anyhow!("{} : clé inutilisable pour signer : {e}", key.display()))?
             }
             rustls::pki_types::PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der())
                 .map(Key::Rsa)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", key.display()))?,
-            _ => anyhow::bail!("{}: unsupported key type for signing proofs", key.display()),
+            _ => anyhow::bail!(
+                "{} : type de clé non pris en charge pour signer les preuves",
+                key.display()
+            ),
         };
         let certificate = std::fs::read_to_string(certificate)?;
         // The leaf only: the first certificate of the chain.

@@ -25,7 +25,7 @@ pub fn run(config: Config) -> anyhow::Result<()> {
 async fn bind(addr: std::net::SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
     let l = TcpListener::bind(addr)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {addr} for {what}: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("impossible d'écouter sur {addr} pour {what} : {e}"))?;
     tracing::info!(%addr, "{what} listening");
     Ok(l)
 }
@@ -56,8 +56,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let whitelist = Arc::new(open_whitelist(&config)?);
     let store = confiance_store::open(&config.data_dir)?;
-    let traces =
-        crate::audit::start(&config.data_dir).map_err(|e| anyhow::anyhow!("cannot open the trace log: {e}"))?;
+    let traces = crate::audit::start(&config.data_dir)
+        .map_err(|e| anyhow::anyhow!("impossible d'ouvrir le journal des traces : {e}"))?;
     let retention_ms = config.traces.retention_ms();
     if retention_ms < 183 * 86_400_000 {
         tracing::warn!(retention = %config.traces.retention, "audit traces kept less than the six months ANS recommends");
@@ -71,7 +71,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         );
     }
     let queue = confiance_store::open_queue(&config.data_dir)
-        .map_err(|e| anyhow::anyhow!("cannot open the outbound queue: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("impossible d'ouvrir la file d'envoi : {e}"))?;
     let outbound = Arc::new(Outbound {
         queue,
         wake: tokio::sync::Notify::new(),
@@ -208,6 +208,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tasks.spawn(reload_directory(directory.clone(), every));
     tasks.spawn(own_listings(directory.clone(), store.clone()));
     if let Some(addr) = config.web.listen {
+        let clients = Arc::new(config.mail_clients());
         let accounts = crate::identity::accounts(
             &config,
             store.clone(),
@@ -215,6 +216,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             psc.clone(),
             sandbox,
             notifier.clone(),
+            &clients,
         );
         let app = confiance_web::router(confiance_web::WebState {
             directory,
@@ -233,6 +235,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 store: store.clone(),
                 traces: traces.clone(),
             })),
+            clients,
         });
         let listener = bind(addr, "HTTPS (webmail, comptes, annuaire, API, FHIR)").await?;
         let connections = confiance_web::Connections {
@@ -262,12 +265,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(data_dir = %config.data_dir.display(), "Confiance ready");
     tokio::select! {
-        _ = tasks.join_next() => anyhow::bail!("a listener stopped"),
+        _ = tasks.join_next() => anyhow::bail!("un service d'écoute s'est arrêté"),
         _ = tokio::signal::ctrl_c() => {
             tracing::info!("stopping");
             Ok(())
         }
     }
+}
+
+/// The notice's text: that a message arrived, in which BAL, and where to read it; each line
+/// starts at the margin (a notice once carried 25 spaces of source indentation).
+fn new_mail_notice(address: &str) -> String {
+    format!(
+        "Bonjour,\n\nVous avez reçu un nouveau message dans votre boîte aux lettres MSSanté {address}.\n\
+         Consultez-le depuis votre webmail ou votre logiciel.\n\nConfiance MSSanté"
+    )
 }
 
 /// Tells holders who asked for it, on their personal e-mail, that new mail arrived in their
@@ -301,9 +313,7 @@ async fn new_mail_notices(
         if let Ok(Ok(wanted)) = wanted {
             for (id, address, to, uidnext) in wanted {
                 if seen.insert(id, uidnext).is_some_and(|before| uidnext > before) {
-                    let text = format!(
-                        "Bonjour,\n\nVous avez reçu un nouveau message dans votre boîte aux lettres MSSanté {address}.\n                         Consultez-le depuis votre webmail ou votre logiciel.\n\nConfiance MSSanté"
-                    );
+                    let text = new_mail_notice(&address);
                     let _ = notifier
                         .email(&to, "Nouveau message dans votre BAL MSSanté", &text)
                         .await;
@@ -460,7 +470,7 @@ fn open_whitelist(config: &Config) -> anyhow::Result<WhitelistSource> {
     let source = config.whitelist();
     if config.trust.whitelist.is_none() && !std::path::Path::new(&source).exists() {
         let chain = confiance_trust::tls::load_chain(&config.certificate())?;
-        let dn = confiance_trust::subject_dn(&chain[0]).map_err(|e| anyhow::anyhow!("our certificate: {e}"))?;
+        let dn = confiance_trust::subject_dn(&chain[0]).map_err(|e| anyhow::anyhow!("notre certificat : {e}"))?;
         let entries: Vec<_> = config
             .domains
             .iter()
@@ -481,7 +491,7 @@ fn open_whitelist(config: &Config) -> anyhow::Result<WhitelistSource> {
         config.trust.whitelist_ca.as_deref(),
         &config.whitelist_last_good(),
     )
-    .map_err(|e| anyhow::anyhow!("whitelist: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("liste blanche : {e}"))?;
     tracing::info!(source = %source, generated = ?loaded.generated, domains = loaded.domains,
         certificates = loaded.dns, problems = loaded.problems, "whitelist loaded");
     Ok(list)
@@ -520,5 +530,18 @@ async fn refresh_crls(revocation: Arc<confiance_trust::Revocation>, every: Durat
             tracing::error!(target: "audit", event = "crl_stale", source = %source,
                 "CRL past its nextUpdate: the certificates it covers are refused until a fresh one is read");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_new_mail_notice_has_no_stray_indentation() {
+        let text = super::new_mail_notice("jean.dupont@medecin.confiance.test");
+        assert!(
+            text.lines().all(|l| !l.starts_with(' ') && !l.ends_with(' ')),
+            "{text:?}"
+        );
+        assert!(text.contains("MSSanté jean.dupont@medecin.confiance.test.\nConsultez-le"));
     }
 }

@@ -111,10 +111,10 @@ pub fn run_structure(config: &Config, cmd: StructureCmd) -> anyhow::Result<()> {
             let f = finess(&f)?;
             let name = name.trim();
             if name.is_empty() {
-                anyhow::bail!("--name: the structure needs a name");
+                anyhow::bail!("--name : la structure a besoin d'un nom");
             }
             match store.add_structure(&f, name, address.as_deref().map(str::trim)) {
-                Err(StoreError::StructureExists) => anyhow::bail!("FINESS {f}: this structure already exists"),
+                Err(StoreError::StructureExists) => anyhow::bail!("FINESS {f} : cette structure existe déjà"),
                 other => other?,
             }
             tracing::info!(target: "audit", event = "structure_added", finess = %f);
@@ -143,7 +143,7 @@ pub fn run_structure(config: &Config, cmd: StructureCmd) -> anyhow::Result<()> {
             let who = admin_identity(&who)?;
             match store.add_structure_admin(&f, &who) {
                 Err(StoreError::NoSuchStructure) => {
-                    anyhow::bail!("FINESS {f}: no such structure (confiance structure add)")
+                    anyhow::bail!("FINESS {f} : aucune structure de ce numéro (confiance structure add)")
                 }
                 Ok(false) => println!("{who} administre déjà la structure {f}"),
                 Ok(true) => {
@@ -173,7 +173,7 @@ pub(crate) fn admin_identity(who: &str) -> anyhow::Result<String> {
     }
     Address::parse(who)
         .map(|a| a.to_string().to_lowercase())
-        .map_err(|e| anyhow::anyhow!("{who:?}: neither an RPPS (11 digits) nor an e-mail address ({e})"))
+        .map_err(|e| anyhow::anyhow!("{who:?} : ni un RPPS (11 chiffres) ni une adresse e-mail ({e})"))
 }
 
 pub fn run_bal(config: &Config, cmd: BalCmd) -> anyhow::Result<()> {
@@ -200,16 +200,16 @@ fn token(config: &Config, address: &str, label: &str) -> anyhow::Result<()> {
     let a = accounts::hosted(config, address)?.to_string();
     let label: String = label.trim().chars().take(60).collect();
     if label.is_empty() {
-        anyhow::bail!("--label: say what the token is for (the software's name)");
+        anyhow::bail!("--label : dites à quoi sert le jeton (le nom du logiciel)");
     }
     let store = accounts::open(config)?;
     let account = store
         .account_by_address(&a)?
-        .ok_or_else(|| anyhow::anyhow!("no mailbox {a}"))?;
+        .ok_or_else(|| anyhow::anyhow!("aucune BAL {a}"))?;
     let existing = store.app_passwords(account.id)?;
     if existing.len() >= confiance_auth::login::MAX_APP_PASSWORDS {
         anyhow::bail!(
-            "{a} already has {} tokens and app passwords: revoke one first",
+            "{a} a déjà {} jetons et mots de passe d'application : révoquez-en un d'abord",
             existing.len()
         );
     }
@@ -235,11 +235,11 @@ fn add(
     name: &str,
     quota: Option<u64>,
 ) -> anyhow::Result<()> {
-    let a = accounts::hosted(config, address)?.to_string();
+    let a = accounts::new_address(config, address)?.to_string();
     let f = finess(structure)?;
     let name = name.trim();
     if name.is_empty() {
-        anyhow::bail!("--name: the BAL needs the name it shows");
+        anyhow::bail!("--name : la BAL a besoin du nom qu'elle affiche");
     }
     let store = accounts::open(config)?;
     let created = confiance_store::create_published_bal(
@@ -253,9 +253,11 @@ fn add(
         },
     );
     match created {
-        Err(StoreError::NoSuchStructure) => anyhow::bail!("FINESS {f}: no such structure (confiance structure add)"),
+        Err(StoreError::NoSuchStructure) => {
+            anyhow::bail!("FINESS {f} : aucune structure de ce numéro (confiance structure add)")
+        }
         Err(StoreError::AccountExists) => {
-            anyhow::bail!("{a} already exists; a BAL's type never changes after its creation")
+            anyhow::bail!("{a} existe déjà ; le type d'une BAL ne change jamais après sa création")
         }
         other => other?,
     };

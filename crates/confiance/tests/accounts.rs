@@ -196,7 +196,9 @@ fn activation_login_mail_clients_and_lifecycle() {
         "the notice goes to the personal e-mail: {first}"
     );
     assert!(
-        first.contains(&format!("non avertie (no personal e-mail), donc conservée : {martin}")),
+        first.contains(&format!(
+            "non avertie (pas d'e-mail personnel), donc conservée : {martin}"
+        )),
         "no notice, no deletion: {first}"
     );
     assert!(sweep(341).contains("0 BAL averties"), "a notice is sent once");

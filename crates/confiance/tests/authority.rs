@@ -57,7 +57,7 @@ domains = ["op-b.test"]
         .unwrap();
     assert!(!run.status.success());
     assert!(
-        common::text(&run).contains("invalid trust space"),
+        common::text(&run).contains("description d'espace de confiance illisible"),
         "{}",
         common::text(&run)
     );

@@ -109,7 +109,7 @@ fn import_then_search_over_https() {
     );
     let out = op.cli(&["directory", "import"], None);
     assert!(
-        !out.status.success() && text(&out).contains("nothing to import"),
+        !out.status.success() && text(&out).contains("rien à importer"),
         "{}",
         text(&out)
     );
@@ -155,7 +155,7 @@ fn import_then_search_over_https() {
     assert!(said.contains("(contenu inchangé)"), "{said}");
     let said = import(&["--activities", mss_zip.to_str().unwrap()]);
     assert!(
-        said.contains("holds no PS_LibreAcces_Personne_activite_*.txt"),
+        said.contains("ne contient aucun fichier PS_LibreAcces_Personne_activite_*.txt"),
         "{said}"
     );
     let said = import(&["--mailboxes", other.to_str().unwrap().replace(".txt", ".zip").as_str()]);
@@ -220,10 +220,10 @@ fn own_mailboxes_are_published_and_the_liste_rouge_hides_them() {
     for (args, reason) in [
         (vec!["--rpps", "10000005478", "--family", "DUPONT"], "--rpps"),
         (vec!["--type", "XYZ"], "--type XYZ"),
-        (vec!["--family", "DUPONT"], "--rpps and --family"),
+        (vec!["--family", "DUPONT"], "--rpps et --family"),
         (
             vec!["--rpps", "10000005479", "--family", "DUPONT", "--profession", "99"],
-            "not a TRE_G15 code",
+            "pas un code TRE_G15",
         ),
     ] {
         let mut all = vec!["account", "publish", jean.as_str()];
@@ -246,7 +246,7 @@ fn own_mailboxes_are_published_and_the_liste_rouge_hides_them() {
         None,
     );
     assert!(
-        !out.status.success() && text(&out).contains("no mailbox"),
+        !out.status.success() && text(&out).contains("aucune BAL"),
         "{}",
         text(&out)
     );

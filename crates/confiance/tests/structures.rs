@@ -24,13 +24,16 @@ fn a_structure_holds_bals_of_a_fixed_type() {
     };
     // A mistyped digit: the error names the key; a malformed number says what a FINESS is.
     let (ok, out) = cli(&["structure", "add", "750712185", "--name", "CHU"]);
-    assert!(!ok && out.contains("750712185") && out.contains("check key"), "{out}");
+    assert!(
+        !ok && out.contains("750712185") && out.contains("clé de contrôle"),
+        "{out}"
+    );
     let (ok, out) = cli(&["structure", "add", "75071218", "--name", "CHU"]);
-    assert!(!ok && out.contains("9 characters"), "{out}");
+    assert!(!ok && out.contains("9 caractères"), "{out}");
     let (ok, out) = cli(&["structure", "add", FINESS, "--name", "Centre hospitalier de Test"]);
     assert!(ok, "{out}");
     let (ok, out) = cli(&["structure", "add", FINESS, "--name", "Autre"]);
-    assert!(!ok && out.contains("already exists"), "{out}");
+    assert!(!ok && out.contains("existe déjà"), "{out}");
 
     let secretariat = op.mailbox("secretariat");
     let add = |address: &str, kind: &str, finess: &str| {
@@ -48,12 +51,12 @@ fn a_structure_holds_bals_of_a_fixed_type() {
         ])
     };
     let (ok, out) = add(&op.mailbox("orpheline"), "org", "130786049");
-    assert!(!ok && out.contains("no such structure"), "{out}");
+    assert!(!ok && out.contains("aucune structure de ce numéro"), "{out}");
     let (ok, out) = add(&secretariat, "org", FINESS);
     assert!(ok && out.contains("BAL ORG créée"), "{out}");
     // The same address again, as another type: refused, the type stays.
     let (ok, out) = add(&secretariat, "app", FINESS);
-    assert!(!ok && out.contains("never changes"), "{out}");
+    assert!(!ok && out.contains("ne change jamais"), "{out}");
     let per = ["--type", "PER", "--rpps", "10000005479", "--family", "X"];
     let (ok, out) = cli(&[&["account", "publish", &secretariat][..], &per].concat());
     assert!(
@@ -69,9 +72,9 @@ fn a_structure_holds_bals_of_a_fixed_type() {
     let (ok, out) = cli(&["structure", "admin", "add", FINESS, "cadre@chu-test.fr"]);
     assert!(ok, "{out}");
     let (ok, out) = cli(&["structure", "admin", "add", FINESS, "10102727017"]);
-    assert!(!ok && out.contains("check key"), "{out}");
+    assert!(!ok && out.contains("clé de contrôle"), "{out}");
     let (ok, out) = cli(&["structure", "admin", "add", "130786049", "cadre@chu-test.fr"]);
-    assert!(!ok && out.contains("no such structure"), "{out}");
+    assert!(!ok && out.contains("aucune structure de ce numéro"), "{out}");
     let (_, out) = cli(&["structure", "list"]);
     assert!(
         out.contains(&format!("{secretariat} (ORG)")) && out.contains("cadre@chu-test.fr"),
@@ -204,7 +207,7 @@ fn an_applicative_bal_sends_with_its_structure_s_certificate() {
         None,
     );
     assert!(
-        !out.status.success() && text(&out).contains("check key"),
+        !out.status.success() && text(&out).contains("clé de contrôle"),
         "{}",
         text(&out)
     );
@@ -288,7 +291,7 @@ fn staff_read_a_shared_bal_with_their_rights() {
         Some(&password),
     );
     assert!(
-        !again.status.success() && text(&again).contains("already exists"),
+        !again.status.success() && text(&again).contains("existe déjà"),
         "{}",
         text(&again)
     );

@@ -186,7 +186,7 @@ fn a_month_of_traffic_is_traced_and_counted() {
     let (ok, out) = cli(&["indicators", "--month", "2026-13"]);
     assert!(!ok && out.contains("2026-13") && out.contains("mois"), "{out}");
     let (ok, out) = cli(&["indicators", "--month", &month, "--structure", "750712185"]);
-    assert!(!ok && out.contains("check key"), "{out}");
+    assert!(!ok && out.contains("clé de contrôle"), "{out}");
     let (ok, out) = cli(&["traces", "--since", "01/12/2026"]);
     assert!(!ok && out.contains("date illisible"), "{out}");
 }

@@ -37,6 +37,16 @@ fn webmail_walk_in_chromium() {
     // without the content.
     let log = op.log();
     assert!(log.contains("event=\"mdn_sent\""), "{log}");
+    // The read receipt went from the null reverse-path (RFC 8098 §3): the delivery traced just
+    // before the receipt was said sent has an empty sender.
+    let lines: Vec<&str> = log.lines().collect();
+    let sent = lines.iter().position(|l| l.contains("event=\"mdn_sent\"")).unwrap();
+    let delivery = lines[..sent]
+        .iter()
+        .rev()
+        .find(|l| l.contains("event=\"delivered\""))
+        .expect("the receipt's delivery");
+    assert!(delivery.contains(" sender= "), "{delivery}");
     assert!(log.contains("event=\"webmail_sent\""), "{log}");
     assert!(!log.contains("Voici les résultats"), "message content in the log");
 }

@@ -22,17 +22,17 @@ pub struct Address {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
-    #[error("the address is empty")]
+    #[error("l'adresse est vide")]
     Empty,
-    #[error("the address has no '@' separating the local part from the domain")]
+    #[error("l'adresse n'a pas de @ entre la partie locale et le domaine")]
     NoAt,
-    #[error("the address is longer than {MAX_ADDRESS_LEN} characters")]
+    #[error("l'adresse dépasse {MAX_ADDRESS_LEN} caractères")]
     TooLong,
-    #[error("the part before '@' is empty or longer than {MAX_LOCAL_PART_LEN} characters")]
+    #[error("la partie avant le @ est vide ou dépasse {MAX_LOCAL_PART_LEN} caractères")]
     BadLocalPartLength,
-    #[error("the part before '@' contains a character that is not allowed: {0:?}")]
+    #[error("la partie avant le @ contient un caractère interdit : {0:?}")]
     BadLocalPartChar(char),
-    #[error("the domain {0:?} is not a valid host name")]
+    #[error("le domaine {0:?} n'est pas un nom d'hôte valable")]
     BadDomain(String),
 }
 
@@ -90,6 +90,25 @@ impl std::str::FromStr for Address {
     }
 }
 
+/// Whether `local` may name a new BAL here: lowercase ASCII letters and digits in words
+/// joined by one `.`, `-` or `_` (`prenom.nom`, `secretariat-cardio`, an INS matricule), at
+/// most 64 bytes (RFC 5321 §4.5.3.1.1). Mail is received for any RFC 5322 local part, but an
+/// address this operator hands out must be one every operator, directory and practice
+/// software of the trust space can carry: no accents (not every peer speaks SMTPUTF8), no
+/// upper case, no quoting.
+pub fn is_new_local_part(local: &str) -> bool {
+    let separator = |b: u8| matches!(b, b'.' | b'-' | b'_');
+    let bytes = local.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 64
+        && bytes
+            .iter()
+            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || separator(b))
+        && !separator(bytes[0])
+        && !separator(bytes[bytes.len() - 1])
+        && !bytes.windows(2).any(|w| separator(w[0]) && separator(w[1]))
+}
+
 /// RFC 5322 §3.2.3 atext, plus UTF-8 letters (RFC 6531 SMTPUTF8 allows them).
 fn is_atext(c: char) -> bool {
     c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || (!c.is_ascii() && c.is_alphanumeric())
@@ -141,5 +160,29 @@ mod tests {
     #[test]
     fn accepts_utf8_local_parts() {
         assert!(Address::parse("hélène.martin@pro.mssante.fr").is_ok());
+    }
+
+    #[test]
+    fn new_local_parts_keep_to_the_national_form() {
+        for ok in [
+            "jean.dupont",
+            "jean-pierre.martin2",
+            "secretariat_cardio",
+            "279035121518989",
+        ] {
+            assert!(is_new_local_part(ok), "{ok}");
+        }
+        for bad in [
+            "élodie.dupont",
+            "Jean.Dupont",
+            ".jean",
+            "jean.",
+            "jean..dupont",
+            "jean+tag",
+            "",
+            &"a".repeat(65),
+        ] {
+            assert!(!is_new_local_part(bad), "{bad}");
+        }
     }
 }

@@ -13,21 +13,21 @@ use std::fmt;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdentifierError {
-    #[error("{kind} must have {expected} characters, not {found}")]
+    #[error("{kind} doit avoir {expected} caractères, et non {found}")]
     Length {
         kind: &'static str,
         expected: usize,
         found: usize,
     },
-    #[error("{kind} may only contain {allowed}: {value:?}")]
+    #[error("{kind} ne peut contenir que {allowed} : {value:?}")]
     Characters {
         kind: &'static str,
         allowed: &'static str,
         value: String,
     },
-    #[error("{kind} {value}: wrong check key (a digit is mistyped or two are swapped)")]
+    #[error("{kind} {value} : clé de contrôle fausse (un chiffre mal saisi, ou deux inversés)")]
     Key { kind: &'static str, value: String },
-    #[error("unknown national identifier type prefix in {0:?} (expected 8 + RPPS or 0 + ADELI)")]
+    #[error("préfixe de type d'identifiant national inconnu dans {0:?} (8 + RPPS ou 0 + ADELI attendu)")]
     Prefix(String),
 }
 
@@ -67,7 +67,7 @@ fn check_len(kind: &'static str, value: &str, expected: usize) -> Result<(), Ide
     if !value.is_ascii() {
         return Err(IdentifierError::Characters {
             kind,
-            allowed: "ASCII digits",
+            allowed: "des chiffres ASCII",
             value: value.into(),
         });
     }
@@ -78,7 +78,7 @@ fn digits_only(kind: &'static str, value: &str) -> Result<(), IdentifierError> {
     if !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(IdentifierError::Characters {
             kind,
-            allowed: "digits",
+            allowed: "des chiffres",
             value: value.into(),
         });
     }
@@ -162,7 +162,7 @@ impl Adeli {
         if !v.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) {
             return Err(IdentifierError::Characters {
                 kind: "ADELI",
-                allowed: "digits and letters",
+                allowed: "des chiffres et des lettres",
                 value: v,
             });
         }
@@ -213,7 +213,7 @@ impl Finess {
         if !dept_ok || !rest.bytes().all(|b| b.is_ascii_digit()) {
             return Err(IdentifierError::Characters {
                 kind: "FINESS",
-                allowed: "digits (2A or 2B first for Corsica)",
+                allowed: "des chiffres (2A ou 2B en tête pour la Corse)",
                 value: v,
             });
         }
@@ -305,7 +305,7 @@ impl Nir {
         let Some(number) = Self::numeric(&v[..13]) else {
             return Err(IdentifierError::Characters {
                 kind: "NIR",
-                allowed: "digits (2A or 2B as the département for Corsica)",
+                allowed: "des chiffres (2A ou 2B comme département pour la Corse)",
                 value: v,
             });
         };
@@ -421,7 +421,7 @@ mod tests {
                 value: "1".into()
             }
             .to_string()
-            .contains("check key")
+            .contains("clé de contrôle")
         );
     }
 

@@ -210,7 +210,7 @@ mod tests {
         let lines: Vec<u64> = report.bad.iter().map(|b| b.line).collect();
         assert_eq!(lines, vec![3, 4, 5, 6, 7]);
         assert!(report.bad[0].reason.contains("not PER, ORG, APP or CAB"));
-        assert!(report.bad[2].reason.contains("wrong check key"));
+        assert!(report.bad[2].reason.contains("clé de contrôle fausse"));
         assert!(report.bad[3].reason.contains("Dématérialisation"));
         assert!(report.bad[4].reason.contains("8 fields where the header has 31"));
         let jean = &got[0];

@@ -1,6 +1,7 @@
 //! Folders an account may make: named, nested and counted within bounds, so that one client
 //! cannot make the server hold or send megabytes of names (a 30,000-level CREATE once made a
 //! LIST answer 901 MB). IMAP answers `NO [LIMIT]` (RFC 9051 §7.1), the webmail says why.
+//! The special folders (RFC 6154) exist once each: no second « Corbeille » beside Trash.
 
 use confiance_store::{AccountId, Mailbox, Store, StoreError};
 
@@ -31,6 +32,10 @@ pub enum FolderLimit {
     TooMany,
     #[error("an account holds at most {MAX_FOLDERS} subscriptions")]
     TooManySubscriptions,
+    #[error("that is the name of a special folder (Sent, Drafts, Trash, Junk), which exists once")]
+    SpecialName,
+    #[error("another folder already has that special use")]
+    SpecialUseTaken,
 }
 
 impl FolderLimit {
@@ -44,8 +49,37 @@ impl FolderLimit {
             FolderLimit::TooDeep => format!("les dossiers s'imbriquent sur {MAX_DEPTH} niveaux au plus"),
             FolderLimit::TooMany => format!("une BAL compte au plus {MAX_FOLDERS} dossiers"),
             FolderLimit::TooManySubscriptions => format!("une BAL compte au plus {MAX_FOLDERS} abonnements"),
+            FolderLimit::SpecialName => "c'est le nom d'un dossier spécial (Envoyés, Brouillons, Corbeille, \
+                                         Indésirables), qui existe une seule fois"
+                .to_string(),
+            FolderLimit::SpecialUseTaken => "un autre dossier a déjà cet usage spécial".to_string(),
         }
     }
+
+    /// The IMAP response code (RFC 5530 §3, RFC 6154 §5.3).
+    pub fn code(self) -> &'static str {
+        match self {
+            FolderLimit::SpecialName => "CANNOT",
+            FolderLimit::SpecialUseTaken => "USEATTR",
+            _ => "LIMIT",
+        }
+    }
+}
+
+/// The French names with accents as mail clients send them, in modified UTF-7 (RFC 3501
+/// §5.1.3); names are kept as the client sends them.
+const FRENCH_NAMES_MUTF7: [&str; 3] = ["Bo&AO4-te de r&AOk-ception", "Envoy&AOk-s", "Ind&AOk-sirables"];
+
+/// Whether `name` is, at the top level and in any case, the IMAP or French name of a special
+/// folder: mail clients and the webmail show both as the same folder.
+pub fn is_special_name(name: &str, delimiter: char) -> bool {
+    let name = name.to_lowercase();
+    !name.contains(delimiter)
+        && confiance_core::mailbox::SpecialUse::ALL
+            .iter()
+            .flat_map(|u| [u.folder_name(), u.french_name()])
+            .chain(FRENCH_NAMES_MUTF7)
+            .any(|n| n.to_lowercase() == name)
 }
 
 /// Checks a folder's full name against the bounds on its length and depth.
@@ -90,6 +124,19 @@ impl MailService {
     ) -> Result<Mailbox, MailError> {
         check_name(&name, delimiter).map_err(MailError::Limit)?;
         self.run(move |s| {
+            let existing = s.mailboxes(account)?;
+            if let Some(attribute) = &special_use
+                && existing
+                    .iter()
+                    .any(|m| m.special_use.as_deref() == Some(attribute.as_str()))
+            {
+                return Ok(Err(FolderLimit::SpecialUseTaken));
+            }
+            // The folder itself gets the store's "already exists"; any other spelling is refused
+            // unless it is made with its special use (the first of its kind).
+            if special_use.is_none() && is_special_name(&name, delimiter) && !existing.iter().any(|m| m.name == name) {
+                return Ok(Err(FolderLimit::SpecialName));
+            }
             let parents = missing_parents(s, account, &name, delimiter)?;
             if s.mailboxes(account)?.len() + parents.len() + 1 > MAX_FOLDERS {
                 return Ok(Err(FolderLimit::TooMany));
@@ -113,6 +160,9 @@ impl MailService {
         delimiter: char,
     ) -> Result<(), MailError> {
         check_name(&to, delimiter).map_err(MailError::Limit)?;
+        if is_special_name(&to, delimiter) {
+            return Err(MailError::Limit(FolderLimit::SpecialName));
+        }
         let emptied = self
             .run(move |s| {
                 let below = format!("{from}{delimiter}");
@@ -210,5 +260,25 @@ mod tests {
         assert_eq!(check_name(&"é".repeat(128), '/'), Err(FolderLimit::LevelTooLong));
         let long = vec!["x".repeat(200); 3].join("/");
         assert_eq!(check_name(&long, '/'), Err(FolderLimit::NameTooLong));
+    }
+
+    #[test]
+    fn special_names_in_any_language_and_case_at_the_top_only() {
+        for name in [
+            "Trash",
+            "trash",
+            "Corbeille",
+            "CORBEILLE",
+            "Envoyés",
+            "Envoy&AOk-s",
+            "sent",
+            "Indésirables",
+            "INBOX",
+        ] {
+            assert!(is_special_name(name, '/'), "{name}");
+        }
+        for name in ["Projets/Corbeille", "Corbeilles", "Archives", "Patients"] {
+            assert!(!is_special_name(name, '/'), "{name}");
+        }
     }
 }

@@ -9,6 +9,37 @@ pub use confiance_segur::XDM_ARCHIVE;
 /// Longest subject or recipient list kept for the list (the message itself keeps all).
 const KEEP: usize = 500;
 
+/// Characters of text a list shows under a subject.
+const SNIPPET_CHARS: usize = 140;
+
+/// The first words of a message's text: quoted lines (`> `) and the signature (`-- `) left out,
+/// whitespace folded, at most `SNIPPET_CHARS` characters.
+pub fn snippet(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line == "--" || line == "-- " {
+            break;
+        }
+        if line.trim_start().starts_with('>') {
+            continue;
+        }
+        for word in line.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        if out.chars().count() >= SNIPPET_CHARS {
+            break;
+        }
+    }
+    match out.char_indices().nth(SNIPPET_CHARS) {
+        Some((end, _)) => format!("{}…", out[..end].trim_end()),
+        None => out,
+    }
+}
+
 fn clip(mut s: String) -> String {
     if s.len() > KEEP {
         let mut end = KEEP;
@@ -79,6 +110,7 @@ pub fn summarize(bytes: &[u8]) -> MessageSummary {
         attachments,
         xdm,
         receipt_to,
+        snippet: snippet(&message.body_text(0).unwrap_or_default()),
     }
 }
 
@@ -121,5 +153,16 @@ mod tests {
         let s = summarize(b"\x00\x01 not a message");
         assert_eq!(s.attachments, 0);
         assert!(s.receipt_to.is_none());
+    }
+
+    #[test]
+    fn snippets_skip_quotes_and_signatures_and_stop_short() {
+        let text = "Bonjour,\n\n> ancien message\nvoici   les résultats.\n-- \nDr Martin";
+        assert_eq!(snippet(text), "Bonjour, voici les résultats.");
+        let long = "é".repeat(300);
+        let s = snippet(&long);
+        assert_eq!(s.chars().count(), SNIPPET_CHARS + 1);
+        assert!(s.ends_with('…'));
+        assert_eq!(snippet(""), "");
     }
 }

@@ -1,6 +1,6 @@
 //! Delivery status notifications (RFC 3464) for the DSN extension (RFC 3461): a report to the
 //! sender when a recipient asked NOTIFY=SUCCESS got the message, or when one could not be
-//! delivered (NOTIFY=FAILURE, the default). Réf. #1 asks operators to support DSN (ECO.2.3.1).
+//! delivered (NOTIFY=FAILURE, the default). Réf. #2 asks operators to support DSN (ECO.2.3.1).
 
 use chrono::{DateTime, Local};
 

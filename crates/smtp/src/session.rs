@@ -16,6 +16,10 @@ use crate::routing::{Route, Router};
 use crate::server::Role;
 use crate::transaction::{self, Envelope, Source};
 
+/// As on IMAP: one answer for every refusal, with the usual cause for a mail client.
+const LOGIN_REFUSED: &str = "535 5.7.8 Authentication credentials invalid; a mailbox activated on the web \
+     opens mail software with an app password, made on the webmail's account page (/compte)\r\n";
+
 pub enum Next {
     Continue,
     Quit,
@@ -277,7 +281,7 @@ impl Session {
                         self.logged_in(a);
                         out.push_str("235 2.7.0 Authentication successful\r\n");
                     }
-                    ScramStep::Refused => out.push_str("535 5.7.8 Authentication credentials invalid\r\n"),
+                    ScramStep::Refused => out.push_str(LOGIN_REFUSED),
                     ScramStep::Malformed(e) => out.push_str(&format!("501 5.5.2 {e}\r\n")),
                 }
             }
@@ -333,7 +337,7 @@ impl Session {
                 out.push_str("235 2.7.0 Authentication successful\r\n");
             }
             None => {
-                out.push_str("535 5.7.8 Authentication credentials invalid\r\n");
+                out.push_str(LOGIN_REFUSED);
             }
         }
     }

@@ -27,15 +27,26 @@ pub struct NotSent {
     pub refused: Vec<(String, Refusal)>,
 }
 
-/// Sends `message` from `account` to `recipients`, with a delivery report on success and
-/// failure when `request_dsn` (RFC 3461 NOTIFY=SUCCESS,FAILURE).
+/// What is sent, which decides the envelope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A message; delivery reports only on failure (RFC 3461's default).
+    Message,
+    /// A message whose sender asked to be told of each delivery too (NOTIFY=SUCCESS,FAILURE).
+    MessageWithDeliveryReport,
+    /// A report (a read receipt): sent from the null reverse-path `<>` so that no report is
+    /// ever made about it (RFC 8098 §3, RFC 3461 §6.2), its From: still the reader's address.
+    Report,
+}
+
+/// Sends `message` from `account` to `recipients`, with the envelope `kind` asks for.
 pub async fn submit(
     svc: &MailService,
     cfg: &SmtpConfig,
     account: Account,
     recipients: &[String],
     message: Vec<u8>,
-    request_dsn: bool,
+    kind: Kind,
 ) -> Result<Submitted, NotSent> {
     let not_sent = |reply: Refusal, refused: Vec<(String, Refusal)>| NotSent { reply, refused };
     let params = vec![("SIZE".to_string(), Some(message.len().to_string()))];
@@ -43,13 +54,16 @@ pub async fn submit(
         .and_then(|()| policy::sender(&account.address, Some(&account)))
         .map_err(|r| not_sent(r, Vec::new()))?;
     let mut envelope = Envelope {
-        sender: account.address.clone(),
+        sender: match kind {
+            Kind::Report => String::new(),
+            _ => account.address.clone(),
+        },
         params,
         recipients: Vec::new(),
     };
-    let dsn: Vec<(String, Option<String>)> = match request_dsn {
-        true => vec![("NOTIFY".into(), Some("SUCCESS,FAILURE".into()))],
-        false => Vec::new(),
+    let dsn: Vec<(String, Option<String>)> = match kind {
+        Kind::MessageWithDeliveryReport => vec![("NOTIFY".into(), Some("SUCCESS,FAILURE".into()))],
+        Kind::Message | Kind::Report => Vec::new(),
     };
     let router = Router {
         svc,

@@ -256,7 +256,7 @@ async fn enqueue(
 }
 
 /// Adds Return-Path and Received (RFC 5321 §4.4), plus Message-ID and Date when the client
-/// left them out (RFC 6409 §8; MSSanté requires a Message-ID, Réf. #1 ECO.2.2.1).
+/// left them out (RFC 6409 §8; MSSanté requires a Message-ID, Réf. #2 ECO.2.2.1).
 fn trace(cfg: &SmtpConfig, source: &Source<'_>, envelope: &Envelope, id: &str, message: Vec<u8>) -> Vec<u8> {
     let header_end = dsn::header_of(&message).len();
     let header = String::from_utf8_lossy(&message[..header_end]).to_ascii_lowercase();

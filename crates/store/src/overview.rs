@@ -20,6 +20,9 @@ pub struct MessageSummary {
     pub xdm: bool,
     /// The sender asks for a read receipt (`Disposition-Notification-To`, RFC 8098).
     pub receipt_to: Option<String>,
+    /// The start of the text, quotes left out, whitespace folded: what the list shows under
+    /// the subject. Empty for messages summarised before it existed (schema migration 13).
+    pub snippet: String,
 }
 
 /// A message as a list shows it. The summary is `None` for messages stored before summaries

@@ -247,6 +247,10 @@ CREATE TABLE patient_contacts(
     PRIMARY KEY(account_id, address)
 ) WITHOUT ROWID;
 "#,
+    // 13: the start of each message's text, shown under its subject in the webmail's lists.
+    r#"
+ALTER TABLE message_summaries ADD COLUMN snippet TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 pub struct SqliteStore {

@@ -571,6 +571,7 @@ fn overview_suite(store: &dyn Store) {
         recipients: "alice@medecin.test".into(),
         subject: subject.into(),
         attachments,
+        snippet: format!("Texte de {subject}"),
         ..Default::default()
     };
     let mut messages = Vec::new();
@@ -674,14 +675,19 @@ fn overview_suite(store: &dyn Store) {
     assert!(store.unsummarised(alice, 10).unwrap().is_empty());
     let uid = store.list_messages(inbox.id, &newest.clone()).unwrap();
     let listed = store.listed(inbox.id, uid.1[0].meta.uid).unwrap().unwrap();
-    assert_eq!(listed.summary.unwrap().subject, "Ordonnance");
+    let summary_kept = listed.summary.unwrap();
+    assert_eq!(summary_kept.subject, "Ordonnance");
+    assert_eq!(summary_kept.snippet, "Texte de Ordonnance");
     // Search: sender, subject, dates; the LIKE wildcards of the query are plain text.
     let found = |q: SearchQuery| -> Vec<String> {
         store
             .search_messages(alice, &SearchQuery { limit: 10, ..q })
             .unwrap()
             .into_iter()
-            .map(|(_, l)| l.summary.unwrap().subject)
+            .map(|(folder, l)| {
+                assert_eq!(folder, inbox.id, "the folder each result is in");
+                l.summary.unwrap().subject
+            })
             .collect()
     };
     assert_eq!(

@@ -59,6 +59,13 @@ impl askama::filters::Escaper for Escaper {
     }
 }
 
+/// `text` escaped as the templates escape it, for markup written outside a template (XML).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    askama::filters::Escaper::write_escaped_str(&Escaper, &mut out, text).expect("a String takes any text");
+    out
+}
+
 /// Percent-encodes a query-string value.
 pub fn url_value(s: &str) -> String {
     let mut out = String::new();

@@ -4,6 +4,7 @@
 
 pub mod account;
 mod api;
+mod clients;
 mod fhir;
 mod html;
 mod i18n;
@@ -25,6 +26,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+pub use clients::MailClients;
 pub use problem::Problem;
 
 /// What the handlers share.
@@ -37,6 +39,8 @@ pub struct WebState {
     pub webmail: Option<Arc<webmail::Webmail>>,
     /// The month's usage figures the structure console draws; `None` draws none.
     pub indicators: Option<Arc<dyn Indicators>>,
+    /// The host and ports mail clients use, for /compte and the autoconfiguration.
+    pub clients: Arc<MailClients>,
 }
 
 /// The figures of one scope: (indicator, detail) → value, as `confiance indicators` names them.
@@ -95,7 +99,11 @@ pub fn router(state: WebState) -> Router {
         .route("/", get(home))
         .route("/annuaire", get(page::search))
         .route("/site.css", get(site::css))
+        .route("/favicon.svg", get(site::icon))
+        .route("/favicon.ico", get(site::icon))
         .route("/api/annuaire", get(api::search))
+        .route("/.well-known/autoconfig/mail/config-v1.1.xml", get(clients::autoconfig))
+        .route("/mail/config-v1.1.xml", get(clients::autoconfig))
         .nest("/fhir", fhir::routes())
         .merge(webmail::routes(&state))
         .merge(account::routes())

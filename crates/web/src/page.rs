@@ -38,8 +38,8 @@ struct SearchPage<'a> {
     with_bal: bool,
     found: Option<&'a Results>,
     problem: Option<&'a str>,
-    activities_file: &'a str,
-    mailboxes_file: &'a str,
+    /// Where the directory comes from: the national extracts' file names, or one name for both.
+    source: String,
     people: u64,
     bals: u64,
 }
@@ -129,8 +129,17 @@ fn render(p: &SearchParams, d: &Directory, shown: Shown) -> Response {
         with_bal: matches!(p.bal.as_deref(), Some("1" | "true" | "on" | "oui")),
         found,
         problem: error.map(|e| e.detail.as_str()),
-        activities_file: &provenance.activities_file,
-        mailboxes_file: &provenance.mailboxes_file,
+        source: if provenance.activities_file == provenance.mailboxes_file {
+            crate::i18n::Tr(lang).fill("directory.source", &[("file", &provenance.activities_file)])
+        } else {
+            crate::i18n::Tr(lang).fill(
+                "directory.sources",
+                &[
+                    ("activities", &provenance.activities_file),
+                    ("mailboxes", &provenance.mailboxes_file),
+                ],
+            )
+        },
         people: d.snapshot.people.len() as u64,
         bals: d.snapshot.mailbox_count() as u64,
     };

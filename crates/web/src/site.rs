@@ -49,6 +49,12 @@ pub async fn css() -> Response {
     asset(CSS, "text/css; charset=utf-8")
 }
 
+/// The site's icon, a white cross on the webmail's blue, also at `/favicon.ico` where browsers
+/// look without being told.
+pub async fn icon() -> Response {
+    asset(include_str!("favicon.svg"), "image/svg+xml")
+}
+
 /// Which part of the site a page belongs to, marked in the navigation.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Section {

@@ -82,9 +82,9 @@ impl Operator {
         }
     }
 
-    /// Writes the configuration (`extra_config` holds top-level keys, then any tables but
-    /// `[imap]`, `[smtp]` and `[web]`), initialises with `accounts` (local parts) and starts.
-    pub fn launch(&mut self, accounts: &[&str], extra_config: &str) {
+    /// Writes the configuration file: `extra_config` holds top-level keys, then any tables but
+    /// `[imap]`, `[smtp]` and `[web]`.
+    pub fn write_config(&self, extra_config: &str) {
         let ip = &self.ip;
         let domains = if self.domain == DOMAIN || extra_config.contains("domains") {
             String::new()
@@ -105,6 +105,11 @@ impl Operator {
             smtp_extra = self.smtp_extra,
         );
         std::fs::write(self.config_path(), config).unwrap();
+    }
+
+    /// Writes the configuration, initialises with `accounts` (local parts) and starts.
+    pub fn launch(&mut self, accounts: &[&str], extra_config: &str) {
+        self.write_config(extra_config);
         let op = self;
         let out = op.cli(&["init", "--no-demo"], None);
         assert!(

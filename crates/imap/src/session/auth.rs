@@ -9,6 +9,12 @@ use confiance_auth::sasl::SaslError;
 use super::{Control, Session, tagged};
 use crate::proto::command::CommandBody;
 
+/// The same answer whether the address exists or not; the hint names the usual cause for a
+/// mail client, whose user activated the BAL on the web (the account password then opens the
+/// webmail only, with its second factor).
+pub(crate) const LOGIN_REFUSED: &str = "[AUTHENTICATIONFAILED] Invalid address or password. A mailbox activated \
+     on the web opens mail software with an app password, made on the webmail's account page (/compte).";
+
 impl Session {
     /// LOGIN and AUTHENTICATE; an AUTHENTICATE without an initial response asks the connection
     /// loop for the client's first message.
@@ -73,7 +79,7 @@ impl Session {
         match verified {
             Some(account) => self.logged_in(out, tag, account),
             None => {
-                tagged(out, tag, "NO", "[AUTHENTICATIONFAILED] Invalid address or password.");
+                tagged(out, tag, "NO", LOGIN_REFUSED);
             }
         }
     }
@@ -129,7 +135,7 @@ impl Session {
             Credential::Scram(message) => match self.cfg.logins.scram(&mut exchange.scram, &message, attempt).await {
                 ScramStep::Challenge(challenge) => return Some((exchange, challenge)),
                 ScramStep::Done(account) => self.logged_in(out, tag, account),
-                ScramStep::Refused => tagged(out, tag, "NO", "[AUTHENTICATIONFAILED] Invalid address or password."),
+                ScramStep::Refused => tagged(out, tag, "NO", LOGIN_REFUSED),
                 ScramStep::Malformed(e) => tagged(out, tag, "BAD", &format!("{e}.")),
             },
             Credential::Card { authzid } => {

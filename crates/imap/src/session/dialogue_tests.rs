@@ -104,7 +104,7 @@ async fn a_wrong_password_and_an_unknown_address_read_alike() {
     let mut s = op.connect();
     let wrong = s.send("a LOGIN alice@medecin.test Wrong-password-1").await;
     let unknown = s.send("a LOGIN nobody@medecin.test Wrong-password-1").await;
-    assert_eq!(wrong, "a NO [AUTHENTICATIONFAILED] Invalid address or password.\r\n");
+    assert_eq!(wrong, format!("a NO {}\r\n", super::auth::LOGIN_REFUSED));
     assert_eq!(wrong, unknown);
     assert!(s.send("b SELECT INBOX").await.starts_with("b BAD"));
 }

@@ -317,7 +317,9 @@ impl Session {
             Err(confiance_mail::MailError::Store(StoreError::MailboxExists)) => {
                 tagged(out, tag, "NO", "[ALREADYEXISTS] The folder already exists.")
             }
-            Err(confiance_mail::MailError::Limit(limit)) => tagged(out, tag, "NO", &format!("[LIMIT] {limit}.")),
+            Err(confiance_mail::MailError::Limit(limit)) => {
+                tagged(out, tag, "NO", &format!("[{}] {limit}.", limit.code()))
+            }
             Err(e) => tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
         }
     }
@@ -368,7 +370,9 @@ impl Session {
             Err(confiance_mail::MailError::Store(StoreError::NoSuchMailbox)) => {
                 tagged(out, tag, "NO", "[NONEXISTENT] No such folder.")
             }
-            Err(confiance_mail::MailError::Limit(limit)) => tagged(out, tag, "NO", &format!("[LIMIT] {limit}.")),
+            Err(confiance_mail::MailError::Limit(limit)) => {
+                tagged(out, tag, "NO", &format!("[{}] {limit}.", limit.code()))
+            }
             Err(e) => tagged(out, tag, "NO", &format!("[SERVERBUG] {e}")),
         }
     }
@@ -382,7 +386,9 @@ impl Session {
         // as folders keep LSUB and LIST (SUBSCRIBED) answers small.
         let account = self.account_id();
         match self.svc.subscribe_folder(account, name, on, DELIMITER).await {
-            Err(confiance_mail::MailError::Limit(limit)) => tagged(out, tag, "NO", &format!("[LIMIT] {limit}.")),
+            Err(confiance_mail::MailError::Limit(limit)) => {
+                tagged(out, tag, "NO", &format!("[{}] {limit}.", limit.code()))
+            }
             Ok(()) => tagged(
                 out,
                 tag,

@@ -15,7 +15,7 @@ const UNSEEN: &str = r"instr(m.flags, '\Seen') = 0";
 fn listed_cols() -> String {
     let message: Vec<String> = MESSAGE_COLS.split(", ").map(|c| format!("m.{c}")).collect();
     format!(
-        "{}, s.blob, s.date, s.from_name, s.from_address, s.recipients, s.subject, s.attachments, s.xdm, s.receipt_to",
+        "{}, s.blob, s.date, s.from_name, s.from_address, s.recipients, s.subject, s.attachments, s.xdm, s.receipt_to, s.snippet",
         message.join(", ")
     )
 }
@@ -33,6 +33,7 @@ fn listed_row(r: &rusqlite::Row) -> rusqlite::Result<Listed> {
             attachments: r.get(14)?,
             xdm: r.get(15)?,
             receipt_to: r.get(16)?,
+            snippet: r.get(17)?,
         }),
     };
     Ok(Listed { meta, summary })
@@ -63,8 +64,8 @@ pub(super) fn insert_summary(tx: &Connection, blob: &BlobId, s: &MessageSummary)
     };
     tx.prepare_cached(
         "INSERT OR IGNORE INTO message_summaries(blob, date, from_name, from_address, recipients, subject,
-             attachments, xdm, receipt_to, sort_sender, sort_subject)
-         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             attachments, xdm, receipt_to, sort_sender, sort_subject, snippet)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         blob.0,
@@ -78,6 +79,7 @@ pub(super) fn insert_summary(tx: &Connection, blob: &BlobId, s: &MessageSummary)
         s.receipt_to,
         sender.to_lowercase(),
         subject_key(&s.subject),
+        s.snippet,
     ])?;
     Ok(())
 }
@@ -230,7 +232,8 @@ impl Overviews for SqliteStore {
                 listed_cols()
             ))?;
             let rows = stmt.query_map(params_from_iter(values), |r| {
-                Ok((MailboxId(r.get(17)?), listed_row(r)?))
+                // The folder's id comes after the listed columns.
+                Ok((MailboxId(r.get(listed_cols().split(", ").count())?), listed_row(r)?))
             })?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })

@@ -146,14 +146,24 @@ async fn address_form(a: &Accounts, session: &Session, error: Option<&str>) -> R
         step: 2,
         csrf: &session.data.csrf,
         who: format!(
-            "{} {} — RPPS {}",
+            "{} {} — {}",
             person.given_name.as_deref().unwrap_or(""),
             person.family_name.as_deref().unwrap_or(""),
-            person.national_id.get(1..).unwrap_or("")
+            national_number(&person.national_id)
         ),
         proposed,
     };
     site::form(&page, error.is_some(), StatusCode::UNPROCESSABLE_ENTITY)
+}
+
+/// The number a professional knows from their card: IdNat_PS `8` + RPPS, `0` + ADELI
+/// (the directory's identifier rules).
+fn national_number(national_id: &str) -> String {
+    match national_id.split_at_checked(1) {
+        Some(("8", rpps)) => format!("RPPS {rpps}"),
+        Some(("0", adeli)) => format!("ADELI {adeli}"),
+        _ => national_id.to_string(),
+    }
 }
 
 /// Step 2.
@@ -200,9 +210,10 @@ fn default_choices() -> Choices {
         personal_email: None,
         mobile: None,
         notify_new_mail: false,
-        publish_mobile: false,
         red_list: false,
-        dematerialisation: true,
+        // The national service keeps paper mail until the professional ticks « Je ne souhaite
+        // plus recevoir par courrier papier »: never ticked for them.
+        dematerialisation: false,
     }
 }
 

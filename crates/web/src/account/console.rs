@@ -225,7 +225,10 @@ pub async fn create_bal(
         Some("console.name-the-bal")
     } else if name.chars().count() > MAX_NAME {
         Some("console.name-too-long")
-    } else if !a.domains.contains(&domain) || confiance_core::Address::parse(&address).is_err() {
+    } else if !a.domains.contains(&domain)
+        || confiance_core::Address::parse(&address).is_err()
+        || !confiance_core::address::is_new_local_part(&local)
+    {
         Some("console.bad-address")
     } else {
         None

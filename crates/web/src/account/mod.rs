@@ -62,6 +62,8 @@ pub struct Accounts {
     pub throttle: Arc<confiance_auth::throttle::Throttle>,
     /// Failures on addresses that have no BAL, so that they lock alike.
     pub unknown: unknown::UnknownLocks,
+    /// The host and ports the account pages give for mail software.
+    pub clients: Arc<crate::MailClients>,
 }
 
 pub(crate) fn now() -> i64 {

@@ -24,7 +24,6 @@ pub struct Choices {
     pub personal_email: Option<String>,
     pub mobile: Option<String>,
     pub notify_new_mail: bool,
-    pub publish_mobile: bool,
     pub red_list: bool,
     pub dematerialisation: bool,
 }
@@ -81,15 +80,11 @@ pub fn parse(form: &HashMap<String, String>, lang: Lang) -> Result<Choices, Stri
     if on("notifier") && personal_email.is_none() {
         return Err(tr.text_of("profile.notify-needs-email").into());
     }
-    if on("publier_mobile") && mobile.is_none() {
-        return Err(tr.text_of("profile.publish-needs-mobile").into());
-    }
     Ok(Choices {
         second_factor,
         personal_email,
         mobile,
         notify_new_mail: on("notifier"),
-        publish_mobile: on("publier_mobile"),
         red_list: on("liste_rouge"),
         dematerialisation: on("dematerialisation"),
     })
@@ -133,7 +128,9 @@ pub fn apply(choices: &Choices, profile: &mut Profile, listing: &mut DirectoryLi
     profile.personal_email = choices.personal_email.clone();
     profile.mobile = choices.mobile.clone();
     profile.notify_new_mail = choices.notify_new_mail;
-    profile.publish_mobile = choices.publish_mobile;
+    // The MSSanté directory carries no telephone (the national extract has no such field, and
+    // our listing feeds it): a mobile is kept for codes by SMS, never published.
+    profile.publish_mobile = false;
     if choices.second_factor == SecondFactor::Totp {
         if totp_secret.is_some() {
             profile.totp_secret = totp_secret;
@@ -160,7 +157,6 @@ fn choices_of(profile: &Profile, listing: Option<&DirectoryListing>) -> Choices 
         personal_email: profile.personal_email.clone(),
         mobile: profile.mobile.clone(),
         notify_new_mail: profile.notify_new_mail,
-        publish_mobile: profile.publish_mobile,
         red_list: listing.is_some_and(|l| l.red_list),
         dematerialisation: listing.and_then(|l| l.dematerialisation).unwrap_or(false),
     }
@@ -199,6 +195,9 @@ struct AccountPage<'a> {
     /// Just created: its label and the password, shown this once.
     new_app: Option<(String, String)>,
     apps: Vec<AppRow>,
+    clients: &'a crate::MailClients,
+    /// The login password also opens mail software (demo and patients' BALs).
+    mail_password: bool,
 }
 
 async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Option<&Choices>) -> Response {
@@ -243,6 +242,8 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
         totp,
         new_app: session.data.new_app_password.clone(),
         apps,
+        clients: &a.clients,
+        mail_password: profile.mail_password,
     };
     site::form(&page, error.is_some(), StatusCode::UNPROCESSABLE_ENTITY)
 }

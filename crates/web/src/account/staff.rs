@@ -136,6 +136,7 @@ struct StaffPage<'a> {
     administered: Vec<(String, String)>,
     /// They may read one of their BALs: the webmail is open to them.
     readable: bool,
+    clients: &'a crate::MailClients,
 }
 
 async fn render(a: &Accounts, session: &Session, email: &str, error: Option<&str>) -> Response {
@@ -192,6 +193,7 @@ async fn render(a: &Accounts, session: &Session, email: &str, error: Option<&str
         name,
         bals,
         new_app: session.data.new_app_password.clone(),
+        clients: &a.clients,
     };
     site::form(&page, error.is_some(), StatusCode::UNPROCESSABLE_ENTITY)
 }

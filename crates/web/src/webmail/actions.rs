@@ -125,14 +125,17 @@ pub async fn receipt(Path((id, uid)): Path<(i64, u32)>, PostedForm { mut ctx, fo
             ctx.account.clone(),
             std::slice::from_ref(&to),
             mdn,
-            false,
+            confiance_smtp::Submission::Report,
         )
         .await;
         if let Err(e) = sent {
+            // The reason in the reader's words, never the SMTP reply.
+            let french = lang == crate::html::Lang::Fr;
+            let why = e.refused.first().map_or(&e.reply, |r| &r.1);
             let msg = format!(
                 "{} {}",
                 crate::i18n::Tr(lang).text_of("actions.the-read-receipt-could-not"),
-                e.refused.first().map_or(e.reply.to_string(), |r| r.1.to_string())
+                why.sentence(french)
             );
             return ctx.fail(axum::http::StatusCode::BAD_GATEWAY, &msg).await;
         }

@@ -163,6 +163,11 @@ async fn prefill(ctx: &Ctx, q: &HashMap<String, String>, signature: &str) -> Opt
                 .into_iter()
                 .map(|a| a.1)
                 .collect();
+            form.draft.bcc = confiance_mail::summary::addresses(message.bcc())
+                .into_iter()
+                .map(|a| a.1)
+                .collect();
+            form.draft.reply_to = reply_to.first().map(|a| a.1.clone());
             form.draft.subject = subject;
             form.draft.body = text.replace("\r\n", "\n");
             form.draft.receipt = listed.summary.as_ref().is_some_and(|s| s.receipt_to.is_some());
@@ -227,11 +232,14 @@ struct ComposePage {
     hidden: Vec<(&'static str, String)>,
     to: String,
     cc: String,
+    bcc: String,
+    reply_to: String,
     subject: String,
     body: String,
     /// Attachments of the answered, forwarded or drafted message: index, name, size.
     kept: Vec<(usize, String, usize)>,
     receipt: bool,
+    delivery_report: bool,
     /// "Écrire à un patient": the patient part open.
     patient: bool,
     /// A patient writes: the parts for professionals are not shown.
@@ -275,10 +283,13 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
         hidden,
         to: d.to.join(", "),
         cc: d.cc.join(", "),
+        bcc: d.bcc.join(", "),
+        reply_to: d.reply_to.unwrap_or_default(),
         subject: d.subject,
         body: d.body,
         kept: form.kept,
         receipt: d.receipt,
+        delivery_report: d.delivery_report,
         patient: q.contains_key("patient"),
         for_patient,
         document_types: super::patient::DOCUMENT_TYPES,
@@ -448,12 +459,19 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
     let field = |k: &str| posted.fields.get(k).cloned().unwrap_or_default();
     let (to, bad_to) = recipients(&field("a"));
     let (cc, bad_cc) = recipients(&field("cc"));
+    let (bcc, bad_bcc) = recipients(&field("cci"));
+    // One address for answers, or none; several, or one unreadable, is said and kept typed.
+    let (reply_to, bad_reply_to) = recipients(&field("repondre-a"));
+    let reply_to_problem = !bad_reply_to.is_empty() || reply_to.len() > 1;
     let mut draft = Draft {
         to,
         cc,
+        bcc,
+        reply_to: reply_to.first().cloned().filter(|_| !reply_to_problem),
         subject: field("objet").trim().to_string(),
         body: field("corps"),
         receipt: posted.fields.contains_key("accuse"),
+        delivery_report: posted.fields.contains_key("accuse-remise"),
         in_reply_to: posted.fields.get("en-reponse-a").filter(|s| !s.is_empty()).cloned(),
         references: field("references").split_whitespace().map(str::to_string).collect(),
         ..Draft::default()
@@ -524,11 +542,14 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
         problems.push(Tr(lang).fill("compose.too-big", &[("name", name)]));
     }
     problems.extend(patient_problems);
-    for bad in bad_to.iter().chain(&bad_cc) {
+    for bad in bad_to.iter().chain(&bad_cc).chain(&bad_bcc) {
         problems.push(Tr(lang).fill("compose.not-an-address", &[("address", bad)]));
     }
+    if reply_to_problem {
+        problems.push(Tr(lang).fill("compose.bad-reply-to", &[("typed", field("repondre-a").trim())]));
+    }
     let sending = field("action") != "brouillon";
-    if sending && draft.to.is_empty() && draft.cc.is_empty() && bad_to.is_empty() {
+    if sending && draft.to.is_empty() && draft.cc.is_empty() && draft.bcc.is_empty() && bad_to.is_empty() {
         problems.push(
             crate::i18n::Tr(lang)
                 .text_of("compose.give-at-least-one-recipient")
@@ -537,14 +558,18 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
     }
 
     if sending && problems.is_empty() {
-        let all: Vec<String> = draft.to.iter().chain(&draft.cc).cloned().collect();
+        let all: Vec<String> = draft.to.iter().chain(&draft.cc).chain(&draft.bcc).cloned().collect();
+        let kind = match draft.delivery_report {
+            true => confiance_smtp::Submission::MessageWithDeliveryReport,
+            false => confiance_smtp::Submission::Message,
+        };
         let sent = confiance_smtp::submit(
             &ctx.mail.svc,
             &ctx.mail.smtp,
             ctx.account.clone(),
             &all,
             bytes.clone(),
-            false,
+            kind,
         )
         .await;
         // Refusals are said in the user's language, without their codes.
@@ -552,7 +577,7 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
         match sent {
             Ok(done) => {
                 if let Some(sent_folder) = ctx.special("\\Sent").map(|f| f.id) {
-                    keep(&ctx, sent_folder, bytes, &["\\Seen"]).await;
+                    keep(&ctx, sent_folder, outgoing::with_bcc(bytes, &draft.bcc), &["\\Seen"]).await;
                 }
                 drop_draft(&ctx, replaces).await;
                 tracing::info!(target: "audit", event = "webmail_sent", bal = %ctx.account.address, actor = ctx.actor(), id = %done.id, recipients = all.len(), refused = done.refused.len());
@@ -591,7 +616,14 @@ pub async fn post(mut ctx: Ctx, headers: HeaderMap, multipart: Multipart) -> Res
     let Some(drafts) = ctx.special("\\Drafts").map(|f| f.id) else {
         return ctx.store_failed().await;
     };
-    let Some(uid) = keep(&ctx, drafts, bytes, &["\\Draft", "\\Seen"]).await else {
+    let Some(uid) = keep(
+        &ctx,
+        drafts,
+        outgoing::with_bcc(bytes, &draft.bcc),
+        &["\\Draft", "\\Seen"],
+    )
+    .await
+    else {
         return ctx.store_failed().await;
     };
     // The draft replaced goes, unless it still holds attachments this save could not carry.

@@ -117,7 +117,7 @@ pub async fn post(PostedForm { mut ctx, form }: PostedForm) -> Response {
         Some("supprimer") => match target.and_then(|id| is_own(&ctx, id)) {
             Some(from) => match svc.delete_folder(account, from).await {
                 Ok(()) => Ok(crate::i18n::Tr(lang).text_of("folders.folder-deleted")),
-                Err(e) => Err(refused(lang, &e.to_string())),
+                Err(e) => Err(refused(lang, &why(lang, &e))),
             },
             None => Err(refused(
                 lang,

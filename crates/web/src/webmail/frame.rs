@@ -111,10 +111,13 @@ pub struct Frame {
     pub nav: Vec<NavItem>,
     /// A patient's webmail: no new conversation, no directory.
     pub patient: bool,
+    /// How full the BAL is (RFC 9208 STORAGE, as IMAP GETQUOTA says it).
+    pub quota: Option<Quota>,
 }
 
 impl Frame {
-    pub fn of(ctx: &mut Ctx, title: &str, counts: &[FolderCount], current: Option<i64>) -> Frame {
+    /// `used`: the BAL's bytes, when the store said.
+    pub fn of(ctx: &mut Ctx, title: &str, counts: &[FolderCount], used: Option<u64>, current: Option<i64>) -> Frame {
         let lang = ctx.lang();
         let (code, other_lang, other_label) = (lang.code(), lang.other().code(), lang.other().own_name());
         let nav = ordered(&ctx.folders)
@@ -145,7 +148,53 @@ impl Frame {
             flash: ctx.session.data.flash.take(),
             nav,
             patient: ctx.patient,
+            quota: used.and_then(|u| Quota::of(u, ctx.account.quota_bytes, lang)),
         }
+    }
+}
+
+/// A size for people, in the reader's language: `812 ko`, `1,5 Mo`, `2 Go` (multiples of
+/// 1,024, as the quota counts).
+pub(crate) fn human_size(bytes: u64, lang: Lang) -> String {
+    let units = match lang {
+        Lang::Fr => ["ko", "Mo", "Go"],
+        Lang::En => ["KB", "MB", "GB"],
+    };
+    if bytes < 1 << 20 {
+        return format!("{} {}", bytes.div_ceil(1024), units[0]);
+    }
+    let (value, unit) = match bytes >= 1 << 30 {
+        true => (bytes as f64 / (1u64 << 30) as f64, units[2]),
+        false => (bytes as f64 / (1u64 << 20) as f64, units[1]),
+    };
+    let shown = format!("{value:.1}");
+    let shown = shown.strip_suffix(".0").unwrap_or(&shown);
+    match lang {
+        Lang::Fr => format!("{} {unit}", shown.replace('.', ",")),
+        Lang::En => format!("{shown} {unit}"),
+    }
+}
+
+/// The BAL's use of its quota, as the folder list shows it under a gauge.
+pub struct Quota {
+    pub percent: u64,
+    pub said: String,
+}
+
+impl Quota {
+    pub fn of(used: u64, limit: u64, lang: Lang) -> Option<Quota> {
+        (limit > 0).then(|| {
+            let percent = (used.saturating_mul(100) / limit).min(100);
+            let said = crate::i18n::Tr(lang).fill(
+                "webmail.quota",
+                &[
+                    ("used", &human_size(used, lang)),
+                    ("limit", &human_size(limit, lang)),
+                    ("percent", &percent.to_string()),
+                ],
+            );
+            Quota { percent, said }
+        })
     }
 }
 
@@ -158,6 +207,18 @@ pub async fn counts(ctx: &Ctx) -> Vec<FolderCount> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_and_quota_as_people_read_them() {
+        assert_eq!(human_size(812, Lang::Fr), "1 ko");
+        assert_eq!(human_size(1_572_864, Lang::Fr), "1,5 Mo");
+        assert_eq!(human_size(2 << 30, Lang::Fr), "2 Go");
+        assert_eq!(human_size(1_572_864, Lang::En), "1.5 MB");
+        let q = Quota::of(1 << 30, 2 << 30, Lang::Fr).unwrap();
+        assert_eq!(q.percent, 50);
+        assert!(q.said.contains("1 Go") && q.said.contains("2 Go"), "{}", q.said);
+        assert!(Quota::of(5, 0, Lang::Fr).is_none());
+    }
 
     #[test]
     fn dates_are_short_today_and_in_the_senders_offset() {

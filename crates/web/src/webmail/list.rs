@@ -121,6 +121,8 @@ pub struct Row {
     pub attachment: bool,
     pub who: String,
     pub subject: Subject,
+    /// The start of the text, under the subject.
+    pub snippet: String,
     pub place: Option<String>,
     pub date: String,
 }
@@ -144,6 +146,7 @@ impl Row {
             attachment: s.attachments > 0,
             who,
             subject: Subject::of(&s.subject, s.xdm),
+            snippet: s.snippet.clone(),
             place,
             date: short_date(row.meta.internal_date, row.meta.internal_tz_minutes, now),
         }

@@ -116,8 +116,9 @@ impl Ctx {
         make: impl FnOnce(crate::i18n::Tr, frame::Frame, &[confiance_mail::model::FolderCount]) -> T,
     ) -> Response {
         let counts = frame::counts(&self).await;
+        let used = self.mail.svc.usage(self.account.id).await.ok();
         let tr = crate::i18n::Tr(self.lang());
-        let frame = frame::Frame::of(&mut self, title, &counts, current);
+        let frame = frame::Frame::of(&mut self, title, &counts, used, current);
         let html = frame::render(&make(tr, frame, &counts));
         self.respond(html).await
     }

@@ -21,9 +21,17 @@ pub struct Attachment {
 pub struct Draft {
     pub to: Vec<String>,
     pub cc: Vec<String>,
+    /// Blind copies: in the envelope, never in the message sent (RFC 5322 §3.6.3); kept in
+    /// the sender's own copies (Sent, Drafts) by `with_bcc`.
+    pub bcc: Vec<String>,
+    /// Where answers should go, when not to the sender (RFC 5322 §3.6.2).
+    pub reply_to: Option<String>,
     pub subject: String,
     pub body: String,
+    /// A read receipt is asked for (RFC 8098 Disposition-Notification-To).
     pub receipt: bool,
+    /// A delivery report is asked for each recipient (RFC 3461 NOTIFY=SUCCESS,FAILURE).
+    pub delivery_report: bool,
     /// Message-ID of the message answered, and its References (RFC 5322 §3.6.4, ECO.2.2.2).
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
@@ -33,7 +41,7 @@ pub struct Draft {
     pub headers: Vec<(String, String)>,
 }
 
-/// A fresh Message-ID on the sender's domain (Réf. #1 ECO.2.2.1).
+/// A fresh Message-ID on the sender's domain (Réf. #2 ECO.2.2.1).
 pub fn message_id(sender: &str) -> String {
     let domain = sender.rsplit_once('@').map_or("localhost", |(_, d)| d);
     let random = hex::encode(confiance_auth::otp::random_bytes::<16>());
@@ -59,6 +67,9 @@ pub fn build(from_name: &str, from: &str, draft: &Draft, attachments: &[Attachme
     if !draft.cc.is_empty() {
         m = m.cc(address_list(&draft.cc));
     }
+    if let Some(reply_to) = &draft.reply_to {
+        m = m.reply_to(reply_to.as_str());
+    }
     if let Some(parent) = &draft.in_reply_to {
         m = m.in_reply_to(parent.as_str());
         let mut refs: Vec<&str> = draft.references.iter().map(String::as_str).collect();
@@ -79,6 +90,17 @@ pub fn build(from_name: &str, from: &str, draft: &Draft, attachments: &[Attachme
         m = m.attachment(a.content_type.clone(), a.name.clone(), a.bytes.clone());
     }
     m.write_to_vec()
+}
+
+/// The sender's own copy of a message sent with blind copies: the same bytes with a `Bcc:`
+/// field naming them, so that Sent and Drafts show who else got it.
+pub fn with_bcc(message: Vec<u8>, bcc: &[String]) -> Vec<u8> {
+    if bcc.is_empty() {
+        return message;
+    }
+    let mut copy = format!("Bcc: {}\r\n", bcc.join(", ")).into_bytes();
+    copy.extend_from_slice(&message);
+    copy
 }
 
 /// The receipt of a message read by `reader` (RFC 8098 §3: multipart/report with a
@@ -130,9 +152,12 @@ mod tests {
         let draft = Draft {
             to: vec!["anne@medecin.confiance.test".into()],
             cc: vec!["sec@pro.confiance.test".into()],
+            bcc: vec!["archives@medecin.confiance.test".into()],
+            reply_to: Some("secretariat@medecin.confiance.test".into()),
             subject: "Résultats d'analyse".into(),
             body: "Bonjour,\nvoici les résultats.".into(),
             receipt: true,
+            delivery_report: true,
             in_reply_to: Some("parent@medecin.confiance.test".into()),
             references: vec!["root@medecin.confiance.test".into()],
             closes: true,
@@ -158,6 +183,19 @@ mod tests {
         let s = confiance_mail::summary::summarize(&bytes);
         assert_eq!(s.receipt_to.as_deref(), Some("jean.martin@medecin.confiance.test"));
         assert_eq!(s.recipients, "anne@medecin.confiance.test, sec@pro.confiance.test");
+        // The blind copy is in no field of what is sent; Reply-To is.
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(!text.contains("archives@"), "{text}");
+        assert!(
+            text.contains("Reply-To: <secretariat@medecin.confiance.test>"),
+            "{text}"
+        );
+        let kept = with_bcc(bytes, &draft.bcc);
+        let m = MessageParser::default().parse(&kept).unwrap();
+        assert_eq!(
+            m.bcc().and_then(|b| b.first()).and_then(|a| a.address()),
+            Some("archives@medecin.confiance.test")
+        );
     }
 
     #[test]

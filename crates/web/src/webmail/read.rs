@@ -54,18 +54,6 @@ pub fn file_name(part: &mail_parser::MessagePart, n: usize) -> String {
     }
 }
 
-fn human_size(bytes: usize, lang: Lang) -> String {
-    let (ko, mo) = match lang {
-        Lang::Fr => ("ko", "Mo"),
-        Lang::En => ("KB", "MB"),
-    };
-    if bytes >= 1 << 20 {
-        format!("{:.1} {mo}", bytes as f64 / (1 << 20) as f64)
-    } else {
-        format!("{} {ko}", bytes.div_ceil(1024))
-    }
-}
-
 /// A body shown as its text (`templates/webmail/text.html`).
 #[derive(Template)]
 #[template(path = "webmail/text.html")]
@@ -255,7 +243,7 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
             xdm: name.eq_ignore_ascii_case(confiance_mail::summary::XDM_ARCHIVE),
             preview: PREVIEWABLE.contains(&kind.as_str()),
             pdf: kind == "application/pdf",
-            size: human_size(size, lang),
+            size: super::frame::human_size(size as u64, lang),
             name,
         })
         .collect();

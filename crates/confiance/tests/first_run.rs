@@ -1,0 +1,140 @@
+//! A newcomer's first hour, with only what the README and the operator print: a fresh data
+//! directory with its demo BALs, the webmail opened with a demo password and the code the
+//! development page shows, /compte naming this instance's host and ports, mail clients
+//! configured from the autoconfiguration file alone, and `confiance dns` for what to publish.
+
+mod common;
+
+use common::{DOMAIN, Operator, text};
+
+#[test]
+fn a_newcomer_gets_in_with_what_the_operator_prints() {
+    let mut op = Operator::new_at("127.0.0.1", DOMAIN);
+    op.write_config("");
+    let out = op.cli(&["init"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let printed = text(&out);
+    let web = format!("https://localhost:{}", op.web);
+    assert!(
+        printed.contains(&format!("Webmail : {web}/connexion")) && printed.contains(&format!("{web}/dev/messages")),
+        "init does not say how to open the webmail:\n{printed}"
+    );
+    let demo = std::fs::read_to_string(op.data_dir().join("demo-accounts.txt")).unwrap();
+    let (address, password) = demo
+        .lines()
+        .next()
+        .and_then(|l| l.split_once('\t'))
+        .expect("a demo BAL");
+    assert!(printed.contains(address) && printed.contains(password));
+
+    // A new BAL's address keeps to the national form; the refusal says what would do.
+    let out = op.cli(
+        &["account", "add", &format!("élodie.dupont@{DOMAIN}"), "--password-stdin"],
+        Some("Motdepasse1\n"),
+    );
+    assert!(
+        !out.status.success() && text(&out).contains(&format!("Par exemple : elodie.dupont@{DOMAIN}")),
+        "{}",
+        text(&out)
+    );
+
+    // The development certificate names what clients type: localhost, this machine's name,
+    // 127.0.0.1, and autoconfig.<domain> for each domain.
+    let cert = op.run(
+        "openssl",
+        &[
+            "x509",
+            "-noout",
+            "-ext",
+            "subjectAltName",
+            "-in",
+            op.data_dir().join("tls/server.pem").to_str().unwrap(),
+        ],
+    );
+    let names = text(&cert);
+    for name in [
+        "DNS:localhost",
+        "IP Address:127.0.0.1",
+        &format!("DNS:autoconfig.{DOMAIN}"),
+    ] {
+        assert!(names.contains(name), "{name} missing from {names}");
+    }
+    let machine = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let machine = machine.trim().to_ascii_lowercase();
+    if machine.contains(|c: char| c.is_ascii_alphanumeric()) && machine != "localhost" {
+        assert!(
+            names.contains(&format!("DNS:{machine}")),
+            "{machine} missing from {names}"
+        );
+    }
+
+    op.spawn();
+    op.wait_for_web();
+
+    // The browser: first login with the demo BAL, then /compte, on a desktop and a phone.
+    let (out, shots) = op.walk(
+        "first_run.mjs",
+        "first-run",
+        &[
+            ("CONFIANCE_HOST", "localhost".to_string()),
+            ("DEMO_ADDRESS", address.to_string()),
+            ("DEMO_PASSWORD", password.to_string()),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "first-run walk failed:\n{}\n--- server log\n{}",
+        text(&out),
+        op.log()
+    );
+    assert!(std::fs::read_dir(&shots).unwrap().count() >= 4);
+
+    // A mail client that knows only the address: the autoconfiguration file, then IMAP and
+    // SMTP on each endpoint it names, with the demo password.
+    let said = op.python("autoconfig.py", &[address, password]);
+    assert!(
+        said.contains("imap SSL ok") && said.contains("smtp STARTTLS ok"),
+        "{said}"
+    );
+
+    // What to publish in DNS names this instance's ports.
+    let records = op.cli_ok(&["dns", "--domain", DOMAIN], None);
+    assert!(
+        records.contains(&format!("_imaps._tcp.{DOMAIN}.")) && records.contains(&format!(" {} localhost.", op.imaps)),
+        "{records}"
+    );
+    let out = op.cli(&["dns", "--domain", "gmail.com"], None);
+    assert!(
+        !out.status.success() && text(&out).contains("n'est pas un domaine de cet opérateur"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// `[clients]` tells clients what stands in front of the listeners (a proxy, a port
+/// redirection): /compte and the autoconfiguration follow it, and a bad host is refused at
+/// start with the key named.
+#[test]
+fn the_clients_section_overrides_what_is_listened_on() {
+    let op = Operator::start_with(
+        &["reglages"],
+        "[clients]\nhost = \"mail.exemple.test\"\nimaps_port = 993\nsubmission_port = 587\n",
+    );
+    op.wait_for_web();
+    let said = op.python("autoconfig.py", &["--print", &op.mailbox("reglages")]);
+    assert!(said.contains("imap mail.exemple.test 993 SSL"), "{said}");
+    assert!(
+        said.contains(&format!("imap mail.exemple.test {} STARTTLS", op.imap)),
+        "{said}"
+    );
+    assert!(said.contains("smtp mail.exemple.test 587 STARTTLS"), "{said}");
+
+    let bad = Operator::new_at("127.0.0.1", DOMAIN);
+    bad.write_config("[clients]\nhost = \"pas un nom\"\n");
+    let out = bad.cli(&["init", "--no-demo"], None);
+    assert!(
+        !out.status.success() && text(&out).contains("clients.host"),
+        "{}",
+        text(&out)
+    );
+}

@@ -1,0 +1,65 @@
+// A newcomer's first login, on a desktop and on a phone: a demo BAL from `demo-accounts.txt`
+// opens the webmail with its password and the one-time code the development page shows; the
+// webmail's header leaves the phone's screen to the mail; /compte names this instance's host
+// and ports for mail software. Every page is checked by axe-core.
+import assert from 'node:assert/strict';
+import { base, launch, newPage, photographer } from './harness.mjs';
+
+const browser = await launch();
+const shot = photographer(process.env.SCREENSHOTS);
+const address = process.env.DEMO_ADDRESS;
+const personal = `${address.split('@')[0]}@demo.invalid`;
+
+const screens = {
+  bureau: { viewport: { width: 1280, height: 800 } },
+  telephone: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+};
+
+for (const [name, options] of Object.entries(screens)) {
+  const page = await newPage(browser, options);
+  await page.goto(`${base}/`);
+  await page.waitForURL(/\/connexion$/);
+  await shot(page, `${name}-connexion`);
+  // A wrong password first: the same answer as for any address, and nothing opens.
+  await page.getByLabel('Adresse MSSanté').fill(address);
+  await page.getByLabel('Mot de passe', { exact: true }).fill('Pas-le-bon-1');
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  assert.match(await page.locator('[role=alert]').innerText(), /Adresse ou mot de passe incorrect/);
+
+  await page.getByLabel('Adresse MSSanté').fill(address);
+  await page.getByLabel('Mot de passe', { exact: true }).fill(process.env.DEMO_PASSWORD);
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await page.waitForURL(/connexion\/code/);
+  const outbox = await newPage(browser);
+  await outbox.goto(`${base}/dev/messages`);
+  const sent = await outbox.locator('tr', { hasText: personal }).first().locator('td.text').innerText();
+  await outbox.context().close();
+  const code = sent.match(/\b(\d{6})\b/)[1];
+  await page.getByLabel('Code de vérification').fill(code);
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL(/webmail\/dossier\/\d+/);
+  await shot(page, `${name}-boite`);
+
+  if (name === 'telephone') {
+    // The header (brand, search, actions) takes at most a sixth of the screen.
+    const bar = await page.locator('header').first().boundingBox();
+    assert.ok(bar.height <= 844 / 6, `the phone's header is ${bar.height}px high`);
+  }
+
+  await page.goto(`${base}/compte`);
+  const table = page.locator('#reglages-logiciels');
+  const rows = await table.locator('tbody tr').allInnerTexts();
+  const cells = rows.map((r) => r.split('\t').map((c) => c.trim()));
+  assert.deepEqual(cells, [
+    ['IMAP', 'localhost', process.env.CONFIANCE_IMAPS, 'TLS'],
+    ['IMAP', 'localhost', process.env.CONFIANCE_IMAP, 'STARTTLS'],
+    ['SMTP', 'localhost', process.env.CONFIANCE_SUBMISSIONS, 'TLS'],
+    ['SMTP', 'localhost', process.env.CONFIANCE_SUBMISSION, 'STARTTLS'],
+  ]);
+  // A demo BAL's password also opens mail software, and the page says so.
+  assert.match(await page.locator('main').innerText(), /votre mot de passe de connexion, ou un mot de passe d'application/);
+  await shot(page, `${name}-compte`);
+  await page.context().close();
+}
+await browser.close();
+console.log('first run walked');
