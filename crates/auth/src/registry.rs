@@ -314,6 +314,10 @@ impl Registry {
             .map_err(|e| StoreError::Io(std::io::Error::other(e)))?
     }
 
+    pub async fn set_staff_password(&self, email: String, password_hash: String) -> Option<()> {
+        self.call(move |s| s.set_staff_password(&email, &password_hash)).await
+    }
+
     pub async fn set_staff_suspended(&self, email: String, suspended: bool) -> Option<()> {
         self.call(move |s| s.set_staff_suspended(&email, suspended)).await
     }

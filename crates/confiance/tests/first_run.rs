@@ -138,3 +138,112 @@ fn the_clients_section_overrides_what_is_listened_on() {
         text(&out)
     );
 }
+
+/// Every day with the demo BALs (`tests/browser/everyday.mjs`): Bcc, Reply-To and both
+/// receipts at compose, the start of each message in the list, the quota, several messages
+/// ticked at once, a drag onto a folder, printing, and a phone.
+#[test]
+fn everyday_webmail_with_the_demo_bals() {
+    let mut op = Operator::new_at("127.0.0.1", DOMAIN);
+    op.write_config("");
+    let out = op.cli(&["init"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    op.add_account("secretariat", common::PASSWORD);
+    op.spawn();
+    op.wait_for_web();
+    let demo = std::fs::read_to_string(op.data_dir().join("demo-accounts.txt")).unwrap();
+    let demo: Vec<(&str, &str)> = demo.lines().filter_map(|l| l.split_once('\t')).collect();
+    let [(jean, jean_password), (marie, marie_password)] = demo[..] else {
+        panic!("two demo BALs: {demo:?}")
+    };
+    // Four messages already in Marie's inbox, sent with the demo password from a mail client.
+    for n in 1..=4 {
+        let (ok, said) = op.swaks(&[
+            "--auth-user",
+            jean,
+            "--auth-password",
+            jean_password,
+            "--from",
+            jean,
+            "--to",
+            marie,
+            "--header",
+            &format!("Subject: Compte rendu {n}"),
+            "--body",
+            &format!("Compte rendu de consultation numéro {n}."),
+        ]);
+        assert!(ok, "{said}");
+    }
+    let (out, shots) = op.walk(
+        "everyday.mjs",
+        "everyday",
+        &[
+            ("JEAN", jean.to_string()),
+            ("JEAN_PASSWORD", jean_password.to_string()),
+            ("MARIE", marie.to_string()),
+            ("MARIE_PASSWORD", marie_password.to_string()),
+            ("SECRETARIAT", op.mailbox("secretariat")),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "everyday walk failed:\n{}\n--- server log\n{}",
+        text(&out),
+        op.log()
+    );
+    assert!(std::fs::read_dir(&shots).unwrap().count() >= 5);
+    // The blind copy reached the secretariat, and names nobody in its header.
+    let ids = op.python("message_ids.py", &["secretariat", "INBOX"]);
+    assert_eq!(ids.lines().count(), 1, "{ids}");
+    let log = op.log();
+    assert!(
+        log.contains("NOTIFY=SUCCESS,FAILURE") || log.contains("SUCCESS,FAILURE"),
+        "no delivery report asked"
+    );
+}
+
+/// A forgotten password (`tests/browser/recovery.mjs`): a professional through Pro Santé
+/// Connect, a staff member with a code by e-mail and their authenticator; the staff member's
+/// new password then opens their page, the old one no longer does.
+#[test]
+fn a_forgotten_password_has_a_way_back() {
+    let op = Operator::start(&[]);
+    op.wait_for_web();
+    let staff = "anne.oubli@chu-test.fr";
+    let made = op.cli_ok(
+        &["staff", "add", staff, "--name", "Anne Oubli", "--password-stdin"],
+        Some(&format!("{}\n", common::PASSWORD)),
+    );
+    let secret = made
+        .split("secret=")
+        .nth(1)
+        .and_then(|s| s.split('&').next())
+        .expect("the authenticator key")
+        .to_string();
+    let (out, shots) = op.walk(
+        "recovery.mjs",
+        "recovery",
+        &[("STAFF_EMAIL", staff.to_string()), ("STAFF_SECRET", secret)],
+    );
+    assert!(
+        out.status.success(),
+        "recovery walk failed:\n{}\n--- server log\n{}",
+        text(&out),
+        op.log()
+    );
+    assert!(std::fs::read_dir(&shots).unwrap().count() >= 4);
+    let log = op.log();
+    assert!(
+        log.contains("method=\"psc_or_cps\""),
+        "the professional's change is traced"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("event=\"password_changed\"") && l.contains(staff) && l.contains("recovery")),
+        "{log}"
+    );
+    assert!(
+        log.contains("outcome=\"nothing_sent\""),
+        "the unknown address got nothing"
+    );
+}

@@ -87,6 +87,8 @@ pub trait Members {
     /// Suspends or resumes a staff account. Suspending deletes the app passwords made for
     /// them and ends the sessions they opened (see `Identities::revocations_since`).
     fn set_staff_suspended(&self, email: &str, suspended: bool) -> Result<()>;
+    /// A staff member's new password (Argon2id), after they proved who they are again.
+    fn set_staff_password(&self, email: &str, password_hash: &str) -> Result<()>;
     /// Records a used TOTP time step; false if it was used already (RFC 6238 §5.2).
     fn claim_staff_totp_step(&self, email: &str, step: i64) -> Result<bool>;
 }

@@ -1,5 +1,6 @@
-//! SQLite backend (embedded default): WAL journal with `synchronous=FULL`, so a commit is on disk
-//! when it returns; one writer connection and a few reader connections that never block it.
+//! SQLite backend (embedded default): WAL journal with `synchronous=NORMAL` and a flush of the
+//! WAL shared by the commits waiting for it (`durable`), so a commit is on disk when it returns;
+//! one writer connection and a few reader connections that never block it.
 
 use std::path::Path;
 use std::sync::Mutex;

@@ -143,6 +143,7 @@ mod tests {
                 ("\"account.", "account."),
                 ("\"profile.", "profile."),
                 ("\"proof.", "proof."),
+                ("\"actions.", "actions."),
             ] {
                 for (i, _) in text.match_indices(call) {
                     let rest = &text[i + call.len()..];

@@ -118,6 +118,18 @@ impl Members for SqliteStore {
         })
     }
 
+    fn set_staff_password(&self, email: &str, password_hash: &str) -> Result<()> {
+        self.write(|tx| {
+            match tx.execute(
+                "UPDATE staff SET password_hash = ?2 WHERE email = ?1",
+                params![email, password_hash],
+            )? {
+                0 => Err(StoreError::NoSuchAccount),
+                _ => Ok(()),
+            }
+        })
+    }
+
     fn set_staff_suspended(&self, email: &str, suspended: bool) -> Result<()> {
         self.write(|tx| {
             if tx.execute(

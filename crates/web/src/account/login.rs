@@ -29,6 +29,7 @@ pub async fn psc_start(
     let a = accounts(&state);
     let purpose = match q.get("pour").map(String::as_str) {
         Some("activation") => Purpose::Activation,
+        Some("mot-de-passe") => Purpose::Recovery,
         _ => Purpose::Login,
     };
     match a.psc.authorization_request().await {
@@ -95,6 +96,7 @@ pub async fn cps(
     let lang = session.lang();
     let purpose = match q.get("pour").map(String::as_str) {
         Some("activation") => Purpose::Activation,
+        Some("mot-de-passe") => Purpose::Recovery,
         _ => Purpose::Login,
     };
     let Some(holder) = card.0 else {
@@ -146,27 +148,31 @@ pub(super) async fn proven(
         // No BAL of their own, but members of shared ones (a practice's, a service's): they
         // open those (issue 16).
         let shared = a.registry.memberships(national.clone()).await.unwrap_or_default();
-        if purpose == Purpose::Login && shared.iter().any(|(_, r)| r.read) {
+        if purpose != Purpose::Activation && shared.iter().any(|(_, r)| r.read) {
             tracing::info!(target: "audit", event = "login", protocol = "web", method, actor = %national,
                 outcome = "success", note = "member without a BAL of their own");
             session.rotate(&a).await;
             session.data.member = Some(national);
             return session.respond(&a, see_other("/webmail")).await;
         }
-        if purpose == Purpose::Login {
+        if purpose != Purpose::Activation {
             session.data.flash = Some(Tr(lang).text_of("login.no-bal-yet").into());
         }
         session.rotate(&a).await;
         return session.respond(&a, see_other("/activation/adresse")).await;
     };
-    if purpose == Purpose::Activation {
+    match purpose {
         // Activation again for an identity that has a BAL: its account page.
-        session.data.flash = Some(Tr(lang).text_of("login.already-active").into());
+        Purpose::Activation => session.data.flash = Some(Tr(lang).text_of("login.already-active").into()),
+        Purpose::Recovery => session.data.flash = Some(Tr(lang).text_of("recovery.choose-new").into()),
+        Purpose::Login => {}
     }
-    // Activation again goes to account modification; a login goes to the mail.
+    // Activation again goes to account modification, a forgotten password to the new one; a
+    // login goes to the mail.
     let to = match purpose {
         Purpose::Activation => "/compte",
-        _ => "/webmail",
+        Purpose::Recovery => "/compte#mot-de-passe",
+        Purpose::Login => "/webmail",
     };
     open(a, session, account, method, to).await
 }

@@ -7,6 +7,7 @@ mod activation;
 mod console;
 pub(crate) mod layout;
 mod login;
+mod recovery;
 pub mod sandbox;
 pub(crate) mod session;
 mod settings;
@@ -118,6 +119,12 @@ pub fn routes() -> Router<WebState> {
         .route("/connexion/code", get(login::code_page).post(login::code_post))
         .route("/connexion/code/renvoyer", post(login::code_resend))
         .route("/deconnexion", post(login::logout))
+        .route("/mot-de-passe-oublie", get(recovery::page))
+        .route(
+            "/mot-de-passe-oublie/personnel",
+            get(recovery::staff_page).post(recovery::staff_start),
+        )
+        .route("/mot-de-passe-oublie/personnel/nouveau", post(recovery::staff_finish))
         .route("/compte", get(settings::page).post(settings::save))
         .route("/compte/mot-de-passe", post(settings::password))
         .route("/compte/mots-de-passe-applicatifs", post(settings::app_password_add))

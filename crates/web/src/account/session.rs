@@ -41,6 +41,8 @@ pub const BACKGROUND: &str = "x-confiance-fond";
 pub enum Purpose {
     Activation,
     Login,
+    /// A forgotten password: the identity proven again lets a new one be chosen.
+    Recovery,
 }
 
 /// How the identity was proven.
@@ -104,6 +106,9 @@ pub struct SessionData {
     /// A staff account the console just made (e-mail, password, authenticator key), shown once.
     #[serde(default)]
     pub new_staff: Option<(String, String, String)>,
+    /// A staff member's forgotten password, while the code sent is awaited.
+    #[serde(default)]
+    pub recovery: Option<super::recovery::StaffRecovery>,
 }
 
 pub struct Session {

@@ -198,6 +198,8 @@ struct AccountPage<'a> {
     clients: &'a crate::MailClients,
     /// The login password also opens mail software (demo and patients' BALs).
     mail_password: bool,
+    /// Identified by PSC or CPS in this session: a new password without the current one.
+    reidentified: bool,
 }
 
 async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Option<&Choices>) -> Response {
@@ -244,6 +246,7 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
         apps,
         clients: &a.clients,
         mail_password: profile.mail_password,
+        reidentified: proven_holder(session, Some(&profile)),
     };
     site::form(&page, error.is_some(), StatusCode::UNPROCESSABLE_ENTITY)
 }
@@ -308,7 +311,9 @@ pub async fn password(State(state): State<WebState>, Posted { session, form: f }
     };
     let current = f.get("actuel").cloned().unwrap_or_default();
     let new = f.get("nouveau").cloned().unwrap_or_default();
-    if !confiance_auth::login::check_password(current, account.password_hash.clone()).await {
+    let profile = a.registry.profile(id).await.flatten();
+    let reidentified = proven_holder(&session, profile.as_ref());
+    if !reidentified && !confiance_auth::login::check_password(current, account.password_hash.clone()).await {
         return again(&a, session, Some(Tr(lang).text_of("account.current-wrong")), None).await;
     }
     if f.get("confirmation") != Some(&new) {
@@ -328,10 +333,19 @@ pub async fn password(State(state): State<WebState>, Posted { session, form: f }
     };
     a.registry.set_password(id, hash.clone()).await;
     a.registry.keep_scram_keys(id, hash, new).await;
-    tracing::info!(target: "audit", event = "password_changed", account = %account.address);
+    tracing::info!(target: "audit", event = "password_changed", account = %account.address,
+        method = if reidentified { "psc_or_cps" } else { "current_password" });
     let mut session = session;
     session.data.flash = Some(Tr(lang).text_of("account.password-changed").into());
     session.respond(&a, see_other("/compte")).await
+}
+
+/// This session proved, by Pro Santé Connect or the CPS card, the identity of the BAL's holder:
+/// a stronger proof than the password, so a forgotten one need not be typed to choose another.
+fn proven_holder(session: &Session, profile: Option<&Profile>) -> bool {
+    let proven = session.data.identity.as_ref().map(|i| i.person.national_id.as_str());
+    let holder = profile.and_then(|p| p.national_id.as_deref());
+    proven.is_some() && proven == holder
 }
 
 /// The national password rule a password breaks, in the page's language.

@@ -1,6 +1,6 @@
 // Confiance webmail: what a page gains with JavaScript. Every page works without it.
-// No framework: live updates, directory autocomplete, recipient checks, drag and drop with
-// progress, autosaved drafts, keyboard shortcuts.
+// No framework: live updates, several messages at once, directory autocomplete, recipient
+// checks, drag and drop with progress, autosaved drafts, keyboard shortcuts.
 
 const $ = (s, root = document) => root.querySelector(s);
 const $$ = (s, root = document) => [...root.querySelectorAll(s)];
@@ -46,14 +46,65 @@ if ($('#liste') && window.EventSource) {
       if (r.redirected) { location.href = '/connexion'; return; }
       if (!r.ok) return;
       const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
+      // What was ticked stays ticked.
+      const ticked = $$('#liste input[form="selection"]:checked').map((b) => b.name);
       for (const sel of ['#dossiers', '#liste', 'h1 .count', '.pager']) {
         const now = $(sel), fresh = $(sel, doc);
         if (now && fresh && now.innerHTML !== fresh.innerHTML) now.innerHTML = fresh.innerHTML;
       }
+      for (const name of ticked) { const b = $(`#liste input[name="${CSS.escape(name)}"]`); if (b) b.checked = true; }
+      showSelectAll();
       if ($('#liste')) announce(say('Liste des messages mise à jour.', 'Message list updated.'));
     }, 300);
   });
 }
+
+// Several messages at once: the header's box ticks them all (it needs this script, so it is
+// hidden without it); a row dragged onto a folder moves there, with the other ticked rows
+// when it is ticked itself.
+const boxes = () => $$('#liste input[form="selection"]');
+function showSelectAll() { const all = $('#tout'); if (all) all.hidden = false; }
+showSelectAll();
+document.addEventListener('change', (e) => {
+  if (e.target.id === 'tout') for (const b of boxes()) b.checked = e.target.checked;
+});
+const DRAGGED = 'application/x-confiance-messages';
+const folderLink = (el) => el.closest && el.closest('#dossiers a[href^="/webmail/dossier/"]');
+document.addEventListener('dragstart', (e) => {
+  const row = e.target.closest && e.target.closest('tr[data-uid]');
+  if (!row) return;
+  const own = $('input[type=checkbox]', row);
+  const uids = own && own.checked ? boxes().filter((b) => b.checked).map((b) => b.name.slice(1)) : [row.dataset.uid];
+  e.dataTransfer.setData(DRAGGED, uids.join(','));
+  e.dataTransfer.effectAllowed = 'move';
+});
+document.addEventListener('dragover', (e) => {
+  const link = folderLink(e.target);
+  if (!link || !e.dataTransfer.types.includes(DRAGGED)) return;
+  e.preventDefault();
+  link.classList.add('cible');
+});
+document.addEventListener('dragleave', (e) => { const link = folderLink(e.target); if (link) link.classList.remove('cible'); });
+document.addEventListener('drop', async (e) => {
+  const link = folderLink(e.target);
+  const list = $('#liste');
+  if (!link || !list || !e.dataTransfer.types.includes(DRAGGED)) return;
+  e.preventDefault();
+  const body = new URLSearchParams({
+    csrf: document.body.dataset.csrf,
+    action: 'deplacer',
+    dossier: link.getAttribute('href').split('/').pop(),
+    retour: location.pathname + location.search,
+  });
+  for (const uid of e.dataTransfer.getData(DRAGGED).split(',')) body.set(`m${uid}`, '1');
+  // The answer is a redirection to this page with its notice: not followed here, so that the
+  // notice is shown by the reload rather than spent on an unseen page.
+  await fetch(`/webmail/dossier/${list.dataset.folder}/selection`, { method: 'POST', body, credentials: 'same-origin', redirect: 'manual' });
+  location.reload();
+});
+
+// Printing a message: the button needs this script; the print style keeps the message alone.
+for (const b of $$('[data-print]')) { b.hidden = false; b.addEventListener('click', () => window.print()); }
 
 // Directory autocomplete (ARIA 1.2 combobox) on the recipient fields.
 function place(entry) {

@@ -125,6 +125,8 @@ pub struct Row {
     pub snippet: String,
     pub place: Option<String>,
     pub date: String,
+    /// A folder's rows may be ticked for an action on several; a search's span folders.
+    pub pick: bool,
 }
 
 impl Row {
@@ -147,6 +149,7 @@ impl Row {
             who,
             subject: Subject::of(&s.subject, s.xdm),
             snippet: s.snippet.clone(),
+            pick: place.is_none(),
             place,
             date: short_date(row.meta.internal_date, row.meta.internal_tz_minutes, now),
         }
@@ -182,6 +185,8 @@ struct ListPage {
     pages: u32,
     previous: Option<String>,
     next: Option<String>,
+    /// This page's address, where an action on ticked messages comes back to.
+    here: String,
 }
 
 /// `/webmail/dossier/{id}`.
@@ -244,7 +249,9 @@ pub async fn page(ctx: Ctx, Path(id): Path<i64>, Query(q): Query<HashMap<String,
     let previous = (view.page > 1).then(|| view.link(id, view.page - 1, view.sort, view.ascending, view.filter));
     let next = (view.page < pages).then(|| view.link(id, view.page + 1, view.sort, view.ascending, view.filter));
     let name = folder_name(lang, &folder);
+    let here = view.link(id, view.page, view.sort, view.ascending, view.filter);
     ctx.show_titled(&name.clone(), Some(id), |tr, frame, _| ListPage {
+        here,
         tr,
         frame,
         name,

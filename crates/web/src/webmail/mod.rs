@@ -257,6 +257,7 @@ pub fn routes(state: &WebState) -> Router<WebState> {
         .route("/webmail/app.css", get(frame::css))
         .route("/webmail/app.js", get(frame::js))
         .route("/webmail/dossier/{id}", get(list::page))
+        .route("/webmail/dossier/{id}/selection", post(actions::selection))
         .route("/webmail/message/{id}/{uid}", get(read::page))
         .route("/webmail/message/{id}/{uid}/piece/{n}", get(read::attachment))
         .route("/webmail/message/{id}/{uid}/document/{n}/{d}", get(documents::page))
