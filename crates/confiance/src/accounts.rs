@@ -98,6 +98,25 @@ fn mail_service(
     Ok(confiance_mail::MailService::new(store, std::sync::Arc::new(files)))
 }
 
+/// A login by password then a code sent to `email` (a patient's, a demo holder's), whose
+/// password also opens mail clients: no second factor stands behind it there, as for an
+/// account without a web login.
+pub(crate) fn code_by_email(email: String, given: Option<&str>, family: Option<&str>) -> confiance_store::Profile {
+    confiance_store::Profile {
+        national_id: None,
+        given_name: given.map(str::to_string),
+        family_name: family.map(str::to_string),
+        personal_email: Some(email),
+        mobile: None,
+        second_factor: confiance_store::SecondFactor::Email,
+        totp_secret: None,
+        notify_new_mail: false,
+        publish_mobile: false,
+        mail_password: true,
+        terms_accepted_at: chrono::Utc::now().timestamp(),
+    }
+}
+
 /// A patient's web login: their password, then a code sent to their personal e-mail. Only on
 /// the patients' side; professionals activate with Pro Santé Connect or their CPS card.
 fn patient_login(
@@ -111,23 +130,7 @@ fn patient_login(
         anyhow::bail!("--email est pour les BAL de patients, sur un opérateur qui a [patients] serve_domain");
     }
     let email = Address::parse(email).map_err(|e| anyhow::anyhow!("--email {email:?}: {e}"))?;
-    store.set_profile(
-        id,
-        &confiance_store::Profile {
-            national_id: None,
-            given_name: None,
-            family_name: None,
-            personal_email: Some(email.to_string()),
-            mobile: None,
-            second_factor: confiance_store::SecondFactor::Email,
-            totp_secret: None,
-            notify_new_mail: false,
-            publish_mobile: false,
-            // A patient's mail client (IMAP/SMTP) takes the same password.
-            mail_password: true,
-            terms_accepted_at: chrono::Utc::now().timestamp(),
-        },
-    )?;
+    store.set_profile(id, &code_by_email(email.to_string(), None, None))?;
     Ok(())
 }
 

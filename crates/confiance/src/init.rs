@@ -28,19 +28,7 @@ fn demo_accounts(config: &Config) -> Vec<(String, &'static str, &'static str)> {
 /// IMAP/SMTP, so that a mail client works without an app password.
 fn demo_profile(address: &str, given: &str, family: &str) -> confiance_store::Profile {
     let local = address.split('@').next().unwrap_or(address);
-    confiance_store::Profile {
-        national_id: None,
-        given_name: Some(given.to_string()),
-        family_name: Some(family.to_string()),
-        personal_email: Some(format!("{local}@demo.invalid")),
-        mobile: None,
-        second_factor: confiance_store::SecondFactor::Email,
-        totp_secret: None,
-        notify_new_mail: false,
-        publish_mobile: false,
-        mail_password: true,
-        terms_accepted_at: chrono::Utc::now().timestamp(),
-    }
+    crate::accounts::code_by_email(format!("{local}@demo.invalid"), Some(given), Some(family))
 }
 
 fn random_password() -> String {

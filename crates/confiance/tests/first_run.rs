@@ -7,8 +7,17 @@ mod common;
 
 use common::{DOMAIN, Operator, text};
 
+/// The browser walks of this file one at a time: each drives Chromium and a server, and three
+/// at once on two cores slowed the other tests' servers past their start deadline.
+static ONE_WALK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_walk() -> std::sync::MutexGuard<'static, ()> {
+    ONE_WALK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn a_newcomer_gets_in_with_what_the_operator_prints() {
+    let _one = one_walk();
     let mut op = Operator::new_at("127.0.0.1", DOMAIN);
     op.write_config("");
     let out = op.cli(&["init"], None);
@@ -144,6 +153,7 @@ fn the_clients_section_overrides_what_is_listened_on() {
 /// ticked at once, a drag onto a folder, printing, and a phone.
 #[test]
 fn everyday_webmail_with_the_demo_bals() {
+    let _one = one_walk();
     let mut op = Operator::new_at("127.0.0.1", DOMAIN);
     op.write_config("");
     let out = op.cli(&["init"], None);
@@ -207,6 +217,7 @@ fn everyday_webmail_with_the_demo_bals() {
 /// new password then opens their page, the old one no longer does.
 #[test]
 fn a_forgotten_password_has_a_way_back() {
+    let _one = one_walk();
     let op = Operator::start(&[]);
     op.wait_for_web();
     let staff = "anne.oubli@chu-test.fr";
