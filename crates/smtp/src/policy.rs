@@ -46,12 +46,52 @@ impl Refusal {
     /// The sentence for a person, without codes: our refusals are written `français /
     /// English`, of which the half in their language; others as they are.
     pub fn sentence(&self, french: bool) -> &str {
-        match self.text.split_once(" / ") {
-            Some((fr, _)) if french => fr.trim(),
-            Some((_, en)) => en.trim(),
-            None => self.text.trim(),
+        match (self.text.split_once(" / "), plain(self.status)) {
+            (Some((fr, _)), _) if french => fr.trim(),
+            (Some((_, en)), _) => en.trim(),
+            // A reply written for SMTP clients only: what its status means, for a person.
+            (None, Some((fr, en))) => match french {
+                true => fr,
+                false => en,
+            },
+            (None, None) => self.text.trim(),
         }
     }
+}
+
+/// What the enhanced status codes (RFC 3463) of our one-language replies mean for a person
+/// (French, English): the webmail says these, never the reply.
+fn plain(status: &str) -> Option<(&'static str, &'static str)> {
+    Some(match status {
+        "5.1.1" => (
+            "cette adresse n'existe pas chez son opérateur ; vérifiez-la dans l'annuaire",
+            "this address does not exist at its operator; check it in the directory",
+        ),
+        "5.1.3" => ("cette adresse est mal écrite", "this address is not written correctly"),
+        "5.1.7" => (
+            "l'adresse d'expéditeur est mal écrite",
+            "the sender's address is not written correctly",
+        ),
+        "5.2.2" => (
+            "la BAL du destinataire est pleine ; prévenez-le par un autre moyen",
+            "the recipient's mailbox is full; reach them another way",
+        ),
+        "5.3.4" => ("le message est trop volumineux", "the message is too large"),
+        "4.5.3" | "5.5.3" => (
+            "trop de destinataires pour un seul message ; envoyez-le en plusieurs fois",
+            "too many recipients for one message; send it in several parts",
+        ),
+        "5.5.1" => ("aucun destinataire n'a été accepté", "no recipient was accepted"),
+        "4.3.0" => (
+            "le serveur a eu un problème passager ; réessayez dans un instant",
+            "the server had a passing problem; try again in a moment",
+        ),
+        "4.7.1" => (
+            "trop de messages en peu de temps ; réessayez dans une minute",
+            "too many messages in a short time; try again in a minute",
+        ),
+        _ => return None,
+    })
 }
 
 /// RFC 5321 §4.5.3.1.8: past the recipients a message may have, the next ones wait.
@@ -341,11 +381,29 @@ mod tests {
         assert_eq!(r.sentence(false), "the professional closed");
         assert_eq!(
             Refusal::new(554, "5.5.1", "No valid recipients").sentence(true),
-            "No valid recipients"
+            "aucun destinataire n'a été accepté"
         );
         assert_eq!(
             too_many_recipients(3).line(),
             "452 4.5.3 Too many recipients: at most 3 per message\r\n"
         );
+    }
+
+    #[test]
+    fn one_language_replies_are_said_plainly_in_both() {
+        let full = Refusal::new(552, "5.2.2", "Mailbox full: anne@medecin.test");
+        assert_eq!(
+            full.sentence(true),
+            "la BAL du destinataire est pleine ; prévenez-le par un autre moyen"
+        );
+        assert_eq!(
+            full.sentence(false),
+            "the recipient's mailbox is full; reach them another way"
+        );
+        let ours = Refusal::new(550, "5.1.1", "pas ici / not here");
+        assert_eq!(ours.sentence(true), "pas ici");
+        let other = Refusal::new(550, "5.7.1", "Message refusé : trop de champs");
+        assert_eq!(other.sentence(false), "Message refusé : trop de champs");
+        assert!(!too_many_recipients(100).sentence(true).contains("Too many"));
     }
 }
