@@ -107,6 +107,51 @@ pub struct PscIdentity {
     pub profession: Option<String>,
     /// The level of assurance PSC reports (`eidas1`).
     pub acr: Option<String>,
+    /// Where they practise: the first activity of the first exercise (situation d'exercice).
+    #[serde(default)]
+    pub practice: Option<Practice>,
+}
+
+/// A situation d'exercice from `SubjectRefPro.exercices[].activities[]`, as the directory lists
+/// a professional's own BAL: the site's name and its postal place.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Practice {
+    /// `raisonSocialeSite`, else `enseigneCommercialeSite`.
+    pub organisation: Option<String>,
+    pub postcode: Option<String>,
+    /// `bureauCedex`: the ligne d'acheminement (`75015 PARIS`).
+    pub locality: Option<String>,
+    pub departement: Option<String>,
+}
+
+impl Practice {
+    fn from_activity(activity: &Value) -> Option<Practice> {
+        let field = |k: &str| {
+            activity
+                .get(k)
+                .and_then(Value::as_str)
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty() && s.len() <= 200)
+        };
+        let postcode = field("codePostal").filter(|p| p.len() == 5 && p.bytes().all(|b| b.is_ascii_digit()));
+        // The département of a postcode: overseas (97x) keep three digits, Corsica (20) is
+        // told by its number (2A below 20200, 2B from it).
+        let departement = field("codeDepartement").or_else(|| {
+            postcode.as_deref().map(|p| match &p[..2] {
+                "97" => p[..3].to_string(),
+                "20" if p < "20200" => "2A".into(),
+                "20" => "2B".into(),
+                d => d.to_string(),
+            })
+        });
+        let practice = Practice {
+            organisation: field("raisonSocialeSite").or_else(|| field("enseigneCommercialeSite")),
+            postcode,
+            locality: field("bureauCedex"),
+            departement,
+        };
+        (practice != Practice::default()).then_some(practice)
+    }
 }
 
 /// Reads PSC's claims (from the ID token, userinfo or introspection).
@@ -140,6 +185,11 @@ pub fn identity_from_claims(claims: &Map<String, Value>) -> Result<PscIdentity, 
         family_name: text("family_name").or_else(|| from_exercise("nomDExercice")),
         profession: from_exercise("codeProfession"),
         acr: text("acr"),
+        practice: exercise
+            .and_then(|e| e.get("activities"))
+            .and_then(Value::as_array)
+            .and_then(|list| list.first())
+            .and_then(Practice::from_activity),
     })
 }
 
@@ -499,5 +549,25 @@ mod tests {
                 Err(PscError::NoNationalId)
             ));
         }
+    }
+
+    #[test]
+    fn the_situation_d_exercice_comes_from_the_first_activity() {
+        let claims = json!({"SubjectNameID": "899700237045",
+            "SubjectRefPro": {"exercices": [{"codeProfession": "80", "activities": [{
+                "raisonSocialeSite": "CABINET INDIVIDUEL PEDI PODO0023704", "enseigneCommercialeSite": "",
+                "bureauCedex": "75015 PARIS", "codePostal": "75015", "codeDepartement": ""}]}]}});
+        let who = identity_from_claims(claims.as_object().unwrap()).unwrap();
+        let p = who.practice.unwrap();
+        assert_eq!(p.organisation.as_deref(), Some("CABINET INDIVIDUEL PEDI PODO0023704"));
+        assert_eq!(
+            (p.postcode.as_deref(), p.departement.as_deref()),
+            (Some("75015"), Some("75"))
+        );
+        assert_eq!(p.locality.as_deref(), Some("75015 PARIS"));
+        let corsica = Practice::from_activity(&json!({"codePostal": "20090"})).unwrap();
+        assert_eq!(corsica.departement.as_deref(), Some("2A"));
+        let empty = json!({"SubjectNameID": "899700237045", "SubjectRefPro": {"exercices": [{"activities": [{}]}]}});
+        assert_eq!(identity_from_claims(empty.as_object().unwrap()).unwrap().practice, None);
     }
 }

@@ -31,6 +31,21 @@ fn webmail_walk_in_chromium() {
         text(&out),
         op.log()
     );
+    // Élise's own listing says where she practises, as PSC's situation d'exercice gave it.
+    let found = op.run(
+        "curl",
+        &[
+            "-s",
+            "--cacert",
+            op.ca().to_str().unwrap(),
+            &format!("https://127.0.0.1:{}/api/annuaire?q=orleans", op.web),
+        ],
+    );
+    let found = text(&found);
+    assert!(
+        found.contains("CABINET MEDICAL DES LILAS") && found.contains("75020"),
+        "{found}"
+    );
     let taken = std::fs::read_dir(&shots).unwrap().count();
     assert!(taken >= 15, "a screenshot per page, {taken} taken");
     // What the webmail sent went through the submission rules, and the audit trace says so

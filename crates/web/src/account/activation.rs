@@ -17,8 +17,14 @@ use crate::WebState;
 use crate::i18n::Tr;
 use crate::site::{self, Layout};
 
-/// The directory entry of a professional's own BAL (type PER).
-pub fn listing_for(profile: &Profile, profession: Option<&str>) -> DirectoryListing {
+/// The directory entry of a professional's own BAL (type PER), with where they practise when
+/// Pro Santé Connect says it (`SubjectRefPro`'s situation d'exercice).
+pub fn listing_for(
+    profile: &Profile,
+    profession: Option<&str>,
+    practice: Option<&confiance_auth::psc::Practice>,
+) -> DirectoryListing {
+    let place = |f: fn(&confiance_auth::psc::Practice) -> &Option<String>| practice.and_then(|p| f(p).clone());
     DirectoryListing {
         kind: MailboxKind::Personal,
         national_id: profile.national_id.clone(),
@@ -30,10 +36,10 @@ pub fn listing_for(profile: &Profile, profession: Option<&str>) -> DirectoryList
             .and_then(|c| confiance_core::profession_label(c).map(|l| (c.to_string(), l.to_string()))),
         specialty: None,
         service: None,
-        organisation: None,
-        postcode: None,
-        locality: None,
-        departement: None,
+        organisation: place(|p| &p.organisation),
+        postcode: place(|p| &p.postcode),
+        locality: place(|p| &p.locality),
+        departement: place(|p| &p.departement),
         dematerialisation: None,
         red_list: false,
     }
@@ -322,7 +328,7 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
         mail_password: false,
         terms_accepted_at: now(),
     };
-    let mut listing = listing_for(&profile, person.profession.as_deref());
+    let mut listing = listing_for(&profile, person.profession.as_deref(), person.practice.as_ref());
     settings::apply(&choices, &mut profile, &mut listing, draft.totp_secret.clone());
     let created = a
         .registry

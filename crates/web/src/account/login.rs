@@ -116,6 +116,8 @@ pub async fn cps(
             .and_then(confiance_core::profession_code)
             .map(str::to_string),
         acr: None,
+        // The card says who, not where: the situation d'exercice comes with PSC only.
+        practice: None,
     };
     proven(
         a,

@@ -26,13 +26,15 @@ use crate::html::Lang;
 use crate::i18n::Tr;
 use crate::site::{self, Layout, Section};
 
-/// A test professional: IdNat_PS, given name, family name, TRE_G15 profession, civility.
+/// A test professional: IdNat_PS, given name, family name, TRE_G15 profession, civility, and
+/// where they practise (raison sociale, postcode, bureau distributeur) when PSC says it.
 pub struct TestIdentity {
     pub national_id: &'static str,
     pub given: &'static str,
     pub family: &'static str,
     pub profession: &'static str,
     pub civility: &'static str,
+    pub practice: Option<(&'static str, &'static str, &'static str)>,
 }
 
 /// RPPS of ANS test cards and the PSC BAS (all Luhn-valid); names chosen to exercise address
@@ -44,6 +46,7 @@ pub const IDENTITIES: &[TestIdentity] = &[
         family: "MARTIN",
         profession: "10",
         civility: "M",
+        practice: None,
     },
     TestIdentity {
         national_id: "899700252580",
@@ -51,6 +54,7 @@ pub const IDENTITIES: &[TestIdentity] = &[
         family: "MARTIN",
         profession: "10",
         civility: "M",
+        practice: None,
     },
     TestIdentity {
         national_id: "899700367917",
@@ -58,6 +62,7 @@ pub const IDENTITIES: &[TestIdentity] = &[
         family: "D'ORLÉANS",
         profession: "10",
         civility: "MME",
+        practice: Some(("CABINET MEDICAL DES LILAS", "75020", "75020 PARIS")),
     },
     TestIdentity {
         national_id: "899700075122",
@@ -65,6 +70,7 @@ pub const IDENTITIES: &[TestIdentity] = &[
         family: "PHARMACH",
         profession: "21",
         civility: "MME",
+        practice: None,
     },
     TestIdentity {
         national_id: "899700735741",
@@ -72,6 +78,7 @@ pub const IDENTITIES: &[TestIdentity] = &[
         family: "LE BŒUF",
         profession: "60",
         civility: "MME",
+        practice: None,
     },
     TestIdentity {
         national_id: "899700870589",
@@ -79,6 +86,7 @@ pub const IDENTITIES: &[TestIdentity] = &[
         family: "MÜLLER-LÜDENSCHEIDT",
         profession: "50",
         civility: "MME",
+        practice: None,
     },
 ];
 
@@ -137,7 +145,13 @@ impl Sandbox {
                     "codeCategorieProfessionnelle": "C",
                     "nomDExercice": who.family,
                     "prenomDExercice": who.given,
-                    "activities": []
+                    "activities": who.practice.map_or(json!([]), |(name, postcode, bureau)| json!([{
+                        "codeModeExercice": "L",
+                        "raisonSocialeSite": name,
+                        "codePostal": postcode,
+                        "bureauCedex": bureau,
+                        "codePays": "99000"
+                    }]))
                 }]
             }
         });

@@ -285,7 +285,7 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
     let new_secret = offered.filter(|_| switching);
     let mut listing = own_listing(&a, account.address.clone())
         .await
-        .unwrap_or_else(|| super::activation::listing_for(&profile, None));
+        .unwrap_or_else(|| super::activation::listing_for(&profile, None, None));
     apply(&choices, &mut profile, &mut listing, new_secret);
     let (p, l) = (profile.clone(), listing.clone());
     if a.registry.update_profile(id, p, l).await.is_none() {
