@@ -61,5 +61,38 @@ for (const [name, options] of Object.entries(screens)) {
   await shot(page, `${name}-compte`);
   await page.context().close();
 }
+// A new personal e-mail is used only once the code sent there comes back: a wrong code keeps
+// the former one; the right code makes the new one the account's.
+{
+  const page = await newPage(browser);
+  await page.goto(`${base}/connexion`);
+  await page.getByLabel('Adresse MSSanté').fill(address);
+  await page.getByLabel('Mot de passe', { exact: true }).fill(process.env.DEMO_PASSWORD);
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await page.waitForURL(/connexion\/code/);
+  const outbox = await newPage(browser);
+  await outbox.goto(`${base}/dev/messages`);
+  const sent = await outbox.locator('tr', { hasText: personal }).first().locator('td.text').innerText();
+  await page.getByLabel('Code de vérification').fill(sent.match(/\b(\d{6})\b/)[1]);
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL(/webmail\/dossier\/\d+/);
+  await page.goto(`${base}/compte`);
+  const fresh = 'jean.nouveau@demo.invalid';
+  await page.getByLabel('E-mail personnel (hors MSSanté)').fill(fresh);
+  await page.getByRole('button', { name: 'Enregistrer' }).click();
+  assert.match(await page.locator('.flash').innerText(), /Un code vient d'être envoyé à jean\.nouveau@demo\.invalid/);
+  assert.equal(await page.getByLabel('E-mail personnel (hors MSSanté)').inputValue(), personal, 'the former address until the code comes back');
+  await shot(page, 'bureau-confirmer-email');
+  await page.getByLabel(`Code reçu à ${fresh}`).fill('000000');
+  await page.getByRole('button', { name: 'Confirmer' }).click();
+  assert.match(await page.locator('#erreur, [role=alert]').first().innerText(), /Code incorrect/);
+  await outbox.reload();
+  const code = (await outbox.locator('tr', { hasText: fresh }).first().locator('td.text').innerText()).match(/\b(\d{6})\b/)[1];
+  await page.getByLabel(`Code reçu à ${fresh}`).fill(code);
+  await page.getByRole('button', { name: 'Confirmer' }).click();
+  assert.match(await page.locator('.flash').innerText(), /nouvelles coordonnées sont confirmées/);
+  assert.equal(await page.getByLabel('E-mail personnel (hors MSSanté)').inputValue(), fresh);
+  await outbox.context().close();
+}
 await browser.close();
 console.log('first run walked');

@@ -127,6 +127,7 @@ pub fn routes() -> Router<WebState> {
         .route("/mot-de-passe-oublie/personnel/nouveau", post(recovery::staff_finish))
         .route("/compte", get(settings::page).post(settings::save))
         .route("/compte/mot-de-passe", post(settings::password))
+        .route("/compte/confirmer", post(settings::confirm_contact))
         .route("/compte/mots-de-passe-applicatifs", post(settings::app_password_add))
         .route(
             "/compte/mots-de-passe-applicatifs/supprimer",

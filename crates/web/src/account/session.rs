@@ -109,6 +109,20 @@ pub struct SessionData {
     /// A staff member's forgotten password, while the code sent is awaited.
     #[serde(default)]
     pub recovery: Option<super::recovery::StaffRecovery>,
+    /// A new personal e-mail or mobile, used only once the code sent there comes back.
+    #[serde(default)]
+    pub contact: Option<PendingContact>,
+}
+
+/// Contact details awaiting their proof: each new one with the code sent to it, and the
+/// choices that depend on them (codes by that channel, notices of new mail).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PendingContact {
+    pub email: Option<(String, SentCode)>,
+    pub mobile: Option<(String, SentCode)>,
+    /// `email`, `sms` or `totp` (`SecondFactor::as_str`).
+    pub second_factor: String,
+    pub notify_new_mail: bool,
 }
 
 pub struct Session {

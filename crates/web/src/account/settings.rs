@@ -200,6 +200,9 @@ struct AccountPage<'a> {
     mail_password: bool,
     /// Identified by PSC or CPS in this session: a new password without the current one.
     reidentified: bool,
+    /// The new e-mail and mobile waiting for their code.
+    pending_email: Option<String>,
+    pending_mobile: Option<String>,
 }
 
 async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Option<&Choices>) -> Response {
@@ -247,6 +250,16 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
         clients: &a.clients,
         mail_password: profile.mail_password,
         reidentified: proven_holder(session, Some(&profile)),
+        pending_email: session
+            .data
+            .contact
+            .as_ref()
+            .and_then(|c| c.email.as_ref().map(|e| e.0.clone())),
+        pending_mobile: session
+            .data
+            .contact
+            .as_ref()
+            .and_then(|c| c.mobile.as_ref().map(|m| m.0.clone())),
     };
     site::form(&page, error.is_some(), StatusCode::UNPROCESSABLE_ENTITY)
 }
@@ -286,6 +299,26 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
     let mut listing = own_listing(&a, account.address.clone())
         .await
         .unwrap_or_else(|| super::activation::listing_for(&profile, None, None));
+    // A new e-mail or mobile is used once the code sent there comes back; until then the
+    // others choices are saved with the contact details already proven.
+    let pending = match pending_contact(&a, lang, &profile, &choices).await {
+        Ok(p) => p,
+        Err(e) => return again(&a, session, Some(&e), Some(&choices)).await,
+    };
+    let mut choices = choices;
+    if pending.is_some() {
+        choices.personal_email = profile.personal_email.clone();
+        choices.mobile = profile.mobile.clone();
+        choices.notify_new_mail &= choices.personal_email.is_some();
+        let usable = match choices.second_factor {
+            SecondFactor::Email => choices.personal_email.is_some(),
+            SecondFactor::Sms => choices.mobile.is_some(),
+            SecondFactor::Totp => true,
+        };
+        if !usable {
+            choices.second_factor = profile.second_factor;
+        }
+    }
     apply(&choices, &mut profile, &mut listing, new_secret);
     let (p, l) = (profile.clone(), listing.clone());
     if a.registry.update_profile(id, p, l).await.is_none() {
@@ -296,7 +329,135 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
     if let Some(d) = session.data.draft.as_mut() {
         d.totp_secret = None;
     }
-    session.data.flash = Some(Tr(lang).text_of("account.saved").into());
+    let to = match pending {
+        Some(p) => {
+            let sent_to: Vec<&str> = [p.email.as_ref(), p.mobile.as_ref()]
+                .into_iter()
+                .flatten()
+                .map(|(to, _)| to.as_str())
+                .collect();
+            session.data.flash = Some(Tr(lang).fill("contact.code-sent", &[("to", &sent_to.join(", "))]));
+            session.data.contact = Some(p);
+            "/compte#confirmer"
+        }
+        None => {
+            session.data.flash = Some(Tr(lang).text_of("account.saved").into());
+            "/compte"
+        }
+    };
+    session.respond(&a, see_other(to)).await
+}
+
+/// Codes to the new e-mail and mobile of `choices`, if they are new: `None` when nothing
+/// waits for a proof.
+async fn pending_contact(
+    a: &Accounts,
+    lang: Lang,
+    profile: &Profile,
+    choices: &Choices,
+) -> Result<Option<super::session::PendingContact>, String> {
+    let tr = Tr(lang);
+    let new_email = choices
+        .personal_email
+        .clone()
+        .filter(|e| profile.personal_email.as_ref() != Some(e));
+    let new_mobile = choices.mobile.clone().filter(|m| profile.mobile.as_ref() != Some(m));
+    if new_email.is_none() && new_mobile.is_none() {
+        return Ok(None);
+    }
+    let failed = |e: String| {
+        tracing::warn!("contact code not sent: {e}");
+        tr.text_of("contact.not-sent").to_string()
+    };
+    let mut pending = super::session::PendingContact {
+        email: None,
+        mobile: None,
+        second_factor: choices.second_factor.as_str().to_string(),
+        notify_new_mail: choices.notify_new_mail,
+    };
+    if let Some(to) = new_email {
+        let (code, kept) = confiance_auth::otp::SentCode::new(now());
+        let text = tr.fill("contact.code-message", &[("code", &code)]);
+        a.notifier
+            .email(&to, tr.text_of("contact.code-subject"), &text)
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        pending.email = Some((to, kept));
+    }
+    if let Some(to) = new_mobile {
+        let (code, kept) = confiance_auth::otp::SentCode::new(now());
+        let text = tr.fill("contact.code-message", &[("code", &code)]);
+        a.notifier.sms(&to, &text).await.map_err(|e| failed(e.to_string()))?;
+        pending.mobile = Some((to, kept));
+    }
+    Ok(Some(pending))
+}
+
+/// `POST /compte/confirmer`: the codes sent to the new e-mail and mobile. Each must be right;
+/// then they are the account's, with the choices that waited for them.
+pub async fn confirm_contact(State(state): State<WebState>, Posted { mut session, form: f }: Posted) -> Response {
+    let a = accounts(&state);
+    let lang = session.lang();
+    let tr = Tr(lang);
+    let (Some(id), Some(mut pending)) = (session.account(), session.data.contact.clone()) else {
+        return session.respond(&a, see_other("/compte")).await;
+    };
+    let (Some(account), Some(mut profile)) = (
+        a.registry.account(id).await.flatten(),
+        a.registry.profile(id).await.flatten(),
+    ) else {
+        return session.respond(&a, see_other("/connexion")).await;
+    };
+    use confiance_auth::otp::CodeCheck;
+    let mut outcome = CodeCheck::Valid;
+    for (field, sent) in [
+        ("code_email", pending.email.as_mut()),
+        ("code_sms", pending.mobile.as_mut()),
+    ] {
+        if let Some((_, kept)) = sent {
+            let check = kept.check(f.get(field).map_or("", |c| c.as_str()), now());
+            if check != CodeCheck::Valid && outcome == CodeCheck::Valid {
+                outcome = check;
+            }
+        }
+    }
+    match outcome {
+        CodeCheck::Valid => {}
+        CodeCheck::Wrong(_) => {
+            session.data.contact = Some(pending);
+            return again(&a, session, Some(tr.text_of("contact.wrong")), None).await;
+        }
+        CodeCheck::Expired | CodeCheck::Exhausted => {
+            session.data.contact = None;
+            return again(&a, session, Some(tr.text_of("contact.expired")), None).await;
+        }
+    }
+    if let Some((email, _)) = pending.email {
+        profile.personal_email = Some(email);
+    }
+    if let Some((mobile, _)) = pending.mobile {
+        profile.mobile = Some(mobile);
+    }
+    let wanted = SecondFactor::parse(&pending.second_factor).unwrap_or(profile.second_factor);
+    let usable = match wanted {
+        SecondFactor::Email => profile.personal_email.is_some(),
+        SecondFactor::Sms => profile.mobile.is_some(),
+        SecondFactor::Totp => profile.totp_secret.is_some(),
+    };
+    if usable {
+        profile.second_factor = wanted;
+    }
+    profile.notify_new_mail = pending.notify_new_mail && profile.personal_email.is_some();
+    let listing = own_listing(&a, account.address.clone())
+        .await
+        .unwrap_or_else(|| super::activation::listing_for(&profile, None, None));
+    if a.registry.update_profile(id, profile.clone(), listing).await.is_none() {
+        return again(&a, session, Some(save_failed(lang)), None).await;
+    }
+    tracing::info!(target: "audit", event = "contact_confirmed", account = %account.address,
+        second_factor = profile.second_factor.as_str());
+    session.data.contact = None;
+    session.data.flash = Some(tr.text_of("contact.confirmed").into());
     session.respond(&a, see_other("/compte")).await
 }
 
