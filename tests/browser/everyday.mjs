@@ -75,6 +75,19 @@ assert.equal(await mpage.locator('#cci-lu').count(), 0, 'no blind copy at the re
 assert.ok(await mpage.getByRole('button', { name: "Envoyer l'accusé de lecture" }).isVisible());
 await mpage.getByRole('link', { name: 'Répondre', exact: true }).click();
 assert.equal(await mpage.getByLabel('À', { exact: true }).inputValue(), secretariat);
+// She answers Jean himself this time.
+await mpage.getByLabel('À', { exact: true }).fill(jean);
+await mpage.getByRole('button', { name: 'Envoyer' }).click();
+await mpage.waitForURL(/webmail\/dossier\/\d+/);
+assert.match(await mpage.locator('.flash').innerText(), /Message envoyé/);
+
+// Jean opens the answer: the conversation shows what he sent on it, in his Sent folder.
+await page.goto(`${base}/webmail`);
+await page.getByRole('link', { name: /RE: Bilan annuel/ }).click();
+const thread = await page.locator('#conversation').innerText();
+assert.match(thread, /Dans la même conversation : 1 autre message/);
+assert.match(thread, /Bilan annuel[\s\S]*Envoyés/);
+await shot(page, 'conversation');
 await mpage.goto(`${base}/webmail`);
 
 // Several messages at once: two ticked and marked read, then deleted to the trash.

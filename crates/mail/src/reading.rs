@@ -28,6 +28,16 @@ impl MailService {
         self.run(move |s| s.listed(folder, uid)).await
     }
 
+    /// The messages of `subject`'s conversation in all the account's folders, newest first.
+    pub async fn conversation(
+        &self,
+        account: AccountId,
+        subject: String,
+        limit: u32,
+    ) -> Result<Vec<(MailboxId, Listed)>> {
+        self.run(move |s| s.conversation(account, &subject, limit)).await
+    }
+
     /// Messages of every folder of an account that match the query's summary fields.
     pub async fn search(&self, account: AccountId, query: SearchQuery) -> Result<Vec<(MailboxId, Listed)>> {
         self.run(move |s| s.search_messages(account, &query)).await

@@ -88,6 +88,10 @@ pub trait Overviews {
     fn folder_counts(&self, account: AccountId) -> Result<Vec<FolderCount>>;
     /// Messages of all the account's folders matching the summary criteria, newest first.
     fn search_messages(&self, account: AccountId, query: &SearchQuery) -> Result<Vec<(MailboxId, Listed)>>;
+    /// The conversation of a subject: the account's messages, in every folder, whose subject
+    /// is the same once reply and forward prefixes are left out (RFC 5256 ORDEREDSUBJECT's
+    /// base subject), newest first, at most `limit`. None for an empty subject.
+    fn conversation(&self, account: AccountId, subject: &str, limit: u32) -> Result<Vec<(MailboxId, Listed)>>;
     /// The signature the webmail adds to new messages ("" when none).
     fn signature(&self, account: AccountId) -> Result<String>;
     fn set_signature(&self, account: AccountId, signature: &str) -> Result<()>;

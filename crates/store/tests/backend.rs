@@ -697,6 +697,20 @@ fn overview_suite(store: &dyn Store) {
         }),
         ["Compte rendu"]
     );
+    // A conversation: the same subject without its reply prefixes; none for no subject; none
+    // of another account.
+    let thread: Vec<String> = store
+        .conversation(alice, "RE: Re: bilan", 10)
+        .unwrap()
+        .into_iter()
+        .map(|(folder, l)| {
+            assert_eq!(folder, inbox.id);
+            l.summary.unwrap().subject
+        })
+        .collect();
+    assert_eq!(thread, ["Re: Bilan"]);
+    assert!(store.conversation(alice, "  ", 10).unwrap().is_empty());
+    assert!(store.conversation(bob, "Bilan", 10).unwrap().is_empty());
     assert_eq!(
         found(SearchQuery {
             subject: Some("ANCIEN".into()),

@@ -198,6 +198,27 @@ impl Overviews for SqliteStore {
         })
     }
 
+    fn conversation(&self, account: AccountId, subject: &str, limit: u32) -> Result<Vec<(MailboxId, Listed)>> {
+        let key = subject_key(subject);
+        if key.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.read(|c| {
+            // One probe of `messages_by_subject` per folder of the account.
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {}, m.mailbox_id FROM messages m
+                 LEFT JOIN message_summaries s ON s.blob = m.blob
+                 WHERE m.mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?1) AND m.sort_subject = ?2
+                 ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?3",
+                listed_cols()
+            ))?;
+            let rows = stmt.query_map(params![account.0, key, limit], |r| {
+                Ok((MailboxId(r.get(listed_cols().split(", ").count())?), listed_row(r)?))
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
     fn search_messages(&self, account: AccountId, q: &SearchQuery) -> Result<Vec<(MailboxId, Listed)>> {
         let mut filter = String::from("b.account_id = ?");
         let mut values: Vec<Value> = vec![Value::Integer(account.0)];

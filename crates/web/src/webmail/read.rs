@@ -9,7 +9,7 @@ use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use askama::Template;
 
 use super::frame::{Frame, folder_name, long_date, ordered};
-use super::list::Subject;
+use super::list::{Row, Subject};
 use super::{Ctx, logged};
 use crate::html::Lang;
 use crate::i18n::Tr;
@@ -198,6 +198,33 @@ impl View {
     }
 }
 
+/// The other messages of this one's conversation (the same subject without reply prefixes,
+/// RFC 5256), in every folder, newest first: what was sent and received on it.
+async fn conversation(ctx: &Ctx, subject: &str, folder: i64, uid: u32) -> Vec<Row> {
+    const SHOWN: u32 = 20;
+    let found = logged(
+        ctx.mail
+            .svc
+            .conversation(ctx.account.id, subject.to_string(), SHOWN + 1)
+            .await,
+    )
+    .unwrap_or_default();
+    let others: Vec<_> = found
+        .into_iter()
+        .filter(|(f, l)| !(f.0 == folder && l.meta.uid == uid))
+        .take(SHOWN as usize)
+        .collect();
+    let lang = ctx.lang();
+    let now = crate::account::now();
+    others
+        .iter()
+        .map(|(f, listed)| {
+            let place = ctx.folders.iter().find(|x| x.id == *f).map(|x| folder_name(lang, x));
+            Row::of(f.0, listed, false, now, Some(place.unwrap_or_default()))
+        })
+        .collect()
+}
+
 /// `/webmail/message/{folder}/{uid}`.
 pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
     let Some(Loaded { listed, bytes, slot }) = load(&ctx, id, uid).await else {
@@ -270,6 +297,7 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
         .filter(|f| f.id.0 != id)
         .map(|f| (f.id.0, folder_name(lang, f)))
         .collect();
+    let conversation = conversation(&ctx, &subject, id, uid).await;
     let sent = folder.special_use.as_deref() == Some("\\Sent") && ctx.mail.journal.is_some();
     // Without a Trash folder, or in it, deleting is for good (see `actions::message`).
     let for_good = ctx.special("\\Trash").is_none_or(|trash| trash.id == folder.id);
@@ -298,6 +326,7 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
         closed,
         sent,
         reports,
+        conversation,
     })
     .await
 }
@@ -327,6 +356,8 @@ struct MessagePage {
     to: Vec<(String, String)>,
     cc: Vec<(String, String)>,
     bcc: Vec<(String, String)>,
+    /// The conversation's other messages.
+    conversation: Vec<Row>,
     date: String,
     flagged: bool,
     /// The other folders a message may move to.
