@@ -10,35 +10,35 @@ use crate::config::Config;
 
 #[derive(Subcommand)]
 pub enum AccountCmd {
-    /// Create a mailbox with a password (read from standard input with --password-stdin).
+    /// Crée une BAL avec un mot de passe (lu sur l'entrée standard avec --password-stdin).
     Add {
         address: String,
         #[arg(long)]
         password_stdin: bool,
-        /// Quota, as `4G`, `2 Go`, `500M` or bytes (default: storage.default_quota).
+        /// Quota, écrit `4G`, `2 Go`, `500M` ou en octets (par défaut : storage.default_quota).
         #[arg(long, value_parser = crate::size::parse)]
         quota: Option<u64>,
-        /// A patient's personal e-mail, on the patients' side (`[patients] serve_domain`): the
-        /// webmail sends the login code there (password + code, like Mon Espace Santé).
+        /// L'e-mail personnel d'un patient, côté patients (`[patients] serve_domain`) : le webmail y
+        /// envoie le code de connexion (mot de passe + code, comme Mon Espace Santé).
         #[arg(long)]
         email: Option<String>,
     },
-    /// Change a mailbox's password (read from standard input).
+    /// Change le mot de passe d'une BAL (lu sur l'entrée standard).
     Passwd { address: String },
-    /// Set a mailbox's quota, as `4G`, `2 Go`, `500M` or bytes.
+    /// Fixe le quota d'une BAL, écrit `4G`, `2 Go`, `500M` ou en octets.
     Quota {
         address: String,
         #[arg(value_parser = crate::size::parse)]
         bytes: u64,
     },
-    /// List mailboxes with their usage.
+    /// Liste les BAL et leur occupation.
     List,
-    /// Publish a mailbox in the directory (annuaire) with its holder, or withdraw it.
+    /// Publie une BAL dans l'annuaire avec son titulaire, ou l'en retire.
     Publish(Box<crate::listing::PublishArgs>),
-    /// Suspend a mailbox: its mail is kept, nobody can log in, open web sessions end.
+    /// Suspend une BAL : ses messages sont gardés, personne ne s'y connecte, les sessions web prennent fin.
     Suspend { address: String },
-    /// Let a professional open this BAL too (an organisational BAL's secretaries), by their
-    /// national id (IdNat_PS, as PSC or the CPS card gives it); --withdraw takes it back.
+    /// Ouvre aussi cette BAL à un professionnel (les secrétaires d'une BAL organisationnelle), par
+    /// son identifiant national (IdNat_PS, tel que PSC ou la carte CPS le donne) ; --withdraw le retire.
     Share {
         address: String,
         #[arg(long)]
@@ -46,19 +46,19 @@ pub enum AccountCmd {
         #[arg(long)]
         withdraw: bool,
     },
-    /// Let a suspended mailbox be used again.
+    /// Rend une BAL suspendue de nouveau utilisable.
     Reactivate { address: String },
-    /// Delete a mailbox with all its messages, for good.
+    /// Supprime une BAL et tous ses messages, définitivement.
     Delete {
         address: String,
-        /// Confirms the deletion.
+        /// Confirme la suppression.
         #[arg(long)]
         yes: bool,
     },
-    /// Run the inactivity sweep now (CNIL AU-037): notices, then deletions. `serve` runs it
-    /// every hour.
+    /// Lance maintenant le balayage d'inactivité (CNIL AU-037) : avertissements, puis suppressions.
+    /// `serve` le lance toutes les heures.
     Sweep {
-        /// Pretend it is this date (RFC 3339), to check what the sweep will do.
+        /// Fait comme si l'on était à cette date (RFC 3339), pour voir ce que le balayage fera.
         #[arg(long)]
         now: Option<String>,
     },

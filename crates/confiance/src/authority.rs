@@ -8,39 +8,39 @@ use confiance_trust::authority::{self, TrustSpaceSpec};
 
 #[derive(Subcommand)]
 pub enum AuthorityCmd {
-    /// Create the trust space described by a TOML file (see README, « Espace de confiance »).
+    /// Crée l'espace de confiance décrit par un fichier TOML (voir le README, « Espace de confiance »).
     Create {
-        /// The trust space: name, then one [[operator]] table per operator.
+        /// L'espace de confiance : son nom, puis une table [[operator]] par opérateur.
         #[arg(long)]
         spec: PathBuf,
-        /// Output directory (created): ca/, operators/<host>/, listeblanchemssante.xml.
+        /// Répertoire de sortie (créé) : ca/, operators/<hôte>/, listeblanchemssante.xml.
         #[arg(long)]
         out: PathBuf,
     },
-    /// Issue a test CPS card (a person certificate of the development persons CA) for the web
-    /// login `/cps/connexion` and SASL EXTERNAL. Writes OUT/<national id>.pem and .key.
+    /// Émet une carte CPS de test (un certificat de personne de l'AC de développement des personnes)
+    /// pour la connexion web `/cps/connexion` et SASL EXTERNAL. Écrit OUT/<identifiant national>.pem et .key.
     Cps {
-        /// IdNat_PS: `8` + RPPS (test range 899700…).
+        /// IdNat_PS : `8` + RPPS (plage de test 899700…).
         #[arg(long)]
         national_id: String,
         #[arg(long)]
         family: String,
         #[arg(long)]
         given: String,
-        /// Profession as the card writes it (`Médecin`, `Pharmacien`…).
+        /// La profession telle que la carte l'écrit (`Médecin`, `Pharmacien`…).
         #[arg(long)]
         title: String,
         #[arg(long)]
         out: PathBuf,
     },
-    /// Issue a structure's application certificate (an organisation certificate of the
-    /// development organisations CA): its software opens the structure's applicative BAL with
-    /// SASL EXTERNAL. Writes OUT/<FINESS>.pem and .key.
+    /// Émet le certificat applicatif d'une structure (un certificat d'organisation de l'AC de
+    /// développement des organisations) : son logiciel ouvre la BAL applicative de la structure
+    /// avec SASL EXTERNAL. Écrit OUT/<FINESS>.pem et .key.
     Application {
-        /// FINESS of a structure added with `confiance structure add`.
+        /// FINESS d'une structure ajoutée avec `confiance structure add`.
         #[arg(long)]
         structure: String,
-        /// The software it is for (`DPI`, `SIL du laboratoire`): the certificate's CN.
+        /// Le logiciel auquel il est destiné (`DPI`, `SIL du laboratoire`) : le CN du certificat.
         #[arg(long)]
         name: String,
         #[arg(long)]

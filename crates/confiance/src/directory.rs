@@ -17,36 +17,36 @@ use crate::config::Config;
 
 #[derive(Subcommand)]
 pub enum DirectoryCmd {
-    /// Import PS_LibreAcces_Personne_activite and/or Extraction_Correspondance_MSSante: the
-    /// text files (data.gouv.fr) or the zips the ANS publishes. Replaces the snapshot
-    /// atomically; a running server picks it up within a minute.
+    /// Importe PS_LibreAcces_Personne_activite et/ou Extraction_Correspondance_MSSante : les
+    /// fichiers texte (data.gouv.fr) ou les zips que publie l'ANS. Remplace l'instantané d'un
+    /// coup ; un serveur en marche le prend dans la minute.
     Import {
-        /// PS_LibreAcces_Personne_activite_*.txt, or PS_LibreAcces_*.zip
+        /// PS_LibreAcces_Personne_activite_*.txt, ou PS_LibreAcces_*.zip
         #[arg(long)]
         activities: Option<PathBuf>,
-        /// Extraction_Correspondance_MSSante_*.txt or .zip
+        /// Extraction_Correspondance_MSSante_*.txt ou .zip
         #[arg(long)]
         mailboxes: Option<PathBuf>,
-        /// Also write every bad line (number and reason) to this file.
+        /// Écrit aussi chaque ligne écartée (numéro et raison) dans ce fichier.
         #[arg(long)]
         report: Option<PathBuf>,
     },
-    /// Search the directory as the webmail and the API do.
+    /// Cherche dans l'annuaire comme le webmail et l'API.
     Search(SearchArgs),
-    /// Where the snapshot in force came from.
+    /// D'où vient l'instantané en vigueur.
     Status,
-    /// This operator's published BAL in the Extraction_Correspondance_MSSante format (liste
-    /// rouge left out), to standard output or a file.
+    /// Les BAL publiées de cet opérateur au format Extraction_Correspondance_MSSante (sans la
+    /// liste rouge), sur la sortie standard ou dans un fichier.
     Export {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Write synthetic extracts in the ANS formats (national size by default).
+    /// Écrit des extractions synthétiques aux formats de l'ANS (taille nationale par défaut).
     Generate {
-        /// Folder to write the two files into.
+        /// Dossier où écrire les deux fichiers.
         #[arg(long, default_value = "bench/data")]
         out: PathBuf,
-        /// 1 for national size (2.2 M activity lines, 540 k BAL), N for 1/N of it.
+        /// 1 pour la taille nationale (2,2 M lignes d'activité, 540 k BAL), N pour 1/N.
         #[arg(long, default_value_t = 1)]
         divisor: u64,
         #[arg(long, default_value_t = Scale::NATIONAL.seed)]
@@ -56,12 +56,12 @@ pub enum DirectoryCmd {
 
 #[derive(Args)]
 pub struct SearchArgs {
-    /// Names, place, RPPS, FINESS, address… A trailing word is completed as a prefix.
+    /// Noms, lieu, RPPS, FINESS, adresse… Le dernier mot est complété comme un début de mot.
     pub text: Vec<String>,
-    /// TRE_G15 profession code (10 médecin, 60 infirmier, 21 pharmacien…).
+    /// Code de profession TRE_G15 (10 médecin, 60 infirmier, 21 pharmacien…).
     #[arg(long)]
     pub profession: Option<String>,
-    /// Savoir-faire code (SM54…).
+    /// Code de savoir-faire (SM54…).
     #[arg(long)]
     pub specialty: Option<String>,
     #[arg(long)]
@@ -70,15 +70,15 @@ pub struct SearchArgs {
     pub postcode: Option<String>,
     #[arg(long)]
     pub departement: Option<String>,
-    /// PER, ORG, APP or CAB.
+    /// PER, ORG, APP ou CAB.
     #[arg(long = "type")]
     pub kind: Option<String>,
-    /// Only entries with a BAL.
+    /// Seulement les entrées qui ont une BAL.
     #[arg(long)]
     pub with_mailbox: bool,
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
-    /// JSON, as the HTTP API answers.
+    /// En JSON, comme l'API HTTP répond.
     #[arg(long)]
     pub json: bool,
 }

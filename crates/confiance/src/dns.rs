@@ -9,7 +9,7 @@ use crate::config::Config;
 
 #[derive(Args)]
 pub struct DnsArgs {
-    /// Only this hosted domain (default: every one).
+    /// Seulement ce domaine hébergé (par défaut : tous).
     #[arg(long)]
     domain: Option<String>,
 }

@@ -17,19 +17,19 @@ use crate::traces::csv_cell;
 
 #[derive(Args)]
 pub struct IndicatorsArgs {
-    /// The month, `YYYY-MM` (local time).
+    /// Le mois, `AAAA-MM` (heure locale).
     #[arg(long)]
     pub month: String,
-    /// Only this structure's BALs (its ORG, APP and CAB BALs, and the PER BALs listed in it).
+    /// Seulement les BAL de cette structure (ses BAL ORG, APP et CAB, et les BAL PER qui y sont rattachées).
     #[arg(long, conflicts_with_all = ["departement", "national"])]
     pub structure: Option<String>,
-    /// Only the BALs of this département (`75`, `2A`, `971`).
+    /// Seulement les BAL de ce département (`75`, `2A`, `971`).
     #[arg(long, conflicts_with = "national")]
     pub departement: Option<String>,
-    /// Only the national figures. Without a scope: national, every département, every structure.
+    /// Seulement les chiffres nationaux. Sans portée : national, chaque département, chaque structure.
     #[arg(long)]
     pub national: bool,
-    /// The "Connexions" file instead: each BAL with the date of its last connection.
+    /// Le fichier « Connexions » à la place : chaque BAL avec la date de sa dernière connexion.
     #[arg(long)]
     pub connexions: bool,
     #[arg(long, value_enum, default_value = "csv")]

@@ -11,13 +11,13 @@ use confiance_store::{DirectoryListing, Store};
 #[derive(Args)]
 pub struct PublishArgs {
     pub address: String,
-    /// PER (a professional), ORG (a service of a structure) or APP (a software).
+    /// PER (un professionnel), ORG (un service d'une structure) ou APP (un logiciel).
     #[arg(long = "type", default_value = "PER")]
     pub kind: String,
-    /// RPPS of the holder (PER).
+    /// RPPS du titulaire (PER).
     #[arg(long)]
     pub rpps: Option<String>,
-    /// FINESS of the structure (ORG, APP).
+    /// FINESS de la structure (ORG, APP).
     #[arg(long)]
     pub finess: Option<String>,
     #[arg(long)]
@@ -26,10 +26,10 @@ pub struct PublishArgs {
     pub family: Option<String>,
     #[arg(long)]
     pub given: Option<String>,
-    /// TRE_G15 profession code (10 médecin, 60 infirmier…).
+    /// Code de profession TRE_G15 (10 médecin, 60 infirmier…).
     #[arg(long)]
     pub profession: Option<String>,
-    /// Savoir-faire code and label, `SM54:Médecine générale`.
+    /// Code et libellé de savoir-faire, `SM54:Médecine générale`.
     #[arg(long)]
     pub specialty: Option<String>,
     /// Service de rattachement (ORG).
@@ -43,13 +43,13 @@ pub struct PublishArgs {
     pub commune: Option<String>,
     #[arg(long)]
     pub departement: Option<String>,
-    /// Accepts structured documents by mail (dématérialisation): true or false.
+    /// Accepte les documents structurés par messagerie (dématérialisation) : true ou false.
     #[arg(long)]
     pub dematerialisation: Option<bool>,
-    /// Liste rouge: never shown in the directory, its APIs or its exports.
+    /// Liste rouge : jamais affichée dans l'annuaire, ses API ni ses extractions.
     #[arg(long)]
     pub liste_rouge: bool,
-    /// Withdraw the mailbox from the directory.
+    /// Retire la BAL de l'annuaire.
     #[arg(long)]
     pub withdraw: bool,
 }

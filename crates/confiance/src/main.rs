@@ -27,7 +27,7 @@ mod whitelist;
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -36,10 +36,10 @@ use clap::{Parser, Subcommand};
     about = "Opérateur MSSanté — messagerie sécurisée de santé"
 )]
 struct Cli {
-    /// Configuration file (TOML). Without one, a development operator on loopback ports.
+    /// Fichier de configuration (TOML). Sans lui, un opérateur de développement sur la boucle locale.
     #[arg(long, short, global = true, env = "CONFIANCE_CONFIG")]
     config: Option<PathBuf>,
-    /// Overrides `data_dir` of the configuration.
+    /// Remplace le `data_dir` de la configuration.
     #[arg(long, global = true, env = "CONFIANCE_DATA_DIR")]
     data_dir: Option<PathBuf>,
     #[command(subcommand)]
@@ -48,44 +48,44 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run IMAP, SMTP submission, the MX and the relay (does `init` first on an empty data directory).
+    /// Lance IMAP, la soumission SMTP, le MX, le relais et le web (fait d'abord `init` sur un répertoire vide).
     Serve,
-    /// Create the data directory: database, development PKI, demo accounts.
+    /// Crée le répertoire de données : base, PKI de développement, BAL de démonstration.
     Init {
-        /// Skip the demo accounts.
+        /// Sans les BAL de démonstration.
         #[arg(long)]
         no_demo: bool,
     },
-    /// Manage mail accounts (BAL).
+    /// Gère les BAL (boîtes aux lettres).
     #[command(subcommand)]
     Account(accounts::AccountCmd),
-    /// Structures (FINESS) and their administrators.
+    /// Les structures (FINESS) et leurs administrateurs.
     #[command(subcommand)]
     Structure(structures::StructureCmd),
-    /// Staff of structures: no RPPS, a password and an authenticator app.
+    /// Le personnel des structures : sans RPPS, un mot de passe et une application d'authentification.
     #[command(subcommand)]
     Staff(members::StaffCmd),
-    /// A structure's BALs: organisational, applicative, cabinet.
+    /// Les BAL d'une structure : organisationnelles, applicatives, de cabinet.
     #[command(subcommand)]
     Bal(structures::BalCmd),
-    /// The audit trail: who did what to which BAL, and when (never content).
+    /// Les traces : qui a fait quoi sur quelle BAL, et quand (jamais le contenu).
     Traces(traces::TracesArgs),
-    /// Monthly usage indicators (CSV or JSON), and the "Connexions" file.
+    /// Les indicateurs mensuels d'usage (CSV ou JSON), et le fichier « Connexions ».
     Indicators(indicators::IndicatorsArgs),
-    /// The outbound queue to the other operators of the trust space.
+    /// La file d'envoi vers les autres opérateurs de l'espace de confiance.
     #[command(subcommand)]
     Queue(queue::QueueCmd),
-    /// The ANS whitelist: check a copy or the configured source.
+    /// La liste blanche de l'ANS : vérifier une copie ou la source configurée.
     #[command(subcommand)]
     Whitelist(whitelist::WhitelistCmd),
-    /// The health directory (annuaire): import the ANS extracts, search, generate test files.
+    /// L'annuaire santé : importer les extractions de l'ANS, chercher, générer des fichiers de test.
     #[command(subcommand)]
     Directory(directory::DirectoryCmd),
-    /// The DNS records to publish for each hosted domain: MX, SRV for mail clients (RFC 6186,
-    /// RFC 8314), autoconfiguration, SPF and DMARC.
+    /// Les enregistrements DNS à publier pour chaque domaine hébergé : MX, SRV des logiciels de
+    /// messagerie (RFC 6186, RFC 8314), configuration automatique, SPF et DMARC.
     Dns(dns::DnsArgs),
-    /// Trust-space authority: create a test authority, operator MTA certificates and the
-    /// whitelist for them.
+    /// Autorité d'un espace de confiance : créer une autorité de test, les certificats des MTA des
+    /// opérateurs et leur liste blanche.
     #[command(subcommand)]
     Authority(authority::AuthorityCmd),
 }
@@ -106,6 +106,36 @@ fn tame_allocator() {
         libc::mallopt(libc::M_ARENA_MAX, 4);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 32 * 1024 * 1024);
     }
+}
+
+/// The help in French like everything else the CLI says (the doc comments of the commands are
+/// their help text): clap's own heading, usage line and help and version flags translated, on
+/// every subcommand. Clap's parse errors stay in its English.
+fn in_french(cmd: clap::Command, root: bool) -> clap::Command {
+    use clap::{Arg, ArgAction};
+    let cmd = cmd
+        .help_template("{about-with-newline}\nUtilisation : {usage}\n\n{all-args}{after-help}")
+        .subcommand_help_heading("Commandes")
+        .disable_help_subcommand(true)
+        .disable_help_flag(true)
+        .arg(
+            Arg::new("aide")
+                .short('h')
+                .long("help")
+                .action(ArgAction::Help)
+                .help("Affiche cette aide"),
+        );
+    let cmd = match root {
+        true => cmd.disable_version_flag(true).arg(
+            Arg::new("version")
+                .short('V')
+                .long("version")
+                .action(ArgAction::Version)
+                .help("Affiche la version"),
+        ),
+        false => cmd,
+    };
+    cmd.mut_subcommands(|sub| in_french(sub, false))
 }
 
 /// A command whose reader went away (`confiance account list | head -1`) ends as other Unix
@@ -141,7 +171,8 @@ fn main() {
         .with_filter(log_filter());
     // Audit events reach the trace log whatever CONFIANCE_LOG keeps on stderr.
     tracing_subscriber::registry().with(stderr).with(audit::layer()).init();
-    let cli = Cli::parse();
+    let matches = in_french(Cli::command(), true).get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     if !matches!(cli.command, Cmd::Serve) {
         quiet_on_closed_pipe();
         audit::acting_from_cli();

@@ -11,35 +11,35 @@ use crate::structures::admin_identity;
 
 #[derive(Subcommand)]
 pub enum StaffCmd {
-    /// Create a staff account: the password on standard input; prints the authenticator key
-    /// to give them (once).
+    /// Crée un compte du personnel : le mot de passe sur l'entrée standard ; affiche la clé
+    /// d'authentification à lui remettre (une seule fois).
     Add {
-        /// Their identifier: a professional e-mail address.
+        /// Son identifiant : une adresse e-mail professionnelle.
         email: String,
         #[arg(long)]
         name: String,
         #[arg(long)]
         password_stdin: bool,
     },
-    /// Suspend a staff member who left: their app passwords are deleted and the sessions of
-    /// the BALs they belonged to end at once.
+    /// Suspend un membre du personnel parti : ses mots de passe d'application sont supprimés et les
+    /// sessions des BAL auxquelles il appartenait prennent fin aussitôt.
     Suspend { email: String },
-    /// Let a suspended staff member log in again.
+    /// Permet à un membre du personnel suspendu de se connecter de nouveau.
     Resume { email: String },
 }
 
 #[derive(Subcommand)]
 pub enum MemberCmd {
-    /// Give someone access to a shared BAL, or change their rights.
+    /// Donne accès à une BAL partagée, ou change les droits.
     Add {
         address: String,
-        /// An RPPS (11 digits) or a staff e-mail.
+        /// Un RPPS (11 chiffres) ou l'e-mail d'un membre du personnel.
         who: String,
-        /// `read`, `send`, `manage`, comma-separated (`lecture,envoi,gestion` also).
+        /// `read`, `send`, `manage`, séparés par des virgules (ou `lecture,envoi,gestion`).
         #[arg(long, default_value = "read,send")]
         rights: String,
     },
-    /// The BAL's members and their rights.
+    /// Les membres de la BAL et leurs droits.
     List { address: String },
 }
 

@@ -7,13 +7,13 @@ use crate::config::Config;
 
 #[derive(Subcommand)]
 pub enum QueueCmd {
-    /// List waiting recipients: message id, age, attempts, next attempt, last error.
+    /// Liste les destinataires en attente : message, âge, tentatives, prochaine tentative, dernière erreur.
     List,
-    /// Try again now: one message, or every one without an id.
+    /// Réessaie maintenant : un message, ou tous sans identifiant.
     Retry { id: Option<String> },
-    /// Give up on a message: its sender gets a failure report.
+    /// Renonce à un message : son expéditeur reçoit un avis d'échec.
     Bounce { id: String },
-    /// Remove a message without telling its sender.
+    /// Retire un message sans prévenir son expéditeur.
     Delete { id: String },
 }
 

@@ -11,25 +11,25 @@ use crate::config::Config;
 
 #[derive(Subcommand)]
 pub enum StructureCmd {
-    /// Add a structure by its FINESS (juridique or géographique), with its name.
+    /// Ajoute une structure par son FINESS (juridique ou géographique), avec son nom.
     Add {
         finess: String,
         #[arg(long)]
         name: String,
-        /// Postal address.
+        /// Adresse postale.
         #[arg(long)]
         address: Option<String>,
     },
-    /// List the structures with their BALs and administrators.
+    /// Liste les structures avec leurs BAL et leurs administrateurs.
     List,
-    /// The structure's administrators: professionals (by RPPS) or staff (by e-mail).
+    /// Les administrateurs de la structure : des professionnels (par RPPS) ou du personnel (par e-mail).
     #[command(subcommand)]
     Admin(AdminCmd),
 }
 
 #[derive(Subcommand)]
 pub enum AdminCmd {
-    /// Name an administrator: an RPPS (11 digits) or an e-mail address.
+    /// Nomme un administrateur : un RPPS (11 chiffres) ou une adresse e-mail.
     Add { finess: String, who: String },
 }
 
@@ -56,40 +56,40 @@ impl From<StructureBalKind> for MailboxKind {
 
 #[derive(Subcommand)]
 pub enum BalCmd {
-    /// Create a structure's BAL; its type never changes after.
+    /// Crée une BAL de structure ; son type ne change plus ensuite.
     Add {
         address: String,
         #[arg(long = "type", value_enum)]
         kind: StructureBalKind,
-        /// FINESS of a structure added with `confiance structure add`.
+        /// FINESS d'une structure ajoutée avec `confiance structure add`.
         #[arg(long)]
         structure: String,
-        /// The name it shows (`Secrétariat de cardiologie`).
+        /// Le nom qu'elle affiche (`Secrétariat de cardiologie`).
         #[arg(long)]
         name: String,
-        /// Quota, as `4G`, `2 Go`, `500M` or bytes (default: storage.default_quota).
+        /// Quota, écrit `4G`, `2 Go`, `500M` ou en octets (par défaut : storage.default_quota).
         #[arg(long, value_parser = crate::size::parse)]
         quota: Option<u64>,
     },
-    /// An application token for a BAL (an applicative BAL's software without an organisation
-    /// certificate): a password for IMAP and SMTP only, shown once.
+    /// Un jeton applicatif pour une BAL (le logiciel d'une BAL applicative sans certificat
+    /// d'organisation) : un mot de passe pour IMAP et SMTP seulement, affiché une fois.
     Token {
         address: String,
-        /// What it is for (`DPI`, `Logiciel de laboratoire`).
+        /// Ce à quoi il sert (`DPI`, `Logiciel de laboratoire`).
         #[arg(long)]
         label: String,
     },
-    /// Who may use a shared BAL, and with which rights.
+    /// Qui peut utiliser une BAL partagée, et avec quels droits.
     #[command(subcommand)]
     Member(crate::members::MemberCmd),
-    /// Suspend a BAL: its mail is kept, incoming mail is refused, nobody logs in.
+    /// Suspend une BAL : ses messages sont gardés, le courrier entrant est refusé, personne ne s'y connecte.
     Suspend { address: String },
-    /// Let a suspended BAL be used again.
+    /// Rend une BAL suspendue de nouveau utilisable.
     Resume { address: String },
-    /// Delete a BAL with all its messages, for good.
+    /// Supprime une BAL et tous ses messages, définitivement.
     Delete {
         address: String,
-        /// Confirms the deletion.
+        /// Confirme la suppression.
         #[arg(long)]
         yes: bool,
     },

@@ -12,20 +12,20 @@ use crate::config::Config;
 pub struct TracesArgs {
     #[command(subcommand)]
     pub action: Option<TracesAction>,
-    /// Only the traces of this BAL.
+    /// Seulement les traces de cette BAL.
     #[arg(long)]
     pub bal: Option<String>,
-    /// From this day (`2026-12-01`, local time) or instant (RFC 3339); default: 24 hours ago.
+    /// À partir de ce jour (`2026-12-01`, heure locale) ou instant (RFC 3339) ; par défaut : il y a 24 heures.
     #[arg(long)]
     pub since: Option<String>,
-    /// Up to this day (included) or instant (excluded); default: now.
+    /// Jusqu'à ce jour (inclus) ou cet instant (exclu) ; par défaut : maintenant.
     #[arg(long)]
     pub until: Option<String>,
-    /// Only these events (`login`, `sent`, `delivered`…); repeat for several.
+    /// Seulement ces événements (`login`, `sent`, `delivered`…) ; à répéter pour plusieurs.
     #[arg(long)]
     pub event: Vec<String>,
-    /// Only the traces of one message, by its Message-ID (with or without `<>`): its sending,
-    /// relaying, delivery and the reports received. Reads the whole retention by default.
+    /// Seulement les traces d'un message, par son Message-ID (avec ou sans `<>`) : son envoi, son
+    /// relais, sa remise et les accusés reçus. Lit par défaut toute la durée de conservation.
     #[arg(long)]
     pub message: Option<String>,
     #[arg(long, value_enum, default_value = "text")]
@@ -34,7 +34,7 @@ pub struct TracesArgs {
 
 #[derive(Subcommand)]
 pub enum TracesAction {
-    /// Delete now the traces older than `[traces] retention`.
+    /// Supprime maintenant les traces plus anciennes que `[traces] retention`.
     Purge,
 }
 

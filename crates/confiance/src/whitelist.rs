@@ -8,9 +8,9 @@ use crate::config::Config;
 
 #[derive(Subcommand)]
 pub enum WhitelistCmd {
-    /// Read a whitelist (the configured source by default: file or URL) and report on it.
+    /// Lit une liste blanche (la source configurée par défaut : fichier ou URL) et en rend compte.
     Check {
-        /// A file or an http(s) URL.
+        /// Un fichier ou une URL http(s).
         source: Option<String>,
     },
 }

@@ -36,6 +36,12 @@ fn a_newcomer_gets_in_with_what_the_operator_prints() {
         .expect("a demo BAL");
     assert!(printed.contains(address) && printed.contains(password));
 
+    // The CLI speaks French, its help included.
+    let help = op.cli_ok(&["account", "--help"], None);
+    assert!(
+        help.contains("Gère les BAL") && help.contains("Affiche cette aide") && !help.contains("Print help"),
+        "{help}"
+    );
     // A new BAL's address keeps to the national form; the refusal says what would do.
     let out = op.cli(
         &["account", "add", &format!("élodie.dupont@{DOMAIN}"), "--password-stdin"],
