@@ -180,6 +180,12 @@ def folders(user):
     check(b"s4 NO [ALREADYEXISTS]" in cmd("s4", "CREATE Trash"), "Trash itself")
     check(b"s5 NO [CANNOT]" in cmd("s5", "RENAME p Envoy&AOk-s"), "a rename to Envoyés")
     check(b"s6 OK" in cmd("s6", "CREATE Projets/Corbeille"), "a subfolder named Corbeille")
+    # A deleted Trash is made again by any of its names, with its special use, and then exists once.
+    check(b"s7 OK" in cmd("s7", "DELETE Trash"), "Trash deleted")
+    check(b"s8 OK" in cmd("s8", "CREATE Corbeille"), "Corbeille made again")
+    listed = cmd("s9", 'LIST "" Corbeille RETURN (SPECIAL-USE)')
+    check(b"\\Trash" in listed and b"Corbeille" in listed, f"Corbeille is the trash: {listed!r}")
+    check(b"s10 NO [CANNOT]" in cmd("s10", "CREATE trash"), "a second trash after it")
     print("folders ok")
 
 

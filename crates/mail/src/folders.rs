@@ -66,20 +66,32 @@ impl FolderLimit {
     }
 }
 
-/// The French names with accents as mail clients send them, in modified UTF-7 (RFC 3501
-/// §5.1.3); names are kept as the client sends them.
-const FRENCH_NAMES_MUTF7: [&str; 3] = ["Bo&AO4-te de r&AOk-ception", "Envoy&AOk-s", "Ind&AOk-sirables"];
-
 /// Whether `name` is, at the top level and in any case, the IMAP or French name of a special
 /// folder: mail clients and the webmail show both as the same folder.
 pub fn is_special_name(name: &str, delimiter: char) -> bool {
+    special_named(name, delimiter).is_some()
+}
+
+/// The special folder `name` names, in any of its spellings: IMAP's, French, and French as
+/// mail clients send it in modified UTF-7 (RFC 3501 §5.1.3; names are kept as sent).
+fn special_named(name: &str, delimiter: char) -> Option<confiance_core::mailbox::SpecialUse> {
+    use confiance_core::mailbox::SpecialUse;
+    let mutf7 = |u: SpecialUse| match u {
+        SpecialUse::Inbox => Some("Bo&AO4-te de r&AOk-ception"),
+        SpecialUse::Sent => Some("Envoy&AOk-s"),
+        SpecialUse::Junk => Some("Ind&AOk-sirables"),
+        SpecialUse::Drafts | SpecialUse::Trash => None,
+    };
     let name = name.to_lowercase();
-    !name.contains(delimiter)
-        && confiance_core::mailbox::SpecialUse::ALL
-            .iter()
-            .flat_map(|u| [u.folder_name(), u.french_name()])
-            .chain(FRENCH_NAMES_MUTF7)
+    if name.contains(delimiter) {
+        return None;
+    }
+    SpecialUse::ALL.into_iter().find(|u| {
+        [Some(u.folder_name()), Some(u.french_name()), mutf7(*u)]
+            .into_iter()
+            .flatten()
             .any(|n| n.to_lowercase() == name)
+    })
 }
 
 /// Checks a folder's full name against the bounds on its length and depth.
@@ -132,10 +144,20 @@ impl MailService {
             {
                 return Ok(Err(FolderLimit::SpecialUseTaken));
             }
-            // The folder itself gets the store's "already exists"; any other spelling is refused
-            // unless it is made with its special use (the first of its kind).
-            if special_use.is_none() && is_special_name(&name, delimiter) && !existing.iter().any(|m| m.name == name) {
-                return Ok(Err(FolderLimit::SpecialName));
+            // The folder itself gets the store's "already exists". Another spelling of a special
+            // folder that exists is refused; one whose folder was deleted is made again, with
+            // its special use, so that a mail client can restore its Trash.
+            let mut special_use = special_use;
+            if special_use.is_none()
+                && let Some(named) = special_named(&name, delimiter)
+                && !existing.iter().any(|m| m.name == name)
+            {
+                match named.attribute() {
+                    Some(attribute) if !existing.iter().any(|m| m.special_use.as_deref() == Some(attribute)) => {
+                        special_use = Some(attribute.to_string())
+                    }
+                    _ => return Ok(Err(FolderLimit::SpecialName)),
+                }
             }
             let parents = missing_parents(s, account, &name, delimiter)?;
             if s.mailboxes(account)?.len() + parents.len() + 1 > MAX_FOLDERS {

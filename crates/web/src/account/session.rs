@@ -120,6 +120,16 @@ pub struct SessionData {
 pub struct PendingContact {
     pub email: Option<(String, SentCode)>,
     pub mobile: Option<(String, SentCode)>,
+    /// Which of the two came back already: a right code is good once, and stays proven while
+    /// the other is typed again.
+    #[serde(default)]
+    pub email_proven: bool,
+    #[serde(default)]
+    pub mobile_proven: bool,
+    /// When the codes were sent: another change waits a minute, so that nobody's mailbox or
+    /// phone is flooded from an account.
+    #[serde(default)]
+    pub sent_at: i64,
     /// `email`, `sms` or `totp` (`SecondFactor::as_str`).
     pub second_factor: String,
     pub notify_new_mail: bool,

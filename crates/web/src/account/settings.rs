@@ -254,11 +254,13 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
             .data
             .contact
             .as_ref()
+            .filter(|c| !c.email_proven)
             .and_then(|c| c.email.as_ref().map(|e| e.0.clone())),
         pending_mobile: session
             .data
             .contact
             .as_ref()
+            .filter(|c| !c.mobile_proven)
             .and_then(|c| c.mobile.as_ref().map(|m| m.0.clone())),
     };
     site::form(&page, error.is_some(), StatusCode::UNPROCESSABLE_ENTITY)
@@ -301,14 +303,20 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
         .unwrap_or_else(|| super::activation::listing_for(&profile, None, None));
     // A new e-mail or mobile is used once the code sent there comes back; until then the
     // others choices are saved with the contact details already proven.
-    let pending = match pending_contact(&a, lang, &profile, &choices).await {
+    let recent = session.data.contact.as_ref().is_some_and(|c| now() - c.sent_at < 60);
+    let pending = match pending_contact(&a, lang, &profile, &choices, recent).await {
         Ok(p) => p,
         Err(e) => return again(&a, session, Some(&e), Some(&choices)).await,
     };
     let mut choices = choices;
-    if pending.is_some() {
-        choices.personal_email = profile.personal_email.clone();
-        choices.mobile = profile.mobile.clone();
+    if let Some(p) = &pending {
+        // Only what is new waits; a detail removed is removed at once.
+        if p.email.is_some() {
+            choices.personal_email = profile.personal_email.clone();
+        }
+        if p.mobile.is_some() {
+            choices.mobile = profile.mobile.clone();
+        }
         choices.notify_new_mail &= choices.personal_email.is_some();
         let usable = match choices.second_factor {
             SecondFactor::Email => choices.personal_email.is_some(),
@@ -341,6 +349,8 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
             "/compte#confirmer"
         }
         None => {
+            // A confirmation left waiting would bring back older choices: it goes.
+            session.data.contact = None;
             session.data.flash = Some(Tr(lang).text_of("account.saved").into());
             "/compte"
         }
@@ -355,6 +365,7 @@ async fn pending_contact(
     lang: Lang,
     profile: &Profile,
     choices: &Choices,
+    recent: bool,
 ) -> Result<Option<super::session::PendingContact>, String> {
     let tr = Tr(lang);
     let new_email = choices
@@ -365,6 +376,9 @@ async fn pending_contact(
     if new_email.is_none() && new_mobile.is_none() {
         return Ok(None);
     }
+    if recent {
+        return Err(tr.text_of("contact.wait").into());
+    }
     let failed = |e: String| {
         tracing::warn!("contact code not sent: {e}");
         tr.text_of("contact.not-sent").to_string()
@@ -374,6 +388,9 @@ async fn pending_contact(
         mobile: None,
         second_factor: choices.second_factor.as_str().to_string(),
         notify_new_mail: choices.notify_new_mail,
+        email_proven: false,
+        mobile_proven: false,
+        sent_at: now(),
     };
     if let Some(to) = new_email {
         let (code, kept) = confiance_auth::otp::SentCode::new(now());
@@ -410,13 +427,17 @@ pub async fn confirm_contact(State(state): State<WebState>, Posted { mut session
     };
     use confiance_auth::otp::CodeCheck;
     let mut outcome = CodeCheck::Valid;
-    for (field, sent) in [
-        ("code_email", pending.email.as_mut()),
-        ("code_sms", pending.mobile.as_mut()),
-    ] {
-        if let Some((_, kept)) = sent {
+    let checks = [
+        ("code_email", pending.email.as_mut(), &mut pending.email_proven),
+        ("code_sms", pending.mobile.as_mut(), &mut pending.mobile_proven),
+    ];
+    for (field, sent, proven) in checks {
+        if let Some((_, kept)) = sent
+            && !*proven
+        {
             let check = kept.check(f.get(field).map_or("", |c| c.as_str()), now());
-            if check != CodeCheck::Valid && outcome == CodeCheck::Valid {
+            *proven = check == CodeCheck::Valid;
+            if !*proven && outcome == CodeCheck::Valid {
                 outcome = check;
             }
         }

@@ -98,7 +98,8 @@ pub fn with_bcc(message: Vec<u8>, bcc: &[String]) -> Vec<u8> {
     if bcc.is_empty() {
         return message;
     }
-    let mut copy = format!("Bcc: {}\r\n", bcc.join(", ")).into_bytes();
+    // One address a line after the first (RFC 5322 §2.2.3 folding): no line grows past 998.
+    let mut copy = format!("Bcc: {}\r\n", bcc.join(",\r\n ")).into_bytes();
     copy.extend_from_slice(&message);
     copy
 }

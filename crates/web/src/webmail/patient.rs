@@ -97,8 +97,14 @@ pub fn apply(
             Err(e) => problems.push(problem(tr, posted.ins.trim(), &e)),
         }
     }
-    // Addresses typed in To and Cc are held to the same rule as the INS field.
-    for address in draft.to.iter().chain(&draft.cc).filter(|a| patients.is_patient(a)) {
+    // Addresses typed in To, Cc and Cci are held to the same rule as the INS field.
+    for address in draft
+        .to
+        .iter()
+        .chain(&draft.cc)
+        .chain(&draft.bcc)
+        .filter(|a| patients.is_patient(a))
+    {
         match patients.check(address) {
             Ok(Some(nir)) => {
                 ins.get_or_insert_with(|| nir.as_str().to_string());
@@ -112,6 +118,7 @@ pub fn apply(
         .to
         .iter()
         .chain(&draft.cc)
+        .chain(&draft.bcc)
         .any(|a| patients.is_patient(a) && !patients.is_service(a));
     if posted.hidden_from_patient && to_patient && posted.document.is_some() {
         problems.push(tr.text_of("patient.hidden-document").to_string());
