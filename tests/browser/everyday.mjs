@@ -6,7 +6,7 @@
 // onto a folder, and sees how full her BAL is. On a phone she ticks and marks too. Every page
 // is checked by axe-core.
 import assert from 'node:assert/strict';
-import { base, launch, newPage, photographer } from './harness.mjs';
+import { base, launch, loginWithCode, newPage, photographer } from './harness.mjs';
 
 const browser = await launch();
 const shot = photographer(process.env.SCREENSHOTS);
@@ -18,18 +18,7 @@ const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch:
 async function login(address, options = {}) {
   const page = await newPage(browser, options);
   await page.goto(`${base}/connexion`);
-  await page.getByLabel('Adresse MSSanté').fill(address);
-  await page.getByLabel('Mot de passe', { exact: true }).fill(passwords[address]);
-  await page.getByRole('button', { name: 'Continuer' }).click();
-  await page.waitForURL(/connexion\/code/);
-  const outbox = await newPage(browser);
-  await outbox.goto(`${base}/dev/messages`);
-  const personal = `${address.split('@')[0]}@demo.invalid`;
-  const sent = await outbox.locator('tr', { hasText: personal }).first().locator('td.text').innerText();
-  await outbox.context().close();
-  await page.getByLabel('Code de vérification').fill(sent.match(/\b(\d{6})\b/)[1]);
-  await page.getByRole('button', { name: 'Se connecter' }).click();
-  await page.waitForURL(/webmail\/dossier\/\d+/);
+  await loginWithCode(page, browser, address, passwords[address], `${address.split('@')[0]}@demo.invalid`);
   return page;
 }
 

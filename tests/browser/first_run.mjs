@@ -3,7 +3,7 @@
 // webmail's header leaves the phone's screen to the mail; /compte names this instance's host
 // and ports for mail software. Every page is checked by axe-core.
 import assert from 'node:assert/strict';
-import { base, launch, newPage, photographer } from './harness.mjs';
+import { base, launch, loginWithCode, newPage, outboxCode, photographer } from './harness.mjs';
 
 const browser = await launch();
 const shot = photographer(process.env.SCREENSHOTS);
@@ -26,18 +26,7 @@ for (const [name, options] of Object.entries(screens)) {
   await page.getByRole('button', { name: 'Continuer' }).click();
   assert.match(await page.locator('[role=alert]').innerText(), /Adresse ou mot de passe incorrect/);
 
-  await page.getByLabel('Adresse MSSanté').fill(address);
-  await page.getByLabel('Mot de passe', { exact: true }).fill(process.env.DEMO_PASSWORD);
-  await page.getByRole('button', { name: 'Continuer' }).click();
-  await page.waitForURL(/connexion\/code/);
-  const outbox = await newPage(browser);
-  await outbox.goto(`${base}/dev/messages`);
-  const sent = await outbox.locator('tr', { hasText: personal }).first().locator('td.text').innerText();
-  await outbox.context().close();
-  const code = sent.match(/\b(\d{6})\b/)[1];
-  await page.getByLabel('Code de vérification').fill(code);
-  await page.getByRole('button', { name: 'Se connecter' }).click();
-  await page.waitForURL(/webmail\/dossier\/\d+/);
+  await loginWithCode(page, browser, address, process.env.DEMO_PASSWORD, personal);
   await shot(page, `${name}-boite`);
 
   if (name === 'telephone') {
@@ -66,16 +55,7 @@ for (const [name, options] of Object.entries(screens)) {
 {
   const page = await newPage(browser);
   await page.goto(`${base}/connexion`);
-  await page.getByLabel('Adresse MSSanté').fill(address);
-  await page.getByLabel('Mot de passe', { exact: true }).fill(process.env.DEMO_PASSWORD);
-  await page.getByRole('button', { name: 'Continuer' }).click();
-  await page.waitForURL(/connexion\/code/);
-  const outbox = await newPage(browser);
-  await outbox.goto(`${base}/dev/messages`);
-  const sent = await outbox.locator('tr', { hasText: personal }).first().locator('td.text').innerText();
-  await page.getByLabel('Code de vérification').fill(sent.match(/\b(\d{6})\b/)[1]);
-  await page.getByRole('button', { name: 'Se connecter' }).click();
-  await page.waitForURL(/webmail\/dossier\/\d+/);
+  await loginWithCode(page, browser, address, process.env.DEMO_PASSWORD, personal);
   await page.goto(`${base}/compte`);
   const fresh = 'jean.nouveau@demo.invalid';
   await page.getByLabel('E-mail personnel (hors MSSanté)').fill(fresh);
@@ -86,13 +66,10 @@ for (const [name, options] of Object.entries(screens)) {
   await page.getByLabel(`Code reçu à ${fresh}`).fill('000000');
   await page.getByRole('button', { name: 'Confirmer' }).click();
   assert.match(await page.locator('#erreur, [role=alert]').first().innerText(), /Code incorrect/);
-  await outbox.reload();
-  const code = (await outbox.locator('tr', { hasText: fresh }).first().locator('td.text').innerText()).match(/\b(\d{6})\b/)[1];
-  await page.getByLabel(`Code reçu à ${fresh}`).fill(code);
+  await page.getByLabel(`Code reçu à ${fresh}`).fill(await outboxCode(browser, fresh));
   await page.getByRole('button', { name: 'Confirmer' }).click();
   assert.match(await page.locator('.flash').innerText(), /nouvelles coordonnées sont confirmées/);
   assert.equal(await page.getByLabel('E-mail personnel (hors MSSanté)').inputValue(), fresh);
-  await outbox.context().close();
 }
 await browser.close();
 console.log('first run walked');

@@ -72,3 +72,24 @@ export async function activate(browser, who, email) {
   const address = await page.locator('#adresse-bal').innerText();
   return { page, address };
 }
+
+// The last one-time code the development outbox shows for `to` (an e-mail or a phone).
+export async function outboxCode(browser, to) {
+  const outbox = await newPage(browser);
+  await outbox.goto(`${base}/dev/messages`);
+  const text = await outbox.locator('tr', { hasText: to }).first().locator('td.text').innerText();
+  await outbox.context().close();
+  return text.match(/\b(\d{6})\b/)[1];
+}
+
+// A login with a password, then the code sent to `personal` (read from the outbox), on `page`
+// already at /connexion; ends in the webmail.
+export async function loginWithCode(page, browser, address, password, personal) {
+  await page.getByLabel('Adresse MSSanté').fill(address);
+  await page.getByLabel('Mot de passe', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await page.waitForURL(/connexion\/code/);
+  await page.getByLabel('Code de vérification').fill(await outboxCode(browser, personal));
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+  await page.waitForURL(/webmail\/dossier\/\d+/);
+}

@@ -4,19 +4,13 @@
 // new password; an unknown address gets the same answer, a wrong code opens nothing. On a
 // desktop and a phone; every page is checked by axe-core.
 import assert from 'node:assert/strict';
-import { activate, base, launch, newPage, photographer, totp } from './harness.mjs';
+import { activate, base, launch, loginWithCode, newPage, outboxCode as fromOutbox, photographer, totp } from './harness.mjs';
 
 const browser = await launch();
 const shot = photographer(process.env.SCREENSHOTS);
 const staff = process.env.STAFF_EMAIL;
 
-async function outboxCode(to) {
-  const outbox = await newPage(browser);
-  await outbox.goto(`${base}/dev/messages`);
-  const text = await outbox.locator('tr', { hasText: to }).first().locator('td.text').innerText();
-  await outbox.context().close();
-  return text.match(/\b(\d{6})\b/)[1];
-}
+const outboxCode = (to) => fromOutbox(browser, to);
 
 // The professional: activated with PSC (password Clinique2026), then forgotten.
 const activated = await activate(browser, 'Carole', 'carole@example.org');
@@ -40,13 +34,7 @@ assert.match(await page.locator('.flash').innerText(), /Votre mot de passe est c
 await page.context().close();
 const again = await newPage(browser);
 await again.goto(`${base}/connexion`);
-await again.getByLabel('Adresse MSSanté').fill(address);
-await again.getByLabel('Mot de passe', { exact: true }).fill('Retrouve2027');
-await again.getByRole('button', { name: 'Continuer' }).click();
-await again.waitForURL(/connexion\/code/);
-await again.getByLabel('Code de vérification').fill(await outboxCode('carole@example.org'));
-await again.getByRole('button', { name: 'Se connecter' }).click();
-await again.waitForURL(/webmail\/dossier\/\d+/);
+await loginWithCode(again, browser, address, 'Retrouve2027', 'carole@example.org');
 await again.context().close();
 
 // The staff member, on a phone: an unknown address first, the same answer.
