@@ -43,13 +43,7 @@ fn random_password() -> String {
 fn machine_hostname() -> Option<String> {
     let name = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
     let name = name.trim().to_ascii_lowercase();
-    let valid = !name.is_empty()
-        && name != "localhost"
-        && name.len() <= 253
-        && name
-            .split('.')
-            .all(|l| !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
-    valid.then_some(name)
+    (name != "localhost" && confiance_core::address::is_host_name(&name)).then_some(name)
 }
 
 pub fn run(config: &Config, demo: bool) -> anyhow::Result<()> {

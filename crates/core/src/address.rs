@@ -116,7 +116,12 @@ fn is_atext(c: char) -> bool {
 
 /// RFC 1123 §2.1 host name: labels of letters, digits and hyphens, at least two labels.
 pub fn is_hostname(domain: &str) -> bool {
-    if domain.is_empty() || domain.len() > 253 || !domain.contains('.') {
+    domain.contains('.') && is_host_name(domain)
+}
+
+/// RFC 1123 §2.1 host name of one label or more (a machine's own name, `poste-12`).
+pub fn is_host_name(domain: &str) -> bool {
+    if domain.is_empty() || domain.len() > 253 {
         return false;
     }
     domain.split('.').all(|label| {
@@ -183,6 +188,15 @@ mod tests {
             &"a".repeat(65),
         ] {
             assert!(!is_new_local_part(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn host_names_with_one_label_or_more() {
+        assert!(is_host_name("poste-12") && is_host_name("mx.op-a.test"));
+        assert!(!is_hostname("poste-12"), "a domain has two labels at least");
+        for bad in ["", "-poste", "poste-", "po_ste", "a..b"] {
+            assert!(!is_host_name(bad), "{bad}");
         }
     }
 }

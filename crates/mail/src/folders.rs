@@ -137,11 +137,8 @@ impl MailService {
         check_name(&name, delimiter).map_err(MailError::Limit)?;
         self.run(move |s| {
             let existing = s.mailboxes(account)?;
-            if let Some(attribute) = &special_use
-                && existing
-                    .iter()
-                    .any(|m| m.special_use.as_deref() == Some(attribute.as_str()))
-            {
+            let taken = |attribute: &str| existing.iter().any(|m| m.special_use.as_deref() == Some(attribute));
+            if special_use.as_deref().is_some_and(taken) {
                 return Ok(Err(FolderLimit::SpecialUseTaken));
             }
             // The folder itself gets the store's "already exists". Another spelling of a special
@@ -153,14 +150,12 @@ impl MailService {
                 && !existing.iter().any(|m| m.name == name)
             {
                 match named.attribute() {
-                    Some(attribute) if !existing.iter().any(|m| m.special_use.as_deref() == Some(attribute)) => {
-                        special_use = Some(attribute.to_string())
-                    }
+                    Some(attribute) if !taken(attribute) => special_use = Some(attribute.to_string()),
                     _ => return Ok(Err(FolderLimit::SpecialName)),
                 }
             }
             let parents = missing_parents(s, account, &name, delimiter)?;
-            if s.mailboxes(account)?.len() + parents.len() + 1 > MAX_FOLDERS {
+            if existing.len() + parents.len() + 1 > MAX_FOLDERS {
                 return Ok(Err(FolderLimit::TooMany));
             }
             for parent in parents {

@@ -20,6 +20,12 @@ fn listed_cols() -> String {
     )
 }
 
+/// A listed message and its folder, whose id the query selects after the listed columns
+/// (`folder_col`, counted once per query).
+fn placed_row(r: &rusqlite::Row, folder_col: usize) -> rusqlite::Result<(MailboxId, Listed)> {
+    Ok((MailboxId(r.get(folder_col)?), listed_row(r)?))
+}
+
 fn listed_row(r: &rusqlite::Row) -> rusqlite::Result<Listed> {
     let meta = message_row(r)?;
     let summary = match r.get::<_, Option<String>>(8)? {
@@ -203,18 +209,17 @@ impl Overviews for SqliteStore {
         if key.is_empty() {
             return Ok(Vec::new());
         }
+        let cols = listed_cols();
+        let folder_col = cols.split(", ").count();
         self.read(|c| {
             // One probe of `messages_by_subject` per folder of the account.
             let mut stmt = c.prepare_cached(&format!(
-                "SELECT {}, m.mailbox_id FROM messages m
+                "SELECT {cols}, m.mailbox_id FROM messages m
                  LEFT JOIN message_summaries s ON s.blob = m.blob
                  WHERE m.mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?1) AND m.sort_subject = ?2
-                 ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?3",
-                listed_cols()
+                 ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?3"
             ))?;
-            let rows = stmt.query_map(params![account.0, key, limit], |r| {
-                Ok((MailboxId(r.get(listed_cols().split(", ").count())?), listed_row(r)?))
-            })?;
+            let rows = stmt.query_map(params![account.0, key, limit], |r| placed_row(r, folder_col))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }
@@ -245,17 +250,15 @@ impl Overviews for SqliteStore {
             values.push(Value::Integer(before));
         }
         values.push(Value::Integer(q.limit as i64));
+        let cols = listed_cols();
+        let folder_col = cols.split(", ").count();
         self.read(|c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT {}, m.mailbox_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
+                "SELECT {cols}, m.mailbox_id FROM messages m JOIN mailboxes b ON b.id = m.mailbox_id
                  LEFT JOIN message_summaries s ON s.blob = m.blob
-                 WHERE {filter} ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?",
-                listed_cols()
+                 WHERE {filter} ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?"
             ))?;
-            let rows = stmt.query_map(params_from_iter(values), |r| {
-                // The folder's id comes after the listed columns.
-                Ok((MailboxId(r.get(listed_cols().split(", ").count())?), listed_row(r)?))
-            })?;
+            let rows = stmt.query_map(params_from_iter(values), |r| placed_row(r, folder_col))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         })
     }

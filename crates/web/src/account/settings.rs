@@ -318,12 +318,8 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
             choices.mobile = profile.mobile.clone();
         }
         choices.notify_new_mail &= choices.personal_email.is_some();
-        let usable = match choices.second_factor {
-            SecondFactor::Email => choices.personal_email.is_some(),
-            SecondFactor::Sms => choices.mobile.is_some(),
-            SecondFactor::Totp => true,
-        };
-        if !usable {
+        // The authenticator's key was checked above (`confirm_totp`).
+        if !reaches(choices.second_factor, &choices.personal_email, &choices.mobile, true) {
             choices.second_factor = profile.second_factor;
         }
     }
@@ -358,6 +354,16 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
     session.respond(&a, see_other(to)).await
 }
 
+/// Whether codes by `factor` reach the holder with these contact details (`app`: an
+/// authenticator's key is held).
+fn reaches(factor: SecondFactor, email: &Option<String>, mobile: &Option<String>, app: bool) -> bool {
+    match factor {
+        SecondFactor::Email => email.is_some(),
+        SecondFactor::Sms => mobile.is_some(),
+        SecondFactor::Totp => app,
+    }
+}
+
 /// Codes to the new e-mail and mobile of `choices`, if they are new: `None` when nothing
 /// waits for a proof.
 async fn pending_contact(
@@ -379,9 +385,21 @@ async fn pending_contact(
     if recent {
         return Err(tr.text_of("contact.wait").into());
     }
-    let failed = |e: String| {
-        tracing::warn!("contact code not sent: {e}");
-        tr.text_of("contact.not-sent").to_string()
+    // A fresh code to one new e-mail (or, `by_sms`, mobile), and what to keep of it.
+    let prove = |to: String, by_sms: bool| async move {
+        let (code, kept) = confiance_auth::otp::SentCode::new(now());
+        let text = tr.fill("contact.code-message", &[("code", &code)]);
+        let sent = match by_sms {
+            true => a.notifier.sms(&to, &text).await,
+            false => a.notifier.email(&to, tr.text_of("contact.code-subject"), &text).await,
+        };
+        match sent {
+            Ok(()) => Ok((to, kept)),
+            Err(e) => {
+                tracing::warn!("contact code not sent: {e}");
+                Err(tr.text_of("contact.not-sent").to_string())
+            }
+        }
     };
     let mut pending = super::session::PendingContact {
         email: None,
@@ -393,19 +411,10 @@ async fn pending_contact(
         sent_at: now(),
     };
     if let Some(to) = new_email {
-        let (code, kept) = confiance_auth::otp::SentCode::new(now());
-        let text = tr.fill("contact.code-message", &[("code", &code)]);
-        a.notifier
-            .email(&to, tr.text_of("contact.code-subject"), &text)
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        pending.email = Some((to, kept));
+        pending.email = Some(prove(to, false).await?);
     }
     if let Some(to) = new_mobile {
-        let (code, kept) = confiance_auth::otp::SentCode::new(now());
-        let text = tr.fill("contact.code-message", &[("code", &code)]);
-        a.notifier.sms(&to, &text).await.map_err(|e| failed(e.to_string()))?;
-        pending.mobile = Some((to, kept));
+        pending.mobile = Some(prove(to, true).await?);
     }
     Ok(Some(pending))
 }
@@ -460,12 +469,12 @@ pub async fn confirm_contact(State(state): State<WebState>, Posted { mut session
         profile.mobile = Some(mobile);
     }
     let wanted = SecondFactor::parse(&pending.second_factor).unwrap_or(profile.second_factor);
-    let usable = match wanted {
-        SecondFactor::Email => profile.personal_email.is_some(),
-        SecondFactor::Sms => profile.mobile.is_some(),
-        SecondFactor::Totp => profile.totp_secret.is_some(),
-    };
-    if usable {
+    if reaches(
+        wanted,
+        &profile.personal_email,
+        &profile.mobile,
+        profile.totp_secret.is_some(),
+    ) {
         profile.second_factor = wanted;
     }
     profile.notify_new_mail = pending.notify_new_mail && profile.personal_email.is_some();

@@ -130,6 +130,17 @@ pub struct Row {
 }
 
 impl Row {
+    /// A row of a list that spans folders (a search, a conversation): its folder named in
+    /// the reader's language, and no box to tick.
+    pub fn placed(ctx: &Ctx, folder: confiance_mail::model::FolderId, row: &Listed, now: i64) -> Row {
+        let place = ctx
+            .folders
+            .iter()
+            .find(|f| f.id == folder)
+            .map(|f| folder_name(ctx.lang(), f));
+        Row::of(folder.0, row, false, now, Some(place.unwrap_or_default()))
+    }
+
     pub fn of(folder: i64, row: &Listed, show_recipients: bool, now: i64, place: Option<String>) -> Row {
         let empty = MessageSummary::default();
         let s = row.summary.as_ref().unwrap_or(&empty);

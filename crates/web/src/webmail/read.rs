@@ -209,19 +209,12 @@ async fn conversation(ctx: &Ctx, subject: &str, folder: i64, uid: u32) -> Vec<Ro
             .await,
     )
     .unwrap_or_default();
-    let others: Vec<_> = found
-        .into_iter()
+    let now = crate::account::now();
+    found
+        .iter()
         .filter(|(f, l)| !(f.0 == folder && l.meta.uid == uid))
         .take(SHOWN as usize)
-        .collect();
-    let lang = ctx.lang();
-    let now = crate::account::now();
-    others
-        .iter()
-        .map(|(f, listed)| {
-            let place = ctx.folders.iter().find(|x| x.id == *f).map(|x| folder_name(lang, x));
-            Row::of(f.0, listed, false, now, Some(place.unwrap_or_default()))
-        })
+        .map(|(f, listed)| Row::placed(ctx, *f, listed, now))
         .collect()
 }
 

@@ -11,7 +11,7 @@ use mail_parser::MessageParser;
 
 use askama::Template;
 
-use super::frame::{Frame, folder_name};
+use super::frame::Frame;
 use super::list::Row;
 use super::{Ctx, logged};
 use crate::account::now;
@@ -33,7 +33,6 @@ fn fold(s: &str) -> String {
 }
 
 pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Response {
-    let lang = ctx.lang();
     let get = |k: &str| q.get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
     let text = get("texte");
     let asked = ["de", "a", "objet", "texte", "du", "au"]
@@ -94,14 +93,7 @@ pub async fn page(ctx: Ctx, Query(q): Query<HashMap<String, String>>) -> Respons
     let rows = results
         .iter()
         .zip(&listed)
-        .map(|((folder, _), listed)| {
-            let place = ctx
-                .folders
-                .iter()
-                .find(|f| f.id == *folder)
-                .map(|f| folder_name(lang, f));
-            Row::of(folder.0, listed, false, now, Some(place.unwrap_or_default()))
-        })
+        .map(|((folder, _), listed)| Row::placed(&ctx, *folder, listed, now))
         .collect();
     let form = Form {
         text: get("texte").unwrap_or_default(),
