@@ -15,6 +15,7 @@ data_dir = "$1"
 [imap]
 listen = "127.0.0.1:0"
 listen_tls = "127.0.0.1:$2"
+managesieve = "127.0.0.1:0"
 [smtp]
 submission = "127.0.0.1:0"
 submissions = "127.0.0.1:0"

@@ -150,6 +150,7 @@ domains = ["$4"]
 [imap]
 listen = "$2:0"
 listen_tls = "$2:0"
+managesieve = "$2:0"
 [web]
 listen = "$2:0"
 [smtp]

@@ -84,7 +84,7 @@ trusted_networks = ["127.0.0.1/32"]
 [storage]
 fsync = true
 CONF
-sed -i '/^\[imap\]/a listen = "127.0.0.1:0"\nlisten_tls = "127.0.0.1:0"' "$root/confiance.toml"
+sed -i '/^\[imap\]/a listen = "127.0.0.1:0"\nlisten_tls = "127.0.0.1:0"\nmanagesieve = "127.0.0.1:0"' "$root/confiance.toml"
 sed -i '/^submission = /a submissions = "127.0.0.1:0"\nmx = "127.0.0.1:0"' "$root/confiance.toml"
 # Free ports everywhere else too, so that a running operator or another bench is no obstacle.
 printf '[web]\nlisten = "127.0.0.1:0"\n' >> "$root/confiance.toml"

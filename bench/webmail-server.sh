@@ -21,6 +21,7 @@ domains = ["medecin.confiance.test", "pro.confiance.test"]
 [imap]
 listen = "127.0.0.1:0"
 listen_tls = "127.0.0.1:$IMAPS"
+managesieve = "127.0.0.1:0"
 [smtp]
 submission = "127.0.0.1:0"
 submissions = "127.0.0.1:0"

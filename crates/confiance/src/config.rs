@@ -49,6 +49,7 @@ pub struct ClientsSection {
     pub imap_port: Option<u16>,
     pub submissions_port: Option<u16>,
     pub submission_port: Option<u16>,
+    pub managesieve_port: Option<u16>,
     pub web_port: Option<u16>,
 }
 
@@ -348,6 +349,10 @@ pub struct ImapSection {
     pub listen_tls: Option<SocketAddr>,
     /// Minutes of inactivity before autologout (RFC 9051 §5.4: at least 30).
     pub autologout_minutes: u64,
+    /// ManageSieve with STARTTLS (RFC 5804; production: 0.0.0.0:4190): mail clients edit the
+    /// BAL's filters and out-of-office message.
+    #[serde(deserialize_with = "listener")]
+    pub managesieve: Option<SocketAddr>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -511,6 +516,7 @@ impl Default for ImapSection {
             listen: Some("127.0.0.1:1143".parse().expect("valid")),
             listen_tls: Some("127.0.0.1:1993".parse().expect("valid")),
             autologout_minutes: 30,
+            managesieve: Some("127.0.0.1:14190".parse().expect("valid")),
         }
     }
 }
@@ -548,6 +554,7 @@ impl Config {
             self.imap.listen,
             self.smtp.submissions,
             self.smtp.submission,
+            self.imap.managesieve,
             self.web.listen,
         ];
         let loopback = listeners.iter().flatten().all(|a| a.ip().is_loopback());
@@ -565,6 +572,7 @@ impl Config {
             imap: port(c.imap_port, self.imap.listen),
             submissions: port(c.submissions_port, self.smtp.submissions),
             submission: port(c.submission_port, self.smtp.submission),
+            managesieve: port(c.managesieve_port, self.imap.managesieve),
             web: port(c.web_port, self.web.listen),
             domains: self.domains.clone(),
             operator: self.operator.clone(),

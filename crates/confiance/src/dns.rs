@@ -69,6 +69,8 @@ fn records(config: &Config, domains: &[&String]) -> String {
         line(srv("imap", 10, clients.imap));
         line(srv("submissions", 0, clients.submissions));
         line(srv("submission", 10, clients.submission));
+        // RFC 5804 §1.8: where clients find ManageSieve.
+        line(srv("sieve", 0, clients.managesieve));
         line(srv("pop3s", 0, None));
         line(srv("pop3", 0, None));
         line(format!("{:<40} IN CNAME {host}", format!("autoconfig.{d}")));
@@ -97,6 +99,7 @@ mod tests {
         assert!(text.contains("_imaps._tcp.pro.confiance.test.          IN SRV   0 1 1993 localhost."));
         assert!(text.contains("_submission._tcp.pro.confiance.test.     IN SRV   10 1 1587 localhost."));
         assert!(text.contains("_pop3._tcp.pro.confiance.test.           IN SRV   0 0 0 ."));
+        assert!(text.contains("_sieve._tcp.pro.confiance.test.          IN SRV   0 1 14190 localhost."));
         assert!(text.contains("autoconfig.medecin.confiance.test."));
         assert!(text.contains("_dmarc.pro.confiance.test."));
         assert!(text.contains("port 1025"));

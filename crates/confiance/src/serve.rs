@@ -94,6 +94,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         limits: config.limits.connections(),
         logins: logins.clone(),
     });
+    let sieve = Arc::new(confiance_managesieve::SieveConfig {
+        tls: tls.clone(),
+        handshake_timeout: Duration::from_secs(30),
+        login_timeout: Duration::from_secs(config.limits.imap_login_seconds.clamp(1, 60)),
+        idle_timeout: Duration::from_secs(config.imap.autologout_minutes * 60),
+        limits: config.limits.connections(),
+        logins: logins.clone(),
+    });
     let smtp = Arc::new(SmtpConfig {
         tls,
         mx_tls: mta.server_config()?,
@@ -173,6 +181,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             true,
             svc.clone(),
             imap.clone(),
+        ));
+    }
+    if let Some(addr) = config.imap.managesieve {
+        tasks.spawn(confiance_managesieve::serve(
+            bind(addr, "ManageSieve (STARTTLS)").await?,
+            svc.clone(),
+            sieve,
         ));
     }
     if let Some(addr) = config.smtp.submission {

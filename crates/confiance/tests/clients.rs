@@ -309,3 +309,17 @@ fn mbsync_syncs_both_ways() {
         "{log}"
     );
 }
+
+/// Filters written by a mail client over ManageSieve (RFC 5804) and run at delivery: fileinto
+/// with a flag, redirect :copy to another BAL, one out-of-office reply per correspondent and
+/// none to bulk mail, a forward outside the trust space kept home; and the hostile cases (no
+/// login before TLS, the same refusal for a wrong password and an unknown address, scripts that
+/// do not parse, an oversized command, another BAL's scripts).
+#[test]
+fn sieve_filters_from_a_client_run_at_delivery() {
+    let op = Operator::start(&["cabinet", "confrere", "remplacant"]);
+    let out = op.python("sieve.py", &["cabinet", "confrere", "remplacant"]);
+    assert!(out.contains("sieve ok"), "{out}");
+    let log = op.log();
+    assert!(log.contains("vacation_sent") && log.contains("filter_kept"), "{log}");
+}

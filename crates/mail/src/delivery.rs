@@ -32,6 +32,17 @@ impl MailService {
         flags: Vec<String>,
         internal_date: (i64, i32),
     ) -> Result<Vec<std::result::Result<Appended, StoreError>>> {
+        let targets = mailboxes.into_iter().map(|m| (m, flags.clone())).collect();
+        self.deliver_to(targets, bytes, internal_date).await
+    }
+
+    /// `deliver`, each folder with its own flags (what a recipient's filter set, RFC 5232).
+    pub async fn deliver_to(
+        &self,
+        targets: Vec<(confiance_store::MailboxId, Vec<String>)>,
+        bytes: Arc<Vec<u8>>,
+        internal_date: (i64, i32),
+    ) -> Result<Vec<std::result::Result<Appended, StoreError>>> {
         let _in_use = self.blobs.in_use.read().await;
         let files = self.blobs.files.clone();
         let size = bytes.len() as u64;
@@ -39,15 +50,15 @@ impl MailService {
             off_workers(move || files.put(&bytes).map(|blob| (blob, crate::summary::summarize(&bytes))))
                 .await?
                 .map_err(StoreError::from)?;
-        let messages = mailboxes
+        let messages = targets
             .into_iter()
-            .map(|mailbox| NewMessage {
+            .map(|(mailbox, flags)| NewMessage {
                 mailbox,
                 blob: blob.clone(),
                 size,
                 internal_date: internal_date.0,
                 internal_tz_minutes: internal_date.1,
-                flags: flags.clone(),
+                flags,
                 recent: true,
                 summary: Some(summary.clone()),
             })

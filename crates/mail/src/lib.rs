@@ -19,6 +19,7 @@ mod changes;
 mod commit;
 pub mod contacts;
 mod delivery;
+pub mod filters;
 pub mod folders;
 mod headers;
 pub mod message;
@@ -40,7 +41,7 @@ pub mod model {
     pub use confiance_store::{
         Account, AccountId, AccountStatus, Appended, Changes, CopyOutcome, FlagOp, FlagOutcome, FlagUpdate,
         FolderCount, ListQuery, Listed, Mailbox as Folder, MailboxId as FolderId, MessageMeta, MessageSummary,
-        SearchQuery, SortKey, StoreError,
+        ScriptChange, SearchQuery, SieveScript, SortKey, StoreError,
     };
 }
 

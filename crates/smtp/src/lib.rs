@@ -7,6 +7,7 @@ mod command;
 #[cfg(test)]
 mod dialogue_tests;
 mod dsn;
+pub mod filtering;
 mod network;
 pub mod patients;
 pub mod policy;

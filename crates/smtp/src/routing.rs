@@ -3,7 +3,7 @@
 
 use confiance_core::Address;
 use confiance_mail::MailService;
-use confiance_mail::model::{Account, AccountStatus, FolderId};
+use confiance_mail::model::{Account, AccountId, AccountStatus, FolderId};
 
 use crate::SmtpConfig;
 use crate::policy::Refusal;
@@ -12,8 +12,8 @@ use crate::server::Role;
 /// Where an accepted recipient's copy goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route {
-    /// The INBOX of a BAL of this operator.
-    Local(FolderId),
+    /// The INBOX of a BAL of this operator, and the BAL (whose filters place the copy).
+    Local(FolderId, AccountId),
     /// Another operator of the trust space: the outbound queue.
     Remote,
 }
@@ -74,7 +74,7 @@ impl Router<'_> {
                     ),
                 ))
             }
-            Ok(Some((inbox, _))) => Ok((parsed.to_string(), Route::Local(inbox.id))),
+            Ok(Some((inbox, _))) => Ok((parsed.to_string(), Route::Local(inbox.id, inbox.account))),
             Ok(None) => Err(Refusal::new(
                 550,
                 "5.1.1",

@@ -412,7 +412,7 @@ impl Session {
                     .expect("checked above")
                     .add(address, route, params);
                 out.push_str(match route {
-                    Route::Local(_) => "250 2.1.5 Recipient OK\r\n",
+                    Route::Local(..) => "250 2.1.5 Recipient OK\r\n",
                     Route::Remote => "250 2.1.5 Recipient OK (another operator of the trust space)\r\n",
                 });
             }

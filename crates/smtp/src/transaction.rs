@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use confiance_mail::MailService;
-use confiance_mail::model::{Account, FolderId, StoreError};
+use confiance_mail::model::{Account, AccountId, FolderId, StoreError};
 use confiance_mail::queue::{NewQueued, QueuedAddress};
 use confiance_trust::dn::Dn;
 
@@ -13,7 +13,7 @@ use crate::policy::{self, Origin, Refusal};
 use crate::routing::Route;
 use crate::server::Role;
 use crate::traced::Traced;
-use crate::{SmtpConfig, dsn, patients, report};
+use crate::{SmtpConfig, dsn, filtering, patients, report};
 
 /// One accepted recipient and where its copy goes.
 pub(crate) struct Recipient {
@@ -102,28 +102,62 @@ pub(crate) async fn accept(
         Role::Mx if cfg.patients.is_patient(&envelope.sender) => "patient",
         Role::Mx => "operator",
     };
-    let inboxes: Vec<FolderId> = local
-        .iter()
-        .filter_map(|r| match r.route {
-            Route::Local(inbox) => Some(inbox),
-            Route::Remote => None,
-        })
-        .collect();
+    // Each recipient's filter says where its copy goes (its INBOX without one).
+    let mut placements = Vec::with_capacity(local.len());
+    for rcpt in &local {
+        if let Route::Local(inbox, account) = rcpt.route {
+            let placement = filtering::place(svc, cfg, owner(account, rcpt), inbox, &envelope.sender, &message).await;
+            placements.push((account, inbox, placement));
+        }
+    }
+    // One blob for every copy: (folder, flags) to store, and whose copy it is (`None`: a copy
+    // redirected to another BAL, whose failure is the filter owner's to hear, not the sender's).
+    let mut targets = Vec::new();
+    let mut owners = Vec::new();
+    for (i, (_, _, placement)) in placements.iter().enumerate() {
+        for (folder, flags) in &placement.folders {
+            targets.push((*folder, flags.clone()));
+            owners.push(Some(i));
+        }
+        for (_, inbox) in &placement.local_copies {
+            targets.push((*inbox, Vec::new()));
+            owners.push(None);
+        }
+    }
     let now = chrono::Local::now();
     let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
-    let results = svc
-        .deliver(inboxes, message.clone(), Vec::new(), date)
-        .await
-        .map_err(|e| {
+    let stored = match targets.is_empty() {
+        true => Vec::new(),
+        false => svc.deliver_to(targets, message.clone(), date).await.map_err(|e| {
             tracing::error!(error = %e, id, "delivery failed");
             storage_failure(e.is_storage_full())
-        })?;
+        })?,
+    };
+    // A recipient's copy is delivered when every folder its filter chose took it (none for a
+    // discarded copy).
+    let mut results: Vec<Result<Option<u32>, StoreError>> = local.iter().map(|_| Ok(None)).collect();
+    for (r, owner) in stored.into_iter().zip(owners) {
+        match (owner, r) {
+            (Some(i), Ok(a)) => {
+                if let Ok(uid) = &mut results[i] {
+                    uid.get_or_insert(a.uid);
+                }
+            }
+            (Some(i), Err(e)) => {
+                if results[i].is_ok() {
+                    results[i] = Err(e);
+                }
+            }
+            (None, Ok(_)) => {}
+            (None, Err(e)) => tracing::warn!(target: "audit", event = "redirect_failed", id, error = %e),
+        }
+    }
     let mut outcomes = Vec::with_capacity(results.len());
     for (r, rcpt) in results.iter().zip(&local) {
         let (delivered, status, diagnostic) = match r {
-            Ok(a) => {
+            Ok(uid) => {
                 tracing::info!(target: "audit", event = "delivered", bal = %rcpt.address, peer = source.peer, message_id = traced.message_id,
-                    size = traced.size, id, sender = %envelope.sender, origin, uid = a.uid, codecda = traced.codecda, nil = traced.nil,
+                    size = traced.size, id, sender = %envelope.sender, origin, uid = uid.unwrap_or(0), codecda = traced.codecda, nil = traced.nil,
                     dsn = ?rcpt.dsn, params = ?envelope.params);
                 crate::traced::reports(&rcpt.address, &traced.reports);
                 (true, "2.0.0", "delivered".to_string())
@@ -148,6 +182,22 @@ pub(crate) async fn accept(
         // A temporary failure: the client must try again. Recipients already served may
         // get the message twice, which is better than one never getting it.
         return Err(storage_failure(outcomes.iter().any(|o| o.2 == "4.3.1")));
+    }
+    for ((rcpt, delivered, ..), (account, inbox, placement)) in outcomes.iter().zip(&placements) {
+        if *delivered {
+            follow_filter(
+                svc,
+                cfg,
+                rcpt,
+                *account,
+                *inbox,
+                placement,
+                &envelope.sender,
+                &message,
+                &id,
+            )
+            .await;
+        }
     }
     let delivered: Vec<&str> = outcomes.iter().filter(|o| o.1).map(|o| o.0.address.as_str()).collect();
     patients::note_delivery(svc, cfg, &envelope.sender, &delivered, &message).await;
@@ -192,6 +242,42 @@ pub(crate) async fn accept(
     }
     audit_sent(cfg, source, &traced, &local, &remote);
     Ok(id)
+}
+
+/// What a recipient's filter does once its copy is stored: forwards to other operators (the
+/// copy put in INBOX when it was kept nowhere and they cannot be queued) and the out-of-office reply.
+#[allow(clippy::too_many_arguments)]
+async fn follow_filter(
+    svc: &MailService,
+    cfg: &SmtpConfig,
+    rcpt: &Recipient,
+    account: AccountId,
+    inbox: FolderId,
+    placement: &filtering::Placement,
+    sender: &str,
+    message: &Arc<Vec<u8>>,
+    id: &str,
+) {
+    let forwarded =
+        placement.forwards.is_empty() || filtering::forward(cfg, &rcpt.address, &placement.forwards, message, id).await;
+    // A copy kept nowhere else is not lost to a queue that refused the forward.
+    if !forwarded && placement.folders.is_empty() {
+        let now = chrono::Local::now();
+        let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
+        if let Err(e) = svc.deliver(vec![inbox], message.clone(), Vec::new(), date).await {
+            tracing::error!(error = %e, id, bal = %rcpt.address, "forward failed and INBOX copy failed");
+        }
+    }
+    if let Some(vacation) = &placement.vacation {
+        filtering::vacation(svc, cfg, owner(account, rcpt), sender, vacation, message, id).await;
+    }
+}
+
+fn owner(account: AccountId, rcpt: &Recipient) -> filtering::Owner<'_> {
+    filtering::Owner {
+        account,
+        address: &rcpt.address,
+    }
 }
 
 /// The sending trace of a message one of our BALs submitted: one line a message, with its

@@ -6,6 +6,7 @@
 
 pub mod blobs;
 pub mod contacts;
+pub mod filters;
 pub mod identity;
 pub mod members;
 pub mod model;
@@ -17,6 +18,7 @@ pub mod traces;
 
 pub use blobs::{BlobStore, OwnerLock};
 pub use contacts::{Exchange, PatientContacts};
+pub use filters::{Filters, ScriptChange, SieveScript};
 pub use identity::*;
 pub use members::*;
 pub use model::*;
@@ -34,7 +36,9 @@ pub fn open(data_dir: &std::path::Path) -> Result<std::sync::Arc<dyn Store>> {
 }
 
 /// What every metadata backend offers. Calls block: the mail service runs them on blocking threads.
-pub trait Store: Identities + Members + Overviews + PatientContacts + Structures + Send + Sync + 'static {
+pub trait Store:
+    Filters + Identities + Members + Overviews + PatientContacts + Structures + Send + Sync + 'static
+{
     // Accounts
     fn create_account(&self, address: &str, password_hash: &str, quota_bytes: u64) -> Result<AccountId>;
     fn account_by_address(&self, address: &str) -> Result<Option<Account>>;

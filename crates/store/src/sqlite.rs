@@ -12,6 +12,7 @@ use crate::*;
 
 mod contacts;
 mod durable;
+mod filters;
 mod identity;
 mod members;
 mod overview;
@@ -251,6 +252,25 @@ CREATE TABLE patient_contacts(
     // 13: the start of each message's text, shown under its subject in the webmail's lists.
     r#"
 ALTER TABLE message_summaries ADD COLUMN snippet TEXT NOT NULL DEFAULT '';
+"#,
+    // 14: each BAL's Sieve scripts (RFC 5228, one active, RFC 5804) and the senders its
+    // out-of-office already answered (RFC 5230 §4.1), both gone with the BAL.
+    r#"
+CREATE TABLE sieve_scripts(
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    content TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY(account_id, name)
+) WITHOUT ROWID;
+CREATE TABLE vacation_replies(
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    sender TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    sent_at INTEGER NOT NULL,
+    PRIMARY KEY(account_id, sender, handle)
+) WITHOUT ROWID;
 "#,
 ];
 

@@ -766,3 +766,98 @@ fn sqlite_overviews() {
     let dir = tempfile::tempdir().unwrap();
     overview_suite(&SqliteStore::open(&dir.path().join("o.db")).unwrap());
 }
+
+/// Sieve scripts: one active at most, the active one kept from deletion, renames that collide
+/// refused, nothing seen from another BAL, and an out-of-office answer claimed once a period.
+fn filters_suite(store: &dyn Store) {
+    let alice = store.create_account("alice@medecin.test", "hash", 1000).unwrap();
+    let bob = store.create_account("bob@medecin.test", "hash", 1000).unwrap();
+    assert_eq!(store.active_sieve_script(alice).unwrap(), None);
+    store.put_sieve_script(alice, "webmail", "keep;").unwrap();
+    store.put_sieve_script(alice, "autre", "discard;").unwrap();
+    assert_eq!(
+        store.active_sieve_script(alice).unwrap(),
+        None,
+        "a new script is not active"
+    );
+    assert_eq!(
+        store.activate_sieve_script(alice, Some("webmail")).unwrap(),
+        ScriptChange::Done
+    );
+    store.put_sieve_script(alice, "webmail", "stop;").unwrap();
+    let active = store.active_sieve_script(alice).unwrap().unwrap();
+    assert_eq!(
+        (active.name.as_str(), active.content.as_str()),
+        ("webmail", "stop;"),
+        "replaced, still active"
+    );
+    assert_eq!(
+        store.activate_sieve_script(alice, Some("nope")).unwrap(),
+        ScriptChange::NoSuchScript
+    );
+    assert_eq!(
+        store.active_sieve_script(alice).unwrap().unwrap().name,
+        "webmail",
+        "a bad name changes nothing"
+    );
+    assert_eq!(
+        store.delete_sieve_script(alice, "webmail").unwrap(),
+        ScriptChange::Active
+    );
+    assert_eq!(
+        store.rename_sieve_script(alice, "autre", "webmail").unwrap(),
+        ScriptChange::NameTaken
+    );
+    assert_eq!(
+        store.rename_sieve_script(alice, "absent", "x").unwrap(),
+        ScriptChange::NoSuchScript
+    );
+    assert_eq!(
+        store.rename_sieve_script(alice, "autre", "tri").unwrap(),
+        ScriptChange::Done
+    );
+    assert_eq!(
+        store.activate_sieve_script(alice, Some("tri")).unwrap(),
+        ScriptChange::Done
+    );
+    let scripts = store.sieve_scripts(alice).unwrap();
+    assert_eq!(scripts.iter().filter(|s| s.active).count(), 1);
+    assert_eq!(scripts.iter().find(|s| s.active).unwrap().name, "tri");
+    assert_eq!(store.delete_sieve_script(alice, "webmail").unwrap(), ScriptChange::Done);
+    assert_eq!(
+        store.delete_sieve_script(alice, "webmail").unwrap(),
+        ScriptChange::NoSuchScript
+    );
+    assert_eq!(store.activate_sieve_script(alice, None).unwrap(), ScriptChange::Done);
+    assert_eq!(store.active_sieve_script(alice).unwrap(), None);
+    // Another BAL sees none of them, and cannot touch them by name.
+    assert!(store.sieve_scripts(bob).unwrap().is_empty());
+    assert_eq!(
+        store.delete_sieve_script(bob, "tri").unwrap(),
+        ScriptChange::NoSuchScript
+    );
+    assert_eq!(
+        store.activate_sieve_script(bob, Some("tri")).unwrap(),
+        ScriptChange::NoSuchScript
+    );
+    // Out-of-office: once per sender and handle in the period.
+    assert!(store.claim_vacation_reply(alice, "x@autre.test", "h1", 7).unwrap());
+    assert!(!store.claim_vacation_reply(alice, "x@autre.test", "h1", 7).unwrap());
+    assert!(
+        store.claim_vacation_reply(alice, "x@autre.test", "h2", 7).unwrap(),
+        "another message"
+    );
+    assert!(
+        store.claim_vacation_reply(bob, "x@autre.test", "h1", 7).unwrap(),
+        "another BAL"
+    );
+    // Gone with the BAL.
+    store.delete_account(alice).unwrap();
+    assert!(store.sieve_scripts(alice).unwrap().is_empty());
+}
+
+#[test]
+fn sqlite_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    filters_suite(&SqliteStore::open(&dir.path().join("f.db")).unwrap());
+}

@@ -19,6 +19,8 @@ pub struct MailClients {
     pub imap: Option<u16>,
     pub submissions: Option<u16>,
     pub submission: Option<u16>,
+    /// ManageSieve (RFC 5804, STARTTLS): filters and out-of-office from a client.
+    pub managesieve: Option<u16>,
     pub web: Option<u16>,
     /// The hosted mail domains the autoconfiguration answers for.
     pub domains: Vec<String>,
@@ -147,6 +149,7 @@ mod tests {
             imap: Some(1143),
             submissions: Some(1465),
             submission: None,
+            managesieve: Some(14190),
             web: Some(8443),
             domains: vec!["medecin.confiance.test".into(), "pro.confiance.test".into()],
             operator: "CONFIANCE <DEV>".into(),

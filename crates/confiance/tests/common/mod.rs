@@ -24,6 +24,8 @@ pub struct Operator {
     pub mx: u16,
     /// HTTPS (directory page, JSON and FHIR APIs).
     pub web: u16,
+    /// ManageSieve (RFC 5804, STARTTLS).
+    pub managesieve: u16,
     /// Trust anchor and TLS name clients use, when not the development PKI of the data dir.
     pub tls_override: Option<(PathBuf, String)>,
     /// More keys of the `[smtp]` table, which `launch` writes itself.
@@ -64,7 +66,7 @@ impl Operator {
     /// of a trust space need each other's MX port in their routes).
     pub fn new_at(ip: &str, domain: &str) -> Operator {
         // Held until all are chosen, so that the kernel cannot hand out one port twice.
-        let held: Vec<TcpListener> = (0..6).map(|_| TcpListener::bind((ip, 0)).unwrap()).collect();
+        let held: Vec<TcpListener> = (0..7).map(|_| TcpListener::bind((ip, 0)).unwrap()).collect();
         let port = |i: usize| held[i].local_addr().unwrap().port();
         Operator {
             dir: tempfile::tempdir().unwrap(),
@@ -76,6 +78,7 @@ impl Operator {
             submissions: port(3),
             mx: port(4),
             web: port(5),
+            managesieve: port(6),
             tls_override: None,
             smtp_extra: String::new(),
             child: None,
@@ -92,11 +95,12 @@ impl Operator {
             format!("domains = [\"{}\"]\n", self.domain)
         };
         let config = format!(
-            "data_dir = \"{data}\"\n{domains}{extra_config}\n[imap]\nlisten = \"{ip}:{}\"\nlisten_tls = \"{ip}:{}\"\n\
+            "data_dir = \"{data}\"\n{domains}{extra_config}\n[imap]\nlisten = \"{ip}:{}\"\nlisten_tls = \"{ip}:{}\"\nmanagesieve = \"{ip}:{}\"\n\
              [smtp]\nsubmission = \"{ip}:{}\"\nsubmissions = \"{ip}:{}\"\nmx = \"{ip}:{}\"\n{smtp_extra}\
              [web]\nlisten = \"{ip}:{}\"\n",
             self.imap,
             self.imaps,
+            self.managesieve,
             self.submission,
             self.submissions,
             self.mx,
@@ -206,6 +210,7 @@ impl Operator {
         for port in [
             self.imap,
             self.imaps,
+            self.managesieve,
             self.submission,
             self.submissions,
             self.mx,
@@ -269,6 +274,7 @@ impl Operator {
             ("CONFIANCE_IMAPS".into(), self.imaps.to_string()),
             ("CONFIANCE_SUBMISSION".into(), self.submission.to_string()),
             ("CONFIANCE_SUBMISSIONS".into(), self.submissions.to_string()),
+            ("CONFIANCE_MANAGESIEVE".into(), self.managesieve.to_string()),
             ("CONFIANCE_CA".into(), self.ca().display().to_string()),
             ("CONFIANCE_DOMAIN".into(), self.domain.clone()),
             ("CONFIANCE_PASSWORD".into(), PASSWORD.into()),

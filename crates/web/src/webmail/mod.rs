@@ -9,6 +9,7 @@ mod chooser;
 mod compose;
 mod documents;
 mod events;
+mod filters;
 mod folders;
 mod frame;
 mod list;
@@ -65,6 +66,8 @@ pub(crate) struct Ctx {
     pub actor: String,
     /// Whether they may send as the BAL shown (their own, or the `send` right on a shared one).
     pub may_send: bool,
+    /// Whether they may change its settings and filters (their own, or the `manage` right).
+    pub may_manage: bool,
     /// A patient's BAL on the patients' side: they answer, they do not start a conversation.
     pub patient: bool,
     /// Every BAL they may open, their own first.
@@ -239,6 +242,7 @@ async fn open(state: &WebState, session: Session) -> Result<Ctx, Response> {
         own,
         actor,
         may_send: rights.send,
+        may_manage: rights.manage,
         patient,
         choices: bals.into_iter().map(|(a, _)| a).collect(),
         folders,
@@ -277,6 +281,7 @@ pub fn routes(state: &WebState) -> Router<WebState> {
         .route("/webmail/recherche", get(search::page))
         .route("/webmail/dossiers", get(folders::page).post(folders::post))
         .route("/webmail/reglages", get(settings::page).post(settings::post))
+        .route("/webmail/filtres", get(filters::page).post(filters::post))
         .route("/webmail/bal", get(chooser::page).post(chooser::choose))
         .route("/webmail/raccourcis", get(settings::shortcuts))
         .route("/webmail/evenements", get(events::stream))
