@@ -215,6 +215,54 @@ fn everyday_webmail_with_the_demo_bals() {
     assert!(log.contains("SUCCESS,FAILURE"), "no delivery report asked");
 }
 
+/// Out of office and filters (`tests/browser/away.mjs`): the form's mistakes said, forwarding
+/// kept inside the trust space and away from patients, one automatic reply for two messages,
+/// a rule filing the laboratory's mail, and the settings found again on a phone.
+#[test]
+fn out_of_office_and_filters_from_the_webmail() {
+    let _one = one_walk();
+    let mut op = Operator::new_at("127.0.0.1", DOMAIN);
+    op.write_config("");
+    let out = op.cli(&["init"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    op.add_account("secretariat", common::PASSWORD);
+    op.spawn();
+    op.wait_for_web();
+    let demo = std::fs::read_to_string(op.data_dir().join("demo-accounts.txt")).unwrap();
+    let demo: Vec<(&str, &str)> = demo.lines().filter_map(|l| l.split_once('\t')).collect();
+    let [(jean, jean_password), (marie, marie_password)] = demo[..] else {
+        panic!("two demo BALs: {demo:?}")
+    };
+    let (out, shots) = op.walk(
+        "away.mjs",
+        "away",
+        &[
+            ("JEAN", jean.to_string()),
+            ("JEAN_PASSWORD", jean_password.to_string()),
+            ("MARIE", marie.to_string()),
+            ("MARIE_PASSWORD", marie_password.to_string()),
+            ("SECRETARIAT", op.mailbox("secretariat")),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "away walk failed:\n{}\n--- server log\n{}",
+        text(&out),
+        op.log()
+    );
+    assert!(std::fs::read_dir(&shots).unwrap().count() >= 6);
+    // The secretariat got a copy of each of Jean's three messages (the redirect runs before
+    // the rule), and the traces say what the filter did without any message content.
+    let ids = op.python("message_ids.py", &["secretariat", "INBOX"]);
+    assert_eq!(ids.lines().count(), 3, "{ids}");
+    let log = op.log();
+    assert!(
+        log.contains("event=\"filter_saved\"") && log.contains("event=\"vacation_sent\""),
+        "{log}"
+    );
+    assert!(!log.contains("Pour une urgence"), "the reply's text is not traced");
+}
+
 /// A forgotten password (`tests/browser/recovery.mjs`): a professional through Pro Santé
 /// Connect, a staff member with a code by e-mail and their authenticator; the staff member's
 /// new password then opens their page, the old one no longer does.

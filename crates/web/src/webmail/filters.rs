@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use askama::Template;
 
-use super::frame::Frame;
+use super::frame::{Frame, folder_name};
 use super::{Ctx, PostedForm, logged};
 use crate::account::see_other;
 use crate::i18n::Tr;
@@ -180,7 +180,8 @@ struct FiltersPage {
     /// The rules' rows: the saved ones, then empty ones to add more.
     rows: Vec<Rule>,
     fields: [Field; 3],
-    folders: Vec<String>,
+    /// Each folder's name, and as the user reads it.
+    folders: Vec<(String, String)>,
     /// A client's script that saving here would replace.
     theirs: Option<String>,
     /// What is wrong with the form (a catalogue key), and which field.
@@ -197,7 +198,12 @@ fn page_of(
     theirs: Option<String>,
     error: Option<(&'static str, &'static str)>,
 ) -> impl FnOnce(Tr, Frame, &[confiance_mail::model::FolderCount]) -> FiltersPage + use<> {
-    let folders: Vec<String> = ctx.folders.iter().map(|f| f.name.clone()).collect();
+    let lang = ctx.lang();
+    let folders: Vec<(String, String)> = ctx
+        .folders
+        .iter()
+        .map(|f| (f.name.clone(), folder_name(lang, f)))
+        .collect();
     let may_manage = ctx.may_manage;
     let mut rows = settings.rules.clone();
     let blank = Rule {
