@@ -73,10 +73,18 @@ await page.waitForURL(/activation\/recapitulatif/);
 out.elise = await page.locator('#adresse-bal').innerText();
 assert.equal(out.elise, proposed[0]);
 assert.match(await page.locator('main').innerText(), /Liste rouge\s*oui/);
+// The personal e-mail typed at step 3 receives nothing but its code until that code comes back.
+assert.match(await page.locator('main').innerText(), /elise\.dorleans@example\.org \(à confirmer par le code reçu\)/);
 await shot(page, 'etape4-recapitulatif');
+await page.getByLabel('Code reçu à elise.dorleans@example.org').fill('000000' === await latestCode('elise.dorleans@example.org') ? '000001' : '000000');
+await page.getByRole('button', { name: 'Confirmer', exact: true }).click();
+assert.match(await page.locator('[role=alert]').innerText(), /code/i);
+await page.getByLabel('Code reçu à elise.dorleans@example.org').fill(await latestCode('elise.dorleans@example.org'));
+await page.getByRole('button', { name: 'Confirmer', exact: true }).click();
+await page.waitForURL(/\/compte$/);
+assert.match(await page.locator('.flash').innerText(), /coordonnées sont confirmées/);
 
 // Account page: an app password for a mail client, shown once.
-await page.getByRole('link', { name: 'Modifier mon compte' }).click();
 await page.getByLabel('Logiciel', { exact: true }).fill('Thunderbird du cabinet');
 await page.getByRole('button', { name: 'Créer un mot de passe' }).click();
 out.app_password = await page.locator('#nouveau-mot-de-passe').innerText();
@@ -194,7 +202,8 @@ if (process.env.CPS_CERT) {
   await page.getByLabel('par SMS').check();
   await page.getByRole('button', { name: 'Activer ma BAL' }).click();
   await page.waitForURL(/activation\/recapitulatif/);
-  assert.match(await page.locator('main').innerText(), /\+33612345678/);
+  assert.match(await page.locator('main').innerText(), /\+33612345678 \(à confirmer par le code reçu\)/);
+  assert.match(await page.locator('main').innerText(), /par SMS/);
   out.carole = await page.locator('#adresse-bal').innerText();
   await shot(page, 'cps-recapitulatif');
   // Without the card, the CPS login says what is missing.

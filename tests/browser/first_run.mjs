@@ -44,6 +44,7 @@ for (const [name, options] of Object.entries(screens)) {
     ['IMAP', 'localhost', process.env.CONFIANCE_IMAP, 'STARTTLS'],
     ['SMTP', 'localhost', process.env.CONFIANCE_SUBMISSIONS, 'TLS'],
     ['SMTP', 'localhost', process.env.CONFIANCE_SUBMISSION, 'STARTTLS'],
+    ['ManageSieve', 'localhost', process.env.CONFIANCE_MANAGESIEVE, 'STARTTLS'],
   ]);
   // A demo BAL's password also opens mail software, and the page says so.
   assert.match(await page.locator('main').innerText(), /votre mot de passe de connexion, ou un mot de passe d'application/);

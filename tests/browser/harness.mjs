@@ -70,7 +70,17 @@ export async function activate(browser, who, email) {
   await page.getByRole('button', { name: 'Activer ma BAL' }).click();
   await page.waitForURL(/activation\/recapitulatif/);
   const address = await page.locator('#adresse-bal').innerText();
+  await confirmContact(page, browser, email);
   return { page, address };
+}
+
+// The code sent to a new personal e-mail or mobile `to`, typed where the page asks for it
+// (the activation's summary, the account page); ends on the account page.
+export async function confirmContact(page, browser, to) {
+  await page.getByLabel(`Code reçu à ${to}`).fill(await outboxCode(browser, to));
+  await page.getByRole('button', { name: 'Confirmer', exact: true }).click();
+  await page.waitForURL(/\/compte$/);
+  assert.match(await page.locator('.flash').innerText(), /coordonnées sont confirmées/);
 }
 
 // The last one-time code the development outbox shows for `to` (an e-mail or a phone).

@@ -5,7 +5,8 @@ and never a robot; a forward outside the trust space keeps the message. Hostile 
 login before TLS, a wrong password answered like an unknown address, scripts that do not
 parse, oversized commands, another BAL's scripts out of reach.
 
-Arguments: owner, correspondent, locum (local parts; the owner's filter redirects to the locum)."""
+Arguments: owner, correspondent, locum, full (local parts; the owner's filter redirects to the
+locum; the full BAL's quota takes no message)."""
 
 import base64
 import os
@@ -16,7 +17,7 @@ import time
 
 from confiance_env import *
 
-owner, correspondent, locum = sys.argv[1], sys.argv[2], sys.argv[3]
+owner, correspondent, locum, full = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
 PORT = int(os.environ["CONFIANCE_MANAGESIEVE"])
 
 
@@ -100,6 +101,8 @@ unknown = s.login(address("personne"), "Pas-le-bon-1")
 check(wrong.startswith("NO") and wrong == unknown, f"{wrong!r} / {unknown!r}")
 check(s.cmd("LISTSCRIPTS")[1].startswith("NO"), "nothing before login")
 check(s.login(address(owner), PASSWORD).startswith("OK"), "login")
+caps, status = s.cmd("CAPABILITY")
+check(b'"UNAUTHENTICATE"' in caps, f"capabilities once logged in: {caps}")
 
 # Scripts that do not parse are refused with their line; nothing is stored.
 lines, status = s.cmd("PUTSCRIPT", '"casse"', b'require "fileinto";\r\nfileinto "A"\r\nkeep;\r\n')
@@ -150,10 +153,16 @@ check(other.cmd("LISTSCRIPTS") == ([], "OK"), "another BAL's scripts are out of 
 check(other.cmd("GETSCRIPT", '"cabinet"')[1].startswith("NO (NONEXISTENT)"), "GETSCRIPT of another BAL")
 other.cmd("LOGOUT")
 
-# Hostile: a command larger than anything allowed before login ends the connection.
+# Hostile: a command larger than anything allowed before login ends the connection, in one
+# literal or in many chained.
 h = Sieve()
 lines, status = h.send(b"PUTSCRIPT \"x\" {100000+}\r\n")
 check(status.startswith("BYE"), f"oversized before login: {status}")
+h = Sieve()
+h.sock.sendall(b"NOOP" + b" {1000+}\r\n" + b"a" * 1000 + b" {1000+}\r\n" + b"a" * 1000
+               + b" {1000+}\r\n" + b"a" * 1000 + b" {1000+}\r\n" + b"a" * 1000 + b" {1000+}\r\n")
+lines, status = h.response()
+check(status.startswith("BYE"), f"chained literals before login: {status}")
 
 # At delivery. The owner's folder exists; the correspondent writes twice, the lab once.
 c = imap(owner)
@@ -229,4 +238,21 @@ s.cmd("LOGOUT")
 send(correspondent, "Ne doit pas sortir")
 kept = [h for _, h in subjects(owner) if "Ne doit pas sortir" in h]
 check(len(kept) == 1, f"kept in INBOX: {subjects(owner)}")
+
+# A message a machine sent is not forwarded (two BALs forwarding to each other would pass it
+# back and forth); one the full BAL cannot take stays with the owner.
+s = Sieve()
+s.starttls()
+s.login(address(owner), PASSWORD)
+check(s.cmd("PUTSCRIPT", '"tout"', f'redirect {quoted(address(locum))};\r\n'.encode())[1] == "OK", "stored")
+check(s.cmd("SETACTIVE", '"tout"')[1] == "OK", "activated")
+before = len(subjects(locum))
+send(correspondent, "Avis automatique", extra="Auto-Submitted: auto-generated\r\n")
+check(len([h for _, h in subjects(owner) if "Avis automatique" in h]) == 1, "an automatic message is kept")
+check(len(subjects(locum)) == before, "an automatic message is not forwarded")
+check(s.cmd("PUTSCRIPT", '"plein"', f'redirect {quoted(address(full))};\r\n'.encode())[1] == "OK", "stored")
+check(s.cmd("SETACTIVE", '"plein"')[1] == "OK", "activated")
+s.cmd("LOGOUT")
+send(correspondent, "Trop gros pour la BAL pleine")
+check(len([h for _, h in subjects(owner) if "Trop gros" in h]) == 1, f"kept when the redirect failed: {subjects(owner)}")
 print("sieve ok")

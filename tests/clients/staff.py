@@ -76,6 +76,36 @@ typ, data = imap.select("INBOX")
 check(typ == "OK" and int(data[0]) >= 1, f"the reader reads the organisational BAL: {typ} {data}")
 imap.logout()
 
+
+def managesieve_login(user, secret):
+    """AUTHENTICATE PLAIN over ManageSieve (RFC 5804) after STARTTLS; the server's answer."""
+    import base64
+    import os
+    import socket
+    sock = socket.create_connection((HOST, int(os.environ["CONFIANCE_MANAGESIEVE"])), timeout=30)
+
+    def until_status(s):
+        data = b""
+        while not any(line.split(b" ")[0] in (b"OK", b"NO", b"BYE") for line in data.split(b"\r\n")):
+            data += s.recv(4096)
+        return data.decode()
+
+    until_status(sock)
+    sock.sendall(b"STARTTLS\r\n")
+    until_status(sock)
+    tls = tls_context().wrap_socket(sock, server_hostname=HOST)
+    until_status(tls)
+    token = base64.b64encode(f"\0{user}\0{secret}".encode()).decode()
+    tls.sendall(f'AUTHENTICATE "PLAIN" "{token}"\r\n'.encode())
+    answer = until_status(tls)
+    tls.close()
+    return answer
+
+
+# Filters decide where the BAL's mail goes: reading and sending do not give them.
+answer = managesieve_login(org, password)
+check(answer.startswith("NO"), f"a member without the manage right opened the filters: {answer}")
+
 # The sender: an app password, SMTP yes, IMAP no.
 sender_web = log_in(sender, sender_secret)
 check(sender_web.url.endswith("/structure") and "<td>envoi</td>" in sender_web.page, f"{sender_web.url}")

@@ -148,7 +148,13 @@ def main():
     b.post("/activation/parametres", mot_de_passe="Maternite2026", confirmation="Maternite2026",
            facteur="sms", mobile="07 98 76 54 32", email="helene@example.org")
     check(b.url.endswith("/activation/recapitulatif"), f"{b.url}: {b.page[:500]}")
-    b.go("/compte")
+    # The mobile and the e-mail typed are used once the code sent to each comes back.
+    check("à confirmer par le code reçu" in b.page, b.page[:1500])
+    sms = wait_for(SMS, "SMS")
+    mail = wait_for(MAILS, "e-mail")
+    check(sms["to"] == "+33798765432" and "To: <helene@example.org>" in mail, (sms, mail))
+    b.post("/compte/confirmer", code_sms=code_in(sms["text"]), code_email=code_in(mail.split("\r\n\r\n", 1)[1]))
+    check(b.url.endswith("/compte") and "coordonnées sont confirmées" in b.page, b.page[:800])
     b.post("/deconnexion")
 
     # Password, then the code sent to the SMS gateway.

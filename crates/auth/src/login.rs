@@ -153,10 +153,16 @@ async fn member_may(
         return Err("member suspended");
     }
     let rights = rights.ok_or("no longer a member")?;
+    // Each door asks for its right; a door not named here opens to no member.
     match protocol {
-        "imap" if !rights.read => Err("no read right"),
-        "smtp" if !rights.send => Err("no send right"),
-        _ => Ok(()),
+        "imap" if rights.read => Ok(()),
+        "imap" => Err("no read right"),
+        "smtp" if rights.send => Ok(()),
+        "smtp" => Err("no send right"),
+        // The filters decide where the BAL's mail goes (redirect, discard): its managers only.
+        "managesieve" if rights.manage => Ok(()),
+        "managesieve" => Err("no manage right"),
+        _ => Err("no right for this protocol"),
     }
 }
 

@@ -317,9 +317,14 @@ fn mbsync_syncs_both_ways() {
 /// do not parse, an oversized command, another BAL's scripts).
 #[test]
 fn sieve_filters_from_a_client_run_at_delivery() {
-    let op = Operator::start(&["cabinet", "confrere", "remplacant"]);
-    let out = op.python("sieve.py", &["cabinet", "confrere", "remplacant"]);
+    let op = Operator::start(&["cabinet", "confrere", "remplacant", "plein"]);
+    let out = op.cli(&["account", "quota", &Operator::address("plein"), "100"], None);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = op.python("sieve.py", &["cabinet", "confrere", "remplacant", "plein"]);
     assert!(out.contains("sieve ok"), "{out}");
     let log = op.log();
-    assert!(log.contains("vacation_sent") && log.contains("filter_kept"), "{log}");
+    for event in ["vacation_sent", "filter_kept", "forwarded", "redirect_failed"] {
+        assert!(log.contains(&format!("event=\"{event}\"")), "no {event} in\n{log}");
+    }
+    assert!(log.contains("reason=\"automatic message not forwarded\""), "{log}");
 }

@@ -328,6 +328,7 @@ fn staff_read_a_shared_bal_with_their_rights() {
     assert!(out.contains("ok"), "{out}");
     let log = op.log();
     assert!(log.contains("reason=\"no read right\""), "{log}");
+    assert!(log.contains("reason=\"no manage right\""), "{log}");
 }
 
 #[test]

@@ -45,13 +45,20 @@ pub fn check(content: &str) -> std::result::Result<(), Refused> {
     confiance_sieve::parse(content).map(|_| ()).map_err(Refused::Invalid)
 }
 
-/// The header fields as a filter reads them: unfolded, RFC 2047 words decoded.
+/// Header fields a filter reads, and bytes of each: a message's sender chooses them, and a
+/// filter's work grows with them (its comparisons, `:matches` in value × pattern steps).
+const MAX_FIELDS: usize = 256;
+const MAX_FIELD_BYTES: usize = 8 * 1024;
+
+/// The header fields as a filter reads them: unfolded, RFC 2047 words decoded, bounded.
 fn header_fields(message: &[u8]) -> Vec<(String, String)> {
     let header = &message[..mime::header_end(message)];
     mime::header_fields(header)
         .into_iter()
+        .take(MAX_FIELDS)
         .map(|(name, value)| {
-            let value = String::from_utf8_lossy(&mime::unfold(value)).into_owned();
+            let value = mime::unfold(value);
+            let value = String::from_utf8_lossy(&value[..value.len().min(MAX_FIELD_BYTES)]).into_owned();
             (String::from_utf8_lossy(name).into_owned(), encoded::decode(&value))
         })
         .collect()
@@ -99,11 +106,29 @@ impl MailService {
         self.run(move |s| s.delete_sieve_script(account, &name)).await
     }
 
-    pub async fn rename_sieve_script(&self, account: AccountId, from: String, to: String) -> Result<ScriptChange> {
+    /// Renames a script; `None` when the new name is not one a script may have.
+    pub async fn rename_sieve_script(
+        &self,
+        account: AccountId,
+        from: String,
+        to: String,
+    ) -> Result<Option<ScriptChange>> {
         if !valid_name(&to) {
-            return Ok(ScriptChange::NoSuchScript);
+            return Ok(None);
         }
-        self.run(move |s| s.rename_sieve_script(account, &from, &to)).await
+        self.run(move |s| s.rename_sieve_script(account, &from, &to).map(Some))
+            .await
+    }
+
+    /// Gives back a claim whose reply could not be sent, so that the next message tries again.
+    pub async fn release_vacation_reply(&self, account: AccountId, sender: String, handle: String) -> Result<()> {
+        self.run(move |s| s.release_vacation_reply(account, &sender.to_lowercase(), &handle))
+            .await
+    }
+
+    /// Checks a script as `check` does, off the async workers (parsing is proportional to it).
+    pub async fn check_sieve_script(&self, content: String) -> Result<std::result::Result<(), Refused>> {
+        off_workers(move || check(&content)).await
     }
 
     /// Whether an out-of-office reply to `sender` may go now (once a period, RFC 5230 §4.1).
@@ -171,5 +196,14 @@ mod tests {
         assert!(h[0].1.starts_with("Congés"), "{:?}", h[0].1);
         assert_eq!(h[1], ("From".to_string(), "a@b.fr".to_string()));
         assert_eq!(h.len(), 2);
+        // A hostile sender's header is read only so far.
+        let mut big = b"X-Long: ".to_vec();
+        big.extend(std::iter::repeat_n(b'a', 100_000));
+        big.extend_from_slice(b"\r\n");
+        big.extend(std::iter::repeat_n(b"X-N: 1\r\n".as_slice(), 1000).flatten());
+        big.extend_from_slice(b"\r\nbody");
+        let h = header_fields(&big);
+        assert_eq!(h.len(), MAX_FIELDS);
+        assert_eq!(h[0].1.len(), MAX_FIELD_BYTES);
     }
 }

@@ -13,24 +13,24 @@ pub enum Frame {
     TooLong,
 }
 
-/// Finds the end of the first command of `buf`, its line at most `max_line` bytes and each
-/// literal at most `max_literal`.
-pub fn frame(buf: &[u8], max_line: usize, max_literal: usize) -> Frame {
+/// Finds the end of the first command of `buf`, at most `max` bytes in all: its lines and
+/// literals together, however many literals it chains.
+pub fn frame(buf: &[u8], max: usize) -> Frame {
     let mut at = 0;
     loop {
         let Some(nl) = buf[at..].iter().position(|b| *b == b'\n') else {
-            return match buf.len() - at > max_line {
+            return match buf.len() > max {
                 true => Frame::TooLong,
                 false => Frame::Incomplete,
             };
         };
         let line_end = at + nl + 1;
-        if nl > max_line {
+        if line_end > max {
             return Frame::TooLong;
         }
         match literal_size(&buf[at..line_end]) {
             None => return Frame::Complete(line_end),
-            Some(n) if n > max_literal => return Frame::TooLong,
+            Some(n) if line_end + n > max => return Frame::TooLong,
             Some(n) => match buf.len() >= line_end + n {
                 true => at = line_end + n,
                 false => return Frame::Incomplete,
@@ -138,10 +138,13 @@ mod tests {
     #[test]
     fn commands_with_literals_frame_whole() {
         let put = b"PUTSCRIPT \"s\" {9+}\r\nkeep;\r\n\r\n\r\nNOOP\r\n";
-        assert_eq!(frame(put, 100, 100), Frame::Complete(put.len() - 6));
-        assert_eq!(frame(&put[..22], 100, 100), Frame::Incomplete);
-        assert_eq!(frame(b"PUTSCRIPT \"s\" {999}\r\n", 100, 100), Frame::TooLong);
-        assert_eq!(frame(&[b'a'; 200], 100, 100), Frame::TooLong);
+        assert_eq!(frame(put, 100), Frame::Complete(put.len() - 6));
+        assert_eq!(frame(&put[..22], 100), Frame::Incomplete);
+        assert_eq!(frame(b"PUTSCRIPT \"s\" {999}\r\n", 100), Frame::TooLong);
+        assert_eq!(frame(&[b'a'; 200], 100), Frame::TooLong);
+        // Literals chained one after another count together.
+        let chained = b"X {40+}\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa {40+}\r\naaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa {40+}\r\n";
+        assert_eq!(frame(chained, 100), Frame::TooLong);
         let w = words(&put[..put.len() - 6]).unwrap();
         assert_eq!(
             w,

@@ -78,7 +78,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             Some(_) => (MAX_SCRIPT_BYTES + 1024, session.cfg.idle_timeout),
             None => (ANONYMOUS_LIMIT, session.cfg.login_timeout),
         };
-        let end = match frame(&buf, limit, limit) {
+        let end = match frame(&buf, limit) {
             Frame::Complete(n) => n,
             Frame::TooLong => {
                 stream.write_all(b"BYE \"Commande trop longue\"\r\n").await?;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use confiance_auth::exchange::{Credential, Exchange, Mechanism, Step};
 use confiance_mail::MailService;
-use confiance_mail::filters::{self, EXTENSIONS, MAX_SCRIPT_BYTES, MAX_SCRIPTS, Refused};
+use confiance_mail::filters::{EXTENSIONS, MAX_SCRIPT_BYTES, MAX_SCRIPTS, Refused};
 use confiance_mail::model::{Account, ScriptChange};
 
 use crate::SieveConfig;
@@ -44,6 +44,10 @@ impl Session {
         out.push_str(&format!("\"SIEVE\" \"{}\"\r\n", EXTENSIONS.join(" ")));
         if !self.tls {
             out.push_str("\"STARTTLS\"\r\n");
+        }
+        if self.account.is_some() {
+            // RFC 5804 §2.14.1: offered once there is an authentication to drop.
+            out.push_str("\"UNAUTHENTICATE\"\r\n");
         }
         out.push_str("\"MAXREDIRECTS\" \"2\"\r\n\"VERSION\" \"1.0\"\r\n");
         out
@@ -163,7 +167,10 @@ impl Session {
                 }
             }
             "CHECKSCRIPT" => match text(0) {
-                Some(content) => refused_or(filters::check(&content), "OK\r\n"),
+                Some(content) => match svc.check_sieve_script(content).await {
+                    Ok(result) => refused_or(result, "OK\r\n"),
+                    Err(e) => failed(e),
+                },
                 None => bad("CHECKSCRIPT <script>"),
             },
             "PUTSCRIPT" => {
@@ -173,7 +180,7 @@ impl Session {
                 match svc.put_sieve_script(account.id, name.clone(), content).await {
                     Ok(result) => {
                         if result.is_ok() {
-                            tracing::info!(target: "audit", event = "filter_saved", bal = %account.address, via = "managesieve", script = %name);
+                            tracing::info!(target: "audit", event = "filter_saved", bal = %account.address, via = "managesieve", script = %name, peer = %self.peer);
                         }
                         refused_or(result, "OK\r\n")
                     }
@@ -187,7 +194,7 @@ impl Session {
                 let target = (!name.is_empty()).then_some(name.clone());
                 match svc.activate_sieve_script(account.id, target).await {
                     Ok(ScriptChange::Done) => {
-                        tracing::info!(target: "audit", event = "filter_activated", bal = %account.address, via = "managesieve", script = %name);
+                        tracing::info!(target: "audit", event = "filter_activated", bal = %account.address, via = "managesieve", script = %name, peer = %self.peer);
                         "OK\r\n".into()
                     }
                     Ok(_) => nonexistent(&name),
@@ -199,7 +206,10 @@ impl Session {
                     return bad("DELETESCRIPT <nom>");
                 };
                 match svc.delete_sieve_script(account.id, name.clone()).await {
-                    Ok(ScriptChange::Done) => "OK\r\n".into(),
+                    Ok(ScriptChange::Done) => {
+                        tracing::info!(target: "audit", event = "filter_deleted", bal = %account.address, via = "managesieve", script = %name, peer = %self.peer);
+                        "OK\r\n".into()
+                    }
                     Ok(ScriptChange::Active) => {
                         "NO (ACTIVE) \"Le script actif ne peut pas être supprimé : désactivez-le d'abord\"\r\n".into()
                     }
@@ -211,10 +221,16 @@ impl Session {
                 let (Some(from), Some(to)) = (text(0), text(1)) else {
                     return bad("RENAMESCRIPT <ancien> <nouveau>");
                 };
-                match svc.rename_sieve_script(account.id, from.clone(), to).await {
-                    Ok(ScriptChange::Done) => "OK\r\n".into(),
-                    Ok(ScriptChange::NameTaken) => "NO (ALREADYEXISTS) \"Un script porte déjà ce nom\"\r\n".into(),
-                    Ok(_) => nonexistent(&from),
+                match svc.rename_sieve_script(account.id, from.clone(), to.clone()).await {
+                    Ok(Some(ScriptChange::Done)) => {
+                        tracing::info!(target: "audit", event = "filter_renamed", bal = %account.address, via = "managesieve", script = %from, to = %to, peer = %self.peer);
+                        "OK\r\n".into()
+                    }
+                    Ok(Some(ScriptChange::NameTaken)) => {
+                        "NO (ALREADYEXISTS) \"Un script porte déjà ce nom\"\r\n".into()
+                    }
+                    Ok(Some(_)) => nonexistent(&from),
+                    Ok(None) => refused_or(Err(Refused::BadName), ""),
                     Err(e) => failed(e),
                 }
             }

@@ -16,6 +16,7 @@ use mail_builder::headers::raw::Raw;
 use mail_builder::mime::MimePart;
 
 use crate::SmtpConfig;
+use crate::report::Local;
 
 /// Flags a filter may set on one copy (RFC 5232 §3 leaves the count to the site).
 const MAX_FLAGS: usize = 16;
@@ -114,6 +115,10 @@ pub(crate) async fn place(
             return Placement::inbox(inbox, Vec::new());
         }
     };
+    // A message a machine sent (a report, an automatic reply, another filter's forward) is not
+    // forwarded again: two BALs forwarding to each other, here or at two operators, would pass
+    // it back and forth for ever, each forward being a new message (RFC 3834 §2).
+    let automatic = automatic(message);
     let mut placement = Placement::default();
     for action in actions {
         match action {
@@ -130,6 +135,10 @@ pub(crate) async fn place(
                 placement.folders.push((target, imap_flags(flags)));
             }
             Action::Discard => {}
+            Action::Redirect { .. } if automatic => {
+                tracing::info!(target: "audit", event = "filter_kept", bal = %address, reason = "automatic message not forwarded");
+                placement.folders.push((inbox, Vec::new()));
+            }
             Action::Redirect { address: to, .. } => match forwardable(svc, cfg, address, &to).await {
                 Ok(Some(target)) => placement.local_copies.push((to, target)),
                 Ok(None) => placement.forwards.push(to),
@@ -151,6 +160,33 @@ pub(crate) async fn place(
         }
     });
     placement
+}
+
+/// Whether `Auto-Submitted:` says a machine sent the message (RFC 3834 §5: anything but `no`).
+fn automatic(message: &[u8]) -> bool {
+    use confiance_mail::message::mime;
+    let header = &message[..mime::header_end(message)];
+    mime::header_field(header, "Auto-Submitted").is_some_and(|v| {
+        let v = String::from_utf8_lossy(&mime::unfold(&v)).to_ascii_lowercase();
+        !v.trim_start().starts_with("no")
+    })
+}
+
+/// Text from a received message put in a header field of ours (a subject): one line without
+/// control characters (a decoded RFC 2047 word may carry CR LF), and not too long.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(200)
+        .collect()
+}
+
+/// A Message-ID taken from a received message, if it is one we may repeat in ours.
+fn message_id_of(original: &mail_parser::Message) -> Option<String> {
+    original
+        .message_id()
+        .filter(|id| id.len() <= 250 && id.chars().all(|c| c.is_ascii_graphic() && c != '<' && c != '>'))
+        .map(str::to_string)
 }
 
 /// The flags an IMAP folder takes (RFC 9051 §2.3.2): the system flags by their spelling, and
@@ -184,7 +220,7 @@ fn imap_flags(flags: Vec<String>) -> Vec<String> {
 /// False when it could not be queued (the caller keeps the copy).
 pub(crate) async fn forward(cfg: &SmtpConfig, owner: &str, to: &[String], message: &[u8], id: &str) -> bool {
     let parsed = mail_parser::MessageParser::default().parse(message);
-    let subject = parsed.as_ref().and_then(|m| m.subject()).unwrap_or_default();
+    let subject = one_line(parsed.as_ref().and_then(|m| m.subject()).unwrap_or_default());
     let text = format!(
         "Message transféré automatiquement par {owner} (filtre de la messagerie).\r\n\
          Message forwarded automatically by {owner} (mail filter).\r\n"
@@ -206,7 +242,8 @@ pub(crate) async fn forward(cfg: &SmtpConfig, owner: &str, to: &[String], messag
         .body(body)
         .write_to_vec();
     let Ok(built) = built else { return false };
-    let fid = format!("{id}F{}", rand_suffix());
+    // Two recipients of one message may forward it: the id must differ between them.
+    let fid = format!("{id}F{:016x}", rand::random::<u64>());
     let queued = enqueue(cfg, &fid, owner, to, built).await;
     match queued {
         true => {
@@ -252,9 +289,13 @@ pub(crate) async fn vacation(
         }
     }
     let subject = match &vacation.subject {
+        // Checked when the script was stored: one line.
         Some(s) => s.clone(),
         // RFC 5230 §4.2: the default subject says it answers the message.
-        None => format!("Réponse automatique : {}", original.subject().unwrap_or_default()),
+        None => format!(
+            "Réponse automatique : {}",
+            one_line(original.subject().unwrap_or_default())
+        ),
     };
     let mut reply = MessageBuilder::new()
         .message_id(message_id(owner))
@@ -263,44 +304,38 @@ pub(crate) async fn vacation(
         .to(sender)
         .subject(subject)
         .header("Auto-Submitted", Raw::new("auto-replied"));
-    if let Some(parent) = original.message_id() {
-        let mut refs: Vec<String> = original
-            .references()
-            .as_text_list()
-            .unwrap_or_default()
-            .iter()
-            .map(|r| r.to_string())
-            .collect();
-        refs.push(parent.to_string());
-        reply = reply.in_reply_to(parent.to_string()).references(refs);
+    if let Some(parent) = message_id_of(&original) {
+        reply = reply.in_reply_to(parent.clone()).references(parent);
     }
-    reply = match vacation.mime {
-        // `:mime`: the reason is a MIME entity of its own (RFC 5230 §4.4); as text otherwise.
-        true => reply
-            .header("X-Confiance-Vacation", Raw::new("mime"))
-            .text_body(vacation.reason.clone()),
-        false => reply.text_body(vacation.reason.replace("\r\n", "\n").replace('\n', "\r\n")),
+    // `:mime` (RFC 5230 §4.4): the reason is a MIME entity; its text part is what is sent.
+    let reason = match vacation.mime {
+        true => mail_parser::MessageParser::default()
+            .parse(vacation.reason.as_bytes())
+            .and_then(|m| m.body_text(0).map(|t| t.into_owned()))
+            .unwrap_or_default(),
+        false => vacation.reason.clone(),
     };
+    reply = reply.text_body(reason.replace("\r\n", "\n").replace('\n', "\r\n"));
     let Ok(bytes) = reply.write_to_vec() else { return };
-    let rid = format!("{id}V{}", rand_suffix());
-    let to = vec![sender.to_lowercase()];
-    let domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+    let rid = format!("{id}V{:016x}", rand::random::<u64>());
+    let to = sender.to_lowercase();
+    let domain = to.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
     let sent = match cfg.hosts(domain) {
-        true => match svc.inbox_of(sender.to_lowercase(), None).await {
-            Ok(Some(inbox)) => {
-                let now = chrono::Local::now();
-                let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
-                let mut stored = format!("Return-Path: <{owner}>\r\n").into_bytes();
-                stored.extend_from_slice(&bytes);
-                matches!(svc.deliver(vec![inbox.id], Arc::new(stored), Vec::new(), date).await, Ok(r) if r.iter().all(|x| x.is_ok()))
-            }
-            _ => false,
-        },
-        false => enqueue(cfg, &rid, owner, &to, bytes).await,
+        true => matches!(
+            crate::report::deliver_local(svc, &to, owner, &bytes).await,
+            Local::Stored(_)
+        ),
+        false => enqueue(cfg, &rid, owner, std::slice::from_ref(&to), bytes).await,
     };
     match sent {
         true => tracing::info!(target: "audit", event = "vacation_sent", id, reply = %rid, bal = %owner),
-        false => tracing::warn!(target: "audit", event = "vacation_failed", id, bal = %owner),
+        false => {
+            tracing::warn!(target: "audit", event = "vacation_failed", id, bal = %owner);
+            // The next message from this correspondent tries again.
+            if let Err(e) = svc.release_vacation_reply(account, to, vacation.handle.clone()).await {
+                tracing::error!(error = %e, bal = %owner, "out-of-office claim not released");
+            }
+        }
     }
 }
 
@@ -407,12 +442,7 @@ fn without_trace(message: &[u8]) -> &[u8] {
 
 fn message_id(sender: &str) -> String {
     let domain = sender.rsplit_once('@').map_or("localhost", |(_, d)| d);
-    format!("{:016x}{:08x}@{domain}", rand::random::<u64>(), rand_suffix())
-}
-
-fn rand_suffix() -> u32 {
-    use rand::Rng;
-    rand::thread_rng().gen_range(1000..10000)
+    format!("{:016x}{:016x}@{domain}", rand::random::<u64>(), rand::random::<u64>())
 }
 
 #[cfg(test)]
@@ -481,6 +511,28 @@ mod tests {
         ]);
         assert_eq!(got, ["\\Seen", "$Important"]);
         assert_eq!(imap_flags((0..40).map(|i| format!("k{i}")).collect()).len(), MAX_FLAGS);
+    }
+
+    #[test]
+    fn text_from_a_message_cannot_add_header_fields() {
+        assert_eq!(one_line("Bilan\r\nBcc: x@y\r\n\r\nbody"), "Bilan  Bcc: x@y    body");
+        assert_eq!(one_line(&"é".repeat(500)).chars().count(), 200);
+        let m = mail_parser::MessageParser::default()
+            .parse(b"Message-ID: <a b@c>\r\n\r\nx".as_slice())
+            .unwrap();
+        assert_eq!(message_id_of(&m), None);
+        let m = mail_parser::MessageParser::default()
+            .parse(b"Message-ID: <ab@c>\r\n\r\nx".as_slice())
+            .unwrap();
+        assert_eq!(message_id_of(&m).as_deref(), Some("ab@c"));
+    }
+
+    #[test]
+    fn machines_are_known_by_auto_submitted() {
+        assert!(automatic(b"Auto-Submitted: auto-forwarded\r\n\r\nx"));
+        assert!(automatic(b"Subject: a\r\nauto-submitted:\r\n auto-replied\r\n\r\nx"));
+        assert!(!automatic(b"Auto-Submitted: no\r\n\r\nx"));
+        assert!(!automatic(b"Subject: a\r\n\r\nAuto-Submitted: auto-replied"));
     }
 
     #[test]

@@ -26,22 +26,15 @@ pub(crate) async fn post(
     let report = dsn::report(request, &sender, outcomes, &report_id);
     let domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
     if cfg.hosts(domain) {
-        let inbox = svc.inbox_of(sender.clone(), None).await;
-        let Ok(Some(inbox)) = inbox else {
-            tracing::warn!(target: "audit", event = "dsn_undeliverable", id, sender = %sender, reason = "no such mailbox");
-            return;
-        };
-        let mut message = b"Return-Path: <>\r\n".to_vec();
-        message.extend_from_slice(&report);
-        let now = chrono::Local::now();
-        let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
-        let message = Arc::new(message);
-        match svc.deliver(vec![inbox.id], message.clone(), Vec::new(), date).await {
-            Ok(r) if r.iter().all(|x| x.is_ok()) => {
+        match deliver_local(svc, &sender, "", &report).await {
+            Local::Stored(message) => {
                 tracing::info!(target: "audit", event = "dsn", id, sender = %sender, recipients = outcomes.len());
                 crate::traced::reports(&sender, &confiance_mail::reports::read(&message));
             }
-            other => tracing::error!(id, sender = %sender, result = ?other.map(|r| r.len()), "DSN not stored"),
+            Local::NoSuchMailbox => {
+                tracing::warn!(target: "audit", event = "dsn_undeliverable", id, sender = %sender, reason = "no such mailbox")
+            }
+            Local::Failed => tracing::error!(id, sender = %sender, "DSN not stored"),
         }
         return;
     }
@@ -71,7 +64,39 @@ pub(crate) async fn post(
     }
 }
 
-fn rand_suffix() -> u32 {
+/// What became of a message this operator wrote for one of its BALs.
+pub(crate) enum Local {
+    /// In the BAL's INBOX, with the Return-Path: field it got.
+    Stored(Arc<Vec<u8>>),
+    NoSuchMailbox,
+    Failed,
+}
+
+/// Stores a message this operator wrote (a report, an automatic reply) in the INBOX of the
+/// hosted address `to`, with `return_path` (empty: the null sender) as its Return-Path:.
+pub(crate) async fn deliver_local(svc: &MailService, to: &str, return_path: &str, body: &[u8]) -> Local {
+    let Ok(Some(inbox)) = svc.inbox_of(to.to_string(), None).await else {
+        return Local::NoSuchMailbox;
+    };
+    let mut message = format!("Return-Path: <{return_path}>\r\n").into_bytes();
+    message.extend_from_slice(body);
+    let message = Arc::new(message);
+    match svc
+        .deliver(vec![inbox.id], message.clone(), Vec::new(), internal_date_now())
+        .await
+    {
+        Ok(r) if r.iter().all(|x| x.is_ok()) => Local::Stored(message),
+        _ => Local::Failed,
+    }
+}
+
+/// Now as IMAP's INTERNALDATE wants it: seconds since the epoch and UTC offset in minutes.
+pub(crate) fn internal_date_now() -> (i64, i32) {
+    let now = chrono::Local::now();
+    (now.timestamp(), now.offset().local_minus_utc() / 60)
+}
+
+pub(crate) fn rand_suffix() -> u32 {
     use rand::Rng;
     rand::thread_rng().gen_range(1000..10000)
 }

@@ -110,46 +110,54 @@ pub(crate) async fn accept(
             placements.push((account, inbox, placement));
         }
     }
-    // One blob for every copy: (folder, flags) to store, and whose copy it is (`None`: a copy
-    // redirected to another BAL, whose failure is the filter owner's to hear, not the sender's).
+    // One blob for every copy: (folder, flags) to store, and whose filter put it there, with
+    // the BAL it was redirected to (a redirected copy that fails is the filter owner's to
+    // hear of, not the sender's).
     let mut targets = Vec::new();
-    let mut owners = Vec::new();
+    let mut owners: Vec<(usize, Option<&str>)> = Vec::new();
     for (i, (_, _, placement)) in placements.iter().enumerate() {
         for (folder, flags) in &placement.folders {
             targets.push((*folder, flags.clone()));
-            owners.push(Some(i));
+            owners.push((i, None));
         }
-        for (_, inbox) in &placement.local_copies {
+        for (to, inbox) in &placement.local_copies {
             targets.push((*inbox, Vec::new()));
-            owners.push(None);
+            owners.push((i, Some(to.as_str())));
         }
     }
-    let now = chrono::Local::now();
-    let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
     let stored = match targets.is_empty() {
         true => Vec::new(),
-        false => svc.deliver_to(targets, message.clone(), date).await.map_err(|e| {
-            tracing::error!(error = %e, id, "delivery failed");
-            storage_failure(e.is_storage_full())
-        })?,
+        false => svc
+            .deliver_to(targets, message.clone(), report::internal_date_now())
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, id, "delivery failed");
+                storage_failure(e.is_storage_full())
+            })?,
     };
     // A recipient's copy is delivered when every folder its filter chose took it (none for a
     // discarded copy).
     let mut results: Vec<Result<Option<u32>, StoreError>> = local.iter().map(|_| Ok(None)).collect();
-    for (r, owner) in stored.into_iter().zip(owners) {
-        match (owner, r) {
-            (Some(i), Ok(a)) => {
+    let mut redirect_failed = vec![false; local.len()];
+    for (r, (i, redirected_to)) in stored.into_iter().zip(owners) {
+        match (redirected_to, r) {
+            (None, Ok(a)) => {
                 if let Ok(uid) = &mut results[i] {
                     uid.get_or_insert(a.uid);
                 }
             }
-            (Some(i), Err(e)) => {
+            (None, Err(e)) => {
                 if results[i].is_ok() {
                     results[i] = Err(e);
                 }
             }
-            (None, Ok(_)) => {}
-            (None, Err(e)) => tracing::warn!(target: "audit", event = "redirect_failed", id, error = %e),
+            (Some(to), Ok(a)) => {
+                tracing::info!(target: "audit", event = "forwarded", id, bal = %local[i].address, to = %to, uid = a.uid, message_id = traced.message_id)
+            }
+            (Some(to), Err(e)) => {
+                tracing::warn!(target: "audit", event = "redirect_failed", id, bal = %local[i].address, to = %to, error = %e);
+                redirect_failed[i] = true;
+            }
         }
     }
     let mut outcomes = Vec::with_capacity(results.len());
@@ -183,20 +191,17 @@ pub(crate) async fn accept(
         // get the message twice, which is better than one never getting it.
         return Err(storage_failure(outcomes.iter().any(|o| o.2 == "4.3.1")));
     }
-    for ((rcpt, delivered, ..), (account, inbox, placement)) in outcomes.iter().zip(&placements) {
+    for (((rcpt, delivered, ..), (account, inbox, placement)), failed) in
+        outcomes.iter().zip(&placements).zip(redirect_failed)
+    {
         if *delivered {
-            follow_filter(
-                svc,
-                cfg,
-                rcpt,
-                *account,
-                *inbox,
+            let filter = Filtered {
+                owner: owner(*account, rcpt),
+                inbox: *inbox,
                 placement,
-                &envelope.sender,
-                &message,
-                &id,
-            )
-            .await;
+                redirect_failed: failed,
+            };
+            follow_filter(svc, cfg, filter, &envelope.sender, &message, &id).await?;
         }
     }
     let delivered: Vec<&str> = outcomes.iter().filter(|o| o.1).map(|o| o.0.address.as_str()).collect();
@@ -244,33 +249,53 @@ pub(crate) async fn accept(
     Ok(id)
 }
 
-/// What a recipient's filter does once its copy is stored: forwards to other operators (the
-/// copy put in INBOX when it was kept nowhere and they cannot be queued) and the out-of-office reply.
-#[allow(clippy::too_many_arguments)]
+/// One recipient's filter and what became of its copy.
+struct Filtered<'a> {
+    owner: filtering::Owner<'a>,
+    inbox: FolderId,
+    placement: &'a filtering::Placement,
+    /// A copy it redirected to another BAL here could not be stored.
+    redirect_failed: bool,
+}
+
+/// What a recipient's filter does once its copy is stored: forwards to other operators and
+/// the out-of-office reply. A copy kept in no folder whose forward or redirect failed goes to
+/// the INBOX after all; if even that fails the client hears a temporary failure, so that the
+/// message is never accepted and kept nowhere.
 async fn follow_filter(
     svc: &MailService,
     cfg: &SmtpConfig,
-    rcpt: &Recipient,
-    account: AccountId,
-    inbox: FolderId,
-    placement: &filtering::Placement,
+    filtered: Filtered<'_>,
     sender: &str,
     message: &Arc<Vec<u8>>,
     id: &str,
-) {
+) -> Result<(), Refusal> {
+    let Filtered {
+        owner,
+        inbox,
+        placement,
+        redirect_failed,
+    } = filtered;
     let forwarded =
-        placement.forwards.is_empty() || filtering::forward(cfg, &rcpt.address, &placement.forwards, message, id).await;
-    // A copy kept nowhere else is not lost to a queue that refused the forward.
-    if !forwarded && placement.folders.is_empty() {
-        let now = chrono::Local::now();
-        let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
-        if let Err(e) = svc.deliver(vec![inbox], message.clone(), Vec::new(), date).await {
-            tracing::error!(error = %e, id, bal = %rcpt.address, "forward failed and INBOX copy failed");
+        placement.forwards.is_empty() || filtering::forward(cfg, owner.address, &placement.forwards, message, id).await;
+    if (!forwarded || redirect_failed) && placement.folders.is_empty() {
+        let kept = svc
+            .deliver(vec![inbox], message.clone(), Vec::new(), report::internal_date_now())
+            .await;
+        match kept {
+            Ok(r) if r.iter().all(|x| x.is_ok()) => {
+                tracing::info!(target: "audit", event = "filter_kept", id, bal = %owner.address, reason = "forward failed")
+            }
+            other => {
+                tracing::error!(id, bal = %owner.address, result = ?other.map(|r| r.len()), "forward failed and INBOX copy failed");
+                return Err(storage_failure(false));
+            }
         }
     }
     if let Some(vacation) = &placement.vacation {
-        filtering::vacation(svc, cfg, owner(account, rcpt), sender, vacation, message, id).await;
+        filtering::vacation(svc, cfg, owner, sender, vacation, message, id).await;
     }
+    Ok(())
 }
 
 fn owner(account: AccountId, rcpt: &Recipient) -> filtering::Owner<'_> {

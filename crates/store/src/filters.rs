@@ -38,4 +38,6 @@ pub trait Filters {
     /// recorded, when none went in the last `days` days (RFC 5230 §4.1), so that two
     /// deliveries at once answer once.
     fn claim_vacation_reply(&self, account: AccountId, sender: &str, handle: &str, days: u32) -> Result<bool>;
+    /// Forgets a claim whose reply could not be sent.
+    fn release_vacation_reply(&self, account: AccountId, sender: &str, handle: &str) -> Result<()>;
 }

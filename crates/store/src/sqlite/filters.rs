@@ -128,4 +128,14 @@ impl Filters for SqliteStore {
             Ok(changed == 1)
         })
     }
+
+    fn release_vacation_reply(&self, account: AccountId, sender: &str, handle: &str) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "DELETE FROM vacation_replies WHERE account_id = ?1 AND sender = ?2 AND handle = ?3",
+                params![account.0, sender, handle],
+            )?;
+            Ok(())
+        })
+    }
 }

@@ -328,6 +328,19 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
         mail_password: false,
         terms_accepted_at: now(),
     };
+    // The personal e-mail and mobile typed here are used once the code sent to each comes
+    // back (on the summary): until then nothing is sent there but that code.
+    let pending = match settings::pending_contact(&a, lang, &profile, &choices, false).await {
+        Ok(p) => p,
+        Err(e) => {
+            let r = settings_form(&a, &session, Some(&e), Some(&choices));
+            return session.respond(&a, r).await;
+        }
+    };
+    let mut choices = choices;
+    if let Some(p) = &pending {
+        settings::hold_back(p, &mut choices, &profile);
+    }
     let mut listing = listing_for(&profile, person.profession.as_deref(), person.practice.as_ref());
     settings::apply(&choices, &mut profile, &mut listing, draft.totp_secret.clone());
     let created = a
@@ -347,6 +360,10 @@ pub async fn settings_post(State(state): State<WebState>, Posted { mut session, 
             session.rotate(&a).await;
             session.data.account = Some(id.0);
             session.data.draft = None;
+            if let Some(p) = &pending {
+                session.data.flash = Some(Tr(lang).fill("contact.code-sent-activation", &[("to", &p.sent_to())]));
+            }
+            session.data.contact = pending;
             session.respond(&a, see_other("/activation/recapitulatif")).await
         }
         Err(StoreError::AccountExists) => {
@@ -383,10 +400,14 @@ struct SummaryPage {
     notify: &'static str,
     red_list: &'static str,
     dematerialisation: &'static str,
+    /// Contact details typed at step 3 and awaiting their code.
+    pending_email: Option<String>,
+    pending_mobile: Option<String>,
+    csrf: String,
 }
 
 /// Step 4.
-pub async fn summary(State(state): State<WebState>, session: Session) -> Response {
+pub async fn summary(State(state): State<WebState>, mut session: Session) -> Response {
     let a = accounts(&state);
     let Some(id) = session.account() else {
         return session.respond(&a, see_other("/connexion")).await;
@@ -407,8 +428,10 @@ pub async fn summary(State(state): State<WebState>, session: Session) -> Respons
         .find(|(x, _)| *x == address)
         .map(|(_, l)| l);
     let yes_no = |b: bool| if b { "summary.yes" } else { "summary.no" };
+    let (pending_email, pending_mobile) = session.data.contact.as_ref().map(|c| c.awaited()).unwrap_or_default();
+    let flash = session.data.flash.take();
     let page = SummaryPage {
-        l: layout::of(&session, "activation.step-4"),
+        l: layout::of(&session, "activation.step-4").flash(flash.as_deref()),
         tr: Tr(session.lang()),
         step: 4,
         address,
@@ -417,7 +440,14 @@ pub async fn summary(State(state): State<WebState>, session: Session) -> Respons
             profile.given_name.as_deref().unwrap_or(""),
             profile.family_name.as_deref().unwrap_or("")
         ),
-        factor: match profile.second_factor {
+        // The factor chosen, even while the detail it needs awaits its code.
+        factor: match session
+            .data
+            .contact
+            .as_ref()
+            .and_then(|c| SecondFactor::parse(&c.second_factor))
+            .unwrap_or(profile.second_factor)
+        {
             SecondFactor::Email => "summary.factor-email",
             SecondFactor::Sms => "summary.factor-sms",
             SecondFactor::Totp => "summary.factor-totp",
@@ -427,6 +457,9 @@ pub async fn summary(State(state): State<WebState>, session: Session) -> Respons
         notify: yes_no(profile.notify_new_mail),
         red_list: yes_no(listing.as_ref().is_some_and(|l| l.red_list)),
         dematerialisation: yes_no(listing.as_ref().and_then(|l| l.dematerialisation).unwrap_or(false)),
+        pending_email,
+        pending_mobile,
+        csrf: session.data.csrf.clone(),
     };
     let r = site::render(&page);
     session.respond(&a, r).await

@@ -135,6 +135,29 @@ pub struct PendingContact {
     pub notify_new_mail: bool,
 }
 
+impl PendingContact {
+    /// The e-mail and the mobile still awaiting their code.
+    pub fn awaited(&self) -> (Option<String>, Option<String>) {
+        let email = self.email.as_ref().filter(|_| !self.email_proven).map(|e| e.0.clone());
+        let mobile = self
+            .mobile
+            .as_ref()
+            .filter(|_| !self.mobile_proven)
+            .map(|m| m.0.clone());
+        (email, mobile)
+    }
+
+    /// Where the codes went, for the sentence that says so.
+    pub fn sent_to(&self) -> String {
+        [self.email.as_ref(), self.mobile.as_ref()]
+            .into_iter()
+            .flatten()
+            .map(|(to, _)| to.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 pub struct Session {
     cookie: String,
     set_cookie: bool,

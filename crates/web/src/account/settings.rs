@@ -218,6 +218,7 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
     let listing = own_listing(a, account.address.clone()).await;
     let apps = a.registry.app_passwords(id).await.unwrap_or_default();
     let current = choices_of(&profile, listing.as_ref());
+    let (pending_email, pending_mobile) = session.data.contact.as_ref().map(|c| c.awaited()).unwrap_or_default();
     // A new authenticator key is offered each time the page shows, kept only once confirmed.
     let setup = session.data.draft.as_ref().and_then(|d| d.totp_secret.clone());
     let totp = setup
@@ -250,18 +251,8 @@ async fn render(a: &Accounts, session: &Session, error: Option<&str>, shown: Opt
         clients: &a.clients,
         mail_password: profile.mail_password,
         reidentified: proven_holder(session, Some(&profile)),
-        pending_email: session
-            .data
-            .contact
-            .as_ref()
-            .filter(|c| !c.email_proven)
-            .and_then(|c| c.email.as_ref().map(|e| e.0.clone())),
-        pending_mobile: session
-            .data
-            .contact
-            .as_ref()
-            .filter(|c| !c.mobile_proven)
-            .and_then(|c| c.mobile.as_ref().map(|m| m.0.clone())),
+        pending_email,
+        pending_mobile,
     };
     site::form(&page, error.is_some(), StatusCode::UNPROCESSABLE_ENTITY)
 }
@@ -310,18 +301,7 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
     };
     let mut choices = choices;
     if let Some(p) = &pending {
-        // Only what is new waits; a detail removed is removed at once.
-        if p.email.is_some() {
-            choices.personal_email = profile.personal_email.clone();
-        }
-        if p.mobile.is_some() {
-            choices.mobile = profile.mobile.clone();
-        }
-        choices.notify_new_mail &= choices.personal_email.is_some();
-        // The authenticator's key was checked above (`confirm_totp`).
-        if !reaches(choices.second_factor, &choices.personal_email, &choices.mobile, true) {
-            choices.second_factor = profile.second_factor;
-        }
+        hold_back(p, &mut choices, &profile);
     }
     apply(&choices, &mut profile, &mut listing, new_secret);
     let (p, l) = (profile.clone(), listing.clone());
@@ -335,12 +315,7 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
     }
     let to = match pending {
         Some(p) => {
-            let sent_to: Vec<&str> = [p.email.as_ref(), p.mobile.as_ref()]
-                .into_iter()
-                .flatten()
-                .map(|(to, _)| to.as_str())
-                .collect();
-            session.data.flash = Some(Tr(lang).fill("contact.code-sent", &[("to", &sent_to.join(", "))]));
+            session.data.flash = Some(Tr(lang).fill("contact.code-sent", &[("to", &p.sent_to())]));
             session.data.contact = Some(p);
             "/compte#confirmer"
         }
@@ -352,6 +327,23 @@ pub async fn save(State(state): State<WebState>, Posted { mut session, form: f }
         }
     };
     session.respond(&a, see_other(to)).await
+}
+
+/// The choices as they are saved while `pending` waits for its codes: only what is new waits
+/// (the details already proven stay, a detail removed is removed at once), and codes and
+/// notices keep to proven details.
+pub(super) fn hold_back(pending: &super::session::PendingContact, choices: &mut Choices, profile: &Profile) {
+    if pending.email.is_some() {
+        choices.personal_email = profile.personal_email.clone();
+    }
+    if pending.mobile.is_some() {
+        choices.mobile = profile.mobile.clone();
+    }
+    choices.notify_new_mail &= choices.personal_email.is_some();
+    // The authenticator's key was checked before (`confirm_totp`).
+    if !reaches(choices.second_factor, &choices.personal_email, &choices.mobile, true) {
+        choices.second_factor = profile.second_factor;
+    }
 }
 
 /// Whether codes by `factor` reach the holder with these contact details (`app`: an
@@ -366,7 +358,7 @@ fn reaches(factor: SecondFactor, email: &Option<String>, mobile: &Option<String>
 
 /// Codes to the new e-mail and mobile of `choices`, if they are new: `None` when nothing
 /// waits for a proof.
-async fn pending_contact(
+pub(super) async fn pending_contact(
     a: &Accounts,
     lang: Lang,
     profile: &Profile,

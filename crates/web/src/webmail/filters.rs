@@ -156,12 +156,19 @@ async fn current(ctx: &Ctx) -> Option<Current> {
     let scripts = logged(ctx.mail.svc.sieve_scripts(ctx.account.id).await)?;
     let active = scripts.iter().find(|s| s.active);
     Some(match active {
+        // Nothing runs (a client deactivated every script): nothing is shown on, but the texts
+        // of the page's own script are kept to start from.
         None => Current::Ours(
-            // An inactive script of ours keeps its values (the page saved "everything off").
             scripts
                 .iter()
                 .find(|s| s.name == SCRIPT)
                 .and_then(|s| Settings::of_script(&s.content))
+                .map(|kept| Settings {
+                    subject: kept.subject,
+                    message: kept.message,
+                    days: kept.days,
+                    ..Settings::default()
+                })
                 .unwrap_or_default(),
         ),
         Some(s) => match Settings::of_script(&s.content) {
@@ -246,6 +253,14 @@ fn read_form(form: &std::collections::HashMap<String, String>) -> Settings {
             .map(|v| v.replace("\r\n", "\n").trim().chars().take(max).collect())
             .unwrap_or_default()
     };
+    // A field of one line (a subject, an address, a rule's text): whatever a crafted form
+    // sends, no line break or control character reaches the script.
+    let line = |name: &str, max: usize| -> String {
+        text(name, max)
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
     let rules = (0..MAX_RULES)
         .filter_map(|i| {
             let field = match form.get(&format!("champ-{i}")).map(String::as_str) {
@@ -253,21 +268,21 @@ fn read_form(form: &std::collections::HashMap<String, String>) -> Settings {
                 Some("subject") => Field::Subject,
                 _ => Field::From,
             };
-            let folder = text(&format!("dossier-{i}"), 1000);
-            let text = text(&format!("texte-{i}"), MAX_TEXT);
+            let folder = line(&format!("dossier-{i}"), 1000);
+            let text = line(&format!("texte-{i}"), MAX_TEXT);
             (!text.is_empty()).then_some(Rule { field, text, folder })
         })
         .collect();
     Settings {
         away: form.contains_key("absence"),
-        subject: text("objet", MAX_TEXT),
+        subject: line("objet", MAX_TEXT),
         message: text("message", MAX_MESSAGE),
         days: form
             .get("jours")
             .and_then(|d| d.trim().parse().ok())
             .unwrap_or(7)
             .clamp(1, 30),
-        forward: text("transfert", 320).to_lowercase(),
+        forward: line("transfert", 320).to_lowercase(),
         keep_copy: form.contains_key("copie"),
         rules,
     }
@@ -364,6 +379,25 @@ mod tests {
         // Changed by a client: no longer the page's own.
         assert_eq!(Settings::of_script(&script.replace(":days 3", ":days 4")), None);
         assert_eq!(Settings::of_script("keep;"), None);
+    }
+
+    #[test]
+    fn a_crafted_form_cannot_break_the_script() {
+        let form: std::collections::HashMap<String, String> = [
+            ("absence", "on"),
+            ("objet", "Absent\r\n;discard;"),
+            ("message", "Bonjour\r\n.\r\n"),
+            ("jours", "999"),
+            ("texte-0", "a\"b\r\nc"),
+            ("dossier-0", "INBOX"),
+            ("texte-25", "beyond the rows"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let s = read_form(&form);
+        assert_eq!((s.subject.as_str(), s.days, s.rules.len()), ("Absent ;discard;", 30, 1));
+        confiance_mail::filters::check(&s.script()).expect("parses");
     }
 
     #[test]
