@@ -70,7 +70,16 @@ await mpage.getByRole('button', { name: 'Envoyer' }).click();
 await mpage.waitForURL(/webmail\/dossier\/\d+/);
 assert.match(await mpage.locator('.flash').innerText(), /Message envoyé/);
 
-// Jean opens the answer: the conversation shows what he sent on it, in his Sent folder.
+// Another conversation of the same subject: Jean writes anew to the secretariat.
+await page.getByRole('link', { name: 'Écrire', exact: true }).click();
+await page.getByLabel('À', { exact: true }).fill(secretariat);
+await page.getByLabel('Objet').fill('Bilan annuel');
+await page.getByLabel('Message', { exact: true }).fill('Un autre bilan, pour un autre patient.');
+await page.getByRole('button', { name: 'Envoyer' }).click();
+await page.waitForURL(/webmail\/dossier\/\d+/);
+
+// Jean opens the answer: the conversation shows what he sent on it, in his Sent folder, and
+// not the other message of the same subject (threads follow References).
 await page.goto(`${base}/webmail`);
 await page.getByRole('link', { name: /RE: Bilan annuel/ }).click();
 const thread = await page.locator('#conversation').innerText();

@@ -28,14 +28,17 @@ impl MailService {
         self.run(move |s| s.listed(folder, uid)).await
     }
 
-    /// The messages of `subject`'s conversation in all the account's folders, newest first.
+    /// The messages of a conversation (its `thread`, else its `subject`) in all the account's
+    /// folders, newest first.
     pub async fn conversation(
         &self,
         account: AccountId,
+        thread: String,
         subject: String,
         limit: u32,
     ) -> Result<Vec<(MailboxId, Listed)>> {
-        self.run(move |s| s.conversation(account, &subject, limit)).await
+        self.run(move |s| s.conversation(account, &thread, &subject, limit))
+            .await
     }
 
     /// Messages of every folder of an account that match the query's summary fields.

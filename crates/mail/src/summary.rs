@@ -111,12 +111,42 @@ pub fn summarize(bytes: &[u8]) -> MessageSummary {
         xdm,
         receipt_to,
         snippet: snippet(&message.body_text(0).unwrap_or_default()),
+        thread: thread(&message),
     }
+}
+
+/// The Message-ID that started the message's conversation: the first of `References:` (RFC
+/// 5322 §3.6.4: a reply keeps its parent's first reference first), else `In-Reply-To:`, else
+/// its own `Message-ID:`.
+fn thread(message: &mail_parser::Message) -> String {
+    let first = |v: &mail_parser::HeaderValue| match v {
+        mail_parser::HeaderValue::Text(t) => Some(t.to_string()),
+        mail_parser::HeaderValue::TextList(l) => l.first().map(|t| t.to_string()),
+        _ => None,
+    };
+    [message.references(), message.in_reply_to()]
+        .into_iter()
+        .find_map(first)
+        .or_else(|| message.message_id().map(str::to_string))
+        .map(|id| clip(id.trim().to_string()))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_reply_belongs_to_the_thread_its_first_reference_started() {
+        let s = |headers: &str| summarize(format!("{headers}Subject: x\r\n\r\nbody").as_bytes()).thread;
+        assert_eq!(s("Message-ID: <racine@a>\r\n"), "racine@a");
+        assert_eq!(s("Message-ID: <r2@b>\r\nIn-Reply-To: <racine@a>\r\n"), "racine@a");
+        assert_eq!(
+            s("Message-ID: <r3@c>\r\nIn-Reply-To: <r2@b>\r\nReferences: <racine@a> <r2@b>\r\n"),
+            "racine@a"
+        );
+        assert_eq!(s(""), "");
+    }
 
     #[test]
     fn reads_sender_subject_attachments_and_receipt_request() {

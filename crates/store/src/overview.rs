@@ -23,6 +23,10 @@ pub struct MessageSummary {
     /// The start of the text, quotes left out, whitespace folded: what the list shows under
     /// the subject. Empty for messages summarised before it existed (schema migration 13).
     pub snippet: String,
+    /// The conversation it belongs to: the Message-ID that started it, the first of its
+    /// `References:` (RFC 5322 §3.6.4 keeps it first), else its `In-Reply-To:`, else its own.
+    /// Empty without any, and for messages summarised before it existed (migration 15).
+    pub thread: String,
 }
 
 /// A message as a list shows it. The summary is `None` for messages stored before summaries
@@ -88,10 +92,18 @@ pub trait Overviews {
     fn folder_counts(&self, account: AccountId) -> Result<Vec<FolderCount>>;
     /// Messages of all the account's folders matching the summary criteria, newest first.
     fn search_messages(&self, account: AccountId, query: &SearchQuery) -> Result<Vec<(MailboxId, Listed)>>;
-    /// The conversation of a subject: the account's messages, in every folder, whose subject
-    /// is the same once reply and forward prefixes are left out (RFC 5256 ORDEREDSUBJECT's
-    /// base subject), newest first, at most `limit`. None for an empty subject.
-    fn conversation(&self, account: AccountId, subject: &str, limit: u32) -> Result<Vec<(MailboxId, Listed)>>;
+    /// A conversation: the account's messages, in every folder, newest first, at most `limit`.
+    /// With a `thread` (see `MessageSummary::thread`), those of that thread, and those without
+    /// one (summarised before threads were kept, or without any Message-ID) whose base subject
+    /// is `subject`'s (RFC 5256: reply and forward prefixes and `[tags]` left out); without a
+    /// thread, every message of that base subject. None for an empty subject and thread.
+    fn conversation(
+        &self,
+        account: AccountId,
+        thread: &str,
+        subject: &str,
+        limit: u32,
+    ) -> Result<Vec<(MailboxId, Listed)>>;
     /// The signature the webmail adds to new messages ("" when none).
     fn signature(&self, account: AccountId) -> Result<String>;
     fn set_signature(&self, account: AccountId, signature: &str) -> Result<()>;

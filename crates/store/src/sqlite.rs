@@ -272,6 +272,12 @@ CREATE TABLE vacation_replies(
     PRIMARY KEY(account_id, sender, handle)
 ) WITHOUT ROWID;
 "#,
+    // 15: the conversation each message belongs to (the Message-ID that started it), so that
+    // a message page shows its thread rather than every message of the same subject.
+    r#"
+ALTER TABLE message_summaries ADD COLUMN thread TEXT NOT NULL DEFAULT '';
+CREATE INDEX summaries_by_thread ON message_summaries(thread) WHERE thread <> '';
+"#,
 ];
 
 pub struct SqliteStore {

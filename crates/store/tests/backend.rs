@@ -700,7 +700,7 @@ fn overview_suite(store: &dyn Store) {
     // A conversation: the same subject without its reply prefixes; none for no subject; none
     // of another account.
     let thread: Vec<String> = store
-        .conversation(alice, "RE: Re: bilan", 10)
+        .conversation(alice, "", "RE: Re: bilan", 10)
         .unwrap()
         .into_iter()
         .map(|(folder, l)| {
@@ -709,8 +709,55 @@ fn overview_suite(store: &dyn Store) {
         })
         .collect();
     assert_eq!(thread, ["Re: Bilan"]);
-    assert!(store.conversation(alice, "  ", 10).unwrap().is_empty());
-    assert!(store.conversation(bob, "Bilan", 10).unwrap().is_empty());
+    assert!(store.conversation(alice, "", "  ", 10).unwrap().is_empty());
+    assert!(store.conversation(bob, "", "Bilan", 10).unwrap().is_empty());
+    // Threads: the messages that share the first Message-ID of their references, and those
+    // without a thread that share the base subject; not another conversation of that subject.
+    let carol = store.create_account("carol@medecin.test", "hash", 1 << 20).unwrap();
+    let carol_inbox = store.mailbox(carol, "INBOX").unwrap().unwrap();
+    let with_thread = |blob: &str, minute: i64, subject: &str, thread: &str| {
+        let mut m = new_message(carol_inbox.id, blob, 10, &[]);
+        m.internal_date += minute * 60;
+        m.summary = Some(MessageSummary {
+            subject: subject.into(),
+            thread: thread.into(),
+            ..summary("Paul", subject, 0)
+        });
+        m
+    };
+    store.append(&[
+        with_thread("t1", 10, "Résultats Durand", "racine@pro.test"),
+        with_thread("t2", 11, "RE : [Labo] Résultats Durand", "racine@pro.test"),
+        with_thread("t3", 12, "Résultats Durand", "autre@pro.test"),
+        with_thread("t4", 9, "Re: Résultats Durand", ""),
+    ]);
+    let subjects = |thread: &str, subject: &str| -> Vec<String> {
+        store
+            .conversation(carol, thread, subject, 10)
+            .unwrap()
+            .into_iter()
+            .map(|(_, l)| l.summary.unwrap().subject)
+            .collect()
+    };
+    assert_eq!(
+        subjects("racine@pro.test", "Résultats Durand"),
+        [
+            "RE : [Labo] Résultats Durand",
+            "Résultats Durand",
+            "Re: Résultats Durand"
+        ]
+    );
+    assert_eq!(
+        subjects("", "Résultats Durand").len(),
+        4,
+        "by subject alone without a thread"
+    );
+    assert!(
+        store
+            .conversation(bob, "racine@pro.test", "Résultats Durand", 10)
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(
         found(SearchQuery {
             subject: Some("ANCIEN".into()),

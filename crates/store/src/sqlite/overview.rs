@@ -15,7 +15,7 @@ const UNSEEN: &str = r"instr(m.flags, '\Seen') = 0";
 fn listed_cols() -> String {
     let message: Vec<String> = MESSAGE_COLS.split(", ").map(|c| format!("m.{c}")).collect();
     format!(
-        "{}, s.blob, s.date, s.from_name, s.from_address, s.recipients, s.subject, s.attachments, s.xdm, s.receipt_to, s.snippet",
+        "{}, s.blob, s.date, s.from_name, s.from_address, s.recipients, s.subject, s.attachments, s.xdm, s.receipt_to, s.snippet, s.thread",
         message.join(", ")
     )
 }
@@ -40,24 +40,29 @@ fn listed_row(r: &rusqlite::Row) -> rusqlite::Result<Listed> {
             xdm: r.get(15)?,
             receipt_to: r.get(16)?,
             snippet: r.get(17)?,
+            thread: r.get(18)?,
         }),
     };
     Ok(Listed { meta, summary })
 }
 
-/// Lower-case, without the reply and forward prefixes, so a thread sorts together.
+/// The base subject (RFC 5256 §2.1), lower-case, so a thread sorts together: without the reply
+/// and forward prefixes, French spacing before the colon included (`RE : `), nor the `[tags]`
+/// lists and some clients put first.
 fn subject_key(subject: &str) -> String {
     let mut s = subject.trim();
     loop {
         let lower = s.to_lowercase();
-        let stripped = ["re:", "tr:", "fw:", "fwd:", "réf:"]
-            .iter()
-            .find(|p| lower.starts_with(*p))
-            .and_then(|p| s.get(p.len()..))
-            .map(str::trim_start);
-        match stripped {
-            Some(rest) => s = rest,
-            None => return s.to_lowercase(),
+        let prefix = ["re", "tr", "fw", "fwd", "réf", "ref", "aw"].iter().find_map(|p| {
+            let rest = lower.strip_prefix(p)?.trim_start();
+            rest.starts_with(':').then(|| lower.len() - rest.len() + 1)
+        });
+        let tag = (lower.starts_with('['))
+            .then(|| lower.find(']').map(|end| end + 1))
+            .flatten();
+        match prefix.or(tag).and_then(|n| s.get(n..)).map(str::trim_start) {
+            Some(rest) if !rest.is_empty() => s = rest,
+            _ => return s.to_lowercase(),
         }
     }
 }
@@ -70,8 +75,8 @@ pub(super) fn insert_summary(tx: &Connection, blob: &BlobId, s: &MessageSummary)
     };
     tx.prepare_cached(
         "INSERT OR IGNORE INTO message_summaries(blob, date, from_name, from_address, recipients, subject,
-             attachments, xdm, receipt_to, sort_sender, sort_subject, snippet)
-         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+             attachments, xdm, receipt_to, sort_sender, sort_subject, snippet, thread)
+         VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         blob.0,
@@ -86,6 +91,7 @@ pub(super) fn insert_summary(tx: &Connection, blob: &BlobId, s: &MessageSummary)
         sender.to_lowercase(),
         subject_key(&s.subject),
         s.snippet,
+        s.thread,
     ])?;
     Ok(())
 }
@@ -204,23 +210,47 @@ impl Overviews for SqliteStore {
         })
     }
 
-    fn conversation(&self, account: AccountId, subject: &str, limit: u32) -> Result<Vec<(MailboxId, Listed)>> {
+    fn conversation(
+        &self,
+        account: AccountId,
+        thread: &str,
+        subject: &str,
+        limit: u32,
+    ) -> Result<Vec<(MailboxId, Listed)>> {
         let key = subject_key(subject);
-        if key.is_empty() {
+        if key.is_empty() && thread.is_empty() {
             return Ok(Vec::new());
         }
         let cols = listed_cols();
         let folder_col = cols.split(", ").count();
         self.read(|c| {
-            // One probe of `messages_by_subject` per folder of the account.
-            let mut stmt = c.prepare_cached(&format!(
-                "SELECT {cols}, m.mailbox_id FROM messages m
-                 LEFT JOIN message_summaries s ON s.blob = m.blob
-                 WHERE m.mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?1) AND m.sort_subject = ?2
-                 ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?3"
-            ))?;
-            let rows = stmt.query_map(params![account.0, key, limit], |r| placed_row(r, folder_col))?;
-            Ok(rows.collect::<rusqlite::Result<_>>()?)
+            let mut found = Vec::new();
+            if !thread.is_empty() {
+                // One probe of `summaries_by_thread`, then the account's copies of each blob.
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {cols}, m.mailbox_id FROM message_summaries s JOIN messages m ON m.blob = s.blob
+                     WHERE s.thread = ?2 AND m.mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?1)
+                     ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?3"
+                ))?;
+                let rows = stmt.query_map(params![account.0, thread, limit], |r| placed_row(r, folder_col))?;
+                found = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+            }
+            if !key.is_empty() {
+                // One probe of `messages_by_subject` per folder of the account; with a thread,
+                // only the messages that have none (their conversation is their subject).
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT {cols}, m.mailbox_id FROM messages m
+                     LEFT JOIN message_summaries s ON s.blob = m.blob
+                     WHERE m.mailbox_id IN (SELECT id FROM mailboxes WHERE account_id = ?1) AND m.sort_subject = ?2
+                       AND (?3 = '' OR coalesce(s.thread, '') = '')
+                     ORDER BY m.internal_date DESC, m.uid DESC LIMIT ?4"
+                ))?;
+                let rows = stmt.query_map(params![account.0, key, thread, limit], |r| placed_row(r, folder_col))?;
+                found.extend(rows.collect::<rusqlite::Result<Vec<_>>>()?);
+            }
+            found.sort_by_key(|(_, l)| std::cmp::Reverse((l.meta.internal_date, l.meta.uid)));
+            found.truncate(limit as usize);
+            Ok(found)
         })
     }
 
@@ -296,5 +326,10 @@ mod tests {
         assert_eq!(subject_key("RE: Tr: Compte rendu"), "compte rendu");
         assert_eq!(subject_key("  Fwd:re:Bilan"), "bilan");
         assert_eq!(subject_key("Réponse attendue"), "réponse attendue");
+        assert_eq!(subject_key("RE : TR : Compte rendu"), "compte rendu");
+        assert_eq!(subject_key("[Cardio] Re: [URGENT] Bilan"), "bilan");
+        assert_eq!(subject_key("Retour de bilan"), "retour de bilan");
+        assert_eq!(subject_key("[seul]"), "[seul]");
+        assert_eq!(subject_key("Re:"), "re:");
     }
 }

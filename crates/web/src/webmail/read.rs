@@ -198,14 +198,15 @@ impl View {
     }
 }
 
-/// The other messages of this one's conversation (the same subject without reply prefixes,
-/// RFC 5256), in every folder, newest first: what was sent and received on it.
-async fn conversation(ctx: &Ctx, subject: &str, folder: i64, uid: u32) -> Vec<Row> {
+/// The other messages of this one's conversation (its thread by `References:`, else the same
+/// subject without reply prefixes, RFC 5256), in every folder, newest first: what was sent and
+/// received on it.
+async fn conversation(ctx: &Ctx, thread: &str, subject: &str, folder: i64, uid: u32) -> Vec<Row> {
     const SHOWN: u32 = 20;
     let found = logged(
         ctx.mail
             .svc
-            .conversation(ctx.account.id, subject.to_string(), SHOWN + 1)
+            .conversation(ctx.account.id, thread.to_string(), subject.to_string(), SHOWN + 1)
             .await,
     )
     .unwrap_or_default();
@@ -290,7 +291,7 @@ pub async fn page(ctx: Ctx, Path((id, uid)): Path<(i64, u32)>) -> Response {
         .filter(|f| f.id.0 != id)
         .map(|f| (f.id.0, folder_name(lang, f)))
         .collect();
-    let conversation = conversation(&ctx, &subject, id, uid).await;
+    let conversation = conversation(&ctx, &summary.thread, &subject, id, uid).await;
     let sent = folder.special_use.as_deref() == Some("\\Sent") && ctx.mail.journal.is_some();
     // Without a Trash folder, or in it, deleting is for good (see `actions::message`).
     let for_good = ctx.special("\\Trash").is_none_or(|trash| trash.id == folder.id);
