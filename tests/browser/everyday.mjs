@@ -6,21 +6,14 @@
 // onto a folder, and sees how full her BAL is. On a phone she ticks and marks too. Every page
 // is checked by axe-core.
 import assert from 'node:assert/strict';
-import { base, launch, loginWithCode, newPage, photographer } from './harness.mjs';
+import { base, demoLogin, launch, phone, photographer } from './harness.mjs';
 
 const browser = await launch();
 const shot = photographer(process.env.SCREENSHOTS);
 const [jean, marie, secretariat] = [process.env.JEAN, process.env.MARIE, process.env.SECRETARIAT];
 const passwords = { [jean]: process.env.JEAN_PASSWORD, [marie]: process.env.MARIE_PASSWORD };
-const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 
-// Password, then the code sent to the holder's personal e-mail (the development outbox).
-async function login(address, options = {}) {
-  const page = await newPage(browser, options);
-  await page.goto(`${base}/connexion`);
-  await loginWithCode(page, browser, address, passwords[address], `${address.split('@')[0]}@demo.invalid`);
-  return page;
-}
+const login = (address, options = {}) => demoLogin(browser, address, passwords[address], options);
 
 // Jean writes.
 const page = await login(jean);

@@ -103,3 +103,15 @@ export async function loginWithCode(page, browser, address, password, personal) 
   await page.getByRole('button', { name: 'Se connecter' }).click();
   await page.waitForURL(/webmail\/dossier\/\d+/);
 }
+
+// A phone's screen, for the walks that check the layout there.
+export const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+
+// A demo BAL's login in a page of its own: its password, then the code `init`'s demo holder
+// receives at `<local>@demo.invalid` (the development outbox); ends in the webmail.
+export async function demoLogin(browser, address, password, options = {}) {
+  const page = await newPage(browser, options);
+  await page.goto(`${base}/connexion`);
+  await loginWithCode(page, browser, address, password, `${address.split('@')[0]}@demo.invalid`);
+  return page;
+}

@@ -154,12 +154,9 @@ fn the_clients_section_overrides_what_is_listened_on() {
     );
 }
 
-/// Every day with the demo BALs (`tests/browser/everyday.mjs`): Bcc, Reply-To and both
-/// receipts at compose, the start of each message in the list, the quota, several messages
-/// ticked at once, a drag onto a folder, printing, and a phone.
-#[test]
-fn everyday_webmail_with_the_demo_bals() {
-    let _one = one_walk();
+/// An operator started with `init`'s demo BALs and a `secretariat` BAL, and the environment of
+/// the walks that use them: the two demo addresses and passwords `init` wrote, the secretariat.
+fn demo_bals_and_secretariat() -> (Operator, Vec<(&'static str, String)>) {
     let mut op = Operator::new_at("127.0.0.1", DOMAIN);
     op.write_config("");
     let out = op.cli(&["init"], None);
@@ -172,17 +169,35 @@ fn everyday_webmail_with_the_demo_bals() {
     let [(jean, jean_password), (marie, marie_password)] = demo[..] else {
         panic!("two demo BALs: {demo:?}")
     };
+    let walkers = vec![
+        ("JEAN", jean.to_string()),
+        ("JEAN_PASSWORD", jean_password.to_string()),
+        ("MARIE", marie.to_string()),
+        ("MARIE_PASSWORD", marie_password.to_string()),
+        ("SECRETARIAT", op.mailbox("secretariat")),
+    ];
+    (op, walkers)
+}
+
+/// Every day with the demo BALs (`tests/browser/everyday.mjs`): Bcc, Reply-To and both
+/// receipts at compose, the start of each message in the list, the quota, several messages
+/// ticked at once, a drag onto a folder, printing, and a phone.
+#[test]
+fn everyday_webmail_with_the_demo_bals() {
+    let _one = one_walk();
+    let (op, walkers) = demo_bals_and_secretariat();
+    let [jean, jean_password, marie] = [0, 1, 2].map(|i| walkers[i].1.clone());
     // Four messages already in Marie's inbox, sent with the demo password from a mail client.
     for n in 1..=4 {
         let (ok, said) = op.swaks(&[
             "--auth-user",
-            jean,
+            &jean,
             "--auth-password",
-            jean_password,
+            &jean_password,
             "--from",
-            jean,
+            &jean,
             "--to",
-            marie,
+            &marie,
             "--header",
             &format!("Subject: Compte rendu {n}"),
             "--body",
@@ -190,17 +205,7 @@ fn everyday_webmail_with_the_demo_bals() {
         ]);
         assert!(ok, "{said}");
     }
-    let (out, shots) = op.walk(
-        "everyday.mjs",
-        "everyday",
-        &[
-            ("JEAN", jean.to_string()),
-            ("JEAN_PASSWORD", jean_password.to_string()),
-            ("MARIE", marie.to_string()),
-            ("MARIE_PASSWORD", marie_password.to_string()),
-            ("SECRETARIAT", op.mailbox("secretariat")),
-        ],
-    );
+    let (out, shots) = op.walk("everyday.mjs", "everyday", &walkers);
     assert!(
         out.status.success(),
         "everyday walk failed:\n{}\n--- server log\n{}",
@@ -222,29 +227,8 @@ fn everyday_webmail_with_the_demo_bals() {
 #[test]
 fn out_of_office_and_filters_from_the_webmail() {
     let _one = one_walk();
-    let mut op = Operator::new_at("127.0.0.1", DOMAIN);
-    op.write_config("");
-    let out = op.cli(&["init"], None);
-    assert!(out.status.success(), "{}", text(&out));
-    op.add_account("secretariat", common::PASSWORD);
-    op.spawn();
-    op.wait_for_web();
-    let demo = std::fs::read_to_string(op.data_dir().join("demo-accounts.txt")).unwrap();
-    let demo: Vec<(&str, &str)> = demo.lines().filter_map(|l| l.split_once('\t')).collect();
-    let [(jean, jean_password), (marie, marie_password)] = demo[..] else {
-        panic!("two demo BALs: {demo:?}")
-    };
-    let (out, shots) = op.walk(
-        "away.mjs",
-        "away",
-        &[
-            ("JEAN", jean.to_string()),
-            ("JEAN_PASSWORD", jean_password.to_string()),
-            ("MARIE", marie.to_string()),
-            ("MARIE_PASSWORD", marie_password.to_string()),
-            ("SECRETARIAT", op.mailbox("secretariat")),
-        ],
-    );
+    let (op, walkers) = demo_bals_and_secretariat();
+    let (out, shots) = op.walk("away.mjs", "away", &walkers);
     assert!(
         out.status.success(),
         "away walk failed:\n{}\n--- server log\n{}",
