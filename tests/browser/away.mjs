@@ -56,6 +56,8 @@ assert.match(await page.locator('.flash').innerText(), /Absence et filtres enreg
 assert.ok(await page.getByLabel('Répondre automatiquement à ceux qui m\'écrivent').isChecked());
 assert.equal(await page.getByLabel('Transférer mes messages à').inputValue(), secretariat);
 assert.equal(await page.getByLabel('contient 1').inputValue(), 'labo');
+// Every page says the reply is on, and leads back here.
+assert.match(await page.locator('#absence-active').innerText(), /réponse d'absence est active/);
 await shot(page, 'filtres-enregistres');
 
 // Jean writes twice: one automatic reply. Then the laboratory's results.
@@ -95,6 +97,7 @@ await ppage.getByLabel('Répondre automatiquement à ceux qui m\'écrivent').unc
 await save(ppage);
 assert.match(await ppage.locator('.flash').innerText(), /Absence et filtres enregistrés/);
 assert.equal(await ppage.getByLabel('Répondre automatiquement à ceux qui m\'écrivent').isChecked(), false);
+assert.equal(await ppage.locator('#absence-active').count(), 0, 'the notice goes with the reply');
 assert.equal(await ppage.getByLabel('Message', { exact: true }).inputValue(), 'Bonjour,\nje suis absente. Pour une urgence, appelez le 15.\n\nDr Marie Martin');
 await shot(ppage, 'filtres-telephone-desactive');
 

@@ -69,6 +69,11 @@ impl MailService {
         self.run(move |s| s.sieve_scripts(account)).await
     }
 
+    /// The script that runs at delivery, if one is active.
+    pub async fn active_sieve_script(&self, account: AccountId) -> Result<Option<SieveScript>> {
+        self.run(move |s| s.active_sieve_script(account)).await
+    }
+
     /// Stores a script (new, or replacing the one of that name) once it parses.
     pub async fn put_sieve_script(
         &self,

@@ -178,6 +178,16 @@ async fn current(ctx: &Ctx) -> Option<Current> {
     })
 }
 
+/// Whether the out-of-office reply this page set runs now (a client's own script is not read:
+/// what it does depends on what it tests).
+pub(crate) async fn away_on(ctx: &Ctx) -> bool {
+    let active = ctx.mail.svc.active_sieve_script(ctx.account.id).await.ok().flatten();
+    active
+        .filter(|s| s.name == SCRIPT)
+        .and_then(|s| Settings::of_script(&s.content))
+        .is_some_and(|s| s.away)
+}
+
 #[derive(Template)]
 #[template(path = "webmail/filters.html")]
 struct FiltersPage {

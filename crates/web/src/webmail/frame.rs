@@ -113,6 +113,8 @@ pub struct Frame {
     pub patient: bool,
     /// How full the BAL is (RFC 9208 STORAGE, as IMAP GETQUOTA says it).
     pub quota: Option<Quota>,
+    /// The out-of-office reply the webmail set is on: every page says so, until it is off.
+    pub away: bool,
 }
 
 impl Frame {
@@ -149,6 +151,7 @@ impl Frame {
             nav,
             patient: ctx.patient,
             quota: used.and_then(|u| Quota::of(u, ctx.account.quota_bytes, lang)),
+            away: false,
         }
     }
 }

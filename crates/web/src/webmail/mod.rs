@@ -120,8 +120,10 @@ impl Ctx {
     ) -> Response {
         let counts = frame::counts(&self).await;
         let used = self.mail.svc.usage(self.account.id).await.ok();
+        let away = filters::away_on(&self).await;
         let tr = crate::i18n::Tr(self.lang());
-        let frame = frame::Frame::of(&mut self, title, &counts, used, current);
+        let mut frame = frame::Frame::of(&mut self, title, &counts, used, current);
+        frame.away = away;
         let html = frame::render(&make(tr, frame, &counts));
         self.respond(html).await
     }
