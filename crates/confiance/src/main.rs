@@ -110,7 +110,7 @@ fn tame_allocator() {
 
 /// The help in French like everything else the CLI says (the doc comments of the commands are
 /// their help text): clap's own heading, usage line and help and version flags translated, on
-/// every subcommand. Clap's parse errors stay in its English.
+/// every subcommand. Clap's parse errors are said in French by `french_error`.
 fn in_french(cmd: clap::Command, root: bool) -> clap::Command {
     use clap::{Arg, ArgAction};
     let cmd = cmd
@@ -136,6 +136,63 @@ fn in_french(cmd: clap::Command, root: bool) -> clap::Command {
         false => cmd,
     };
     cmd.mut_subcommands(|sub| in_french(sub, false))
+}
+
+/// A command line clap could not read, said in French (clap writes English): what is wrong,
+/// the usage line, and where the help is; exit status 2 as clap's. Help and version go out as
+/// clap writes them (in French, see `in_french`).
+fn french_error(e: clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let value = |kind: ContextKind| match e.get(kind) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(v)) => v.join(", "),
+        Some(ContextValue::StyledStr(s)) => s.to_string(),
+        Some(ContextValue::StyledStrs(v)) => v.iter().map(|s| s.to_string()).collect::<Vec<_>>().join(", "),
+        Some(ContextValue::Number(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let what = match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            e.exit()
+        }
+        ErrorKind::UnknownArgument => format!("argument inattendu « {} »", value(ContextKind::InvalidArg)),
+        ErrorKind::InvalidSubcommand => format!("commande inconnue « {} »", value(ContextKind::InvalidSubcommand)),
+        ErrorKind::MissingRequiredArgument => {
+            format!("il manque : {}", value(ContextKind::InvalidArg))
+        }
+        ErrorKind::MissingSubcommand => "une commande est attendue".to_string(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation => {
+            let why = std::error::Error::source(&e)
+                .map(|s| format!(" : {s}"))
+                .unwrap_or_default();
+            format!(
+                "valeur « {} » refusée pour {}{why}",
+                value(ContextKind::InvalidValue),
+                value(ContextKind::InvalidArg)
+            )
+        }
+        ErrorKind::ArgumentConflict => format!(
+            "« {} » ne va pas avec « {} »",
+            value(ContextKind::InvalidArg),
+            value(ContextKind::PriorArg)
+        ),
+        ErrorKind::TooManyValues | ErrorKind::WrongNumberOfValues | ErrorKind::TooFewValues => {
+            format!("nombre de valeurs incorrect pour {}", value(ContextKind::InvalidArg))
+        }
+        _ => e.kind().as_str().map_or_else(|| e.to_string(), str::to_string),
+    };
+    let mut out = format!("erreur : {what}\n");
+    let suggested = value(ContextKind::SuggestedSubcommand) + &value(ContextKind::SuggestedArg);
+    if !suggested.is_empty() {
+        out.push_str(&format!("  vouliez-vous dire « {suggested} » ?\n"));
+    }
+    let usage = value(ContextKind::Usage);
+    if let Some(usage) = usage.trim().strip_prefix("Usage:") {
+        out.push_str(&format!("\nUtilisation :{usage}\n"));
+    }
+    out.push_str("\nPour l'aide : --help\n");
+    eprint!("{out}");
+    std::process::exit(2);
 }
 
 /// A command whose reader went away (`confiance account list | head -1`) ends as other Unix
@@ -171,8 +228,10 @@ fn main() {
         .with_filter(log_filter());
     // Audit events reach the trace log whatever CONFIANCE_LOG keeps on stderr.
     tracing_subscriber::registry().with(stderr).with(audit::layer()).init();
-    let matches = in_french(Cli::command(), true).get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let matches = in_french(Cli::command(), true)
+        .try_get_matches()
+        .unwrap_or_else(|e| french_error(e));
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| french_error(e));
     if !matches!(cli.command, Cmd::Serve) {
         quiet_on_closed_pipe();
         audit::acting_from_cli();

@@ -42,6 +42,26 @@ fn a_newcomer_gets_in_with_what_the_operator_prints() {
         help.contains("Gère les BAL") && help.contains("Affiche cette aide") && !help.contains("Print help"),
         "{help}"
     );
+    // So do its refusals of a command line, with clap's status.
+    for (args, said) in [
+        (
+            &["accont"][..],
+            "commande inconnue « accont »\n  vouliez-vous dire « account » ?",
+        ),
+        (&["account", "quota"][..], "il manque : <ADDRESS>, <BYTES>"),
+        (
+            &["account", "quota", "a@b.fr", "quatre"][..],
+            "valeur « quatre » refusée pour <BYTES>",
+        ),
+        (&["--bavard"][..], "argument inattendu « --bavard »"),
+    ] {
+        let out = op.cli(args, None);
+        assert!(
+            out.status.code() == Some(2) && text(&out).contains(said) && !text(&out).contains("error:"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
     // A new BAL's address keeps to the national form; the refusal says what would do.
     let out = op.cli(
         &["account", "add", &format!("élodie.dupont@{DOMAIN}"), "--password-stdin"],
