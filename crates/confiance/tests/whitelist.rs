@@ -114,7 +114,7 @@ fn whitelist_from_a_url_survives_its_outages() {
     assert!(report.contains("bad..name"), "{report}");
     let out = op.cli(&["whitelist", "check", "http://127.0.0.1:1/nothing.xml"], None);
     assert!(
-        !out.status.success() && text(&out).contains("cannot connect"),
+        !out.status.success() && text(&out).contains("connexion impossible"),
         "{}",
         text(&out)
     );

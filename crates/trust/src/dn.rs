@@ -12,11 +12,11 @@ pub struct Dn(Vec<(String, String)>);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DnError {
-    #[error("empty distinguished name")]
+    #[error("DN vide")]
     Empty,
-    #[error("attribute {0:?} has no '='")]
+    #[error("l'attribut {0:?} n'a pas de « = »")]
     NoEquals(String),
-    #[error("unterminated quoted value")]
+    #[error("valeur entre guillemets non terminée")]
     Unterminated,
 }
 

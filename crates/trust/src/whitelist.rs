@@ -16,13 +16,13 @@ pub const NAMESPACE: &str = "https://listeblanche.mssante.fr/schema";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WhitelistError {
-    #[error("the whitelist is not well-formed XML near byte {position}: {reason}")]
+    #[error("la liste blanche n'est pas un XML bien formé vers l'octet {position} : {reason}")]
     Xml { position: u64, reason: String },
-    #[error("the root element is {0:?}, not ListeBlancheMSSante")]
+    #[error("l'élément racine est {0:?}, et non ListeBlancheMSSante")]
     NotAWhitelist(String),
-    #[error("the whitelist uses namespace {0:?}, not {NAMESPACE}")]
+    #[error("la liste blanche utilise l'espace de noms {0:?}, et non {NAMESPACE}")]
     Namespace(String),
-    #[error("the whitelist lists no usable domain")]
+    #[error("la liste blanche ne contient aucun domaine utilisable")]
     Empty,
 }
 
@@ -178,17 +178,18 @@ impl Whitelist {
         let domain = name.trim().trim_end_matches('.').to_lowercase();
         if !confiance_core::address::is_hostname(&domain) {
             self.problems
-                .push(problem("the domain name is not a valid host name".into()));
+                .push(problem("le nom de domaine n'est pas un nom d'hôte valide".into()));
             return;
         }
         let dn = match e.dn.as_deref().map(Dn::parse) {
             Some(Ok(dn)) => dn,
             Some(Err(err)) => {
-                self.problems.push(problem(format!("unusable certificate DN: {err}")));
+                self.problems
+                    .push(problem(format!("DN de certificat inutilisable : {err}")));
                 return;
             }
             None => {
-                self.problems.push(problem("no DNCertificatOperateur".into()));
+                self.problems.push(problem("pas de DNCertificatOperateur".into()));
                 return;
             }
         };

@@ -41,7 +41,7 @@ fn read(source: &str, ca: Option<&Path>) -> Result<(Vec<u8>, Whitelist), String>
     let bytes = if crate::fetch::is_url(source) {
         crate::fetch::get(source, ca)?
     } else {
-        std::fs::read(source).map_err(|e| format!("cannot read {source}: {e}"))?
+        std::fs::read(source).map_err(|e| format!("impossible de lire {source} : {e}"))?
     };
     let list = Whitelist::parse(&bytes).map_err(|e| format!("{source}: {e}"))?;
     Ok((bytes, list))
@@ -56,8 +56,12 @@ impl WhitelistSource {
                 list
             }
             Err(first) => {
-                let (_, list) = read(&last_good.to_string_lossy(), None)
-                    .map_err(|_| format!("{first}, and there is no last good copy at {}", last_good.display()))?;
+                let (_, list) = read(&last_good.to_string_lossy(), None).map_err(|_| {
+                    format!(
+                        "{first}, et aucune dernière copie valide n'existe en {}",
+                        last_good.display()
+                    )
+                })?;
                 tracing::warn!(error = %first, copy = %last_good.display(), "whitelist source unusable; last good copy in force");
                 list
             }
