@@ -46,7 +46,7 @@ impl Session {
             out.push_str("\"STARTTLS\"\r\n");
         }
         if self.account.is_some() {
-            // RFC 5804 §2.14.1: offered once there is an authentication to drop.
+            // RFC 5804 §2.14: offered once there is an authentication to drop.
             out.push_str("\"UNAUTHENTICATE\"\r\n");
         }
         out.push_str("\"MAXREDIRECTS\" \"2\"\r\n\"VERSION\" \"1.0\"\r\n");
@@ -57,7 +57,7 @@ impl Session {
         format!("{}OK \"Confiance ManageSieve prêt\"\r\n", self.capabilities())
     }
 
-    /// Answers one command; `pending` holds an AUTHENTICATE waiting for its message.
+    /// Answers one command, and says what the connection loop does next.
     pub async fn handle(&mut self, words: Vec<Word>) -> (String, Control) {
         let Some(Word::Atom(name)) = words.first() else {
             return (no("Commande attendue"), Control::Continue);
@@ -68,7 +68,7 @@ impl Session {
         match (name.as_str(), self.account.is_some()) {
             ("CAPABILITY", _) => (format!("{}OK\r\n", self.capabilities()), Control::Continue),
             ("NOOP", _) => match text(0) {
-                // RFC 5804 §2.14: the argument comes back in a TAG response code.
+                // RFC 5804 §2.13: the argument comes back in a TAG response code.
                 Some(tag) => (format!("OK (TAG {}) \"Fait\"\r\n", string(&tag)), Control::Continue),
                 None => ("OK \"Fait\"\r\n".into(), Control::Continue),
             },
