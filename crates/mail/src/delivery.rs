@@ -22,6 +22,13 @@ pub struct Incoming {
     pub taken_by_appender: bool,
 }
 
+/// Now as IMAP's INTERNALDATE keeps it (`Incoming::internal_date`): seconds since the epoch
+/// and UTC offset in minutes.
+pub fn internal_date_now() -> (i64, i32) {
+    let now = chrono::Local::now();
+    (now.timestamp(), now.offset().local_minus_utc() / 60)
+}
+
 impl MailService {
     /// Stores one message in several folders (a mail to several local recipients: one blob).
     /// Returns when the message is durable, or why a folder refused it (quota).

@@ -50,6 +50,12 @@ pub fn check(content: &str) -> std::result::Result<(), Refused> {
 const MAX_FIELDS: usize = 256;
 const MAX_FIELD_BYTES: usize = 8 * 1024;
 
+/// Whether a BAL holding `scripts` may store one named `name`: replacing a script always, a
+/// new one while it has fewer than `MAX_SCRIPTS`.
+fn room_for(scripts: &[SieveScript], name: &str) -> bool {
+    scripts.len() < MAX_SCRIPTS || scripts.iter().any(|s| s.name == name)
+}
+
 /// The header fields as a filter reads them: unfolded, RFC 2047 words decoded, bounded.
 fn header_fields(message: &[u8]) -> Vec<(String, String)> {
     let header = &message[..mime::header_end(message)];
@@ -84,16 +90,11 @@ impl MailService {
         if !valid_name(&name) {
             return Ok(Err(Refused::BadName));
         }
-        let checked = {
-            let content = content.clone();
-            off_workers(move || check(&content)).await?
-        };
-        if let Err(refused) = checked {
+        if let Err(refused) = self.check_sieve_script(content.clone()).await? {
             return Ok(Err(refused));
         }
         self.run(move |s| {
-            let scripts = s.sieve_scripts(account)?;
-            if scripts.len() >= MAX_SCRIPTS && !scripts.iter().any(|x| x.name == name) {
+            if !room_for(&s.sieve_scripts(account)?, &name) {
                 return Ok(Err(Refused::TooMany));
             }
             s.put_sieve_script(account, &name, &content)?;
@@ -131,6 +132,24 @@ impl MailService {
             .await
     }
 
+    /// Whether a script of `size` bytes named `name` could be stored now (RFC 5804 HAVESPACE):
+    /// the same bounds as `put_sieve_script`.
+    pub async fn has_room_for_script(
+        &self,
+        account: AccountId,
+        name: String,
+        size: u64,
+    ) -> Result<std::result::Result<(), Refused>> {
+        if size > MAX_SCRIPT_BYTES as u64 {
+            return Ok(Err(Refused::TooLarge));
+        }
+        let scripts = self.sieve_scripts(account).await?;
+        Ok(match room_for(&scripts, &name) {
+            true => Ok(()),
+            false => Err(Refused::TooMany),
+        })
+    }
+
     /// Checks a script as `check` does, off the async workers (parsing is proportional to it).
     pub async fn check_sieve_script(&self, content: String) -> Result<std::result::Result<(), Refused>> {
         off_workers(move || check(&content)).await
@@ -158,7 +177,7 @@ impl MailService {
         envelope_to: String,
         message: Arc<Vec<u8>>,
     ) -> Result<Option<Vec<Action>>> {
-        let Some(script) = self.run(move |s| s.active_sieve_script(account)).await? else {
+        let Some(script) = self.active_sieve_script(account).await? else {
             return Ok(None);
         };
         off_workers(move || {

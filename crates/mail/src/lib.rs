@@ -31,7 +31,7 @@ pub mod structured;
 pub mod summary;
 mod views;
 
-pub use delivery::Incoming;
+pub use delivery::{Incoming, internal_date_now};
 pub use service::{MailError, MailService, Result};
 pub use views::{Messages, View};
 

@@ -60,6 +60,14 @@ pub enum Word {
 }
 
 impl Word {
+    /// Its bytes, whichever way it was written (an AUTHENTICATE message comes either way).
+    pub fn bytes(&self) -> Vec<u8> {
+        match self {
+            Word::Atom(a) => a.as_bytes().to_vec(),
+            Word::Text(t) => t.clone(),
+        }
+    }
+
     pub fn text(&self) -> Option<String> {
         match self {
             Word::Text(t) => String::from_utf8(t.clone()).ok(),

@@ -97,7 +97,7 @@ async fn drive<S: AsyncRead + AsyncWrite + Unpin>(
             authenticating = false;
             // RFC 5804 §2.1: the client's message is a string; `"*"` cancels.
             let answer = match parsed.as_deref() {
-                Ok([w]) => session.plain(&crate::session::word_bytes(w)).await,
+                Ok([w]) => session.plain(&w.bytes()).await,
                 _ => "NO \"Authentification annulée\"\r\n".into(),
             };
             stream.write_all(answer.as_bytes()).await?;

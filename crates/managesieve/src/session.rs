@@ -88,7 +88,7 @@ impl Session {
                     _ => return (no("Mécanisme non pris en charge : PLAIN seulement"), Control::Continue),
                 }
                 match args.get(1) {
-                    Some(w) => (self.plain(&word_bytes(w)).await, Control::Continue),
+                    Some(w) => (self.plain(&w.bytes()).await, Control::Continue),
                     None => ("\"\"\r\n".into(), Control::Authenticate),
                 }
             }
@@ -157,12 +157,8 @@ impl Session {
                 let Ok(size) = size.parse::<u64>() else {
                     return bad("taille invalide");
                 };
-                if size > MAX_SCRIPT_BYTES as u64 {
-                    return format!("NO (QUOTA/MAXSIZE) \"Un script fait au plus {MAX_SCRIPT_BYTES} octets\"\r\n");
-                }
-                match svc.sieve_scripts(account.id).await {
-                    Ok(s) if s.len() >= MAX_SCRIPTS && !s.iter().any(|x| x.name == name) => too_many(),
-                    Ok(_) => "OK\r\n".into(),
+                match svc.has_room_for_script(account.id, name, size).await {
+                    Ok(result) => refused_or(result, "OK\r\n"),
                     Err(e) => failed(e),
                 }
             }
@@ -243,13 +239,6 @@ impl Session {
     }
 }
 
-pub fn word_bytes(w: &Word) -> Vec<u8> {
-    match w {
-        Word::Atom(a) => a.as_bytes().to_vec(),
-        Word::Text(t) => t.clone(),
-    }
-}
-
 fn no(text: &str) -> String {
     format!("NO {}\r\n", string(text))
 }
@@ -262,10 +251,6 @@ fn nonexistent(name: &str) -> String {
     format!("NO (NONEXISTENT) {}\r\n", string(&format!("Aucun script « {name} »")))
 }
 
-fn too_many() -> String {
-    format!("NO (QUOTA/MAXSCRIPTS) \"Une BAL garde au plus {MAX_SCRIPTS} scripts\"\r\n")
-}
-
 /// The answer to storing or checking a script: its parse error names the line (RFC 5804 §2.6).
 fn refused_or(result: Result<(), Refused>, ok: &str) -> String {
     match result {
@@ -274,7 +259,7 @@ fn refused_or(result: Result<(), Refused>, ok: &str) -> String {
         Err(Refused::TooLarge) => {
             format!("NO (QUOTA/MAXSIZE) \"Un script fait au plus {MAX_SCRIPT_BYTES} octets\"\r\n")
         }
-        Err(Refused::TooMany) => too_many(),
+        Err(Refused::TooMany) => format!("NO (QUOTA/MAXSCRIPTS) \"Une BAL garde au plus {MAX_SCRIPTS} scripts\"\r\n"),
         Err(Refused::BadName) => no("Nom de script invalide (1 à 128 caractères, sans caractère de contrôle)"),
     }
 }

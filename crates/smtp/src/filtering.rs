@@ -118,7 +118,7 @@ pub(crate) async fn place(
     // A message a machine sent (a report, an automatic reply, another filter's forward) is not
     // forwarded again: two BALs forwarding to each other, here or at two operators, would pass
     // it back and forth for ever, each forward being a new message (RFC 3834 §2).
-    let automatic = automatic(message);
+    let automatic = actions.iter().any(|a| matches!(a, Action::Redirect { .. })) && automatic(message);
     let mut placement = Placement::default();
     for action in actions {
         match action {
@@ -233,7 +233,7 @@ pub(crate) async fn forward(cfg: &SmtpConfig, owner: &str, to: &[String], messag
         ],
     );
     let built = MessageBuilder::new()
-        .message_id(message_id(owner))
+        .message_id(crate::new_message_id(owner))
         .date(mail_builder::headers::date::Date::now())
         .from(owner)
         .to(to.iter().map(String::as_str).collect::<Vec<_>>())
@@ -298,7 +298,7 @@ pub(crate) async fn vacation(
         ),
     };
     let mut reply = MessageBuilder::new()
-        .message_id(message_id(owner))
+        .message_id(crate::new_message_id(owner))
         .date(mail_builder::headers::date::Date::now())
         .from(owner)
         .to(sender)
@@ -438,11 +438,6 @@ fn without_trace(message: &[u8]) -> &[u8] {
             .map_or(message, |nl| &rest[nl + 1..]),
         None => message,
     }
-}
-
-fn message_id(sender: &str) -> String {
-    let domain = sender.rsplit_once('@').map_or("localhost", |(_, d)| d);
-    format!("{:016x}{:016x}@{domain}", rand::random::<u64>(), rand::random::<u64>())
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use confiance_trust::WhitelistSource;
 pub use command::{Command, parse_command};
 pub use network::Network;
 pub use server::{Role, serve};
-pub use submit::{Kind as Submission, NotSent, Submitted, submit};
+pub use submit::{Kind as Submission, NotSent, Submitted, new_message_id, submit};
 
 pub struct SmtpConfig {
     /// Submission ports: the server certificate, no client certificate.

@@ -82,7 +82,12 @@ pub(crate) async fn deliver_local(svc: &MailService, to: &str, return_path: &str
     message.extend_from_slice(body);
     let message = Arc::new(message);
     match svc
-        .deliver(vec![inbox.id], message.clone(), Vec::new(), internal_date_now())
+        .deliver(
+            vec![inbox.id],
+            message.clone(),
+            Vec::new(),
+            confiance_mail::internal_date_now(),
+        )
         .await
     {
         Ok(r) if r.iter().all(|x| x.is_ok()) => Local::Stored(message),
@@ -90,13 +95,7 @@ pub(crate) async fn deliver_local(svc: &MailService, to: &str, return_path: &str
     }
 }
 
-/// Now as IMAP's INTERNALDATE wants it: seconds since the epoch and UTC offset in minutes.
-pub(crate) fn internal_date_now() -> (i64, i32) {
-    let now = chrono::Local::now();
-    (now.timestamp(), now.offset().local_minus_utc() / 60)
-}
-
-pub(crate) fn rand_suffix() -> u32 {
+fn rand_suffix() -> u32 {
     use rand::Rng;
     rand::thread_rng().gen_range(1000..10000)
 }

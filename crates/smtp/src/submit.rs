@@ -97,3 +97,14 @@ pub async fn submit(
         Err(refusal) => Err(not_sent(refusal, refused)),
     }
 }
+
+/// A fresh Message-ID on the sender's domain (Réf. #2 ECO.2.2.1), for every message written
+/// on a BAL's behalf: the webmail's, and its filter's forwards and automatic replies.
+pub fn new_message_id(sender: &str) -> String {
+    let domain = sender.rsplit_once('@').map_or("localhost", |(_, d)| d);
+    let random: String = confiance_auth::otp::random_bytes::<16>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{random}@{domain}")
+}

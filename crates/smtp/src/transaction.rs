@@ -128,7 +128,7 @@ pub(crate) async fn accept(
     let stored = match targets.is_empty() {
         true => Vec::new(),
         false => svc
-            .deliver_to(targets, message.clone(), report::internal_date_now())
+            .deliver_to(targets, message.clone(), confiance_mail::internal_date_now())
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, id, "delivery failed");
@@ -280,7 +280,12 @@ async fn follow_filter(
         placement.forwards.is_empty() || filtering::forward(cfg, owner.address, &placement.forwards, message, id).await;
     if (!forwarded || redirect_failed) && placement.folders.is_empty() {
         let kept = svc
-            .deliver(vec![inbox], message.clone(), Vec::new(), report::internal_date_now())
+            .deliver(
+                vec![inbox],
+                message.clone(),
+                Vec::new(),
+                confiance_mail::internal_date_now(),
+            )
             .await;
         match kept {
             Ok(r) if r.iter().all(|x| x.is_ok()) => {

@@ -386,13 +386,16 @@ async fn carried(ctx: &Ctx, source: Option<(i64, u32)>, kept: &[usize]) -> Optio
 
 /// Stores `bytes` in a folder; the new UID.
 async fn keep(ctx: &Ctx, folder: FolderId, bytes: Vec<u8>, flags: &[&str]) -> Option<u32> {
-    let now = chrono::Local::now();
-    let date = (now.timestamp(), now.offset().local_minus_utc() / 60);
     let flags = flags.iter().map(|f| f.to_string()).collect();
     let results = ctx
         .mail
         .svc
-        .deliver(vec![folder], Arc::new(bytes), flags, date)
+        .deliver(
+            vec![folder],
+            Arc::new(bytes),
+            flags,
+            confiance_mail::internal_date_now(),
+        )
         .await
         .ok()?;
     results.into_iter().next()?.ok().map(|a| a.uid)

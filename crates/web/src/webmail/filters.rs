@@ -228,7 +228,7 @@ fn page_of(
         text: String::new(),
         folder: String::new(),
     };
-    rows.extend(std::iter::repeat_n(blank, 2.min(MAX_RULES - rows.len().min(MAX_RULES))));
+    rows.extend(std::iter::repeat_n(blank, MAX_RULES.saturating_sub(rows.len()).min(2)));
     move |tr, frame, _| FiltersPage {
         tr,
         frame,
@@ -273,11 +273,11 @@ fn read_form(form: &std::collections::HashMap<String, String>) -> Settings {
     };
     let rules = (0..MAX_RULES)
         .filter_map(|i| {
-            let field = match form.get(&format!("champ-{i}")).map(String::as_str) {
-                Some("to") => Field::To,
-                Some("subject") => Field::Subject,
-                _ => Field::From,
-            };
+            let asked = form.get(&format!("champ-{i}")).map(String::as_str);
+            let field = Field::ALL
+                .into_iter()
+                .find(|f| Some(f.name()) == asked)
+                .unwrap_or(Field::From);
             let folder = line(&format!("dossier-{i}"), 1000);
             let text = line(&format!("texte-{i}"), MAX_TEXT);
             (!text.is_empty()).then_some(Rule { field, text, folder })

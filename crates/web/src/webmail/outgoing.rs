@@ -41,13 +41,6 @@ pub struct Draft {
     pub headers: Vec<(String, String)>,
 }
 
-/// A fresh Message-ID on the sender's domain (Réf. #2 ECO.2.2.1).
-pub fn message_id(sender: &str) -> String {
-    let domain = sender.rsplit_once('@').map_or("localhost", |(_, d)| d);
-    let random = hex::encode(confiance_auth::otp::random_bytes::<16>());
-    format!("{random}@{domain}")
-}
-
 fn address_list(list: &[String]) -> Address<'_> {
     Address::new_list(list.iter().map(|a| Address::from(a.as_str())).collect())
 }
@@ -55,7 +48,7 @@ fn address_list(list: &[String]) -> Address<'_> {
 /// The message as it is sent (and kept in Sent or Drafts).
 pub fn build(from_name: &str, from: &str, draft: &Draft, attachments: &[Attachment]) -> std::io::Result<Vec<u8>> {
     let mut m = MessageBuilder::new()
-        .message_id(message_id(from))
+        .message_id(confiance_smtp::new_message_id(from))
         .date(mail_builder::headers::date::Date::now())
         .from((from_name, from))
         .subject(draft.subject.as_str())
@@ -132,7 +125,7 @@ pub fn read_receipt(reader: &str, to: &str, original: &[u8]) -> Vec<u8> {
         ]),
     );
     let mut m = MessageBuilder::new()
-        .message_id(message_id(reader))
+        .message_id(confiance_smtp::new_message_id(reader))
         .date(mail_builder::headers::date::Date::now())
         .from(reader)
         .to(to)
