@@ -213,6 +213,20 @@ mod tests {
     }
 
     #[test]
+    fn a_bal_keeps_at_most_its_share_of_scripts() {
+        let scripts: Vec<SieveScript> = (0..MAX_SCRIPTS)
+            .map(|i| SieveScript {
+                name: format!("s{i}"),
+                content: "keep;".into(),
+                active: false,
+            })
+            .collect();
+        assert!(room_for(&scripts[..MAX_SCRIPTS - 1], "nouveau"));
+        assert!(!room_for(&scripts, "nouveau"), "one too many");
+        assert!(room_for(&scripts, "s3"), "replacing one is always allowed");
+    }
+
+    #[test]
     fn headers_are_read_decoded_and_unfolded() {
         let m = b"Subject: =?utf-8?q?Cong=C3=A9s?=\r\n d'\xc3\xa9t\xc3\xa9\r\nFrom: a@b.fr\r\n\r\nbody";
         let h = header_fields(m);
