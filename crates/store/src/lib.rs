@@ -11,6 +11,7 @@ pub mod identity;
 pub mod members;
 pub mod model;
 pub mod overview;
+pub mod pg;
 pub mod queue;
 pub mod sqlite;
 pub mod structures;
@@ -23,7 +24,7 @@ pub use identity::*;
 pub use members::*;
 pub use model::*;
 pub use overview::*;
-pub use queue::{OutboundQueue, Queue, open_queue};
+pub use queue::{Queue, SqliteQueue, open_queue};
 pub use sqlite::SqliteStore;
 pub use structures::*;
 pub use traces::{Trace, TraceQuery, Traces, open_traces};
@@ -161,6 +162,18 @@ pub enum StoreError {
     Modified,
     #[error("database error: {0}")]
     Database(#[from] rusqlite::Error),
+    #[error("PostgreSQL error: {}", pg::describe(.0))]
+    Postgres(#[from] postgres::Error),
+    /// No pooled connection came free in time (the server is down, or every connection busy).
+    #[error("no PostgreSQL connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("storage configuration: {0}")]
+    Config(String),
+    /// The database was migrated by a newer Confiance: this one does not know its tables.
+    #[error(
+        "the {component} schema is at version {found}, newer than this version of Confiance knows ({known}): run the newer version"
+    )]
+    NewerSchema { component: String, found: i64, known: i64 },
     #[error("blob store error: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -171,6 +184,7 @@ impl StoreError {
         match self {
             StoreError::Io(e) => e.kind() == std::io::ErrorKind::StorageFull,
             StoreError::Database(rusqlite::Error::SqliteFailure(e, _)) => e.code == rusqlite::ErrorCode::DiskFull,
+            StoreError::Postgres(e) => e.code() == Some(&postgres::error::SqlState::DISK_FULL),
             _ => false,
         }
     }

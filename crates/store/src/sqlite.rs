@@ -16,6 +16,7 @@ mod filters;
 mod identity;
 mod members;
 mod overview;
+pub(crate) mod queue;
 mod structures;
 pub(crate) mod traces;
 

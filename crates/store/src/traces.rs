@@ -59,6 +59,18 @@ pub trait Traces: Send + Sync + 'static {
     fn purge(&self, before_ms: i64) -> Result<u64>;
 }
 
+/// The detail fields as stored: a JSON array of `[name, value]` pairs, in their order.
+pub(crate) fn encode(detail: &[(String, String)]) -> String {
+    let pairs: Vec<[&str; 2]> = detail.iter().map(|(k, v)| [k.as_str(), v.as_str()]).collect();
+    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
+}
+
+pub(crate) fn decode(text: &str) -> Vec<(String, String)> {
+    serde_json::from_str::<Vec<[String; 2]>>(text)
+        .map(|pairs| pairs.into_iter().map(|[k, v]| (k, v)).collect())
+        .unwrap_or_default()
+}
+
 /// Opens the trace log of the data directory (created if missing).
 pub fn open_traces(data_dir: &Path) -> Result<std::sync::Arc<dyn Traces>> {
     std::fs::create_dir_all(data_dir)?;

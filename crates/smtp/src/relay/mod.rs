@@ -64,6 +64,7 @@ pub async fn run(svc: Arc<MailService>, smtp: Arc<SmtpConfig>, cfg: Arc<RelayCon
         Ok(Err(e)) => tracing::error!(error = %e, "relay: cannot read the queue"),
         _ => {}
     }
+    tokio::spawn(renew_leases(smtp.outbound.queue.clone()));
     let relay = Arc::new(Relay {
         svc,
         smtp,
@@ -75,6 +76,19 @@ pub async fn run(svc: Arc<MailService>, smtp: Arc<SmtpConfig>, cfg: Arc<RelayCon
         let outbound = &relay.smtp.outbound;
         // Woken when something is queued; otherwise look for due retries every second.
         let _ = tokio::time::timeout(Duration::from_secs(1), outbound.wake.notified()).await;
+    }
+}
+
+/// Keeps this node's leases alive while it delivers: a lease that ends lets another node take
+/// the recipient (it would be sent twice), so it is renewed well before its end.
+async fn renew_leases(queue: Arc<dyn queue::Queue>) {
+    let mut every = tokio::time::interval(Duration::from_secs(queue::RENEW_EVERY_SECS));
+    loop {
+        every.tick().await;
+        let queue = queue.clone();
+        if let Ok(Err(e)) = tokio::task::spawn_blocking(move || queue.renew_leases(queue::now())).await {
+            tracing::error!(error = %e, "relay: cannot renew the leases of the recipients being delivered");
+        }
     }
 }
 

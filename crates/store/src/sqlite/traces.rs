@@ -7,7 +7,7 @@ use std::sync::Mutex;
 use rusqlite::{Connection, params, params_from_iter};
 
 use crate::Result;
-use crate::traces::{Trace, TraceQuery, Traces};
+use crate::traces::{Trace, TraceQuery, Traces, decode, encode};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS traces(
@@ -54,17 +54,6 @@ impl TraceLog {
             reader: Mutex::new(reader),
         })
     }
-}
-
-fn encode(detail: &[(String, String)]) -> String {
-    let pairs: Vec<[&str; 2]> = detail.iter().map(|(k, v)| [k.as_str(), v.as_str()]).collect();
-    serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into())
-}
-
-fn decode(text: &str) -> Vec<(String, String)> {
-    serde_json::from_str::<Vec<[String; 2]>>(text)
-        .map(|pairs| pairs.into_iter().map(|[k, v]| (k, v)).collect())
-        .unwrap_or_default()
 }
 
 fn row(r: &rusqlite::Row) -> rusqlite::Result<Trace> {
@@ -157,63 +146,5 @@ impl Traces for TraceLog {
                 return Ok(gone);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn trace(at_ms: i64, event: &str, bal: &str) -> Trace {
-        Trace {
-            at_ms,
-            event: event.into(),
-            bal: Some(bal.into()),
-            detail: vec![("method".into(), "psc".into()), ("note".into(), "« é \" ]".into())],
-            ..Trace::default()
-        }
-    }
-
-    #[test]
-    fn records_reads_back_by_bal_and_event_then_purges_the_old() {
-        let dir = tempfile::tempdir().unwrap();
-        let log = TraceLog::open(&dir.path().join("traces.sqlite")).unwrap();
-        log.record(&[
-            trace(1_000, "login", "a@x.mssante.fr"),
-            trace(2_000, "sent", "a@x.mssante.fr"),
-            trace(3_000, "login", "b@x.mssante.fr"),
-        ])
-        .unwrap();
-        let mut seen = Vec::new();
-        let q = TraceQuery {
-            message_id: None,
-            since_ms: 0,
-            until_ms: 10_000,
-            bal: Some("a@x.mssante.fr"),
-            events: &["login"],
-        };
-        log.scan(&q, &mut |t| {
-            seen.push(t);
-            true
-        })
-        .unwrap();
-        assert_eq!(seen, vec![trace(1_000, "login", "a@x.mssante.fr")]);
-        assert_eq!(seen[0].get("note"), Some("« é \" ]"));
-        assert_eq!(log.purge(2_500).unwrap(), 2);
-        let mut left = 0;
-        log.scan(
-            &TraceQuery {
-                message_id: None,
-                since_ms: 0,
-                until_ms: i64::MAX,
-                ..TraceQuery::default()
-            },
-            &mut |_| {
-                left += 1;
-                true
-            },
-        )
-        .unwrap();
-        assert_eq!(left, 1);
     }
 }
