@@ -1,13 +1,15 @@
 //! The PostgreSQL backend (issue 19): the store that N operator nodes share. This part holds
 //! what every PostgreSQL table set needs: the connection pool, the versioned migrations, and a
-//! throw-away database for the tests. The outbound queue (`pg::queue`) and the audit traces
-//! (`pg::traces`) run on it; the metadata store's schema is `pg/store.sql`, its code still to
-//! come (docs/plans/several-nodes.md).
+//! throw-away database for the tests. The outbound queue (`pg::queue`), the audit traces
+//! (`pg::traces`) and the message bodies (`pg::blobs`) run on it; the metadata store's schema
+//! is `pg/store.sql`, its code still to come (docs/plans/several-nodes.md).
 //!
 //! The client is the blocking `postgres` crate: every store call already runs on a blocking
 //! thread (`spawn_blocking`, the group-commit thread), as SQLite's do. It carries a small
 //! runtime of its own per connection, so it must never be called from an async worker.
 
+pub mod blobs;
+pub mod changes;
 pub mod queue;
 pub mod traces;
 
