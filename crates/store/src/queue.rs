@@ -116,7 +116,8 @@ pub trait Queue: Send + Sync + 'static {
     /// leases stay with them (they end by themselves if their node is dead).
     fn release_leases(&self) -> Result<usize>;
     /// Takes up to `limit` due recipients, oldest first: those not leased, and those whose lease
-    /// ended before `now` (their node died). They are leased to this node until
+    /// ended before `now` on another node (it died). Never this node's own: they are in its
+    /// hands, however late its renewal (only `release_leases`, at start, gives them back). They are leased to this node until
     /// `now + LEASE_SECS`; two nodes never take the same recipient at once.
     fn take_due(&self, now: i64, limit: usize) -> Result<Vec<QueuedRecipient>>;
     /// This node still works on what it leased: the leases last `LEASE_SECS` from `now`.
@@ -127,8 +128,9 @@ pub trait Queue: Send + Sync + 'static {
     /// with them once no recipient is left.
     fn finish(&self, recipients: &[i64]) -> Result<()>;
     /// A temporary failure: try again at `next_attempt`. Only while this node holds the
-    /// lease: a lease that ended belongs to whoever took the recipient next.
-    fn defer(&self, recipient: i64, next_attempt: i64, error: &str) -> Result<()>;
+    /// lease: a lease that ended belongs to whoever took the recipient next. Returns whether it
+    /// held it.
+    fn defer(&self, recipient: i64, next_attempt: i64, error: &str) -> Result<bool>;
     /// Gives a leased recipient back untouched (no attempt was made); same rule as `defer`.
     fn release(&self, recipient: i64) -> Result<()>;
     fn set_delay_notified(&self, recipient: i64) -> Result<()>;

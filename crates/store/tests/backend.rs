@@ -908,3 +908,19 @@ fn sqlite_filters() {
     let dir = tempfile::tempdir().unwrap();
     filters_suite(&SqliteStore::open(&dir.path().join("f.db")).unwrap());
 }
+
+/// A database file from a newer version is refused, not misread.
+#[test]
+fn sqlite_store_refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("confiance.db");
+    drop(SqliteStore::open(&path).unwrap());
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 999)
+        .unwrap();
+    assert!(matches!(
+        SqliteStore::open(&path),
+        Err(StoreError::NewerSchema { found: 999, .. })
+    ));
+}

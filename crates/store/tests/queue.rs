@@ -82,7 +82,7 @@ fn lifecycle(open: Open) {
         q.take_due(now(), 10).unwrap().is_empty(),
         "leased recipients are not due twice"
     );
-    q.defer(due[0].id, now() + 3600, "421 busy").unwrap();
+    assert!(q.defer(due[0].id, now() + 3600, "421 busy").unwrap());
     q.finish(&[due[1].id]).unwrap();
     assert_eq!(q.len().unwrap(), 1);
     assert!(q.message("M1").unwrap().is_some());
@@ -109,7 +109,7 @@ fn lifecycle(open: Open) {
     assert_eq!(q.bounce("nope").unwrap(), 0);
     q.finish(&[]).unwrap();
     q.finish(&[987_654]).unwrap();
-    q.defer(987_654, 0, "x").unwrap();
+    assert!(!q.defer(987_654, 0, "x").unwrap());
     q.enqueue(&[message("M2", &["d@w.test"]), message("M3", &["e@w.test"])])
         .unwrap();
     assert_eq!(q.delete("M2").unwrap(), 1);
@@ -132,7 +132,7 @@ fn a_restart_gives_back_only_its_own_leases(open: Open) {
     let after = two.take_due(now(), 10).unwrap();
     assert_eq!(after.iter().map(|r| r.id).collect::<Vec<_>>(), [theirs[0].id]);
     // A node cannot defer or give back another's recipient.
-    two.defer(mine[0].id, now() + 3600, "not mine").unwrap();
+    assert!(!two.defer(mine[0].id, now() + 3600, "not mine").unwrap());
     two.release(mine[1].id).unwrap();
     assert!(two.take_due(now(), 10).unwrap().is_empty());
     let listed = one.list().unwrap();
@@ -146,6 +146,8 @@ fn a_dead_nodes_leases_end_and_a_live_nodes_are_renewed(open: Open) {
     let taken = one.take_due(t, 10).unwrap();
     assert_eq!(taken.len(), 2);
     assert!(two.take_due(t + LEASE_SECS - 1, 10).unwrap().is_empty());
+    // However late its renewal, a node never takes its own recipients a second time.
+    assert!(one.take_due(t + 10 * LEASE_SECS, 10).unwrap().is_empty());
     // Node 1 works on: renewed, its leases outlast the first term.
     assert_eq!(one.renew_leases(t + 30).unwrap(), 2);
     assert!(two.take_due(t + LEASE_SECS + 1, 10).unwrap().is_empty());
@@ -153,7 +155,16 @@ fn a_dead_nodes_leases_end_and_a_live_nodes_are_renewed(open: Open) {
     let rescued = two.take_due(t + 30 + LEASE_SECS + 1, 10).unwrap();
     assert_eq!(rescued.len(), 2);
     assert_eq!(one.renew_leases(t + 100).unwrap(), 0, "node 1 lost them");
-    one.defer(taken[0].id, t + 3600, "late").unwrap();
+    assert!(
+        !one.defer(taken[0].id, t + 3600, "late").unwrap(),
+        "no longer its lease"
+    );
+    assert!(
+        one.list()
+            .unwrap()
+            .iter()
+            .all(|r| r.attempts == 0 && r.last_error.is_none())
+    );
     two.finish(&[rescued[0].id, rescued[1].id]).unwrap();
     assert!(one.is_empty().unwrap());
 }
@@ -193,10 +204,10 @@ fn nodes_claiming_at_once_take_each_recipient_once(open: Open) {
     assert_eq!(claimed.len(), MESSAGES * PER_MESSAGE, "every recipient claimed once");
     assert_eq!(distinct.len(), claimed.len(), "no recipient claimed twice");
     assert!(setup.is_empty().unwrap());
-    assert!(
-        setup.message("M0").unwrap().is_none(),
-        "messages went with their recipients"
-    );
+    for id in &ids {
+        // Workers finishing recipients of one message at once must not strand it.
+        assert!(setup.message(id).unwrap().is_none(), "{id} went with its recipients");
+    }
 }
 
 /// A queue file written before leases had names (a `leased` flag): opened by this version, its

@@ -58,11 +58,21 @@ struct Relay {
 
 /// Runs the relay until the process stops.
 pub async fn run(svc: Arc<MailService>, smtp: Arc<SmtpConfig>, cfg: Arc<RelayConfig>) {
-    let queue = smtp.outbound.queue.clone();
-    match tokio::task::spawn_blocking(move || queue.release_leases()).await {
-        Ok(Ok(n)) if n > 0 => tracing::info!(recipients = n, "relay: attempts of the previous run are due again"),
-        Ok(Err(e)) => tracing::error!(error = %e, "relay: cannot read the queue"),
-        _ => {}
+    // Until the previous run's leases are given back, nothing is taken: renewing them would
+    // keep them from every node for as long as this one runs.
+    loop {
+        let queue = smtp.outbound.queue.clone();
+        match tokio::task::spawn_blocking(move || queue.release_leases()).await {
+            Ok(Ok(n)) => {
+                if n > 0 {
+                    tracing::info!(recipients = n, "relay: attempts of the previous run are due again");
+                }
+                break;
+            }
+            Ok(Err(e)) => tracing::error!(error = %e, "relay: cannot read the queue; trying again in 5 s"),
+            Err(_) => return,
+        }
+        tokio::time::sleep(Duration::from_secs(5)).await;
     }
     tokio::spawn(renew_leases(smtp.outbound.queue.clone()));
     let relay = Arc::new(Relay {
@@ -374,7 +384,12 @@ impl Relay {
             let queue = self.smtp.outbound.queue.clone();
             let (id, text) = (r.id, format!("{} {}", f.status, f.text));
             let next = now + wait.as_secs() as i64;
-            let _ = tokio::task::spawn_blocking(move || queue.defer(id, next, &text)).await;
+            let held = tokio::task::spawn_blocking(move || queue.defer(id, next, &text)).await;
+            if !matches!(held, Ok(Ok(true))) {
+                // The lease ended (another node has the recipient now) or the queue failed:
+                // whoever holds it tells the sender, not this node.
+                continue;
+            }
             let waited = Duration::from_secs(now.saturating_sub(r.arrival).max(0) as u64);
             if !r.delay_notified
                 && waited >= self.cfg.delay_notice

@@ -137,7 +137,14 @@ impl PgBlobs {
     pub fn copy_to(&self, id: &BlobId, out: &mut dyn Write) -> io::Result<u64> {
         valid(id)?;
         let mut client = self.pool.get().map_err(other)?;
-        let mut tx = client.transaction().map_err(other)?;
+        // One snapshot for the size and the chunks: a removal meanwhile reads as absent, not
+        // as damaged.
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(other)?;
         let size: i64 = match tx
             .query_opt("SELECT size FROM blobs WHERE hash = $1", &[&id.0])
             .map_err(other)?

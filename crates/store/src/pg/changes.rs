@@ -67,9 +67,12 @@ impl Listener {
         {
             return Err(StoreError::Config(format!("bad channel name {bad:?}")));
         }
-        let mut config =
-            Config::from_str(url).map_err(|e| StoreError::Config(format!("{}: {e}", super::redact(url))))?;
+        let mut config = Config::from_str(url).map_err(super::bad_url)?;
         config.application_name("confiance-listen");
+        // A server gone without a word (a partition) shows up as a dead connection within a
+        // minute, not after the system's two hours of TCP keepalive.
+        config.keepalives_idle(Duration::from_secs(30));
+        config.connect_timeout(Duration::from_secs(10));
         let channels: Vec<String> = channels.iter().map(|c| c.to_string()).collect();
         let mut client = listen(&config, &channels)?;
         let stop = Arc::new(AtomicBool::new(false));

@@ -122,7 +122,8 @@ impl Queue for PgQueue {
             &format!(
                 "WITH due AS (
                     SELECT id FROM queued_recipient
-                    WHERE next_attempt <= $1 AND (leased_by IS NULL OR lease_until < $1)
+                    WHERE next_attempt <= $1
+                      AND (leased_by IS NULL OR (lease_until < $1 AND leased_by <> $3))
                     ORDER BY next_attempt, id LIMIT $2 FOR UPDATE SKIP LOCKED)
                  UPDATE queued_recipient r SET leased_by = $3, lease_until = $4
                  FROM due, queued_message m WHERE r.id = due.id AND m.id = r.message
@@ -160,6 +161,14 @@ impl Queue for PgQueue {
     fn finish(&self, recipients: &[i64]) -> Result<()> {
         let mut client = self.pool.get()?;
         let mut tx = client.transaction()?;
+        // The messages are locked first (in one order, against deadlocks): two workers finishing
+        // recipients of one message at once would otherwise each still see the other's
+        // recipient, and neither would remove the message.
+        tx.execute(
+            "SELECT 1 FROM queued_message WHERE id IN \
+             (SELECT message FROM queued_recipient WHERE id = ANY($1)) ORDER BY id FOR UPDATE",
+            &[&recipients],
+        )?;
         let gone = tx.query(
             "DELETE FROM queued_recipient WHERE id = ANY($1) RETURNING message",
             &[&recipients],
@@ -167,6 +176,7 @@ impl Queue for PgQueue {
         let mut messages: Vec<String> = gone.iter().map(|r| r.get(0)).collect();
         messages.sort();
         messages.dedup();
+        // A statement of its own: it sees what the others committed while this one waited.
         tx.execute(
             "DELETE FROM queued_message m WHERE m.id = ANY($1) \
              AND NOT EXISTS (SELECT 1 FROM queued_recipient r WHERE r.message = m.id)",
@@ -176,13 +186,13 @@ impl Queue for PgQueue {
         Ok(())
     }
 
-    fn defer(&self, recipient: i64, next_attempt: i64, error: &str) -> Result<()> {
+    fn defer(&self, recipient: i64, next_attempt: i64, error: &str) -> Result<bool> {
         self.execute(
             "UPDATE queued_recipient SET leased_by = NULL, lease_until = 0, attempts = attempts + 1, \
              next_attempt = $2, last_error = $3 WHERE id = $1 AND leased_by = $4",
             &[&recipient, &next_attempt, &error, &self.node],
         )
-        .map(|_| ())
+        .map(|n| n == 1)
     }
 
     fn release(&self, recipient: i64) -> Result<()> {

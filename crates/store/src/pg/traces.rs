@@ -1,7 +1,6 @@
 //! PostgreSQL side of `Traces`: one table that every node writes its traces to, so that an
 //! audit reads a BAL's whole history whichever node served each request.
 
-use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 
 use super::{Pool, migrate};
@@ -94,26 +93,34 @@ impl Traces for PgTraces {
             sql.push_str(&format!(" AND event = ANY(${})", values.len()));
         }
         sql.push_str(" ORDER BY at_ms, id");
-        // Rows come as the server sends them: six months of traces are never held at once.
+        // A portal read 1,000 rows at a time: six months of traces are never held at once, and
+        // a scan stopped early leaves nothing in flight on the connection (the transaction's
+        // end closes the portal).
         let mut client = self.pool.get()?;
-        let mut rows = client.query_raw(&sql, values)?;
-        while let Some(r) = rows.next()? {
-            let trace = Trace {
-                at_ms: r.get(0),
-                event: r.get(1),
-                outcome: r.get(2),
-                actor: r.get(3),
-                bal: r.get(4),
-                peer: r.get(5),
-                message_id: r.get(6),
-                size: r.get::<_, Option<i64>>(7).map(|s| s.max(0) as u64),
-                detail: decode(r.get(8)),
-            };
-            if !each(trace) {
-                break;
+        let mut tx = client.build_transaction().read_only(true).start()?;
+        let portal = tx.bind(sql.as_str(), &values)?;
+        loop {
+            let rows = tx.query_portal(&portal, 1000)?;
+            if rows.is_empty() {
+                return Ok(());
+            }
+            for r in &rows {
+                let trace = Trace {
+                    at_ms: r.get(0),
+                    event: r.get(1),
+                    outcome: r.get(2),
+                    actor: r.get(3),
+                    bal: r.get(4),
+                    peer: r.get(5),
+                    message_id: r.get(6),
+                    size: r.get::<_, Option<i64>>(7).map(|s| s.max(0) as u64),
+                    detail: decode(r.get(8)),
+                };
+                if !each(trace) {
+                    return Ok(());
+                }
             }
         }
-        Ok(())
     }
 
     fn purge(&self, before_ms: i64) -> Result<u64> {

@@ -161,10 +161,11 @@ impl Queue for SqliteQueue {
             let due = {
                 let mut st = tx.prepare_cached(&format!(
                     "SELECT {COLUMNS} FROM queued_recipient r JOIN queued_message m ON m.id = r.message \
-                     WHERE r.next_attempt <= ?1 AND (r.leased_by IS NULL OR r.lease_until < ?1) \
+                     WHERE r.next_attempt <= ?1 \
+                     AND (r.leased_by IS NULL OR (r.lease_until < ?1 AND r.leased_by IS NOT ?3)) \
                      ORDER BY r.next_attempt, r.id LIMIT ?2"
                 ))?;
-                st.query_map(params![now, limit as i64], row)?
+                st.query_map(params![now, limit as i64, self.node], row)?
                     .collect::<rusqlite::Result<Vec<_>>>()?
             };
             {
@@ -231,14 +232,14 @@ impl Queue for SqliteQueue {
         })
     }
 
-    fn defer(&self, recipient: i64, next_attempt: i64, error: &str) -> Result<()> {
+    fn defer(&self, recipient: i64, next_attempt: i64, error: &str) -> Result<bool> {
         self.with(|c| {
             c.execute(
                 "UPDATE queued_recipient SET leased_by = NULL, lease_until = 0, attempts = attempts + 1, \
                  next_attempt = ?2, last_error = ?3 WHERE id = ?1 AND leased_by = ?4",
                 params![recipient, next_attempt, error, self.node],
             )
-            .map(|_| ())
+            .map(|n| n == 1)
         })
     }
 
