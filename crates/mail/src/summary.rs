@@ -101,7 +101,7 @@ pub fn summarize(bytes: &[u8]) -> MessageSummary {
         })
         // One plain address, or nothing: it becomes a RCPT TO of the receipt.
         .filter(|a| confiance_core::Address::parse(a).is_ok());
-    MessageSummary {
+    without_nul(MessageSummary {
         date: message.date().map(|d| d.to_timestamp()),
         from_name: clip(from_name),
         from_address: clip(from_address),
@@ -112,7 +112,32 @@ pub fn summarize(bytes: &[u8]) -> MessageSummary {
         receipt_to,
         snippet: snippet(&message.body_text(0).unwrap_or_default()),
         thread: thread(&message),
+    })
+}
+
+/// The summary without U+0000, which a sender can encode in a subject (`=00`) or a body, and
+/// which PostgreSQL's text refuses: kept, it would fail every delivery committed with it.
+/// Nothing readable is lost.
+fn without_nul(mut s: MessageSummary) -> MessageSummary {
+    let strip = |t: &mut String| {
+        if t.contains('\0') {
+            t.retain(|c| c != '\0');
+        }
+    };
+    for t in [
+        &mut s.from_name,
+        &mut s.from_address,
+        &mut s.recipients,
+        &mut s.subject,
+        &mut s.snippet,
+        &mut s.thread,
+    ] {
+        strip(t);
     }
+    if let Some(t) = s.receipt_to.as_mut() {
+        strip(t);
+    }
+    s
 }
 
 /// The Message-ID that started the message's conversation: the first of `References:` (RFC
@@ -176,6 +201,18 @@ mod tests {
         assert_eq!(s.attachments, 2);
         assert!(s.xdm);
         assert_eq!(s.receipt_to.as_deref(), Some("anais.durand@medecin.confiance.test"));
+    }
+
+    #[test]
+    fn nul_characters_never_reach_the_store() {
+        let s = summarize(
+            b"From: =?utf-8?q?Dr_=00X?= <x@medecin.test>\r\nSubject: =?utf-8?q?a=00b?=\r\n\
+              Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n\
+              texte =00 cach=C3=A9\r\n",
+        );
+        assert_eq!(s.subject, "ab");
+        assert!(!s.from_name.contains('\0') && !s.snippet.contains('\0'), "{s:?}");
+        assert!(s.snippet.contains("caché"), "{s:?}");
     }
 
     #[test]

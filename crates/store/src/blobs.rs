@@ -14,6 +14,71 @@ use sha2::{Digest, Sha256};
 
 use crate::BlobId;
 
+/// Where message bodies live: files under the data directory (one node, `BlobStore`), or the
+/// database that several nodes share (`pg::blobs::PgBlobs`). Calls block.
+pub trait BlobStorage: Send + Sync + 'static {
+    /// Stores the bytes if no blob has them yet; not durable until `sync`.
+    fn put(&self, bytes: &[u8]) -> io::Result<BlobId>;
+    /// Makes every blob stored so far durable.
+    fn sync(&self) -> io::Result<()>;
+    fn get(&self, id: &BlobId) -> io::Result<Vec<u8>>;
+    /// Removes a blob the caller found unused (only a remover, see `try_remover`).
+    fn delete(&self, id: &BlobId) -> io::Result<()>;
+    /// Becomes a process that removes blobs, for as long as the guard lives; `None` when
+    /// another process does. Files have one such process (the directory's owner, which first
+    /// clears unfinished writes); the database lets every node remove (its grace period stands
+    /// in for the owner's lock).
+    fn try_remover(&self) -> io::Result<Option<Remover>>;
+    /// Removes the blobs no message refers to any more whose grace period is over (a database
+    /// shared by nodes spares recently used blobs, so their removal is tried again here).
+    /// Files go with their last message: nothing to do. Returns how many went.
+    fn sweep(&self, _now: i64) -> io::Result<u64> {
+        Ok(0)
+    }
+}
+
+/// Proof that this process may remove blobs (see `BlobStorage::try_remover`).
+pub struct Remover {
+    _owner: Option<OwnerLock>,
+}
+
+impl Remover {
+    /// For stores where every process may remove.
+    pub fn shared() -> Remover {
+        Remover { _owner: None }
+    }
+}
+
+impl BlobStorage for BlobStore {
+    fn put(&self, bytes: &[u8]) -> io::Result<BlobId> {
+        BlobStore::put(self, bytes)
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        BlobStore::sync(self)
+    }
+
+    fn get(&self, id: &BlobId) -> io::Result<Vec<u8>> {
+        BlobStore::get(self, id)
+    }
+
+    fn delete(&self, id: &BlobId) -> io::Result<()> {
+        BlobStore::delete(self, id)
+    }
+
+    fn try_remover(&self) -> io::Result<Option<Remover>> {
+        let Some(owner) = self.try_own()? else {
+            return Ok(None);
+        };
+        match self.clean_tmp(&owner) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "unfinished blob writes removed"),
+            Err(e) => tracing::warn!(error = %e, "cannot clean the blobs' tmp directory"),
+        }
+        Ok(Some(Remover { _owner: Some(owner) }))
+    }
+}
+
 pub struct BlobStore {
     root: PathBuf,
     fsync: bool,

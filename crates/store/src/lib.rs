@@ -17,7 +17,7 @@ pub mod sqlite;
 pub mod structures;
 pub mod traces;
 
-pub use blobs::{BlobStore, OwnerLock};
+pub use blobs::{BlobStorage, BlobStore, OwnerLock, Remover};
 pub use contacts::{Exchange, PatientContacts};
 pub use filters::{Filters, ScriptChange, SieveScript};
 pub use identity::*;

@@ -10,7 +10,14 @@
 
 pub mod blobs;
 pub mod changes;
+mod contacts;
+mod filters;
+mod identity;
+mod members;
+mod overview;
 pub mod queue;
+pub mod store;
+mod structures;
 pub mod traces;
 
 use std::str::FromStr;
@@ -106,9 +113,15 @@ pub(crate) fn bad_url(e: postgres::Error) -> StoreError {
 pub fn migrate(client: &mut Client, component: &str, migrations: &[&str]) -> Result<()> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
-    tx.batch_execute(
-        "CREATE TABLE IF NOT EXISTS schema_version(component text COLLATE \"C\" PRIMARY KEY, version bigint NOT NULL)",
-    )?;
+    // Looked up rather than `IF NOT EXISTS`, whose notice every command would print.
+    let exists: bool = tx
+        .query_one("SELECT to_regclass('schema_version') IS NOT NULL", &[])?
+        .get(0);
+    if !exists {
+        tx.batch_execute(
+            "CREATE TABLE schema_version(component text COLLATE \"C\" PRIMARY KEY, version bigint NOT NULL)",
+        )?;
+    }
     let found: i64 = tx
         .query_opt("SELECT version FROM schema_version WHERE component = $1", &[&component])?
         .map_or(0, |r| r.get(0));
@@ -200,6 +213,16 @@ fn with_database(url: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_unix_socket_is_written_as_an_encoded_host() {
+        // As the README shows it for a database on the same machine.
+        let config = Config::from_str("postgres://confiance@%2Fvar%2Frun%2Fpostgresql/confiance").unwrap();
+        assert!(matches!(
+            config.get_hosts(),
+            [postgres::config::Host::Unix(path)] if path == std::path::Path::new("/var/run/postgresql")
+        ));
+    }
 
     #[test]
     fn test_databases_replace_the_database_of_the_url() {

@@ -191,6 +191,31 @@ impl PgBlobs {
         }
     }
 
+    /// Removes, a thousand at a time, the blobs no message refers to that no one touched within
+    /// `GRACE_SECS` before `now`. Needs the metadata store's tables in the same database.
+    pub fn sweep(&self, now: i64) -> io::Result<u64> {
+        let mut gone = 0;
+        loop {
+            // The time condition is on the deleted row itself, so that a reuse committed while
+            // this runs is seen (re-checked on the row's newest version) and the blob spared.
+            let n = self
+                .pool
+                .get()
+                .map_err(other)?
+                .execute(
+                    "DELETE FROM blobs b WHERE b.touched_at < $1
+                       AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob = b.hash)
+                       AND b.hash IN (SELECT hash FROM blobs WHERE touched_at < $1 LIMIT 1000)",
+                    &[&(now - GRACE_SECS)],
+                )
+                .map_err(other)?;
+            gone += n;
+            if n == 0 {
+                return Ok(gone);
+            }
+        }
+    }
+
     /// Removes the blobs among `ids` that no one touched within `GRACE_SECS` before `now`.
     /// The caller has made sure that no message refers to them. Returns how many went.
     pub fn remove_unused(&self, ids: &[BlobId], now: i64) -> io::Result<u64> {
@@ -203,5 +228,32 @@ impl PgBlobs {
                 &[&hashes, &(now - GRACE_SECS)],
             )
             .map_err(other)
+    }
+}
+
+impl crate::BlobStorage for PgBlobs {
+    fn put(&self, bytes: &[u8]) -> io::Result<BlobId> {
+        PgBlobs::put(self, bytes)
+    }
+
+    fn sync(&self) -> io::Result<()> {
+        PgBlobs::sync(self)
+    }
+
+    fn get(&self, id: &BlobId) -> io::Result<Vec<u8>> {
+        PgBlobs::get(self, id)
+    }
+
+    fn delete(&self, id: &BlobId) -> io::Result<()> {
+        self.remove_unused(std::slice::from_ref(id), crate::queue::now())
+            .map(|_| ())
+    }
+
+    fn try_remover(&self) -> io::Result<Option<crate::Remover>> {
+        Ok(Some(crate::Remover::shared()))
+    }
+
+    fn sweep(&self, now: i64) -> io::Result<u64> {
+        PgBlobs::sweep(self, now)
     }
 }

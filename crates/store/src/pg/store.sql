@@ -88,8 +88,10 @@ CREATE INDEX messages_blob ON messages(blob);
 CREATE INDEX messages_arrival ON messages(mailbox_id, internal_date, uid);
 -- Unread counts and the unread filter read only the unread messages.
 CREATE INDEX messages_unseen ON messages(mailbox_id, internal_date) WHERE strpos(flags, '\Seen') = 0;
-CREATE INDEX messages_by_sender ON messages(mailbox_id, sort_sender, internal_date);
-CREATE INDEX messages_by_subject ON messages(mailbox_id, sort_subject, internal_date);
+-- NULLS FIRST: messages not summarised yet sort first, as in SQLite, and the webmail's
+-- ORDER BY (… NULLS FIRST, or DESC NULLS LAST read backwards) still walks the index.
+CREATE INDEX messages_by_sender ON messages(mailbox_id, sort_sender NULLS FIRST, internal_date);
+CREATE INDEX messages_by_subject ON messages(mailbox_id, sort_subject NULLS FIRST, internal_date);
 -- The messages still \Recent, found without reading the folder: every session that sees new
 -- mail clears their mark.
 CREATE INDEX messages_recent ON messages(mailbox_id) WHERE recent;

@@ -46,27 +46,6 @@ fn listed_row(r: &rusqlite::Row) -> rusqlite::Result<Listed> {
     Ok(Listed { meta, summary })
 }
 
-/// The base subject (RFC 5256 §2.1), lower-case, so a thread sorts together: without the reply
-/// and forward prefixes, French spacing before the colon included (`RE : `), nor the `[tags]`
-/// lists and some clients put first.
-fn subject_key(subject: &str) -> String {
-    let mut s = subject.trim();
-    loop {
-        let lower = s.to_lowercase();
-        let prefix = ["re", "tr", "fw", "fwd", "réf", "ref", "aw"].iter().find_map(|p| {
-            let rest = lower.strip_prefix(p)?.trim_start();
-            rest.starts_with(':').then(|| lower.len() - rest.len() + 1)
-        });
-        let tag = (lower.starts_with('['))
-            .then(|| lower.find(']').map(|end| end + 1))
-            .flatten();
-        match prefix.or(tag).and_then(|n| s.get(n..)).map(str::trim_start) {
-            Some(rest) if !rest.is_empty() => s = rest,
-            _ => return s.to_lowercase(),
-        }
-    }
-}
-
 pub(super) fn insert_summary(tx: &Connection, blob: &BlobId, s: &MessageSummary) -> Result<()> {
     let sender = if s.from_name.trim().is_empty() {
         &s.from_address
@@ -104,12 +83,6 @@ pub(super) fn sync_sort_keys(tx: &Connection, mailbox: MailboxId, uid: u32, blob
     )?
     .execute(params![mailbox.0, uid, blob.0])?;
     Ok(())
-}
-
-/// `%text%` for LIKE, with the wildcards of the text itself escaped.
-fn contains(text: &str) -> String {
-    let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
-    format!("%{escaped}%")
 }
 
 impl Overviews for SqliteStore {
@@ -314,22 +287,5 @@ impl Overviews for SqliteStore {
             )?;
             Ok(())
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::subject_key;
-
-    #[test]
-    fn subject_keys_ignore_reply_prefixes() {
-        assert_eq!(subject_key("RE: Tr: Compte rendu"), "compte rendu");
-        assert_eq!(subject_key("  Fwd:re:Bilan"), "bilan");
-        assert_eq!(subject_key("Réponse attendue"), "réponse attendue");
-        assert_eq!(subject_key("RE : TR : Compte rendu"), "compte rendu");
-        assert_eq!(subject_key("[Cardio] Re: [URGENT] Bilan"), "bilan");
-        assert_eq!(subject_key("Retour de bilan"), "retour de bilan");
-        assert_eq!(subject_key("[seul]"), "[seul]");
-        assert_eq!(subject_key("Re:"), "re:");
     }
 }
