@@ -4,7 +4,7 @@ use std::io::BufRead;
 
 use clap::Subcommand;
 use confiance_core::Address;
-use confiance_store::{AccountStatus, BlobStore, Store};
+use confiance_store::{AccountStatus, Store};
 
 use crate::config::Config;
 
@@ -82,9 +82,9 @@ pub(crate) fn open(config: &Config) -> anyhow::Result<std::sync::Arc<dyn Store>>
             config.data_dir.display()
         );
     }
-    let store = confiance_store::open(&config.data_dir)?;
+    let store = crate::storage::store(config)?;
     // The admin commands' traces (account added, BAL suspended…) go to the trace log too.
-    crate::audit::start(&config.data_dir)?;
+    crate::audit::start(config)?;
     Ok(store)
 }
 
@@ -94,8 +94,7 @@ fn mail_service(
     config: &Config,
     store: std::sync::Arc<dyn Store>,
 ) -> anyhow::Result<std::sync::Arc<confiance_mail::MailService>> {
-    let files = BlobStore::open(config.data_dir.join("blobs"), config.storage.fsync)?;
-    Ok(confiance_mail::MailService::new(store, std::sync::Arc::new(files)))
+    Ok(confiance_mail::MailService::new(store, crate::storage::blobs(config)?))
 }
 
 /// A login by password then a code sent to `email` (a patient's, a demo holder's), whose

@@ -76,9 +76,9 @@ pub fn acting_from_cli() {
     let _ = channel().cli_actor.set(format!("cli:{user}"));
 }
 
-/// Opens the trace log of `data_dir` and starts its writer (once per process).
-pub fn start(data_dir: &std::path::Path) -> anyhow::Result<Arc<dyn Traces>> {
-    let log = confiance_store::open_traces(data_dir)?;
+/// Opens the trace log the configuration names and starts its writer (once per process).
+pub fn start(config: &crate::config::Config) -> anyhow::Result<Arc<dyn Traces>> {
+    let log = crate::storage::traces(config)?;
     let ch = channel();
     if ch.started.set(()).is_ok()
         && let Some(rx) = ch.rx.lock().unwrap_or_else(|e| e.into_inner()).take()

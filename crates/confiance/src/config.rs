@@ -478,6 +478,14 @@ impl Default for RelaySection {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StorageSection {
+    /// `postgres://user@host:port/database`: the database several nodes share (issue 19).
+    /// Empty: the embedded default under `data_dir`. `CONFIANCE_STORAGE_URL` wins over it.
+    pub url: Option<String>,
+    /// Connections to the database per node, for the mailboxes and again for the blobs.
+    pub pool_size: u32,
+    /// This node's name in the shared outbound queue's leases; the host's name by default.
+    /// Two nodes must never share one.
+    pub node: Option<String>,
     /// Flush every accepted message to disk before answering (never turn off in production).
     pub fsync: bool,
     /// Default quota of a new account, in bytes.
@@ -539,6 +547,9 @@ impl Default for SmtpSection {
 impl Default for StorageSection {
     fn default() -> Self {
         StorageSection {
+            url: None,
+            pool_size: 16,
+            node: None,
             fsync: true,
             default_quota: 2 * 1024 * 1024 * 1024,
         }

@@ -252,7 +252,7 @@ fn search(config: &Config, a: SearchArgs) -> anyhow::Result<()> {
         );
     }
     let live = LiveDirectory::open(path)?.for_domains(&config.domains);
-    let store = confiance_store::open(&config.data_dir)?;
+    let store = crate::storage::store(config)?;
     let (published, red) = crate::listing::own(&*store)?;
     live.set_own(published, red);
     let started = Instant::now();
@@ -301,7 +301,7 @@ fn search(config: &Config, a: SearchArgs) -> anyhow::Result<()> {
 }
 
 fn export(config: &Config, out: Option<&Path>) -> anyhow::Result<()> {
-    let store = confiance_store::open(&config.data_dir)?;
+    let store = crate::storage::store(config)?;
     let (published, red) = crate::listing::own(&*store)?;
     match out {
         Some(path) => {

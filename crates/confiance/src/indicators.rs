@@ -261,7 +261,7 @@ pub fn run(config: &Config, args: IndicatorsArgs) -> anyhow::Result<()> {
     let (since, until) = month_bounds(&args.month)?;
     let month = args.month.trim().to_string();
     let store = crate::accounts::open(config)?;
-    let traces = crate::audit::start(&config.data_dir)?;
+    let traces = crate::audit::start(config)?;
     let structure = match &args.structure {
         Some(f) => Some(
             Finess::parse(f)

@@ -8,10 +8,19 @@ use rand::Rng;
 
 use crate::config::Config;
 
-/// Whether the data directory has been initialised.
+/// Whether the operator has been initialised: its database file exists (embedded), or, with a
+/// shared database, `init` marked the data directory (a node joining others gets a copy of
+/// the first one's data directory: configuration and certificates).
 pub fn is_initialised(config: &Config) -> bool {
-    config.data_dir.join("confiance.db").exists()
+    match crate::storage::Location::of(config) {
+        Ok(crate::storage::Location::Embedded) => config.data_dir.join("confiance.db").exists(),
+        Ok(_) => config.data_dir.join(SHARED_MARK).exists(),
+        Err(_) => false,
+    }
 }
+
+/// The mark `init` leaves in the data directory of a node on a shared database.
+const SHARED_MARK: &str = "initialised";
 
 /// Demo mailboxes: a physician and a nurse, in the first hosted domain, with their holders.
 fn demo_accounts(config: &Config) -> Vec<(String, &'static str, &'static str)> {
@@ -69,7 +78,17 @@ pub fn run(config: &Config, demo: bool) -> anyhow::Result<()> {
         eprintln!("Création de la PKI de développement (clés RSA 2048)…");
         DevPki::create(&config.data_dir, &config.operator, &names)?;
     }
-    let store = confiance_store::open(&config.data_dir)?;
+    let store = crate::storage::store(config)?;
+    if crate::storage::Location::of(config)?.is_shared() {
+        // Every table set now, not at the first `serve`: the database is complete after init.
+        crate::storage::blobs(config)?;
+        crate::storage::queue(config)?;
+        crate::storage::traces(config)?;
+        std::fs::write(
+            config.data_dir.join(SHARED_MARK),
+            "base PostgreSQL partagée ([storage] url)\n",
+        )?;
+    }
     if demo {
         let mut lines = String::new();
         for (address, given, family) in demo_accounts(config) {

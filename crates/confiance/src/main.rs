@@ -21,6 +21,7 @@ mod proofs;
 mod queue;
 mod serve;
 mod size;
+mod storage;
 mod structures;
 mod traces;
 mod whitelist;

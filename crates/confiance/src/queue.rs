@@ -19,13 +19,13 @@ pub enum QueueCmd {
 
 pub fn run(config: &Config, cmd: QueueCmd) -> anyhow::Result<()> {
     let path = config.data_dir.join("queue.sqlite");
-    if !path.exists() {
+    if !crate::storage::Location::of(config)?.is_shared() && !path.exists() {
         anyhow::bail!(
             "pas de file d'envoi dans {} (l'opérateur a-t-il déjà été lancé ?)",
             path.display()
         );
     }
-    let queue = confiance_store::open_queue(&config.data_dir)?;
+    let queue = crate::storage::queue(config)?;
     match cmd {
         QueueCmd::List => {
             let now = confiance_store::queue::now();

@@ -16,6 +16,16 @@ use crate::config::Config;
 
 pub fn run(config: Config) -> anyhow::Result<()> {
     if !crate::init::is_initialised(&config) {
+        // A node joining a database that others already use gets their data directory; a first
+        // start here would make a second PKI and demo accounts beside theirs.
+        if crate::storage::Location::of(&config)?.is_shared() && !crate::storage::store(&config)?.accounts()?.is_empty()
+        {
+            anyhow::bail!(
+                "cette base PostgreSQL sert déjà d'autres nœuds : copiez dans {} le data_dir du \
+                 premier nœud (configuration et certificats), puis relancez",
+                config.data_dir.display()
+            );
+        }
         crate::init::run(&config, true)?;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
@@ -55,22 +65,32 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         crls: revocation.clone(),
     };
     let whitelist = Arc::new(open_whitelist(&config)?);
-    let store = confiance_store::open(&config.data_dir)?;
-    let traces = crate::audit::start(&config.data_dir)
+    let location = crate::storage::Location::of(&config)?;
+    // The PostgreSQL client blocks (it runs a small runtime of its own): never on a worker.
+    let store = tokio::task::block_in_place(|| crate::storage::store(&config))?;
+    let traces = tokio::task::block_in_place(|| crate::audit::start(&config))
         .map_err(|e| anyhow::anyhow!("impossible d'ouvrir le journal des traces : {e}"))?;
     let retention_ms = config.traces.retention_ms();
     if retention_ms < 183 * 86_400_000 {
         tracing::warn!(retention = %config.traces.retention, "audit traces kept less than the six months ANS recommends");
     }
-    let files = confiance_store::BlobStore::open(config.data_dir.join("blobs"), config.storage.fsync)?;
-    let svc = MailService::new(store.clone(), Arc::new(files));
-    if !svc.owns_blobs() {
+    let svc = MailService::new(
+        store.clone(),
+        tokio::task::block_in_place(|| crate::storage::blobs(&config))?,
+    );
+    let _other_nodes = match &location {
+        crate::storage::Location::Postgres { url, .. } => Some(tokio::task::block_in_place(|| {
+            crate::storage::listen(url, svc.clone(), store.clone())
+        })?),
+        crate::storage::Location::Embedded => None,
+    };
+    if !svc.owns_blobs() && !location.is_shared() {
         tracing::warn!(
             "another process owns {}: this one removes no message file",
             config.data_dir.join("blobs").display()
         );
     }
-    let queue = confiance_store::open_queue(&config.data_dir)
+    let queue = tokio::task::block_in_place(|| crate::storage::queue(&config))
         .map_err(|e| anyhow::anyhow!("impossible d'ouvrir la file d'envoi : {e}"))?;
     let outbound = Arc::new(Outbound {
         queue,
@@ -260,7 +280,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         };
         tasks.spawn(confiance_web::serve(listener, smtp.tls.clone(), app, connections));
     }
+    let lead = crate::storage::Lead::of(&location)?;
     tasks.spawn(new_mail_notices(
+        lead.clone(),
         store.clone(),
         notifier.clone(),
         Duration::from_secs(config.notify.new_mail_check_seconds.max(1)),
@@ -268,6 +290,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     tasks.spawn(purge_traces(traces, retention_ms));
     tasks.spawn(end_revoked_sessions(store.clone(), svc.clone()));
     tasks.spawn(housekeeping(
+        lead,
         store,
         svc.clone(),
         notifier,
@@ -301,12 +324,19 @@ fn new_mail_notice(address: &str) -> String {
 /// INBOX — never what it is (no sender, no subject: health data stays in MSSanté). One notice
 /// per check at most, every `every`; the first pass only notes where each INBOX stands.
 async fn new_mail_notices(
+    lead: crate::storage::Lead,
     store: Arc<dyn confiance_store::Store>,
     notifier: Arc<confiance_auth::notify::Notifier>,
     every: Duration,
 ) {
     let mut seen: std::collections::HashMap<i64, u32> = std::collections::HashMap::new();
     loop {
+        if !lead.holds().await {
+            // Another node sends them; what it sent is not this node's to send again later.
+            seen.clear();
+            tokio::time::sleep(every).await;
+            continue;
+        }
         let s = store.clone();
         let wanted = tokio::task::spawn_blocking(move || -> confiance_store::Result<Vec<_>> {
             let mut out = Vec::new();
@@ -350,6 +380,7 @@ pub fn lifecycle_rules(config: &Config) -> crate::lifecycle::Rules {
 /// BALs past their keeping time are removed, message files other processes left are removed,
 /// and the inactivity sweep runs (CNIL AU-037 notices and deletions).
 async fn housekeeping(
+    lead: crate::storage::Lead,
     store: Arc<dyn confiance_store::Store>,
     svc: Arc<MailService>,
     notifier: Arc<confiance_auth::notify::Notifier>,
@@ -379,7 +410,20 @@ async fn housekeeping(
             Ok(n) => tracing::info!(blobs = n, "message files left by other processes checked"),
             Err(e) => tracing::warn!("blob collection: {e}"),
         }
-        match crate::lifecycle::sweep(store.clone(), &svc, &notifier, &rules, now).await {
+        // Once for the whole operator: each node would send every notice again.
+        let lead_here = lead.holds().await;
+        if lead_here {
+            match svc.sweep_blobs().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(blobs = n, "message bodies no message refers to removed"),
+                Err(e) => tracing::warn!("blob sweep: {e}"),
+            }
+        }
+        let sweep = match lead_here {
+            true => Some(crate::lifecycle::sweep(store.clone(), &svc, &notifier, &rules, now).await),
+            false => None,
+        };
+        match sweep.unwrap_or_else(|| Ok(Default::default())) {
             Ok(s) if !s.notified.is_empty() || !s.deleted.is_empty() => {
                 tracing::info!(
                     notified = s.notified.len(),

@@ -86,7 +86,7 @@ fn instant(text: &str, end_of_day: bool) -> anyhow::Result<i64> {
 
 pub fn run(config: &Config, args: TracesArgs) -> anyhow::Result<()> {
     crate::accounts::open(config)?;
-    let log = crate::audit::start(&config.data_dir)?;
+    let log = crate::audit::start(config)?;
     if let Some(TracesAction::Purge) = args.action {
         let before = chrono::Utc::now().timestamp_millis() - config.traces.retention_ms();
         let gone = log.purge(before)?;

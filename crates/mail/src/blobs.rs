@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use confiance_store::{BlobId, BlobStore, MailboxId, OwnerLock, StoreError};
+use confiance_store::{BlobId, BlobStorage, MailboxId, Remover, StoreError};
 
 use crate::service::off_workers;
 use crate::{MailService, Result};
@@ -17,36 +17,30 @@ use crate::{MailService, Result};
 const REMOVALS_PER_PASS: u32 = 1000;
 
 pub(crate) struct Blobs {
-    pub(crate) files: Arc<BlobStore>,
-    owner: Option<OwnerLock>,
+    pub(crate) files: Arc<dyn BlobStorage>,
+    remover: Option<Remover>,
     /// Deliveries hold it shared from the moment they find or write their blob until their
     /// rows are committed; removing a blob takes it exclusively and re-checks that no row uses
     /// the blob. Without it, a message with the same bytes as one being expunged could find
-    /// the file present, see it deleted, then commit a row that points at nothing.
+    /// the file present, see it deleted, then commit a row that points at nothing. (Between
+    /// nodes sharing a database, the database's grace period does this.)
     pub(crate) in_use: tokio::sync::RwLock<()>,
     /// Header sections read lately (see `headers`).
     headers: Arc<crate::headers::HeaderCache>,
 }
 
 impl Blobs {
-    pub(crate) fn new(files: Arc<BlobStore>) -> Self {
-        let owner = match files.try_own() {
-            Ok(owner) => owner,
+    pub(crate) fn new(files: Arc<dyn BlobStorage>) -> Self {
+        let remover = match files.try_remover() {
+            Ok(remover) => remover,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot lock the blob directory; leaving removals to its owner");
                 None
             }
         };
-        if let Some(owner) = &owner {
-            match files.clean_tmp(owner) {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(files = n, "unfinished blob writes removed"),
-                Err(e) => tracing::warn!(error = %e, "cannot clean the blobs' tmp directory"),
-            }
-        }
         Blobs {
             files,
-            owner,
+            remover,
             in_use: tokio::sync::RwLock::new(()),
             headers: Arc::default(),
         }
@@ -54,9 +48,9 @@ impl Blobs {
 }
 
 impl MailService {
-    /// Whether this process removes blob files (it owns the blob directory).
+    /// Whether this process removes blobs (it owns the blob directory, or shares a database).
     pub fn owns_blobs(&self) -> bool {
-        self.blobs.owner.is_some()
+        self.blobs.remover.is_some()
     }
 
     /// Reads a message's bytes.
@@ -148,6 +142,14 @@ impl MailService {
             self.remove_unused(pending.clone()).await;
             self.run(move |s| s.forget_blob_removals(&pending)).await?;
         }
+    }
+
+    /// Removes the blobs no message refers to any more whose grace period is over (a database
+    /// shared by nodes; see `BlobStorage::sweep`). Returns how many went.
+    pub async fn sweep_blobs(&self) -> Result<u64> {
+        let files = self.blobs.files.clone();
+        let now = confiance_store::queue::now();
+        Ok(off_workers(move || files.sweep(now)).await?.map_err(StoreError::from)?)
     }
 
     async fn remove_unused(&self, blobs: Vec<BlobId>) {

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::sync::mpsc;
 
-use confiance_store::{AppendGroup, Appended, BlobStore, NewMessage, Store, StoreError};
+use confiance_store::{AppendGroup, Appended, BlobStorage, NewMessage, Store, StoreError};
 use tokio::sync::oneshot;
 
 /// Most deliveries committed in one transaction, so one huge burst cannot delay its first
@@ -21,7 +21,7 @@ pub(crate) struct Job {
 
 pub(crate) fn spawn(
     store: Arc<dyn Store>,
-    blobs: Arc<BlobStore>,
+    blobs: Arc<dyn BlobStorage>,
     on_commit: impl Fn(&[Appended]) + Send + 'static,
 ) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel::<Job>();
@@ -36,14 +36,14 @@ pub(crate) fn spawn(
                         Err(_) => break,
                     }
                 }
-                commit(&*store, &blobs, batch, &on_commit);
+                commit(&*store, &*blobs, batch, &on_commit);
             }
         })
         .expect("spawn the group-commit thread");
     tx
 }
 
-fn commit(store: &dyn Store, blobs: &BlobStore, batch: Vec<Job>, on_commit: &impl Fn(&[Appended])) {
+fn commit(store: &dyn Store, blobs: &dyn BlobStorage, batch: Vec<Job>, on_commit: &impl Fn(&[Appended])) {
     if let Err(e) = blobs.sync() {
         tracing::error!(error = %e, "cannot flush blobs; refusing the batch");
         for job in batch {

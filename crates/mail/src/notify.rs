@@ -55,6 +55,19 @@ impl MailService {
         }
     }
 
+    /// A change another node made to a folder (heard from the database the nodes share):
+    /// this node's sessions of the account learn it as they learn this node's own.
+    pub fn changed_elsewhere(&self, account: AccountId, mailbox: MailboxId) {
+        self.hub.announce(account, mailbox);
+    }
+
+    /// The accounts that some session of this node follows: after a gap in what other nodes
+    /// said, their folders are announced again so that the sessions look for themselves.
+    pub fn watched_accounts(&self) -> Vec<AccountId> {
+        let hub = self.hub.0.lock().unwrap_or_else(|e| e.into_inner());
+        hub.keys().copied().collect()
+    }
+
     pub(crate) fn changed(&self, account: AccountId, mailbox: MailboxId) {
         self.hub.announce(account, mailbox);
     }

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::{Arc, mpsc};
 
-use confiance_store::{BlobStore, Store, StoreError};
+use confiance_store::{BlobStorage, BlobStore, Store, StoreError};
 
 use crate::blobs::Blobs;
 use crate::commit::{self, Job};
@@ -50,7 +50,7 @@ impl MailService {
     /// The service over a store and its blob files. The first service of a blob directory
     /// becomes its owner (it alone removes files); another (a CLI command while the server
     /// runs) leaves removals to it.
-    pub fn new(store: Arc<dyn Store>, files: Arc<BlobStore>) -> Arc<Self> {
+    pub fn new(store: Arc<dyn Store>, files: Arc<dyn BlobStorage>) -> Arc<Self> {
         let hub: Arc<Hub> = Arc::default();
         let announce = hub.clone();
         let commits = commit::spawn(store.clone(), files.clone(), move |appended| {

@@ -13,6 +13,7 @@ pub mod changes;
 mod contacts;
 mod filters;
 mod identity;
+pub mod lead;
 mod members;
 mod overview;
 pub mod queue;
