@@ -217,6 +217,12 @@ fn insert_account(tx: &mut Transaction, address: &str, password_hash: &str, quot
         )?
         .ok_or(StoreError::AccountExists)?;
     let id = AccountId(id.get(0));
+    add_special_folders(tx, id)?;
+    Ok(id)
+}
+
+/// The special-use folders every BAL starts with, subscribed.
+pub(crate) fn add_special_folders(tx: &mut Transaction, id: AccountId) -> Result<()> {
     for su in confiance_core::SpecialUse::ALL {
         let uidvalidity = next_uidvalidity(tx)?;
         tx.execute(
@@ -229,7 +235,7 @@ fn insert_account(tx: &mut Transaction, address: &str, password_hash: &str, quot
             &[&id.0, &su.folder_name()],
         )?;
     }
-    Ok(id)
+    Ok(())
 }
 
 /// A new UIDVALIDITY: the current time, but always above the last one handed out, so that a

@@ -117,19 +117,11 @@ fn exists(tx: &mut Transaction, finess: &str) -> Result<bool> {
 /// The BAL's account with its folders, as `create_account` makes them, its type, structure and
 /// name set in the same insert. No password opens it: a stored form no password ever matches.
 fn insert_bal(tx: &mut Transaction, bal: &NewStructureBal<'_>) -> Result<AccountId> {
-    let taken: bool = tx
-        .query_one(
-            "SELECT EXISTS(SELECT 1 FROM accounts WHERE address = $1)",
-            &[&bal.address],
-        )?
-        .get(0);
-    if taken {
-        return Err(StoreError::AccountExists);
-    }
-    let id = AccountId(
-        tx.query_one(
+    // ON CONFLICT rather than a check first: another node may take the address meanwhile.
+    let id = tx
+        .query_opt(
             "INSERT INTO accounts(address, password_hash, quota_bytes, created_at, kind, structure, display_name)
-             VALUES($1, '!', $2, $3, $4, $5, $6) RETURNING id",
+             VALUES($1, '!', $2, $3, $4, $5, $6) ON CONFLICT (address) DO NOTHING RETURNING id",
             &[
                 &bal.address,
                 &(bal.quota_bytes.min(i64::MAX as u64) as i64),
@@ -139,27 +131,8 @@ fn insert_bal(tx: &mut Transaction, bal: &NewStructureBal<'_>) -> Result<Account
                 &bal.display_name,
             ],
         )?
-        .get(0),
-    );
-    for su in confiance_core::SpecialUse::ALL {
-        // One statement: two nodes creating folders at once still draw distinct values.
-        let uidvalidity: i64 = tx
-            .query_one(
-                "INSERT INTO settings(key, value) VALUES('last_uidvalidity', $1)
-                 ON CONFLICT(key) DO UPDATE SET value = GREATEST(excluded.value, settings.value + 1)
-                 RETURNING value",
-                &[&(now() & 0x7fff_ffff)],
-            )?
-            .get(0);
-        tx.execute(
-            "INSERT INTO mailboxes(account_id, name, special_use, uidvalidity, uidnext, highest_modseq)
-             VALUES($1, $2, $3, $4, 1, 1)",
-            &[&id.0, &su.folder_name(), &su.attribute(), &uidvalidity],
-        )?;
-        tx.execute(
-            "INSERT INTO subscriptions(account_id, name) VALUES($1, $2)",
-            &[&id.0, &su.folder_name()],
-        )?;
-    }
+        .ok_or(StoreError::AccountExists)?;
+    let id = AccountId(id.get(0));
+    super::store::add_special_folders(tx, id)?;
     Ok(id)
 }
