@@ -21,6 +21,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 root=$(mktemp -d /tmp/confiance-bench-nodes.XXXXXX)
 db="confiance_bench_$$"
 pids=()
+# psql's notices ("does not exist, skipping") are not results.
+export PGOPTIONS="-c client_min_messages=warning"
 command -v smtp-source >/dev/null || { echo "smtp-source missing: apt-get install postfix" >&2; exit 2; }
 command -v psql >/dev/null || { echo "psql missing: apt-get install postgresql-client" >&2; exit 2; }
 
