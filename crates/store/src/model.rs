@@ -147,6 +147,28 @@ pub struct FlagUpdate {
     pub unchanged_since: Option<u64>,
 }
 
+impl FlagUpdate {
+    /// A message's flags once this update is applied to `current` (both backends use it).
+    pub fn applied_to(&self, current: &[String]) -> Vec<String> {
+        match self.op {
+            FlagOp::Replace => normalise_flags(&self.flags),
+            FlagOp::Add => {
+                let mut all = current.to_vec();
+                all.extend(self.flags.iter().cloned());
+                normalise_flags(&all)
+            }
+            FlagOp::Remove => {
+                let remove = normalise_flags(&self.flags);
+                current
+                    .iter()
+                    .filter(|f| !remove.iter().any(|r| r.eq_ignore_ascii_case(f)))
+                    .cloned()
+                    .collect()
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct FlagOutcome {
     /// Messages whose flags or modseq changed, with their new state.

@@ -930,22 +930,7 @@ impl Store for SqliteStore {
                     outcome.modified.push(uid);
                     continue;
                 }
-                let new_flags = match req.op {
-                    FlagOp::Replace => normalise_flags(&req.flags),
-                    FlagOp::Add => {
-                        let mut all = meta.flags.clone();
-                        all.extend(req.flags.iter().cloned());
-                        normalise_flags(&all)
-                    }
-                    FlagOp::Remove => {
-                        let remove = normalise_flags(&req.flags);
-                        meta.flags
-                            .iter()
-                            .filter(|f| !remove.iter().any(|r| r.eq_ignore_ascii_case(f)))
-                            .cloned()
-                            .collect()
-                    }
-                };
+                let new_flags = req.applied_to(&meta.flags);
                 // RFC 7162 §3.1.3: with UNCHANGEDSINCE even a no-op store gets a new MODSEQ.
                 if new_flags == meta.flags && req.unchanged_since.is_none() {
                     continue;
